@@ -1,0 +1,55 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from .models import Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "last_login"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["full_name"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Employee)
+class EmployeeAdmin(admin.ModelAdmin):
+    list_display = ["employee_id", "first_name", "last_name", "email", "department", "level", "left_date"]
+    list_filter = ["department", "level"]
+    search_fields = ["employee_id", "email", "first_name", "last_name"]
+    list_select_related = ["department"]
+    raw_id_fields = ["manager", "user"]
+
+
+@admin.register(EmployeeEvent)
+class EmployeeEventAdmin(admin.ModelAdmin):
+    list_display = ["employee", "kind", "effective_date", "from_level", "to_level"]
+    list_filter = ["kind"]
+    list_select_related = ["employee"]
+    raw_id_fields = ["employee", "roster_import"]
+
+
+@admin.register(RosterImport)
+class RosterImportAdmin(admin.ModelAdmin):
+    list_display = ["filename", "status", "uploaded_by", "created_at", "applied_at"]
+    readonly_fields = ["summary"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    # Subjects and recipients only: message bodies may carry personal content.
+    list_display = ["id", "subject", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status"]
+    exclude = ["body_text", "alternatives", "attachments"]
+    readonly_fields = ["message_id", "to", "subject", "status", "attempts", "last_error", "sent_at"]

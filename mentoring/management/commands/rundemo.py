@@ -1,0 +1,38 @@
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run Upward with demo data: migrate, seed, then the web server plus a Celery worker and beat."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default=os.environ.get("UPWARD_ADDRPORT", "127.0.0.1:8000"))
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the Celery worker and beat.")
+
+    def handle(self, *args, addrport, no_worker, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        worker = None
+        if not no_worker:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "mentoring", "worker", "--beat", "--concurrency", "2",
+                 "--loglevel", "WARNING", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+                start_new_session=True,
+            )
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker"
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write(self.style.SUCCESS(f"\nUpward is running at http://{host}/  (database: {database}, Celery: {broker})"))
+        self.stdout.write("Sign in with one of the demo logins above. Stop with Ctrl+C.\n")
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if worker is not None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=20)

@@ -1,0 +1,314 @@
+"""Accounts, roles, the org directory, the roster import and the mail outbox."""
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import connection, models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups with these names; a person may hold several."""
+
+    HR_ADMIN = "hr_admin", _("HR admin")
+    EXECUTIVE = "executive", _("Executive")
+    PARTICIPANT = "participant", _("Participant")
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A login. Keyed on email; the person behind it is an Employee (user.employee)."""
+
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self):
+        return self.full_name or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return self.full_name or self.email
+
+    def get_short_name(self):
+        return (self.full_name.split(" ")[0] if self.full_name else self.email)
+
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        if not self.is_active:
+            return frozenset()
+        return frozenset(self.groups.values_list("name", flat=True))
+
+    def has_role(self, role: str) -> bool:
+        return role in self.role_names
+
+
+class Department(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+def validate_time_zone(value: str):
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(tz)s is not a known time zone (use a name like Europe/Paris)."), params={"tz": value})
+
+
+class EmployeeQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(left_date__isnull=True)
+
+
+class Employee(models.Model):
+    """A person in the org directory. Never deleted: leavers get a left date."""
+
+    employee_id = models.CharField(_("employee id"), max_length=64, unique=True)
+    email = models.EmailField(_("email"), unique=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="employees", verbose_name=_("department"))
+    level = models.PositiveSmallIntegerField(_("level"), help_text=_("Higher is more senior."))
+    level_label = models.CharField(_("level label"), max_length=60, blank=True)
+    manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="direct_reports", verbose_name=_("manager"))
+    location = models.CharField(_("location"), max_length=120, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    hire_date = models.DateField(_("hire date"), null=True, blank=True)
+    left_date = models.DateField(_("left date"), null=True, blank=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="employee")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EmployeeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="employee_email_ci_unique"),
+            models.CheckConstraint(condition=~models.Q(manager=models.F("id")), name="employee_not_own_manager"),
+        ]
+        indexes = [models.Index(fields=["manager"]), models.Index(fields=["left_date"])]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_current(self) -> bool:
+        return self.left_date is None
+
+    def clean(self):
+        if self.left_date and self.hire_date and self.left_date < self.hire_date:
+            raise ValidationError({"left_date": _("The left date is before the hire date.")})
+
+    # --- reporting line: one recursive query, not one query per level -------------------
+    def manager_chain_ids(self) -> list[int]:
+        """Ids of this person's managers, nearest first."""
+        return reporting_chains([self.pk])[self.pk]
+
+    def subtree_ids(self) -> set[int]:
+        """Ids of everyone who reports to this person at any depth (not including them)."""
+        return reporting_subtree(self.pk)
+
+    def in_reporting_line_of(self, other: "Employee") -> bool:
+        """True when either person is in the other's manager chain, at any depth."""
+        chains = reporting_chains([self.pk, other.pk])
+        return other.pk in chains[self.pk] or self.pk in chains[other.pk]
+
+
+# A manager chain longer than this is treated as a cycle (the import rejects cycles).
+MAX_CHAIN_DEPTH = 64
+
+
+def reporting_chains(employee_ids) -> dict[int, list[int]]:
+    """{employee id: [manager id, manager's manager id, ...]} for many people in one query."""
+    ids = [int(i) for i in employee_ids]
+    chains: dict[int, list[int]] = {i: [] for i in ids}
+    if not ids:
+        return chains
+    table = Employee._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        WITH RECURSIVE chain(origin, manager_id, depth) AS (
+            SELECT id, manager_id, 1 FROM {table} WHERE id IN ({placeholders}) AND manager_id IS NOT NULL
+            UNION ALL
+            SELECT chain.origin, e.manager_id, chain.depth + 1
+            FROM chain JOIN {table} e ON e.id = chain.manager_id
+            WHERE e.manager_id IS NOT NULL AND chain.depth < %s
+        )
+        SELECT origin, manager_id FROM chain ORDER BY origin, depth
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, MAX_CHAIN_DEPTH])
+        for origin, manager_id in cursor.fetchall():
+            chains[origin].append(manager_id)
+    return chains
+
+
+def reporting_subtree(employee_id: int) -> set[int]:
+    """Ids of everyone under this person at any depth, in one query."""
+    table = Employee._meta.db_table
+    sql = f"""
+        WITH RECURSIVE below(id, depth) AS (
+            SELECT id, 1 FROM {table} WHERE manager_id = %s
+            UNION ALL
+            SELECT e.id, below.depth + 1 FROM {table} e JOIN below ON e.manager_id = below.id
+            WHERE below.depth < %s
+        )
+        SELECT DISTINCT id FROM below
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [employee_id, MAX_CHAIN_DEPTH])
+        return {row[0] for row in cursor.fetchall()}
+
+
+class EmployeeEvent(models.Model):
+    """Dated roster history: retention and promotion metrics are computed from it."""
+
+    class Kind(models.TextChoices):
+        JOINED = "joined", _("Joined")
+        LEVEL_CHANGE = "level_change", _("Level change")
+        LEFT = "left", _("Left")
+        REJOINED = "rejoined", _("Rejoined")
+
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    effective_date = models.DateField()
+    from_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    to_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    roster_import = models.ForeignKey("RosterImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["effective_date", "id"]
+        indexes = [models.Index(fields=["kind", "effective_date"])]
+
+    def __str__(self):
+        return f"{self.employee} {self.get_kind_display()} {self.effective_date}"
+
+    @property
+    def is_promotion(self) -> bool:
+        return self.kind == self.Kind.LEVEL_CHANGE and (self.to_level or 0) > (self.from_level or 0)
+
+
+class RosterImport(models.Model):
+    """One uploaded HRIS export: previewed first, applied at most once."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", _("Previewed")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Has errors")
+
+    file = models.FileField(upload_to="roster-imports/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PREVIEWED)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.get_status_display()})"
+
+
+class OutboxMessage(models.Model):
+    """An outgoing email, written in the transaction of the change that causes it.
+
+    Celery drains the outbox; the row is the source of truth, so a broker outage or a
+    killed worker delays a message but never loses it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    message_id = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    from_email = models.CharField(max_length=255)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=998)
+    body_text = models.TextField(blank=True)
+    body_subtype = models.CharField(max_length=20, default="plain")
+    # [{"content": str, "mimetype": str}], e.g. the HTML part.
+    alternatives = models.JSONField(default=list, blank=True)
+    # [{"filename": str, "content_b64": str, "mimetype": str}], e.g. an ICS invite.
+    attachments = models.JSONField(default=list, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "lease_expires_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} → {', '.join(self.to)} ({self.status})"
+
+    @staticmethod
+    def new_message_id() -> str:
+        domain = getattr(settings, "EMAIL_MESSAGE_ID_DOMAIN", None) or settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "upward"
+        return f"<{uuid.uuid4().hex}@{domain}>"

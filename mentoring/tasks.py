@@ -1,0 +1,25 @@
+import time
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=110, time_limit=120)
+def drain_outbox(max_seconds: float = 50.0) -> dict:
+    """Deliver due outbox messages until none are left or the time budget is spent.
+
+    Safe to run twice at once: rows are claimed under a lease, so each is handed to the
+    mail server by one worker only.
+    """
+    deadline = time.monotonic() + max_seconds
+    total = services.DeliveryReport()
+    while time.monotonic() < deadline:
+        report = services.outbox_deliver_due()
+        if report.claimed == 0:
+            break
+        total.claimed += report.claimed
+        total.sent += report.sent
+        total.retrying += report.retrying
+        total.failed += report.failed
+    return total.__dict__

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import roster_views, views
+
+handler403 = "mentoring.views.error_403"
+handler404 = "mentoring.views.error_404"
+handler500 = "mentoring.views.error_500"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("me/", views.participant_home, name="participant_home"),
+    path("hr/", views.hr_home, name="hr_home"),
+    path("hr/directory/", views.directory, name="directory"),
+    path("hr/directory/<int:pk>/", views.employee_detail, name="employee_detail"),
+    path("hr/roster/", roster_views.roster_import, name="roster_import"),
+    path("hr/roster/<int:pk>/", roster_views.roster_import_detail, name="roster_import_detail"),
+    path("hr/roster/<int:pk>/apply/", roster_views.roster_import_apply, name="roster_import_apply"),
+    path("executive/", views.executive_home, name="executive_home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

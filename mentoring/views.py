@@ -1,0 +1,118 @@
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpResponseServerError, JsonResponse
+from django.template import loader
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import selectors
+from .models import Department, Employee, Role, reporting_chains
+from .roles import executive_required, home_url_name, hr_required, participant_required
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def home(request):
+    return redirect(home_url_name(request.user))
+
+
+@participant_required
+def participant_home(request):
+    return render(request, "mentoring/participant_home.html", {"employee": getattr(request.user, "employee", None)})
+
+
+@hr_required
+def hr_home(request):
+    return render(request, "mentoring/hr_home.html", {"summary": selectors.directory_summary()})
+
+
+@executive_required
+def executive_home(request):
+    return render(request, "mentoring/executive_home.html", {"summary": selectors.directory_summary()})
+
+
+@hr_required
+def directory(request):
+    query = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "current")
+    try:
+        department_id = int(request.GET.get("department") or 0) or None
+    except ValueError:
+        department_id = None
+    employees = selectors.employees_for_directory(query=query, department_id=department_id, status=status)
+    page = Paginator(employees, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "mentoring/directory.html",
+        {"page": page, "query": query, "status": status, "department_id": department_id, "departments": Department.objects.all()},
+    )
+
+
+@hr_required
+def employee_detail(request, pk: int):
+    employee = get_object_or_404(Employee.objects.select_related("department", "manager", "user"), pk=pk)
+    chain_ids = reporting_chains([employee.pk])[employee.pk]
+    managers = {e.pk: e for e in Employee.objects.filter(pk__in=chain_ids).select_related("department")}
+    return render(
+        request,
+        "mentoring/employee_detail.html",
+        {
+            "employee": employee,
+            "manager_chain": [managers[i] for i in chain_ids if i in managers],
+            "direct_reports": employee.direct_reports.select_related("department").order_by("last_name"),
+            "subtree_size": len(employee.subtree_ids()),
+            "events": employee.events.all(),
+        },
+    )
+
+
+def _database_state() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception:  # noqa: BLE001
+        logger.exception("Health check: database unreachable")
+        return "error"
+
+
+def _broker_state() -> str:
+    if not settings.REDIS_URL:
+        return "embedded"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        return "ok"
+    except Exception:  # noqa: BLE001
+        logger.warning("Health check: broker unreachable")
+        return "error"
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Database and broker state for load balancers and monitors: 200 healthy, 503 not."""
+    checks = {"database": _database_state(), "broker": _broker_state()}
+    healthy = all(state in ("ok", "embedded") for state in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    # No request context: the failure may be the database the context processors need.
+    return HttpResponseServerError(loader.get_template("500.html").render())

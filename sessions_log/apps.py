@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SessionsLogConfig(AppConfig):
+    name = "sessions_log"

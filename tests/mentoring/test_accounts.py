@@ -1,0 +1,94 @@
+"""Sign-up is for the directory only; logins land on each role's home page."""
+
+import datetime
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.urls import reverse
+
+from mentoring.models import Role, User
+from tests.factories import EmployeeFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = {"password1": "a-long-Unusual-passphrase-42", "password2": "a-long-Unusual-passphrase-42"}
+
+
+def signup(client, email):
+    return client.post(reverse("account_signup"), {"email": email, **SIGNUP})
+
+
+def test_signup_refused_for_an_email_outside_the_directory(client):
+    response = signup(client, "stranger@gmail.example")
+    assert response.status_code == 200
+    assert "open to current employees only" in response.content.decode()
+    assert not User.objects.filter(email="stranger@gmail.example").exists()
+
+
+def test_signup_refused_for_a_leaver(client):
+    EmployeeFactory(email="gone@acme.example", left_date=datetime.date(2025, 1, 31))
+    signup(client, "gone@acme.example")
+    assert not User.objects.filter(email="gone@acme.example").exists()
+
+
+def test_signup_for_an_employee_links_the_directory_entry_and_sends_a_verification_email(client, deliver_outbox):
+    employee = EmployeeFactory(email="kemi.adeyemi@acme.example", first_name="Kemi", last_name="Adeyemi")
+    response = signup(client, "Kemi.Adeyemi@ACME.example")
+    assert response.status_code == 302
+    user = User.objects.get(email="kemi.adeyemi@acme.example")
+    employee.refresh_from_db()
+    assert employee.user == user and user.full_name == "Kemi Adeyemi"
+    assert user.has_role(Role.PARTICIPANT)
+    assert not EmailAddress.objects.get(user=user).verified
+    # The verification email goes through the outbox like every other message.
+    assert mail.outbox == []
+    assert deliver_outbox() == 1
+    assert mail.outbox[0].to == ["kemi.adeyemi@acme.example"]
+    assert "confirm" in mail.outbox[0].body.lower()
+
+
+def test_signup_allowed_domain_works_without_a_directory_entry(client, settings):
+    settings.SIGNUP_ALLOWED_DOMAINS = ["partner.example"]
+    signup(client, "contractor@partner.example")
+    assert User.objects.filter(email="contractor@partner.example").exists()
+
+
+def test_unverified_email_cannot_sign_in(client):
+    EmployeeFactory(email="new@acme.example")
+    signup(client, "new@acme.example")
+    client.logout()
+    response = client.post(reverse("account_login"), {"login": "new@acme.example", "password": SIGNUP["password1"]})
+    assert response.status_code == 302 and "confirm-email" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "home"),
+    [([Role.HR_ADMIN, Role.PARTICIPANT], "hr_home"), ([Role.EXECUTIVE], "executive_home"), ([Role.PARTICIPANT], "participant_home")],
+)
+def test_login_lands_on_the_role_home_page(client, password, roles, home):
+    user = UserFactory(roles=roles)
+    response = client.post(reverse("account_login"), {"login": user.email, "password": password})
+    assert response.status_code == 302
+    assert response["Location"] == reverse(home)
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_wrong_password_is_refused(client):
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    response = client.post(reverse("account_login"), {"login": user.email, "password": "not-it"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_password_reset_mail_goes_through_the_outbox(client, deliver_outbox):
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    client.post(reverse("account_reset_password"), {"email": user.email})
+    assert deliver_outbox() == 1
+    assert mail.outbox[0].to == [user.email]
+    assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def test_an_inactive_user_holds_no_role():
+    user = UserFactory(roles=[Role.HR_ADMIN], is_active=False)
+    assert not user.has_role(Role.HR_ADMIN)

@@ -1,0 +1,40 @@
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.db.models import Count
+
+from mentoring.demo import DEMO_LOGINS, DEMO_PASSWORD
+from mentoring.models import Department, Employee, EmployeeEvent, Role, reporting_chains
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_a_realistic_org_and_runs_twice(capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")  # running it again must not fail or duplicate
+    out = capsys.readouterr().out
+    assert "hr@acme.example" in out and DEMO_PASSWORD in out
+
+    assert Employee.objects.count() >= 400
+    assert Department.objects.count() >= 6
+    depth = max(len(chain) for chain in reporting_chains(Employee.objects.values_list("id", flat=True)).values())
+    assert depth >= 5
+    assert Employee.objects.filter(left_date__isnull=False).count() > 0
+    assert EmployeeEvent.objects.filter(kind=EmployeeEvent.Kind.LEVEL_CHANGE).count() > 0
+    assert Employee.objects.values("level").distinct().count() >= 8
+    assert Employee.objects.values("hire_date").distinct().count() > 100
+
+    for login in DEMO_LOGINS:
+        user = authenticate(email=login.email, password=DEMO_PASSWORD)
+        assert user is not None and user.has_role(login.role)
+        assert user.employee.is_current
+    hr = authenticate(email="hr@acme.example", password=DEMO_PASSWORD)
+    assert hr.has_role(Role.PARTICIPANT)
+
+
+def test_seed_demo_refuses_production(settings):
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        call_command("seed_demo")

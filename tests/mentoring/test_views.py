@@ -1,0 +1,142 @@
+"""Role access per page: owner, wrong role, anonymous, wrong method."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import EmployeeFactory
+
+pytestmark = pytest.mark.django_db
+
+HR_PAGES = ["hr_home", "directory", "roster_import"]
+EXECUTIVE_PAGES = ["executive_home"]
+PARTICIPANT_PAGES = ["participant_home"]
+
+
+@pytest.mark.parametrize("name", HR_PAGES + EXECUTIVE_PAGES + PARTICIPANT_PAGES + ["home"])
+def test_anonymous_is_sent_to_login(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("name", HR_PAGES)
+def test_hr_pages(hr_client, name):
+    assert hr_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", HR_PAGES)
+def test_participant_on_an_hr_page_gets_the_styled_403(participant_client, name):
+    response = participant_client.get(reverse(name))
+    assert response.status_code == 403
+    assert "This page is not part of your role" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", HR_PAGES)
+def test_executive_on_an_hr_page_gets_403(executive_client, name):
+    assert executive_client.get(reverse(name)).status_code == 403
+
+
+@pytest.mark.parametrize("name", EXECUTIVE_PAGES)
+def test_executive_pages(executive_client, name):
+    assert executive_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", EXECUTIVE_PAGES)
+def test_participant_on_executive_page_gets_403(participant_client, name):
+    assert participant_client.get(reverse(name)).status_code == 403
+
+
+def test_participant_home(participant_client):
+    response = participant_client.get(reverse("participant_home"))
+    assert response.status_code == 200
+    assert "You are not in a mentoring program yet" in response.content.decode()
+
+
+def test_executive_without_participant_role_gets_403_on_participant_home(executive_client):
+    assert executive_client.get(reverse("participant_home")).status_code == 403
+
+
+@pytest.mark.parametrize(("client_fixture", "home"), [("hr_client", "hr_home"), ("executive_client", "executive_home"), ("participant_client", "participant_home")])
+def test_home_redirects_to_the_role_home(request, client_fixture, home):
+    client = request.getfixturevalue(client_fixture)
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"] == reverse(home)
+
+
+def test_navigation_shows_each_role_its_own_pages(hr_client, executive_client, participant_client):
+    hr_nav = hr_client.get(reverse("hr_home")).content.decode()
+    assert reverse("directory") in hr_nav and reverse("executive_home") not in hr_nav
+    exec_nav = executive_client.get(reverse("executive_home")).content.decode()
+    assert reverse("executive_home") in exec_nav and reverse("directory") not in exec_nav
+    participant_nav = participant_client.get(reverse("participant_home")).content.decode()
+    assert reverse("participant_home") in participant_nav and reverse("hr_home") not in participant_nav
+
+
+def test_unknown_url_gets_the_styled_404(participant_client):
+    response = participant_client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "We could not find that page" in response.content.decode()
+
+
+def test_pages_carry_a_strict_content_security_policy(participant_client):
+    response = participant_client.get(reverse("participant_home"))
+    csp = response["Content-Security-Policy"]
+    # Scripts only from our origin (a nonce is added when a page uses one), never inline.
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+def test_directory_search_and_department_filter(hr_client):
+    EmployeeFactory(first_name="Zanele", last_name="Mokoena", department__name="Finance")
+    EmployeeFactory(first_name="Oskar", last_name="Berg", department__name="Sales")
+    body = hr_client.get(reverse("directory"), {"q": "zanele"}).content.decode()
+    assert "Zanele Mokoena" in body and "Oskar Berg" not in body
+
+
+def test_directory_page_query_count_does_not_grow_with_people(hr_client, django_assert_max_num_queries):
+    boss = EmployeeFactory()
+    for _ in range(5):
+        EmployeeFactory(manager=boss)
+    with django_assert_max_num_queries(12) as small:
+        hr_client.get(reverse("directory"))
+    for _ in range(40):
+        EmployeeFactory(manager=boss)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        hr_client.get(reverse("directory"))
+
+
+def test_employee_detail_shows_the_whole_reporting_line(hr_client):
+    ceo = EmployeeFactory(first_name="Helena", last_name="Marsh")
+    vp = EmployeeFactory(manager=ceo, first_name="Ivo", last_name="Novak")
+    ic = EmployeeFactory(manager=vp, first_name="Kemi", last_name="Adeyemi")
+    body = hr_client.get(reverse("employee_detail", args=[ic.pk])).content.decode()
+    body = body[body.index('id="line-heading"'):]
+    assert body.index("Helena Marsh") < body.index("Ivo Novak") < body.index("Kemi Adeyemi")
+    assert hr_client.get(reverse("employee_detail", args=[999999])).status_code == 404
+
+
+def test_employee_detail_is_hr_only(participant_client):
+    e = EmployeeFactory()
+    assert participant_client.get(reverse("employee_detail", args=[e.pk])).status_code == 403
+
+
+def test_healthz_reports_database_and_broker(client, settings):
+    settings.REDIS_URL = ""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "embedded"}
+
+
+def test_healthz_is_503_when_the_broker_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"] == "error" and response.json()["database"] == "ok"
+
+
+@pytest.mark.skipif("not __import__('django.conf', fromlist=['settings']).settings.REDIS_URL")
+def test_healthz_with_a_live_redis(client):
+    assert client.get("/healthz").json()["broker"] == "ok"
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz").status_code == 405
