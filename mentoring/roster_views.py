@@ -1,0 +1,84 @@
+"""The HR console's roster import: upload -> preview -> apply."""
+
+from django.contrib import messages
+from django.db.models.fields.json import KT
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from . import roster
+from .forms import RosterUploadForm
+from .models import RosterImport
+from .roles import hr_required
+from .roster import RosterError
+
+RECENT_IMPORTS = 25
+
+
+@hr_required
+def roster_import(request):
+    form = RosterUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            created = roster.roster_import_create(data=upload.read(), filename=upload.name, uploaded_by=request.user)
+        except RosterError as exc:
+            form.add_error("file", str(exc))
+        else:
+            errors = created.summary["counts"]["errors"]
+            if errors:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "The file has %(count)d problem; nothing was changed. Fix it and upload the file again.",
+                        "The file has %(count)d problems; nothing was changed. Fix them and upload the file again.",
+                        errors,
+                    )
+                    % {"count": errors},
+                )
+            else:
+                messages.success(request, _("Preview ready. Check the changes below, then apply them."))
+            return redirect("roster_import_detail", pk=created.pk)
+    # The summaries can be large (every planned change); the list needs only their counts.
+    counts = {f"count_{key}": KT(f"summary__counts__{key}") for key in ("rows", "errors", "creates", "updates", "leavers")}
+    imports = RosterImport.objects.select_related("uploaded_by").defer("summary").annotate(**counts)[:RECENT_IMPORTS]
+    return render(request, "mentoring/roster_import.html", {"form": form, "imports": imports})
+
+
+@hr_required
+def roster_import_detail(request, pk: int):
+    roster_import = get_object_or_404(RosterImport.objects.select_related("uploaded_by"), pk=pk)
+    summary = roster_import.summary or {}
+    counts = summary.get("counts", {})
+    return render(
+        request,
+        "mentoring/roster_import_detail.html",
+        {
+            "roster_import": roster_import,
+            "summary": summary,
+            "counts": counts,
+            "can_apply": roster_import.status == RosterImport.Status.PREVIEWED and not counts.get("errors"),
+        },
+    )
+
+
+@hr_required
+@require_POST
+def roster_import_apply(request, pk: int):
+    get_object_or_404(RosterImport, pk=pk)
+    try:
+        _applied, plan = roster.roster_import_apply(roster_import_id=pk)
+    except RosterError as exc:
+        messages.error(request, str(exc))
+    else:
+        counts = plan.counts()
+        messages.success(
+            request,
+            _(
+                "Roster applied. Added: %(creates)d · updated: %(updates)d · level changes: %(level_changes)d · "
+                "leavers: %(leavers)d · rejoiners: %(rejoiners)d · unchanged: %(unchanged)d."
+            )
+            % counts,
+        )
+    return redirect("roster_import_detail", pk=pk)

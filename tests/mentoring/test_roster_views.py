@@ -1,0 +1,237 @@
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from mentoring.models import Employee, EmployeeEvent, RosterImport
+from tests.factories import EmployeeFactory
+from tests.mentoring.test_roster import make_csv, make_xlsx, person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_storage(settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+
+
+def upload(client, data: bytes, name="roster.csv", **extra):
+    return client.post(reverse("roster_import"), {"file": SimpleUploadedFile(name, data)}, **extra)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+GOOD_FILE = make_csv(person("E2", first_name="Bea", last_name="Reporter", manager_id="E1"), person("E1", first_name="Cal", last_name="Boss"))
+
+
+def test_hr_uploads_previews_then_applies(hr_client, hr_user):
+    page = hr_client.get(reverse("roster_import"))
+    assert page.status_code == 200
+    assert "No roster imports yet" in page.content.decode()
+    people_before = Employee.objects.count()
+
+    response = upload(hr_client, GOOD_FILE)
+
+    roster_import = RosterImport.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("roster_import_detail", args=[roster_import.pk])
+    assert roster_import.status == RosterImport.Status.PREVIEWED
+    assert roster_import.uploaded_by == hr_user
+    assert roster_import.summary["counts"]["creates"] == 2
+    assert default_storage.open(roster_import.file.name).read() == GOOD_FILE
+    assert Employee.objects.count() == people_before  # a preview writes nothing
+
+    detail = hr_client.get(response.url)
+    html = detail.content.decode()
+    assert detail.status_code == 200
+    assert "Bea PersonE2" not in html and "Bea Reporter" in html
+    assert reverse("roster_import_apply", args=[roster_import.pk]) in html
+
+    applied = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert applied.status_code == 302 and applied.url == reverse("roster_import_detail", args=[roster_import.pk])
+    assert "Roster applied. Added: 2 · updated: 0 · level changes: 0 · leavers: 0 · rejoiners: 0 · unchanged: 0." in messages_of(applied)
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.APPLIED and roster_import.applied_at is not None
+    assert Employee.objects.get(employee_id="E2").manager.employee_id == "E1"
+    assert set(EmployeeEvent.objects.values_list("roster_import", flat=True)) == {roster_import.pk}
+    after = hr_client.get(reverse("roster_import_detail", args=[roster_import.pk])).content.decode()
+    assert reverse("roster_import_apply", args=[roster_import.pk]) not in after
+    assert "roster.csv" in hr_client.get(reverse("roster_import")).content.decode()
+
+
+def test_past_imports_are_listed_with_status_and_counts(hr_client, hr_user):
+    upload(hr_client, GOOD_FILE, name="march.csv")
+    upload(hr_client, make_csv(person("E1", email="nope")), name="april.csv")
+
+    html = hr_client.get(reverse("roster_import")).content.decode()
+
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)[1:]
+    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)] for row in rows]
+    assert [c[0] for c in cells] == ["april.csv", "march.csv"]
+    assert cells[0][1] == str(hr_user) and cells[0][3:] == ["Has errors", "1", "1", "0", "0", "0"]
+    assert cells[1][3:] == ["Previewed", "2", "0", "2", "0", "0"]
+
+
+def test_applying_twice_applies_once(hr_client):
+    upload(hr_client, GOOD_FILE)
+    roster_import = RosterImport.objects.get()
+    url = reverse("roster_import_apply", args=[roster_import.pk])
+    hr_client.post(url)
+    events = EmployeeEvent.objects.count()
+
+    second = hr_client.post(url)
+
+    assert second.status_code == 302
+    assert "“roster.csv” has already been applied." in messages_of(second)
+    assert EmployeeEvent.objects.count() == events
+    assert Employee.objects.filter(employee_id__in=["E1", "E2"]).count() == 2
+
+
+def test_file_with_errors_is_rejected_with_each_line_listed_and_cannot_be_applied(hr_client):
+    data = make_csv(person("E1", email="nope"), person("E2", manager_id="E9"))
+
+    response = upload(hr_client, data)
+
+    roster_import = RosterImport.objects.get()
+    assert roster_import.status == RosterImport.Status.REJECTED
+    detail = hr_client.get(response.url)
+    html = detail.content.decode()
+    assert "“nope” is not a valid email address." in html
+    assert "Manager “E9” is neither in this file nor in the directory." in html
+    assert reverse("roster_import_apply", args=[roster_import.pk]) not in html
+
+    applied = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert "“roster.csv” has errors, so it cannot be applied. Fix the file and upload it again." in messages_of(applied)
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.REJECTED
+    assert not Employee.objects.filter(employee_id__in=["E1", "E2"]).exists()
+
+
+def test_error_found_at_apply_time_leaves_the_import_previewed(hr_client):
+    upload(hr_client, GOOD_FILE)
+    roster_import = RosterImport.objects.get()
+    # Someone else takes E1's email between the preview and the apply.
+    EmployeeFactory(employee_id="X9", email="e1@acme.example")
+
+    response = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert any("nothing was imported" in m and "e1@acme.example belongs to" in m for m in messages_of(response))
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.PREVIEWED
+    assert not Employee.objects.filter(employee_id__in=["E1", "E2"]).exists()
+
+
+def test_apply_when_the_stored_file_is_gone_says_so(hr_client):
+    upload(hr_client, GOOD_FILE)
+    roster_import = RosterImport.objects.get()
+    default_storage.delete(roster_import.file.name)
+
+    response = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert "The uploaded file “roster.csv” is no longer available; upload it again." in messages_of(response)
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.PREVIEWED
+
+
+def test_xlsx_upload_is_previewed(hr_client):
+    data = make_xlsx(["employee_id", "email", "name", "department", "level"], ["E1", "a@acme.example", "Al Alder", "Ops", 3])
+
+    response = upload(hr_client, data, name="Roster.XLSX")
+
+    assert response.status_code == 302
+    assert RosterImport.objects.get().summary["counts"]["creates"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("roster.pdf", b"%PDF-1.4", "“roster.pdf” is not a CSV or XLSX file."),
+        ("roster.xlsx", b"employee_id,email\n", "“roster.xlsx” is named .xlsx but is not an Excel workbook."),
+        ("roster.csv", b"", "The submitted file is empty."),
+    ],
+)
+def test_unusable_upload_shows_the_form_again_with_a_clear_message(hr_client, name, data, message):
+    response = upload(hr_client, data, name=name)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not RosterImport.objects.exists()
+
+
+def test_oversize_upload_is_refused(hr_client, settings):
+    settings.ROSTER_IMPORT_MAX_BYTES = 1024
+    response = upload(hr_client, make_csv(*(person(f"E{i}") for i in range(40))))
+
+    assert response.status_code == 200
+    assert "the limit is 1.0\xa0KB" in response.content.decode()
+    assert not RosterImport.objects.exists()
+
+
+def test_preview_and_detail_make_a_bounded_number_of_queries(hr_client, django_assert_max_num_queries):
+    for i in range(100):
+        EmployeeFactory(employee_id=f"E{i}", email=f"e{i}@acme.example")
+    rows = [person(f"E{i}", manager_id=f"E{i // 2}" if i else "", level=str(2 + i % 4)) for i in range(300)]
+
+    with django_assert_max_num_queries(15):
+        response = upload(hr_client, make_csv(*rows))
+    with django_assert_max_num_queries(10):
+        detail = hr_client.get(response.url)
+
+    assert detail.status_code == 200
+    assert RosterImport.objects.get().summary["counts"]["creates"] == 200
+
+
+def test_missing_import_is_404(hr_client):
+    assert hr_client.get(reverse("roster_import_detail", args=[999])).status_code == 404
+    assert hr_client.post(reverse("roster_import_apply", args=[999])).status_code == 404
+
+
+def test_apply_only_accepts_post(hr_client):
+    upload(hr_client, GOOD_FILE)
+    roster_import = RosterImport.objects.get()
+
+    response = hr_client.get(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert response.status_code == 405
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.PREVIEWED
+
+
+@pytest.fixture
+def previewed_import(db):
+    from mentoring.roster import roster_import_create
+
+    return roster_import_create(data=GOOD_FILE, filename="roster.csv")
+
+
+@pytest.mark.parametrize("client_fixture", ["participant_client", "executive_client"])
+def test_other_roles_get_403(request, client_fixture, previewed_import):
+    client = request.getfixturevalue(client_fixture)
+
+    assert client.get(reverse("roster_import")).status_code == 403
+    assert upload(client, GOOD_FILE).status_code == 403
+    assert client.get(reverse("roster_import_detail", args=[previewed_import.pk])).status_code == 403
+    assert client.post(reverse("roster_import_apply", args=[previewed_import.pk])).status_code == 403
+    previewed_import.refresh_from_db()
+    assert previewed_import.status == RosterImport.Status.PREVIEWED
+    assert RosterImport.objects.count() == 1
+
+
+def test_anonymous_is_sent_to_login(client, previewed_import):
+    login = reverse("account_login")
+    for response in (
+        client.get(reverse("roster_import")),
+        upload(client, GOOD_FILE),
+        client.get(reverse("roster_import_detail", args=[previewed_import.pk])),
+        client.post(reverse("roster_import_apply", args=[previewed_import.pk])),
+    ):
+        assert response.status_code == 302 and response.url.startswith(login)
+    previewed_import.refresh_from_db()
+    assert previewed_import.status == RosterImport.Status.PREVIEWED
