@@ -13,11 +13,15 @@ def navigation(request):
             items.append({"label": _("My mentoring"), "url": reverse("participant_home"), "icon": "people"})
         if user.has_role(Role.HR_ADMIN):
             items.append({"label": _("HR console"), "url": reverse("hr_home"), "icon": "clipboard-data"})
+            items.append({"label": _("Programs"), "url": reverse("program_list"), "icon": "journal-text"})
             items.append({"label": _("Directory"), "url": reverse("directory"), "icon": "diagram-3"})
             items.append({"label": _("Roster import"), "url": reverse("roster_import"), "icon": "upload"})
         if user.has_role(Role.EXECUTIVE):
             items.append({"label": _("Impact"), "url": reverse("executive_home"), "icon": "graph-up"})
+    # The most specific match is the current page: /hr/roster/ is "Roster import", not "HR console".
     path = request.path if request else ""
+    matches = [item for item in items if path.startswith(item["url"])]
+    current = max(matches, key=lambda item: len(item["url"]), default=None)
     for item in items:
-        item["active"] = path.startswith(item["url"])
+        item["active"] = item is current
     return {"nav_items": items}

@@ -46,8 +46,8 @@ class DemoLogin:
 DEMO_LOGINS = [
     DemoLogin(f"hr@{DEMO_DOMAIN}", Role.HR_ADMIN, "HR admin (people team)"),
     DemoLogin(f"exec@{DEMO_DOMAIN}", Role.EXECUTIVE, "Executive sponsor"),
-    DemoLogin(f"mentor@{DEMO_DOMAIN}", Role.PARTICIPANT, "Participant: a junior engineer (future mentor)"),
-    DemoLogin(f"mentee@{DEMO_DOMAIN}", Role.PARTICIPANT, "Participant: a senior director (future mentee)"),
+    DemoLogin(f"mentor@{DEMO_DOMAIN}", Role.PARTICIPANT, "Participant: a junior engineer, mentor in an active program"),
+    DemoLogin(f"mentee@{DEMO_DOMAIN}", Role.PARTICIPANT, "Participant: a sales director, mentee of the demo mentor"),
 ]
 
 
@@ -104,7 +104,10 @@ def build_demo_org(*, seed: int = 7, today: datetime.date | None = None) -> dict
         created = True
     for login in DEMO_LOGINS:
         _ensure_login(login)
-    return {"created": created, "employees": Employee.objects.count()}
+    from programs.demo import build_demo_programs
+
+    programs = build_demo_programs(seed=seed, today=today or datetime.date.today())
+    return {"created": created, "employees": Employee.objects.count(), "programs": programs}
 
 
 def _bulk(people: list[Employee]) -> list[Employee]:
@@ -126,8 +129,10 @@ def _build_tree(rng: random.Random, today: datetime.date) -> None:
     for head in heads:
         for _ in range(2):
             directors.append(org.person(level=8, department=head.department, manager=head, title=f"Director, {head.department.name}"))
-    directors[0].email = f"mentee@{DEMO_DOMAIN}"
-    org.used_emails.add(directors[0].email)
+    # The demo mentee leads in Sales, far from the demo mentor's Engineering reporting line.
+    sales_director = next(d for d in directors if d.department.name == "Sales")
+    sales_director.email = f"mentee@{DEMO_DOMAIN}"
+    org.used_emails.add(sales_director.email)
     directors = _bulk(directors)
     for director in directors:
         for _ in range(2):

@@ -32,6 +32,23 @@ def test_seed_demo_builds_a_realistic_org_and_runs_twice(capsys):
     assert hr.has_role(Role.PARTICIPANT)
 
 
+def test_seed_demo_has_a_program_in_every_state_with_real_pairs():
+    from pairing.models import Pair
+    from programs.models import Enrollment, Program
+
+    call_command("seed_demo")
+    assert set(Program.objects.values_list("status", flat=True)) == set(Program.Status.values)
+    assert Enrollment.objects.count() >= 200
+    active = Program.objects.get(status="active")
+    pairs = Pair.objects.filter(program=active, status="active").select_related("mentor__employee", "mentee__employee")
+    assert pairs.count() >= 20
+    demo_pair = pairs.get(mentor__employee__email="mentor@acme.example")
+    assert demo_pair.mentee.employee.email == "mentee@acme.example"
+    for pair in pairs:  # the engine's hard rules hold in the demo data too
+        assert not pair.mentor.employee.in_reporting_line_of(pair.mentee.employee)
+        assert pair.mentee.employee.level - pair.mentor.employee.level >= active.min_level_gap
+
+
 def test_seed_demo_refuses_production(settings):
     from django.core.management.base import CommandError
 

@@ -1,0 +1,458 @@
+"""Forms for the HR console and the enrollment form.
+
+Forms only parse and validate input; the services in programs/services.py do the writing.
+"""
+
+import functools
+import re
+import zoneinfo
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import validate_email
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from mentoring.models import Department, Employee
+
+from .models import DEFAULT_WEIGHTS, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, EnrollmentTopic, Program, Resource, Role, Topic
+from .services import Application
+
+DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def split_words(text: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']"""
+    return [word.strip() for word in (text or "").split(",") if word.strip()]
+
+
+def split_emails(text: str) -> list[str]:
+    """Emails pasted one per line or separated by commas, lower-cased, duplicates dropped."""
+    seen = []
+    for token in EMAIL_SEPARATORS.split(text or ""):
+        token = token.strip().strip("<>").lower()
+        if token and token not in seen:
+            seen.append(token)
+    return seen
+
+
+def employees_by_email(emails: list[str]) -> tuple[list[Employee], list[str]]:
+    """The directory entries for these emails (in the order given) and the emails not found."""
+    found = {e.email_lower: e for e in Employee.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).select_related("department")}
+    return [found[e] for e in emails if e in found], [e for e in emails if e not in found]
+
+
+# --- Topics ----------------------------------------------------------------------------------
+
+
+class TopicForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    active = forms.BooleanField(
+        label=gettext_lazy("Active"), required=False, initial=True, help_text=gettext_lazy("Inactive topics stay on old programs but are not offered for new ones.")
+    )
+
+
+# --- Programs --------------------------------------------------------------------------------
+
+WEIGHT_PREFIX = "weight_"
+REMINDER_PREFIX = "reminder_"
+
+
+class ProgramForm(forms.ModelForm):
+    """Every Program field in sections. The pairing weights and reminder switches are one
+    input each here and are stored into the program's JSON fields."""
+
+    class Meta:
+        model = Program
+        fields = [
+            "name", "slug", "description", "objectives", "topics", "mode",
+            "enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on",
+            "cadence_days", "meeting_minutes", "expected_sessions", "midpoint_survey_on", "final_survey_on",
+            "mentor_max_level", "mentee_min_level", "min_level_gap", "departments", "self_enrollment",
+            "mentees_per_mentor", "max_active_pairs_per_mentor",
+            "ban_same_department", "ban_same_manager", "pairing_strategy", "min_score",
+            "reminder_lead_hours", "stuck_after_days", "pulse_alert_threshold",
+            "agreement_template",
+        ]  # fmt: skip
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "objectives": forms.Textarea(attrs={"rows": 3}),
+            "agreement_template": forms.Textarea(attrs={"rows": 6}),
+            "topics": forms.CheckboxSelectMultiple,
+            "departments": forms.CheckboxSelectMultiple,
+            "mode": forms.RadioSelect,
+            "pairing_strategy": forms.RadioSelect,
+            **{name: forms.DateInput(**DATE_WIDGET) for name in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on")},
+        }
+        help_texts = {
+            "topics": gettext_lazy("What mentors teach and mentees learn in this program."),
+            "agreement_template": gettext_lazy("Each pair starts its agreement from this text: goals, how often to meet, confidentiality, boundaries."),
+            "mentor_max_level": gettext_lazy("Higher levels are more senior."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        program = self.instance
+        topics = Topic.objects.filter(active=True)
+        if program.pk:
+            topics = (topics | Topic.objects.filter(programs=program)).distinct()
+        self.fields["topics"].queryset = topics.order_by("name")
+        self.fields["departments"].queryset = Department.objects.order_by("name")
+        self.fields["mode"].choices = Program.Mode.choices  # no empty choice for radios
+        self.fields["pairing_strategy"].choices = Program.Strategy.choices
+        if program.pk and program.status != Program.Status.DRAFT:
+            # Invitation emails link to the short name and applicants chose a side for the mode.
+            self.fields["mode"].disabled = True
+            self.fields["mode"].help_text = _("The mode cannot change once enrollment has opened.")
+            self.fields["slug"].disabled = True
+            self.fields["slug"].help_text = _("Links already sent to people use the short name, so it cannot change once enrollment has opened.")
+
+        weights = {**DEFAULT_WEIGHTS, **(program.pairing_weights or {})}
+        for key, label in WEIGHT_LABELS.items():
+            self.fields[WEIGHT_PREFIX + key] = forms.IntegerField(
+                label=label,
+                min_value=0,
+                max_value=100,
+                initial=weights.get(key, 0),
+                error_messages={"min_value": _("Weights must be zero or more."), "max_value": _("Use a weight from 0 to 100.")},
+            )
+        reminders = {**{k: True for k in REMINDER_KINDS}, **(program.reminders or {})}
+        for kind, label in REMINDER_KINDS.items():
+            self.fields[REMINDER_PREFIX + kind] = forms.BooleanField(label=label, required=False, initial=bool(reminders.get(kind)))
+
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        weight_rows = [Column(WEIGHT_PREFIX + key, css_class="col-md-6 col-lg-4") for key in WEIGHT_LABELS]
+        self.helper.layout = Layout(
+            Fieldset(_("Basics"), "name", "slug", "description", "objectives", "topics", "mode", css_class="mb-4"),
+            Fieldset(
+                _("Dates"),
+                Row(Column("enrollment_opens_on"), Column("enrollment_closes_on")),
+                Row(Column("starts_on"), Column("ends_on")),
+                Row(Column("cadence_days"), Column("meeting_minutes"), Column("expected_sessions")),
+                Row(Column("midpoint_survey_on"), Column("final_survey_on")),
+                css_class="mb-4",
+            ),
+            Fieldset(
+                _("Eligibility"),
+                Row(Column("mentor_max_level"), Column("mentee_min_level"), Column("min_level_gap")),
+                "departments",
+                "self_enrollment",
+                css_class="mb-4",
+            ),
+            Fieldset(_("Capacity"), Row(Column("mentees_per_mentor"), Column("max_active_pairs_per_mentor")), css_class="mb-4"),
+            Fieldset(
+                _("Pairing policy"),
+                HTML('<p class="form-text">{}</p>'.format(_("Relative importance of each criterion in a pair's score (0 turns a criterion off)."))),
+                Row(*weight_rows),
+                "ban_same_department",
+                "ban_same_manager",
+                "pairing_strategy",
+                "min_score",
+                css_class="mb-4",
+            ),
+            Fieldset(
+                _("Reminders"),
+                *[REMINDER_PREFIX + kind for kind in REMINDER_KINDS],
+                Row(Column("reminder_lead_hours"), Column("stuck_after_days"), Column("pulse_alert_threshold")),
+                css_class="mb-4",
+            ),
+            Fieldset(_("Agreement"), "agreement_template", css_class="mb-4"),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        weight_names = [WEIGHT_PREFIX + key for key in DEFAULT_WEIGHTS]
+        if all(name in cleaned for name in weight_names):
+            weights = {key: cleaned[WEIGHT_PREFIX + key] for key in DEFAULT_WEIGHTS}
+            if sum(weights.values()) <= 0:
+                self.add_error(WEIGHT_PREFIX + "topics", _("At least one weight must be above zero."))
+            else:
+                # Model.clean() (run next by ModelForm) checks the JSON as it will be stored.
+                self.instance.pairing_weights = weights
+        self.instance.reminders = {kind: bool(cleaned.get(REMINDER_PREFIX + kind)) for kind in REMINDER_KINDS}
+        return cleaned
+
+    def _update_errors(self, errors):
+        # Program.clean() may name a JSON field that has no single input here.
+        if hasattr(errors, "error_dict"):
+            mapped: dict[str, list] = {}
+            for name, messages in errors.error_dict.items():
+                mapped.setdefault(name if name in self.fields else NON_FIELD_ERRORS, []).extend(messages)
+            errors = ValidationError(mapped)
+        super()._update_errors(errors)
+
+    def service_fields(self) -> dict:
+        """Keyword arguments for program_create / program_update."""
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+        data["pairing_weights"] = {key: self.cleaned_data[WEIGHT_PREFIX + key] for key in DEFAULT_WEIGHTS}
+        data["reminders"] = {kind: bool(self.cleaned_data.get(REMINDER_PREFIX + kind)) for kind in REMINDER_KINDS}
+        data["topics"] = list(data["topics"])
+        data["departments"] = list(data["departments"])
+        return data
+
+
+class CloneForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("New name"), max_length=150)
+    slug = forms.SlugField(label=gettext_lazy("New short name"), max_length=80, help_text=gettext_lazy("Used in links, e.g. 'ai-for-leaders-2027'."))
+    enrollment_opens_on = forms.DateField(
+        label=gettext_lazy("Enrollment opens"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        help_text=gettext_lazy("Every other date moves by the same number of days."),
+    )
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(choices=Program.Status.choices)
+    note = forms.CharField(required=False, max_length=300)
+
+
+class ResourceForm(forms.Form):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    url = forms.URLField(label=gettext_lazy("Link"), required=False, assume_scheme="https")
+    file = forms.FileField(label=gettext_lazy("or a file"), required=False)
+    audience = forms.ChoiceField(label=gettext_lazy("For"), choices=Resource.Audience.choices, initial=Resource.Audience.EVERYONE)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("url") and not cleaned.get("file") and not self.errors:
+            raise ValidationError(_("Give a link or upload a file."))
+        return cleaned
+
+
+# --- Invitations ------------------------------------------------------------------------------
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(label=gettext_lazy("Invite them as"), choices=Role.choices, widget=forms.RadioSelect, initial=Role.MENTOR)
+    department = forms.ModelChoiceField(label=gettext_lazy("Department"), queryset=Department.objects.order_by("name"), required=False, empty_label=gettext_lazy("Any department"))
+    level_min = forms.IntegerField(label=gettext_lazy("Lowest level"), min_value=0, required=False)
+    level_max = forms.IntegerField(label=gettext_lazy("Highest level"), min_value=0, required=False)
+    emails = forms.CharField(
+        label=gettext_lazy("Or paste email addresses"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("One per line or separated by commas. Emails not in the directory are reported."),
+    )
+    message = forms.CharField(
+        label=gettext_lazy("Personal message (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Added to the invitation email."),
+    )
+
+    def clean_emails(self):
+        return split_emails(self.cleaned_data["emails"])
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("level_min"), cleaned.get("level_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("level_max", _("The highest level must be at least the lowest level."))
+        if not (cleaned.get("department") or low is not None or high is not None or cleaned.get("emails")) and not self.errors:
+            raise ValidationError(_("Choose a department or a level range, or paste email addresses."))
+        return cleaned
+
+    @property
+    def uses_directory_filter(self) -> bool:
+        c = self.cleaned_data
+        return bool(c.get("department") or c.get("level_min") is not None or c.get("level_max") is not None)
+
+
+# --- Enrollment -------------------------------------------------------------------------------
+
+WEEKDAYS = [("mon", gettext_lazy("Mon")), ("tue", gettext_lazy("Tue")), ("wed", gettext_lazy("Wed")), ("thu", gettext_lazy("Thu")), ("fri", gettext_lazy("Fri"))]
+WEEKDAY_NAMES = {"mon": gettext_lazy("Monday"), "tue": gettext_lazy("Tuesday"), "wed": gettext_lazy("Wednesday"), "thu": gettext_lazy("Thursday"), "fri": gettext_lazy("Friday")}
+SLOT_HOURS = [8, 10, 12, 14, 16]
+SLOTS = [(f"{day}-{hour:02d}", f"{WEEKDAY_NAMES[day]} {hour:02d}:00–{hour + 2:02d}:00") for day, _label in WEEKDAYS for hour in SLOT_HOURS]
+LEVEL_CHOICES = [("", "—"), *[(n, str(n)) for n in range(1, 6)]]
+MAX_NOT_WITH = 10
+
+
+@functools.cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
+
+
+class ApplicationForm(forms.Form):
+    """One person's answers for one role. Topic fields are made per program topic:
+    `topic_<id>` for the role's own list, `extra_<id>` for the other list in two-way programs."""
+
+    interests = forms.CharField(
+        label=gettext_lazy("Interests"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Separated by commas, e.g. photography, football, podcasts. Shared interests help the pairing."),
+    )
+    languages = forms.CharField(
+        label=gettext_lazy("Languages you can hold a meeting in"),
+        max_length=300,
+        help_text=gettext_lazy("Separated by commas, e.g. English, Spanish."),
+    )
+    availability = forms.MultipleChoiceField(label=gettext_lazy("When you can usually meet"), choices=SLOTS, widget=forms.CheckboxSelectMultiple, required=False)
+    time_zone = forms.ChoiceField(label=gettext_lazy("Your time zone"))
+    motivation = forms.CharField(label=gettext_lazy("What do you hope to get from the program?"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+    not_with = forms.CharField(
+        label=gettext_lazy("Please do not pair me with (optional, confidential)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Work email addresses of colleagues, one per line. This list is confidential: only the pairing engine uses it. "
+            "Nobody sees it, not your future partner, not the people listed and not HR. You do not have to give a reason."
+        ),
+    )
+
+    weekdays = WEEKDAYS
+
+    def __init__(self, *args, program: Program, role: str, employee: Employee, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.program, self.role, self.employee = program, role, employee
+        self.fields["time_zone"].choices = time_zone_choices()
+        self.topics = list(program.topics.all())
+        own_help = _("How confident are you teaching it? 1 = the basics, 5 = I could run a workshop.") if role == Role.MENTOR else _("Your level today: 1 = new to it, 5 = expert.")
+        for topic in self.topics:
+            self.fields[f"topic_{topic.pk}"] = self._level_field(topic.name, own_help)
+        if program.mode == Program.Mode.TWO_WAY:
+            other_help = _("Your level today: 1 = new to it, 5 = expert.") if role == Role.MENTOR else _("How confident are you teaching it? 1 = the basics, 5 = I could run a workshop.")
+            for topic in self.topics:
+                self.fields[f"extra_{topic.pk}"] = self._level_field(topic.name, other_help)
+
+    @staticmethod
+    def _level_field(label, help_text):
+        return forms.TypedChoiceField(label=label, choices=LEVEL_CHOICES, coerce=int, empty_value=None, required=False, help_text=help_text)
+
+    @property
+    def is_two_way(self) -> bool:
+        return self.program.mode == Program.Mode.TWO_WAY
+
+    def own_rows(self):
+        return [(topic, self[f"topic_{topic.pk}"]) for topic in self.topics]
+
+    def extra_rows(self):
+        return [(topic, self[f"extra_{topic.pk}"]) for topic in self.topics] if self.is_two_way else []
+
+    def availability_grid(self):
+        """Rows of (time label, [(slot value, accessible label, checked), ...]) for the weekly grid."""
+        chosen = set(self["availability"].value() or [])
+        labels = dict(SLOTS)
+        return [
+            (f"{hour:02d}:00–{hour + 2:02d}:00", [(f"{day}-{hour:02d}", labels[f"{day}-{hour:02d}"], f"{day}-{hour:02d}" in chosen) for day, _d in WEEKDAYS])
+            for hour in SLOT_HOURS
+        ]
+
+    def clean_not_with(self):
+        emails = split_emails(self.cleaned_data["not_with"])
+        if len(emails) > MAX_NOT_WITH:
+            raise ValidationError(_("List at most %(n)d colleagues.") % {"n": MAX_NOT_WITH})
+        invalid = []
+        for email in emails:
+            try:
+                validate_email(email)
+            except ValidationError:
+                invalid.append(email)
+        if invalid:
+            raise ValidationError(_("These are not email addresses: %(emails)s.") % {"emails": ", ".join(invalid)})
+        people, unknown = employees_by_email(emails)
+        if unknown:
+            raise ValidationError(_("Not found in the company directory: %(emails)s. Check the spelling.") % {"emails": ", ".join(unknown)})
+        if any(person.pk == self.employee.pk for person in people):
+            raise ValidationError(_("You cannot list yourself."))
+        return people
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(cleaned.get(f"topic_{t.pk}") for t in self.topics):
+            message = _("Choose at least one topic you can teach.") if self.role == Role.MENTOR else _("Rate at least one topic you want to learn.")
+            self.add_error(None, message)
+        return cleaned
+
+    def application(self):
+        c = self.cleaned_data
+        return Application(
+            role=self.role,
+            topic_levels={t.pk: c[f"topic_{t.pk}"] for t in self.topics if c.get(f"topic_{t.pk}")},
+            extra_topic_levels={t.pk: c[f"extra_{t.pk}"] for t in self.topics if c.get(f"extra_{t.pk}")} if self.is_two_way else {},
+            interests=split_words(c["interests"]),
+            languages=split_words(c["languages"]),
+            availability=list(c["availability"]),
+            time_zone=c["time_zone"],
+            motivation=c["motivation"].strip(),
+            not_with=c["not_with"],
+        )
+
+    @staticmethod
+    def initial_for(*, employee: Employee, enrollment: Enrollment | None) -> dict:
+        """Prefill: the person's own previous answers, or their directory time zone."""
+        if enrollment is None or enrollment.status == Enrollment.Status.INVITED:
+            return {"time_zone": employee.time_zone}
+        own_kind = EnrollmentTopic.Kind.TEACH if enrollment.role == Role.MENTOR else EnrollmentTopic.Kind.LEARN
+        initial = {
+            "interests": ", ".join(enrollment.interests),
+            "languages": ", ".join(enrollment.languages),
+            "availability": list(enrollment.availability),
+            "time_zone": enrollment.time_zone,
+            "motivation": enrollment.motivation,
+            # The author's own list, shown back to them only.
+            "not_with": "\n".join(e.email for e in enrollment.not_with.all()),
+        }
+        for rating in enrollment.topic_ratings.all():
+            initial[f"{'topic' if rating.kind == own_kind else 'extra'}_{rating.topic_id}"] = rating.level
+        return initial
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why are you leaving?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("HR reads this to re-match your partner and improve the program."),
+    )
+
+
+# --- Review -----------------------------------------------------------------------------------
+
+
+class ReviewFilterForm(forms.Form):
+    SELECT = {"class": "form-select"}
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=[("", gettext_lazy("Both roles")), *Role.choices], required=False, widget=forms.Select(attrs=SELECT))
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=[("", gettext_lazy("Any status")), *Enrollment.Status.choices], required=False, widget=forms.Select(attrs=SELECT)
+    )
+    department = forms.ModelChoiceField(
+        label=gettext_lazy("Department"),
+        queryset=Department.objects.order_by("name"),
+        required=False,
+        empty_label=gettext_lazy("All departments"),
+        widget=forms.Select(attrs=SELECT),
+    )
+    level = forms.IntegerField(label=gettext_lazy("Level"), min_value=0, required=False, widget=forms.NumberInput(attrs={"class": "form-control"}))
+
+
+class IdListField(forms.Field):
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(_("Invalid selection.")) from exc
+
+
+class DecisionForm(forms.Form):
+    DECISIONS = [
+        (Enrollment.Status.APPROVED, gettext_lazy("Approve")),
+        (Enrollment.Status.WAITLISTED, gettext_lazy("Waitlist")),
+        (Enrollment.Status.DECLINED, gettext_lazy("Decline")),
+    ]
+    enrollment = IdListField(error_messages={"required": gettext_lazy("Select at least one application first.")})
+    decision = forms.ChoiceField(choices=DECISIONS)
+    message = forms.CharField(required=False, max_length=2000)

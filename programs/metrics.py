@@ -1,0 +1,107 @@
+"""Program metric formulas and small-group suppression. Pure Python: no Django import.
+
+The Celery snapshot task gathers counts with SQL aggregates and hands them to these
+functions, so every formula can be checked on small hand-made numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+MIN_GROUP = 5
+FEWER_THAN = f"fewer than {MIN_GROUP}"
+
+
+def ratio(part: float, whole: float) -> float | None:
+    """part / whole, or None when there is nothing to divide by (shown as "—", never 0%)."""
+    return None if not whole else part / whole
+
+
+def match_rate(*, paired_mentees: int, approved_mentees: int) -> float | None:
+    return ratio(paired_mentees, approved_mentees)
+
+
+def nps(scores: Iterable[int]) -> tuple[float | None, int]:
+    """Net promoter score (-100..100) from 0–10 answers, and how many answered."""
+    scores = list(scores)
+    if not scores:
+        return None, 0
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    return 100 * (promoters - detractors) / len(scores), len(scores)
+
+
+def nps_from_counts(*, promoters: int, passives: int, detractors: int) -> tuple[float | None, int]:
+    n = promoters + passives + detractors
+    return (None, 0) if n == 0 else (100 * (promoters - detractors) / n, n)
+
+
+@dataclass(frozen=True)
+class Uplift:
+    mean: float | None
+    n: int
+
+
+def uplift(pairs: Iterable[tuple[float, float]]) -> Uplift:
+    """Mean of (final - baseline) over people who answered both; n says how many."""
+    diffs = [final - baseline for baseline, final in pairs]
+    return Uplift(mean=sum(diffs) / len(diffs) if diffs else None, n=len(diffs))
+
+
+def meetings_per_pair_per_month(*, meetings: int, pair_days: float) -> float | None:
+    """Meetings held divided by the pair-months they had (30-day months)."""
+    return ratio(meetings, pair_days / 30.0)
+
+
+def cadence_adherence(*, meetings: int, pair_days: float, cadence_days: int) -> float | None:
+    """Meetings held against the meetings the cadence asked for, capped at 100%."""
+    expected = pair_days / cadence_days if cadence_days else 0
+    value = ratio(meetings, expected)
+    return None if value is None else min(value, 1.0)
+
+
+def rate_difference(*, group_events: int, group_size: int, peer_events: int, peer_size: int) -> dict:
+    """Participants against non-participants of the same levels: both rates and the gap."""
+    a, b = ratio(group_events, group_size), ratio(peer_events, peer_size)
+    return {"participants": a, "peers": b, "difference": None if a is None or b is None else a - b, "n_participants": group_size, "n_peers": peer_size}
+
+
+# --- Small-group suppression ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    label: str
+    n: int  # people behind the value
+    value: float | int | None
+    hidden: bool = False
+
+    @property
+    def shown(self):
+        return FEWER_THAN if self.hidden else self.value
+
+
+def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_published: bool = True, min_group: int = MIN_GROUP) -> list[Cell]:
+    """Hide every group smaller than `min_group` (primary suppression) and, where a total
+    is published, hide more cells until no hidden cell's count can be worked out by
+    subtracting the shown ones from the total (complementary suppression).
+
+    A single hidden cell next to a published total is exactly derivable, so a second cell
+    (the smallest shown one) is hidden with it. A group of zero people is nobody and stays
+    shown as 0.
+    """
+    out = {label: Cell(label, n, value, hidden=0 < n < min_group) for label, (n, value) in cells.items()}
+    if total_published:
+        hidden = [c for c in out.values() if c.hidden]
+        if len(hidden) == 1:
+            candidates = sorted((c for c in out.values() if not c.hidden and c.n > 0), key=lambda c: (c.n, c.label))
+            if candidates:
+                partner = candidates[0]
+                out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True)
+    return list(out.values())
+
+
+def suppress_total(n: int, value, *, min_group: int = MIN_GROUP):
+    """A single figure about a group: shown only for groups of at least `min_group`."""
+    return FEWER_THAN if 0 < n < min_group else value

@@ -1,0 +1,73 @@
+"""Reads of programs and enrollment, each scoped to who is asking."""
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from mentoring.models import Employee
+
+from .models import Enrollment, EnrollmentTopic, Program, Resource, ResourceCompletion
+
+ES = Enrollment.Status
+
+
+def programs_for_hr() -> QuerySet[Program]:
+    return Program.objects.annotate(
+        n_invited=Count("enrollments", filter=Q(enrollments__status=ES.INVITED)),
+        n_applied=Count("enrollments", filter=Q(enrollments__status=ES.APPLIED)),
+        n_approved=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED)),
+        n_mentors=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentor")),
+        n_mentees=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentee")),
+    ).order_by("-starts_on", "name")
+
+
+def enrollment_counts(*, program: Program) -> dict:
+    """{status: {role: n, "total": n}} for the review queue's header."""
+    counts = {status: {"mentor": 0, "mentee": 0, "total": 0} for status in ES.values}
+    for row in program.enrollments.values("status", "role").annotate(n=Count("id")):
+        counts[row["status"]][row["role"]] = row["n"]
+        counts[row["status"]]["total"] += row["n"]
+    return counts
+
+
+def enrollments_for_review(*, program: Program, role: str = "", status: str = "", department_id: int | None = None, level: int | None = None) -> QuerySet[Enrollment]:
+    qs = (
+        program.enrollments.select_related("employee__department", "employee__manager")
+        .prefetch_related(Prefetch("topic_ratings", queryset=EnrollmentTopic.objects.select_related("topic").order_by("topic__name")))
+        .order_by("status", "role", "employee__last_name", "employee__first_name")
+    )
+    if role:
+        qs = qs.filter(role=role)
+    if status:
+        qs = qs.filter(status=status)
+    if department_id:
+        qs = qs.filter(employee__department_id=department_id)
+    if level is not None:
+        qs = qs.filter(employee__level=level)
+    return qs
+
+
+def enrollments_of(*, employee: Employee) -> QuerySet[Enrollment]:
+    """A participant's own enrollments, newest program first, with their resources checklist."""
+    return (
+        Enrollment.objects.filter(employee=employee)
+        .exclude(program__status=Program.Status.DRAFT)
+        .select_related("program")
+        .prefetch_related(
+            Prefetch("program__resources", queryset=Resource.objects.order_by("order", "id")),
+            Prefetch("completed_resources", queryset=ResourceCompletion.objects.only("resource_id", "enrollment_id")),
+        )
+        .order_by("-program__starts_on")
+    )
+
+
+def enrollment_for_participant(*, employee: Employee, pk: int) -> Enrollment:
+    """The participant's own enrollment or Enrollment.DoesNotExist (a 404, never someone else's)."""
+    return Enrollment.objects.select_related("program").get(pk=pk, employee=employee)
+
+
+def programs_open_to(*, employee: Employee) -> list[Program]:
+    """Programs with self-enrollment open that this person may apply to and has not joined."""
+    from .services import eligible_roles
+
+    joined = Enrollment.objects.filter(employee=employee).values("program_id")
+    candidates = Program.objects.filter(status=Program.Status.ENROLLMENT_OPEN, self_enrollment=True).exclude(pk__in=joined).prefetch_related("departments")
+    return [p for p in candidates if eligible_roles(program=p, employee=employee)]

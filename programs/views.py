@@ -1,0 +1,532 @@
+"""Programs and enrollment: the HR console and the participant's side.
+
+Views fetch (scoped), call one service, turn a ProgramError into a form error or a message,
+and redirect. HR pages are @hr_required; participant pages are @participant_required and
+only ever fetch the signed-in person's own enrollments.
+"""
+
+import datetime
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from mentoring.models import Employee, Role as UserRole
+from mentoring.roles import hr_required, participant_required
+
+from . import selectors, services
+from .forms import (
+    ApplicationForm,
+    CloneForm,
+    DecisionForm,
+    InviteForm,
+    ProgramForm,
+    ResourceForm,
+    ReviewFilterForm,
+    TopicForm,
+    TransitionForm,
+    WithdrawForm,
+    employees_by_email,
+)
+from .models import Enrollment, Program, Resource, ResourceCompletion, Role, Topic
+from .services import ProgramError
+
+REVIEW_PAGE_SIZE = 25
+ES = Enrollment.Status
+
+
+# --- Topics -------------------------------------------------------------------------------------
+
+
+@hr_required
+def topic_list(request):
+    return render(request, "programs/topic_list.html", {"topics": Topic.objects.order_by("-active", "name")})
+
+
+@hr_required
+def topic_create(request):
+    return _topic_form(request, topic=None)
+
+
+@hr_required
+def topic_edit(request, pk: int):
+    return _topic_form(request, topic=get_object_or_404(Topic, pk=pk))
+
+
+def _topic_form(request, *, topic):
+    initial = {"name": topic.name, "description": topic.description, "active": topic.active} if topic else None
+    form = TopicForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.topic_save(by=request.user, topic=topic, **form.cleaned_data)
+        except ProgramError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, _("Topic “%(name)s” saved.") % {"name": saved.name})
+            return redirect("topic_list")
+    return render(request, "programs/topic_form.html", {"form": form, "topic": topic})
+
+
+# --- Programs: list, create, edit, clone ---------------------------------------------------------
+
+
+@hr_required
+def program_list(request):
+    return render(request, "programs/program_list.html", {"programs": selectors.programs_for_hr()})
+
+
+def _new_program_initial() -> dict:
+    today = timezone.localdate()
+    starts = today + datetime.timedelta(days=35)
+    return {
+        "enrollment_opens_on": today,
+        "enrollment_closes_on": today + datetime.timedelta(days=28),
+        "starts_on": starts,
+        "ends_on": starts + datetime.timedelta(days=182),
+        "agreement_template": _(
+            "Our goals:\n- \n\nHow often we meet: every two weeks, 45 minutes.\n\n"
+            "Confidentiality: what we say stays between us unless we agree otherwise.\n\n"
+            "Boundaries: either of us can pause or end the pairing by telling HR, no reason needed."
+        ),
+    }
+
+
+@hr_required
+def program_create(request):
+    form = ProgramForm(request.POST or None, initial=_new_program_initial())
+    if request.method == "POST" and form.is_valid():
+        try:
+            program = services.program_create(by=request.user, **form.service_fields())
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Program “%(name)s” created as a draft. Open enrollment when it is ready.") % {"name": program.name})
+            return redirect("program_detail", pk=program.pk)
+    return render(request, "programs/program_form.html", {"form": form, "program": None})
+
+
+@hr_required
+def program_edit(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    if program.is_archived:
+        messages.error(request, _("This program is archived and read-only."))
+        return redirect("program_detail", pk=pk)
+    # The form works on its own copy: a rejected edit must not show up in the page title.
+    form = ProgramForm(request.POST or None, instance=Program.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.program_update(program=program, by=request.user, **form.service_fields())
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("program_detail", pk=pk)
+    return render(request, "programs/program_form.html", {"form": form, "program": program})
+
+
+@hr_required
+def program_clone(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    initial = {
+        "name": _("%(name)s (copy)") % {"name": program.name},
+        "slug": f"{program.slug}-copy"[:80],
+        "enrollment_opens_on": program.enrollment_opens_on + datetime.timedelta(days=365),
+    }
+    form = CloneForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            clone = services.program_clone(program=program, by=request.user, **form.cleaned_data)
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("“%(name)s” created as a draft with every date moved. Check it, then open enrollment.") % {"name": clone.name})
+            return redirect("program_detail", pk=clone.pk)
+    return render(request, "programs/program_clone.html", {"form": form, "program": program})
+
+
+# --- Program detail: timeline, transitions, resources ----------------------------------------------
+
+
+@hr_required
+def program_detail(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    return render(request, "programs/program_detail.html", _detail_context(program, ResourceForm()))
+
+
+def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
+    transitions = [
+        {"to": to, "label": label, "problems": services.transition_problems(program=program, to=to)}
+        for to, label in services.available_transitions(program)
+    ]
+    counts = selectors.enrollment_counts(program=program)
+    return {
+        "program": program,
+        "topics": program.topics.all(),
+        "departments": program.departments.all(),
+        "count_rows": [(label, counts[value]) for value, label in ES.choices],
+        "total": sum(row["total"] for row in counts.values()),
+        "transitions": transitions,
+        "timeline": program.transitions.select_related("by"),
+        "resources": program.resources.all(),
+        "resource_form": resource_form,
+    }
+
+
+@hr_required
+@require_POST
+def program_transition(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("That is not a program status."))
+        return redirect("program_detail", pk=pk)
+    before = program.get_status_display()
+    try:
+        program = services.program_transition(program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"])
+    except ProgramError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("“%(name)s” moved from %(before)s to %(after)s.") % {"name": program.name, "before": before, "after": program.get_status_display()})
+    return redirect("program_detail", pk=pk)
+
+
+@hr_required
+@require_POST
+def resource_add(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    form = ResourceForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.resource_add(program=program, by=request.user, title=data["title"], url=data["url"], file=data["file"] or None, audience=data["audience"])
+        except ProgramError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Resource “%(title)s” added.") % {"title": data["title"]})
+        return redirect(reverse("program_detail", args=[pk]) + "#resources")
+    return render(request, "programs/program_detail.html", _detail_context(program, form))
+
+
+@hr_required
+@require_POST
+def resource_remove(request, pk: int, resource_pk: int):
+    resource = get_object_or_404(Resource.objects.select_related("program"), pk=resource_pk, program_id=pk)
+    try:
+        services.resource_remove(resource=resource, by=request.user)
+    except ProgramError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Resource “%(title)s” removed.") % {"title": resource.title})
+    return redirect(reverse("program_detail", args=[pk]) + "#resources")
+
+
+# --- Invitations ----------------------------------------------------------------------------------
+
+
+def _people_to_invite(form: InviteForm) -> tuple[list[Employee], list[str]]:
+    data = form.cleaned_data
+    people: dict[int, Employee] = {}
+    if form.uses_directory_filter:
+        qs = Employee.objects.current().select_related("department")
+        if data.get("department"):
+            qs = qs.filter(department=data["department"])
+        if data.get("level_min") is not None:
+            qs = qs.filter(level__gte=data["level_min"])
+        if data.get("level_max") is not None:
+            qs = qs.filter(level__lte=data["level_max"])
+        people = {e.pk: e for e in qs.order_by("last_name", "first_name", "pk")}
+    found, unknown = employees_by_email(data["emails"])
+    for employee in found:
+        people.setdefault(employee.pk, employee)
+    return list(people.values()), unknown
+
+
+def _invite_preview(program: Program, people: list[Employee], role: str) -> dict:
+    already = set(program.enrollments.filter(employee__in=people).values_list("employee_id", flat=True))
+    invitable, skipped = [], []
+    for employee in people:
+        if employee.pk in already:
+            skipped.append((employee, _("already in this program")))
+            continue
+        problems = services.eligibility_problems(program=program, employee=employee, role=role, check_window=False)
+        if problems:
+            skipped.append((employee, problems[0]))
+        else:
+            invitable.append(employee)
+    return {"invitable": invitable, "skipped": skipped}
+
+
+@hr_required
+def program_invite(request, pk: int):
+    program = get_object_or_404(Program.objects.prefetch_related("departments"), pk=pk)
+    form = InviteForm(request.POST or None)
+    preview = None
+    unknown = []
+    if request.method == "POST" and form.is_valid():
+        people, unknown = _people_to_invite(form)
+        role = form.cleaned_data["role"]
+        if "preview" in request.POST:
+            preview = _invite_preview(program, people, role)
+        else:
+            try:
+                result = services.enrollment_invite(
+                    program=program, employees=people, role=role, by=request.user, message=form.cleaned_data["message"], unknown_emails=unknown
+                )
+            except ProgramError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", len(result.invited)) % {"count": len(result.invited)},
+                )
+                return render(request, "programs/program_invite_result.html", {"program": program, "result": result, "role": Role(role).label})
+    return render(
+        request,
+        "programs/program_invite.html",
+        {"program": program, "form": form, "preview": preview, "unknown": unknown, "can_invite": program.status == Program.Status.ENROLLMENT_OPEN},
+    )
+
+
+# --- Review queue ---------------------------------------------------------------------------------
+
+
+def _review_url(pk: int, query: str) -> str:
+    url = reverse("program_review", args=[pk])
+    return f"{url}?{query}" if query else url
+
+
+@hr_required
+def program_review(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    filters = ReviewFilterForm(request.GET)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    department = chosen.get("department")
+    enrollments = selectors.enrollments_for_review(
+        program=program,
+        role=chosen.get("role", ""),
+        status=chosen.get("status", ""),
+        department_id=department.pk if department else None,
+        level=chosen.get("level"),
+    )
+    page = Paginator(enrollments, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.enrollment_counts(program=program)
+    return render(
+        request,
+        "programs/program_review.html",
+        {
+            "program": program,
+            "filters": filters,
+            "filtered": any(v not in (None, "") for v in chosen.values()),
+            "page": page,
+            "counts": counts,
+            "status_counts": [(value, label, counts[value]) for value, label in ES.choices],
+            "decisions": DecisionForm.DECISIONS,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@hr_required
+@require_POST
+def program_review_decide(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, next(iter(form.errors.values()))[0])
+    else:
+        decision = form.cleaned_data["decision"]
+        try:
+            result = services.enrollments_decide(
+                program=program, enrollment_ids=form.cleaned_data["enrollment"], decision=decision, by=request.user, message=form.cleaned_data["message"]
+            )
+        except ProgramError as exc:
+            messages.error(request, str(exc))
+        else:
+            label = ES(decision).label.lower()
+            text = ngettext("%(count)d application %(decision)s; the person has been told by email.", "%(count)d applications %(decision)s; each person has been told by email.", result.changed) % {
+                "count": result.changed,
+                "decision": label,
+            }
+            if result.skipped:
+                text += " " + ngettext(
+                    "%(count)d left as it was: its status does not allow that decision.", "%(count)d left as they were: their status does not allow that decision.", result.skipped
+                ) % {"count": result.skipped}
+            (messages.success if result.changed else messages.warning)(request, text)
+    return redirect(_review_url(pk, request.GET.urlencode()))
+
+
+@hr_required
+@require_POST
+def enrollment_reopen(request, pk: int, enrollment_pk: int):
+    enrollment = get_object_or_404(Enrollment.objects.select_related("employee", "program"), pk=enrollment_pk, program_id=pk)
+    try:
+        services.enrollment_reopen(enrollment=enrollment, by=request.user)
+    except ProgramError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("%(name)s's application is open for review again.") % {"name": enrollment.employee.full_name})
+    return redirect(_review_url(pk, request.GET.urlencode()))
+
+
+# --- Participant side -----------------------------------------------------------------------------
+
+
+def _employee(request) -> Employee | None:
+    return getattr(request.user, "employee", None)
+
+
+def _no_directory_entry(request):
+    return render(request, "programs/no_directory_entry.html", status=404)
+
+
+def _own_enrollment(employee: Employee, pk: int) -> Enrollment:
+    try:
+        return selectors.enrollment_for_participant(employee=employee, pk=pk)
+    except Enrollment.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _blocked(request, program, *, heading, problems=(), problems_by_role=None, enrollment=None):
+    return render(
+        request,
+        "programs/apply_blocked.html",
+        {
+            "program": program,
+            "heading": heading,
+            "problems": problems,
+            "problems_by_role": problems_by_role or [],
+            "enrollment": enrollment,
+            "reviewed": enrollment is not None and enrollment.status in (ES.APPROVED, ES.WAITLISTED, ES.DECLINED),
+        },
+    )
+
+
+@participant_required
+def program_apply(request, slug: str):
+    employee = _employee(request)
+    if employee is None:
+        return _no_directory_entry(request)
+    # Drafts are not public yet: to a participant they do not exist.
+    program = get_object_or_404(Program.objects.exclude(status=Program.Status.DRAFT).prefetch_related("topics", "departments"), slug=slug)
+    enrollment = Enrollment.objects.filter(program=program, employee=employee).prefetch_related("topic_ratings", "not_with").first()
+
+    if enrollment is not None and enrollment.status in (ES.APPROVED, ES.WAITLISTED, ES.DECLINED):
+        return _blocked(request, program, heading=_("Your application has been reviewed"), enrollment=enrollment)
+    if not program.self_enrollment and enrollment is None:
+        return _blocked(request, program, heading=_("You cannot apply to this program"), problems=[_("This program is by invitation only.")])
+
+    if enrollment is not None and enrollment.status in (ES.INVITED, ES.APPLIED):
+        role = enrollment.role  # invited as, or already applied as
+    else:
+        roles = services.eligible_roles(program=program, employee=employee)
+        requested = request.POST.get("role") or request.GET.get("role")
+        if requested in roles:
+            role = requested
+        elif len(roles) == 1:
+            role = roles[0]
+        elif not roles:
+            by_role = {r: services.eligibility_problems(program=program, employee=employee, role=r) for r in Role.values}
+            common = [p for p in by_role[Role.MENTOR] if p in by_role[Role.MENTEE]]
+            specific = [(Role(r).label, [p for p in ps if p not in common]) for r, ps in by_role.items()]
+            return _blocked(request, program, heading=_("You cannot apply to this program"), problems=common, problems_by_role=[s for s in specific if s[1]])
+        else:
+            return render(request, "programs/apply_role.html", {"program": program, "roles": [(r, Role(r).label) for r in roles]})
+
+    problems = services.eligibility_problems(program=program, employee=employee, role=role)
+    if problems:
+        return _blocked(request, program, heading=_("You cannot apply to this program"), problems=problems, enrollment=enrollment)
+
+    form = ApplicationForm(
+        request.POST or None, program=program, role=role, employee=employee, initial=ApplicationForm.initial_for(employee=employee, enrollment=enrollment)
+    )
+    editing = enrollment is not None and enrollment.status == ES.APPLIED
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enrollment_apply(program=program, employee=employee, application=form.application())
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if editing:
+                messages.success(request, _("Your application to %(name)s was updated.") % {"name": program.name})
+            else:
+                messages.success(
+                    request,
+                    _("Thank you! Your application to %(name)s is in. HR reviews applications after enrollment closes on %(day)s.")
+                    % {"name": program.name, "day": date_format(program.enrollment_closes_on)},
+                )
+            return redirect("participant_home")
+    return render(
+        request,
+        "programs/apply.html",
+        {"program": program, "form": form, "role": role, "role_label": Role(role).label, "enrollment": enrollment, "editing": editing, "invited": enrollment is not None and enrollment.status == ES.INVITED},
+    )
+
+
+@participant_required
+def enrollment_withdraw(request, pk: int):
+    employee = _employee(request)
+    if employee is None:
+        return _no_directory_entry(request)
+    enrollment = _own_enrollment(employee, pk)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enrollment_withdraw(enrollment=enrollment, by_employee=employee, reason=form.cleaned_data["reason"])
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("You have left %(name)s. Thank you for taking part.") % {"name": enrollment.program.name})
+            return redirect("participant_home")
+    still_in = enrollment.status not in (ES.WITHDRAWN, ES.DECLINED) and not enrollment.program.is_archived
+    return render(request, "programs/enrollment_withdraw.html", {"enrollment": enrollment, "program": enrollment.program, "form": form, "still_in": still_in})
+
+
+@participant_required
+@require_POST
+def resource_mark(request, pk: int, resource_pk: int):
+    employee = _employee(request)
+    if employee is None:
+        return _no_directory_entry(request)
+    enrollment = _own_enrollment(employee, pk)
+    resource = get_object_or_404(Resource.objects.select_related("program"), pk=resource_pk, program_id=enrollment.program_id)
+    done = request.POST.get("done") == "1"
+    error = None
+    try:
+        services.resource_mark(resource=resource, enrollment=enrollment, done=done)
+    except ProgramError as exc:
+        error = str(exc)
+    if request.headers.get("HX-Request"):
+        is_done = ResourceCompletion.objects.filter(resource=resource, enrollment=enrollment).exists()
+        return render(request, "programs/_resource_item.html", {"resource": resource, "enrollment": enrollment, "done": is_done, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("“%(title)s” marked as done.") % {"title": resource.title} if done else _("“%(title)s” marked as not done.") % {"title": resource.title})
+    return redirect(reverse("participant_home") + f"#enrollment-{enrollment.pk}")
+
+
+@login_required
+@require_GET
+def resource_download(request, pk: int):
+    """An uploaded resource file, for HR and for enrolled people of its audience only.
+
+    Uploads are never served from a public media URL: the roster files live in the same
+    storage.
+    """
+    resource = get_object_or_404(Resource.objects.select_related("program"), pk=pk)
+    if not resource.file:
+        raise Http404
+    if not request.user.has_role(UserRole.HR_ADMIN):
+        employee = getattr(request.user, "employee", None)
+        enrollment = Enrollment.objects.filter(program=resource.program, employee=employee).exclude(status__in=[Enrollment.Status.DECLINED, Enrollment.Status.WITHDRAWN]).first() if employee else None
+        if enrollment is None or not resource.is_for(enrollment.role):
+            raise Http404
+    return FileResponse(resource.file.open("rb"), as_attachment=True, filename=resource.file.name.rsplit("/", 1)[-1])

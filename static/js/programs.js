@@ -1,0 +1,13 @@
+// Programs pages: small progressive enhancements; every page works without this file.
+(function () {
+  "use strict";
+  // "Select all" checkbox in the review queue: data-select-all names the checkboxes it drives.
+  document.querySelectorAll("[data-select-all]").forEach(function (master) {
+    var name = master.getAttribute("data-select-all");
+    var form = master.form || master.closest("form");
+    var boxes = function () { return (form || document).querySelectorAll('input[type="checkbox"][name="' + name + '"]'); };
+    master.addEventListener("change", function () {
+      boxes().forEach(function (box) { box.checked = master.checked; });
+    });
+  });
+})();

@@ -1,0 +1,157 @@
+"""HR creates a program and opens enrollment; a mentor and a mentee apply; HR approves both."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from mentoring.models import Role
+from programs.models import Enrollment, Program
+from tests.factories import DepartmentFactory, TopicFactory, make_person
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, base_url, user, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def test_program_from_creation_to_approved_applications(live_server, page, browser, password, check_accessibility, screenshot):
+    # Transactional tests start from an empty database: the seeded topics may be gone.
+    TopicFactory(name="AI tools")
+    TopicFactory(name="Social media")
+    hr = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6, title="People Partner")
+    mentor = make_person(roles=[Role.PARTICIPANT], level=2, department=DepartmentFactory(name="Engineering"), first_name="Maya", last_name="Mentor")
+    mentee = make_person(roles=[Role.PARTICIPANT], level=7, department=DepartmentFactory(name="Finance"), first_name="Sam", last_name="Senior")
+    base = live_server.url
+
+    # HR creates the program through the sectioned form.
+    sign_in(page, base, hr, password)
+    page.wait_for_url(f"{base}/hr/")
+    page.get_by_role("link", name="New program").click()
+    page.wait_for_url(f"{base}/hr/programs/new/")
+    check_accessibility(page)
+    page.get_by_label("Name", exact=False).first.fill("AI for leaders")
+    page.get_by_label("Short name").fill("ai-for-leaders")
+    page.get_by_label("Description").fill("Juniors show senior leaders the AI tools they use every day.")
+    page.get_by_label("AI tools").check()
+    page.get_by_label("Social media").check()
+    page.get_by_label("Open self-enrollment").check()
+    screenshot(page, "program-create")
+    page.get_by_role("button", name="Create draft program").click()
+    page.wait_for_url(re.compile(r"/hr/programs/\d+/$"))
+    expect(page.locator("h1")).to_contain_text("AI for leaders")
+    expect(page.locator("h1")).to_contain_text("Draft")
+    check_accessibility(page)
+
+    page.get_by_role("button", name="Open enrollment").click()
+    expect(page.locator("h1")).to_contain_text("Enrollment open")
+    expect(page.get_by_role("status").first).to_contain_text("moved from Draft to Enrollment open")
+    check_accessibility(page)
+    screenshot(page, "program-detail")
+    program_url = page.url
+    program = Program.objects.get(slug="ai-for-leaders")
+    assert program.status == Program.Status.ENROLLMENT_OPEN and program.self_enrollment
+
+    # The mentor and the mentee each find the program on their home page and apply.
+    for person, rating, label in ((mentor, "4", "mentor"), (mentee, "2", "mentee")):
+        context = browser.new_context()
+        their_page = context.new_page()
+        sign_in(their_page, base, person, password)
+        their_page.wait_for_url(f"{base}/me/")
+        expect(their_page.get_by_role("heading", name="Programs open to you")).to_be_visible()
+        check_accessibility(their_page)
+        their_page.get_by_role("link", name="Apply to AI for leaders").click()
+        their_page.wait_for_url(f"{base}/programs/ai-for-leaders/apply/")
+        check_accessibility(their_page)
+        their_page.get_by_label("AI tools").select_option(rating)
+        their_page.get_by_label("Interests").fill("podcasts, cycling")
+        their_page.get_by_label("Languages you can hold a meeting in").fill("English")
+        their_page.get_by_label("Tuesday 10:00–12:00").check()
+        their_page.get_by_label("Thursday 14:00–16:00").check()
+        their_page.get_by_label("What do you hope to get from the program?").fill(f"Learning as a {label}.")
+        screenshot(their_page, f"apply-{label}")
+        their_page.get_by_role("button", name="Send my application").click()
+        their_page.wait_for_url(f"{base}/me/")
+        expect(their_page.get_by_role("status").first).to_contain_text("Your application to AI for leaders is in")
+        expect(their_page.locator("#my-programs-heading")).to_be_visible()
+        check_accessibility(their_page)
+        screenshot(their_page, f"home-{label}-applied")
+        context.close()
+
+    assert set(program.enrollments.values_list("role", "status")) == {("mentor", "applied"), ("mentee", "applied")}
+
+    # HR approves both from the review queue.
+    page.goto(program_url)
+    page.get_by_role("link", name="Review applications").click()
+    expect(page.get_by_text("Maya Mentor", exact=True)).to_be_visible()
+    expect(page.get_by_text("Sam Senior", exact=True)).to_be_visible()
+    check_accessibility(page)
+    screenshot(page, "review-queue")
+    page.get_by_label("Select all on this page").check()
+    page.get_by_label("Message to the selected people").fill("Welcome to the program!")
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.get_by_role("status").first).to_contain_text("2 applications approved")
+    check_accessibility(page)
+    screenshot(page, "review-approved")
+    assert set(Enrollment.objects.filter(program=program).values_list("status", flat=True)) == {Enrollment.Status.APPROVED}
+
+
+def test_other_program_pages_are_accessible(live_server, page, browser, password, check_accessibility, screenshot):
+    """The pages the journey does not pass through: invitations, topics, clone, the
+    participant's checklist (ticked through htmx), withdrawal and the 'cannot apply' page."""
+    from programs.models import Resource
+    from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+    TopicFactory(name="AI tools")
+    TopicFactory(name="Social media")
+    hr = make_person(roles=[Role.HR_ADMIN], level=6)
+    sales = DepartmentFactory(name="Sales")
+    EmployeeFactory(department=sales, level=2, first_name="Ivy", last_name="Invitee")
+    EmployeeFactory(department=sales, level=8, first_name="Sid", last_name="Skipped")
+    program = ProgramFactory(name="Culture swap", self_enrollment=True)
+    base = live_server.url
+
+    sign_in(page, base, hr, password)
+    page.wait_for_url(f"{base}/hr/")
+    for path, name in ((f"/hr/programs/{program.pk}/invite/", "invite"), ("/hr/programs/", "program-list"), ("/hr/topics/", "topics"), (f"/hr/programs/{program.pk}/clone/", "clone")):
+        page.goto(base + path)
+        check_accessibility(page)
+        screenshot(page, name)
+    page.goto(f"{base}/hr/programs/{program.pk}/invite/")
+    page.get_by_label("Department").select_option(label="Sales")
+    page.get_by_label("Or paste email addresses").fill("nobody@acme.example")
+    page.get_by_role("button", name="Preview who would be invited").click()
+    expect(page.get_by_role("heading", name="Preview")).to_be_visible()
+    check_accessibility(page)
+    screenshot(page, "invite-preview")
+    page.get_by_role("button", name="Send invitations").click()
+    expect(page.get_by_role("heading", name="1 person invited as mentor")).to_be_visible()
+    expect(page.get_by_text("nobody@acme.example")).to_be_visible()
+    check_accessibility(page)
+    screenshot(page, "invite-result")
+
+    mentor = make_person(roles=[Role.PARTICIPANT], level=2)
+    enrollment = EnrollmentFactory(program=program, employee=mentor.employee, role="mentor", status="approved")
+    Resource.objects.create(program=program, title="How to run a first meeting", url="https://example.com/first", audience="mentors")
+    blocked = ProgramFactory(name="Seniors' circle", self_enrollment=True, mentor_max_level=1)
+    context = browser.new_context()
+    mentor_page = context.new_page()
+    sign_in(mentor_page, base, mentor, password)
+    mentor_page.wait_for_url(f"{base}/me/")
+    mentor_page.get_by_role("button", name=re.compile(r"^Mark as done\W+How to run a first meeting")).click()
+    expect(mentor_page.get_by_role("button", name=re.compile(r"^Mark as not done\W+How to run a first meeting"))).to_be_visible()
+    assert enrollment.completed_resources.count() == 1
+    check_accessibility(mentor_page)
+    screenshot(mentor_page, "home-checklist")
+    mentor_page.goto(f"{base}/programs/{blocked.slug}/apply/")
+    expect(mentor_page.get_by_text("Mentors in this program are at level 1 or below")).to_be_visible()
+    check_accessibility(mentor_page)
+    screenshot(mentor_page, "apply-blocked")
+    mentor_page.goto(f"{base}/me/enrollments/{enrollment.pk}/withdraw/")
+    check_accessibility(mentor_page)
+    screenshot(mentor_page, "withdraw")
+    context.close()

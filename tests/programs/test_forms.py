@@ -1,0 +1,122 @@
+"""Form parsing and validation (no writes: the services write)."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from programs.forms import SLOTS, ApplicationForm, InviteForm, ProgramForm, ResourceForm, split_emails, split_words
+from programs.models import DEFAULT_WEIGHTS, REMINDER_KINDS, Program
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, TopicFactory
+
+TODAY = timezone.localdate
+
+
+def test_split_emails_accepts_lines_commas_and_semicolons():
+    text = " Ada@Acme.example,bob@acme.example\n\n<cy@acme.example>; ada@acme.example "
+    assert split_emails(text) == ["ada@acme.example", "bob@acme.example", "cy@acme.example"]
+    assert split_emails("") == []
+
+
+def test_split_words():
+    assert split_words(" chess,, podcasts , ") == ["chess", "podcasts"]
+
+
+def test_availability_slots_cover_weekdays_in_two_hour_blocks():
+    values = [value for value, _label in SLOTS]
+    assert len(values) == 25 and values[0] == "mon-08" and values[-1] == "fri-16"
+    assert dict(SLOTS)["wed-12"] == "Wednesday 12:00–14:00"
+
+
+@pytest.mark.django_db
+def test_program_form_stores_weights_and_reminders_as_json():
+    topic = TopicFactory(name="AI tools")
+    data = {
+        "name": "P", "slug": "p", "topics": [topic.pk], "mode": "reverse",
+        "enrollment_opens_on": TODAY(), "enrollment_closes_on": TODAY() + datetime.timedelta(days=5),
+        "starts_on": TODAY() + datetime.timedelta(days=10), "ends_on": TODAY() + datetime.timedelta(days=100),
+        "cadence_days": 14, "meeting_minutes": 45, "expected_sessions": 6,
+        "mentor_max_level": 3, "mentee_min_level": 6, "min_level_gap": 2,
+        "mentees_per_mentor": 1, "max_active_pairs_per_mentor": 2,
+        **{f"weight_{k}": 1 for k in DEFAULT_WEIGHTS},
+        "pairing_strategy": "best_score", "min_score": 100,
+        "reminder_log_session": "on",
+        "reminder_lead_hours": 24, "stuck_after_days": 21, "pulse_alert_threshold": "2.5",
+    }  # fmt: skip
+    form = ProgramForm(data)
+    assert form.is_valid(), form.errors
+    fields = form.service_fields()
+    assert fields["pairing_weights"] == {k: 1 for k in DEFAULT_WEIGHTS}
+    assert fields["reminders"] == {k: k == "log_session" for k in REMINDER_KINDS}
+    assert fields["topics"] == [topic] and fields["departments"] == []
+    assert "status" not in fields and "created_by" not in fields
+
+
+@pytest.mark.django_db
+def test_program_form_shows_model_rules_as_field_errors():
+    form = ProgramForm({"name": "P", "slug": "p", "starts_on": "2030-01-10", "ends_on": "2030-01-01", "enrollment_opens_on": "2030-01-01", "enrollment_closes_on": "2030-01-05"})
+    assert not form.is_valid()
+    assert form.errors["ends_on"] == ["The program must end after it starts."]
+    assert "topics" in form.errors
+
+
+@pytest.mark.django_db
+def test_program_form_locks_mode_and_slug_after_draft():
+    assert not ProgramForm(instance=ProgramFactory(status=Program.Status.DRAFT)).fields["mode"].disabled
+    locked = ProgramForm(instance=ProgramFactory(status=Program.Status.ENROLLMENT_OPEN))
+    assert locked.fields["mode"].disabled and locked.fields["slug"].disabled
+
+
+@pytest.mark.django_db
+def test_program_form_offers_inactive_topics_already_on_the_program():
+    old = TopicFactory(name="Retired topic", active=False)
+    program = ProgramFactory(topics=[old])
+    assert old in ProgramForm(instance=program).fields["topics"].queryset
+    assert old not in ProgramForm().fields["topics"].queryset
+
+
+def test_invite_form_needs_a_selection():
+    form = InviteForm({"role": "mentor"})
+    assert not form.is_valid() and form.non_field_errors()
+
+
+@pytest.mark.django_db
+def test_invite_form_level_range():
+    assert InviteForm({"role": "mentee", "level_min": 6}).is_valid()
+    form = InviteForm({"role": "mentee", "level_min": 8, "level_max": 6})
+    assert not form.is_valid() and "level_max" in form.errors
+
+
+def test_resource_form_needs_link_or_file():
+    form = ResourceForm({"title": "x", "audience": "everyone"})
+    assert not form.is_valid() and "Give a link or upload a file." in form.non_field_errors()
+    assert ResourceForm({"title": "x", "audience": "everyone", "url": "example.com/guide"}).is_valid()
+
+
+@pytest.mark.django_db
+def test_application_form_builds_the_application():
+    program = ProgramFactory(mode=Program.Mode.TWO_WAY)
+    me = EmployeeFactory(level=2)
+    avoid = EmployeeFactory(email="Avoid@acme.example")
+    ai, social = program.topics.order_by("name")
+    data = {
+        f"topic_{ai.pk}": "5", f"topic_{social.pk}": "", f"extra_{social.pk}": "2",
+        "interests": "a, b", "languages": "English", "availability": ["tue-10"], "time_zone": "UTC",
+        "motivation": " hi ", "not_with": "avoid@ACME.example",
+    }  # fmt: skip
+    form = ApplicationForm(data, program=program, role="mentor", employee=me)
+    assert form.is_valid(), form.errors
+    app = form.application()
+    assert app.role == "mentor" and app.topic_levels == {ai.pk: 5} and app.extra_topic_levels == {social.pk: 2}
+    assert app.interests == ["a", "b"] and app.availability == ["tue-10"] and app.motivation == "hi"
+    assert app.not_with == [avoid]
+
+
+@pytest.mark.django_db
+def test_application_form_prefills_from_the_enrollment():
+    enrollment = EnrollmentFactory(role="mentee", interests=["golf"], languages=["English"], time_zone="Asia/Tokyo")
+    initial = ApplicationForm.initial_for(employee=enrollment.employee, enrollment=enrollment)
+    first = enrollment.program.topics.first()
+    assert initial["interests"] == "golf" and initial["time_zone"] == "Asia/Tokyo"
+    assert initial[f"topic_{first.pk}"] == 2
+    assert ApplicationForm.initial_for(employee=enrollment.employee, enrollment=None) == {"time_zone": "Europe/London"}

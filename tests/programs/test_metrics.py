@@ -1,0 +1,73 @@
+"""Metric formulas on small hand-made data with known answers (no database)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from programs import metrics
+
+
+def test_metrics_module_has_no_django_import():
+    tree = ast.parse(Path(metrics.__file__).read_text())
+    names = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [n for n in names if n and n.startswith("django")]
+
+
+def test_match_rate():
+    assert metrics.match_rate(paired_mentees=18, approved_mentees=24) == 0.75
+    assert metrics.match_rate(paired_mentees=0, approved_mentees=0) is None
+
+
+def test_nps_counts_promoters_minus_detractors():
+    # 3 promoters (9, 10, 9), 2 passives (7, 8), 1 detractor (6): (3 - 1) / 6 = 33.3
+    score, n = metrics.nps([9, 10, 9, 7, 8, 6])
+    assert n == 6 and score == pytest.approx(100 * 2 / 6)
+    assert metrics.nps([]) == (None, 0)
+    assert metrics.nps_from_counts(promoters=3, passives=2, detractors=1) == metrics.nps([9, 10, 9, 7, 8, 6])
+
+
+def test_uplift_uses_only_people_with_both_answers():
+    result = metrics.uplift([(1, 3), (2, 4), (3, 3)])
+    assert result.n == 3 and result.mean == pytest.approx(4 / 3)
+    assert metrics.uplift([]) == metrics.Uplift(mean=None, n=0)
+
+
+def test_meetings_per_pair_per_month_and_cadence():
+    # 2 pairs for 60 days each = 4 pair-months; 6 meetings -> 1.5 a month
+    assert metrics.meetings_per_pair_per_month(meetings=6, pair_days=120) == pytest.approx(1.5)
+    # a 14-day cadence over 120 pair-days asks for ~8.57 meetings; 6 held -> 70%
+    assert metrics.cadence_adherence(meetings=6, pair_days=120, cadence_days=14) == pytest.approx(6 / (120 / 14))
+    assert metrics.cadence_adherence(meetings=50, pair_days=120, cadence_days=14) == 1.0
+
+
+def test_retention_comparison():
+    out = metrics.rate_difference(group_events=19, group_size=20, peer_events=160, peer_size=200)
+    assert out["participants"] == 0.95 and out["peers"] == 0.8 and out["difference"] == pytest.approx(0.15)
+
+
+def test_a_group_of_four_is_hidden_and_cannot_be_worked_out_from_the_total():
+    cells = {"Engineering": (12, 4.1), "Legal": (4, 2.0), "Sales": (9, 3.8), "Finance": (7, 4.4)}
+    shown = {c.label: c for c in metrics.suppress(cells)}
+    assert shown["Legal"].hidden and shown["Legal"].shown == "fewer than 5"
+    # With a published total of 32 people, Legal's 4 = 32 - 12 - 9 - 7: a second cell goes too.
+    hidden = [c.label for c in shown.values() if c.hidden]
+    assert len(hidden) == 2 and "Finance" in hidden  # the smallest shown group
+    total = sum(n for n, _v in cells.values())
+    visible = sum(c.n for c in shown.values() if not c.hidden)
+    assert total - visible == 4 + 7  # only the sum of two hidden cells can be derived
+
+
+def test_without_a_published_total_only_small_groups_are_hidden():
+    shown = metrics.suppress({"A": (3, 1), "B": (10, 2)}, total_published=False)
+    assert [c.hidden for c in shown] == [True, False]
+
+
+def test_two_small_groups_protect_each_other_and_empty_groups_stay_zero():
+    shown = {c.label: c for c in metrics.suppress({"A": (3, 1), "B": (2, 1), "C": (30, 4), "D": (0, None)})}
+    assert shown["A"].hidden and shown["B"].hidden and not shown["C"].hidden and not shown["D"].hidden
+
+
+def test_single_figures_about_small_groups_are_hidden():
+    assert metrics.suppress_total(4, 0.9) == "fewer than 5"
+    assert metrics.suppress_total(5, 0.9) == 0.9

@@ -1,0 +1,510 @@
+"""The HR console for programs: list, create/edit, clone, the state machine, resources, topics."""
+
+import datetime
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring.models import Role as UserRole
+from programs import services
+from programs.models import DEFAULT_WEIGHTS, REMINDER_KINDS, Enrollment, Program, ProgramTransition, Resource, Topic
+from tests.factories import DepartmentFactory, EnrollmentFactory, ProgramFactory, TopicFactory, make_person
+
+pytestmark = pytest.mark.django_db
+
+S = Program.Status
+TODAY = timezone.localdate
+
+
+def days(n: int) -> datetime.date:
+    return TODAY() + datetime.timedelta(days=n)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def program_data(**overrides) -> dict:
+    """A valid create/edit form submission; False/None values are left out like unticked boxes."""
+    topics = [TopicFactory(name="AI tools").pk, TopicFactory(name="Social media").pk]
+    data = {
+        "name": "AI for leaders",
+        "slug": "ai-for-leaders",
+        "description": "Juniors show seniors the AI tools they use.",
+        "objectives": "Leaders try three AI tools.",
+        "topics": topics,
+        "mode": Program.Mode.REVERSE,
+        "enrollment_opens_on": days(0),
+        "enrollment_closes_on": days(14),
+        "starts_on": days(21),
+        "ends_on": days(180),
+        "cadence_days": 14,
+        "meeting_minutes": 45,
+        "expected_sessions": 6,
+        "midpoint_survey_on": days(100),
+        "final_survey_on": days(181),
+        "mentor_max_level": 3,
+        "mentee_min_level": 6,
+        "min_level_gap": 2,
+        "self_enrollment": True,
+        "mentees_per_mentor": 1,
+        "max_active_pairs_per_mentor": 2,
+        **{f"weight_{key}": value for key, value in DEFAULT_WEIGHTS.items()},
+        "ban_same_department": False,
+        "ban_same_manager": True,
+        "pairing_strategy": Program.Strategy.BEST_SCORE,
+        "min_score": 150,
+        **{f"reminder_{kind}": True for kind in REMINDER_KINDS},
+        "reminder_lead_hours": 24,
+        "stuck_after_days": 21,
+        "pulse_alert_threshold": "3.0",
+        "agreement_template": "Our goals:",
+    }
+    data.update(overrides)
+    return {k: ("on" if v is True else v) for k, v in data.items() if v is not False and v is not None}
+
+
+# --- Access --------------------------------------------------------------------------------------
+
+HR_GET_PAGES = [
+    ("program_list", False),
+    ("program_create", False),
+    ("program_detail", True),
+    ("program_edit", True),
+    ("program_clone", True),
+    ("program_invite", True),
+    ("program_review", True),
+    ("topic_list", False),
+    ("topic_create", False),
+]
+HR_POST_ONLY = ["program_transition", "resource_add", "program_review_decide"]
+
+
+def url_for(name: str, needs_program: bool, program) -> str:
+    return reverse(name, args=[program.pk]) if needs_program else reverse(name)
+
+
+@pytest.mark.parametrize(("name", "needs_program"), HR_GET_PAGES)
+def test_hr_pages_by_role(client, hr_client, participant_client, executive_client, name, needs_program):
+    url = url_for(name, needs_program, ProgramFactory())
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("account_login"))
+    assert participant_client.get(url).status_code == 403
+    assert executive_client.get(url).status_code == 403
+    assert hr_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("name", HR_POST_ONLY)
+def test_hr_post_only_views(client, hr_client, participant_client, executive_client, name):
+    program = ProgramFactory()
+    url = reverse(name, args=[program.pk])
+    assert hr_client.get(url).status_code == 405
+    assert participant_client.post(url).status_code == 403
+    assert executive_client.post(url).status_code == 403
+    assert client.post(url)["Location"].startswith(reverse("account_login"))
+
+
+def test_topic_edit_and_resource_remove_access(client, hr_client, participant_client):
+    topic = TopicFactory(name="Podcasting")
+    resource = Resource.objects.create(program=ProgramFactory(), title="Guide", url="https://example.com/guide")
+    edit = reverse("topic_edit", args=[topic.pk])
+    remove = reverse("resource_remove", args=[resource.program_id, resource.pk])
+    assert client.get(edit).status_code == 302
+    assert participant_client.get(edit).status_code == 403
+    assert participant_client.post(remove).status_code == 403
+    assert hr_client.get(remove).status_code == 405
+    assert Resource.objects.filter(pk=resource.pk).exists()
+
+
+def test_unknown_objects_are_404(hr_client):
+    program = ProgramFactory()
+    other = ProgramFactory()
+    resource = Resource.objects.create(program=other, title="Guide", url="https://example.com/guide")
+    assert hr_client.get(reverse("program_detail", args=[999999])).status_code == 404
+    assert hr_client.get(reverse("topic_edit", args=[999999])).status_code == 404
+    # A resource addressed through another program's URL does not exist there.
+    assert hr_client.post(reverse("resource_remove", args=[program.pk, resource.pk])).status_code == 404
+    assert Resource.objects.filter(pk=resource.pk).exists()
+
+
+# --- List ----------------------------------------------------------------------------------------
+
+
+def test_program_list_shows_status_and_counts(hr_client):
+    program = ProgramFactory(name="Digital habits 2027")
+    EnrollmentFactory.create_batch(2, program=program, role="mentor", status=Enrollment.Status.APPROVED)
+    EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPLIED)
+    body = hr_client.get(reverse("program_list")).content.decode()
+    assert "Digital habits 2027" in body and "Enrollment open" in body
+    assert reverse("program_detail", args=[program.pk]) in body
+
+
+def test_program_list_empty_state_says_what_to_do(hr_client):
+    body = hr_client.get(reverse("program_list")).content.decode()
+    assert "No programs yet" in body and reverse("program_create") in body
+
+
+def test_program_list_query_count_does_not_grow(hr_client, django_assert_max_num_queries):
+    for _ in range(2):
+        EnrollmentFactory(program=ProgramFactory())
+    with django_assert_max_num_queries(20) as small:
+        hr_client.get(reverse("program_list"))
+    for _ in range(12):
+        EnrollmentFactory(program=ProgramFactory(), role="mentee")
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        hr_client.get(reverse("program_list"))
+
+
+def test_hr_home_links_to_programs(hr_client):
+    program = ProgramFactory(name="Culture swap")
+    body = hr_client.get(reverse("hr_home")).content.decode()
+    assert "Culture swap" in body and reverse("program_detail", args=[program.pk]) in body and reverse("program_create") in body
+
+
+# --- Create and edit -------------------------------------------------------------------------------
+
+
+def test_create_program_makes_a_draft_with_a_timeline_entry(hr_client, hr_user):
+    finance = DepartmentFactory(name="Finance")
+    weights = {**{f"weight_{k}": 0 for k in DEFAULT_WEIGHTS}, "weight_topics": 70, "weight_availability": 30}
+    data = program_data(departments=[finance.pk], reminder_pair_stuck=False, **weights)
+
+    response = hr_client.post(reverse("program_create"), data)
+
+    program = Program.objects.get(slug="ai-for-leaders")
+    assert response.status_code == 302 and response["Location"] == reverse("program_detail", args=[program.pk])
+    assert program.status == S.DRAFT and program.created_by == hr_user
+    assert program.name == "AI for leaders" and program.self_enrollment and program.ends_on == days(180)
+    assert set(program.topics.values_list("name", flat=True)) == {"AI tools", "Social media"}
+    assert list(program.departments.all()) == [finance]
+    assert program.pairing_weights == {**{k: 0 for k in DEFAULT_WEIGHTS}, "topics": 70, "availability": 30}
+    assert program.reminders["pair_stuck"] is False and program.reminders["log_session"] is True
+    step = ProgramTransition.objects.get(program=program)
+    assert (step.from_status, step.to_status, step.by) == ("", S.DRAFT, hr_user)
+    detail = hr_client.get(response["Location"]).content.decode()
+    assert "Created" in detail and "Open enrollment" in detail
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"ends_on": days(10), "starts_on": days(21)}, "ends_on", "The program must end after it starts."),
+        ({"enrollment_closes_on": days(30)}, "enrollment_closes_on", "Enrollment must close by the day the program starts."),
+        ({"enrollment_opens_on": days(20), "enrollment_closes_on": days(10)}, "enrollment_closes_on", "Enrollment must close on or after the day it opens."),
+        ({"weight_topics": -5}, "weight_topics", "Weights must be zero or more."),
+        ({"mentees_per_mentor": 0}, "mentees_per_mentor", "greater than or equal to 1"),
+        ({"midpoint_survey_on": days(5)}, "midpoint_survey_on", "must fall within the program"),
+        ({"topics": []}, "topics", "This field is required."),
+    ],
+    ids=["end-before-start", "window-after-start", "window-reversed", "negative-weight", "capacity-zero", "survey-outside", "no-topics"],
+)
+def test_invalid_program_rerenders_with_the_error_and_keeps_what_was_typed(hr_client, overrides, field, message):
+    response = hr_client.post(reverse("program_create"), program_data(name="Typed name kept", **overrides))
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert any(message in error for error in form.errors[field]), form.errors
+    body = response.content.decode()
+    assert 'value="Typed name kept"' in body and message.split(" ")[0] in body
+    assert not Program.objects.filter(slug="ai-for-leaders").exists()
+
+
+def test_all_weights_zero_is_refused(hr_client):
+    response = hr_client.post(reverse("program_create"), program_data(**{f"weight_{k}": 0 for k in DEFAULT_WEIGHTS}))
+    assert response.status_code == 200
+    assert "At least one weight must be above zero." in response.content.decode()
+    assert not Program.objects.exists()
+
+
+def test_duplicate_short_name_is_a_field_error(hr_client):
+    ProgramFactory(slug="ai-for-leaders")
+    response = hr_client.post(reverse("program_create"), program_data())
+    assert response.status_code == 200
+    assert response.context["form"].errors["slug"]
+    assert Program.objects.filter(slug="ai-for-leaders").count() == 1
+
+
+def test_edit_form_is_prefilled_and_saves(hr_client):
+    program = ProgramFactory(name="Old name", status=S.DRAFT, pairing_weights={**DEFAULT_WEIGHTS, "language": 33})
+    page = hr_client.get(reverse("program_edit", args=[program.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'value="Old name"' in body and 'name="weight_language" value="33"' in body
+
+    data = program_data(name="New name", slug=program.slug, topics=list(program.topics.values_list("pk", flat=True)), mode=Program.Mode.TWO_WAY, weight_language=12)
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), data)
+
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.name == "New name" and program.mode == Program.Mode.TWO_WAY and program.pairing_weights["language"] == 12
+
+
+def test_edit_after_enrollment_opened_keeps_the_mode_and_short_name(hr_client):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, mode=Program.Mode.REVERSE, slug="fixed-slug")
+    data = program_data(slug="new-slug", mode=Program.Mode.TWO_WAY, name="Renamed", topics=list(program.topics.values_list("pk", flat=True)))
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), data)
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert (program.name, program.mode, program.slug) == ("Renamed", Program.Mode.REVERSE, "fixed-slug")
+
+
+def test_invalid_edit_does_not_change_the_page_title(hr_client):
+    program = ProgramFactory(name="Stable name", status=S.DRAFT)
+    data = program_data(name="Broken edit", slug=program.slug, ends_on=days(1))
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), data)
+    assert response.status_code == 200
+    assert "Edit “Stable name”" in response.content.decode()
+    program.refresh_from_db()
+    assert program.name == "Stable name"
+
+
+def test_archived_program_cannot_be_edited(hr_client):
+    program = ProgramFactory(name="Done and dusted", status=S.ARCHIVED)
+    page = hr_client.get(reverse("program_edit", args=[program.pk]))
+    assert page.status_code == 302 and "This program is archived and read-only." in messages_of(page)
+
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), program_data(name="Sneaky", slug=program.slug))
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.name == "Done and dusted"
+    detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert reverse("program_edit", args=[program.pk]) not in detail and "read-only" in detail
+
+
+# --- Clone ---------------------------------------------------------------------------------------
+
+
+def test_clone_shifts_every_date_and_copies_the_setup(hr_client, hr_user):
+    program = ProgramFactory(status=S.ARCHIVED, midpoint_survey_on=days(100), final_survey_on=days(190), mentees_per_mentor=2)
+    Resource.objects.create(program=program, title="Prep guide", url="https://example.com/prep")
+    opens = program.enrollment_opens_on + datetime.timedelta(days=365)
+    page = hr_client.get(reverse("program_clone", args=[program.pk]))
+    assert page.status_code == 200 and f"{program.slug}-copy" in page.content.decode()
+
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Next year", "slug": "next-year", "enrollment_opens_on": opens})
+
+    clone = Program.objects.get(slug="next-year")
+    assert response.status_code == 302 and response["Location"] == reverse("program_detail", args=[clone.pk])
+    shift = datetime.timedelta(days=365)
+    assert clone.status == S.DRAFT and clone.name == "Next year" and clone.mentees_per_mentor == 2
+    for field in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on"):
+        assert getattr(clone, field) == getattr(program, field) + shift, field
+    assert list(clone.resources.values_list("title", flat=True)) == ["Prep guide"]
+    assert "Cloned from" in clone.transitions.get().note
+
+
+def test_clone_with_a_used_short_name_is_refused(hr_client):
+    program = ProgramFactory()
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Copy", "slug": program.slug, "enrollment_opens_on": days(30)})
+    assert response.status_code == 200
+    assert "already uses the short name" in response.content.decode()
+    assert Program.objects.count() == 1
+
+
+# --- State machine -------------------------------------------------------------------------------
+
+
+def transition(client, program, to, note=""):
+    return client.post(reverse("program_transition", args=[program.pk]), {"to": to, "note": note})
+
+
+def past_program(**kwargs):
+    return ProgramFactory(enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(100), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "to"),
+    [
+        (lambda: ProgramFactory(status=S.DRAFT), S.ENROLLMENT_OPEN),
+        (lambda: ProgramFactory(status=S.DRAFT), S.ARCHIVED),
+        (lambda: ProgramFactory(status=S.ENROLLMENT_OPEN), S.DRAFT),
+        (lambda: ProgramFactory(status=S.MATCHING), S.ENROLLMENT_OPEN),
+        (lambda: ProgramFactory(status=S.MATCHING), S.ACTIVE),
+        (lambda: past_program(status=S.ACTIVE), S.COMPLETED),
+        (lambda: past_program(status=S.COMPLETED), S.ARCHIVED),
+    ],
+    ids=["open", "discard-draft", "back-to-draft", "reopen", "start", "complete", "archive"],
+)
+def test_allowed_transitions(hr_client, hr_user, monkeypatch, make, to):
+    # Starting depends on published pairs (the pairing app's hook); here pairing has no objection.
+    monkeypatch.setattr("pairing.services.program_start_problems", lambda *, program: [])
+    program = make()
+    before = program.status
+
+    response = transition(hr_client, program, to, note="As planned")
+
+    assert response.status_code == 302 and response["Location"] == reverse("program_detail", args=[program.pk])
+    program.refresh_from_db()
+    assert program.status == to
+    step = program.transitions.get()
+    assert (step.from_status, step.to_status, step.by, step.note) == (before, to, hr_user, "As planned")
+    assert any(f"moved from {S(before).label} to {S(to).label}" in m for m in messages_of(response))
+    timeline = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "As planned" in timeline and hr_user.get_full_name() in timeline
+
+
+def test_matching_needs_an_approved_mentor_and_mentee(hr_client):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN)
+    EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.APPROVED)
+
+    refused = transition(hr_client, program, S.MATCHING)
+
+    program.refresh_from_db()
+    assert program.status == S.ENROLLMENT_OPEN
+    assert "Approve at least one mentor and one mentee before matching." in messages_of(refused)
+    detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "Approve at least one mentor and one mentee before matching." in detail and 'aria-describedby="why-matching"' in detail
+
+    EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPROVED)
+    transition(hr_client, program, S.MATCHING)
+    program.refresh_from_db()
+    assert program.status == S.MATCHING and program.enrollment_closes_on == TODAY()
+
+
+@pytest.mark.parametrize(
+    ("make", "to", "reason"),
+    [
+        (lambda: ProgramFactory(status=S.DRAFT, topics=[]), S.ENROLLMENT_OPEN, "Choose at least one focus topic first."),
+        (lambda: ProgramFactory(status=S.DRAFT), S.ACTIVE, "A program that is draft cannot become active."),
+        (lambda: ProgramFactory(status=S.ACTIVE), S.COMPLETED, "The program has not started yet"),
+        (lambda: ProgramFactory(status=S.ARCHIVED), S.DRAFT, "This program is archived and read-only."),
+    ],
+    ids=["no-topics", "skip-steps", "not-started", "archived"],
+)
+def test_refused_transitions_explain_why(hr_client, make, to, reason):
+    program = make()
+    before = program.status
+    response = transition(hr_client, program, to)
+    program.refresh_from_db()
+    assert program.status == before and not program.transitions.exists()
+    assert any(reason in m for m in messages_of(response))
+
+
+def test_start_refused_with_the_pairing_apps_reason(hr_client):
+    program = ProgramFactory(status=S.MATCHING)
+    reasons = services.transition_problems(program=program, to=S.ACTIVE)
+    assert reasons, "the pairing app should object to starting a program without pairs"
+    response = transition(hr_client, program, S.ACTIVE)
+    program.refresh_from_db()
+    assert program.status == S.MATCHING
+    assert " ".join(reasons) in messages_of(response)
+    detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert reasons[0] in detail
+
+
+def test_back_to_draft_refused_once_people_applied(hr_client):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN)
+    EnrollmentFactory(program=program)
+    response = transition(hr_client, program, S.DRAFT)
+    program.refresh_from_db()
+    assert program.status == S.ENROLLMENT_OPEN
+    assert any("People have already applied" in m for m in messages_of(response))
+
+
+def test_unknown_status_is_refused(hr_client):
+    program = ProgramFactory(status=S.DRAFT)
+    response = transition(hr_client, program, "launched")
+    program.refresh_from_db()
+    assert program.status == S.DRAFT and "That is not a program status." in messages_of(response)
+
+
+def test_archived_program_detail_is_read_only(hr_client):
+    program = ProgramFactory(status=S.ARCHIVED)
+    Resource.objects.create(program=program, title="Old guide", url="https://example.com/old")
+    body = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert reverse("program_transition", args=[program.pk]) not in body
+    assert reverse("resource_add", args=[program.pk]) not in body
+    assert "Old guide" in body and "Remove" not in body
+
+
+def test_detail_shows_counts_per_status_and_role(hr_client):
+    program = ProgramFactory()
+    EnrollmentFactory.create_batch(3, program=program, role="mentor", status=Enrollment.Status.APPLIED)
+    EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.WAITLISTED)
+    response = hr_client.get(reverse("program_detail", args=[program.pk]))
+    rows = dict(response.context["count_rows"])
+    assert rows["Applied"] == {"mentor": 3, "mentee": 0, "total": 3}
+    assert rows["Waitlisted"]["mentee"] == 1 and response.context["total"] == 4
+
+
+# --- Resources -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _in_memory_storage(settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+
+
+def test_add_a_link_and_a_file_then_remove(hr_client, _in_memory_storage):
+    program = ProgramFactory()
+    link = hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Reverse mentoring 101", "url": "https://example.com/101", "audience": "mentors"})
+    assert link.status_code == 302
+    upload = SimpleUploadedFile("checklist.pdf", b"%PDF-1.4 checklist", content_type="application/pdf")
+    hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Checklist", "file": upload, "audience": "everyone"})
+
+    first, second = program.resources.order_by("order")
+    assert (first.title, first.audience, first.url) == ("Reverse mentoring 101", "mentors", "https://example.com/101")
+    assert second.title == "Checklist" and second.file.name.endswith(".pdf")
+    assert "Reverse mentoring 101" in hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+
+    removed = hr_client.post(reverse("resource_remove", args=[program.pk, first.pk]))
+    assert removed.status_code == 302
+    assert list(program.resources.all()) == [second]
+
+
+def test_resource_without_link_or_file_rerenders_with_error(hr_client):
+    program = ProgramFactory()
+    response = hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Nothing attached", "audience": "everyone"})
+    assert response.status_code == 200
+    assert "Give a link or upload a file." in response.content.decode()
+    assert 'value="Nothing attached"' in response.content.decode()
+    assert not program.resources.exists()
+
+
+def test_resources_of_an_archived_program_are_read_only(hr_client):
+    program = ProgramFactory(status=S.ARCHIVED)
+    resource = Resource.objects.create(program=program, title="Kept", url="https://example.com/kept")
+    added = hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "New", "url": "https://example.com/new", "audience": "everyone"})
+    removed = hr_client.post(reverse("resource_remove", args=[program.pk, resource.pk]))
+    assert "This program is archived and read-only." in messages_of(added)
+    assert "This program is archived and read-only." in messages_of(removed)
+    assert list(program.resources.values_list("title", flat=True)) == ["Kept"]
+
+
+# --- Topics --------------------------------------------------------------------------------------
+
+
+def test_topics_list_add_and_edit(hr_client):
+    assert "AI tools" in hr_client.get(reverse("topic_list")).content.decode()  # seeded
+
+    created = hr_client.post(reverse("topic_create"), {"name": "  Prompt   craft ", "description": "Writing good prompts", "active": "on"})
+    topic = Topic.objects.get(name="Prompt craft")
+    assert created.status_code == 302 and created["Location"] == reverse("topic_list") and topic.active
+
+    edit_page = hr_client.get(reverse("topic_edit", args=[topic.pk])).content.decode()
+    assert 'value="Prompt craft"' in edit_page
+    hr_client.post(reverse("topic_edit", args=[topic.pk]), {"name": "Prompt craft", "description": "Retired"})
+    topic.refresh_from_db()
+    assert topic.active is False and topic.description == "Retired"
+
+
+def test_duplicate_topic_name_is_refused(hr_client):
+    response = hr_client.post(reverse("topic_create"), {"name": "ai TOOLS", "active": "on"})
+    assert response.status_code == 200
+    assert "There is already a topic called ai TOOLS." in response.content.decode()
+    assert Topic.objects.filter(name__iexact="ai tools").count() == 1
+
+
+def test_inactive_topics_are_not_offered_for_new_programs(hr_client):
+    TopicFactory(name="Fax machines", active=False)
+    body = hr_client.get(reverse("program_create")).content.decode()
+    assert "Fax machines" not in body and "AI tools" in body
+
+
+def test_hr_only_person_without_participant_role_can_use_console(client):
+    user = make_person(roles=[UserRole.HR_ADMIN])
+    client.force_login(user)
+    assert client.get(reverse("program_list")).status_code == 200
