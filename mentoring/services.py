@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import Employee, OutboxMessage, Role, User
-from .queue import nudge_on_commit
+from .queue import nudge, nudge_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,30 @@ def outbox_add(*, message, idempotency_key: str | None = None) -> OutboxMessage:
         attachments=[_attachment_record(a) for a in message.attachments],
         headers=headers,
     )
-    from .tasks import drain_outbox
-
-    nudge_on_commit(drain_outbox)
+    _nudge_delivery_on_commit()
     return row
+
+
+class _DeliveryNudge:
+    """The after-commit nudge to drain the outbox; `done` once it has run."""
+
+    done = False
+
+    def __call__(self):
+        self.done = True
+        from .tasks import drain_outbox
+
+        nudge(drain_outbox)
+
+
+def _nudge_delivery_on_commit() -> None:
+    # One nudge per transaction, however many messages it adds: publishing pairs for 200
+    # people must not enqueue 200 identical tasks, and with the broker down each failed
+    # enqueue costs the request about two seconds (the Redis client retries). Django drops
+    # the callbacks of a rolled-back savepoint, so a pending nudge here is one that will run.
+    pending = transaction.get_connection().run_on_commit
+    if not any(isinstance(func, _DeliveryNudge) and not func.done for _savepoints, func, _robust in pending):
+        transaction.on_commit(_DeliveryNudge())
 
 
 def _as_email(row: OutboxMessage, connection) -> EmailMultiAlternatives:
@@ -92,7 +112,10 @@ def _as_email(row: OutboxMessage, connection) -> EmailMultiAlternatives:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+    # The first wait is OUTBOX_BACKOFF_SECONDS (30 s unless set; the fault-injection tests
+    # shorten it), then it doubles, capped at an hour.
+    base = settings.OUTBOX_BACKOFF_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""Forms for the HR pairing pages. They parse and validate input; pairing/services.py writes."""
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from programs.models import Enrollment
+
+from .models import Pair, PairingOverride
+
+SELECT = {"class": "form-select"}
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """An enrollment shown as "Name · Department · level" (querysets select the department)."""
+
+    widget = forms.Select(attrs=SELECT)
+
+    def label_from_instance(self, obj: Enrollment) -> str:
+        e = obj.employee
+        return f"{e.full_name} · {e.department.name} · {e.level_label or e.level}"
+
+
+class PairChoiceField(forms.ModelChoiceField):
+    widget = forms.Select(attrs=SELECT)
+
+    def label_from_instance(self, obj: Pair) -> str:
+        return f"{obj.mentor.employee.full_name} → {obj.mentee.employee.full_name} ({obj.score})"
+
+
+class MentorMenteeForm(forms.Form):
+    mentor = PersonChoiceField(label=_("Mentor"), queryset=Enrollment.objects.none(), empty_label=_("Choose a mentor"))
+    mentee = PersonChoiceField(label=_("Mentee"), queryset=Enrollment.objects.none(), empty_label=_("Choose a mentee"))
+
+    # Several of these forms share a page: each keeps its own element ids.
+    id_prefix = "person"
+
+    def __init__(self, *args, mentors: QuerySet[Enrollment], mentees: QuerySet[Enrollment], **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["mentor"].queryset = mentors
+        self.fields["mentee"].queryset = mentees
+
+
+class OverrideForm(MentorMenteeForm):
+    """Pin a mentor and mentee together, or keep them apart, on the next run."""
+
+    id_prefix = "override"
+    kind = forms.ChoiceField(label=_("Decision"), choices=PairingOverride.Kind.choices, initial=PairingOverride.Kind.PIN, widget=forms.Select(attrs=SELECT))
+
+
+class ManualPairForm(MentorMenteeForm):
+    """Pair two people of the run's pool by hand."""
+
+    id_prefix = "manual"
+
+
+class SwapForm(forms.Form):
+    pair_a = PairChoiceField(label=_("First pair"), queryset=Pair.objects.none(), empty_label=_("Choose a pair"))
+    pair_b = PairChoiceField(label=_("Second pair"), queryset=Pair.objects.none(), empty_label=_("Choose a pair"))
+
+    def __init__(self, *args, pairs: QuerySet[Pair], **kwargs):
+        kwargs.setdefault("auto_id", "swap_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["pair_a"].queryset = pairs
+        self.fields["pair_b"].queryset = pairs
+
+    def clean(self):
+        data = super().clean()
+        if data.get("pair_a") and data.get("pair_a") == data.get("pair_b"):
+            raise forms.ValidationError(_("Choose two different pairs to swap their mentors."))
+        return data
+
+
+class PairEndForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Why does the pair end?"), choices=Pair.EndReason.choices, widget=forms.Select(attrs=SELECT))
+    note = forms.CharField(label=_("Note (optional)"), required=False, max_length=500, widget=forms.TextInput(attrs={"class": "form-control"}))

@@ -1,0 +1,183 @@
+"""Reads for the HR pairing pages, each scoped to one program.
+
+HR admins see every program, so the scope is the program in the URL: a run, pair or override
+of another program is never found (404), whatever id is typed.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+
+from programs.models import Enrollment, Program
+
+from . import engine
+from .models import MatchRun, Pair, PairingOverride
+
+LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
+PEOPLE = ("mentor__employee__department", "mentee__employee__department")
+
+
+def match_runs_of(*, program: Program) -> QuerySet[MatchRun]:
+    return program.match_runs.select_related("started_by", "published_by").defer("inputs", "result")
+
+
+def match_run_of(*, program: Program, run_id: int) -> MatchRun:
+    """The run, or MatchRun.DoesNotExist when it belongs to another program."""
+    return MatchRun.objects.select_related("program", "started_by", "published_by").get(pk=run_id, program=program)
+
+
+def run_in_progress(*, program: Program) -> MatchRun | None:
+    return program.match_runs.filter(status__in=[MatchRun.Status.QUEUED, MatchRun.Status.RUNNING]).defer("inputs", "result").first()
+
+
+def run_pairs(*, run: MatchRun) -> QuerySet[Pair]:
+    """The pairs a run produced (proposed, or active/ended once published), best first."""
+    return Pair.objects.filter(match_run=run).select_related(*PEOPLE).order_by("-score", "id")
+
+
+def program_pairs(*, program: Program) -> QuerySet[Pair]:
+    """Live and ended pairs of the program (not unpublished proposals): live first, newest first."""
+    return (
+        Pair.objects.filter(program=program, status__in=[*LIVE, Pair.Status.ENDED])
+        .select_related(*PEOPLE, "ended_by")
+        .annotate(ended_last=Case(When(status=Pair.Status.ENDED, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        .order_by("ended_last", "-started_at", "id")
+    )
+
+
+def overrides_of(*, program: Program) -> QuerySet[PairingOverride]:
+    return PairingOverride.objects.filter(program=program).select_related("mentor__employee", "mentee__employee", "created_by").order_by("kind", "created_at", "id")
+
+
+def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]:
+    return (
+        program.enrollments.filter(status=Enrollment.Status.APPROVED, role=role, employee__left_date__isnull=True)
+        .select_related("employee__department")
+        .order_by("employee__last_name", "employee__first_name", "id")
+    )
+
+
+def pool_counts(*, program: Program) -> dict:
+    """Approved mentors and mentees, and how many mentees have no live pair yet (one query)."""
+    return program.enrollments.filter(status=Enrollment.Status.APPROVED).aggregate(
+        mentors=Count("id", filter=Q(role="mentor")),
+        mentees=Count("id", filter=Q(role="mentee")),
+        unpaired_mentees=Count("id", filter=~Exists(Pair.objects.filter(mentee=OuterRef("pk"), status__in=LIVE)) & Q(role="mentee")),
+    )
+
+
+def run_pool_enrollments(*, run: MatchRun, role: str | None = None) -> QuerySet[Enrollment]:
+    """The enrollments of the people in the run's pool (as the engine saw it), by name."""
+    inputs = run.inputs or {}
+    sides = ("mentors", "mentees") if role is None else (f"{role}s",)
+    ids = [p["id"] for side in sides for p in inputs.get(side, ())]
+    qs = Enrollment.objects.filter(program_id=run.program_id, employee_id__in=ids).select_related("employee__department")
+    if role is not None:
+        qs = qs.filter(role=role)
+    return qs.order_by("employee__last_name", "employee__first_name", "id")
+
+
+def run_pool(*, run: MatchRun) -> dict[int, Enrollment]:
+    """Employee id -> enrollment for everyone in the run's pool, in one query."""
+    if not run.inputs:
+        return {}
+    return {e.employee_id: e for e in run_pool_enrollments(run=run)}
+
+
+def newer_run(*, run: MatchRun) -> MatchRun | None:
+    """The run that came right after this one (the one that superseded it)."""
+    return run.program.match_runs.filter(created_at__gt=run.created_at).defer("inputs", "result").order_by("created_at", "id").first()
+
+
+@dataclass
+class Unpaired:
+    enrollment: Enrollment | None
+    person_id: int
+    side: str
+    reason: str  # an engine reason code, or "" when HR took the pair apart during review
+    message: str
+    reason_label: str = ""  # filled in by the view, in the reader's language
+
+
+def unpaired_people(*, run: MatchRun, pool: dict[int, Enrollment], pairs: list[Pair]) -> list[Unpaired]:
+    """Who the proposal leaves without a partner, with the engine's reason.
+
+    The engine's list is the starting point; while HR edits the proposal, people paired by hand
+    drop out of it and people whose pair was taken apart join it.
+    """
+    paired_mentors = {p.mentor.employee_id for p in pairs}
+    paired_mentees = {p.mentee.employee_id for p in pairs}
+    out, seen = [], set()
+    for u in (run.result or {}).get("unmatched", ()):
+        pid, side = u["id"], u["side"]
+        seen.add(pid)
+        if pid in (paired_mentors if side == "mentor" else paired_mentees):
+            continue
+        out.append(Unpaired(enrollment=pool.get(pid), person_id=pid, side=side, reason=u["reason"], message=u["message"]))
+    if run.status == MatchRun.Status.PROPOSED:
+        for side, key, paired in (("mentee", "mentees", paired_mentees), ("mentor", "mentors", paired_mentors)):
+            for p in (run.inputs or {}).get(key, ()):
+                if p["id"] not in paired and p["id"] not in seen:
+                    out.append(Unpaired(enrollment=pool.get(p["id"]), person_id=p["id"], side=side, reason="", message=""))
+    out.sort(key=lambda u: (u.side != "mentee", u.enrollment.employee.full_name if u.enrollment else ""))
+    return out
+
+
+@dataclass
+class AlternativeRow:
+    enrollment: Enrollment | None
+    score: int
+    reasons: list[str]
+    below_min_score: bool
+    paired_with: list[Enrollment] = field(default_factory=list)
+
+
+@dataclass
+class Alternatives:
+    person: Enrollment
+    side: str
+    rows: list[AlternativeRow]
+    current: list[Enrollment]
+    problem: str = ""
+
+
+def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Alternatives:
+    """The best `k` allowed partners for one person of the run's pool, other than their
+    current partner(s) in the run. Forbidden partners (reporting line, "please not with",
+    exclusions, seniority) never appear: the engine scores them -1."""
+    side = enrollment.role
+    if not run.inputs:
+        return Alternatives(person=enrollment, side=side, rows=[], current=[], problem="no_inputs")
+    inputs = engine.PairingInput.from_dict(run.inputs)
+    pairs = list(
+        Pair.objects.filter(match_run=run)
+        .exclude(status=Pair.Status.ENDED)
+        .select_related("mentor__employee", "mentee__employee")
+    )
+    mine = [p for p in pairs if enrollment.pk in (p.mentor_id, p.mentee_id)]
+    current = [p.mentee if side == "mentor" else p.mentor for p in mine]
+    current_ids = {e.employee_id for e in current}
+    try:
+        found = engine.alternatives(inputs, enrollment.employee_id, k=k + len(current_ids))
+    except engine.PairingError:
+        return Alternatives(person=enrollment, side=side, rows=[], current=current, problem="not_in_pool")
+    found = [a for a in found if a.partner_id not in current_ids][:k]
+    people = {
+        e.employee_id: e
+        for e in Enrollment.objects.filter(program_id=run.program_id, employee_id__in=[a.partner_id for a in found]).select_related("employee__department")
+    }
+    partners_of: dict[int, list[Enrollment]] = {}
+    for p in pairs:
+        partners_of.setdefault(p.mentor.employee_id, []).append(p.mentee)
+        partners_of.setdefault(p.mentee.employee_id, []).append(p.mentor)
+    rows = [
+        AlternativeRow(
+            enrollment=people.get(a.partner_id),
+            score=a.score,
+            reasons=engine.explain(a.breakdown),
+            below_min_score=a.below_min_score,
+            paired_with=partners_of.get(a.partner_id, []),
+        )
+        for a in found
+    ]
+    return Alternatives(person=enrollment, side=side, rows=rows, current=current)

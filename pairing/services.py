@@ -1,0 +1,499 @@
+"""Writes for pairing: match runs, HR review (manual pairs, pins, exclusions), publish, ending.
+
+The optimisation itself lives in pairing/engine.py (no Django); this module turns the
+database into the engine's plain records and the engine's result back into rows.
+"""
+
+import datetime
+import logging
+import zoneinfo
+from collections import Counter, defaultdict
+from dataclasses import replace
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mentoring.mail import send_templated
+from mentoring.models import Employee, Role as UserRole, reporting_chains
+from mentoring.queue import nudge_on_commit
+from programs.models import Enrollment, EnrollmentTopic, Program
+
+from . import engine
+from .models import MatchRun, Pair, PairingOverride
+
+logger = logging.getLogger(__name__)
+
+LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
+RS = MatchRun.Status
+
+
+class MatchError(Exception):
+    """A refused pairing operation, with a message a person can read."""
+
+
+def _require_hr(user) -> None:
+    if user is None or not user.has_role(UserRole.HR_ADMIN):
+        raise MatchError(_("Only HR admins can do this."))
+
+
+def _require_not_archived(program: Program) -> None:
+    if program.is_archived:
+        raise MatchError(_("This program is archived and read-only."))
+
+
+# --- From the database to the engine ---------------------------------------------------------
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _utc_slots(slots, tz_name: str, reference: datetime.date) -> frozenset[str]:
+    """Local weekly slots ("tue-10") to UTC slots, in the week of `reference`, so that two
+    people in different zones overlap when their local hours meet."""
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = datetime.UTC
+    monday = reference - datetime.timedelta(days=reference.weekday())
+    out = set()
+    for slot in slots:
+        try:
+            day, hour = slot.split("-")
+            local = datetime.datetime.combine(monday + datetime.timedelta(days=WEEKDAYS.index(day)), datetime.time(int(hour)), tzinfo=tz)
+        except (ValueError, IndexError):
+            continue
+        utc = local.astimezone(datetime.UTC)
+        out.add(f"{WEEKDAYS[utc.weekday()]}-{utc.hour:02d}")
+    return frozenset(out)
+
+
+def _utc_offset_minutes(tz_name: str, reference: datetime.date) -> int:
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return 0
+    moment = datetime.datetime.combine(reference, datetime.time(12), tzinfo=tz)
+    return int(moment.utcoffset().total_seconds() // 60)
+
+
+def program_policy(program: Program) -> engine.Policy:
+    return engine.Policy(
+        strategy=program.pairing_strategy,
+        min_score=program.min_score,
+        weights={k: v for k, v in program.pairing_weights.items() if k in engine.CRITERIA},
+        min_level_gap=program.min_level_gap,
+        forbid_same_manager=program.ban_same_manager,
+        forbid_same_department=program.ban_same_department,
+        max_active_pairs=program.max_active_pairs_per_mentor,
+    )
+
+
+def build_input(*, program: Program) -> tuple[engine.PairingInput, dict[int, Enrollment]]:
+    """The engine's input for the program's remaining pool, and employee id -> enrollment.
+
+    The pool: approved enrollments without a live pair (mentees) or with spare capacity
+    (mentors). Live pairs are never touched, so a re-match only pairs who is left.
+    """
+    enrollments = list(
+        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee__left_date__isnull=True)
+        .select_related("employee__department")
+        .prefetch_related("not_with")
+    )
+    ratings = defaultdict(list)
+    for r in EnrollmentTopic.objects.filter(enrollment__in=enrollments).select_related("topic").only("enrollment_id", "kind", "level", "topic__name"):
+        ratings[r.enrollment_id].append(r)
+    live_in_program = Counter()
+    paired_mentees = set()
+    for mentor_id, mentee_id in Pair.objects.filter(program=program, status__in=LIVE).values_list("mentor_id", "mentee_id"):
+        live_in_program[mentor_id] += 1
+        paired_mentees.add(mentee_id)
+    employee_ids = [e.employee_id for e in enrollments]
+    elsewhere = dict(
+        Pair.objects.filter(status__in=LIVE, mentor__employee_id__in=employee_ids)
+        .exclude(program=program)
+        .values_list("mentor__employee_id")
+        .annotate(n=Count("id"))
+    )
+    chains = reporting_chains(employee_ids)
+    reference = max(program.starts_on, timezone.localdate())
+
+    mentors, mentees, by_employee = [], [], {}
+    for enrollment in enrollments:
+        e = enrollment.employee
+        is_mentor = enrollment.role == "mentor"
+        if not is_mentor and enrollment.pk in paired_mentees:
+            continue
+        capacity = program.mentees_per_mentor - live_in_program[enrollment.pk] if is_mentor else 1
+        if is_mentor and capacity <= 0:
+            continue
+        record = engine.Participant(
+            id=e.pk,
+            name=e.full_name,
+            level=e.level,
+            department=e.department.name,
+            manager_chain=tuple(chains.get(e.pk, ())),
+            teaches={r.topic.name: r.level for r in ratings[enrollment.pk] if r.kind == EnrollmentTopic.Kind.TEACH} if is_mentor else {},
+            wants={r.topic.name: r.level for r in ratings[enrollment.pk] if r.kind == EnrollmentTopic.Kind.LEARN} if not is_mentor else {},
+            interests=frozenset(i.lower() for i in enrollment.interests),
+            languages=frozenset(lang.strip().title() for lang in enrollment.languages),
+            availability=_utc_slots(enrollment.availability, enrollment.time_zone, reference),
+            utc_offset_minutes=_utc_offset_minutes(enrollment.time_zone, reference),
+            capacity=max(capacity, 0),
+            active_pairs_elsewhere=elsewhere.get(e.pk, 0),
+            not_with=frozenset(n.pk for n in enrollment.not_with.all()),
+        )
+        (mentors if is_mentor else mentees).append(record)
+        by_employee[e.pk] = enrollment
+
+    pins, exclusions = [], []
+    for o in PairingOverride.objects.filter(program=program).select_related("mentor", "mentee"):
+        pair = (o.mentor.employee_id, o.mentee.employee_id)
+        if o.kind == PairingOverride.Kind.EXCLUDE:
+            exclusions.append(pair)
+        elif pair[0] in by_employee and pair[1] in by_employee:
+            pins.append(pair)
+    inputs = engine.PairingInput(mentors=mentors, mentees=mentees, policy=program_policy(program), pins=pins, exclusions=exclusions)
+    return inputs, by_employee
+
+
+# --- Match runs --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def match_run_start(*, program: Program, by) -> MatchRun:
+    """Queue a run for the program; small pools are solved at once, large ones by Celery."""
+    _require_hr(by)
+    program = Program.objects.select_for_update().get(pk=program.pk)
+    _require_not_archived(program)
+    if program.status == Program.Status.MATCHING:
+        kind = MatchRun.Kind.INITIAL
+    elif program.status == Program.Status.ACTIVE:
+        kind = MatchRun.Kind.REMATCH
+    else:
+        raise MatchError(_("Pairing runs once enrollment has closed: the program must be in matching (or active, to re-match)."))
+    if program.match_runs.filter(status__in=[RS.QUEUED, RS.RUNNING]).exists():
+        raise MatchError(_("A match run for this program is already in progress."))
+    run = MatchRun.objects.create(program=program, kind=kind, started_by=by, progress_note=_("Waiting for a worker"))
+    pool = program.enrollments.filter(status=Enrollment.Status.APPROVED).count()
+    if pool <= settings.PAIRING_SYNC_MAX_PEOPLE:
+        transaction.on_commit(lambda: match_run_execute(run_id=run.pk))
+    else:
+        from .tasks import execute_match_run
+
+        nudge_on_commit(execute_match_run, run.pk)
+    return run
+
+
+def _claim(run_id: int) -> bool:
+    """queued -> running, once: a second worker (or a retried task) finds nothing to do."""
+    return MatchRun.objects.filter(pk=run_id, status=RS.QUEUED).update(status=RS.RUNNING, started_at=timezone.now(), progress=10, progress_note=_("Reading the pool")) == 1
+
+
+def _progress(run_id: int, percent: int, note: str) -> None:
+    MatchRun.objects.filter(pk=run_id, status=RS.RUNNING).update(progress=percent, progress_note=note)
+
+
+def match_run_execute(*, run_id: int) -> None:
+    """Run the engine and store its proposal. Safe to call twice; never half-writes."""
+    if not _claim(run_id):
+        return
+    run = MatchRun.objects.select_related("program").get(pk=run_id)
+    try:
+        inputs, by_employee = build_input(program=run.program)
+        _progress(run_id, 40, _("Scoring and solving"))
+        result = engine.propose_pairs(inputs)
+    except engine.PairingError as exc:
+        message = str(exc)
+        if "asked not to be paired" in message:
+            # Never tell HR whose "please not with" list blocked a pin.
+            message = _("A pinned pair is ruled out by a confidential preference: remove that pin and run the matching again.")
+        MatchRun.objects.filter(pk=run_id).update(status=RS.FAILED, error=message, finished_at=timezone.now(), progress=100, progress_note="")
+        return
+    except Exception as exc:  # noqa: BLE001 - recorded on the run so HR sees it; re-raised for the logs
+        MatchRun.objects.filter(pk=run_id).update(status=RS.FAILED, error=_("Unexpected error: %(e)s") % {"e": type(exc).__name__}, finished_at=timezone.now(), progress=100)
+        raise
+    _progress(run_id, 80, _("Saving the proposal"))
+    _store_proposal(run_id=run_id, inputs=inputs, result=result, by_employee=by_employee)
+
+
+@transaction.atomic
+def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrollment]) -> None:
+    run = MatchRun.objects.select_for_update().select_related("program").get(pk=run_id)
+    if run.status != RS.RUNNING:
+        return
+    program = run.program
+    # An older unpublished proposal for this program gives way to this one.
+    Pair.objects.filter(program=program, status=Pair.Status.PROPOSED).delete()
+    program.match_runs.filter(status=RS.PROPOSED).exclude(pk=run.pk).update(status=RS.SUPERSEDED)
+    Pair.objects.bulk_create(
+        [
+            Pair(
+                program=program,
+                mentor=by_employee[p.mentor_id],
+                mentee=by_employee[p.mentee_id],
+                match_run=run,
+                score=p.score,
+                breakdown=p.breakdown.to_dict(),
+                reasons=engine.explain(p.breakdown),
+            )
+            for p in result.pairs
+        ]
+    )
+    run.inputs = inputs.to_dict()
+    run.result = result.to_dict()
+    run.stats = proposal_stats(result=result, n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees))
+    run.status = RS.PROPOSED
+    run.progress = 100
+    run.progress_note = ""
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def proposal_stats(*, result, n_mentors: int, n_mentees: int) -> dict:
+    scores = sorted(p.score for p in result.pairs)
+    buckets = [0] * 10
+    for s in scores:
+        buckets[min(s // 100, 9)] += 1
+    return {
+        "pairs": len(scores),
+        "mentors": n_mentors,
+        "mentees": n_mentees,
+        "match_rate": round(len(scores) / n_mentees, 3) if n_mentees else 0,
+        "total_score": sum(scores),
+        "min_score": scores[0] if scores else None,
+        "median_score": scores[len(scores) // 2] if scores else None,
+        "histogram": buckets,
+    }
+
+
+# --- Review: manual pairs, pins and exclusions ----------------------------------------------------
+
+
+def _run_inputs(run: MatchRun) -> engine.PairingInput:
+    if not run.inputs:
+        raise MatchError(_("This run has no proposal to review."))
+    return engine.PairingInput.from_dict(run.inputs)
+
+
+def _editable_run(run: MatchRun, by) -> MatchRun:
+    _require_hr(by)
+    run = MatchRun.objects.select_for_update().select_related("program").get(pk=run.pk)
+    _require_not_archived(run.program)
+    if run.status != RS.PROPOSED:
+        raise MatchError(_("Only an unpublished proposal can be changed (this run is %(status)s).") % {"status": run.get_status_display().lower()})
+    return run
+
+
+def _pair_problems(mentor: engine.Participant, mentee: engine.Participant, policy: engine.Policy, **kwargs) -> list[str]:
+    """engine.check_pair for a pair HR chose, without naming anyone's "please not with" request.
+
+    Those lists are confidential to their author: HR learns that a confidential preference
+    rules the pair out, never who asked.
+    """
+    problems = engine.check_pair(replace(mentor, not_with=frozenset()), replace(mentee, not_with=frozenset()), policy, **kwargs)
+    if mentee.id in mentor.not_with or mentor.id in mentee.not_with:
+        problems.append(_("a confidential preference rules this pair out"))
+    return problems
+
+
+def score_one(*, inputs: engine.PairingInput, mentor_id: int, mentee_id: int) -> engine.ProposedPair | None:
+    """The engine's score and breakdown for one pair, ignoring the minimum score."""
+    mentor = next((m for m in inputs.mentors if m.id == mentor_id), None)
+    mentee = next((m for m in inputs.mentees if m.id == mentee_id), None)
+    if mentor is None or mentee is None:
+        return None
+    single = engine.PairingInput(mentors=[replace(mentor, capacity=1, active_pairs_elsewhere=0)], mentees=[mentee], policy=replace(inputs.policy, min_score=0, max_active_pairs=None))
+    result = engine.propose_pairs(single)
+    return result.pairs[0] if result.pairs else None
+
+
+@transaction.atomic
+def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollment, by) -> Pair:
+    """HR pairs two people by hand in a proposal; a hard-constraint violation is refused with why."""
+    run = _editable_run(run, by)
+    if mentor.program_id != run.program_id or mentee.program_id != run.program_id or mentor.role != "mentor" or mentee.role != "mentee":
+        raise MatchError(_("Choose a mentor and a mentee of this program."))
+    inputs = _run_inputs(run)
+    records = {p.id: p for p in (*inputs.mentors, *inputs.mentees)}
+    m, e = records.get(mentor.employee_id), records.get(mentee.employee_id)
+    if m is None or e is None:
+        raise MatchError(_("One of them is not in this run's pool (already paired, or not approved when the run started)."))
+    others = Pair.objects.filter(match_run=run, mentor=mentor, status=Pair.Status.PROPOSED).exclude(mentee=mentee).count()
+    problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions, pairs_in_program=others)
+    if problems:
+        raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+    scored = score_one(inputs=inputs, mentor_id=m.id, mentee_id=e.id)
+    Pair.objects.filter(match_run=run, mentee=mentee, status=Pair.Status.PROPOSED).delete()
+    return Pair.objects.create(
+        program=run.program,
+        mentor=mentor,
+        mentee=mentee,
+        match_run=run,
+        source=Pair.Source.MANUAL,
+        score=scored.score if scored else 0,
+        breakdown=scored.breakdown.to_dict() if scored else {},
+        reasons=engine.explain(scored.breakdown) if scored else [],
+        created_by=by,
+    )
+
+
+@transaction.atomic
+def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pair, Pair]:
+    """Exchange the mentors of two proposed pairs, if both new pairs are allowed."""
+    run = _editable_run(run, by)
+    inputs = _run_inputs(run)
+    records = {p.id: p for p in (*inputs.mentors, *inputs.mentees)}
+    a = Pair.objects.select_related("mentor", "mentee").get(pk=pair_a.pk, match_run=run, status=Pair.Status.PROPOSED)
+    b = Pair.objects.select_related("mentor", "mentee").get(pk=pair_b.pk, match_run=run, status=Pair.Status.PROPOSED)
+    problems = []
+    for mentor, mentee in ((a.mentor, b.mentee), (b.mentor, a.mentee)):
+        violations = _pair_problems(records[mentor.employee_id], records[mentee.employee_id], inputs.policy, exclusions=inputs.exclusions)
+        problems += [f"{mentor.employee.full_name} + {mentee.employee.full_name}: {v}" for v in violations]
+    if problems:
+        raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+    a_mentor, b_mentor = a.mentor, b.mentor
+    a.delete()
+    b.delete()
+    new = []
+    for mentor, mentee in ((b_mentor, a.mentee), (a_mentor, b.mentee)):
+        scored = score_one(inputs=inputs, mentor_id=mentor.employee_id, mentee_id=mentee.employee_id)
+        new.append(
+            Pair.objects.create(
+                program=run.program, mentor=mentor, mentee=mentee, match_run=run, source=Pair.Source.MANUAL, created_by=by,
+                score=scored.score if scored else 0, breakdown=scored.breakdown.to_dict() if scored else {},
+                reasons=engine.explain(scored.breakdown) if scored else [],
+            )
+        )
+    return new[0], new[1]
+
+
+@transaction.atomic
+def proposal_unpair(*, run: MatchRun, pair: Pair, by) -> None:
+    run = _editable_run(run, by)
+    Pair.objects.filter(pk=pair.pk, match_run=run, status=Pair.Status.PROPOSED).delete()
+
+
+@transaction.atomic
+def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, kind: str, by) -> PairingOverride:
+    """Pin or exclude a pair for the next run. A pin that breaks a hard rule is refused now."""
+    _require_hr(by)
+    _require_not_archived(program)
+    if mentor.program_id != program.pk or mentee.program_id != program.pk or mentor.role != "mentor" or mentee.role != "mentee":
+        raise MatchError(_("Choose a mentor and a mentee of this program."))
+    if kind == PairingOverride.Kind.PIN:
+        inputs, _by_employee = build_input(program=program)
+        records = {p.id: p for p in (*inputs.mentors, *inputs.mentees)}
+        m, e = records.get(mentor.employee_id), records.get(mentee.employee_id)
+        if m is None or e is None:
+            raise MatchError(_("Only approved people who are not yet paired can be pinned."))
+        problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions)
+        if problems:
+            raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+        if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
+            raise MatchError(_("%(name)s is already pinned to someone else.") % {"name": mentee.employee.full_name})
+    override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
+    return override
+
+
+@transaction.atomic
+def override_remove(*, override: PairingOverride, by) -> None:
+    _require_hr(by)
+    _require_not_archived(override.program)
+    override.delete()
+
+
+# --- Publish ----------------------------------------------------------------------------------------
+
+
+def _absolute(name: str, *args) -> str:
+    return settings.SITE_URL + reverse(name, args=args)
+
+
+def _send(*, to: Employee, template: str, context: dict) -> None:
+    send_templated(to=to, template=f"pairing/email/{template}", context=context)
+
+
+@transaction.atomic
+def match_run_publish(*, run: MatchRun, by) -> int:
+    """Proposed pairs become active, both sides are told, the program moves on. Once."""
+    _require_hr(by)
+    # The run row is the lock: of two HR admins publishing at once, the second waits here
+    # and then finds the run already published.
+    run = MatchRun.objects.select_for_update(of=("self",)).select_related("program", "published_by").get(pk=run.pk)
+    _require_not_archived(run.program)
+    if run.status == RS.PUBLISHED:
+        who = run.published_by.get_full_name() if run.published_by else _("someone")
+        raise MatchError(_("These pairs were already published by %(who)s at %(when)s.") % {"who": who, "when": timezone.localtime(run.published_at).strftime("%Y-%m-%d %H:%M")})
+    if run.status != RS.PROPOSED:
+        raise MatchError(_("Only a finished proposal can be published (this run is %(status)s).") % {"status": run.get_status_display().lower()})
+    now = timezone.now()
+    pairs = list(Pair.objects.filter(match_run=run, status=Pair.Status.PROPOSED).select_related("mentor__employee", "mentee__employee"))
+    if not pairs:
+        raise MatchError(_("There are no pairs to publish."))
+    try:
+        with transaction.atomic():
+            Pair.objects.filter(pk__in=[p.pk for p in pairs]).update(status=Pair.Status.ACTIVE, started_at=now)
+    except IntegrityError as exc:
+        raise MatchError(_("Someone in this proposal already has a live pair; run the matching again.")) from exc
+    run.status = RS.PUBLISHED
+    run.published_by = by
+    run.published_at = now
+    run.save(update_fields=["status", "published_by", "published_at"])
+    program = run.program
+    if program.status == Program.Status.MATCHING:
+        from programs.services import program_transition
+
+        program_transition(program=program, to=Program.Status.ACTIVE, by=by, note=_("Pairs published"))
+    home = _absolute("participant_home")
+    for pair in pairs:
+        for me, partner, role in ((pair.mentor, pair.mentee, "mentor"), (pair.mentee, pair.mentor, "mentee")):
+            _send(to=me.employee, template="paired", context={"program": program, "partner": partner.employee, "role": role, "home_url": home, "pair": pair})
+    return len(pairs)
+
+
+def program_start_problems(*, program: Program) -> list[str]:
+    """A program becomes active when its pairs are published."""
+    if not Pair.objects.filter(program=program, status__in=LIVE).exists():
+        return [_("Publish the proposed pairs first: publishing starts the program.")]
+    return []
+
+
+# --- Ending pairs -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True) -> Pair:
+    """End a live pair with a reason and date; the people in it are told."""
+    pair = Pair.objects.select_for_update().select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
+    if pair.status not in LIVE:
+        raise MatchError(_("This pair has already ended."))
+    if reason not in Pair.EndReason.values:
+        raise MatchError(_("Choose why the pair ends."))
+    pair.status = Pair.Status.ENDED
+    pair.ended_at = timezone.now()
+    pair.end_reason = reason
+    pair.end_note = note[:500]
+    pair.ended_by = by
+    pair.save(update_fields=["status", "ended_at", "end_reason", "end_note", "ended_by"])
+    if notify:
+        home = _absolute("participant_home")
+        for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
+            if by is not None and me.employee.user_id == by.pk:
+                continue  # the person who ended it knows
+            _send(to=me.employee, template="pair_ended", context={"program": pair.program, "partner": partner.employee, "reason": pair.get_end_reason_display(), "home_url": home, "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/"})
+    return pair
+
+
+@transaction.atomic
+def pairs_end_for_withdrawal(*, enrollment: Enrollment) -> list[Pair]:
+    """A participant withdrew: their proposed pairs go, live ones end, partners are told."""
+    Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status=Pair.Status.PROPOSED).delete()
+    ended = []
+    for pair in Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE):
+        ended.append(pair_end(pair=pair, reason=Pair.EndReason.WITHDRAWAL, by=None, notify=False))
+        partner = pair.mentee if pair.mentor_id == enrollment.pk else pair.mentor
+        _send(to=partner.employee, template="partner_left", context={"program": pair.program, "home_url": _absolute("participant_home")})
+    return ended

@@ -1,0 +1,26 @@
+import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+from .models import MatchRun
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=1500, time_limit=1800)
+def execute_match_run(run_id: int) -> None:
+    """Solve one queued run. Safe to run twice: only the first claims it."""
+    services.match_run_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def resume_match_runs() -> int:
+    """Beat: start runs whose nudge was lost (broker down) and requeue runs whose worker died."""
+    now = timezone.now()
+    MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=now - datetime.timedelta(minutes=35)).update(
+        status=MatchRun.Status.QUEUED, progress=0, progress_note="Restarted after the worker stopped"
+    )
+    stale = list(MatchRun.objects.filter(status=MatchRun.Status.QUEUED, created_at__lt=now - datetime.timedelta(seconds=30)).values_list("pk", flat=True))
+    for run_id in stale:
+        services.match_run_execute(run_id=run_id)
+    return len(stale)

@@ -1,0 +1,338 @@
+"""HR pages for pairing: match runs, the review of a proposal, overrides, live pairs.
+
+Views fetch through program-scoped reads (another program's run, pair or override is a 404),
+call one service, turn a MatchError into a message and redirect. Every page is @hr_required.
+"""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from mentoring.roles import hr_required
+from programs.models import Enrollment, Program
+
+from . import selectors, services
+from .forms import ManualPairForm, OverrideForm, PairEndForm, SwapForm
+from .models import MatchRun, Pair, PairingOverride
+from .services import MatchError
+
+RS = MatchRun.Status
+REASON_LABELS = {
+    "no_feasible_partner": gettext_lazy("No allowed partner"),
+    "below_min_score": gettext_lazy("Below the minimum score"),
+    "capacity_exhausted": gettext_lazy("Suitable partners are full"),
+    "not_needed": gettext_lazy("Not needed"),
+    "": gettext_lazy("Unpaired during review"),
+}
+
+
+def _program(slug: str) -> Program:
+    return get_object_or_404(Program, slug=slug)
+
+
+def _run(program: Program, run_id: int) -> MatchRun:
+    try:
+        return selectors.match_run_of(program=program, run_id=run_id)
+    except MatchRun.DoesNotExist:
+        raise Http404 from None
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _back(request, default: str) -> str:
+    """The page a form came from (`next`), if it is one of ours; else `default`."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+def _form_errors(request, form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+def _histogram(stats: dict) -> list[dict]:
+    buckets = stats.get("histogram") or []
+    top = max(buckets, default=0) or 1
+    return [{"low": i * 100, "high": 1000 if i == 9 else i * 100 + 99, "count": n, "max": top} for i, n in enumerate(buckets)]
+
+
+# --- Pairing home: runs and overrides --------------------------------------------------------------
+
+
+@hr_required
+@require_GET
+def pairing_home(request, slug: str):
+    program = _program(slug)
+    runs = list(selectors.match_runs_of(program=program))
+    in_progress = next((r for r in runs if not r.is_finished), None)
+    context = {
+        "program": program,
+        "runs": runs,
+        "in_progress": in_progress,
+        "counts": selectors.pool_counts(program=program),
+        "can_run": program.status in (Program.Status.MATCHING, Program.Status.ACTIVE) and in_progress is None,
+        "overrides": selectors.overrides_of(program=program),
+        "override_form": _override_form(program),
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "pairing/pairing_home.html", context)
+
+
+def _override_form(program: Program, data=None) -> OverrideForm:
+    return OverrideForm(
+        data,
+        mentors=selectors.approved_enrollments(program=program, role="mentor"),
+        mentees=selectors.approved_enrollments(program=program, role="mentee"),
+    )
+
+
+@hr_required
+@require_POST
+def match_run_start(request, slug: str):
+    program = _program(slug)
+    try:
+        run = services.match_run_start(program=program, by=request.user)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+        return redirect("pairing_home", slug=program.slug)
+    run.refresh_from_db(fields=["status", "error"])
+    if run.status == RS.PROPOSED:
+        messages.success(request, _("The proposal is ready: review it, adjust it, then publish it."))
+    elif run.status == RS.FAILED:
+        messages.error(request, _("The match run failed: %(error)s") % {"error": run.error})
+    else:
+        messages.info(request, _("The match run has started. This page updates itself when the proposal is ready."))
+    return redirect("match_run_review", slug=program.slug, run_id=run.pk)
+
+
+@hr_required
+@require_POST
+def override_set(request, slug: str):
+    program = _program(slug)
+    form = _override_form(program, request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        try:
+            override = services.override_set(program=program, by=request.user, **form.cleaned_data)
+        except MatchError as exc:
+            messages.error(request, str(exc))
+        else:
+            names = {"mentor": override.mentor.employee.full_name, "mentee": override.mentee.employee.full_name}
+            if override.kind == PairingOverride.Kind.PIN:
+                messages.success(request, _("%(mentor)s and %(mentee)s are pinned together for the next run.") % names)
+            else:
+                messages.success(request, _("%(mentor)s and %(mentee)s will be kept apart on the next run.") % names)
+    return redirect(_back(request, reverse("pairing_home", args=[program.slug])))
+
+
+@hr_required
+@require_POST
+def override_remove(request, slug: str, override_id: int):
+    program = _program(slug)
+    override = get_object_or_404(PairingOverride.objects.select_related("program"), pk=override_id, program=program)
+    try:
+        services.override_remove(override=override, by=request.user)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The pin or exclusion was removed; it no longer applies to the next run."))
+    return redirect(_back(request, reverse("pairing_home", args=[program.slug])))
+
+
+# --- A run: progress, review, alternatives ---------------------------------------------------------
+
+
+@hr_required
+@require_GET
+def match_run_progress(request, slug: str, run_id: int):
+    """Polled by htmx every 2 s while a run is queued or running; a finished run reloads the page."""
+    run = _run(_program(slug), run_id)
+    response = render(request, "pairing/_run_progress.html", {"run": run, "program": run.program})
+    if run.is_finished and _is_htmx(request):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@hr_required
+@require_GET
+def match_run_review(request, slug: str, run_id: int):
+    program = _program(slug)
+    run = _run(program, run_id)
+    pairs = list(selectors.run_pairs(run=run))
+    pool = selectors.run_pool(run=run)
+    editable = run.status == RS.PROPOSED and not program.is_archived
+    unpaired = selectors.unpaired_people(run=run, pool=pool, pairs=pairs)
+    for person in unpaired:
+        person.reason_label = REASON_LABELS.get(person.reason, person.reason)
+    stats = run.stats or {}
+    context = {
+        "program": program,
+        "run": run,
+        "pairs": pairs,
+        "stats": stats,
+        "histogram": _histogram(stats),
+        "pool_sizes": f"{stats.get('mentors', 0)} / {stats.get('mentees', 0)}",
+        "unpaired": unpaired,
+        "has_inputs": bool(run.inputs),
+        "editable": editable,
+        "newer_run": selectors.newer_run(run=run) if run.status == RS.SUPERSEDED else None,
+        "next_url": request.get_full_path(),
+    }
+    if editable:
+        context.update(
+            {
+                "manual_form": ManualPairForm(mentors=selectors.run_pool_enrollments(run=run, role="mentor"), mentees=selectors.run_pool_enrollments(run=run, role="mentee")),
+                "swap_form": SwapForm(pairs=selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED)),
+                "override_form": _override_form(program),
+                "overrides": selectors.overrides_of(program=program),
+            }
+        )
+    return render(request, "pairing/match_run_review.html", context)
+
+
+@hr_required
+@require_GET
+def match_run_alternatives(request, slug: str, run_id: int, enrollment_id: int):
+    """The top 3 allowed partners for one person: a partial for htmx, a page without it."""
+    program = _program(slug)
+    run = _run(program, run_id)
+    enrollment = get_object_or_404(Enrollment.objects.select_related("employee__department"), pk=enrollment_id, program=program)
+    context = {
+        "program": program,
+        "run": run,
+        "alternatives": selectors.alternatives_for(run=run, enrollment=enrollment),
+        "editable": run.status == RS.PROPOSED and not program.is_archived,
+        "next_url": reverse("match_run_review", args=[program.slug, run.pk]),
+    }
+    template = "pairing/_alternatives.html" if _is_htmx(request) else "pairing/match_run_alternatives.html"
+    return render(request, template, context)
+
+
+# --- A run: HR's edits and publishing ----------------------------------------------------------------
+
+
+def _review(program: Program, run: MatchRun):
+    return redirect("match_run_review", slug=program.slug, run_id=run.pk)
+
+
+@hr_required
+@require_POST
+def proposal_pair_manually(request, slug: str, run_id: int):
+    program = _program(slug)
+    run = _run(program, run_id)
+    people = program.enrollments.filter(status=Enrollment.Status.APPROVED).select_related("employee__department")
+    form = ManualPairForm(request.POST, mentors=people.filter(role="mentor"), mentees=people.filter(role="mentee"))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _review(program, run)
+    try:
+        pair = services.proposal_pair_manually(run=run, by=request.user, **form.cleaned_data)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score},
+        )
+    return _review(program, run)
+
+
+@hr_required
+@require_POST
+def proposal_swap(request, slug: str, run_id: int):
+    program = _program(slug)
+    run = _run(program, run_id)
+    form = SwapForm(request.POST, pairs=selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _review(program, run)
+    try:
+        services.proposal_swap(run=run, by=request.user, **form.cleaned_data)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The two pairs swapped mentors."))
+    return _review(program, run)
+
+
+@hr_required
+@require_POST
+def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
+    program = _program(slug)
+    run = _run(program, run_id)
+    pair = get_object_or_404(Pair.objects.select_related("mentor__employee", "mentee__employee"), pk=pair_id, match_run=run, program=program)
+    try:
+        services.proposal_unpair(run=run, pair=pair, by=request.user)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("%(mentor)s and %(mentee)s are no longer paired in this proposal.") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name})
+    return _review(program, run)
+
+
+@hr_required
+@require_POST
+def match_run_publish(request, slug: str, run_id: int):
+    program = _program(slug)
+    run = _run(program, run_id)
+    try:
+        count = services.match_run_publish(run=run, by=request.user)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "Published %(count)d pair: both people have been told by email.",
+                "Published %(count)d pairs: everyone has been told by email.",
+                count,
+            )
+            % {"count": count},
+        )
+    return _review(program, run)
+
+
+# --- Live pairs ----------------------------------------------------------------------------------------
+
+
+@hr_required
+@require_GET
+def pairs_list(request, slug: str):
+    program = _program(slug)
+    pairs = list(selectors.program_pairs(program=program))
+    return render(
+        request,
+        "pairing/pairs_list.html",
+        {"program": program, "pairs": pairs, "live_count": sum(p.is_live for p in pairs), "end_reasons": Pair.EndReason.choices},
+    )
+
+
+@hr_required
+@require_POST
+def pair_end(request, slug: str, pair_id: int):
+    program = _program(slug)
+    pair = get_object_or_404(
+        Pair.objects.select_related("mentor__employee", "mentee__employee"), pk=pair_id, program=program, status__in=[*selectors.LIVE, Pair.Status.ENDED]
+    )
+    form = PairEndForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("pairs_list", slug=program.slug)
+    try:
+        services.pair_end(pair=pair, by=request.user, **form.cleaned_data)
+    except MatchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The pair %(mentor)s → %(mentee)s has ended.") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name})
+    return redirect("pairs_list", slug=program.slug)

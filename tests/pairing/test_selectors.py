@@ -1,0 +1,142 @@
+"""Reads behind the HR pairing pages, each scoped to one program."""
+
+import datetime
+
+import pytest
+
+from pairing import selectors, services
+from pairing.models import MatchRun, Pair
+from programs.models import Enrollment, Program
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+pytestmark = pytest.mark.django_db
+A = Enrollment.Status.APPROVED
+
+
+@pytest.fixture
+def program():
+    return ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2)
+
+
+def mentor(program, **employee):
+    employee.setdefault("level", 2)
+    return EnrollmentFactory(program=program, role="mentor", status=A, employee=EmployeeFactory(**employee))
+
+
+def mentee(program, **employee):
+    employee.setdefault("level", 7)
+    return EnrollmentFactory(program=program, role="mentee", status=A, employee=EmployeeFactory(**employee))
+
+
+@pytest.fixture
+def run_now(hr_user, django_capture_on_commit_callbacks):
+    def run(program) -> MatchRun:
+        with django_capture_on_commit_callbacks(execute=True):
+            started = services.match_run_start(program=program, by=hr_user)
+        started.refresh_from_db()
+        return started
+
+    return run
+
+
+def test_a_run_is_only_found_in_its_own_program(program, run_now):
+    mentor(program), mentee(program)
+    run = run_now(program)
+    other = ProgramFactory(status=Program.Status.MATCHING)
+    assert selectors.match_run_of(program=program, run_id=run.pk) == run
+    with pytest.raises(MatchRun.DoesNotExist):
+        selectors.match_run_of(program=other, run_id=run.pk)
+
+
+def test_program_pairs_leave_out_proposals_and_list_live_pairs_first(program, run_now, hr_user):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    services.match_run_publish(run=run_now(program), by=hr_user)
+    ended, live = Pair.objects.order_by("id")
+    services.pair_end(pair=ended, reason="other", by=hr_user)
+    mentor(program), mentee(program)
+    run_now(program)  # a re-match proposal: not on the list
+    assert list(selectors.program_pairs(program=program)) == [live, ended]
+
+
+def test_pool_counts(program, run_now, hr_user):
+    mentor(program), mentee(program), mentee(program, level=3)
+    EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPLIED)
+    assert selectors.pool_counts(program=program) == {"mentors": 1, "mentees": 2, "unpaired_mentees": 2}
+    services.match_run_publish(run=run_now(program), by=hr_user)
+    assert selectors.pool_counts(program=program)["unpaired_mentees"] == 1
+
+
+def test_run_pool_maps_employees_to_enrollments_in_one_query(program, run_now, django_assert_num_queries):
+    people = [mentor(program), mentor(program), mentee(program)]
+    run = run_now(program)
+    with django_assert_num_queries(1):
+        pool = selectors.run_pool(run=run)
+        names = sorted(e.employee.department.name for e in pool.values())
+    assert pool == {e.employee_id: e for e in people} and len(names) == 3
+
+
+def test_unpaired_people_follow_the_edits_made_in_review(program, run_now, hr_user):
+    m1 = mentor(program)
+    e1 = mentee(program)
+    e2 = mentee(program)  # the engine can use only one of them (capacity 1)
+    run = run_now(program)
+    pair = Pair.objects.get(match_run=run)
+    left_out = e2 if pair.mentee == e1 else e1
+
+    unpaired = selectors.unpaired_people(run=run, pool=selectors.run_pool(run=run), pairs=list(selectors.run_pairs(run=run)))
+    assert [(u.enrollment, u.reason) for u in unpaired] == [(left_out, "capacity_exhausted")]
+    assert "at capacity" in unpaired[0].message
+
+    services.proposal_unpair(run=run, pair=pair, by=hr_user)
+    unpaired = selectors.unpaired_people(run=run, pool=selectors.run_pool(run=run), pairs=list(selectors.run_pairs(run=run)))
+    assert {(u.enrollment, u.reason) for u in unpaired} == {(left_out, "capacity_exhausted"), (pair.mentee, ""), (m1, "")}
+
+    services.proposal_pair_manually(run=run, mentor=m1, mentee=left_out, by=hr_user)
+    unpaired = selectors.unpaired_people(run=run, pool=selectors.run_pool(run=run), pairs=list(selectors.run_pairs(run=run)))
+    assert [(u.enrollment, u.reason) for u in unpaired] == [(pair.mentee, "")]
+
+
+def test_alternatives_leave_out_current_and_forbidden_partners(program, run_now):
+    senior = mentee(program)
+    allowed = [mentor(program) for _ in range(4)]
+    mentor(program, manager=senior.employee)  # in the senior's reporting line
+    unwanted = mentor(program)
+    senior.not_with.set([unwanted.employee])
+    run = run_now(program)
+    current = Pair.objects.get(match_run=run, mentee=senior).mentor
+
+    found = selectors.alternatives_for(run=run, enrollment=senior)
+    assert found.side == "mentee" and found.current == [current] and not found.problem
+    assert len(found.rows) == 3
+    assert {r.enrollment for r in found.rows} <= set(allowed) - {current}
+    assert all(r.reasons and r.score >= 0 and not r.below_min_score for r in found.rows)
+    assert [r.score for r in found.rows] == sorted((r.score for r in found.rows), reverse=True)
+
+
+def test_alternatives_say_who_a_partner_is_paired_with(program, run_now):
+    m1, m2 = mentor(program), mentor(program)
+    e1, e2 = mentee(program), mentee(program)
+    run = run_now(program)
+    partner_of = {p.mentor: p.mentee for p in Pair.objects.filter(match_run=run)}
+    found = selectors.alternatives_for(run=run, enrollment=m1)
+    assert [r.enrollment for r in found.rows] == [partner_of[m2]]
+    assert found.rows[0].paired_with == [m2]
+
+
+def test_alternatives_without_a_proposal_or_outside_the_pool(program, run_now, hr_user):
+    person = mentee(program)
+    queued = MatchRun.objects.create(program=program, started_by=hr_user)
+    assert selectors.alternatives_for(run=queued, enrollment=person).problem == "no_inputs"
+    queued.delete()
+    mentor(program)
+    run = run_now(program)
+    late = mentee(program)
+    assert selectors.alternatives_for(run=run, enrollment=late).problem == "not_in_pool"
+
+
+def test_approved_enrollments_leave_out_leavers_and_other_statuses(program):
+    keep = mentor(program)
+    mentor(program, left_date=datetime.date(2024, 1, 1))
+    EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.WAITLISTED)
+    mentee(program)
+    assert list(selectors.approved_enrollments(program=program, role="mentor")) == [keep]

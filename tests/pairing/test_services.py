@@ -1,0 +1,254 @@
+"""Pairing in the app: match runs from the database, review, publish, re-match, ending pairs."""
+
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from pairing import services
+from pairing.models import MatchRun, Pair, PairingOverride
+from pairing.services import MatchError
+from programs.models import Enrollment, Program
+from programs.services import enrollment_withdraw
+from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+pytestmark = pytest.mark.django_db
+A = Enrollment.Status.APPROVED
+
+
+@pytest.fixture
+def program():
+    return ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, ban_same_manager=True)
+
+
+def mentor(program, **employee):
+    employee.setdefault("level", 2)
+    return EnrollmentFactory(program=program, role="mentor", status=A, employee=EmployeeFactory(**employee))
+
+
+def mentee(program, **employee):
+    employee.setdefault("level", 7)
+    return EnrollmentFactory(program=program, role="mentee", status=A, employee=EmployeeFactory(**employee))
+
+
+def run_now(program, hr_user, django_capture_on_commit_callbacks) -> MatchRun:
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.match_run_start(program=program, by=hr_user)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_run_proposes_pairs_with_reasons_and_stores_its_inputs(program, hr_user, django_capture_on_commit_callbacks):
+    mentors = [mentor(program) for _ in range(3)]
+    mentees = [mentee(program) for _ in range(3)]
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert run.status == "proposed" and run.started_by == hr_user and run.progress == 100
+    pairs = list(Pair.objects.filter(match_run=run))
+    assert len(pairs) == 3 and all(p.status == "proposed" for p in pairs)
+    assert {p.mentee_id for p in pairs} == {e.pk for e in mentees}
+    assert {p.mentor_id for p in pairs} <= {m.pk for m in mentors}
+    assert all(p.reasons and any("apart" in r for r in p.reasons) for p in pairs)
+    assert len(run.inputs["mentors"]) == 3 and run.result["pairs"]
+    assert run.stats["match_rate"] == 1.0
+
+
+def test_the_reporting_line_is_never_crossed_at_any_depth(program, hr_user, django_capture_on_commit_callbacks):
+    boss = EmployeeFactory(level=8)
+    middle = EmployeeFactory(level=6, manager=boss)
+    junior = mentor(program, manager=middle)  # the boss is two levels up
+    EnrollmentFactory(program=program, role="mentee", status=A, employee=boss)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert not Pair.objects.filter(match_run=run).exists()
+    unmatched = {u["id"]: u["reason"] for u in run.result["unmatched"]}
+    assert unmatched[boss.pk] == "no_feasible_partner" and unmatched[junior.employee_id] in ("no_feasible_partner", "not_needed")
+
+
+def test_runs_need_the_matching_state(hr_user):
+    program = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN)
+    with pytest.raises(MatchError, match="enrollment has closed"):
+        services.match_run_start(program=program, by=hr_user)
+
+
+def test_one_side_empty_gives_a_clear_empty_proposal_not_a_crash(program, hr_user, django_capture_on_commit_callbacks):
+    mentor(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert run.status == "proposed" and run.stats["pairs"] == 0
+    assert len(run.result["unmatched"]) == 1
+
+
+def test_executing_a_run_twice_does_the_work_once(program, hr_user):
+    mentor(program), mentee(program)
+    run = services.match_run_start(program=program, by=hr_user)  # on_commit not run: still queued
+    services.match_run_execute(run_id=run.pk)
+    services.match_run_execute(run_id=run.pk)
+    assert Pair.objects.filter(match_run=run).count() == 1
+
+
+def test_a_new_run_supersedes_the_unpublished_proposal(program, hr_user, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    first = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    second = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    first.refresh_from_db()
+    assert first.status == "superseded" and second.status == "proposed"
+    assert Pair.objects.filter(program=program).count() == 1
+
+
+def test_manual_pair_is_checked_against_hard_constraints(program, hr_user, django_capture_on_commit_callbacks):
+    m1 = mentor(program)
+    e1 = mentee(program)
+    e2 = mentee(program, level=3)  # a gap of one level: seniority rule broken
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with pytest.raises(MatchError, match="Refused"):
+        services.proposal_pair_manually(run=run, mentor=m1, mentee=e2, by=hr_user)
+    pair = services.proposal_pair_manually(run=run, mentor=m1, mentee=e1, by=hr_user)
+    assert pair.source == "manual" and pair.score > 0
+    assert Pair.objects.filter(match_run=run, mentee=e1).count() == 1
+
+
+def test_swap_exchanges_mentors_when_both_new_pairs_are_allowed(program, hr_user, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program)
+    mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).order_by("id")
+    services.proposal_swap(run=run, pair_a=a, pair_b=b, by=hr_user)
+    after = set(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id"))
+    assert after == {(a.mentor_id, b.mentee_id), (b.mentor_id, a.mentee_id)}
+
+
+def test_pin_and_exclude_shape_the_next_run(program, hr_user, django_capture_on_commit_callbacks):
+    m1, m2 = mentor(program), mentor(program)
+    e1 = mentee(program)
+    services.override_set(program=program, mentor=m2, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", flat=True)) == [m2.pk]
+    PairingOverride.objects.all().delete()
+    services.override_set(program=program, mentor=m2, mentee=e1, kind=PairingOverride.Kind.EXCLUDE, by=hr_user)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", flat=True)) == [m1.pk]
+
+
+def test_a_pin_that_breaks_a_hard_rule_is_refused(program, hr_user):
+    boss = EmployeeFactory(level=8)
+    m = mentor(program, manager=boss)
+    e = EnrollmentFactory(program=program, role="mentee", status=A, employee=boss)
+    with pytest.raises(MatchError, match="Refused"):
+        services.override_set(program=program, mentor=m, mentee=e, kind=PairingOverride.Kind.PIN, by=hr_user)
+    assert not PairingOverride.objects.exists()
+
+
+def test_publish_activates_pairs_tells_both_sides_and_starts_the_program(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    m1, e1 = mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert services.match_run_publish(run=run, by=hr_user) == 1
+    pair = Pair.objects.get()
+    program.refresh_from_db()
+    assert pair.status == "active" and pair.started_at is not None
+    assert program.status == "active"
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([m1.employee.email, e1.employee.email])
+    assert any(e1.employee.full_name in m.subject for m in mail.outbox)
+
+    with pytest.raises(MatchError, match="already published"):
+        services.match_run_publish(run=run, by=hr_user)
+    deliver_outbox()
+    assert Pair.objects.count() == 1 and len(mail.outbox) == 2
+
+
+def test_rematch_pairs_only_the_remaining_pool(program, hr_user, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    services.match_run_publish(run=run, by=hr_user)
+    live = Pair.objects.get()
+    program.refresh_from_db()
+    m2, e2 = mentor(program), mentee(program)  # late joiners
+    rematch = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert rematch.kind == "rematch"
+    assert list(Pair.objects.filter(match_run=rematch).values_list("mentor_id", "mentee_id")) == [(m2.pk, e2.pk)]
+    live.refresh_from_db()
+    assert live.status == "active" and live.match_run == run
+
+
+def test_withdrawal_ends_the_pair_and_tells_the_partner(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    m1, e1 = mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    mail.outbox.clear()
+    enrollment_withdraw(enrollment=e1, by_employee=e1.employee, reason="Moving abroad")
+    pair = Pair.objects.get()
+    assert pair.status == "ended" and pair.end_reason == "withdrawal" and pair.ended_at
+    deliver_outbox()
+    assert [m.to for m in mail.outbox] == [[m1.employee.email]]
+    assert "Moving abroad" not in mail.outbox[0].body  # the reason stays private
+
+
+def test_program_cannot_start_by_hand_before_pairs_are_published(program, hr_user):
+    from programs.services import ProgramError, program_transition
+
+    with pytest.raises(ProgramError, match="Publish the proposed pairs"):
+        program_transition(program=program, to=Program.Status.ACTIVE, by=hr_user)
+
+
+def test_participants_cannot_run_or_publish(program, participant_user, hr_user, django_capture_on_commit_callbacks):
+    with pytest.raises(MatchError, match="Only HR"):
+        services.match_run_start(program=program, by=participant_user)
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with pytest.raises(MatchError, match="Only HR"):
+        services.match_run_publish(run=run, by=participant_user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_hr_admins_publishing_at_once_one_wins(hr_user):
+    if connection.vendor == "sqlite":
+        pytest.skip("row locks need PostgreSQL; CI runs this there")
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0)
+    mentor(program), mentee(program)
+    run = services.match_run_start(program=program, by=hr_user)
+    services.match_run_execute(run_id=run.pk)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def publish():
+        from django.db import connection as thread_connection
+
+        try:
+            barrier.wait()
+            services.match_run_publish(run=run, by=hr_user)
+            outcomes.append("published")
+        except MatchError as exc:
+            outcomes.append(str(exc))
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=publish) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("published") == 1
+    assert any("already published" in o for o in outcomes)
+    assert Pair.objects.filter(status="active").count() == 1
+
+
+def test_ending_a_pair_tells_both_sides_but_not_the_person_who_ended_it(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    m1, e1 = mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    mail.outbox.clear()
+    services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.NOT_A_FIT, by=hr_user, note="HR note")
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([m1.employee.email, e1.employee.email])
+    assert all("not a good fit" in m.body and "HR note" not in m.body for m in mail.outbox)
+    with pytest.raises(MatchError, match="already ended"):
+        services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.OTHER, by=hr_user)
+
+
+def test_a_pin_blocked_by_a_not_with_list_fails_without_saying_whose(program, hr_user, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    services.override_set(program=program, mentor=m1, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    e1.not_with.add(m1.employee)  # added after the pin was accepted
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert run.status == "failed"
+    assert "confidential preference" in run.error
+    assert m1.employee.full_name not in run.error and e1.employee.full_name not in run.error

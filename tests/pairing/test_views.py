@@ -1,0 +1,575 @@
+"""HR pairing pages: runs, review of a proposal, alternatives, overrides, publishing, live pairs."""
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from pairing import services
+from pairing.models import MatchRun, Pair, PairingOverride
+from programs.models import Enrollment, Program
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+pytestmark = pytest.mark.django_db
+A = Enrollment.Status.APPROVED
+
+
+@pytest.fixture
+def program():
+    return ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, ban_same_manager=True)
+
+
+def mentor(program, **employee):
+    employee.setdefault("level", 2)
+    return EnrollmentFactory(program=program, role="mentor", status=A, employee=EmployeeFactory(**employee))
+
+
+def mentee(program, **employee):
+    employee.setdefault("level", 7)
+    return EnrollmentFactory(program=program, role="mentee", status=A, employee=EmployeeFactory(**employee))
+
+
+def run_now(program, hr_user, capture) -> MatchRun:
+    with capture(execute=True):
+        run = services.match_run_start(program=program, by=hr_user)
+    run.refresh_from_db()
+    return run
+
+
+def url(name, program, *args):
+    return reverse(name, args=[program.slug, *args])
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+# --- Who may do what --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(program, hr_user, django_capture_on_commit_callbacks):
+    """A program with a live pair, a proposed re-match with its pair, and an override; another
+    program with the same."""
+
+    def populate(p):
+        mentor(p), mentee(p)
+        services.match_run_publish(run=run_now(p, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+        m, e = mentor(p), mentee(p)
+        run = run_now(p, hr_user, django_capture_on_commit_callbacks)
+        override = services.override_set(program=p, mentor=m, mentee=e, kind=PairingOverride.Kind.EXCLUDE, by=hr_user)
+        live = Pair.objects.get(program=p, status=Pair.Status.ACTIVE)
+        return {"run": run, "pair": Pair.objects.get(match_run=run), "live_pair": live, "override": override, "enrollment": e}
+
+    other = ProgramFactory(status=Program.Status.MATCHING, min_score=0)
+    return {"program": program, "mine": populate(program), "other": populate(other)}
+
+
+# name, method, the objects after the slug (None: no object in the URL)
+VIEWS = [
+    ("pairing_home", "get", ()),
+    ("pairs_list", "get", ()),
+    ("match_run_review", "get", ("run",)),
+    ("match_run_progress", "get", ("run",)),
+    ("match_run_alternatives", "get", ("run", "enrollment")),
+    ("match_run_start", "post", ()),
+    ("override_set", "post", ()),
+    ("override_remove", "post", ("override",)),
+    ("proposal_pair_manually", "post", ("run",)),
+    ("proposal_swap", "post", ("run",)),
+    ("proposal_unpair", "post", ("run", "pair")),
+    ("match_run_publish", "post", ("run",)),
+    ("pair_end", "post", ("live_pair",)),
+]
+IDS = [v[0] for v in VIEWS]
+
+
+def view_url(world, name, parts, owner="mine"):
+    return url(name, world["program"], *[world[owner][p].pk for p in parts])
+
+
+def state():
+    return (
+        list(Pair.objects.order_by("id").values_list("id", "mentor_id", "mentee_id", "status")),
+        list(PairingOverride.objects.order_by("id").values_list("id", "kind")),
+        list(MatchRun.objects.order_by("id").values_list("id", "status")),
+    )
+
+
+@pytest.mark.parametrize(("name", "method", "parts"), VIEWS, ids=IDS)
+def test_only_hr_reaches_each_view_and_only_inside_the_program(world, client, participant_client, executive_client, hr_client, name, method, parts):
+    """Anonymous -> login; participant and executive -> 403; wrong method -> 405; another
+    program's run, pair, override or person -> 404 and nothing changes; HR -> the page."""
+    target = view_url(world, name, parts)
+    before = state()
+
+    anonymous = getattr(client, method)(target)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("account_login"))
+    assert getattr(participant_client, method)(target).status_code == 403
+    assert getattr(executive_client, method)(target).status_code == 403
+    assert getattr(hr_client, "post" if method == "get" else "get")(target).status_code == 405
+    if parts:
+        assert getattr(hr_client, method)(view_url(world, name, parts, owner="other")).status_code == 404
+    assert state() == before
+
+    assert getattr(hr_client, method)(target).status_code == (200 if method == "get" else 302)
+
+
+def test_unknown_program_is_404(hr_client):
+    assert hr_client.get(reverse("pairing_home", args=["no-such-program"])).status_code == 404
+
+
+# --- Running the engine -----------------------------------------------------------------------------
+
+
+def test_run_matching_from_the_page_creates_a_proposal(program, hr_client, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hr_client.post(url("match_run_start", program))
+    run = MatchRun.objects.get(program=program)
+    assert response.status_code == 302 and response["Location"] == url("match_run_review", program, run.pk)
+    assert run.status == "proposed" and run.kind == "initial"
+    assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == [(m1.pk, e1.pk)]
+
+    body = text(hr_client.get(response["Location"]))
+    assert m1.employee.full_name in body and e1.employee.full_name in body
+    assert "levels apart" in body  # a readable reason
+    assert "Publish 1 pair" in body
+
+
+def test_run_matching_is_refused_before_enrollment_closes(hr_client):
+    program = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN)
+    response = hr_client.post(url("match_run_start", program), follow=True)
+    assert any("enrollment has closed" in m for m in messages_of(response))
+    assert not MatchRun.objects.exists()
+
+
+def test_a_second_run_while_one_is_in_progress_is_refused(program, hr_client, hr_user):
+    MatchRun.objects.create(program=program, status=MatchRun.Status.RUNNING, started_by=hr_user)
+    response = hr_client.post(url("match_run_start", program), follow=True)
+    assert any("already in progress" in m for m in messages_of(response))
+    assert MatchRun.objects.count() == 1
+
+
+def test_in_an_active_program_the_run_is_a_rematch(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    m2, e2 = mentor(program), mentee(program)
+    page = hr_client.get(url("pairing_home", program))
+    assert "Re-match the remaining pool" in text(page)
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(url("match_run_start", program))
+    rematch = MatchRun.objects.filter(program=program).first()
+    assert rematch.kind == "rematch" and rematch.status == "proposed"
+    assert list(Pair.objects.filter(match_run=rematch).values_list("mentor_id", "mentee_id")) == [(m2.pk, e2.pk)]
+
+
+def test_home_lists_runs_with_their_stats(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program), mentee(program, level=3)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("pairing_home", program)))
+    assert f"Run #{run.pk}" in body and "Proposed" in body and "50%" in body
+    assert hr_user.get_full_name() in body
+
+
+def test_home_without_runs_says_what_to_do(program, hr_client):
+    body = text(hr_client.get(url("pairing_home", program)))
+    assert "No match runs yet" in body and "Run matching" in body
+
+
+def test_a_running_run_shows_progress_and_polls_until_finished(program, hr_user, hr_client):
+    run = MatchRun.objects.create(program=program, status=MatchRun.Status.RUNNING, started_by=hr_user, progress=40, progress_note="Scoring and solving")
+    for page in (hr_client.get(url("match_run_review", program, run.pk)), hr_client.get(url("pairing_home", program))):
+        body = text(page)
+        assert 'hx-trigger="every 2s"' in body and url("match_run_progress", program, run.pk) in body
+        assert 'value="40"' in body and "Scoring and solving" in body
+    assert "Run matching" not in text(hr_client.get(url("pairing_home", program)))
+
+    partial = hr_client.get(url("match_run_progress", program, run.pk), headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and "<html" not in text(partial) and "HX-Refresh" not in partial
+    assert 'hx-trigger="every 2s"' in text(partial)
+
+    MatchRun.objects.filter(pk=run.pk).update(status=MatchRun.Status.PROPOSED, progress=100)
+    partial = hr_client.get(url("match_run_progress", program, run.pk), headers={"HX-Request": "true"})
+    assert partial["HX-Refresh"] == "true" and "hx-trigger" not in text(partial)
+
+
+def test_a_failed_run_shows_its_error(program, hr_user, hr_client):
+    run = MatchRun.objects.create(program=program, status=MatchRun.Status.FAILED, started_by=hr_user, error="pin (1, 2) cannot be honoured: capacity")
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    assert "This run failed" in body and "pin (1, 2) cannot be honoured: capacity" in body
+    assert "Publish" not in body
+
+
+# --- Reviewing a proposal -------------------------------------------------------------------------------
+
+
+def test_review_shows_unmatched_people_with_the_reason(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    boss = EmployeeFactory(level=8, first_name="Beatrix", last_name="Bossington")
+    junior = mentor(program, manager=boss)
+    EnrollmentFactory(program=program, role="mentee", status=A, employee=boss)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    assert "No pairs in this proposal" in body
+    assert "Beatrix Bossington" in body and junior.employee.full_name in body
+    assert "No allowed partner" in body and "in the same reporting line" in body
+
+
+def test_review_shows_the_score_distribution(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    assert "Score distribution" in body and "900–1000" in body
+    assert body.count("<progress") == 10
+    assert "100%" in body  # match rate
+
+
+def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_one(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    senior = mentee(program)
+    allowed = [mentor(program, first_name="Allowed", last_name=f"Mentor{i}") for i in range(3)]
+    in_line = mentor(program, first_name="Reporting", last_name="Lineperson", manager=senior.employee)
+    disliked = mentor(program, first_name="Unwanted", last_name="Partnerson")
+    senior.not_with.set([disliked.employee])
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    current = Pair.objects.get(match_run=run, mentee=senior).mentor
+
+    response = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk), headers={"HX-Request": "true"})
+    body = text(response)
+    assert response.status_code == 200 and "<html" not in body
+    others = [m for m in allowed if m != current]
+    assert all(m.employee.full_name in body for m in others)
+    assert body.count("score ") == 2
+    assert "Reporting Lineperson" not in body and "Unwanted Partnerson" not in body
+    assert f"Currently paired with {current.employee.full_name}" in body
+    alternatives = response.context["alternatives"]
+    assert all(row.score >= 0 for row in alternatives.rows) and len(alternatives.rows) == 2
+
+    page = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk))  # without htmx: a whole page
+    assert "<html" in text(page) and "Alternatives for" in text(page)
+
+
+def test_alternatives_for_a_mentor_list_mentees(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    junior = mentor(program)
+    seniors = [mentee(program) for _ in range(4)]
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    response = hr_client.get(url("match_run_alternatives", program, run.pk, junior.pk), headers={"HX-Request": "true"})
+    rows = response.context["alternatives"].rows
+    assert len(rows) == 3 and {r.enrollment for r in rows} <= set(seniors)
+    assert "Other mentees for" in text(response)
+    assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+
+
+def test_alternatives_for_someone_outside_the_pool_say_so(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    late = mentee(program)
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, late.pk), headers={"HX-Request": "true"}))
+    assert "was not in the run's pool" in body
+
+
+def test_manual_pair_is_refused_with_the_reason(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    too_close = mentee(program, level=3)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": m1.pk, "mentee": too_close.pk}, follow=True)
+    assert any("Refused" in m and "level" in m for m in messages_of(response))
+    assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == [(m1.pk, e1.pk)]
+
+
+def test_manual_pair_replaces_the_mentees_pair(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, m2, e1 = mentor(program), mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    chosen = m2 if Pair.objects.get(match_run=run).mentor == m1 else m1
+    response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": chosen.pk, "mentee": e1.pk}, follow=True)
+    assert any("now mentors" in m for m in messages_of(response))
+    pair = Pair.objects.get(match_run=run)
+    assert (pair.mentor, pair.source, pair.created_by) == (chosen, "manual", response.wsgi_request.user)
+    assert "by HR" in text(response)
+
+
+def test_manual_pair_with_someone_of_another_program_is_rejected(world, hr_client):
+    run = world["mine"]["run"]
+    stranger = world["other"]["enrollment"]
+    response = hr_client.post(url("proposal_pair_manually", world["program"], run.pk), {"mentor": world["mine"]["pair"].mentor_id, "mentee": stranger.pk}, follow=True)
+    assert any("valid choice" in m for m in messages_of(response))
+    assert Pair.objects.filter(match_run=run).count() == 1
+
+
+def test_swap_exchanges_the_mentors(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).order_by("id")
+    response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
+    assert "The two pairs swapped mentors." in messages_of(response)
+    assert set(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == {(a.mentor_id, b.mentee_id), (b.mentor_id, a.mentee_id)}
+
+
+def test_swapping_a_pair_with_itself_is_refused(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pair = Pair.objects.get()
+    response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": pair.pk, "pair_b": pair.pk}, follow=True)
+    assert any("two different pairs" in m for m in messages_of(response))
+    assert Pair.objects.get().pk == pair.pk
+
+
+def test_swap_that_breaks_a_rule_is_refused(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    boss = EmployeeFactory(level=8)
+    m_under_boss = mentor(program, manager=boss)
+    m_free = mentor(program)
+    e_boss = EnrollmentFactory(program=program, role="mentee", status=A, employee=boss)
+    e_other = mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert set(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == {(m_free.pk, e_boss.pk), (m_under_boss.pk, e_other.pk)}
+    a, b = Pair.objects.filter(match_run=run)
+    response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
+    assert any("Refused" in m and "reporting line" in m for m in messages_of(response))
+    assert set(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == {a.pk, b.pk}
+
+
+def test_unpair_takes_a_pair_out_of_the_proposal(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pair = Pair.objects.get()
+    response = hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), follow=True)
+    assert not Pair.objects.exists()
+    assert any("no longer paired" in m for m in messages_of(response))
+    assert "Unpaired during review" in text(response) and e1.employee.full_name in text(response)
+
+
+def test_pin_and_exclude_from_the_review_page(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, m2, e1 = mentor(program), mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    review = url("match_run_review", program, run.pk)
+    response = hr_client.post(url("override_set", program), {"mentor": m2.pk, "mentee": e1.pk, "kind": "pin", "next": review})
+    assert response["Location"] == review
+    assert PairingOverride.objects.get().kind == "pin"
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(url("match_run_start", program))
+    rerun = MatchRun.objects.filter(program=program).first()
+    assert list(Pair.objects.filter(match_run=rerun).values_list("mentor_id", flat=True)) == [m2.pk]
+
+    response = hr_client.post(url("override_set", program), {"mentor": m2.pk, "mentee": e1.pk, "kind": "exclude"}, follow=True)
+    assert any("kept apart" in m for m in messages_of(response))
+    assert PairingOverride.objects.get().kind == "exclude"
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(url("match_run_start", program))
+    rerun = MatchRun.objects.filter(program=program).first()
+    assert list(Pair.objects.filter(match_run=rerun).values_list("mentor_id", flat=True)) == [m1.pk]
+
+
+def test_a_pin_that_breaks_a_hard_rule_is_refused_with_the_reason(program, hr_client):
+    boss = EmployeeFactory(level=8)
+    m = mentor(program, manager=boss)
+    e = EnrollmentFactory(program=program, role="mentee", status=A, employee=boss)
+    response = hr_client.post(url("override_set", program), {"mentor": m.pk, "mentee": e.pk, "kind": "pin"}, follow=True)
+    assert any("Refused" in msg and "reporting line" in msg for msg in messages_of(response))
+    assert not PairingOverride.objects.exists()
+
+
+def test_remove_an_override(program, hr_user, hr_client):
+    m, e = mentor(program), mentee(program)
+    override = services.override_set(program=program, mentor=m, mentee=e, kind="exclude", by=hr_user)
+    body = text(hr_client.get(url("pairing_home", program)))
+    assert "Kept apart" in body and m.employee.full_name in body
+    response = hr_client.post(url("override_remove", program, override.pk), {"next": "https://evil.example/"})
+    assert response["Location"] == url("pairing_home", program)  # never an outside address
+    assert not PairingOverride.objects.exists()
+
+
+def test_override_needs_people_of_the_program(world, hr_client):
+    stranger = world["other"]["enrollment"]
+    m = world["mine"]["pair"].mentor
+    response = hr_client.post(url("override_set", world["program"]), {"mentor": m.pk, "mentee": stranger.pk, "kind": "pin"}, follow=True)
+    assert any("valid choice" in msg for msg in messages_of(response))
+    assert not PairingOverride.objects.filter(mentee=stranger, program=world["program"]).exists()
+
+
+# --- Publishing ---------------------------------------------------------------------------------------------
+
+
+def test_publish_activates_pairs_tells_both_sides_and_starts_the_program(program, hr_user, hr_client, django_capture_on_commit_callbacks, deliver_outbox):
+    m1, m2, e1, e2 = mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    response = hr_client.post(url("match_run_publish", program, run.pk), follow=True)
+    assert "Published 2 pairs: everyone has been told by email." in messages_of(response)
+    assert set(Pair.objects.values_list("status", flat=True)) == {"active"}
+    program.refresh_from_db()
+    run.refresh_from_db()
+    assert program.status == "active" and run.status == "published" and run.published_by == hr_user
+    assert deliver_outbox() == 4
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(e.employee.email for e in (m1, m2, e1, e2))
+
+    body = text(response)  # read-only now
+    assert "Published by" in body and "Unpair" not in body and "Pair them" not in body and "Swap mentors" not in body
+    assert f'action="{url("match_run_publish", program, run.pk)}"' not in body
+
+    again = hr_client.post(url("match_run_publish", program, run.pk), follow=True)
+    assert any("already published by" in m and hr_user.get_full_name() in m for m in messages_of(again))
+    assert deliver_outbox() == 0
+    assert Pair.objects.count() == 2 and len(mail.outbox) == 4
+
+
+def test_a_published_run_refuses_edits(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    services.match_run_publish(run=run, by=hr_user)
+    pair = Pair.objects.get()
+    response = hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), follow=True)
+    assert any("Only an unpublished proposal can be changed" in m for m in messages_of(response))
+    pair.refresh_from_db()
+    assert pair.status == "active"
+
+
+def test_a_superseded_run_is_read_only_and_points_to_the_newer_one(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    first = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    second = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("match_run_review", program, first.pk)))
+    assert "A newer run replaced this proposal" in body and f"See run #{second.pk}" in body
+    assert "Publish" not in body and "Pair them" not in body
+    response = hr_client.post(url("match_run_publish", program, first.pk), follow=True)
+    assert any("Only a finished proposal can be published" in m for m in messages_of(response))
+
+
+# --- Confidentiality ------------------------------------------------------------------------------------------
+
+
+def test_the_please_not_with_list_never_appears(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    outsider = EmployeeFactory(first_name="Zebulon", last_name="Quillfeatherstone")
+    m1, m2 = mentor(program), mentor(program)
+    senior = mentee(program)
+    senior.not_with.set([outsider, m2.employee])
+    m1.not_with.set([outsider])
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pages = [
+        hr_client.get(url("pairing_home", program)),
+        hr_client.get(url("match_run_review", program, run.pk)),
+        hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk), headers={"HX-Request": "true"}),
+        hr_client.get(url("match_run_alternatives", program, run.pk, m2.pk), headers={"HX-Request": "true"}),
+        hr_client.get(url("match_run_alternatives", program, run.pk, m1.pk)),
+    ]
+    refused = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": m2.pk, "mentee": senior.pk}, follow=True)
+    pinned = hr_client.post(url("override_set", program), {"mentor": m2.pk, "mentee": senior.pk, "kind": "pin"}, follow=True)
+    for page in (*pages, refused, pinned):
+        body = text(page)
+        assert "Quillfeatherstone" not in body
+        assert "asked not to be paired" not in body and "not_with" not in body
+        assert '"inputs"' not in body and '"mentors": [' not in body
+    assert any("Refused" in m and "confidential preference" in m for m in messages_of(refused))
+    assert any("Refused" in m and "confidential preference" in m for m in messages_of(pinned))
+    assert m2.employee.full_name not in text(pages[2])  # not offered as an alternative either
+    assert Pair.objects.get(match_run=run).mentor == m1
+
+
+# --- Live pairs ----------------------------------------------------------------------------------------------------
+
+
+def test_pairs_list_shows_live_and_ended_pairs_and_ends_one(program, hr_user, hr_client, django_capture_on_commit_callbacks, deliver_outbox):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    first, second = Pair.objects.order_by("id")
+    services.pair_end(pair=second, reason=Pair.EndReason.NOT_A_FIT, by=hr_user, note="Different expectations")
+
+    body = text(hr_client.get(url("pairs_list", program)))
+    assert "1 live pair" in body and "Not a good fit" in body and "Different expectations" in body
+    assert body.count("End this pair") == 1 and f'action="{url("pair_end", program, first.pk)}"' in body
+
+    response = hr_client.post(url("pair_end", program, first.pk), {"reason": "hr_decision", "note": "Reorganisation"}, follow=True)
+    assert any("has ended" in m for m in messages_of(response))
+    first.refresh_from_db()
+    assert (first.status, first.end_reason, first.end_note, first.ended_by) == ("ended", "hr_decision", "Reorganisation", hr_user)
+    assert first.ended_at is not None
+
+    again = hr_client.post(url("pair_end", program, first.pk), {"reason": "other"}, follow=True)
+    assert any("already ended" in m for m in messages_of(again))
+    first.refresh_from_db()
+    assert first.end_reason == "hr_decision"
+
+
+def test_ending_a_pair_needs_a_known_reason(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    pair = Pair.objects.get()
+    response = hr_client.post(url("pair_end", program, pair.pk), {"reason": "bored"}, follow=True)
+    assert any("valid choice" in m for m in messages_of(response))
+    pair.refresh_from_db()
+    assert pair.status == "active"
+
+
+def test_pairs_list_without_pairs_says_what_to_do(program, hr_client):
+    body = text(hr_client.get(url("pairs_list", program)))
+    assert "No pairs yet" in body and url("pairing_home", program) in body
+
+
+def test_proposed_pairs_are_not_on_the_pairs_list(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m, e = mentor(program), mentee(program)
+    run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert e.employee.full_name not in text(hr_client.get(url("pairs_list", program)))
+
+
+# --- Constant queries as rows grow ------------------------------------------------------------------------------------
+
+
+def _grow(program, n):
+    for _ in range(n):
+        mentor(program), mentee(program)
+
+
+def test_review_page_queries_do_not_grow_with_pairs(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    _grow(program, 2)
+    small = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    PairingOverride.objects.create(program=program, kind="exclude", mentor=Pair.objects.filter(match_run=small).first().mentor, mentee=Pair.objects.filter(match_run=small).first().mentee)
+    with CaptureQueriesContext(connection) as few:
+        assert hr_client.get(url("match_run_review", program, small.pk)).status_code == 200
+    _grow(program, 6)
+    big = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert Pair.objects.filter(match_run=big).count() >= 7
+    with django_assert_max_num_queries(len(few)):
+        assert hr_client.get(url("match_run_review", program, big.pk)).status_code == 200
+
+
+def test_pairs_list_queries_do_not_grow_with_pairs(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    _grow(program, 2)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    services.pair_end(pair=Pair.objects.first(), reason="other", by=hr_user)
+    with CaptureQueriesContext(connection) as few:
+        hr_client.get(url("pairs_list", program))
+    _grow(program, 6)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    services.pair_end(pair=Pair.objects.last(), reason="other", by=hr_user)
+    assert Pair.objects.filter(program=program).count() >= 8
+    with django_assert_max_num_queries(len(few)):
+        assert hr_client.get(url("pairs_list", program)).status_code == 200
+
+
+def test_pairing_home_queries_do_not_grow_with_runs_and_overrides(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    _grow(program, 2)
+    run_now(program, hr_user, django_capture_on_commit_callbacks)
+    mentors = list(program.enrollments.filter(role="mentor"))
+    mentees = list(program.enrollments.filter(role="mentee"))
+    PairingOverride.objects.create(program=program, kind="exclude", mentor=mentors[0], mentee=mentees[0], created_by=hr_user)
+    with CaptureQueriesContext(connection) as few:
+        hr_client.get(url("pairing_home", program))
+    for _ in range(4):
+        run_now(program, hr_user, django_capture_on_commit_callbacks)
+    PairingOverride.objects.create(program=program, kind="exclude", mentor=mentors[1], mentee=mentees[1], created_by=hr_user)
+    with django_assert_max_num_queries(len(few)):
+        assert hr_client.get(url("pairing_home", program)).status_code == 200
+
+
+def test_alternatives_queries_are_constant(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    _grow(program, 3)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    person = program.enrollments.filter(role="mentee").first()
+    with CaptureQueriesContext(connection) as few:
+        hr_client.get(url("match_run_alternatives", program, run.pk, person.pk), headers={"HX-Request": "true"})
+    _grow(program, 6)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with django_assert_max_num_queries(len(few)):
+        hr_client.get(url("match_run_alternatives", program, run.pk, person.pk), headers={"HX-Request": "true"})
