@@ -162,6 +162,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Upward <upward@local
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
+# First retry wait after a failed delivery; it doubles per attempt, capped at an hour.
+OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=30)
 
 # --- Celery -------------------------------------------------------------------------------
 if REDIS_URL:
@@ -201,6 +203,9 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Match runs for pools up to this size are solved in the request (well under a second);
+# larger ones go to Celery and the review page shows progress.
+PAIRING_SYNC_MAX_PEOPLE = env.int("PAIRING_SYNC_MAX_PEOPLE", default=400)
 ROSTER_IMPORT_MAX_BYTES = env.int("ROSTER_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -271,6 +276,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
+# Every minute by default; the fault-injection tests run beat faster.
+BEAT_INTERVAL_SECONDS = env.float("BEAT_INTERVAL_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "drain-outbox": {"task": "mentoring.tasks.drain_outbox", "schedule": 60.0},
+    "drain-outbox": {"task": "mentoring.tasks.drain_outbox", "schedule": BEAT_INTERVAL_SECONDS},
+    "resume-match-runs": {"task": "pairing.tasks.resume_match_runs", "schedule": BEAT_INTERVAL_SECONDS},
+    "sweep-reminders": {"task": "sessions_log.tasks.sweep_reminders", "schedule": BEAT_INTERVAL_SECONDS},
 }

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from sessions_log import reminder_views
+
 from . import roster_views, views
 
 handler403 = "mentoring.views.error_403"
@@ -18,6 +20,12 @@ urlpatterns = [
     path("hr/roster/<int:pk>/apply/", roster_views.roster_import_apply, name="roster_import_apply"),
     path("executive/", views.executive_home, name="executive_home"),
     path("healthz", views.healthz, name="healthz"),
+    path("reminders/unsubscribe/<str:token>/", reminder_views.reminder_unsubscribe, name="reminder_unsubscribe"),
+    path("me/reminders/", reminder_views.reminder_preferences, name="reminder_preferences"),
+    path("hr/reminders/", include([path("", reminder_views.hr_reminders, name="hr_reminders"), path("retry/", reminder_views.hr_reminders_retry, name="hr_reminders_retry")])),
+    path("", include("programs.urls")),
+    path("", include("pairing.urls")),
+    path("", include("sessions_log.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -10,8 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from programs import selectors as program_selectors
+from sessions_log import selectors as pair_selectors
+
 from . import selectors
-from .models import Department, Employee, Role, reporting_chains
+from .models import Department, Employee, reporting_chains
 from .roles import executive_required, home_url_name, hr_required, participant_required
 
 logger = logging.getLogger(__name__)
@@ -24,12 +27,34 @@ def home(request):
 
 @participant_required
 def participant_home(request):
-    return render(request, "mentoring/participant_home.html", {"employee": getattr(request.user, "employee", None)})
+    employee = getattr(request.user, "employee", None)
+    enrollments, open_programs = [], []
+    if employee is not None:
+        enrollments = list(program_selectors.enrollments_of(employee=employee))
+        for enrollment in enrollments:
+            # The resources for this person's side, ticked or not (from the selector's prefetches).
+            done = {c.resource_id for c in enrollment.completed_resources.all()}
+            enrollment.checklist = [(r, r.pk in done) for r in enrollment.program.resources.all() if r.is_for(enrollment.role)]
+        open_programs = program_selectors.programs_open_to(employee=employee)
+    my_pairs = pair_selectors.pairs_for_home(employee=employee)
+    return render(
+        request, "mentoring/participant_home.html", {"employee": employee, "enrollments": enrollments, "open_programs": open_programs, "my_pairs": my_pairs}
+    )
 
 
 @hr_required
 def hr_home(request):
-    return render(request, "mentoring/hr_home.html", {"summary": selectors.directory_summary()})
+    programs = list(program_selectors.programs_for_hr())
+    return render(
+        request,
+        "mentoring/hr_home.html",
+        {
+            "summary": selectors.directory_summary(),
+            "programs": programs[:8],
+            "program_total": len(programs),
+            "programs_open": sum(1 for p in programs if p.status == "enrollment_open"),
+        },
+    )
 
 
 @executive_required

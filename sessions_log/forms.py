@@ -1,0 +1,263 @@
+"""Forms for pairs at work. They parse and check the shape of input; the services in
+sessions_log/services.py decide what is allowed and do the writing.
+
+Dates and times typed by a person are in *their* time zone (the one the middleware activated
+for the request); `local_datetime` turns them into an aware datetime, stored as UTC.
+"""
+
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from pairing.models import Pair
+from programs.models import Topic
+
+from .models import Insight
+from .services import GoalInput, LogInput
+
+DATE = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+TIME = {"attrs": {"type": "time", "step": 300}, "format": "%H:%M"}
+ONE_TO_FIVE = [(i, str(i)) for i in range(1, 6)]
+ZERO_TO_TEN = [(i, str(i)) for i in range(0, 11)]
+GOAL_ROWS = 5
+ACTION_ROWS = 3
+
+
+def local_datetime(day: datetime.date, time: datetime.time) -> datetime.datetime:
+    """The aware datetime for a wall-clock day and time in the current (the person's) zone."""
+    zone = timezone.get_current_timezone()
+    naive = datetime.datetime.combine(day, time)
+    aware = naive.replace(tzinfo=zone)
+    # When clocks go forward an hour is skipped: that time does not exist, so say so rather
+    # than silently book the meeting an hour off.
+    if aware.astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValidationError(_("That time does not exist in your time zone (the clocks change that night). Choose another time."))
+    return aware
+
+
+def _scale(label, choices=ONE_TO_FIVE, **kwargs):
+    return forms.TypedChoiceField(label=label, choices=choices, coerce=int, widget=forms.RadioSelect(attrs={"class": "btn-check"}), **kwargs)
+
+
+def _topics_field(label):
+    return forms.ModelMultipleChoiceField(label=label, queryset=Topic.objects.none(), required=False, widget=forms.CheckboxSelectMultiple)
+
+
+# --- Agreement -----------------------------------------------------------------------------------------
+
+
+class AgreementForm(forms.Form):
+    meeting_frequency = forms.CharField(label=_("How often we meet"), max_length=200, required=False, help_text=_("For example: every two weeks, 45 minutes, on video."))
+    boundaries = forms.CharField(label=_("Boundaries"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Topics you keep out, how you give feedback, how you reach each other."))
+    confidentiality = forms.CharField(label=_("Confidentiality"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class GoalForm(forms.Form):
+    title = forms.CharField(label=_("Goal"), max_length=200, required=False)
+    progress = forms.IntegerField(label=_("Progress (%)"), min_value=0, max_value=100, required=False, widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    note = forms.CharField(label=_("Progress note"), max_length=500, required=False)
+
+    def goal(self) -> GoalInput | None:
+        title = (self.cleaned_data.get("title") or "").strip()
+        if not title:
+            return None
+        return GoalInput(title=title, progress=self.cleaned_data.get("progress") or 0, note=self.cleaned_data.get("note") or "")
+
+
+GoalFormSet = forms.formset_factory(GoalForm, extra=0, max_num=12, absolute_max=12)
+
+
+def goal_formset(data=None, *, goals=()):
+    """The agreement's goals plus empty rows, so there are at least GOAL_ROWS to fill in."""
+    initial = [{"title": g.title, "progress": g.progress, "note": g.note} for g in goals]
+    initial += [{} for _ in range(max(GOAL_ROWS - len(initial), 1))]
+    return GoalFormSet(data, initial=initial, prefix="goals")
+
+
+class GoalProgressForm(forms.Form):
+    progress = forms.IntegerField(label=_("Progress (%)"), min_value=0, max_value=100, widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    note = forms.CharField(label=_("Progress note"), max_length=500, required=False)
+
+
+# --- Meetings --------------------------------------------------------------------------------------------
+
+
+class _WhenForm(forms.Form):
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(**DATE))
+    time = forms.TimeField(label=_("Start time"), widget=forms.TimeInput(**TIME))
+    duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=10, max_value=240, widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("day") and cleaned.get("time"):
+            try:
+                cleaned["starts_at"] = local_datetime(cleaned["day"], cleaned["time"])
+            except ValidationError as exc:
+                self.add_error("time", exc)
+        return cleaned
+
+
+class MeetingForm(_WhenForm):
+    location = forms.CharField(label=_("Place"), max_length=200, required=False, help_text=_("A room or a café; leave empty for a video call."))
+    video_url = forms.URLField(label=_("Video link"), required=False, assume_scheme="https")
+    agenda = forms.CharField(label=_("Agenda"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    topics = _topics_field(_("Topics for this meeting"))
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = program.topics.order_by("name")
+
+
+class RescheduleForm(_WhenForm):
+    reason = forms.CharField(label=_("Why it moves"), max_length=500, required=False, help_text=_("Your partner sees this in the email."))
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why it is cancelled"), max_length=500, help_text=_("Your partner sees this in the email."), error_messages={"required": _("Say briefly why, so your partner knows.")}
+    )
+
+
+# --- Session logs, notes, pulse, feedback ----------------------------------------------------------------------
+
+
+class SessionLogForm(forms.Form):
+    held_on = forms.DateField(label=_("Date"), widget=forms.DateInput(**DATE))
+    minutes = forms.IntegerField(label=_("Minutes"), min_value=5, max_value=480, widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}))
+    topics = _topics_field(_("Topics covered"))
+    mentor_learned = forms.CharField(label=_("What the mentor learned"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    mentee_learned = forms.CharField(label=_("What the mentee learned"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    shared_notes = forms.CharField(label=_("Shared notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Both of you see these."))
+    private_note = forms.CharField(
+        label=_("My private note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only you can ever read this: not your partner, not HR, not executives."),
+    )
+
+    def __init__(self, *args, program, with_actions: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = program.topics.order_by("name")
+        self.action_rows = []
+        if with_actions:
+            for i in range(ACTION_ROWS):
+                self.fields[f"action_{i}_text"] = forms.CharField(label=_("Action %(n)s") % {"n": i + 1}, max_length=500, required=False)
+                self.fields[f"action_{i}_due"] = forms.DateField(label=_("Due (optional)"), required=False, widget=forms.DateInput(**DATE))
+                self.action_rows.append((self[f"action_{i}_text"], self[f"action_{i}_due"]))
+
+    def log_input(self) -> LogInput:
+        data = self.cleaned_data
+        actions = [(data[f"action_{i}_text"], data.get(f"action_{i}_due")) for i in range(len(self.action_rows)) if (data.get(f"action_{i}_text") or "").strip()]
+        return LogInput(
+            held_on=data["held_on"],
+            minutes=data["minutes"],
+            topics=list(data["topics"]),
+            mentor_learned=data["mentor_learned"],
+            mentee_learned=data["mentee_learned"],
+            shared_notes=data["shared_notes"],
+            private_note=data["private_note"],
+            actions=actions,
+        )
+
+
+class PrivateNoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("My private note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Only you can ever read this: not your partner, not HR, not executives. Leave it empty to delete it."),
+    )
+
+
+class PulseForm(forms.Form):
+    felt_heard = _scale(_("I felt heard"))
+    safe_to_be_candid = _scale(_("It felt safe to be candid"))
+    wants_to_continue = _scale(_("I want to continue with this pair"))
+
+
+class FeedbackForm(forms.Form):
+    usefulness = _scale(_("How useful was this session?"))
+    psychological_safety = _scale(_("How safe did you feel to speak openly?"))
+    comment = forms.CharField(label=_("Comment (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ConcernForm(forms.Form):
+    text = forms.CharField(
+        label=_("What worries you?"), widget=forms.Textarea(attrs={"rows": 6}), error_messages={"required": _("Tell HR what worries you; only HR will read it.")}
+    )
+
+
+# --- Insight to action -------------------------------------------------------------------------------------
+
+
+class InsightForm(forms.Form):
+    topic = forms.ModelChoiceField(label=_("Topic"), queryset=Topic.objects.none(), required=False, empty_label=_("No particular topic"))
+    text = forms.CharField(label=_("Insight"), widget=forms.Textarea(attrs={"rows": 2}), help_text=_("What did your mentee realise? Sponsors only ever see counts by topic."))
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topic"].queryset = program.topics.order_by("name")
+
+
+class ActionForm(forms.Form):
+    text = forms.CharField(label=_("What I will do"), max_length=500)
+    due_on = forms.DateField(label=_("By (optional)"), required=False, widget=forms.DateInput(**DATE))
+    insight = forms.ModelChoiceField(label=_("From insight (optional)"), queryset=Insight.objects.none(), required=False, empty_label=_("None"))
+
+    def __init__(self, *args, pair: Pair, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["insight"].queryset = Insight.objects.filter(pair=pair).order_by("-created_at")
+        self.fields["insight"].label_from_instance = lambda i: i.text[:80]
+
+
+# --- Closure ----------------------------------------------------------------------------------------------------
+
+CLOSE_REASONS = [
+    (Pair.EndReason.COMPLETED, _("We have finished: the program goals are met")),
+    (Pair.EndReason.NOT_A_FIT, Pair.EndReason.NOT_A_FIT.label),
+    (Pair.EndReason.OTHER, Pair.EndReason.OTHER.label),
+]
+
+
+class PairCloseForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Why the pair ends"), choices=CLOSE_REASONS, widget=forms.RadioSelect)
+    reflection = forms.CharField(
+        label=_("Your reflection"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("What did you learn, what would you keep?"),
+        error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
+    )
+
+
+class ReflectionForm(forms.Form):
+    text = forms.CharField(
+        label=_("Your reflection"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("What did you learn, what would you keep?"),
+        error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
+    )
+
+
+# --- Surveys ----------------------------------------------------------------------------------------------------
+
+
+class SurveyForm(forms.Form):
+    """One 1–5 question per survey item, plus would-recommend (0–10) except at baseline."""
+
+    def __init__(self, *args, items, ask_recommend: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item_keys = []
+        for key, _item, label in items:
+            self.fields[key] = _scale(label)
+            self.item_keys.append(key)
+        if ask_recommend:
+            self.fields["would_recommend"] = _scale(_("How likely are you to recommend this program to a colleague?"), choices=ZERO_TO_TEN)
+
+    def item_fields(self):
+        return [self[key] for key in self.item_keys]
+
+    def scores(self) -> dict[str, int]:
+        return {key: self.cleaned_data[key] for key in self.item_keys}

@@ -1,0 +1,384 @@
+"""Reads for pairs at work, always scoped to the person asking.
+
+A participant only ever finds their own pairs: any other id is DoesNotExist, which the views
+turn into a 404. Confidential rows are never loaded for display: a safety pulse is only tested
+for existence, feedback only for "have I given mine", private notes only the reader's own, and
+"please not with" lists are never read here at all.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from mentoring.models import Employee
+from pairing.models import Pair
+from programs.models import Enrollment, Program
+
+from .models import (
+    ActionItem,
+    Agreement,
+    AgreementGoal,
+    Feedback,
+    Insight,
+    Meeting,
+    PrivateNote,
+    Reflection,
+    SafetyPulse,
+    SessionLog,
+    SurveyResponse,
+)
+from .services import LOG_EDIT_WINDOW, survey_window
+
+LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
+# Proposed pairs are HR's draft until published: participants never see them.
+VISIBLE = (*LIVE, Pair.Status.ENDED)
+PEOPLE = ("program", "mentor__employee__department", "mentee__employee__department")
+SURVEY_KINDS = tuple(SurveyResponse.Kind)
+
+
+# --- Scoped look-ups (DoesNotExist for anything that is not the person's own) -----------------------
+
+
+def pairs_of(*, employee: Employee | None) -> QuerySet[Pair]:
+    if employee is None:
+        return Pair.objects.none()
+    return Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee), status__in=VISIBLE).select_related(*PEOPLE)
+
+
+def pair_for(*, employee: Employee | None, pk: int) -> Pair:
+    return pairs_of(employee=employee).get(pk=pk)
+
+
+def meeting_of(*, pair: Pair, pk: int) -> Meeting:
+    meeting = Meeting.objects.prefetch_related("topics").get(pk=pk, pair=pair)
+    meeting.pair = pair
+    return meeting
+
+
+def log_of(*, pair: Pair, pk: int) -> SessionLog:
+    log = SessionLog.objects.prefetch_related("topics").get(pk=pk, pair=pair)
+    log.pair = pair
+    return log
+
+
+def goal_of(*, pair: Pair, pk: int) -> AgreementGoal:
+    goal = AgreementGoal.objects.select_related("agreement").get(pk=pk, agreement__pair=pair)
+    goal.agreement.pair = pair
+    return goal
+
+
+def action_of(*, pair: Pair, pk: int) -> ActionItem:
+    action = ActionItem.objects.get(pk=pk, pair=pair)
+    action.pair = pair
+    return action
+
+
+def insights_of(*, pair: Pair) -> QuerySet[Insight]:
+    return Insight.objects.filter(pair=pair).select_related("topic").order_by("-created_at", "-id")
+
+
+def my_private_note(*, log: SessionLog, me: Employee) -> str:
+    note = PrivateNote.objects.filter(session_log=log, author=me).only("text").first()
+    return note.text if note else ""
+
+
+def enrollment_for_survey(*, employee: Employee | None, pk: int) -> Enrollment:
+    if employee is None:
+        raise Enrollment.DoesNotExist
+    return Enrollment.objects.select_related("program").get(pk=pk, employee=employee, status=Enrollment.Status.APPROVED)
+
+
+def feed_meetings(*, employee: Employee) -> QuerySet[Meeting]:
+    """Every meeting of the person's pairs, for their calendar feed (cancelled ones included,
+    so calendar apps remove them)."""
+    return (
+        Meeting.objects.filter(Q(pair__mentor__employee=employee) | Q(pair__mentee__employee=employee), pair__status__in=VISIBLE)
+        .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
+        .order_by("starts_at", "id")
+    )
+
+
+# --- What is due, surveys, quiet pairs (pure helpers over rows already loaded) --------------------------
+
+
+@dataclass
+class Due:
+    """Something the person should do on a pair. `kind` picks the wording in the template."""
+
+    kind: str  # "agreement_setup" | "agreement" | "log" | "feedback" | "pulse" | "survey"
+    meeting: Meeting | None = None
+    log: SessionLog | None = None
+    survey: "SurveyRow | None" = None
+
+
+@dataclass
+class SurveyRow:
+    enrollment: Enrollment
+    kind: str
+    label: str
+    opens_on: datetime.date
+    closes_on: datetime.date
+    state: str  # "answered" | "open" | "upcoming" | "closed"
+    response: SurveyResponse | None = None
+
+
+def survey_rows(enrollment: Enrollment, responses: list[SurveyResponse], today: datetime.date) -> list[SurveyRow]:
+    """The program's surveys for one enrollment with their state today (answered, open, ...)."""
+    by_kind = {r.kind: r for r in responses}
+    rows = []
+    for kind in SURVEY_KINDS:
+        window = survey_window(enrollment.program, kind)
+        if window is None:
+            continue
+        response = by_kind.get(kind)
+        if response is not None:
+            state = "answered"
+        elif window[0] <= today <= window[1]:
+            state = "open"
+        elif today < window[0]:
+            state = "upcoming"
+        else:
+            state = "closed"
+        rows.append(SurveyRow(enrollment=enrollment, kind=kind, label=kind.label, opens_on=window[0], closes_on=window[1], state=state, response=response))
+    return rows
+
+
+def _agreement_of(pair: Pair) -> Agreement | None:
+    try:
+        return pair.agreement
+    except Agreement.DoesNotExist:
+        return None
+
+
+def _quiet_days(pair: Pair, meetings: list[Meeting], logs: list[SessionLog], now: datetime.datetime) -> int | None:
+    """Days since the last meeting or log, or None when the pair is not idle (a meeting is
+    booked, or the pair is not live in a running program)."""
+    if pair.status not in LIVE or pair.program.status != Program.Status.ACTIVE:
+        return None
+    if any(m.status == Meeting.Status.SCHEDULED and m.starts_at >= now for m in meetings):
+        return None
+    marks = [pair.started_at or pair.created_at]
+    marks += [m.starts_at for m in meetings if m.status == Meeting.Status.SCHEDULED]
+    marks += [log.created_at for log in logs]
+    marks += [datetime.datetime.combine(log.held_on, datetime.time(12), tzinfo=datetime.UTC) for log in logs]
+    return max(0, (now - max(marks)).days)
+
+
+def _due(*, pair: Pair, side: str, agreement: Agreement | None, meetings: list[Meeting], logs: list[SessionLog], surveys: list[SurveyRow], now: datetime.datetime) -> list[Due]:
+    if pair.status not in LIVE or pair.program.status == Program.Status.ARCHIVED:
+        return []
+    due: list[Due] = []
+    if agreement is None:
+        due.append(Due(kind="agreement_setup"))
+    elif getattr(agreement, f"{side}_acknowledged_version") != agreement.version:
+        due.append(Due(kind="agreement"))
+    for meeting in meetings:
+        if meeting.status == Meeting.Status.SCHEDULED and meeting.starts_at <= now and not meeting.logged:
+            due.append(Due(kind="log", meeting=meeting))
+    for log in logs:
+        if side == "mentor" and not log.has_pulse:
+            due.append(Due(kind="pulse", log=log))
+        if not log.my_feedback:
+            due.append(Due(kind="feedback", log=log))
+    due += [Due(kind="survey", survey=row) for row in surveys if row.state == "open"]
+    return due
+
+
+def _meetings_qs(pair_ids_filter: dict) -> QuerySet[Meeting]:
+    return (
+        Meeting.objects.filter(**pair_ids_filter)
+        .annotate(logged=Exists(SessionLog.objects.filter(meeting=OuterRef("pk"))))
+        .prefetch_related("topics")
+        .order_by("starts_at", "id")
+    )
+
+
+def _logs_qs(pair_ids_filter: dict, me: Employee) -> QuerySet[SessionLog]:
+    # Only existence of a pulse and of *my* feedback is read; never their values.
+    return (
+        SessionLog.objects.filter(**pair_ids_filter)
+        .annotate(
+            has_pulse=Exists(SafetyPulse.objects.filter(session_log=OuterRef("pk"))),
+            my_feedback=Exists(Feedback.objects.filter(session_log=OuterRef("pk"), author__employee=me)),
+        )
+        .select_related("author", "meeting")
+        .prefetch_related("topics", Prefetch("private_notes", queryset=PrivateNote.objects.filter(author=me), to_attr="my_notes"))
+        .order_by("-held_on", "-id")
+    )
+
+
+# --- The pair page ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PairPage:
+    pair: Pair
+    side: str
+    me: Employee
+    partner: Employee
+    partner_side: str
+    partner_now: datetime.datetime
+    editable: bool
+    agreement: Agreement | None
+    goals: list[AgreementGoal]
+    i_acknowledged: bool
+    partner_acknowledged: bool
+    next_meeting: Meeting | None
+    upcoming: list[Meeting]
+    past: list[Meeting]
+    cancelled: list[Meeting]
+    logs: list[SessionLog]
+    insights: list[Insight]
+    actions: list[ActionItem]
+    due: list[Due]
+    quiet_days: int | None
+    stuck: bool
+    my_reflection: Reflection | None
+    partner_reflected: bool
+    surveys: list[SurveyRow] = field(default_factory=list)
+
+
+def pair_page(*, pair: Pair, me: Employee) -> PairPage:
+    """Everything the pair page shows, in a fixed number of queries whatever the history."""
+    side = "mentor" if pair.mentor.employee_id == me.pk else "mentee"
+    mine, theirs = (pair.mentor, pair.mentee) if side == "mentor" else (pair.mentee, pair.mentor)
+    now = timezone.now()
+    editable = pair.status in LIVE and pair.program.status != Program.Status.ARCHIVED
+
+    agreement = Agreement.objects.filter(pair=pair).prefetch_related("goals").first()
+    goals = list(agreement.goals.all()) if agreement else []
+    meetings = list(_meetings_qs({"pair": pair}))
+    for meeting in meetings:
+        meeting.pair = pair
+        meeting.started = meeting.starts_at <= now
+    logs = list(_logs_qs({"pair": pair}, me))
+    for log in logs:
+        log.pair = pair
+        log.my_note = log.my_notes[0].text if log.my_notes else ""
+        log.editable = editable and log.author_id == me.pk and now - log.created_at <= LOG_EDIT_WINDOW
+    insights = list(insights_of(pair=pair))
+    actions = list(ActionItem.objects.filter(pair=pair).select_related("insight"))
+    reflections = list(Reflection.objects.filter(pair=pair).only("id", "author_id", "text", "created_at"))
+    responses = list(SurveyResponse.objects.filter(enrollment=mine).only("id", "enrollment_id", "kind", "submitted_at"))
+    mine.program = pair.program
+    surveys = survey_rows(mine, responses, timezone.localdate()) if editable else []
+
+    scheduled = [m for m in meetings if m.status == Meeting.Status.SCHEDULED]
+    upcoming = [m for m in scheduled if m.ends_at > now]
+    quiet = _quiet_days(pair, meetings, logs, now)
+    return PairPage(
+        pair=pair,
+        side=side,
+        me=me,
+        partner=theirs.employee,
+        partner_side=theirs.role,
+        partner_now=now.astimezone(_zone(theirs.employee.time_zone)),
+        editable=editable,
+        agreement=agreement,
+        goals=goals,
+        i_acknowledged=bool(agreement) and getattr(agreement, f"{side}_acknowledged_version") == agreement.version,
+        partner_acknowledged=bool(agreement) and getattr(agreement, f"{theirs.role}_acknowledged_version") == agreement.version,
+        next_meeting=upcoming[0] if upcoming else None,
+        upcoming=upcoming[1:],
+        past=sorted((m for m in scheduled if m.ends_at <= now), key=lambda m: m.starts_at, reverse=True),
+        cancelled=[m for m in meetings if m.status == Meeting.Status.CANCELLED],
+        logs=logs,
+        insights=insights,
+        actions=actions,
+        due=_due(pair=pair, side=side, agreement=agreement, meetings=meetings, logs=logs, surveys=surveys, now=now),
+        quiet_days=quiet,
+        stuck=quiet is not None and quiet >= pair.program.stuck_after_days,
+        my_reflection=next((r for r in reflections if r.author_id == mine.pk), None),
+        partner_reflected=any(r.author_id == theirs.pk for r in reflections),
+        surveys=surveys,
+    )
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+# --- The participant home: my pairs at a glance -------------------------------------------------------------
+
+
+@dataclass
+class PairSummary:
+    pair: Pair
+    side: str
+    partner: Employee
+    next_meeting: Meeting | None
+    due: list[Due]
+    stuck: bool
+    quiet_days: int | None
+    live: bool
+
+
+def pairs_for_home(*, employee: Employee | None) -> list[PairSummary]:
+    """The person's pairs (live first) with the next meeting, what is due and whether the pair
+    has gone quiet, in a fixed number of queries however many pairs and sessions they have."""
+    if employee is None:
+        return []
+    pairs = list(pairs_of(employee=employee).select_related("agreement"))
+    if not pairs:
+        return []
+    ids = [p.pk for p in pairs]
+    meetings: dict[int, list[Meeting]] = {pk: [] for pk in ids}
+    for meeting in _meetings_qs({"pair_id__in": ids}):
+        meetings[meeting.pair_id].append(meeting)
+    logs: dict[int, list[SessionLog]] = {pk: [] for pk in ids}
+    for log in _logs_qs({"pair_id__in": ids}, employee):
+        logs[log.pair_id].append(log)
+    my_enrollments = [p.mentor if p.mentor.employee_id == employee.pk else p.mentee for p in pairs]
+    responses: dict[int, list[SurveyResponse]] = {}
+    for response in SurveyResponse.objects.filter(enrollment__in=my_enrollments).only("id", "enrollment_id", "kind", "submitted_at"):
+        responses.setdefault(response.enrollment_id, []).append(response)
+
+    now, today = timezone.now(), timezone.localdate()
+    out = []
+    for pair, mine in zip(pairs, my_enrollments, strict=True):
+        side = mine.role
+        live = pair.status in LIVE and pair.program.status != Program.Status.ARCHIVED
+        mine.program = pair.program
+        for m in meetings[pair.pk]:
+            m.pair = pair
+        surveys = survey_rows(mine, responses.get(mine.pk, []), today) if live else []
+        quiet = _quiet_days(pair, meetings[pair.pk], logs[pair.pk], now)
+        upcoming = [m for m in meetings[pair.pk] if m.status == Meeting.Status.SCHEDULED and m.ends_at > now]
+        out.append(
+            PairSummary(
+                pair=pair,
+                side=side,
+                partner=(pair.mentee if side == "mentor" else pair.mentor).employee,
+                next_meeting=upcoming[0] if upcoming else None,
+                due=_due(pair=pair, side=side, agreement=_agreement_of(pair), meetings=meetings[pair.pk], logs=logs[pair.pk], surveys=surveys, now=now),
+                stuck=quiet is not None and quiet >= pair.program.stuck_after_days,
+                quiet_days=quiet,
+                live=live,
+            )
+        )
+    out.sort(key=lambda s: (not s.live, -(s.pair.started_at or s.pair.created_at).timestamp()))
+    return out
+
+
+# --- Surveys page ----------------------------------------------------------------------------------------------
+
+
+def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[SurveyRow]]]:
+    """Each approved enrollment of the person with its surveys' state today."""
+    if employee is None:
+        return []
+    enrollments = (
+        Enrollment.objects.filter(employee=employee, status=Enrollment.Status.APPROVED)
+        .exclude(program__status=Program.Status.DRAFT)
+        .select_related("program")
+        .prefetch_related(Prefetch("survey_responses", queryset=SurveyResponse.objects.only("id", "enrollment_id", "kind", "submitted_at")))
+        .order_by("-program__starts_on", "id")
+    )
+    today = timezone.localdate()
+    return [(e, survey_rows(e, list(e.survey_responses.all()), today)) for e in enrollments]

@@ -1,0 +1,546 @@
+"""Writes for pairs at work. Every function is atomic, keyword-only, raises SessionError.
+
+`me` is always the Employee acting; services check that they belong to the pair and which
+side they are on, so a view cannot forget it.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mentoring.mail import send_templated
+from mentoring.models import Employee
+from pairing.models import Pair
+from pairing.services import MatchError, pair_end
+from programs.models import Enrollment, EnrollmentTopic, Program, Topic
+
+from . import ics
+from .models import (
+    ActionItem,
+    Agreement,
+    AgreementGoal,
+    CalendarFeed,
+    Concern,
+    Feedback,
+    Insight,
+    Meeting,
+    MeetingChange,
+    PrivateNote,
+    PulseAlert,
+    Reflection,
+    SafetyPulse,
+    SessionLog,
+    SurveyAnswer,
+    SurveyResponse,
+)
+
+LOG_EDIT_WINDOW = datetime.timedelta(days=7)
+LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
+
+
+class SessionError(Exception):
+    """A refused action on a pair, with a message a person can read."""
+
+
+def side_of(pair: Pair, me: Employee) -> str:
+    """'mentor' or 'mentee'; anyone else is refused (views have already 404'd them)."""
+    if pair.mentor.employee_id == me.pk:
+        return "mentor"
+    if pair.mentee.employee_id == me.pk:
+        return "mentee"
+    raise SessionError(_("You are not part of this pair."))
+
+
+def partner_of(pair: Pair, me: Employee) -> Employee:
+    return pair.mentee.employee if side_of(pair, me) == "mentor" else pair.mentor.employee
+
+
+def _live_pair(pair: Pair, me: Employee) -> str:
+    side = side_of(pair, me)
+    if pair.status not in LIVE:
+        raise SessionError(_("This pair has ended; its record can be read but not changed."))
+    if pair.program.status == Program.Status.ARCHIVED:
+        raise SessionError(_("This program is archived and read-only."))
+    return side
+
+
+def _lock(pair: Pair) -> Pair:
+    return Pair.objects.select_for_update(of=("self",)).select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
+
+
+# --- Agreement ---------------------------------------------------------------------------------
+
+
+def agreement_for(pair: Pair) -> Agreement:
+    """The pair's agreement, prefilled from the program's template the first time."""
+    agreement, created = Agreement.objects.get_or_create(
+        pair=pair,
+        defaults={
+            "meeting_frequency": _("Every %(days)s days, %(minutes)s minutes") % {"days": pair.program.cadence_days, "minutes": pair.program.meeting_minutes},
+            "boundaries": pair.program.agreement_template,
+            "confidentiality": _("What we share stays between us unless we both agree otherwise. Private notes are visible only to their author."),
+        },
+    )
+    return agreement
+
+
+@dataclass
+class GoalInput:
+    title: str
+    progress: int = 0
+    note: str = ""
+
+
+@transaction.atomic
+def agreement_save(*, pair: Pair, me: Employee, meeting_frequency: str, boundaries: str, confidentiality: str, goals: list[GoalInput]) -> Agreement:
+    """Edit the agreement. A change to its terms asks both sides to acknowledge again."""
+    pair = _lock(pair)
+    side = _live_pair(pair, me)
+    if not [g for g in goals if g.title.strip()]:
+        raise SessionError(_("Write at least one goal."))
+    if any(not 0 <= g.progress <= 100 for g in goals):
+        raise SessionError(_("Progress goes from 0 to 100%."))
+    agreement = agreement_for(pair)
+    agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    old_terms = (agreement.meeting_frequency, agreement.boundaries, agreement.confidentiality, [g.title for g in agreement.goals.all()])
+    agreement.meeting_frequency = meeting_frequency.strip()[:200]
+    agreement.boundaries = boundaries.strip()
+    agreement.confidentiality = confidentiality.strip()
+    new_titles = [g.title.strip()[:200] for g in goals if g.title.strip()]
+    if (agreement.meeting_frequency, agreement.boundaries, agreement.confidentiality, new_titles) != old_terms:
+        agreement.version += 1
+    # The editor agrees to what they wrote; the partner is asked again.
+    setattr(agreement, f"{side}_acknowledged_version", agreement.version)
+    agreement.updated_by = me
+    agreement.updated_at = timezone.now()
+    agreement.save()
+    agreement.goals.all().delete()
+    AgreementGoal.objects.bulk_create(
+        [AgreementGoal(agreement=agreement, title=g.title.strip()[:200], progress=g.progress, note=g.note.strip()[:500], order=i) for i, g in enumerate(goals) if g.title.strip()]
+    )
+    return agreement
+
+
+@transaction.atomic
+def agreement_acknowledge(*, pair: Pair, me: Employee, version: int) -> Agreement:
+    pair = _lock(pair)
+    side = _live_pair(pair, me)
+    # agreement_for: acknowledging before anyone opened the agreement page must not be a 500.
+    agreement = Agreement.objects.select_for_update().get(pk=agreement_for(pair).pk)
+    if version != agreement.version:
+        raise SessionError(_("The agreement changed while you were reading it: read the new version and acknowledge again."))
+    setattr(agreement, f"{side}_acknowledged_version", agreement.version)
+    agreement.save(update_fields=[f"{side}_acknowledged_version"])
+    return agreement
+
+
+@transaction.atomic
+def goal_update_progress(*, goal: AgreementGoal, me: Employee, progress: int, note: str = "") -> AgreementGoal:
+    """Progress on a goal does not change the terms: no re-acknowledgement needed."""
+    _live_pair(goal.agreement.pair, me)
+    if not 0 <= progress <= 100:
+        raise SessionError(_("Progress goes from 0 to 100%."))
+    goal.progress = progress
+    goal.note = note.strip()[:500]
+    goal.save(update_fields=["progress", "note"])
+    return goal
+
+
+# --- Meetings and invites ------------------------------------------------------------------------
+
+
+def _send_invite(meeting: Meeting, *, template: str, cancelled: bool = False) -> None:
+    """One email per side, each in the recipient's own time zone, with the ICS attached."""
+    pair = meeting.pair
+    method = "CANCEL" if cancelled else "REQUEST"
+    attachment = ("invite.ics", ics.invite(meeting, cancelled=cancelled), f"text/calendar; method={method}; charset=utf-8")
+    for me in (pair.mentor.employee, pair.mentee.employee):
+        context = {
+            "partner": partner_of(pair, me),
+            "meeting": meeting,
+            "local_start": meeting.starts_at.astimezone(zoneinfo.ZoneInfo(me.time_zone)),
+            "tz": me.time_zone,
+            "program": pair.program,
+            "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/",
+        }
+        send_templated(to=me, template=f"sessions_log/email/{template}", context=context, attachments=[attachment])
+
+
+def _validate_time(pair: Pair, starts_at: datetime.datetime, duration: int) -> None:
+    if timezone.is_naive(starts_at):
+        raise SessionError(_("A meeting time needs a time zone."))
+    if starts_at <= timezone.now():
+        raise SessionError(_("Choose a time in the future."))
+    program = pair.program
+    if starts_at.date() < program.starts_on:
+        raise SessionError(_("The program starts on %(day)s: meetings can be scheduled from then.") % {"day": program.starts_on})
+    if starts_at.date() > program.ends_on:
+        raise SessionError(_("The program ends on %(day)s.") % {"day": program.ends_on})
+    if not 10 <= duration <= 240:
+        raise SessionError(_("A meeting lasts between 10 and 240 minutes."))
+
+
+@transaction.atomic
+def meeting_schedule(*, pair: Pair, me: Employee, starts_at: datetime.datetime, duration_minutes: int, location: str = "", video_url: str = "", agenda: str = "", topics=()) -> Meeting:
+    pair = _lock(pair)
+    _live_pair(pair, me)
+    _validate_time(pair, starts_at, duration_minutes)
+    meeting = Meeting.objects.create(
+        pair=pair, starts_at=starts_at, duration_minutes=duration_minutes, location=location.strip()[:200], video_url=video_url.strip(), agenda=agenda.strip(), scheduled_by=me
+    )
+    meeting.topics.set(topics)
+    _send_invite(meeting, template="meeting_invite")
+    return meeting
+
+
+def _lock_meeting(meeting: Meeting) -> Meeting:
+    return Meeting.objects.select_for_update(of=("self",)).select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee").get(pk=meeting.pk)
+
+
+@transaction.atomic
+def meeting_reschedule(*, meeting: Meeting, me: Employee, starts_at: datetime.datetime, reason: str = "", duration_minutes: int | None = None) -> Meeting:
+    meeting = _lock_meeting(meeting)
+    side = _live_pair(meeting.pair, me)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise SessionError(_("This meeting was cancelled; schedule a new one."))
+    duration = duration_minutes or meeting.duration_minutes
+    _validate_time(meeting.pair, starts_at, duration)
+    MeetingChange.objects.create(meeting=meeting, kind=MeetingChange.Kind.RESCHEDULED, requested_by=me, requested_by_role=side, reason=reason.strip()[:500], old_starts_at=meeting.starts_at, new_starts_at=starts_at)
+    meeting.starts_at = starts_at
+    meeting.duration_minutes = duration
+    meeting.sequence += 1
+    meeting.save(update_fields=["starts_at", "duration_minutes", "sequence"])
+    _void_reminders(meeting)
+    _send_invite(meeting, template="meeting_rescheduled")
+    return meeting
+
+
+@transaction.atomic
+def meeting_cancel(*, meeting: Meeting, me: Employee, reason: str) -> Meeting:
+    meeting = _lock_meeting(meeting)
+    side = _live_pair(meeting.pair, me)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise SessionError(_("This meeting is already cancelled."))
+    if meeting.starts_at <= timezone.now():
+        raise SessionError(_("This meeting has already started; log it instead, or leave it unlogged."))
+    if not reason.strip():
+        raise SessionError(_("Say briefly why, so your partner knows."))
+    MeetingChange.objects.create(meeting=meeting, kind=MeetingChange.Kind.CANCELLED, requested_by=me, requested_by_role=side, reason=reason.strip()[:500], old_starts_at=meeting.starts_at)
+    meeting.status = Meeting.Status.CANCELLED
+    meeting.sequence += 1
+    meeting.save(update_fields=["status", "sequence"])
+    _void_reminders(meeting)
+    _send_invite(meeting, template="meeting_cancelled", cancelled=True)
+    return meeting
+
+
+def _void_reminders(meeting: Meeting) -> None:
+    from .reminders import reminders_cancel_for_meeting
+
+    reminders_cancel_for_meeting(meeting=meeting)
+
+
+def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count: int = 5) -> list[datetime.datetime]:
+    """Slots both partners said they are free (each in their own zone), soonest first, in UTC."""
+    after = max(after or timezone.now(), datetime.datetime.combine(pair.program.starts_on, datetime.time(0), tzinfo=datetime.UTC))
+    weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    def free_hours(enrollment: Enrollment) -> set[datetime.datetime]:
+        tz = zoneinfo.ZoneInfo(enrollment.time_zone or enrollment.employee.time_zone)
+        out = set()
+        local_today = after.astimezone(tz).date()
+        for offset in range(14):
+            day = local_today + datetime.timedelta(days=offset)
+            for slot in enrollment.availability:
+                name, _, hour = slot.partition("-")
+                if name == weekdays[day.weekday()] and hour.isdigit():
+                    for extra in (0, 1):  # a slot is a two-hour block
+                        start = datetime.datetime.combine(day, datetime.time(int(hour) + extra), tzinfo=tz).astimezone(datetime.UTC)
+                        out.add(start)
+        return out
+
+    common = sorted(t for t in free_hours(pair.mentor) & free_hours(pair.mentee) if t > after and t.date() <= pair.program.ends_on)
+    return common[:count]
+
+
+# --- Session logs, notes, pulse, feedback ----------------------------------------------------------
+
+
+@dataclass
+class LogInput:
+    held_on: datetime.date
+    minutes: int
+    topics: list[Topic]
+    mentor_learned: str = ""
+    mentee_learned: str = ""
+    shared_notes: str = ""
+    private_note: str = ""
+    actions: list[tuple[str, datetime.date | None]] = ()
+
+
+@transaction.atomic
+def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Meeting | None = None) -> SessionLog:
+    pair = _lock(pair)
+    side = _live_pair(pair, me)
+    _validate_log(pair, data)
+    if meeting is not None:
+        if meeting.pair_id != pair.pk:
+            raise SessionError(_("That meeting belongs to another pair."))
+        if meeting.status == Meeting.Status.CANCELLED:
+            raise SessionError(_("That meeting was cancelled."))
+        if SessionLog.objects.filter(meeting=meeting).exists():
+            raise SessionError(_("This meeting has already been logged; edit that log instead."))
+    try:
+        with transaction.atomic():
+            log = SessionLog.objects.create(
+                pair=pair, meeting=meeting, author=me, held_on=data.held_on, minutes=data.minutes,
+                mentor_learned=data.mentor_learned.strip(), mentee_learned=data.mentee_learned.strip(), shared_notes=data.shared_notes.strip(),
+            )
+    except IntegrityError as exc:  # a double submit for the same meeting
+        raise SessionError(_("This meeting has already been logged; edit that log instead.")) from exc
+    log.topics.set(data.topics)
+    if data.private_note.strip():
+        PrivateNote.objects.create(session_log=log, author=me, text=data.private_note.strip())
+    _add_actions(pair, log, me, side, data.actions)
+    return log
+
+
+def _validate_log(pair: Pair, data: LogInput) -> None:
+    if data.held_on > timezone.localdate():
+        raise SessionError(_("A session is logged after it happened: the date is in the future."))
+    if pair.started_at and data.held_on < timezone.localtime(pair.started_at).date():
+        raise SessionError(_("That date is before the pair started."))
+    if not 5 <= data.minutes <= 480:
+        raise SessionError(_("Minutes go from 5 to 480."))
+    program_topics = set(pair.program.topics.values_list("pk", flat=True))
+    if any(t.pk not in program_topics for t in data.topics):
+        raise SessionError(_("Only this program's topics can be chosen."))
+
+
+def _add_actions(pair, log, me, side, actions) -> None:
+    if actions and side != "mentee":
+        raise SessionError(_("Actions are committed by the mentee."))
+    ActionItem.objects.bulk_create(
+        [ActionItem(pair=pair, session_log=log, text=text.strip()[:500], due_on=due, committed_by=me) for text, due in actions if text.strip()]
+    )
+
+
+@transaction.atomic
+def session_log_update(*, log: SessionLog, me: Employee, data: LogInput) -> SessionLog:
+    """Its author may edit a log for a week; their own private note is theirs to edit."""
+    log = SessionLog.objects.select_for_update(of=("self",)).select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee").get(pk=log.pk)
+    _live_pair(log.pair, me)
+    if log.author_id != me.pk:
+        raise SessionError(_("Only the person who wrote this log can edit it."))
+    if timezone.now() - log.created_at > LOG_EDIT_WINDOW:
+        raise SessionError(_("Logs can be edited for a week after they are written."))
+    _validate_log(log.pair, data)
+    log.held_on, log.minutes = data.held_on, data.minutes
+    log.mentor_learned, log.mentee_learned, log.shared_notes = data.mentor_learned.strip(), data.mentee_learned.strip(), data.shared_notes.strip()
+    log.updated_at = timezone.now()
+    log.save()
+    log.topics.set(data.topics)
+    private_note_save(log=log, me=me, text=data.private_note)
+    return log
+
+
+@transaction.atomic
+def private_note_save(*, log: SessionLog, me: Employee, text: str) -> None:
+    """Either side keeps its own private note on a session; nobody else ever reads it."""
+    side_of(log.pair, me)
+    if text.strip():
+        PrivateNote.objects.update_or_create(session_log=log, author=me, defaults={"text": text.strip(), "updated_at": timezone.now()})
+    else:
+        PrivateNote.objects.filter(session_log=log, author=me).delete()
+
+
+@transaction.atomic
+def pulse_submit(*, log: SessionLog, me: Employee, felt_heard: int, safe_to_be_candid: int, wants_to_continue: int) -> SafetyPulse:
+    """The mentor's safety pulse. HR gets an alert when it falls below the program's threshold."""
+    pair = _lock(log.pair)
+    side = _live_pair(pair, me)
+    if side != "mentor":
+        raise SessionError(_("The safety pulse is for the mentor."))
+    values = (felt_heard, safe_to_be_candid, wants_to_continue)
+    if any(not 1 <= v <= 5 for v in values):
+        raise SessionError(_("Answers go from 1 to 5."))
+    try:
+        with transaction.atomic():
+            pulse = SafetyPulse.objects.create(session_log=log, pair=pair, felt_heard=felt_heard, safe_to_be_candid=safe_to_be_candid, wants_to_continue=wants_to_continue)
+    except IntegrityError as exc:
+        raise SessionError(_("You have already answered the pulse for this session.")) from exc
+    if min(values) <= 2 or pulse.average < float(pair.program.pulse_alert_threshold):
+        if not PulseAlert.objects.filter(pair=pair, resolved_at__isnull=True).exists():
+            PulseAlert.objects.create(pair=pair)
+    return pulse
+
+
+@transaction.atomic
+def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psychological_safety: int, comment: str = "") -> Feedback:
+    pair = _lock(log.pair)
+    side = _live_pair(pair, me)
+    if not (1 <= usefulness <= 5 and 1 <= psychological_safety <= 5):
+        raise SessionError(_("Ratings go from 1 to 5."))
+    author = pair.mentor if side == "mentor" else pair.mentee
+    try:
+        with transaction.atomic():
+            return Feedback.objects.create(session_log=log, pair=pair, author=author, usefulness=usefulness, psychological_safety=psychological_safety, comment=comment.strip())
+    except IntegrityError as exc:
+        raise SessionError(_("You have already given feedback on this session.")) from exc
+
+
+@transaction.atomic
+def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
+    side = side_of(pair, me)
+    if side != "mentor":
+        raise SessionError(_("Concerns are raised by the mentor; mentees can talk to HR directly."))
+    if not text.strip():
+        raise SessionError(_("Tell HR what worries you; only HR will read it."))
+    return Concern.objects.create(pair=pair, raised_by=me, text=text.strip())
+
+
+# --- Insight to action ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def insight_add(*, pair: Pair, me: Employee, text: str, topic: Topic | None = None) -> Insight:
+    if _live_pair(pair, me) != "mentor":
+        raise SessionError(_("Insights are recorded by the mentor."))
+    if not text.strip():
+        raise SessionError(_("Write the insight."))
+    if topic is not None and not pair.program.topics.filter(pk=topic.pk).exists():
+        raise SessionError(_("Only this program's topics can be chosen."))
+    return Insight.objects.create(pair=pair, topic=topic, text=text.strip(), created_by=me)
+
+
+@transaction.atomic
+def action_commit(*, pair: Pair, me: Employee, text: str, due_on: datetime.date | None = None, insight: Insight | None = None) -> ActionItem:
+    if _live_pair(pair, me) != "mentee":
+        raise SessionError(_("Actions are committed by the mentee."))
+    if not text.strip():
+        raise SessionError(_("Write the action."))
+    if due_on and due_on < timezone.localdate():
+        raise SessionError(_("The due date is in the past."))
+    if insight is not None and insight.pair_id != pair.pk:
+        raise SessionError(_("That insight belongs to another pair."))
+    return ActionItem.objects.create(pair=pair, insight=insight, text=text.strip()[:500], due_on=due_on, committed_by=me)
+
+
+@transaction.atomic
+def action_set_done(*, action: ActionItem, me: Employee, done: bool) -> ActionItem:
+    if _live_pair(action.pair, me) != "mentee":
+        raise SessionError(_("The mentee closes their own actions."))
+    action.status = ActionItem.Status.DONE if done else ActionItem.Status.OPEN
+    action.done_at = timezone.now() if done else None
+    action.save(update_fields=["status", "done_at"])
+    return action
+
+
+# --- Surveys ---------------------------------------------------------------------------------------------
+
+
+def survey_window(program: Program, kind: str) -> tuple[datetime.date, datetime.date] | None:
+    """When a survey is open, from the program's dates (None: this program has no such survey)."""
+    if kind == SurveyResponse.Kind.BASELINE:
+        close = program.midpoint_survey_on or program.starts_on + datetime.timedelta(days=30)
+        return program.enrollment_opens_on, close
+    if kind == SurveyResponse.Kind.MIDPOINT and program.midpoint_survey_on:
+        return program.midpoint_survey_on, program.midpoint_survey_on + datetime.timedelta(days=14)
+    if kind == SurveyResponse.Kind.FINAL and program.final_survey_on:
+        return program.final_survey_on, max(program.final_survey_on, program.ends_on) + datetime.timedelta(days=30)
+    return None
+
+
+def survey_items(enrollment: Enrollment) -> list[tuple[str, object, str]]:
+    """(key, topic or growth key, label): the mentee rates their learning topics, the mentor
+    their own growth."""
+    if enrollment.role == "mentee":
+        topics = Topic.objects.filter(pk__in=enrollment.topic_ratings.filter(kind=EnrollmentTopic.Kind.LEARN).values("topic_id")).order_by("name")
+        return [(f"topic-{t.pk}", t, t.name) for t in topics]
+    return [(f"growth-{key}", key, str(label)) for key, label in SurveyAnswer.GROWTH_ITEMS.items()]
+
+
+@transaction.atomic
+def survey_submit(*, enrollment: Enrollment, me: Employee, kind: str, scores: dict[str, int], would_recommend: int | None) -> SurveyResponse:
+    enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
+    if enrollment.employee_id != me.pk:
+        raise SessionError(_("This survey is someone else's."))
+    window = survey_window(enrollment.program, kind)
+    today = timezone.localdate()
+    if window is None or not window[0] <= today <= window[1]:
+        raise SessionError(_("This survey is not open now."))
+    items = survey_items(enrollment)
+    missing = [label for key, _item, label in items if not scores.get(key)]
+    if missing:
+        raise SessionError(_("Rate every item: %(items)s.") % {"items": ", ".join(missing)})
+    if any(not 1 <= int(scores[key]) <= 5 for key, _i, _l in items):
+        raise SessionError(_("Ratings go from 1 to 5."))
+    if kind != SurveyResponse.Kind.BASELINE and (would_recommend is None or not 0 <= would_recommend <= 10):
+        raise SessionError(_("Say how likely you are to recommend the program, from 0 to 10."))
+    try:
+        with transaction.atomic():
+            response = SurveyResponse.objects.create(enrollment=enrollment, kind=kind, would_recommend=would_recommend)
+    except IntegrityError as exc:
+        raise SessionError(_("You have already answered this survey.")) from exc
+    SurveyAnswer.objects.bulk_create(
+        [
+            SurveyAnswer(response=response, topic=item if isinstance(item, Topic) else None, growth_item="" if isinstance(item, Topic) else item, score=int(scores[key]))
+            for key, item, _label in items
+        ]
+    )
+    return response
+
+
+# --- Closure ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pair_close(*, pair: Pair, me: Employee, reason: str, reflection: str) -> Pair:
+    """A participant ends their pair with a reason and a short reflection."""
+    pair = _lock(pair)
+    side = _live_pair(pair, me)
+    if not reflection.strip():
+        raise SessionError(_("Write a short reflection: what did you learn, what would you keep?"))
+    try:
+        pair = pair_end(pair=pair, reason=reason, by=me.user, note="")
+    except MatchError as exc:
+        raise SessionError(str(exc)) from exc
+    reflection_save(pair=pair, me=me, text=reflection, side=side)
+    return pair
+
+
+@transaction.atomic
+def reflection_save(*, pair: Pair, me: Employee, text: str, side: str | None = None) -> Reflection:
+    """Each side's reflection; the partner of someone who closed the pair adds theirs after."""
+    side = side or side_of(pair, me)
+    if pair.status != Pair.Status.ENDED:
+        raise SessionError(_("Reflections are written when the pair ends."))
+    author = pair.mentor if side == "mentor" else pair.mentee
+    reflection, _created = Reflection.objects.update_or_create(pair=pair, author=author, defaults={"text": text.strip()})
+    return reflection
+
+
+# --- Calendar feed ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def calendar_feed_for(*, me: Employee) -> CalendarFeed:
+    feed, _created = CalendarFeed.objects.get_or_create(employee=me)
+    return feed
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, me: Employee) -> CalendarFeed:
+    """A new secret URL; the old one stops working at once."""
+    from .models import new_feed_token
+
+    feed, _created = CalendarFeed.objects.get_or_create(employee=me)
+    feed.token = new_feed_token()
+    feed.created_at = timezone.now()
+    feed.save(update_fields=["token", "created_at"])
+    return feed

@@ -1,0 +1,568 @@
+"""Pairs at work: the pages where a mentor and a mentee meet, log, rate and reflect.
+
+Every pair URL goes through `pair_view`: the pair is fetched from the signed-in person's own
+pairs *before anything else*, so a stranger (HR included) gets the same 404 for every URL and
+method and learns nothing. Each view then calls one service and turns a SessionError into a
+form error or a message.
+"""
+
+import datetime
+import functools
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mentoring.roles import participant_required
+from pairing.models import Pair
+from programs.models import Enrollment
+
+from . import ics, selectors, services
+from .forms import (
+    ActionForm,
+    AgreementForm,
+    CancelForm,
+    ConcernForm,
+    FeedbackForm,
+    GoalProgressForm,
+    InsightForm,
+    MeetingForm,
+    PairCloseForm,
+    PrivateNoteForm,
+    PulseForm,
+    ReflectionForm,
+    RescheduleForm,
+    SessionLogForm,
+    SurveyForm,
+    goal_formset,
+)
+from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
+from .services import SessionError
+
+GET_POST = require_http_methods(["GET", "POST"])
+
+
+def pair_view(view):
+    """Participant only; the pair in the URL must be one of the person's own, else 404."""
+
+    @functools.wraps(view)
+    @participant_required
+    def wrapped(request, pk: int, **kwargs):
+        me = getattr(request.user, "employee", None)
+        try:
+            pair = selectors.pair_for(employee=me, pk=pk)
+        except Pair.DoesNotExist:
+            raise Http404 from None
+        return view(request, pair=pair, me=me, **kwargs)
+
+    return wrapped
+
+
+def _found(lookup, **kwargs):
+    try:
+        return lookup(**kwargs)
+    except (Meeting.DoesNotExist, SessionLog.DoesNotExist, AgreementGoal.DoesNotExist, ActionItem.DoesNotExist, Enrollment.DoesNotExist):
+        raise Http404 from None
+
+
+def _pair_url(pair: Pair, anchor: str = "") -> str:
+    return reverse("pair_detail", args=[pair.pk]) + (f"#{anchor}" if anchor else "")
+
+
+def _read_only(request, pair: Pair):
+    """A write page opened on an ended pair (or archived program): back to the record."""
+    if pair.is_live and not pair.program.is_archived:
+        return None
+    messages.info(request, _("This pair has ended; its record can be read but not changed.") if not pair.is_live else _("This program is archived and read-only."))
+    return redirect(_pair_url(pair))
+
+
+def _context(pair: Pair, me, **extra) -> dict:
+    side = services.side_of(pair, me)
+    return {"pair": pair, "side": side, "partner": services.partner_of(pair, me), **extra}
+
+
+# --- The pair page --------------------------------------------------------------------------------------------
+
+
+@pair_view
+@require_GET
+def pair_detail(request, pair, me):
+    page = selectors.pair_page(pair=pair, me=me)
+    context = {"page": page, "pair": pair, "side": page.side, "partner": page.partner}
+    if page.editable:
+        if page.side == "mentor":
+            context["insight_form"] = InsightForm(program=pair.program)
+        else:
+            context["action_form"] = ActionForm(pair=pair)
+    elif pair.status == Pair.Status.ENDED and page.my_reflection is None:
+        context["reflection_form"] = ReflectionForm()
+    return render(request, "sessions_log/pair_detail.html", context)
+
+
+# --- Agreement ---------------------------------------------------------------------------------------------------
+
+
+@pair_view
+@GET_POST
+def agreement_edit(request, pair, me):
+    editable = pair.is_live and not pair.program.is_archived
+    # A live pair's agreement is created from the program's template on first visit; an
+    # ended pair's is only ever read.
+    agreement = services.agreement_for(pair) if editable else Agreement.objects.filter(pair=pair).first()
+    if agreement is None:
+        return _read_only(request, pair)
+    goals = list(agreement.goals.all())
+    if request.method == "POST":
+        form, formset = AgreementForm(request.POST), goal_formset(request.POST, goals=goals)
+        if form.is_valid() and formset.is_valid():
+            try:
+                services.agreement_save(pair=pair, me=me, goals=[g for f in formset for g in [f.goal()] if g], **form.cleaned_data)
+            except SessionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Agreement saved. Your partner is asked to read and acknowledge it."))
+                return redirect(_pair_url(pair, "agreement"))
+    else:
+        form = AgreementForm(initial={"meeting_frequency": agreement.meeting_frequency, "boundaries": agreement.boundaries, "confidentiality": agreement.confidentiality})
+        formset = goal_formset(goals=goals)
+    side = services.side_of(pair, me)
+    context = _context(
+        pair, me, agreement=agreement, form=form, formset=formset, editable=editable, i_acknowledged=getattr(agreement, f"{side}_acknowledged_version") == agreement.version
+    )
+    return render(request, "sessions_log/agreement_form.html", context)
+
+
+@pair_view
+@require_POST
+def agreement_acknowledge(request, pair, me):
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = -1
+    try:
+        services.agreement_acknowledge(pair=pair, me=me, version=version)
+    except SessionError as exc:
+        messages.error(request, str(exc))
+        return redirect("agreement_edit", pk=pair.pk)
+    messages.success(request, _("Thank you: you have acknowledged the agreement."))
+    return redirect(_pair_url(pair, "agreement"))
+
+
+@pair_view
+@require_POST
+def goal_progress(request, pair, me, goal_id: int):
+    goal = _found(selectors.goal_of, pair=pair, pk=goal_id)
+    form = GoalProgressForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Progress goes from 0 to 100%."))
+        return redirect(_pair_url(pair, "agreement"))
+    try:
+        services.goal_update_progress(goal=goal, me=me, **form.cleaned_data)
+    except SessionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Progress on “%(goal)s” updated.") % {"goal": goal.title})
+    return redirect(_pair_url(pair, "agreement"))
+
+
+# --- Meetings ------------------------------------------------------------------------------------------------------
+
+
+def _suggested_initial(request, pair) -> dict:
+    """`?at=<ISO time>` from a suggested-time link prefills the form in the person's zone."""
+    at = request.GET.get("at", "")
+    try:
+        when = datetime.datetime.fromisoformat(at)
+    except ValueError:
+        return {}
+    if timezone.is_naive(when):
+        return {}
+    local = timezone.localtime(when)
+    return {"day": local.date(), "time": local.time().replace(second=0, microsecond=0)}
+
+
+@pair_view
+@GET_POST
+def meeting_schedule(request, pair, me):
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    if request.method == "POST":
+        form = MeetingForm(request.POST, program=pair.program)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                meeting = services.meeting_schedule(
+                    pair=pair, me=me, starts_at=data["starts_at"], duration_minutes=data["duration_minutes"],
+                    location=data["location"], video_url=data["video_url"], agenda=data["agenda"], topics=data["topics"],
+                )
+            except SessionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Meeting booked. You and your partner each get a calendar invite by email."))
+                return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
+    else:
+        form = MeetingForm(initial={"duration_minutes": pair.program.meeting_minutes, **_suggested_initial(request, pair)}, program=pair.program)
+    suggestions = services.suggested_times(pair=pair)
+    return render(request, "sessions_log/meeting_form.html", _context(pair, me, form=form, suggestions=suggestions))
+
+
+@pair_view
+@GET_POST
+def meeting_reschedule(request, pair, me, meeting_id: int):
+    meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    if request.method == "POST":
+        form = RescheduleForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.meeting_reschedule(meeting=meeting, me=me, starts_at=data["starts_at"], reason=data["reason"], duration_minutes=data["duration_minutes"])
+            except SessionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Meeting moved. You and your partner each get an updated invite."))
+                return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
+    else:
+        local = timezone.localtime(meeting.starts_at)
+        form = RescheduleForm(initial={"day": local.date(), "time": local.time(), "duration_minutes": meeting.duration_minutes})
+    return render(request, "sessions_log/meeting_reschedule.html", _context(pair, me, meeting=meeting, form=form))
+
+
+@pair_view
+@GET_POST
+def meeting_cancel(request, pair, me, meeting_id: int):
+    meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    form = CancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.meeting_cancel(meeting=meeting, me=me, reason=form.cleaned_data["reason"])
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Meeting cancelled. Your partner is told by email and their calendar is updated."))
+            return redirect(_pair_url(pair, "meetings"))
+    return render(request, "sessions_log/meeting_cancel.html", _context(pair, me, meeting=meeting, form=form))
+
+
+# --- Session logs -----------------------------------------------------------------------------------------------------
+
+
+def _after_log(pair, side, log) -> str:
+    """Straight from the log to the mentor's safety pulse, or to feedback."""
+    if side == "mentor":
+        return reverse("pulse_submit", args=[pair.pk, log.pk])
+    return reverse("feedback_submit", args=[pair.pk, log.pk])
+
+
+@pair_view
+@GET_POST
+def session_log_create(request, pair, me):
+    meeting = None
+    meeting_id = request.GET.get("meeting") or request.POST.get("meeting")
+    if meeting_id:
+        if not str(meeting_id).isdigit():
+            raise Http404
+        meeting = _found(selectors.meeting_of, pair=pair, pk=int(meeting_id))
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    side = services.side_of(pair, me)
+    if request.method == "POST":
+        form = SessionLogForm(request.POST, program=pair.program, with_actions=side == "mentee")
+        if form.is_valid():
+            try:
+                log = services.session_log_create(pair=pair, me=me, data=form.log_input(), meeting=meeting)
+            except SessionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Session logged. Thank you!"))
+                return redirect(_after_log(pair, side, log))
+    else:
+        initial = {"held_on": timezone.localdate(), "minutes": pair.program.meeting_minutes}
+        if meeting is not None:
+            initial.update(held_on=timezone.localtime(meeting.starts_at).date(), minutes=meeting.duration_minutes, topics=list(meeting.topics.all()))
+        form = SessionLogForm(initial=initial, program=pair.program, with_actions=side == "mentee")
+    return render(request, "sessions_log/session_log_form.html", _context(pair, me, form=form, meeting=meeting, log=None))
+
+
+@pair_view
+@GET_POST
+def session_log_edit(request, pair, me, log_id: int):
+    log = _found(selectors.log_of, pair=pair, pk=log_id)
+    if request.method == "GET":
+        if blocked := _read_only(request, pair):
+            return blocked
+        if log.author_id != me.pk:
+            messages.info(request, _("Only the person who wrote this log can edit it; you can keep your own private note on it."))
+            return redirect("private_note_edit", pk=pair.pk, log_id=log.pk)
+    if request.method == "POST":
+        form = SessionLogForm(request.POST, program=pair.program)
+        if form.is_valid():
+            try:
+                services.session_log_update(log=log, me=me, data=form.log_input())
+            except SessionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Log updated."))
+                return redirect(_pair_url(pair, f"log-{log.pk}"))
+    else:
+        form = SessionLogForm(
+            initial={
+                "held_on": log.held_on, "minutes": log.minutes, "topics": list(log.topics.all()), "mentor_learned": log.mentor_learned,
+                "mentee_learned": log.mentee_learned, "shared_notes": log.shared_notes, "private_note": selectors.my_private_note(log=log, me=me),
+            },
+            program=pair.program,
+        )
+    return render(request, "sessions_log/session_log_form.html", _context(pair, me, form=form, meeting=log.meeting, log=log))
+
+
+@pair_view
+@GET_POST
+def private_note_edit(request, pair, me, log_id: int):
+    log = _found(selectors.log_of, pair=pair, pk=log_id)
+    form = PrivateNoteForm(request.POST or None, initial={"text": selectors.my_private_note(log=log, me=me)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.private_note_save(log=log, me=me, text=form.cleaned_data["text"])
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Your private note is saved. Only you can read it."))
+            return redirect(_pair_url(pair, f"log-{log.pk}"))
+    return render(request, "sessions_log/private_note_form.html", _context(pair, me, form=form, log=log))
+
+
+@pair_view
+@GET_POST
+def pulse_submit(request, pair, me, log_id: int):
+    log = _found(selectors.log_of, pair=pair, pk=log_id)
+    if services.side_of(pair, me) != "mentor":
+        raise Http404  # the pulse is the mentor's alone
+    if request.method == "GET":
+        if blocked := _read_only(request, pair):
+            return blocked
+        if SafetyPulse.objects.filter(session_log=log).exists():
+            messages.info(request, _("You have already answered the pulse for this session."))
+            return redirect(_pair_url(pair, f"log-{log.pk}"))
+    form = PulseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.pulse_submit(log=log, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            messages.error(request, str(exc))
+            return redirect(_pair_url(pair, f"log-{log.pk}"))
+        messages.success(request, _("Thank you. Your answers stay confidential."))
+        if not Feedback.objects.filter(session_log=log, author=pair.mentor).exists():
+            return redirect("feedback_submit", pk=pair.pk, log_id=log.pk)
+        return redirect(_pair_url(pair, f"log-{log.pk}"))
+    return render(request, "sessions_log/pulse_form.html", _context(pair, me, form=form, log=log))
+
+
+@pair_view
+@GET_POST
+def feedback_submit(request, pair, me, log_id: int):
+    log = _found(selectors.log_of, pair=pair, pk=log_id)
+    if request.method == "GET":
+        if blocked := _read_only(request, pair):
+            return blocked
+        if Feedback.objects.filter(session_log=log, author__employee=me).exists():
+            messages.info(request, _("You have already given feedback on this session."))
+            return redirect(_pair_url(pair, f"log-{log.pk}"))
+    form = FeedbackForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.feedback_submit(log=log, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Thank you for your feedback. Your partner never sees it."))
+        return redirect(_pair_url(pair, f"log-{log.pk}"))
+    return render(request, "sessions_log/feedback_form.html", _context(pair, me, form=form, log=log))
+
+
+# --- Concern, insights, actions ---------------------------------------------------------------------------------------
+
+
+@pair_view
+@GET_POST
+def concern_raise(request, pair, me):
+    if services.side_of(pair, me) != "mentor":
+        raise Http404  # mentees talk to HR directly
+    form = ConcernForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.concern_raise(pair=pair, me=me, text=form.cleaned_data["text"])
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Your concern is with HR. Only HR reads it; your mentee is not told."))
+            return redirect(_pair_url(pair))
+    return render(request, "sessions_log/concern_form.html", _context(pair, me, form=form))
+
+
+@pair_view
+@require_POST
+def insight_add(request, pair, me):
+    form = InsightForm(request.POST, program=pair.program)
+    if not form.is_valid():
+        messages.error(request, _("Write the insight."))
+        return redirect(_pair_url(pair, "insights"))
+    try:
+        services.insight_add(pair=pair, me=me, **form.cleaned_data)
+    except SessionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Insight recorded."))
+    return redirect(_pair_url(pair, "insights"))
+
+
+@pair_view
+@require_POST
+def action_commit(request, pair, me):
+    form = ActionForm(request.POST, pair=pair)
+    if not form.is_valid():
+        messages.error(request, _("Write the action (and a valid date, if you give one)."))
+        return redirect(_pair_url(pair, "actions"))
+    try:
+        services.action_commit(pair=pair, me=me, **form.cleaned_data)
+    except SessionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Action committed. Close it here when it is done."))
+    return redirect(_pair_url(pair, "actions"))
+
+
+@pair_view
+@require_POST
+def action_set_done(request, pair, me, action_id: int):
+    action = _found(selectors.action_of, pair=pair, pk=action_id)
+    done = request.POST.get("done") == "1"
+    try:
+        services.action_set_done(action=action, me=me, done=done)
+    except SessionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("“%(action)s” is done. Well done!") % {"action": action.text} if done else _("“%(action)s” is open again.") % {"action": action.text})
+    return redirect(_pair_url(pair, f"action-{action.pk}"))
+
+
+# --- Closure ------------------------------------------------------------------------------------------------------------
+
+
+@pair_view
+@GET_POST
+def pair_close(request, pair, me):
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    form = PairCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.pair_close(pair=pair, me=me, reason=form.cleaned_data["reason"], reflection=form.cleaned_data["reflection"])
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The pair has ended. Thank you for your reflection."))
+            return redirect(_pair_url(pair))
+    return render(request, "sessions_log/pair_close.html", _context(pair, me, form=form))
+
+
+@pair_view
+@require_POST
+def reflection_save(request, pair, me):
+    form = ReflectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Write a short reflection: what did you learn, what would you keep?"))
+        return redirect(_pair_url(pair, "reflection"))
+    try:
+        services.reflection_save(pair=pair, me=me, text=form.cleaned_data["text"])
+    except SessionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Thank you for your reflection."))
+    return redirect(_pair_url(pair, "reflection"))
+
+
+# --- My pairs, surveys, calendar ------------------------------------------------------------------------------------------
+
+
+@participant_required
+@require_GET
+def my_pairs(request):
+    employee = getattr(request.user, "employee", None)
+    return render(request, "sessions_log/my_pairs.html", {"my_pairs": selectors.pairs_for_home(employee=employee)})
+
+
+@participant_required
+@require_GET
+def survey_list(request):
+    employee = getattr(request.user, "employee", None)
+    return render(request, "sessions_log/survey_list.html", {"enrollments": selectors.surveys_for(employee=employee)})
+
+
+@participant_required
+@GET_POST
+def survey_answer(request, enrollment_id: int, kind: str):
+    employee = getattr(request.user, "employee", None)
+    enrollment = _found(selectors.enrollment_for_survey, employee=employee, pk=enrollment_id)
+    if kind not in SurveyResponse.Kind.values:
+        raise Http404
+    rows = {row.kind: row for row in selectors.survey_rows(enrollment, list(enrollment.survey_responses.all()), timezone.localdate())}
+    row = rows.get(kind)
+    if row is None:
+        raise Http404
+    form = SurveyForm(request.POST or None, items=services.survey_items(enrollment), ask_recommend=kind != SurveyResponse.Kind.BASELINE)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.survey_submit(enrollment=enrollment, me=employee, kind=kind, scores=form.scores(), would_recommend=form.cleaned_data.get("would_recommend"))
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Thank you: your %(survey)s survey is in.") % {"survey": row.label.lower()})
+            return redirect("survey_list")
+    return render(request, "sessions_log/survey_form.html", {"enrollment": enrollment, "program": enrollment.program, "row": row, "form": form})
+
+
+@participant_required
+@require_GET
+def calendar_settings(request):
+    employee = getattr(request.user, "employee", None)
+    if employee is None:
+        raise Http404
+    feed = services.calendar_feed_for(me=employee)
+    feed_url = request.build_absolute_uri(reverse("calendar_feed", args=[feed.token]))
+    webcal_url = "webcal://" + feed_url.split("://", 1)[1]
+    return render(request, "sessions_log/calendar.html", {"feed": feed, "feed_url": feed_url, "webcal_url": webcal_url})
+
+
+@participant_required
+@require_POST
+def calendar_revoke(request):
+    employee = getattr(request.user, "employee", None)
+    if employee is None:
+        raise Http404
+    services.calendar_feed_revoke(me=employee)
+    messages.success(request, _("Your old calendar link no longer works. Add the new one below to your calendar app."))
+    return redirect("calendar_settings")
+
+
+@never_cache
+@require_GET
+def calendar_feed(request, token: str):
+    """No login: calendar apps fetch this URL on their own. The secret token is the key."""
+    try:
+        feed = CalendarFeed.objects.select_related("employee").get(token=token)
+    except CalendarFeed.DoesNotExist:
+        raise Http404 from None
+    body = ics.feed(selectors.feed_meetings(employee=feed.employee), name=_("Reverse mentoring (Upward)"))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="upward.ics"'
+    response["X-Robots-Tag"] = "noindex"
+    return response

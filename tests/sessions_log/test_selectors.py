@@ -1,0 +1,189 @@
+"""Reads for pairs at work: scoped to the person, confidential rows never loaded, fixed query counts."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from pairing.models import Pair
+from programs.models import Program
+from sessions_log import selectors, services
+from sessions_log.models import Meeting, SurveyResponse
+from sessions_log.services import GoalInput, LogInput
+from tests.factories import EmployeeFactory, EnrollmentFactory, make_active_pair
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair():
+    return make_active_pair()
+
+
+def a_log(pair, **overrides) -> LogInput:
+    values = dict(held_on=timezone.localdate(), minutes=45, topics=list(pair.program.topics.all()[:1]))
+    values.update(overrides)
+    return LogInput(**values)
+
+
+def test_pairs_of_is_the_persons_own_published_pairs(pair):
+    mentor = pair.mentor.employee
+    second = make_active_pair(mentor_user=None)
+    proposed = make_active_pair()
+    Pair.objects.filter(pk=proposed.pk).update(status=Pair.Status.PROPOSED)
+    assert list(selectors.pairs_of(employee=mentor)) == [pair]
+    assert list(selectors.pairs_of(employee=pair.mentee.employee)) == [pair]
+    assert not selectors.pairs_of(employee=proposed.mentor.employee).exists()
+    assert not selectors.pairs_of(employee=None).exists()
+    with pytest.raises(Pair.DoesNotExist):
+        selectors.pair_for(employee=mentor, pk=second.pk)
+    with pytest.raises(Pair.DoesNotExist):
+        selectors.pair_for(employee=EmployeeFactory(), pk=pair.pk)
+
+
+def test_scoped_lookups_never_cross_pairs(pair):
+    other = make_active_pair()
+    meeting = Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
+    log = services.session_log_create(pair=other, me=other.mentor.employee, data=a_log(other))
+    with pytest.raises(Meeting.DoesNotExist):
+        selectors.meeting_of(pair=pair, pk=meeting.pk)
+    with pytest.raises(type(log).DoesNotExist):
+        selectors.log_of(pair=pair, pk=log.pk)
+    assert selectors.meeting_of(pair=other, pk=meeting.pk).pk == meeting.pk
+
+
+def test_pair_page_loads_only_my_private_note_and_never_pulse_values(pair):
+    mentor, mentee = pair.mentor.employee, pair.mentee.employee
+    log = services.session_log_create(pair=pair, me=mentor, data=a_log(pair, private_note="mentor's own"))
+    services.private_note_save(log=log, me=mentee, text="mentee's own")
+    services.pulse_submit(log=log, me=mentor, felt_heard=5, safe_to_be_candid=5, wants_to_continue=5)
+    services.feedback_submit(log=log, me=mentee, usefulness=5, psychological_safety=5, comment="c")
+
+    as_mentor = selectors.pair_page(pair=pair, me=mentor)
+    as_mentee = selectors.pair_page(pair=pair, me=mentee)
+    [mentor_log], [mentee_log] = as_mentor.logs, as_mentee.logs
+    assert mentor_log.my_note == "mentor's own" and mentee_log.my_note == "mentee's own"
+    assert [n.text for n in mentor_log.my_notes] == ["mentor's own"]
+    assert mentor_log.has_pulse and not mentor_log.my_feedback
+    assert mentee_log.my_feedback
+    assert "pulse" not in mentor_log._state.fields_cache  # the answers are never fetched
+    assert [d.kind for d in as_mentor.due if d.kind != "survey"] == ["agreement_setup", "feedback"]
+    assert [d.kind for d in as_mentee.due if d.kind != "survey"] == ["agreement_setup"]
+
+
+def test_what_is_due(pair):
+    mentor, mentee = pair.mentor.employee, pair.mentee.employee
+    agreement = services.agreement_save(pair=pair, me=mentor, meeting_frequency="x", boundaries="", confidentiality="", goals=[GoalInput("g")])
+    past = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=1), duration_minutes=30)
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=3), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    Program.objects.filter(pk=pair.program_id).update(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=3))
+    pair.program.refresh_from_db()
+
+    page = selectors.pair_page(pair=pair, me=mentee)
+    assert [(d.kind, d.meeting) for d in page.due] == [("agreement", None), ("log", past), ("survey", None)]
+    assert page.due[2].survey.kind == "midpoint"
+
+    services.agreement_acknowledge(pair=pair, me=mentee, version=agreement.version)
+    log = services.session_log_create(pair=pair, me=mentee, data=a_log(pair), meeting=past)
+    SurveyResponse.objects.create(enrollment=pair.mentee, kind="midpoint", would_recommend=8)
+    assert [(d.kind, d.log) for d in selectors.pair_page(pair=pair, me=mentee).due] == [("feedback", log)]
+    assert [d.kind for d in selectors.pair_page(pair=pair, me=mentor).due] == ["pulse", "feedback", "survey"]
+
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
+    pair.refresh_from_db()
+    assert selectors.pair_page(pair=pair, me=mentor).due == []
+
+
+def test_next_upcoming_and_past_meetings(pair):
+    now = timezone.now()
+    later = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=9), duration_minutes=30)
+    soon = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=2), duration_minutes=30)
+    past = Meeting.objects.create(pair=pair, starts_at=now - datetime.timedelta(days=2), duration_minutes=30)
+    cancelled = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=1), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    page = selectors.pair_page(pair=pair, me=pair.mentor.employee)
+    assert (page.next_meeting, page.upcoming, page.past, page.cancelled) == (soon, [later], [past], [cancelled])
+
+
+@pytest.mark.parametrize(
+    ("started_days_ago", "extra", "stuck"),
+    [(30, None, True), (10, None, False), (30, "past_meeting_5_days_ago", False), (30, "upcoming_meeting", False), (30, "cancelled_only", True)],
+)
+def test_a_pair_is_stuck_after_the_programs_quiet_days(pair, started_days_ago, extra, stuck):
+    now = timezone.now()
+    Pair.objects.filter(pk=pair.pk).update(started_at=now - datetime.timedelta(days=started_days_ago))
+    pair.refresh_from_db()
+    if extra == "past_meeting_5_days_ago":
+        Meeting.objects.create(pair=pair, starts_at=now - datetime.timedelta(days=5), duration_minutes=30)
+    elif extra == "upcoming_meeting":
+        Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=40), duration_minutes=30)
+    elif extra == "cancelled_only":
+        Meeting.objects.create(pair=pair, starts_at=now - datetime.timedelta(days=2), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    page = selectors.pair_page(pair=pair, me=pair.mentor.employee)
+    assert page.stuck is stuck
+    [summary] = selectors.pairs_for_home(employee=pair.mentor.employee)
+    assert summary.stuck is stuck
+
+
+def test_a_recent_log_keeps_a_pair_from_being_stuck(pair):
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=40))
+    pair.refresh_from_db()
+    services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair, held_on=timezone.localdate() - datetime.timedelta(days=2)))
+    assert not selectors.pair_page(pair=pair, me=pair.mentor.employee).stuck
+
+
+def test_pairs_for_home_summarises_each_pair_live_first(pair):
+    mentor = pair.mentor.employee
+    ended = make_active_pair()
+    Pair.objects.filter(pk=ended.pk).update(mentor=EnrollmentFactory(program=ended.program, role="mentor", status="approved", employee=mentor))
+    Pair.objects.filter(pk=ended.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30)
+    summaries = selectors.pairs_for_home(employee=mentor)
+    assert [(s.pair.pk, s.live) for s in summaries] == [(pair.pk, True), (ended.pk, False)]
+    live = summaries[0]
+    assert live.partner == pair.mentee.employee and live.side == "mentor" and live.next_meeting == meeting
+    assert [d.kind for d in live.due if d.kind != "survey"] == ["agreement_setup"]
+    assert summaries[1].due == []
+    assert selectors.pairs_for_home(employee=None) == []
+
+
+def _busy_pairs(mentor_user_employee, n):
+    pairs = []
+    for _ in range(n):
+        p = make_active_pair()
+        mentor = EnrollmentFactory(program=p.program, role="mentor", status="approved", employee=mentor_user_employee)
+        Pair.objects.filter(pk=p.pk).update(mentor=mentor)
+        p.refresh_from_db()
+        for days in (1, 2):
+            m = Meeting.objects.create(pair=p, starts_at=timezone.now() - datetime.timedelta(days=days), duration_minutes=30)
+            services.session_log_create(pair=p, me=p.mentee.employee, data=a_log(p), meeting=m)
+        Meeting.objects.create(pair=p, starts_at=timezone.now() + datetime.timedelta(days=3), duration_minutes=30)
+        pairs.append(p)
+    return pairs
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_pairs_for_home_query_count_is_fixed(django_assert_num_queries, n):
+    mentor = EmployeeFactory(level=2)
+    _busy_pairs(mentor, n)
+    with django_assert_num_queries(7):
+        summaries = selectors.pairs_for_home(employee=mentor)
+    assert len(summaries) == n and all(s.next_meeting for s in summaries)
+
+
+def test_survey_rows_states(pair):
+    program = pair.program
+    today = timezone.localdate()
+    program.midpoint_survey_on = today + datetime.timedelta(days=5)
+    program.final_survey_on = None
+    rows = selectors.survey_rows(pair.mentee, [], today)
+    assert [(r.kind, r.state) for r in rows] == [("baseline", "open"), ("midpoint", "upcoming")]
+    answered = SurveyResponse.objects.create(enrollment=pair.mentee, kind="baseline")
+    rows = selectors.survey_rows(pair.mentee, [answered], today + datetime.timedelta(days=30))
+    assert [(r.kind, r.state) for r in rows] == [("baseline", "answered"), ("midpoint", "closed")]
+
+
+def test_feed_meetings_are_all_meetings_of_my_pairs_only(pair):
+    mine = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
+    cancelled = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    Meeting.objects.create(pair=make_active_pair(), starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
+    assert list(selectors.feed_meetings(employee=pair.mentee.employee)) == [mine, cancelled]

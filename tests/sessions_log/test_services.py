@@ -1,0 +1,306 @@
+"""Pairs at work: agreements, meetings and invites, logs, pulse, feedback, surveys, closure."""
+
+import datetime
+
+import pytest
+import vobject
+from django.core import mail
+from django.utils import timezone
+
+from pairing.models import Pair
+from programs.models import Program
+from sessions_log import services
+from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, PulseAlert, SessionLog, SurveyResponse
+from sessions_log.services import GoalInput, LogInput, SessionError
+from tests.factories import EmployeeFactory, make_active_pair
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair():
+    return make_active_pair(pulse_alert_threshold=3)
+
+
+def mentor_of(pair):
+    return pair.mentor.employee
+
+
+def mentee_of(pair):
+    return pair.mentee.employee
+
+
+def soon(days=3, hour=15):
+    return (timezone.now() + datetime.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def parse_ics(message):
+    [(name, content, mimetype)] = message.attachments
+    assert name == "invite.ics" and mimetype.startswith("text/calendar")
+    return vobject.readOne(content if isinstance(content, str) else content.decode())
+
+
+# --- agreement ---------------------------------------------------------------------------------------
+
+
+def test_agreement_is_prefilled_from_the_program_template(pair):
+    pair.program.agreement_template = "We keep phones away."
+    pair.program.save()
+    agreement = services.agreement_for(pair)
+    assert agreement.boundaries == "We keep phones away." and not agreement.fully_acknowledged
+
+
+def test_both_acknowledge_and_an_edit_needs_acknowledging_again(pair):
+    goals = [GoalInput("Try an AI assistant weekly", 10)]
+    agreement = services.agreement_save(pair=pair, me=mentor_of(pair), meeting_frequency="Fortnightly", boundaries="No HR topics", confidentiality="Chatham House", goals=goals)
+    assert agreement.mentor_acknowledged_version == agreement.version and agreement.mentee_acknowledged_version == 0
+    services.agreement_acknowledge(pair=pair, me=mentee_of(pair), version=agreement.version)
+    agreement.refresh_from_db()
+    assert agreement.fully_acknowledged
+
+    agreement = services.agreement_save(pair=pair, me=mentee_of(pair), meeting_frequency="Weekly", boundaries="No HR topics", confidentiality="Chatham House", goals=goals)
+    assert not agreement.fully_acknowledged and agreement.mentee_acknowledged_version == agreement.version
+    with pytest.raises(SessionError, match="changed while you were reading"):
+        services.agreement_acknowledge(pair=pair, me=mentor_of(pair), version=agreement.version - 1)
+
+
+def test_goal_progress_does_not_need_re_acknowledgement(pair):
+    agreement = services.agreement_save(pair=pair, me=mentor_of(pair), meeting_frequency="x", boundaries="y", confidentiality="z", goals=[GoalInput("Goal", 0)])
+    services.agreement_acknowledge(pair=pair, me=mentee_of(pair), version=agreement.version)
+    services.goal_update_progress(goal=agreement.goals.get(), me=mentee_of(pair), progress=60, note="halfway")
+    agreement.refresh_from_db()
+    assert agreement.fully_acknowledged and agreement.goals.get().progress == 60
+    with pytest.raises(SessionError, match="0 to 100"):
+        services.goal_update_progress(goal=agreement.goals.get(), me=mentee_of(pair), progress=120)
+
+
+def test_outsiders_cannot_touch_a_pair(pair):
+    with pytest.raises(SessionError, match="not part of this pair"):
+        services.agreement_save(pair=pair, me=EmployeeFactory(), meeting_frequency="", boundaries="", confidentiality="", goals=[GoalInput("x")])
+    assert not Agreement.objects.filter(pair=pair, version__gt=1).exists()
+
+
+# --- meetings and ICS --------------------------------------------------------------------------------
+
+
+def test_scheduling_sends_each_side_an_invite_in_their_own_time_zone(pair, deliver_outbox):
+    start = soon()
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=start, duration_minutes=45, video_url="https://meet.example/abc", agenda="AI tools demo")
+    assert deliver_outbox() == 2
+    by_recipient = {m.to[0]: m for m in mail.outbox}
+    london = by_recipient[mentor_of(pair).email]
+    new_york = by_recipient[mentee_of(pair).email]
+    london_time = start.astimezone(datetime.timezone(datetime.timedelta(0))).astimezone(__import__("zoneinfo").ZoneInfo("Europe/London"))
+    assert london_time.strftime("%H:%M") in london.subject and "Europe/London" in london.subject
+    assert "America/New_York" in new_york.subject
+
+    event = parse_ics(london).vevent
+    assert event.uid.value == f"{meeting.uid}@upward"
+    assert int(event.sequence.value) == 0
+    assert event.dtstart.value == start.astimezone(datetime.UTC)
+    assert event.dtend.value == start.astimezone(datetime.UTC) + datetime.timedelta(minutes=45)
+    assert parse_ics(london).method.value == "REQUEST"
+    assert {a.value.lower() for a in event.attendee_list} == {f"mailto:{mentor_of(pair).email}", f"mailto:{mentee_of(pair).email}"}
+
+
+def test_reschedule_keeps_the_uid_raises_the_sequence_and_records_who_asked(pair, deliver_outbox):
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(), duration_minutes=45)
+    deliver_outbox()
+    mail.outbox.clear()
+    later = soon(days=5, hour=16)
+    services.meeting_reschedule(meeting=meeting, me=mentee_of(pair), starts_at=later, reason="Board meeting")
+    deliver_outbox()
+    event = parse_ics(mail.outbox[0]).vevent
+    assert event.uid.value == f"{meeting.uid}@upward" and int(event.sequence.value) == 1
+    assert event.dtstart.value == later.astimezone(datetime.UTC)
+    change = meeting.changes.get()
+    assert (change.kind, change.requested_by_role, change.reason) == ("rescheduled", "mentee", "Board meeting")
+
+
+def test_cancel_sends_method_cancel_and_counts_against_the_side_that_asked(pair, deliver_outbox):
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(), duration_minutes=30)
+    deliver_outbox()
+    mail.outbox.clear()
+    services.meeting_cancel(meeting=meeting, me=mentee_of(pair), reason="Travelling")
+    deliver_outbox()
+    calendar = parse_ics(mail.outbox[0])
+    assert calendar.method.value == "CANCEL" and calendar.vevent.status.value == "CANCELLED"
+    assert int(calendar.vevent.sequence.value) == 1
+    meeting.refresh_from_db()
+    assert meeting.status == "cancelled" and meeting.changes.get().requested_by_role == "mentee"
+    with pytest.raises(SessionError, match="already cancelled"):
+        services.meeting_cancel(meeting=meeting, me=mentee_of(pair), reason="again")
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [(lambda p: timezone.now() - datetime.timedelta(hours=1), "future"), (lambda p: datetime.datetime.combine(p.program.ends_on + datetime.timedelta(days=3), datetime.time(10), tzinfo=datetime.UTC), "ends on")],
+)
+def test_bad_meeting_times_are_refused_and_nothing_is_sent(pair, when, message):
+    with pytest.raises(SessionError, match=message):
+        services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=when(pair), duration_minutes=45)
+    assert not Meeting.objects.exists() and not mail.outbox
+
+
+def test_no_meetings_before_the_program_starts():
+    pair = make_active_pair(starts_on=timezone.localdate() + datetime.timedelta(days=10), enrollment_opens_on=timezone.localdate() - datetime.timedelta(days=30), enrollment_closes_on=timezone.localdate() - datetime.timedelta(days=1))
+    with pytest.raises(SessionError, match="starts on"):
+        services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(days=2), duration_minutes=45)
+
+
+def test_suggested_times_are_when_both_are_free_in_their_own_zones(pair):
+    pair.mentor.availability = ["tue-14"]  # London 14:00–16:00
+    pair.mentor.save()
+    pair.mentee.availability = ["tue-10"]  # New York 10:00–12:00 = London 15:00–17:00
+    pair.mentee.save()
+    times = services.suggested_times(pair=pair)
+    assert times, "there is a common hour"
+    for t in times:
+        london = t.astimezone(__import__("zoneinfo").ZoneInfo("Europe/London"))
+        new_york = t.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+        assert london.strftime("%a") == "Tue" and london.hour == 15
+        assert new_york.hour == 10
+
+
+# --- logs, pulse, feedback -----------------------------------------------------------------------------------
+
+
+def a_log(pair, **overrides):
+    values = dict(held_on=timezone.localdate(), minutes=45, topics=list(pair.program.topics.all()[:1]), shared_notes="We tried prompts", private_note="I felt rushed")
+    values.update(overrides)
+    return LogInput(**values)
+
+
+def test_a_log_keeps_private_notes_to_their_author(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    assert log.private_notes.get().author == mentor_of(pair)
+    services.private_note_save(log=log, me=mentee_of(pair), text="Mine only")
+    assert log.private_notes.count() == 2
+
+
+@pytest.mark.parametrize(("overrides", "message"), [({"held_on": timezone.localdate() + datetime.timedelta(days=1)}, "future"), ({"minutes": 2}, "5 to 480")])
+def test_bad_logs_are_refused(pair, overrides, message):
+    with pytest.raises(SessionError, match=message):
+        services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair, **overrides))
+    assert not SessionLog.objects.exists()
+
+
+def test_no_log_for_an_ended_pair(pair):
+    Pair.objects.filter(pk=pair.pk).update(status="ended", ended_at=timezone.now())
+    pair.refresh_from_db()
+    with pytest.raises(SessionError, match="ended"):
+        services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+
+
+def test_a_meeting_is_logged_once(pair):
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(hours=2), duration_minutes=45)
+    services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair), meeting=meeting)
+    with pytest.raises(SessionError, match="already been logged"):
+        services.session_log_create(pair=pair, me=mentee_of(pair), data=a_log(pair), meeting=meeting)
+
+
+def test_only_the_author_edits_and_only_for_a_week(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    with pytest.raises(SessionError, match="Only the person"):
+        services.session_log_update(log=log, me=mentee_of(pair), data=a_log(pair, minutes=60))
+    services.session_log_update(log=log, me=mentor_of(pair), data=a_log(pair, minutes=60))
+    SessionLog.objects.filter(pk=log.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
+    with pytest.raises(SessionError, match="for a week"):
+        services.session_log_update(log=log, me=mentor_of(pair), data=a_log(pair, minutes=30))
+    log.refresh_from_db()
+    assert log.minutes == 60
+
+
+def test_low_pulse_raises_one_alert_for_hr(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    with pytest.raises(SessionError, match="for the mentor"):
+        services.pulse_submit(log=log, me=mentee_of(pair), felt_heard=5, safe_to_be_candid=5, wants_to_continue=5)
+    services.pulse_submit(log=log, me=mentor_of(pair), felt_heard=2, safe_to_be_candid=3, wants_to_continue=3)
+    assert PulseAlert.objects.filter(pair=pair).count() == 1
+    log2 = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    services.pulse_submit(log=log2, me=mentor_of(pair), felt_heard=1, safe_to_be_candid=1, wants_to_continue=1)
+    assert PulseAlert.objects.filter(pair=pair).count() == 1  # still one open alert
+    with pytest.raises(SessionError, match="already answered"):
+        services.pulse_submit(log=log2, me=mentor_of(pair), felt_heard=5, safe_to_be_candid=5, wants_to_continue=5)
+
+
+def test_good_pulse_raises_no_alert(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    services.pulse_submit(log=log, me=mentor_of(pair), felt_heard=5, safe_to_be_candid=4, wants_to_continue=5)
+    assert not PulseAlert.objects.exists()
+
+
+def test_feedback_once_per_side_per_session(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    services.feedback_submit(log=log, me=mentor_of(pair), usefulness=4, psychological_safety=5, comment="Great")
+    services.feedback_submit(log=log, me=mentee_of(pair), usefulness=5, psychological_safety=5)
+    with pytest.raises(SessionError, match="already given feedback"):
+        services.feedback_submit(log=log, me=mentee_of(pair), usefulness=1, psychological_safety=1)
+    assert Feedback.objects.count() == 2
+    with pytest.raises(SessionError, match="1 to 5"):
+        services.feedback_submit(log=log, me=mentor_of(pair), usefulness=9, psychological_safety=1)
+
+
+def test_insights_by_the_mentor_and_actions_by_the_mentee(pair):
+    insight = services.insight_add(pair=pair, me=mentor_of(pair), text="Teams use chat, not email", topic=pair.program.topics.first())
+    with pytest.raises(SessionError, match="by the mentor"):
+        services.insight_add(pair=pair, me=mentee_of(pair), text="x")
+    action = services.action_commit(pair=pair, me=mentee_of(pair), text="Reply in team chat for a week", due_on=timezone.localdate() + datetime.timedelta(days=7), insight=insight)
+    with pytest.raises(SessionError, match="by the mentee"):
+        services.action_commit(pair=pair, me=mentor_of(pair), text="x")
+    services.action_set_done(action=action, me=mentee_of(pair), done=True)
+    assert ActionItem.objects.get().status == "done"
+
+
+def test_concern_is_for_the_mentor(pair):
+    concern = services.concern_raise(pair=pair, me=mentor_of(pair), text="My mentee dismisses me")
+    assert concern.status == "open"
+    with pytest.raises(SessionError):
+        services.concern_raise(pair=pair, me=mentee_of(pair), text="x")
+
+
+# --- surveys and closure -------------------------------------------------------------------------------
+
+
+def test_surveys_open_and_close_on_program_dates(pair):
+    program = pair.program
+    program.midpoint_survey_on = timezone.localdate() - datetime.timedelta(days=2)
+    program.save()
+    mentee = pair.mentee
+    items = services.survey_items(mentee)
+    scores = {key: 4 for key, _i, _l in items}
+    response = services.survey_submit(enrollment=mentee, me=mentee.employee, kind="midpoint", scores=scores, would_recommend=9)
+    assert response.answers.count() == len(items) > 0
+    with pytest.raises(SessionError, match="already answered"):
+        services.survey_submit(enrollment=mentee, me=mentee.employee, kind="midpoint", scores=scores, would_recommend=9)
+    with pytest.raises(SessionError, match="not open"):
+        services.survey_submit(enrollment=mentee, me=mentee.employee, kind="final", scores=scores, would_recommend=9)
+    mentor_items = services.survey_items(pair.mentor)
+    assert {label for _k, _i, label in mentor_items} == {"Confidence with senior leaders", "Communication", "Visibility in the organisation"}
+    with pytest.raises(SessionError, match="Rate every item"):
+        services.survey_submit(enrollment=pair.mentor, me=pair.mentor.employee, kind="midpoint", scores={}, would_recommend=5)
+    assert SurveyResponse.objects.count() == 1
+
+
+def test_closing_a_pair_asks_for_a_reflection_and_ends_it(pair):
+    with pytest.raises(SessionError, match="reflection"):
+        services.pair_close(pair=pair, me=mentee_of(pair), reason="completed", reflection=" ")
+    services.pair_close(pair=pair, me=mentee_of(pair), reason="completed", reflection="I learned to ask.")
+    pair.refresh_from_db()
+    assert pair.status == "ended" and pair.reflections.get().text == "I learned to ask."
+    services.reflection_save(pair=pair, me=mentor_of(pair), text="I learned to explain.")
+    assert pair.reflections.count() == 2
+
+
+def test_calendar_feed_lists_my_meetings_and_revoking_changes_the_url(pair):
+    feed = services.calendar_feed_for(me=mentor_of(pair))
+    old = feed.token
+    assert services.calendar_feed_for(me=mentor_of(pair)).token == old
+    assert services.calendar_feed_revoke(me=mentor_of(pair)).token != old
+
+
+def test_archived_program_is_read_only_for_pairs(pair):
+    Program.objects.filter(pk=pair.program_id).update(status="archived")
+    pair.refresh_from_db()
+    with pytest.raises(SessionError, match="archived"):
+        services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))

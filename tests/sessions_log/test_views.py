@@ -1,0 +1,722 @@
+"""Pairs at work through the browser's eyes: who may open what, and what each page does."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import vobject
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring.models import Role
+from pairing.models import Pair
+from programs.models import Program
+from sessions_log import services
+from sessions_log.models import (
+    ActionItem,
+    Agreement,
+    AgreementGoal,
+    CalendarFeed,
+    Concern,
+    Feedback,
+    Insight,
+    Meeting,
+    MeetingChange,
+    PrivateNote,
+    Reflection,
+    SafetyPulse,
+    SessionLog,
+    SurveyResponse,
+)
+from sessions_log.services import GoalInput, LogInput
+from tests.factories import UserFactory, make_active_pair, make_person
+
+pytestmark = pytest.mark.django_db
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+
+# --- Fixtures ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mentor_user():
+    return make_person(level=2, time_zone="Europe/London", first_name="Maya", last_name="Mentor", title="Data Analyst")
+
+
+@pytest.fixture
+def mentee_user():
+    return make_person(level=7, time_zone="America/New_York", first_name="Sam", last_name="Senior", title="VP Finance")
+
+
+@pytest.fixture
+def pair(mentor_user, mentee_user):
+    return make_active_pair(mentor_user=mentor_user, mentee_user=mentee_user)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def mentor(mentor_user):
+    return client_for(mentor_user)
+
+
+@pytest.fixture
+def mentee(mentee_user):
+    return client_for(mentee_user)
+
+
+def local_slot(days=3, hour=15, zone=LONDON) -> datetime.datetime:
+    day = timezone.localdate() + datetime.timedelta(days=days)
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=zone)
+
+
+def a_log(pair, **overrides) -> LogInput:
+    values = dict(held_on=timezone.localdate(), minutes=45, topics=list(pair.program.topics.all()[:1]), shared_notes="We tried prompts")
+    values.update(overrides)
+    return LogInput(**values)
+
+
+@pytest.fixture
+def world(pair):
+    """A pair with an agreement goal, a future meeting, a past one, a log and an action."""
+    agreement = services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="Fortnightly", boundaries="", confidentiality="", goals=[GoalInput("Use an AI assistant weekly", 20)])
+    future = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=4), duration_minutes=45)
+    past = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=2), duration_minutes=45)
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair))
+    action = services.action_commit(pair=pair, me=pair.mentee.employee, text="Reply in team chat")
+    return {"pair": pair, "goal_id": agreement.goals.get().pk, "meeting_id": future.pk, "past_meeting_id": past.pk, "log_id": log.pk, "action_id": action.pk}
+
+
+GP, G, P = ("GET", "POST"), ("GET",), ("POST",)
+# (url name, ids it needs from `world`, methods it answers)
+PAIR_ROUTES = [
+    ("pair_detail", (), G),
+    ("agreement_edit", (), GP),
+    ("agreement_acknowledge", (), P),
+    ("goal_progress", ("goal_id",), P),
+    ("meeting_schedule", (), GP),
+    ("meeting_reschedule", ("meeting_id",), GP),
+    ("meeting_cancel", ("meeting_id",), GP),
+    ("session_log_create", (), GP),
+    ("session_log_edit", ("log_id",), GP),
+    ("private_note_edit", ("log_id",), GP),
+    ("pulse_submit", ("log_id",), GP),
+    ("feedback_submit", ("log_id",), GP),
+    ("concern_raise", (), GP),
+    ("insight_add", (), P),
+    ("action_commit", (), P),
+    ("action_set_done", ("action_id",), P),
+    ("pair_close", (), GP),
+    ("reflection_save", (), P),
+]
+ME_ROUTES = [("my_pairs", G), ("survey_list", G), ("calendar_settings", G), ("calendar_revoke", P)]
+ROUTE_IDS = [name for name, _ids, _m in PAIR_ROUTES]
+
+
+def url_for(name, ids, world):
+    return reverse(name, kwargs={"pk": world["pair"].pk, **{key: world[key] for key in ids}})
+
+
+def snapshot():
+    """Row counts a stray write would change."""
+    return (
+        Meeting.objects.filter(status="scheduled").count(), SessionLog.objects.count(), PrivateNote.objects.count(), Feedback.objects.count(),
+        SafetyPulse.objects.count(), Concern.objects.count(), Insight.objects.count(), ActionItem.objects.filter(status="open").count(),
+        Pair.objects.filter(status="active").count(), Reflection.objects.count(),
+        list(Agreement.objects.values_list("version", "mentor_acknowledged_version", "mentee_acknowledged_version")),
+        list(AgreementGoal.objects.values_list("progress", flat=True)), CalendarFeed.objects.count(),
+    )
+
+
+POST_DATA = {"version": "1", "progress": "90", "text": "stranger text", "reason": "completed", "reflection": "x", "done": "1", "day": "2030-01-01", "time": "10:00", "duration_minutes": "45"}
+
+
+# --- Who may open what ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
+def test_outsider_participant_gets_404_on_every_pair_url_and_method(world, participant_client, name, ids, methods):
+    url = url_for(name, ids, world)
+    before = snapshot()
+    assert participant_client.get(url).status_code == 404
+    assert participant_client.post(url, POST_DATA).status_code == 404
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
+def test_hr_admin_gets_404_on_someone_elses_pair(world, hr_client, name, ids, methods):
+    url = url_for(name, ids, world)
+    before = snapshot()
+    assert hr_client.get(url).status_code == 404
+    assert hr_client.post(url, POST_DATA).status_code == 404
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
+def test_executive_gets_403_on_pair_urls(world, executive_client, name, ids, methods):
+    url = url_for(name, ids, world)
+    assert executive_client.get(url).status_code == 403
+    assert executive_client.post(url, POST_DATA).status_code == 403
+
+
+@pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
+def test_anonymous_is_sent_to_login(world, client, name, ids, methods):
+    url = url_for(name, ids, world)
+    for response in (client.get(url), client.post(url, POST_DATA)):
+        assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
+def test_wrong_method_is_405_for_the_owner(world, mentor, name, ids, methods):
+    url = url_for(name, ids, world)
+    if methods == P:
+        assert mentor.get(url).status_code == 405
+    elif methods == G:
+        assert mentor.post(url).status_code == 405
+    assert mentor.put(url).status_code == 405
+
+
+PAGES = [(name, ids) for name, ids, methods in PAIR_ROUTES if "GET" in methods]
+
+
+@pytest.mark.parametrize(("name", "ids"), PAGES, ids=[n for n, _i in PAGES])
+@pytest.mark.parametrize("side", ["mentor", "mentee"])
+def test_both_sides_open_their_pair_pages(world, mentor, mentee, side, name, ids):
+    response = (mentor if side == "mentor" else mentee).get(url_for(name, ids, world))
+    if name in ("pulse_submit", "concern_raise") and side == "mentee":
+        assert response.status_code == 404  # the pulse and concerns are the mentor's alone
+    elif name == "session_log_edit" and side == "mentee":
+        assert response.status_code == 302 and response["Location"] == reverse("private_note_edit", args=[world["pair"].pk, world["log_id"]])
+    else:
+        assert response.status_code == 200
+
+
+def test_a_proposed_pair_is_not_shown_to_its_people(pair, mentor):
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.PROPOSED)
+    assert mentor.get(reverse("pair_detail", args=[pair.pk])).status_code == 404
+
+
+def test_an_id_from_another_pair_is_404_inside_my_pair(world, mentor_user):
+    other = make_active_pair(mentor_user=mentor_user)  # same mentor, second mentee
+    foreign = Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30)
+    client = client_for(mentor_user)
+    assert client.get(reverse("meeting_cancel", args=[world["pair"].pk, foreign.pk])).status_code == 404
+    assert client.get(reverse("session_log_create", args=[world["pair"].pk]) + f"?meeting={foreign.pk}").status_code == 404
+
+
+@pytest.mark.parametrize(("name", "methods"), ME_ROUTES, ids=[n for n, _m in ME_ROUTES])
+def test_my_pages_need_a_participant(client, executive_client, participant_client, name, methods):
+    url = reverse(name)
+    assert client.get(url).status_code == 302
+    assert executive_client.get(url).status_code == 403
+    if methods == G:
+        assert participant_client.get(url).status_code == 200
+        assert participant_client.post(url).status_code == 405
+    else:
+        assert participant_client.get(url).status_code == 405
+
+
+def test_survey_answer_and_feed_check_role_and_method(pair, mentee, client, executive_client):
+    url = reverse("survey_answer", args=[pair.mentee.pk, "baseline"])
+    assert client.get(url).status_code == 302
+    assert executive_client.get(url).status_code == 403
+    assert mentee.put(url).status_code == 405
+    feed = services.calendar_feed_for(me=pair.mentee.employee)
+    assert client.post(reverse("calendar_feed", args=[feed.token])).status_code == 405
+
+
+# --- The pair page --------------------------------------------------------------------------------------------------
+
+
+def test_pair_page_shows_partner_program_goals_and_what_is_due(world, mentor, mentee):
+    pair = world["pair"]
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "Sam Senior" in page and "VP Finance" in page and pair.program.name in page
+    assert "Use an AI assistant weekly" in page and '<progress class="goal-progress" max="100" value="20"' in page
+    assert "Log your session of" in page  # the past meeting is not logged
+    assert "Answer the safety pulse for" in page and "Raise a confidential concern" in page
+    assert "End this pair" in page
+    mentee_page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    version = Agreement.objects.get(pair=pair).version
+    assert "Read and acknowledge the agreement" in mentee_page and f"I agree to version {version}" in mentee_page
+    assert "Answer the safety pulse" not in mentee_page and "Raise a confidential concern" not in mentee_page
+    assert "Mark done" in mentee_page and "Reply in team chat" in mentee_page
+
+
+def test_partner_local_time_is_shown(pair, mentor):
+    now_ny = timezone.now().astimezone(NEW_YORK)
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "America/New_York" in page
+    assert now_ny.strftime("%H:%M") in page or (now_ny + datetime.timedelta(minutes=1)).strftime("%H:%M") in page
+
+
+def test_each_side_sees_the_meeting_in_their_own_time_zone(pair, mentor, mentee):
+    start = datetime.datetime.combine(timezone.localdate() + datetime.timedelta(days=5), datetime.time(15, 30), tzinfo=datetime.UTC)
+    Meeting.objects.create(pair=pair, starts_at=start, duration_minutes=45)
+    london = start.astimezone(LONDON).strftime("%H:%M")
+    new_york = start.astimezone(NEW_YORK).strftime("%H:%M")
+    assert london != new_york
+    mentor_page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    mentee_page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert f"{london}</time>" in mentor_page and f"{new_york}</time>" not in mentor_page
+    assert f"{new_york}</time>" in mentee_page and f"{london}</time>" not in mentee_page
+    assert "Europe/London" in mentor_page and "America/New_York" in mentee_page
+
+
+def test_a_meeting_under_way_offers_logging_not_moving(pair, mentor):
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(minutes=10), duration_minutes=45)
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert f"?meeting={meeting.pk}" in page
+    assert reverse("meeting_cancel", args=[pair.pk, meeting.pk]) not in page
+
+
+def test_a_quiet_pair_is_flagged_stuck(pair, mentor):
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=30))
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "Quiet for 30 days" in page
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
+    assert "Quiet for" not in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+
+
+def test_an_ended_pair_is_read_only_history(world, mentor):
+    pair = world["pair"]
+    services.pair_close(pair=pair, me=pair.mentee.employee, reason="completed", reflection="I learned to ask.")
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "This pair ended on" in page and "We tried prompts" in page
+    assert "Schedule a meeting" not in page and "End this pair" not in page and "Mark done" not in page
+    assert "Save my reflection" in page and "I learned to ask." not in page  # the partner's reflection stays theirs
+    response = mentor.get(reverse("meeting_schedule", args=[pair.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("pair_detail", args=[pair.pk])
+    agreement = mentor.get(reverse("agreement_edit", args=[pair.pk])).content.decode()
+    assert "Use an AI assistant weekly" in agreement and "Save the agreement" not in agreement and "I have read it and agree" not in agreement
+    response = mentor.post(reverse("agreement_edit", args=[pair.pk]), agreement_post(**{"goals-0-title": "New goal"}))
+    assert "This pair has ended" in response.content.decode() and not AgreementGoal.objects.filter(title="New goal").exists()
+
+
+def add_history(pair, n, start=0):
+    topics = list(pair.program.topics.all())
+    for i in range(start, start + n):
+        meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=i + 1), duration_minutes=30)
+        meeting.topics.set(topics)
+        Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=i + 1), duration_minutes=30)
+        Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=i + 1, hours=3), duration_minutes=30, status=Meeting.Status.CANCELLED)
+        log = services.session_log_create(pair=pair, me=pair.mentee.employee, data=a_log(pair, topics=topics, private_note=f"note {i}", actions=[(f"act {i}", None)]), meeting=meeting)
+        services.private_note_save(log=log, me=pair.mentor.employee, text=f"mentor note {i}")
+        services.feedback_submit(log=log, me=pair.mentor.employee, usefulness=4, psychological_safety=4)
+        services.insight_add(pair=pair, me=pair.mentor.employee, text=f"insight {i}", topic=topics[0])
+
+
+@pytest.mark.parametrize("client_side", ["mentor", "mentee"])
+def test_pair_page_query_count_does_not_grow_with_history(pair, mentor, mentee, django_assert_max_num_queries, client_side):
+    client = mentor if client_side == "mentor" else mentee
+    services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="x", boundaries="", confidentiality="", goals=[GoalInput(f"Goal {i}") for i in range(3)])
+    add_history(pair, 2)
+    with django_assert_max_num_queries(18) as small:
+        assert client.get(reverse("pair_detail", args=[pair.pk])).status_code == 200
+    add_history(pair, 10, start=2)
+    with django_assert_max_num_queries(18) as large:
+        response = client.get(reverse("pair_detail", args=[pair.pk]))
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert len(response.context["page"].logs) == 12 and len(response.context["page"].past) == 12
+
+
+# --- Agreement ------------------------------------------------------------------------------------------------------------
+
+
+def agreement_post(**goals):
+    data = {"meeting_frequency": "Every two weeks", "boundaries": "No HR topics", "confidentiality": "Chatham House", "goals-TOTAL_FORMS": "5", "goals-INITIAL_FORMS": "5"}
+    for i in range(5):
+        data.update({f"goals-{i}-title": "", f"goals-{i}-progress": "", f"goals-{i}-note": ""})
+    data.update(goals)
+    return data
+
+
+def test_agreement_is_written_then_acknowledged_by_the_partner(pair, mentor, mentee):
+    assert mentor.get(reverse("agreement_edit", args=[pair.pk])).status_code == 200
+    response = mentor.post(reverse("agreement_edit", args=[pair.pk]), agreement_post(**{"goals-0-title": "Ship a prompt library", "goals-0-progress": "10", "goals-2-title": "Post on the intranet"}))
+    assert response.status_code == 302
+    agreement = Agreement.objects.get(pair=pair)
+    assert [g.title for g in agreement.goals.all()] == ["Ship a prompt library", "Post on the intranet"]
+    assert agreement.mentor_acknowledged_version == agreement.version and agreement.mentee_acknowledged_version != agreement.version
+    response = mentee.post(reverse("agreement_acknowledge", args=[pair.pk]), {"version": agreement.version})
+    assert response.status_code == 302
+    agreement.refresh_from_db()
+    assert agreement.fully_acknowledged
+
+
+def test_acknowledging_an_old_version_is_refused_with_a_message(pair, mentor, mentee):
+    services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="a", boundaries="", confidentiality="", goals=[GoalInput("g")])
+    services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="b", boundaries="", confidentiality="", goals=[GoalInput("g")])
+    response = mentee.post(reverse("agreement_acknowledge", args=[pair.pk]), {"version": 1}, follow=True)
+    assert "changed while you were reading it" in response.content.decode()
+    assert Agreement.objects.get(pair=pair).mentee_acknowledged_version == 0
+
+
+def test_acknowledging_before_the_agreement_exists_is_not_an_error(pair, mentee):
+    response = mentee.post(reverse("agreement_acknowledge", args=[pair.pk]), {"version": 1})
+    assert response.status_code == 302
+    assert Agreement.objects.get(pair=pair).mentee_acknowledged_version == 1
+
+
+def test_an_agreement_without_goals_is_refused(pair, mentor):
+    response = mentor.post(reverse("agreement_edit", args=[pair.pk]), agreement_post())
+    assert response.status_code == 200 and "Write at least one goal." in response.content.decode()
+    assert not AgreementGoal.objects.exists()
+
+
+def test_goal_progress_is_updated_without_a_new_version(world, mentee):
+    version = Agreement.objects.get(pair=world["pair"]).version
+    response = mentee.post(reverse("goal_progress", args=[world["pair"].pk, world["goal_id"]]), {"progress": "60", "note": "halfway"})
+    assert response.status_code == 302
+    goal = AgreementGoal.objects.get(pk=world["goal_id"])
+    assert (goal.progress, goal.note, goal.agreement.version) == (60, "halfway", version)
+    mentee.post(reverse("goal_progress", args=[world["pair"].pk, world["goal_id"]]), {"progress": "150"})
+    goal.refresh_from_db()
+    assert goal.progress == 60
+
+
+# --- Meetings ---------------------------------------------------------------------------------------------------------------
+
+
+def meeting_post(when: datetime.datetime, **extra):
+    return {"day": when.date().isoformat(), "time": when.strftime("%H:%M"), "duration_minutes": "45", "location": "", "video_url": "https://meet.example/abc", "agenda": "AI tools demo", **extra}
+
+
+def parse_ics(message):
+    [(name, content, mimetype)] = message.attachments
+    assert name == "invite.ics" and mimetype.startswith("text/calendar")
+    return vobject.readOne(content if isinstance(content, str) else content.decode())
+
+
+def test_schedule_form_defaults_to_the_program_length_and_offers_common_times(pair, mentor):
+    pair.mentor.availability = ["tue-14"]
+    pair.mentor.save()
+    pair.mentee.availability = ["tue-10"]
+    pair.mentee.save()
+    response = mentor.get(reverse("meeting_schedule", args=[pair.pk]))
+    page = response.content.decode()
+    assert response.context["form"].initial["duration_minutes"] == pair.program.meeting_minutes
+    [first, *_rest] = services.suggested_times(pair=pair)
+    assert first.astimezone(LONDON).strftime("%a %-d %b, %H:%M") in page
+    prefilled = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"at": first.isoformat()})
+    initial = prefilled.context["form"].initial
+    assert (initial["day"], initial["time"]) == (first.astimezone(LONDON).date(), first.astimezone(LONDON).time())
+
+
+def test_scheduling_emails_both_sides_an_invite_with_the_utc_start(pair, mentor, deliver_outbox):
+    when = local_slot(hour=15)  # 15:00 in the mentor's London
+    response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(when, topics=[pair.program.topics.first().pk]))
+    assert response.status_code == 302
+    meeting = Meeting.objects.get()
+    assert meeting.starts_at == when.astimezone(datetime.UTC) and meeting.scheduled_by == pair.mentor.employee
+    assert deliver_outbox() == 2
+    by_recipient = {m.to[0]: m for m in mail.outbox}
+    for email in by_recipient.values():
+        event = parse_ics(email).vevent
+        assert event.dtstart.value == when.astimezone(datetime.UTC)
+        assert event.uid.value == f"{meeting.uid}@upward"
+    # Each side's email reads in their own zone, whoever scheduled it.
+    assert when.astimezone(LONDON).strftime("%H:%M") in by_recipient[pair.mentor.employee.email].subject
+    assert when.astimezone(NEW_YORK).strftime("%H:%M") in by_recipient[pair.mentee.employee.email].subject
+
+
+@pytest.mark.parametrize(
+    ("when", "extra", "message"),
+    [
+        (lambda: timezone.now().astimezone(LONDON) - datetime.timedelta(hours=2), {}, "Choose a time in the future."),
+        (lambda: local_slot(), {"duration_minutes": "-30"}, "Ensure this value is greater than or equal to 10."),
+        (lambda: local_slot(), {"duration_minutes": "0"}, "Ensure this value is greater than or equal to 10."),
+        (lambda: datetime.datetime(2027, 3, 28, 1, 30), {}, "That time does not exist in your time zone"),
+    ],
+    ids=["in-the-past", "ends-before-it-starts", "no-length", "clocks-go-forward"],
+)
+def test_refused_times_are_form_errors_and_nothing_is_written(pair, mentor, deliver_outbox, when, extra, message):
+    response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(when(), **extra))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message in page
+    assert "AI tools demo" in page  # what was typed is kept
+    assert not Meeting.objects.exists()
+    assert deliver_outbox() == 0 and not mail.outbox
+
+
+def test_reschedule_moves_the_meeting_and_sends_updated_invites(world, mentee, deliver_outbox):
+    pair = world["pair"]
+    later = local_slot(days=6, hour=11, zone=NEW_YORK)
+    url = reverse("meeting_reschedule", args=[pair.pk, world["meeting_id"]])
+    assert mentee.get(url).status_code == 200
+    response = mentee.post(url, {"day": later.date().isoformat(), "time": "11:00", "duration_minutes": "30", "reason": "Board meeting"})
+    assert response.status_code == 302
+    meeting = Meeting.objects.get(pk=world["meeting_id"])
+    assert meeting.starts_at == later.astimezone(datetime.UTC) and meeting.duration_minutes == 30 and meeting.sequence == 1
+    change = MeetingChange.objects.get(meeting=meeting)
+    assert (change.kind, change.requested_by_role, change.reason) == ("rescheduled", "mentee", "Board meeting")
+    assert deliver_outbox() == 2
+    event = parse_ics(mail.outbox[0]).vevent
+    assert int(event.sequence.value) == 1 and event.dtstart.value == later.astimezone(datetime.UTC)
+
+
+def test_reschedule_to_the_past_keeps_the_meeting(world, mentee):
+    url = reverse("meeting_reschedule", args=[world["pair"].pk, world["meeting_id"]])
+    yesterday = timezone.now().astimezone(NEW_YORK) - datetime.timedelta(days=1)
+    response = mentee.post(url, {"day": yesterday.date().isoformat(), "time": "11:00", "duration_minutes": "30", "reason": "x"})
+    assert response.status_code == 200 and "Choose a time in the future." in response.content.decode()
+    assert Meeting.objects.get(pk=world["meeting_id"]).sequence == 0
+
+
+def test_cancel_needs_a_reason_then_tells_both_calendars(world, mentor, deliver_outbox):
+    url = reverse("meeting_cancel", args=[world["pair"].pk, world["meeting_id"]])
+    response = mentor.post(url, {"reason": ""})
+    assert response.status_code == 200 and "Say briefly why" in response.content.decode()
+    assert Meeting.objects.get(pk=world["meeting_id"]).status == "scheduled"
+    assert mentor.post(url, {"reason": "Sick"}).status_code == 302
+    meeting = Meeting.objects.get(pk=world["meeting_id"])
+    assert meeting.status == "cancelled" and meeting.changes.get().requested_by_role == "mentor"
+    deliver_outbox()
+    calendar = parse_ics(mail.outbox[0])
+    assert calendar.method.value == "CANCEL" and calendar.vevent.status.value == "CANCELLED"
+
+
+# --- Session logs, pulse, feedback ---------------------------------------------------------------------------------------------
+
+
+def today_in(zone) -> datetime.date:
+    return timezone.now().astimezone(zone).date()
+
+
+def log_post(pair, zone=LONDON, **extra):
+    return {"held_on": today_in(zone).isoformat(), "minutes": "45", "topics": [pair.program.topics.first().pk], "mentor_learned": "How budgets work",
+            "mentee_learned": "Prompting", "shared_notes": "Good session", "private_note": "", **extra}
+
+
+def test_log_against_a_meeting_is_prefilled_and_the_mentor_goes_on_to_the_pulse(world, mentor):
+    pair = world["pair"]
+    url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['past_meeting_id']}"
+    form = mentor.get(url).context["form"]
+    assert form.initial["minutes"] == 45 and "action_0_text" not in form.fields  # actions are the mentee's
+    response = mentor.post(url, log_post(pair, private_note="felt rushed"))
+    log = SessionLog.objects.get(meeting_id=world["past_meeting_id"])
+    assert response.status_code == 302 and response["Location"] == reverse("pulse_submit", args=[pair.pk, log.pk])
+    assert log.author == pair.mentor.employee and log.private_notes.get().text == "felt rushed"
+
+
+def test_the_mentee_logs_with_actions_and_goes_on_to_feedback(pair, mentee):
+    url = reverse("session_log_create", args=[pair.pk])
+    response = mentee.post(url, log_post(pair, NEW_YORK, action_0_text="Try Copilot for a week", action_0_due=(today_in(NEW_YORK) + datetime.timedelta(days=7)).isoformat()))
+    log = SessionLog.objects.get()
+    assert response["Location"] == reverse("feedback_submit", args=[pair.pk, log.pk])
+    assert ActionItem.objects.get().text == "Try Copilot for a week"
+
+
+def test_no_log_for_an_ended_pair(pair, mentor):
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now(), end_reason="completed")
+    url = reverse("session_log_create", args=[pair.pk])
+    response = mentor.post(url, log_post(pair))
+    assert response.status_code == 200 and "This pair has ended" in response.content.decode()
+    assert not SessionLog.objects.exists()
+    assert mentor.get(url).status_code == 302
+
+
+def test_a_log_in_the_future_is_a_form_error(pair, mentor):
+    response = mentor.post(reverse("session_log_create", args=[pair.pk]), log_post(pair, held_on=(timezone.localdate() + datetime.timedelta(days=2)).isoformat()))
+    assert "the date is in the future" in response.content.decode() and not SessionLog.objects.exists()
+
+
+def test_only_the_author_edits_a_log(world, mentor, mentee):
+    pair = world["pair"]
+    url = reverse("session_log_edit", args=[pair.pk, world["log_id"]])
+    assert mentor.post(url, log_post(pair, minutes="60", private_note="mine")).status_code == 302
+    log = SessionLog.objects.get(pk=world["log_id"])
+    assert log.minutes == 60 and log.private_notes.get().text == "mine"
+    response = mentee.post(url, log_post(pair, NEW_YORK, minutes="90"))
+    assert "Only the person who wrote this log can edit it." in response.content.decode()
+    log.refresh_from_db()
+    assert log.minutes == 60
+
+
+def test_the_partner_keeps_their_own_private_note_on_a_log(world, mentee):
+    url = reverse("private_note_edit", args=[world["pair"].pk, world["log_id"]])
+    assert mentee.post(url, {"text": "Ask about budgets"}).status_code == 302
+    assert PrivateNote.objects.get(author=world["pair"].mentee.employee).text == "Ask about budgets"
+    mentee.post(url, {"text": ""})
+    assert not PrivateNote.objects.filter(author=world["pair"].mentee.employee).exists()
+
+
+def test_pulse_then_feedback(world, mentor):
+    pair = world["pair"]
+    response = mentor.post(reverse("pulse_submit", args=[pair.pk, world["log_id"]]), {"felt_heard": "4", "safe_to_be_candid": "5", "wants_to_continue": "5"})
+    assert response["Location"] == reverse("feedback_submit", args=[pair.pk, world["log_id"]])
+    assert SafetyPulse.objects.get().felt_heard == 4
+    again = mentor.get(reverse("pulse_submit", args=[pair.pk, world["log_id"]]), follow=True)
+    assert "already answered the pulse" in again.content.decode()
+    assert "Pulse answered" in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+
+
+def test_pulse_page_says_who_never_sees_the_answers(world, mentor):
+    page = mentor.get(reverse("pulse_submit", args=[world["pair"].pk, world["log_id"]])).content.decode()
+    assert "never shown to your mentee, and never to HR" in page
+
+
+def test_incomplete_pulse_is_a_form_error(world, mentor):
+    response = mentor.post(reverse("pulse_submit", args=[world["pair"].pk, world["log_id"]]), {"felt_heard": "4"})
+    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert not SafetyPulse.objects.exists()
+
+
+def test_duplicate_feedback_gives_a_message_and_keeps_one_row(world, mentee):
+    url = reverse("feedback_submit", args=[world["pair"].pk, world["log_id"]])
+    data = {"usefulness": "5", "psychological_safety": "4", "comment": "Great"}
+    assert mentee.post(url, data).status_code == 302
+    response = mentee.post(url, data, follow=True)
+    assert "You have already given feedback on this session." in response.content.decode()
+    assert Feedback.objects.count() == 1
+    assert "never sees your ratings" not in response.content.decode()
+
+
+def test_feedback_page_says_the_partner_never_sees_it(world, mentee):
+    page = mentee.get(reverse("feedback_submit", args=[world["pair"].pk, world["log_id"]])).content.decode()
+    assert "Maya never sees your ratings or your comment." in page
+
+
+# --- Concern, insights, actions, closure -----------------------------------------------------------------------------------------
+
+
+def test_the_mentor_raises_a_confidential_concern(pair, mentor):
+    page = mentor.get(reverse("concern_raise", args=[pair.pk])).content.decode()
+    assert "Only HR reads this." in page
+    assert mentor.post(reverse("concern_raise", args=[pair.pk]), {"text": "My mentee dismisses me"}).status_code == 302
+    assert Concern.objects.get().text == "My mentee dismisses me"
+
+
+def test_insights_by_the_mentor_actions_by_the_mentee(pair, mentor, mentee):
+    topic = pair.program.topics.first()
+    assert mentor.post(reverse("insight_add", args=[pair.pk]), {"topic": topic.pk, "text": "Teams prefer chat"}).status_code == 302
+    insight = Insight.objects.get()
+    response = mentee.post(reverse("insight_add", args=[pair.pk]), {"text": "mine"}, follow=True)
+    assert "Insights are recorded by the mentor." in response.content.decode() and Insight.objects.count() == 1
+    assert mentee.post(reverse("action_commit", args=[pair.pk]), {"text": "Use chat for a week", "insight": insight.pk}).status_code == 302
+    action = ActionItem.objects.get()
+    assert action.insight == insight
+    response = mentor.post(reverse("action_commit", args=[pair.pk]), {"text": "not mine"}, follow=True)
+    assert "Actions are committed by the mentee." in response.content.decode() and ActionItem.objects.count() == 1
+    mentee.post(reverse("action_set_done", args=[pair.pk, action.pk]), {"done": "1"})
+    action.refresh_from_db()
+    assert action.status == "done"
+    both = [c.get(reverse("pair_detail", args=[pair.pk])).content.decode() for c in (mentor, mentee)]
+    assert all("Teams prefer chat" in p and "Use chat for a week" in p for p in both)
+
+
+def test_ending_a_pair_takes_a_reason_and_a_reflection_then_the_partner_adds_theirs(pair, mentor, mentee):
+    url = reverse("pair_close", args=[pair.pk])
+    response = mentor.post(url, {"reason": "completed", "reflection": ""})
+    assert response.status_code == 200 and "Write a short reflection" in response.content.decode()
+    assert mentor.post(url, {"reason": "hr_decision", "reflection": "x"}).status_code == 200  # not a participant's reason
+    assert mentor.post(url, {"reason": "completed", "reflection": "I learned to explain."}).status_code == 302
+    pair.refresh_from_db()
+    assert pair.status == "ended" and pair.end_reason == "completed"
+    assert mentee.post(reverse("reflection_save", args=[pair.pk]), {"text": "I learned to ask."}).status_code == 302
+    assert sorted(Reflection.objects.values_list("text", flat=True)) == ["I learned to ask.", "I learned to explain."]
+
+
+# --- Surveys ----------------------------------------------------------------------------------------------------------------------
+
+
+def test_surveys_list_their_state_and_an_open_one_can_be_answered(pair, mentee, mentee_user):
+    Program.objects.filter(pk=pair.program_id).update(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=3))
+    page = mentee.get(reverse("survey_list")).content.decode()
+    assert "Baseline survey" in page and "Midpoint survey" in page and "Closed on" in page and "Open until" in page
+    url = reverse("survey_answer", args=[pair.mentee.pk, "midpoint"])
+    form = mentee.get(url).context["form"]
+    data = {key: "3" for key in form.item_keys}
+    response = mentee.post(url, data)
+    assert response.status_code == 200 and "This field is required." in response.content.decode()  # would-recommend missing
+    assert mentee.post(url, {**data, "would_recommend": "9"}).status_code == 302
+    response = SurveyResponse.objects.get()
+    assert response.would_recommend == 9 and response.answers.count() == len(data)
+    assert "Answered on" in mentee.get(reverse("survey_list")).content.decode()
+
+
+def test_the_baseline_survey_has_no_recommend_question(pair, mentor):
+    Program.objects.filter(pk=pair.program_id).update(starts_on=timezone.localdate() - datetime.timedelta(days=10))
+    url = reverse("survey_answer", args=[pair.mentor.pk, "baseline"])
+    response = mentor.get(url)
+    assert "would_recommend" not in response.context["form"].fields and "recommend" not in response.content.decode()
+    assert mentor.post(url, {key: "2" for key in response.context["form"].item_keys}).status_code == 302
+    assert SurveyResponse.objects.get().would_recommend is None
+
+
+def test_a_closed_survey_cannot_be_answered(pair, mentee):
+    # The baseline closes 30 days after the program starts.
+    Program.objects.filter(pk=pair.program_id).update(starts_on=timezone.localdate() - datetime.timedelta(days=35))
+    url = reverse("survey_answer", args=[pair.mentee.pk, "baseline"])
+    page = mentee.get(url).content.decode()
+    assert "This survey closed on" in page and "Send my answers" not in page
+    response = mentee.post(url, {key: "3" for key, _i, _l in services.survey_items(pair.mentee)})
+    assert "This survey is not open now." in response.content.decode() and not SurveyResponse.objects.exists()
+
+
+def test_someone_elses_survey_is_404(pair, mentor, participant_client):
+    assert participant_client.get(reverse("survey_answer", args=[pair.mentee.pk, "baseline"])).status_code == 404
+    assert mentor.get(reverse("survey_answer", args=[pair.mentee.pk, "baseline"])).status_code == 404
+    assert mentor.get(reverse("survey_answer", args=[pair.mentor.pk, "nonsense"])).status_code == 404
+
+
+# --- Calendar feed ----------------------------------------------------------------------------------------------------------------
+
+
+def test_calendar_page_shows_my_absolute_secret_url(pair, mentor):
+    page = mentor.get(reverse("calendar_settings")).content.decode()
+    feed = CalendarFeed.objects.get(employee=pair.mentor.employee)
+    assert f"http://testserver/calendar/{feed.token}.ics" in page and f"webcal://testserver/calendar/{feed.token}.ics" in page
+
+
+def test_calendar_feed_needs_no_login_and_lists_my_meetings(world, client):
+    other = make_active_pair()
+    Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
+    feed = services.calendar_feed_for(me=world["pair"].mentee.employee)
+    response = client.get(reverse("calendar_feed", args=[feed.token]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    calendar = vobject.readOne(response.content.decode())
+    uids = {event.uid.value for event in calendar.vevent_list}
+    assert uids == {f"{m.uid}@upward" for m in Meeting.objects.filter(pair=world["pair"])}
+
+
+def test_a_revoked_or_unknown_feed_is_404(pair, mentor, client):
+    old = services.calendar_feed_for(me=pair.mentor.employee).token
+    assert mentor.post(reverse("calendar_revoke")).status_code == 302
+    new = CalendarFeed.objects.get(employee=pair.mentor.employee).token
+    assert new != old
+    assert client.get(reverse("calendar_feed", args=[old])).status_code == 404
+    assert client.get(reverse("calendar_feed", args=["not-a-token"])).status_code == 404
+    assert client.get(reverse("calendar_feed", args=[new])).status_code == 200
+
+
+# --- My pairs ----------------------------------------------------------------------------------------------------------------------
+
+
+def test_my_pairs_lists_live_and_past_pairs_with_what_is_due(world, mentor_user):
+    ended = make_active_pair(mentor_user=mentor_user)
+    services.pair_close(pair=ended, me=mentor_user.employee, reason="completed", reflection="done")
+    page = client_for(mentor_user).get(reverse("my_pairs")).content.decode()
+    assert "Sam Senior" in page and "Past pairs" in page and ended.mentee.employee.full_name in page
+    assert "things to do" in page
+    assert reverse("pair_detail", args=[world["pair"].pk]) in page
+
+
+def test_my_pairs_empty_state(participant_client):
+    assert "No partner yet" in participant_client.get(reverse("my_pairs")).content.decode()
+
+
+def test_participant_without_directory_entry_gets_404_not_500(client):
+    c = client_for(UserFactory(roles=[Role.PARTICIPANT]))
+    assert c.get(reverse("pair_detail", args=[1])).status_code == 404
+    assert c.get(reverse("calendar_settings")).status_code == 404
+    assert c.get(reverse("survey_list")).status_code == 200
