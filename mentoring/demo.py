@@ -106,8 +106,11 @@ def build_demo_org(*, seed: int = 7, today: datetime.date | None = None) -> dict
         _ensure_login(login)
     from programs.demo import build_demo_programs
 
+    from sessions_log.demo import build_demo_sessions
+
     programs = build_demo_programs(seed=seed, today=today or datetime.date.today())
-    return {"created": created, "employees": Employee.objects.count(), "programs": programs}
+    meetings = build_demo_sessions(seed=seed, today=today or datetime.date.today())
+    return {"created": created, "employees": Employee.objects.count(), "programs": programs, "meetings": meetings}
 
 
 def _bulk(people: list[Employee]) -> list[Employee]:

@@ -55,3 +55,19 @@ def test_seed_demo_refuses_production(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo")
+
+
+def test_seed_demo_gives_pairs_months_of_history():
+    from sessions_log.models import Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
+
+    call_command("seed_demo")
+    demo_pair_meetings = Meeting.objects.filter(pair__mentor__employee__email="mentor@acme.example", pair__status="active")
+    assert demo_pair_meetings.count() >= 5
+    assert demo_pair_meetings.filter(starts_at__gt=__import__("django.utils.timezone", fromlist=["now"]).now()).exists()  # one coming up
+    assert SessionLog.objects.count() > 200 and Feedback.objects.count() > 200 and SafetyPulse.objects.exists()
+    assert SurveyResponse.objects.filter(kind="midpoint").exists() and SurveyResponse.objects.filter(kind="final").exists()
+    for log in SessionLog.objects.select_related("pair")[:50]:
+        assert log.pair.started_at.date() <= log.held_on  # history is consistent with the pair
+    count = Meeting.objects.count()
+    call_command("seed_demo")
+    assert Meeting.objects.count() == count

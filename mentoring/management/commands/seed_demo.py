@@ -20,7 +20,9 @@ class Command(BaseCommand):
         result = build_demo_org(seed=seed)
         elapsed = time.monotonic() - started
         what = "Built" if result["created"] else "Kept the existing"
-        self.stdout.write(self.style.SUCCESS(f"{what} demo organisation: {result['employees']} employees ({elapsed:.1f} s)."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{what} demo organisation: {result['employees']} employees, {result['programs']} programs, {result['meetings']} meetings ({elapsed:.1f} s).")
+        )
         self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.email:<24} {login.who}")
