@@ -48,7 +48,7 @@ def build_demo_programs(*, seed: int, today: datetime.date) -> int:
         program = Program.objects.create(
             name=name,
             slug=slug,
-            description=f"{name}: junior colleagues share how they work with {topic_names[0].lower()} and more; senior leaders share context and open doors.",
+            description=f"{name}: junior colleagues share how they work with {topic_names[0]} and more; senior leaders share context and open doors.",
             objectives="Leaders try one new tool a month\nJuniors gain visibility with senior leadership\nTeams hear what younger colleagues expect",
             status=status,
             enrollment_opens_on=_d(today, opens),

@@ -44,6 +44,8 @@ LEARNED_MENTEE = ["How to write a good prompt", "How my team really uses chat", 
 
 
 def _at(day: datetime.date, hour: int) -> datetime.datetime:
+    while day.weekday() >= 5:  # people meet on working days
+        day += datetime.timedelta(days=1)
     return datetime.datetime.combine(day, datetime.time(hour), tzinfo=datetime.UTC)
 
 
@@ -77,6 +79,8 @@ def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
             if stuck and day > today - datetime.timedelta(days=40):
                 break
             starts = _at(day, rng.choice([9, 10, 14, 15, 16]))
+            if starts.date() > end:
+                break
             cancelled = rng.random() < 0.1
             meetings.append(Meeting(pair=pair, starts_at=starts, duration_minutes=program.meeting_minutes, location=rng.choice(["Video call", "Café, 2nd floor", "Room Orion"]),
                                     agenda="Catch up, then one topic in depth", status="cancelled" if cancelled else "scheduled", scheduled_by=pair.mentor.employee, sequence=1 if cancelled else 0,
