@@ -261,6 +261,7 @@ LOGGING = {
 }
 
 # --- Celery (read by mentoring/celery.py through the CELERY_ namespace) -----------------------
+from celery.schedules import crontab  # noqa: E402
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -282,4 +283,5 @@ CELERY_BEAT_SCHEDULE = {
     "drain-outbox": {"task": "mentoring.tasks.drain_outbox", "schedule": BEAT_INTERVAL_SECONDS},
     "resume-match-runs": {"task": "pairing.tasks.resume_match_runs", "schedule": BEAT_INTERVAL_SECONDS},
     "sweep-reminders": {"task": "sessions_log.tasks.sweep_reminders", "schedule": BEAT_INTERVAL_SECONDS},
+    "nightly-metric-snapshots": {"task": "programs.tasks.snapshot_all_programs", "schedule": crontab(hour=2, minute=30)},
 }

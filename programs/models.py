@@ -296,3 +296,38 @@ class ResourceCompletion(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["resource", "enrollment"], name="resource_done_once")]
+
+
+class MetricSnapshot(models.Model):
+    """A program's metrics at a point in time, computed by Celery; dashboards read only these.
+
+    One snapshot per program per day: recomputing the same day replaces it (idempotent), and
+    the days form the time series the executive dashboard draws.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="snapshots")
+    as_of = models.DateField()
+    computed_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["program", "as_of"]
+        constraints = [models.UniqueConstraint(fields=["program", "as_of"], name="one_snapshot_per_program_per_day")]
+
+
+class SnapshotRun(models.Model):
+    """An on-demand recomputation requested by HR, with progress for the page to show."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="snapshot_runs")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
