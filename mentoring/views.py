@@ -59,7 +59,9 @@ def hr_home(request):
 
 @executive_required
 def executive_home(request):
-    return render(request, "mentoring/executive_home.html", {"summary": selectors.directory_summary()})
+    from programs.dashboards import executive_dashboard_render
+
+    return executive_dashboard_render(request)
 
 
 @hr_required

@@ -25,3 +25,12 @@ urlpatterns = [
     path("me/enrollments/<int:pk>/withdraw/", views.enrollment_withdraw, name="enrollment_withdraw"),
     path("me/enrollments/<int:pk>/resources/<int:resource_pk>/", views.resource_mark, name="resource_mark"),
 ]
+
+from . import dashboards  # noqa: E402
+
+urlpatterns += [
+    path("hr/programs/<int:pk>/dashboard/", dashboards.program_dashboard, name="program_dashboard"),
+    path("hr/programs/<int:pk>/dashboard/refresh/", dashboards.program_dashboard_refresh, name="program_dashboard_refresh"),
+    path("hr/programs/<int:pk>/dashboard/runs/<int:run_id>/", dashboards.program_dashboard_progress, name="program_dashboard_progress"),
+    path("hr/programs/<int:pk>/export.csv", dashboards.program_export, name="program_export"),
+]

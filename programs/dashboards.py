@@ -1,0 +1,389 @@
+"""HR and executive dashboards.
+
+Both pages read MetricSnapshot rows only (computed by Celery in programs/snapshots.py), so a
+page costs a fixed number of queries whatever the program's size. Small groups are
+suppressed here, before anything reaches a template, so no page can show an individual.
+"""
+
+import csv
+
+from django.contrib import messages
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from mentoring.roles import hr_required
+
+from . import metrics, snapshots
+from .models import MetricSnapshot, Program, SnapshotRun
+
+# The HR page names the stuck pairs; beyond this many it links to the full pairing list.
+STUCK_LIST_LIMIT = 50
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{round(float(value) * 100)}%"
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):.{digits}f}" if digits else f"{round(float(value))}"
+
+
+def _signed(value, digits: int = 1, suffix: str = "") -> str:
+    return f"{float(value):+.{digits}f}{suffix}"
+
+
+def _get(data: dict, path: str):
+    node = data
+    for key in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _suppressed(n, value, fmt) -> str:
+    shown = metrics.suppress_total(n or 0, value)
+    return shown if shown == metrics.FEWER_THAN else fmt(shown)
+
+
+# --- HR dashboard -----------------------------------------------------------------------------
+
+
+def _hr_figures(data: dict) -> list[dict]:
+    fb, nps = data.get("feedback", {}), data.get("nps", {})
+    usefulness, safety = fb.get("usefulness", {}), fb.get("psychological_safety", {})
+    ttfm = data.get("time_to_first_meeting_days", {})
+    figures = [
+        {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _("approved mentees who have a pair")},
+        {"label": _("active pairs"), "value": _num(_get(data, "pairs.active"), 0), "note": _("%(n)s paused") % {"n": _num(_get(data, "pairs.paused"), 0)}},
+        {"label": _("stuck pairs"), "value": _num(_get(data, "pairs.stuck"), 0), "note": _("no activity for a while")},
+        {"label": _("ended pairs"), "value": _num(_get(data, "pairs.ended"), 0), "note": ""},
+        {"label": _("days to first meeting"), "value": _num(ttfm.get("mean")), "note": _("mean over %(n)s pairs") % {"n": ttfm.get("n", 0)}},
+        {"label": _("meetings per pair per month"), "value": _num(_get(data, "meetings.per_pair_per_month")), "note": _("%(n)s meetings held") % {"n": _get(data, "meetings.held") or 0}},
+        {"label": _("cadence adherence"), "value": _pct(_get(data, "meetings.cadence_adherence")), "note": _("meetings held against the cadence")},
+        {"label": _("senior-side cancellations"), "value": _num(_get(data, "cancellations.senior_side"), 0), "note": _("%(r)s per pair") % {"r": _num(_get(data, "cancellations.senior_side_per_pair"), 2)}},
+        {"label": _("usefulness (1–5)"), "value": _suppressed(usefulness.get("n"), usefulness.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": usefulness.get("n", 0)}},
+        {"label": _("psychological safety (1–5)"), "value": _suppressed(safety.get("n"), safety.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": safety.get("n", 0)}},
+        {"label": _("NPS"), "value": _suppressed(nps.get("n"), nps.get("score"), lambda v: _num(v, 0)), "note": _("%(n)s answers") % {"n": nps.get("n", 0)}},
+        {"label": _("open pulse alerts"), "value": _num(_get(data, "pulse_alerts.open"), 0), "note": _("%(n)s in total") % {"n": _get(data, "pulse_alerts.total") or 0}},
+    ]
+    reminders = data.get("reminders")
+    if isinstance(reminders, dict):
+        figures.append({"label": _("reminders sent"), "value": _num(reminders.get("sent"), 0), "note": _("%(n)s failed") % {"n": reminders.get("failed", 0)}})
+    return figures
+
+
+def _funnel(data: dict) -> list[dict]:
+    funnel = data.get("funnel", {})
+    steps = [("invited", _("Invited")), ("applied", _("Applied")), ("approved", _("Approved")), ("paired", _("Paired")), ("active", _("Active"))]
+    top = max([funnel.get(key) or 0 for key, _label in steps] + [1])
+    return [{"key": key, "label": label, "n": funnel.get(key) or 0, "width": 25 * round(4 * (funnel.get(key) or 0) / top)} for key, label in steps]
+
+
+def _stuck_pairs(data: dict) -> tuple[list, int]:
+    from pairing.models import Pair
+
+    ids = list(_get(data, "pair_health.stuck_pair_ids") or [])
+    shown = ids[:STUCK_LIST_LIMIT]
+    if not shown:
+        return [], len(ids)
+    pairs = Pair.objects.filter(pk__in=shown).select_related("mentor__employee", "mentee__employee").order_by("pk")
+    return list(pairs), len(ids)
+
+
+def _latest_run(program: Program, snapshot) -> SnapshotRun | None:
+    """The refresh to show: one still in progress, or one that failed after the last snapshot."""
+    run = SnapshotRun.objects.filter(program=program).order_by("-created_at", "-pk").first()
+    if run is None:
+        return None
+    if run.status in (SnapshotRun.Status.QUEUED, SnapshotRun.Status.RUNNING):
+        return run
+    if run.status == SnapshotRun.Status.FAILED and (snapshot is None or run.created_at > snapshot.computed_at):
+        return run
+    return None
+
+
+@hr_required
+@require_GET
+def program_dashboard(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    snapshot = MetricSnapshot.objects.filter(program=program).order_by("-as_of").first()
+    context = {"program": program, "snapshot": snapshot, "run": _latest_run(program, snapshot)}
+    if snapshot is not None:
+        data = snapshot.data or {}
+        stuck, stuck_total = _stuck_pairs(data)
+        funnel = _funnel(data)
+        context.update(
+            {
+                "figures": _hr_figures(data),
+                "funnel": funnel,
+                "funnel_chart": {"type": "bar", "horizontal": True, "labels": [s["label"] for s in funnel], "datasets": [{"label": _("People"), "data": [s["n"] for s in funnel]}]},
+                "stuck_pairs": stuck,
+                "stuck_total": stuck_total,
+                "stuck_more": stuck_total - len(stuck),
+            }
+        )
+    return render(request, "programs/dashboard_hr.html", context)
+
+
+@hr_required
+@require_POST
+def program_dashboard_refresh(request, pk: int):
+    program = get_object_or_404(Program, pk=pk)
+    if program.is_archived:
+        messages.error(request, _("This program is archived: its numbers are final."))
+    else:
+        snapshots.snapshot_request(program=program, by=request.user)
+        messages.info(request, _("Fresh numbers are being computed; this page updates itself when they are ready."))
+    return redirect("program_dashboard", pk=program.pk)
+
+
+@hr_required
+@require_GET
+def program_dashboard_progress(request, pk: int, run_id: int):
+    """Polled by htmx every 2 s while a refresh runs; a finished run reloads the page."""
+    run = get_object_or_404(SnapshotRun.objects.select_related("program"), pk=run_id, program_id=pk)
+    response = render(request, "programs/_dash_refresh.html", {"run": run, "program": run.program})
+    if run.status in (SnapshotRun.Status.DONE, SnapshotRun.Status.FAILED) and request.headers.get("HX-Request") == "true":
+        response["HX-Refresh"] = "true"
+    return response
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    """Spreadsheets run cells that start with these characters as formulas."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _export_rows(program: Program):
+    from pairing.models import Pair
+    from sessions_log.models import Meeting, SessionLog
+
+    now = timezone.now()
+    held = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=now).order_by().values("pair").annotate(n=Count("id")).values("n")
+    logs = SessionLog.objects.filter(pair=OuterRef("pk")).order_by().values("pair")
+    pairs = (
+        Pair.objects.filter(program=program)
+        .exclude(status=Pair.Status.PROPOSED)
+        .select_related("mentor__employee__department", "mentee__employee__department")
+        .annotate(
+            meetings_held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
+            sessions_logged=Coalesce(Subquery(logs.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)),
+            minutes_logged=Coalesce(Subquery(logs.annotate(m=Sum("minutes")).values("m"), output_field=IntegerField()), Value(0)),
+        )
+        .order_by("pk")
+    )
+    yield [
+        _("Pair"), _("Mentor"), _("Mentor department"), _("Mentee"), _("Mentee department"), _("Status"), _("Started"), _("Ended"),
+        _("End reason"), _("Score"), _("Meetings held"), _("Sessions logged"), _("Minutes logged"),
+    ]  # fmt: skip
+    for pair in pairs.iterator(chunk_size=500):
+        mentor, mentee = pair.mentor.employee, pair.mentee.employee
+        yield [
+            pair.pk,
+            _cell(mentor.full_name),
+            _cell(mentor.department.name if mentor.department else ""),
+            _cell(mentee.full_name),
+            _cell(mentee.department.name if mentee.department else ""),
+            pair.get_status_display(),
+            timezone.localdate(pair.started_at).isoformat() if pair.started_at else "",
+            timezone.localdate(pair.ended_at).isoformat() if pair.ended_at else "",
+            pair.get_end_reason_display() if pair.end_reason else "",
+            pair.score,
+            pair.meetings_held,
+            pair.sessions_logged,
+            pair.minutes_logged,
+        ]
+
+
+@hr_required
+@require_GET
+def program_export(request, pk: int):
+    """One row per pair; never private notes, pulse answers, feedback comments or not-with lists."""
+    program = get_object_or_404(Program, pk=pk)
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in _export_rows(program)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{program.slug}-pairs-{timezone.localdate().isoformat()}.csv"'
+    return response
+
+
+# --- executive dashboard ----------------------------------------------------------------------
+
+KPIS = [
+    # key, path in snapshot data, label, format, better ("up"/"down"), path of n for suppression
+    ("match_rate", "match_rate", "Match rate", "pct", "up", None),
+    ("meetings", "meetings.per_pair_per_month", "Meetings per pair per month", "num", "up", None),
+    ("cancellations", "cancellations.senior_side", "Senior-side cancellations", "int", "down", None),
+    ("nps", "nps.score", "NPS", "int", "up", "nps.n"),
+    ("insights", "insight_to_action.insights", "Insights raised", "int", "up", None),
+    ("actions", "insight_to_action.actions_committed", "Actions committed", "int", "up", None),
+    ("done", "insight_to_action.actions_done", "Actions done", "int", "up", None),
+]
+
+FORMATS = {"pct": _pct, "num": _num, "int": lambda v: _num(v, 0)}
+
+
+def _kpi_value(data: dict, path: str, n_path):
+    value = _get(data, path)
+    if n_path is not None and metrics.suppress_total(_get(data, n_path) or 0, value) == metrics.FEWER_THAN:
+        return None, True
+    return value, False
+
+
+def _kpis(latest: dict, previous: dict | None) -> list[dict]:
+    tiles = []
+    for key, path, label, fmt, better, n_path in KPIS:
+        value, hidden = _kpi_value(latest, path, n_path)
+        tile = {"key": key, "label": _(label), "value": metrics.FEWER_THAN if hidden else FORMATS[fmt](value), "change": None, "direction": None}
+        if previous is not None and not hidden and value is not None:
+            before, before_hidden = _kpi_value(previous, path, n_path)
+            if before is not None and not before_hidden:
+                delta = float(value) - float(before)
+                tile["change"] = _signed(delta * 100, 0, " pts") if fmt == "pct" else _signed(delta, 1 if fmt == "num" else 0)
+                tile["direction"] = "flat" if abs(delta) < 1e-9 else ("good" if (delta > 0) == (better == "up") else "bad")
+                if tile["direction"] == "flat":
+                    tile["change"] = "±0"
+        tiles.append(tile)
+    return tiles
+
+
+def _breakdown(rows, *, value_key: str = "people") -> dict:
+    """Suppressed cells plus chart data holding only the shown groups."""
+    rows = rows or []
+    cells = metrics.suppress({(r.get("group") or _("No department")): (r.get("people") or 0, r.get(value_key)) for r in rows})
+    total = sum(r.get("people") or 0 for r in rows)
+    shown = [c for c in cells if not c.hidden]
+    chart = {"type": "bar", "labels": [c.label for c in shown], "datasets": [{"label": _("People"), "data": [c.value for c in shown]}]}
+    return {"cells": cells, "total": total, "hidden": sum(c.hidden for c in cells), "chart": chart}
+
+
+def _uplift(rows, label_key: str) -> dict:
+    items = [{"label": r.get(label_key) or "—", "n": r.get("n") or 0, "shown": _suppressed(r.get("n"), r.get("mean"), lambda v: _signed(v, 2))} for r in rows or []]
+    drawable = [(r.get(label_key) or "—", r.get("mean")) for r in rows or [] if metrics.suppress_total(r.get("n") or 0, r.get("mean")) != metrics.FEWER_THAN and r.get("mean") is not None]
+    chart = {"type": "bar", "labels": [label for label, _v in drawable], "datasets": [{"label": _("Mean change (1–5 scale)"), "data": [v for _l, v in drawable]}]}
+    return {"items": items, "chart": chart}
+
+
+def _career_row(label: str, d: dict | None) -> dict:
+    d = d or {}
+    n = d.get("n_participants") or 0
+    hidden = 0 < n < metrics.MIN_GROUP
+    return {
+        "label": label,
+        "participants": metrics.FEWER_THAN if hidden else _pct(d.get("participants")),
+        "peers": _pct(d.get("peers")),
+        "difference": "—" if hidden or d.get("difference") is None else _signed(d["difference"] * 100, 0, " pts"),
+        "n_participants": metrics.FEWER_THAN if hidden else n,
+        "n_peers": d.get("n_peers") or 0,
+    }
+
+
+def _trend(series: list[dict]) -> dict:
+    labels = [row["as_of"].isoformat() for row in series]
+
+    def pct(v):
+        return None if v is None else round(float(v) * 100, 1)
+
+    rows = [
+        {
+            "as_of": row["as_of"],
+            "match_rate": pct(row["match_rate"]),
+            "cadence": pct(row["cadence"]),
+            "meetings": row["meetings"],
+            "nps": None if metrics.suppress_total(row["nps_n"] or 0, row["nps"]) == metrics.FEWER_THAN else row["nps"],
+        }
+        for row in series
+    ]
+    return {
+        "rows": rows,
+        "percent_chart": {
+            "type": "line",
+            "percent": True,
+            "labels": labels,
+            "datasets": [{"label": _("Match rate (%)"), "data": [r["match_rate"] for r in rows]}, {"label": _("Cadence adherence (%)"), "data": [r["cadence"] for r in rows]}],
+        },
+        "activity_chart": {
+            "type": "line",
+            "labels": labels,
+            "datasets": [{"label": _("Meetings per pair per month"), "data": [r["meetings"] for r in rows]}],
+        },
+    }
+
+
+def _executive_programs():
+    has_snapshot = Exists(MetricSnapshot.objects.filter(program=OuterRef("pk")))
+    programs = Program.objects.filter(has_snapshot, status__in=[Program.Status.ACTIVE, Program.Status.COMPLETED])
+    # Active programs first, then the most recent.
+    return sorted(programs, key=lambda p: (p.status != Program.Status.ACTIVE, -p.starts_on.toordinal(), p.name))
+
+
+def executive_dashboard_render(request):
+    """The executive home page's body; mentoring.views.executive_home checks the role first."""
+    programs = _executive_programs()
+    context = {"programs": programs, "program": None, "snapshot": None}
+    if not programs:
+        return render(request, "mentoring/executive_home.html", context)
+    chosen = request.GET.get("program")
+    program = next((p for p in programs if str(p.pk) == chosen), programs[0])
+    # The series: only the keys the trend charts draw, one row per day.
+    series = list(
+        MetricSnapshot.objects.filter(program=program)
+        .order_by("as_of")
+        .values(
+            "as_of",
+            match_rate=F("data__match_rate"),
+            cadence=F("data__meetings__cadence_adherence"),
+            meetings=F("data__meetings__per_pair_per_month"),
+            nps=F("data__nps__score"),
+            nps_n=F("data__nps__n"),
+        )
+    )
+    latest_two = list(MetricSnapshot.objects.filter(program=program).order_by("-as_of")[:2])
+    snapshot = latest_two[0]
+    data = snapshot.data or {}
+    previous = latest_two[1] if len(latest_two) > 1 else None
+    ita = data.get("insight_to_action", {})
+    themes = [{"topic": r.get("topic"), "insights": r.get("insights", 0), "actions": r.get("actions", 0), "done": r.get("done", 0)} for r in ita.get("by_topic", [])]
+    context.update(
+        {
+            "program": program,
+            "snapshot": snapshot,
+            "previous": previous,
+            "kpis": _kpis(data, previous.data if previous else None),
+            "trend": _trend(series),
+            "by_department": _breakdown(data.get("by_department")),
+            "by_level_band": _breakdown(data.get("by_level_band")),
+            "by_topic": _breakdown(data.get("by_topic")),
+            "uplift": _uplift(data.get("uplift_mentee"), "topic"),
+            "growth": _uplift(data.get("growth_mentor"), "label"),
+            "career": [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))],
+            "themes": themes,
+            "themes_chart": {
+                "type": "bar",
+                "labels": [t["topic"] for t in themes],
+                "datasets": [{"label": _("Insights"), "data": [t["insights"] for t in themes]}, {"label": _("Actions committed"), "data": [t["actions"] for t in themes]}, {"label": _("Actions done"), "data": [t["done"] for t in themes]}],
+            },
+            "min_group": metrics.MIN_GROUP,
+            "dashboard_url": reverse("executive_home"),
+        }
+    )
+    return render(request, "mentoring/executive_home.html", context)

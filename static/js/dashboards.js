@@ -1,0 +1,46 @@
+// Dashboards: draws every <canvas data-chart-source="ID"> from the JSON in <script id="ID">.
+// Data arrive through json_script because the CSP forbids inline scripts; every chart has a
+// table next to it, so the page still says everything without this file.
+(function () {
+  "use strict";
+  if (typeof window.Chart === "undefined") { return; }
+  var PALETTE = ["#0b5ed7", "#198754", "#b35c00", "#6f42c1", "#d63384"];
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  function draw(canvas) {
+    var source = document.getElementById(canvas.getAttribute("data-chart-source"));
+    if (!source) { return; }
+    var spec = JSON.parse(source.textContent);
+    var line = spec.type === "line";
+    var datasets = spec.datasets.map(function (set, i) {
+      var colour = PALETTE[i % PALETTE.length];
+      return {
+        label: set.label,
+        data: set.data,
+        borderColor: colour,
+        backgroundColor: line ? colour : colour + "cc",
+        borderWidth: line ? 2 : 0,
+        pointRadius: line && spec.labels.length > 40 ? 0 : 3,
+        spanGaps: true,
+        tension: 0.2
+      };
+    });
+    var valueAxis = { beginAtZero: true, ticks: { precision: 0 } };
+    if (spec.percent) { valueAxis.max = 100; }
+    new window.Chart(canvas, {
+      type: line ? "line" : "bar",
+      data: { labels: spec.labels, datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: reduceMotion ? false : { duration: 300 },
+        indexAxis: spec.horizontal ? "y" : "x",
+        plugins: { legend: { display: datasets.length > 1, position: "bottom" } },
+        scales: spec.horizontal ? { x: valueAxis } : { y: valueAxis, x: { ticks: { autoSkip: true, maxTicksLimit: 12 } } }
+      }
+    });
+  }
+
+  document.querySelectorAll("canvas[data-chart-source]").forEach(draw);
+
+})();

@@ -1,0 +1,90 @@
+"""HR and an executive open the dashboards of a running program: charts draw, small groups stay hidden."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from mentoring.models import Role
+from programs.snapshots import snapshot_save
+from tests.factories import DepartmentFactory, EmployeeFactory, make_active_pair, make_person
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHART_DRAWN = "Array.from(document.querySelectorAll('canvas')).every(c => Chart.getChart(c) !== undefined)"
+
+
+def sign_in(page, base_url, user, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def _program_with_history():
+    """Eight pairs: Engineering mentors, Finance mentees, and a Legal team of three (a small group)."""
+    engineering, finance, legal = (DepartmentFactory(name=n) for n in ("Engineering", "Finance", "Legal"))
+    first = make_active_pair(stuck_after_days=7, mentor_user=None)
+    program = first.program
+    for emp, dept in ((first.mentor.employee, engineering), (first.mentee.employee, finance)):
+        emp.department = dept
+        emp.save()
+    for i in range(7):
+        mentor = EmployeeFactory(level=2, department=legal if i < 2 else engineering)
+        mentee = EmployeeFactory(level=7, department=legal if i == 2 else finance)
+        make_active_pair(program=program, mentor_user=_as_user(mentor), mentee_user=_as_user(mentee))
+    snapshot_save(program=program, now=timezone.now() - datetime.timedelta(days=14))
+    snapshot_save(program=program, now=timezone.now() - datetime.timedelta(days=7))
+    snapshot_save(program=program)
+    return program
+
+
+class _as_user:
+    """make_active_pair takes users; these people need no login."""
+
+    def __init__(self, employee):
+        self.employee = employee
+
+
+def test_hr_and_executive_dashboards(live_server, page, browser, password, check_accessibility, screenshot):
+    program = _program_with_history()
+    hr = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6, title="People Partner")
+    executive = make_person(roles=[Role.EXECUTIVE], level=9, title="Chief Operating Officer")
+    base = live_server.url
+
+    # HR: from the program page to its dashboard.
+    sign_in(page, base, hr, password)
+    page.wait_for_url(f"{base}/hr/")
+    page.goto(f"{base}/hr/programs/{program.pk}/")
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(f"{base}/hr/programs/{program.pk}/dashboard/")
+    expect(page.get_by_text("Data as of")).to_be_visible()
+    expect(page.locator("canvas#funnel-chart")).to_be_visible()
+    page.wait_for_function(CHART_DRAWN)
+    assert page.locator("[data-testid=stuck-pairs] li").count() == 8
+    check_accessibility(page)
+    screenshot(page, "dashboard-hr")
+
+    # Refresh: the run is computed (eagerly here) and the page comes back with fresh numbers.
+    page.get_by_role("button", name="Refresh").click()
+    page.wait_for_url(f"{base}/hr/programs/{program.pk}/dashboard/")
+    expect(page.get_by_text("Data as of")).to_be_visible()
+
+    # The executive: the impact dashboard of the running program.
+    context = browser.new_context()
+    exec_page = context.new_page()
+    sign_in(exec_page, base, executive, password)
+    exec_page.wait_for_url(f"{base}/executive/")
+    expect(exec_page.locator("h1")).to_contain_text("Impact of reverse mentoring")
+    expect(exec_page.get_by_text("Data as of")).to_be_visible()
+    assert exec_page.locator("canvas").count() >= 5
+    exec_page.wait_for_function(CHART_DRAWN)
+    legal_row = exec_page.locator("[data-breakdown=by-department] tr", has_text="Legal")
+    expect(legal_row).to_contain_text("fewer than 5")
+    labels = exec_page.evaluate("Chart.getChart(document.getElementById('by-department')).data.labels")
+    assert "Legal" not in labels
+    assert exec_page.locator("[data-breakdown=by-department]").get_by_text("fewer than 5").count() >= 2
+    check_accessibility(exec_page)
+    screenshot(exec_page, "dashboard-executive")
+    context.close()

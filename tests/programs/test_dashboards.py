@@ -1,0 +1,365 @@
+"""HR and executive dashboards: roles, empty states, fixed query counts, suppression, export, refresh."""
+
+import copy
+import csv
+import datetime
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring.models import Department
+from programs.models import MetricSnapshot, Program, SnapshotRun
+from programs.snapshots import snapshot_save
+from sessions_log.models import Feedback, Meeting, PrivateNote, SessionLog
+from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, make_active_pair
+
+pytestmark = pytest.mark.django_db
+
+
+def _hr_url(program, name="program_dashboard"):
+    return reverse(name, args=[program.pk])
+
+
+@pytest.fixture
+def pair():
+    return make_active_pair()
+
+
+@pytest.fixture
+def program(pair):
+    return pair.program
+
+
+def _snapshot(program, data, *, days_ago=0):
+    now = timezone.now() - datetime.timedelta(days=days_ago)
+    return MetricSnapshot.objects.create(program=program, as_of=timezone.localdate(now), computed_at=now, data=data)
+
+
+def _big(data: dict, *, pairs: int, departments: int) -> dict:
+    """The same snapshot as if the program were much larger: long lists in every list key."""
+    data = copy.deepcopy(data)
+    data["pair_health"]["stuck_pair_ids"] = list(range(1, pairs + 1))
+    data["pairs"]["stuck"] = pairs
+    data["by_department"] = [{"group": f"Dept {i}", "people": 5 + i % 7, "in_active_pairs": i % 5} for i in range(departments)]
+    data["by_topic"] = [{"group": f"Topic {i}", "people": 5 + i % 3} for i in range(departments)]
+    data["uplift_mentee"] = [{"topic": f"Topic {i}", "mean": 0.5, "n": 6} for i in range(departments)]
+    data["insight_to_action"]["by_topic"] = [{"topic": f"Topic {i}", "insights": 3, "actions": 2, "done": 1} for i in range(departments)]
+    return data
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["program_dashboard", "program_export"])
+def test_hr_pages_by_role(hr_client, executive_client, participant_client, client, program, name):
+    url = _hr_url(program, name)
+    assert hr_client.get(url).status_code == 200
+    assert participant_client.get(url).status_code == 403
+    assert executive_client.get(url).status_code == 403
+    response = client.get(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_refresh_is_post_only_and_hr_only(hr_client, executive_client, participant_client, client, program):
+    url = _hr_url(program, "program_dashboard_refresh")
+    assert hr_client.get(url).status_code == 405
+    assert executive_client.post(url).status_code == 403
+    assert participant_client.post(url).status_code == 403
+    assert "/accounts/login/" in client.post(url)["Location"]
+    assert not SnapshotRun.objects.exists()
+
+
+def test_unknown_program_is_404(hr_client):
+    assert hr_client.get(reverse("program_dashboard", args=[999999])).status_code == 404
+
+
+def test_executive_page_by_role(executive_client, participant_client, hr_client, client):
+    url = reverse("executive_home")
+    assert executive_client.get(url).status_code == 200
+    assert participant_client.get(url).status_code == 403
+    assert hr_client.get(url).status_code == 403  # HR without the executive role
+    assert "/accounts/login/" in client.get(url)["Location"]
+
+
+# --- empty states -----------------------------------------------------------------------------
+
+
+def test_hr_dashboard_without_snapshot_offers_compute_now(hr_client, program):
+    response = hr_client.get(_hr_url(program))
+    body = response.content.decode()
+    assert "No numbers yet" in body
+    assert "Compute now" in body
+    assert "Data as of" not in body
+    assert "<canvas" not in body
+
+
+def test_executive_dashboard_without_snapshot_shows_empty_state(executive_client, program):
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert "No program metrics yet" in body
+    assert "<canvas" not in body
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+def test_hr_dashboard_shows_funnel_figures_and_stuck_pairs(hr_client, program, pair):
+    data = snapshot_save(program=program).data
+    data["pair_health"]["stuck_pair_ids"] = [pair.pk]
+    data["pairs"]["stuck"] = 1
+    data["reminders"] = {"sent": 12, "failed": 3}
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    response = hr_client.get(_hr_url(program))
+    body = response.content.decode()
+    assert "Data as of" in body
+    assert [s["n"] for s in response.context["funnel"]] == [data["funnel"][k] for k in ("invited", "applied", "approved", "paired", "active")]
+    assert "match rate" in body.lower() and "100%" in body  # one approved mentee, paired
+    assert pair.mentor.employee.full_name in body
+    assert f"{reverse('pairs_list', args=[program.slug])}#pair-{pair.pk}" in body
+    assert "reminders sent" in body.lower()
+    assert 'id="funnel-chart-data"' in body
+    assert reverse("program_export", args=[program.pk]) in body
+
+
+def test_data_as_of_is_in_the_viewers_time_zone(hr_user, hr_client, program):
+    hr_user.employee.time_zone = "Asia/Tokyo"
+    hr_user.employee.save()
+    computed = datetime.datetime(2030, 1, 2, 23, 30, tzinfo=datetime.UTC)
+    MetricSnapshot.objects.create(program=program, as_of=datetime.date(2030, 1, 2), computed_at=computed, data=snapshot_save(program=program).data)
+    body = hr_client.get(_hr_url(program)).content.decode()
+    assert "Data as of 3 Jan 2030, 08:30" in body
+
+
+def test_program_detail_links_to_dashboard(hr_client, program):
+    body = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert _hr_url(program) in body
+
+
+def test_executive_kpis_show_change_since_previous_snapshot(executive_client, program):
+    data = snapshot_save(program=program).data
+    older = copy.deepcopy(data)
+    older["match_rate"] = 0.5
+    older["insight_to_action"]["insights"] = data["insight_to_action"]["insights"] + 2
+    MetricSnapshot.objects.filter(program=program).delete()
+    _snapshot(program, older, days_ago=7)
+    _snapshot(program, {**data, "match_rate": 0.8})
+
+    response = executive_client.get(reverse("executive_home"))
+    tiles = {t["key"]: t for t in response.context["kpis"]}
+    assert tiles["match_rate"]["value"] == "80%"
+    assert tiles["match_rate"]["change"] == "+30 pts" and tiles["match_rate"]["direction"] == "good"
+    assert tiles["insights"]["change"] == "-2"
+    assert len(response.context["trend"]["rows"]) == 2
+    body = response.content.decode()
+    assert 'id="trend-percent-data"' in body and "<canvas" in body
+
+
+def test_executive_picks_the_active_program_by_default_and_switches(executive_client, program):
+    snapshot_save(program=program)
+    done = make_active_pair(status=Program.Status.COMPLETED).program
+    snapshot_save(program=done)
+    make_active_pair()  # active, but no snapshot: not offered
+
+    response = executive_client.get(reverse("executive_home"))
+    assert response.context["program"] == program
+    assert {p.pk for p in response.context["programs"]} == {program.pk, done.pk}
+    assert executive_client.get(reverse("executive_home"), {"program": done.pk}).context["program"] == done
+
+
+def test_executive_page_shows_no_individual(executive_client, program, pair):
+    snapshot_save(program=program)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert pair.mentor.employee.full_name not in body
+    assert pair.mentee.employee.full_name not in body
+
+
+# --- fixed number of queries ------------------------------------------------------------------
+
+
+def _queries(client, url) -> int:
+    client.get(url)  # warm up sessions, caches
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_hr_dashboard_queries_do_not_grow_with_data(hr_client, program):
+    small = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=10, departments=3))
+    small_q = _queries(hr_client, _hr_url(program))
+    MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=1000, departments=200))
+    assert _queries(hr_client, _hr_url(program)) == small_q
+
+
+def test_executive_dashboard_queries_do_not_grow_with_data_or_history(executive_client, program):
+    small = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=10, departments=3))
+    small_q = _queries(executive_client, reverse("executive_home"))
+    MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=1000, departments=200))
+    for days in range(1, 120):
+        _snapshot(program, _big(small, pairs=1000, departments=200), days_ago=days)
+    assert _queries(executive_client, reverse("executive_home")) == small_q
+
+
+# --- suppression ------------------------------------------------------------------------------
+
+
+def test_small_department_is_shown_as_fewer_than_five_with_a_second_cell_hidden(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["by_department"] = [
+        {"group": "Tiny Team", "people": 4, "in_active_pairs": 4},
+        {"group": "Finance", "people": 7, "in_active_pairs": 3},
+        {"group": "Engineering", "people": 23, "in_active_pairs": 20},
+    ]
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    response = executive_client.get(reverse("executive_home"))
+    cells = {c.label: c for c in response.context["by_department"]["cells"]}
+    assert cells["Tiny Team"].hidden and cells["Finance"].hidden  # complementary: 34 - 23 would reveal both
+    assert not cells["Engineering"].hidden
+
+    body = response.content.decode()
+    table = body[body.index('data-breakdown="by-department"') :]
+    table = table[: table.index("</table>")]
+    tiny_row = table[table.index("Tiny Team") :]
+    tiny_row = tiny_row[: tiny_row.index("</tr>")]
+    assert "fewer than 5" in tiny_row and ">4<" not in tiny_row
+    assert ">7<" not in table
+    # Neither the chart data nor the page carries the hidden groups' numbers.
+    chart = response.context["by_department"]["chart"]
+    assert chart["labels"] == ["Engineering"] and chart["datasets"][0]["data"] == [23]
+    chart_json = body[body.index('id="by-department-data"') :]
+    chart_json = chart_json[: chart_json.index("</script>")]
+    assert "Tiny Team" not in chart_json and "Finance" not in chart_json
+
+
+def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["uplift_mentee"] = [{"topic": "AI tools", "mean": 1.37, "n": 3}, {"topic": "Social media", "mean": 0.81, "n": 9}]
+    data["growth_mentor"] = [{"item": "confidence", "label": "Confidence", "mean": 0.93, "n": 2}]
+    data["nps"] = {"score": 42.0, "n": 3}
+    data["retention"] = {"participants": 0.75, "peers": 0.9, "difference": -0.15, "n_participants": 4, "n_peers": 100}
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    response = executive_client.get(reverse("executive_home"))
+    body = response.content.decode()
+    assert "+1.37" not in body and "+0.93" not in body and "+0.81" in body
+    assert response.context["uplift"]["chart"]["labels"] == ["Social media"]
+    assert {t["key"]: t for t in response.context["kpis"]}["nps"]["value"] == "fewer than 5"
+    assert "75%" not in body and "-15 pts" not in body
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+def test_export_has_one_row_per_pair_and_no_private_text(hr_client, program, pair):
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=3), status="scheduled")
+    log = SessionLog.objects.create(pair=pair, meeting=meeting, author=pair.mentee.employee, held_on=timezone.localdate(), minutes=50, shared_notes="shared")
+    SessionLog.objects.create(pair=pair, author=pair.mentor.employee, held_on=timezone.localdate(), minutes=30)
+    PrivateNote.objects.create(session_log=log, author=pair.mentee.employee, text="PRIVATE-MARKER-NOTE")
+    Feedback.objects.create(session_log=log, pair=pair, author=pair.mentee, usefulness=4, psychological_safety=5, comment="FEEDBACK-MARKER-COMMENT")
+    other = make_active_pair(program=program)
+
+    response = hr_client.get(_hr_url(program, "program_export"))
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    content = b"".join(response.streaming_content).decode()
+    assert "PRIVATE-MARKER-NOTE" not in content and "FEEDBACK-MARKER-COMMENT" not in content and "shared" not in content
+    rows = list(csv.reader(io.StringIO(content)))
+    assert rows[0] == ["Pair", "Mentor", "Mentor department", "Mentee", "Mentee department", "Status", "Started", "Ended", "End reason", "Score", "Meetings held", "Sessions logged", "Minutes logged"]
+    by_id = {int(r[0]): r for r in rows[1:]}
+    assert set(by_id) == {pair.pk, other.pk}
+    row = by_id[pair.pk]
+    assert row[1] == pair.mentor.employee.full_name and row[3] == pair.mentee.employee.full_name
+    assert row[2] == pair.mentor.employee.department.name
+    assert row[5] == "Active" and row[9] == "640"
+    assert row[10:] == ["1", "2", "80"]
+    assert by_id[other.pk][10:] == ["0", "0", "0"]
+
+
+def test_export_queries_do_not_grow_with_pairs(hr_client, program):
+    url = _hr_url(program, "program_export")
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            b"".join(hr_client.get(url).streaming_content)
+        return len(ctx.captured_queries)
+
+    one = count()
+    for _ in range(5):
+        make_active_pair(program=program)
+    assert count() == one
+
+
+def test_export_neutralises_spreadsheet_formulas(hr_client, program, pair):
+    pair.mentor.employee.first_name = "=HYPERLINK(1)"
+    pair.mentor.employee.save()
+    content = b"".join(hr_client.get(_hr_url(program, "program_export")).streaming_content).decode()
+    assert "'=HYPERLINK(1)" in content
+
+
+# --- refresh ----------------------------------------------------------------------------------
+
+
+def test_refresh_queues_a_run_and_eager_celery_saves_a_snapshot(hr_client, hr_user, program, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = hr_client.post(_hr_url(program, "program_dashboard_refresh"))
+    assert response.status_code == 302 and response["Location"] == _hr_url(program)
+    assert len(callbacks) == 1
+    run = SnapshotRun.objects.get(program=program)
+    assert run.requested_by == hr_user
+    assert run.status == SnapshotRun.Status.DONE and run.progress == 100
+    assert MetricSnapshot.objects.filter(program=program).count() == 1
+    assert "Data as of" in hr_client.get(_hr_url(program)).content.decode()
+
+
+def test_refresh_twice_while_queued_keeps_one_run(hr_client, program):
+    hr_client.post(_hr_url(program, "program_dashboard_refresh"))  # on-commit never runs here
+    hr_client.post(_hr_url(program, "program_dashboard_refresh"))
+    assert SnapshotRun.objects.filter(program=program).count() == 1
+
+
+def test_page_polls_a_running_refresh_and_reloads_when_done(hr_client, hr_user, program):
+    run = SnapshotRun.objects.create(program=program, requested_by=hr_user, status=SnapshotRun.Status.RUNNING, progress=20)
+    body = hr_client.get(_hr_url(program)).content.decode()
+    progress_url = reverse("program_dashboard_progress", args=[program.pk, run.pk])
+    assert f'hx-get="{progress_url}"' in body and 'hx-trigger="every 2s"' in body
+
+    response = hr_client.get(progress_url, headers={"HX-Request": "true"})
+    assert "HX-Refresh" not in response
+    SnapshotRun.objects.filter(pk=run.pk).update(status=SnapshotRun.Status.DONE, progress=100)
+    response = hr_client.get(progress_url, headers={"HX-Request": "true"})
+    assert response["HX-Refresh"] == "true"
+    assert "every 2s" not in response.content.decode()
+
+
+def test_progress_of_another_programs_run_is_404(hr_client, hr_user, program):
+    other = make_active_pair().program
+    run = SnapshotRun.objects.create(program=other, requested_by=hr_user)
+    assert hr_client.get(reverse("program_dashboard_progress", args=[program.pk, run.pk])).status_code == 404
+
+
+def test_archived_program_cannot_be_refreshed(hr_client, program):
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.ARCHIVED)
+    hr_client.post(_hr_url(program, "program_dashboard_refresh"))
+    assert not SnapshotRun.objects.exists()
+
+
+def test_real_small_department_is_suppressed_end_to_end(executive_client, program):
+    """Computed, not hand-made: four approved people in one department."""
+    tiny = DepartmentFactory(name="Tiny Team")
+    big = DepartmentFactory(name="Big Team")
+    for i in range(4):
+        EnrollmentFactory(program=program, role="mentor", status="approved", employee=EmployeeFactory(level=2, department=tiny))
+    for i in range(6):
+        EnrollmentFactory(program=program, role="mentee", status="approved", employee=EmployeeFactory(level=7, department=big))
+    snapshot_save(program=program)
+    response = executive_client.get(reverse("executive_home"))
+    cells = {c.label: c for c in response.context["by_department"]["cells"]}
+    assert cells["Tiny Team"].hidden and cells["Tiny Team"].shown == "fewer than 5"
+    assert sum(c.hidden for c in cells.values()) >= 2
+    assert Department.objects.filter(name="Tiny Team").exists()
