@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from .admin_safety import StrictLookupAdmin
 from .models import Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StrictLookupAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_active", "is_staff", "last_login"]
     search_fields = ["email", "full_name"]
@@ -19,12 +20,12 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(StrictLookupAdmin):
     search_fields = ["name"]
 
 
 @admin.register(Employee)
-class EmployeeAdmin(admin.ModelAdmin):
+class EmployeeAdmin(StrictLookupAdmin):
     list_display = ["employee_id", "first_name", "last_name", "email", "department", "level", "left_date"]
     list_filter = ["department", "level"]
     search_fields = ["employee_id", "email", "first_name", "last_name"]
@@ -33,7 +34,7 @@ class EmployeeAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmployeeEvent)
-class EmployeeEventAdmin(admin.ModelAdmin):
+class EmployeeEventAdmin(StrictLookupAdmin):
     list_display = ["employee", "kind", "effective_date", "from_level", "to_level"]
     list_filter = ["kind"]
     list_select_related = ["employee"]
@@ -41,13 +42,13 @@ class EmployeeEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(RosterImport)
-class RosterImportAdmin(admin.ModelAdmin):
+class RosterImportAdmin(StrictLookupAdmin):
     list_display = ["filename", "status", "uploaded_by", "created_at", "applied_at"]
     readonly_fields = ["summary"]
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(StrictLookupAdmin):
     # Subjects and recipients only: message bodies may carry personal content.
     list_display = ["id", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]

@@ -897,6 +897,13 @@ def roster_apply(
     rejoiner_users = [u.user_id for u in plan.updates if u.user_id and "left_date" in u.changes and u.changes["left_date"][1] is None]
     if leaver_users:
         User.objects.filter(pk__in=leaver_users, is_active=True).update(is_active=False)
+    leaver_ids = [pk_of[leaver.employee_id] for leaver in plan.leavers]
+    if leaver_ids:
+        from pairing.services import pairs_end_for_leavers  # noqa: PLC0415 - pairing builds on the directory
+        from sessions_log.models import CalendarFeed  # noqa: PLC0415
+
+        pairs_end_for_leavers(employee_ids=leaver_ids)
+        CalendarFeed.objects.filter(employee_id__in=leaver_ids).delete()
     if rejoiner_users:
         User.objects.filter(pk__in=rejoiner_users, is_active=False).update(is_active=True)
 

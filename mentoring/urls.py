@@ -1,9 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from sessions_log import reminder_views
 
 from . import roster_views, views
+
+# The admin signs in through allauth: the same rate limits and MFA as everywhere else.
+admin.site.login = secure_admin_login(admin.site.login)
 
 handler403 = "mentoring.views.error_403"
 handler404 = "mentoring.views.error_404"

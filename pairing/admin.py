@@ -5,10 +5,12 @@ The run's raw inputs are never shown: they carry everyone's confidential "please
 
 from django.contrib import admin
 
+from mentoring.admin_safety import StrictLookupAdmin
+
 from .models import MatchRun, Pair, PairingOverride
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictLookupAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 

@@ -468,6 +468,7 @@ def program_start_problems(*, program: Program) -> list[str]:
 def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True) -> Pair:
     """End a live pair with a reason and date; the people in it are told."""
     pair = Pair.objects.select_for_update().select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
+    _require_not_archived(pair.program)
     if pair.status not in LIVE:
         raise MatchError(_("This pair has already ended."))
     if reason not in Pair.EndReason.values:
@@ -496,4 +497,19 @@ def pairs_end_for_withdrawal(*, enrollment: Enrollment) -> list[Pair]:
         ended.append(pair_end(pair=pair, reason=Pair.EndReason.WITHDRAWAL, by=None, notify=False))
         partner = pair.mentee if pair.mentor_id == enrollment.pk else pair.mentor
         _send(to=partner.employee, template="partner_left", context={"program": pair.program, "home_url": _absolute("participant_home")})
+    return ended
+
+
+@transaction.atomic
+def pairs_end_for_leavers(*, employee_ids) -> list[Pair]:
+    """People who left the company: their live pairs end, partners still here are told."""
+    employee_ids = set(employee_ids)
+    Pair.objects.filter(Q(mentor__employee_id__in=employee_ids) | Q(mentee__employee_id__in=employee_ids), status=Pair.Status.PROPOSED).delete()
+    ended = []
+    live = Pair.objects.filter(Q(mentor__employee_id__in=employee_ids) | Q(mentee__employee_id__in=employee_ids), status__in=LIVE).select_related("program", "mentor__employee", "mentee__employee")
+    for pair in live:
+        ended.append(pair_end(pair=pair, reason=Pair.EndReason.LEFT_COMPANY, by=None, notify=False))
+        for partner in (pair.mentor, pair.mentee):
+            if partner.employee_id not in employee_ids:
+                _send(to=partner.employee, template="partner_left", context={"program": pair.program, "home_url": _absolute("participant_home")})
     return ended

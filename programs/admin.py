@@ -7,10 +7,12 @@ services and their rules. Here nothing can be added or changed, and the confiden
 
 from django.contrib import admin
 
+from mentoring.admin_safety import StrictLookupAdmin
+
 from .models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, Topic
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictLookupAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 

@@ -10,10 +10,12 @@ secrets and are not shown.
 
 from django.contrib import admin
 
+from mentoring.admin_safety import StrictLookupAdmin
+
 from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Concern, Insight, Meeting, MeetingChange, PulseAlert, Reflection, SessionLog, SurveyResponse
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictLookupAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 

@@ -60,6 +60,11 @@ def partner_of(pair: Pair, me: Employee) -> Employee:
     return pair.mentee.employee if side_of(pair, me) == "mentor" else pair.mentor.employee
 
 
+def _not_archived(pair: Pair) -> None:
+    if pair.program.status == Program.Status.ARCHIVED:
+        raise SessionError(_("This program is archived and read-only."))
+
+
 def _live_pair(pair: Pair, me: Employee) -> str:
     side = side_of(pair, me)
     if pair.status not in LIVE:
@@ -353,6 +358,7 @@ def session_log_update(*, log: SessionLog, me: Employee, data: LogInput) -> Sess
 def private_note_save(*, log: SessionLog, me: Employee, text: str) -> None:
     """Either side keeps its own private note on a session; nobody else ever reads it."""
     side_of(log.pair, me)
+    _not_archived(log.pair)
     if text.strip():
         PrivateNote.objects.update_or_create(session_log=log, author=me, defaults={"text": text.strip(), "updated_at": timezone.now()})
     else:
@@ -397,6 +403,7 @@ def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psycholog
 @transaction.atomic
 def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
     side = side_of(pair, me)
+    _not_archived(pair)
     if side != "mentor":
         raise SessionError(_("Concerns are raised by the mentor; mentees can talk to HR directly."))
     if not text.strip():
@@ -518,6 +525,7 @@ def pair_close(*, pair: Pair, me: Employee, reason: str, reflection: str) -> Pai
 def reflection_save(*, pair: Pair, me: Employee, text: str, side: str | None = None) -> Reflection:
     """Each side's reflection; the partner of someone who closed the pair adds theirs after."""
     side = side or side_of(pair, me)
+    _not_archived(pair)
     if pair.status != Pair.Status.ENDED:
         raise SessionError(_("Reflections are written when the pair ends."))
     author = pair.mentor if side == "mentor" else pair.mentee

@@ -558,9 +558,12 @@ def calendar_revoke(request):
 def calendar_feed(request, token: str):
     """No login: calendar apps fetch this URL on their own. The secret token is the key."""
     try:
-        feed = CalendarFeed.objects.select_related("employee").get(token=token)
+        feed = CalendarFeed.objects.select_related("employee__user").get(token=token)
     except CalendarFeed.DoesNotExist:
         raise Http404 from None
+    user = feed.employee.user
+    if feed.employee.left_date is not None or (user is not None and not user.is_active):
+        raise Http404  # a leaver's feed stops with their access
     body = ics.feed(selectors.feed_meetings(employee=feed.employee), name=_("Reverse mentoring (Upward)"))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="upward.ics"'

@@ -252,3 +252,23 @@ def test_a_pin_blocked_by_a_not_with_list_fails_without_saying_whose(program, hr
     assert run.status == "failed"
     assert "confidential preference" in run.error
     assert m1.employee.full_name not in run.error and e1.employee.full_name not in run.error
+
+
+def test_a_leaver_in_the_roster_ends_their_pairs_and_feed(hr_user, deliver_outbox):
+    from mentoring.roster import roster_apply
+    from sessions_log.models import CalendarFeed
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    leaver = pair.mentee.employee
+    CalendarFeed.objects.create(employee=leaver)
+    rows = ["employee_id,email,first_name,last_name,department,level,left_date"]
+    for e in (pair.mentor.employee, leaver):
+        left = "2026-11-01" if e == leaver else ""
+        rows.append(f"{e.employee_id},{e.email},{e.first_name},{e.last_name},{e.department.name},{e.level},{left}")
+    roster_apply(data="\n".join(rows).encode(), filename="roster.csv")
+    pair.refresh_from_db()
+    assert pair.status == "ended" and pair.end_reason == "left_company"
+    assert not CalendarFeed.objects.filter(employee=leaver).exists()
+    deliver_outbox()
+    assert [m.to for m in mail.outbox] == [[pair.mentor.employee.email]]

@@ -304,3 +304,15 @@ def test_archived_program_is_read_only_for_pairs(pair):
     pair.refresh_from_db()
     with pytest.raises(SessionError, match="archived"):
         services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+
+
+def test_archived_program_refuses_notes_concerns_and_reflections(pair):
+    log = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    Program.objects.filter(pk=pair.program_id).update(status="archived")
+    pair.refresh_from_db()
+    log.refresh_from_db()
+    with pytest.raises(SessionError, match="archived"):
+        services.private_note_save(log=log, me=mentor_of(pair), text="new")
+    with pytest.raises(SessionError, match="archived"):
+        services.concern_raise(pair=pair, me=mentor_of(pair), text="worry")
+    assert log.private_notes.get().text == "I felt rushed"

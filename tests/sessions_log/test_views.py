@@ -720,3 +720,18 @@ def test_participant_without_directory_entry_gets_404_not_500(client):
     assert c.get(reverse("pair_detail", args=[1])).status_code == 404
     assert c.get(reverse("calendar_settings")).status_code == 404
     assert c.get(reverse("survey_list")).status_code == 200
+
+
+def test_a_leavers_calendar_feed_stops(client):
+    import datetime as _dt
+
+    from sessions_log.models import CalendarFeed
+    from tests.factories import make_active_pair as _pair
+
+    pair = _pair()
+    feed = CalendarFeed.objects.create(employee=pair.mentor.employee)
+    url = f"/calendar/{feed.token}.ics"
+    assert client.get(url).status_code == 200
+    pair.mentor.employee.left_date = _dt.date(2026, 11, 1)
+    pair.mentor.employee.save()
+    assert client.get(url).status_code == 404
