@@ -72,7 +72,8 @@ def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
         AgreementGoal.objects.bulk_create(
             [AgreementGoal(agreement=agreement, title=title, progress=rng.choice([10, 30, 50, 70, 90]), order=i) for i, title in enumerate(rng.sample(ACTIONS, 2))]
         )
-        stuck = program.status == Program.Status.ACTIVE and index % 11 == 5  # a few pairs went quiet
+        # A few pairs went quiet (never the demo logins' own pair, which should look alive).
+        stuck = program.status == Program.Status.ACTIVE and index % 11 == 5 and pair.mentor.employee.email != "mentor@acme.example"
         end = min(today, program.ends_on)
         day = program.starts_on + datetime.timedelta(days=rng.randint(3, 10))
         while day <= end:
