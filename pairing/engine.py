@@ -22,7 +22,7 @@ encode the objective lexicographically:
     best_score:   w = score * (n + 1) + 1      (total score first, then number of pairs)
     most_matched: w = score + 1000 * n + 1     (number of pairs first, then total score)
 
-Small problems go straight to ``scipy.optimize.linear_sum_assignment`` (mentor columns
+Small problems go straight to ``scipy.optimize.linear_sum_assignment`` (mentor rows
 replicated by capacity).  Large ones are solved on a sparse candidate graph (each person's
 best-scoring partners) with scipy's LAPJVsp, then *certified* optimal for the full problem:
 LP duals are rebuilt from the restricted optimum and checked against every feasible pair of
@@ -30,6 +30,10 @@ the full grid; pairs that violate dual feasibility are added to the candidate gr
 restricted problem is solved again.  Since the b-matching polytope is integral, a feasible
 integral matching plus a feasible dual of equal value is a proof of optimality.  If the
 certificate does not close within a few rounds the dense solver is used.
+
+Grid sweeps (scoring, candidate selection, the certificate check) run on up to
+``PAIRING_THREADS`` threads (default: the number of CPUs, at most 4) for big grids; results
+do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ __all__ = [
     "check_pair",
     "explain",
     "propose_pairs",
+    "score_pair",
 ]
 
 MAX_SCORE = 1000
@@ -750,7 +755,12 @@ def _row_step(width: int, cells: int = _BLOCK_CELLS) -> int:
 
 # Grid sweeps are numpy work on independent row blocks that releases the GIL, so they are
 # split over a few threads when the grid is big enough to pay for it.
-SWEEP_THREADS = max(1, min(4, int(os.environ.get("PAIRING_THREADS", 0)) or (os.cpu_count() or 1)))
+def _thread_count() -> int:
+    wanted = os.environ.get("PAIRING_THREADS", "")
+    return max(1, int(wanted)) if wanted.isdigit() else max(1, min(4, os.cpu_count() or 1))
+
+
+SWEEP_THREADS = _thread_count()
 _PARALLEL_CELLS = 4_000_000
 
 
@@ -863,6 +873,7 @@ class _Grid:
         self.sparse_kinds["not_with"] = self._keys(nw)
         self.sparse_kinds["excluded"] = self._exclusion_keys(inputs.exclusions)
         self.forbidden_keys = _unique(np.concatenate(list(self.sparse_kinds.values())))
+        self._by_mentee: dict[str, np.ndarray] = {}  # sparse kinds sorted by mentee, on demand
 
     # ---- helpers for building
     def _keys(self, pairs) -> np.ndarray:
@@ -961,7 +972,8 @@ class _Grid:
                 c += np.bitwise_count(a[:, None, w] & b[None, :, w])
         return c
 
-    def _mark(self, out, keys, mi, ei, contiguous: bool, value=-1) -> None:
+    def _mark(self, out, keys, mi, ei, contiguous: bool) -> None:
+        """Set cells of ``keys`` (linear mentor * E + mentee) inside the sub-grid to -1."""
         if not len(keys) or not len(mi) or (ei is not None and not len(ei)):
             return
         E = self.E
@@ -969,7 +981,7 @@ class _Grid:
             r0 = int(mi[0])
             lo, hi = np.searchsorted(keys, [r0 * E, (r0 + len(mi)) * E])
             sel = keys[lo:hi]
-            out[sel // E - r0, sel % E] = value
+            out[sel // E - r0, sel % E] = -1
             return
         pos_m = np.full(self.M, -1, dtype=np.int64)
         pos_m[mi] = np.arange(len(mi))
@@ -977,7 +989,7 @@ class _Grid:
         pos_e[ei] = np.arange(len(ei))
         a, b = pos_m[keys // E], pos_e[keys % E]
         ok = (a >= 0) & (b >= 0)
-        out[a[ok], b[ok]] = value
+        out[a[ok], b[ok]] = -1
 
     def scores(self) -> np.ndarray:
         """The whole M x E grid, int16, swept in cache-sized row blocks."""
@@ -989,14 +1001,29 @@ class _Grid:
         _sweep(fill, self.M, _row_step(self.E), self.M * self.E >= _PARALLEL_CELLS)
         return S
 
-    def forbidden_kinds(self, mi: np.ndarray, ei: np.ndarray) -> dict[str, np.ndarray]:
-        """One mask per hard-constraint kind on a sub-grid (to explain 'no feasible partner')."""
+    def forbidden_kinds(self, *, mentor: int | None = None, mentee: int | None = None) -> dict[str, np.ndarray]:
+        """For one mentor (or one mentee): a mask over every mentee (mentor) per hard-rule
+        kind, to explain 'no feasible partner'.  Sparse kinds are found by binary search on
+        keys sorted by mentor, or on a transposed copy sorted by mentee."""
         kinds: dict = {}
-        gap = self.level_e[ei][None, :] - self.level_m[mi][:, None]
-        self._categorical_forbidden(gap, self.dept_m[mi][:, None], self.dept_e[ei][None, :], kinds)
+        if mentor is not None:
+            gap = self.level_e - self.level_m[mentor]
+            self._categorical_forbidden(gap, self.dept_m[mentor], self.dept_e, kinds)
+        else:
+            gap = self.level_e[mentee] - self.level_m
+            self._categorical_forbidden(gap, self.dept_m, self.dept_e[mentee], kinds)
         for kind, keys in self.sparse_kinds.items():
-            mask = np.zeros((len(mi), len(ei)), dtype=bool)
-            self._mark(mask, keys, mi, ei, False, value=True)
+            if mentor is not None:
+                mask = np.zeros(self.E, dtype=bool)
+                lo, hi = np.searchsorted(keys, [mentor * self.E, (mentor + 1) * self.E])
+                mask[keys[lo:hi] - mentor * self.E] = True
+            else:
+                if kind not in self._by_mentee:
+                    self._by_mentee[kind] = np.sort((keys % self.E) * self.M + keys // self.E)
+                t = self._by_mentee[kind]
+                mask = np.zeros(self.M, dtype=bool)
+                lo, hi = np.searchsorted(t, [mentee * self.M, (mentee + 1) * self.M])
+                mask[t[lo:hi] - mentee * self.M] = True
             kinds[kind] = mask
         return kinds
 
@@ -1472,10 +1499,7 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
 
 
 def _why_forbidden(grid: _Grid, *, mentor: int | None = None, mentee: int | None = None) -> str:
-    if mentor is not None:
-        kinds = grid.forbidden_kinds(np.array([mentor]), np.arange(grid.E))
-    else:
-        kinds = grid.forbidden_kinds(np.arange(grid.M), np.array([mentee]))
+    kinds = grid.forbidden_kinds(mentor=mentor, mentee=mentee)
     parts = [f"{int(m.sum())} {_KIND_TEXT[k]}" for k, m in kinds.items() if m.any()]
     return ", ".join(parts)
 
@@ -1525,6 +1549,13 @@ def alternatives(result_or_inputs: MatchResult | PairingInput, person_id: str | 
             )
         )
     return tuple(out)
+
+
+def score_pair(mentor: Participant, mentee: Participant, policy: Policy) -> Breakdown:
+    """Score and breakdown of one pair as the engine computes them, whether or not the pair
+    is allowed (check that with ``check_pair``): for a pair HR puts together by hand."""
+    grid = _Grid(PairingInput(mentors=[mentor], mentees=[mentee], policy=policy))
+    return grid.breakdown(0, 0)
 
 
 # --------------------------------------------------------------------------- command line

@@ -39,7 +39,7 @@ def build_demo_programs(*, seed: int, today: datetime.date) -> int:
     rng = random.Random(seed + 1)
     hr = User.objects.filter(email="hr@acme.example").first()
     topics = {t.name: t for t in Topic.objects.all()}
-    current = list(Employee.objects.current().select_related("department"))
+    current = list(Employee.objects.current().select_related("department").order_by("id"))
     juniors = [e for e in current if e.level <= 3 and e.email != "mentor@acme.example"]
     seniors = [e for e in current if e.level >= 6 and e.email not in ("mentee@acme.example", "hr@acme.example", "exec@acme.example")]
     demo_mentor = Employee.objects.get(email="mentor@acme.example")

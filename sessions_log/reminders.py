@@ -88,8 +88,10 @@ def reminders_sweep(*, now: datetime.datetime | None = None) -> int:
 
 def _meetings(batch: _Batch, now):
     horizon_by_program = {}
+    # Only as far ahead as the longest lead time any running program asks for.
+    longest = Program.objects.filter(status=Program.Status.ACTIVE).aggregate(h=Max("reminder_lead_hours"))["h"] or 1
     meetings = (
-        Meeting.objects.filter(status=Meeting.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(hours=168), pair__status__in=LIVE)
+        Meeting.objects.filter(status=Meeting.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(hours=max(longest, 1)), pair__status__in=LIVE)
         .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
     )
     for meeting in meetings:

@@ -155,3 +155,13 @@ def test_on_commit_nudge_delivers_in_eager_mode(django_capture_on_commit_callbac
         send_mail("Paired", "body", None, ["a@acme.example"])
     assert [m.subject for m in mail.outbox] == ["Paired"]
     assert OutboxMessage.objects.get().status == "sent"
+
+
+def test_many_messages_in_one_transaction_nudge_delivery_once(django_capture_on_commit_callbacks):
+    """With the broker down each failed enqueue costs time: one nudge per transaction."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with transaction.atomic():
+            for n in range(5):
+                send_mail(f"Note {n}", "body", None, [f"p{n}@acme.example"])
+    assert len(callbacks) == 1
+    assert OutboxMessage.objects.count() == 5

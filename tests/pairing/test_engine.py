@@ -344,6 +344,17 @@ def test_grid_scores_equal_reference_scores_and_check_pair(seed, n):
             assert S[i, j] == expected
 
 
+@settings(SETTINGS, max_examples=20)
+@given(seed=st.integers(0, 10**9))
+def test_score_pair_matches_the_reference_even_for_forbidden_pairs(seed):
+    inputs = random_instance(seed, 3, 3, with_pins=False)
+    for m in inputs.mentors:
+        for e in inputs.mentees:
+            b = engine.score_pair(m, e, inputs.policy)
+            assert b.points == reference_points(m, e, inputs.policy)
+            assert b.score == sum(b.points.values())
+
+
 @settings(SETTINGS, max_examples=30)
 @given(weights=st.lists(st.floats(0, 100, allow_nan=False), min_size=7, max_size=7))
 def test_max_points_always_sum_to_1000(weights):

@@ -137,6 +137,10 @@ def test_reason_no_feasible_partner_names_the_rules():
     msg = message_of(result, "e1")
     assert "1 not enough levels apart" in msg and "1 in the same reporting line" in msg
     assert reason_of(result, "m1") == NO_FEASIBLE_PARTNER
+    assert message_of(result, "m1") == "no mentee is allowed for m1: 1 not enough levels apart"
+    assert message_of(result, "m2") == "no mentee is allowed for m2: 1 in the same reporting line"
+    excluded = run([mentor("m1")], [mentee("e1"), mentee("e2", not_with={"m1"})], exclusions=[("m1", "e1")])
+    assert message_of(excluded, "m1") == "no mentee is allowed for m1: 1 on a 'not with' list, 1 excluded by an admin"
 
 
 def test_reason_capacity_exhausted_for_mentee_and_not_needed_for_spare_mentor():

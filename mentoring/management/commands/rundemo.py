@@ -16,6 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Do not start the Celery worker and beat.")
 
     def handle(self, *args, addrport, no_worker, **options):
+        # SIGTERM/SIGHUP (not only Ctrl+C) must stop the worker we start below.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda *_: sys.exit(0))
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        # Links in demo emails point at where the demo actually serves.
+        os.environ.setdefault("SITE_URL", f"http://{host}")
+        settings.SITE_URL = os.environ["SITE_URL"].rstrip("/")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
         worker = None
@@ -25,7 +32,6 @@ class Command(BaseCommand):
                  "--loglevel", "WARNING", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
                 start_new_session=True,
             )
-        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(self.style.SUCCESS(f"\nUpward is running at http://{host}/  (database: {database}, Celery: {broker})"))
