@@ -16,6 +16,7 @@ def navigation(request):
             items.append({"label": _("Programs"), "url": reverse("program_list"), "icon": "journal-text"})
             items.append({"label": _("Directory"), "url": reverse("directory"), "icon": "diagram-3"})
             items.append({"label": _("Roster import"), "url": reverse("roster_import"), "icon": "upload"})
+            items.append({"label": _("Pair care"), "url": reverse("hr_care"), "icon": "heart-pulse"})
             items.append({"label": _("Reminders"), "url": reverse("hr_reminders"), "icon": "bell"})
         if user.has_role(Role.EXECUTIVE):
             items.append({"label": _("Impact"), "url": reverse("executive_home"), "icon": "graph-up"})

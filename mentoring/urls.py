@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from sessions_log import reminder_views
+from sessions_log import care_views, reminder_views
 
 from . import roster_views, views
 
@@ -25,6 +25,9 @@ urlpatterns = [
     path("executive/", views.executive_home, name="executive_home"),
     path("healthz", views.healthz, name="healthz"),
     path("reminders/unsubscribe/<str:token>/", reminder_views.reminder_unsubscribe, name="reminder_unsubscribe"),
+    path("hr/care/", care_views.hr_care, name="hr_care"),
+    path("hr/care/alerts/<int:pk>/resolve/", care_views.hr_alert_resolve, name="hr_alert_resolve"),
+    path("hr/care/concerns/<int:pk>/status/", care_views.hr_concern_status, name="hr_concern_status"),
     path("me/reminders/", reminder_views.reminder_preferences, name="reminder_preferences"),
     path("hr/reminders/", include([path("", reminder_views.hr_reminders, name="hr_reminders"), path("retry/", reminder_views.hr_reminders_retry, name="hr_reminders_retry")])),
     path("", include("programs.urls")),

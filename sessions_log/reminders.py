@@ -234,7 +234,7 @@ def _render(reminder: Reminder):
     elif reminder.kind == K.SURVEY:
         action_url = settings.SITE_URL + "/me/surveys/"
     elif reminder.kind == K.PAIR_STUCK and partner is None:
-        action_url = settings.SITE_URL + reverse("hr_home")
+        action_url = settings.SITE_URL + reverse("pairs_list", args=[program.slug]) + f"#pair-{pair.pk}"
     elif pair is not None:
         action_url = f"{settings.SITE_URL}/pairs/{pair.pk}/"
     else:
