@@ -110,6 +110,7 @@ def build_demo_org(*, seed: int = 7, today: datetime.date | None = None) -> dict
 
     programs = build_demo_programs(seed=seed, today=today or datetime.date.today())
     meetings = build_demo_sessions(seed=seed, today=today or datetime.date.today())
+    _demo_snapshots()
     return {"created": created, "employees": Employee.objects.count(), "programs": programs, "meetings": meetings}
 
 
@@ -195,3 +196,18 @@ def _ensure_login(login: DemoLogin) -> User:
     if login.role != Role.PARTICIPANT:
         user_grant_role(user=user, role=login.role)
     return user
+
+
+def _demo_snapshots() -> None:
+    """A few weeks of metric snapshots so the dashboards have trends to draw."""
+    from django.utils import timezone
+
+    from programs.models import MetricSnapshot, Program
+    from programs.snapshots import snapshot_save
+
+    if MetricSnapshot.objects.exists():
+        return
+    now = timezone.now()
+    for program in Program.objects.filter(status__in=[Program.Status.ACTIVE, Program.Status.COMPLETED]):
+        for weeks_ago in (8, 6, 4, 2, 1, 0):
+            snapshot_save(program=program, now=now - datetime.timedelta(weeks=weeks_ago))

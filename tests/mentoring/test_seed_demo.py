@@ -71,3 +71,13 @@ def test_seed_demo_gives_pairs_months_of_history():
     count = Meeting.objects.count()
     call_command("seed_demo")
     assert Meeting.objects.count() == count
+
+
+def test_seed_demo_computes_snapshots_for_the_dashboards():
+    from programs.models import MetricSnapshot
+
+    call_command("seed_demo")
+    active = MetricSnapshot.objects.filter(program__status="active")
+    assert active.count() >= 5
+    latest = active.order_by("-as_of").first()
+    assert latest.data["pairs"]["active"] >= 20 and latest.data["meetings"]["held"] > 0
