@@ -7,11 +7,13 @@ from django.core import mail
 from django.db import connection
 
 from pairing import services
-from pairing.models import MatchRun, Pair, PairingOverride
+from pairing.models import Pair, PairingOverride
 from pairing.services import MatchError
 from programs.models import Enrollment, Program
 from programs.services import enrollment_withdraw
-from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+from tests.pairing.helpers import mentee, mentor, run_now
 
 pytestmark = pytest.mark.django_db
 A = Enrollment.Status.APPROVED
@@ -22,21 +24,6 @@ def program():
     return ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, ban_same_manager=True)
 
 
-def mentor(program, **employee):
-    employee.setdefault("level", 2)
-    return EnrollmentFactory(program=program, role="mentor", status=A, employee=EmployeeFactory(**employee))
-
-
-def mentee(program, **employee):
-    employee.setdefault("level", 7)
-    return EnrollmentFactory(program=program, role="mentee", status=A, employee=EmployeeFactory(**employee))
-
-
-def run_now(program, hr_user, django_capture_on_commit_callbacks) -> MatchRun:
-    with django_capture_on_commit_callbacks(execute=True):
-        run = services.match_run_start(program=program, by=hr_user)
-    run.refresh_from_db()
-    return run
 
 
 def test_a_run_proposes_pairs_with_reasons_and_stores_its_inputs(program, hr_user, django_capture_on_commit_callbacks):

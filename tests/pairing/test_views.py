@@ -11,6 +11,8 @@ from pairing.models import MatchRun, Pair, PairingOverride
 from programs.models import Enrollment, Program
 from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
 
+from tests.pairing.helpers import mentee, mentor, run_now
+
 pytestmark = pytest.mark.django_db
 A = Enrollment.Status.APPROVED
 
@@ -20,21 +22,6 @@ def program():
     return ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, ban_same_manager=True)
 
 
-def mentor(program, **employee):
-    employee.setdefault("level", 2)
-    return EnrollmentFactory(program=program, role="mentor", status=A, employee=EmployeeFactory(**employee))
-
-
-def mentee(program, **employee):
-    employee.setdefault("level", 7)
-    return EnrollmentFactory(program=program, role="mentee", status=A, employee=EmployeeFactory(**employee))
-
-
-def run_now(program, hr_user, capture) -> MatchRun:
-    with capture(execute=True):
-        run = services.match_run_start(program=program, by=hr_user)
-    run.refresh_from_db()
-    return run
 
 
 def url(name, program, *args):
