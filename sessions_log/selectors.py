@@ -167,6 +167,11 @@ def _quiet_days(pair: Pair, meetings: list[Meeting], logs: list[SessionLog], now
     return max(0, (now - max(marks)).days)
 
 
+# What is "due" stays recent: a session from months ago is history, not a to-do
+# (the reminder sweep uses the same horizon).
+DUE_WINDOW = datetime.timedelta(days=14)
+
+
 def _due(*, pair: Pair, side: str, agreement: Agreement | None, meetings: list[Meeting], logs: list[SessionLog], surveys: list[SurveyRow], now: datetime.datetime) -> list[Due]:
     if pair.status not in LIVE or pair.program.status == Program.Status.ARCHIVED:
         return []
@@ -176,9 +181,11 @@ def _due(*, pair: Pair, side: str, agreement: Agreement | None, meetings: list[M
     elif getattr(agreement, f"{side}_acknowledged_version") != agreement.version:
         due.append(Due(kind="agreement"))
     for meeting in meetings:
-        if meeting.status == Meeting.Status.SCHEDULED and meeting.starts_at <= now and not meeting.logged:
+        if meeting.status == Meeting.Status.SCHEDULED and now - DUE_WINDOW <= meeting.starts_at <= now and not meeting.logged:
             due.append(Due(kind="log", meeting=meeting))
     for log in logs:
+        if log.created_at < now - DUE_WINDOW:
+            continue
         if side == "mentor" and not log.has_pulse:
             due.append(Due(kind="pulse", log=log))
         if not log.my_feedback:

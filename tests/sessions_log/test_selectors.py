@@ -187,3 +187,22 @@ def test_feed_meetings_are_all_meetings_of_my_pairs_only(pair):
     cancelled = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30, status=Meeting.Status.CANCELLED)
     Meeting.objects.create(pair=make_active_pair(), starts_at=timezone.now() + datetime.timedelta(days=1), duration_minutes=30)
     assert list(selectors.feed_meetings(employee=pair.mentee.employee)) == [mine, cancelled]
+
+
+def test_old_sessions_are_history_not_to_dos():
+    import datetime as _dt
+
+    from django.utils import timezone as _tz
+
+    from sessions_log import selectors as _selectors
+    from sessions_log.models import Meeting as _Meeting
+    from tests.factories import make_active_pair as _pair
+
+    pair = _pair()
+    pair.started_at = _tz.now() - _dt.timedelta(days=120)
+    pair.save()
+    _Meeting.objects.create(pair=pair, starts_at=_tz.now() - _dt.timedelta(days=60), duration_minutes=45)
+    recent = _Meeting.objects.create(pair=pair, starts_at=_tz.now() - _dt.timedelta(days=2), duration_minutes=45)
+    [home] = _selectors.pairs_for_home(employee=pair.mentor.employee)
+    logs_due = [d for d in home.due if d.kind == "log"]
+    assert [d.meeting.pk for d in logs_due] == [recent.pk]
