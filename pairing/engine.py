@@ -26,10 +26,12 @@ Small problems go straight to ``scipy.optimize.linear_sum_assignment`` (mentor r
 replicated by capacity).  Large ones are solved on a sparse candidate graph (each person's
 best-scoring partners) with scipy's LAPJVsp, then *certified* optimal for the full problem:
 LP duals are rebuilt from the restricted optimum and checked against every feasible pair of
-the full grid; pairs that violate dual feasibility are added to the candidate graph and the
-restricted problem is solved again.  Since the b-matching polytope is integral, a feasible
-integral matching plus a feasible dual of equal value is a proof of optimality.  If the
-certificate does not close within a few rounds the dense solver is used.
+the full grid; pairs that violate dual feasibility first join the dual system alone (the
+restricted optimum is often already optimal and only its duals were the wrong ones), and
+when that has no solution they join the candidate graph and the restricted problem is solved
+again.  Since the b-matching polytope is integral, a feasible integral matching plus a
+feasible dual of equal value is a proof of optimality.  If the certificate does not close
+within a few rounds the dense solver is used.
 
 Grid sweeps (scoring, candidate selection, the certificate check) run on up to
 ``PAIRING_THREADS`` threads (default: the number of CPUs, at most 4) for big grids; results
@@ -55,6 +57,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "CRITERIA",
@@ -103,11 +106,16 @@ NOT_NEEDED = "not_needed"
 REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 
 # Problems up to this many mentor-slot x mentee cells are solved densely straight away:
-# scipy's dense assignment is as fast there as the certified sparse rounds.
-DENSE_CELLS = 6_000_000
-# Candidate partners kept per person for the sparse solve.
-CANDIDATES_PER_PERSON = 16
+# below it scipy's dense assignment is as fast as the certified sparse rounds (measured on
+# the bench's structured grids: dense wins at 500 x 500, the sparse rounds from 1000 x 1000).
+DENSE_CELLS = 500_000
+# Candidate partners kept per person for the sparse solve (see _candidate_keys).  On the
+# bench's grids from 1000 to 10000 per side, 16 to 32 all certify in 1 or 2 rounds within
+# ~15% of each other; more makes each LAPJVsp solve slower, fewer adds rounds.
+CANDIDATES_PER_PERSON = 24
 CERTIFICATE_ROUNDS = 8
+# Times a round may add violating cells to the dual system alone before solving again.
+DUAL_REPAIRS = 3
 # Bellman-Ford sweeps allowed when rebuilding duals (typically a few dozen are needed).
 DUAL_ITERATIONS = 2000
 # Cells within this many score points of improving the objective join the candidate graph.
@@ -729,13 +737,17 @@ def _round_half_up(numerator: int, denominator: int) -> int:
 
 
 def _bitsets(rows: list[frozenset], vocab: dict[str, int]) -> np.ndarray:
-    """One row of 64-bit words per person, bit k set when they have vocab item k.  Shared
+    """One row of words (8 to 64 bits) per person, bit k set when they have vocab item k.  Shared
     counts are then popcounts of ANDs: no BLAS call, whose thread pool misbehaves when the
     machine is busy and the products are small."""
-    flags = np.zeros((len(rows), 64 * max(1, -(-len(vocab) // 64))), dtype=bool)
-    for r, values in enumerate(rows):
-        flags[r, [vocab[v] for v in values if v in vocab]] = True
-    return np.packbits(flags, axis=1, bitorder="little").view("<u8")
+    # A vocabulary that fits in a smaller word gets one: the AND + popcount sweeps then move
+    # 1-4 bytes per cell instead of 8 (6 languages fit in one byte).
+    word = next((b for b in (8, 16, 32) if len(vocab) <= b), 64)
+    flags = np.zeros((len(rows), word * max(1, -(-len(vocab) // word))), dtype=bool)
+    r_idx = [r for r, values in enumerate(rows) for v in values if v in vocab]
+    c_idx = [vocab[v] for values in rows for v in values if v in vocab]
+    flags[r_idx, c_idx] = True
+    return np.packbits(flags, axis=1, bitorder="little").view(f"<u{word // 8}")
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -762,6 +774,21 @@ def _thread_count() -> int:
 
 SWEEP_THREADS = _thread_count()
 _PARALLEL_CELLS = 4_000_000
+
+
+_blas = None
+
+
+def _blas_one_thread():
+    """Context: BLAS on one thread.  The only BLAS call is the topic product of one row
+    block (a few hundred rows x 15 topics): OpenBLAS splits such a product over its threads,
+    which spin-wait for each other, and on a busy 2-core machine that made the product 30-100x
+    slower than one thread (measured 16 ms instead of 0.12 ms per block).  Sweeps already run
+    in parallel over blocks."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()  # inspects the loaded libraries once (tens of ms)
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _sweep(fn, n_rows: int, step: int, parallel: bool) -> list:
@@ -837,6 +864,19 @@ class _Grid:
         self.int_table = table(mx["interests"], policy.interests_cap)
         self.slot_table = table(mx["availability"], policy.availability_cap)
         self.level_table = table(mx["level_gap"], policy.level_gap_cap)
+        # Shared interests, slots and languages as one mixed-radix index into one table of
+        # their summed points: a single gather per cell instead of three.
+        self.count_parts = []  # (mentor bitsets, mentee bitsets, count cap)
+        combined = np.zeros(1, dtype=np.float32)
+        for A, B, tab, used in ((self.IM, self.IE, self.int_table, mx["interests"]), (self.AM, self.AE, self.slot_table, mx["availability"]), (self.LM, self.LE, None, mx["language"])):
+            if not used:
+                continue
+            if tab is None:  # languages: any shared one scores
+                tab = np.array([0, used], dtype=np.float32)
+            cap = min(len(tab) - 1, 8 * A.itemsize * A.shape[1])  # no count exceeds the vocabulary size
+            self.count_parts.append((A, B, cap))
+            combined = (combined[:, None] + tab[None, : cap + 1]).ravel()
+        self.count_table = combined if len(combined) <= 1 << 16 else None
         tzmax = policy.tz_max_minutes
         self.tz_table = np.array([_round_half_up(mx["time_zone"] * (tzmax - d), tzmax) for d in range(tzmax + 1)], dtype=np.float32)
 
@@ -946,17 +986,29 @@ class _Grid:
         if mx["topics"]:
             num = (self.T[mi] @ self.Gt[:, ei_]).astype(self.ftype, copy=False)
             total += self._topic_points(num, self.topic_den[ei_], self.topic_den2[ei_])
-        for A, B, tab, cap, used in (
-            (self.IM, self.IE, self.int_table, self.policy.interests_cap, mx["interests"]),
-            (self.AM, self.AE, self.slot_table, self.policy.availability_cap, mx["availability"]),
-        ):
-            if used:
+        if self.count_table is not None and self.count_parts:
+            idx = None
+            for A, B, cap in self.count_parts:
                 c = self._shared(A[mi], B[ei_])
-                np.minimum(c, min(cap, np.iinfo(c.dtype).max), out=c)
-                total += tab[c]
-        if mx["language"]:
-            c = self._shared(self.LM[mi], self.LE[ei_])
-            total += (c > 0) * np.float32(mx["language"])
+                np.minimum(c, cap, out=c)
+                if idx is None:
+                    idx = c.astype(np.uint16)
+                else:
+                    idx *= np.uint16(cap + 1)
+                    idx += c.astype(np.uint16, copy=False)  # counts of wide vocabularies are int32
+            total += self.count_table[idx]
+        else:
+            for A, B, tab, cap, used in (
+                (self.IM, self.IE, self.int_table, self.policy.interests_cap, mx["interests"]),
+                (self.AM, self.AE, self.slot_table, self.policy.availability_cap, mx["availability"]),
+            ):
+                if used:
+                    c = self._shared(A[mi], B[ei_])
+                    np.minimum(c, min(cap, np.iinfo(c.dtype).max), out=c)
+                    total += tab[c]
+            if mx["language"]:
+                c = self._shared(self.LM[mi], self.LE[ei_])
+                total += (c > 0) * np.float32(mx["language"])
         np.maximum(total, -1, out=total)
         score = total.astype(np.int16)
         self._mark(score, self.forbidden_keys, mi, ei, contiguous=full)
@@ -998,7 +1050,8 @@ class _Grid:
         def fill(r0, r1):
             S[r0:r1] = self.block(np.arange(r0, r1))
 
-        _sweep(fill, self.M, _row_step(self.E), self.M * self.E >= _PARALLEL_CELLS)
+        with _blas_one_thread():
+            _sweep(fill, self.M, _row_step(self.E), self.M * self.E >= _PARALLEL_CELLS)
         return S
 
     def forbidden_kinds(self, *, mentor: int | None = None, mentee: int | None = None) -> dict[str, np.ndarray]:
@@ -1130,31 +1183,94 @@ def _solve_dense(S, cap, thr, obj):
     return owner[rows[keep]], cols[keep]
 
 
-def _top_k(S, thr, k, *, transpose=False):
-    """Linear keys (mentor * E + mentee) of the k best acceptable cells of every row of S
-    (every column if ``transpose``; then S is the transposed grid).  A row's k-th best value
-    comes from a sort (fast for int16); rows whose ties would bring in more than 2k cells
-    fall back to argpartition for exactly k."""
-    R, C = S.shape
-    k = min(k, C)
+_NO_CELL = np.iinfo(np.int16).min  # priced value of a cell that is not acceptable
+
+
+def _best_in_rows(blk, lo, k):
+    """Mask of the k best cells (value >= lo) in each row of blk, and the rows sorted.  A
+    row's k-th best value comes from a sort, not np.partition: on these grids (int16, many
+    equal scores) numpy's SIMD sort is ~4x faster than its selection.  Rows whose ties would
+    bring in more than 2k cells keep exactly k (ties by column order)."""
+    C = blk.shape[1]
+    srt = np.sort(blk, axis=1)
+    kth = srt[:, C - k] if k < C else np.full(len(blk), lo, blk.dtype)
+    np.maximum(kth, lo, out=kth)
+    hit = blk >= kth[:, None]
+    tied = np.flatnonzero(hit.sum(axis=1) > 2 * k)
+    if len(tied):
+        sub, at = blk[tied], kth[tied, None]
+        tie = sub == at
+        need = k - (sub > at).sum(axis=1)
+        hit[tied] = (sub > at) | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))
+    return hit, srt
+
+
+def _lists(S, thr, *, columns=False, few=0, k=0, price=None, kth_of=0):
+    """One sweep over the rows of the grid S (over its columns if ``columns``): the linear
+    keys (mentor * E + mentee) of each row's ``few`` best acceptable cells and, with
+    ``price`` (one value per cell of a row), of its ``k`` best by score - price; and, if
+    ``kth_of``, each row's kth_of-th best acceptable score (thr - 1 when it has fewer)."""
+    R, C = S.shape[::-1] if columns else S.shape
 
     def block(r0, r1):
-        blk = S[r0:r1]
-        kth = np.sort(blk, axis=1)[:, C - k] if k < C else np.full(len(blk), -1, S.dtype)
-        np.maximum(kth, thr, out=kth)
-        hit = blk >= kth[:, None]
-        tied = np.flatnonzero(hit.sum(axis=1) > 2 * k)
-        if len(tied):
-            hit[tied] = False
-            idx = np.argpartition(blk[tied], C - k, axis=1)[:, C - k :]
-            ok = np.take_along_axis(blk[tied], idx, axis=1) >= thr
-            hit[tied[:, None].repeat(k, axis=1)[ok], idx[ok]] = True
+        blk = _strip(S, r0, r1) if columns else S[r0:r1]
+        hit = np.zeros(blk.shape, dtype=bool)
+        srt = None
+        if few or kth_of:
+            hit, srt = _best_in_rows(blk, thr, min(max(few, 1), C))
+            if not few:
+                hit[:] = False
+        if price is not None and k:
+            # Scores and prices lie in -1..1000: the difference fits int16.
+            priced = np.where(blk >= thr, blk - price, _NO_CELL).astype(np.int16, copy=False)
+            hit |= _best_in_rows(priced, _NO_CELL + 1, min(k, C))[0]
         flat = np.flatnonzero(hit)
         a, b = flat // C + r0, flat % C
-        return b * R + a if transpose else a * C + b
+        nth = None
+        if kth_of:
+            nth = srt[:, C - kth_of] if kth_of <= C else np.full(len(blk), thr - 1, blk.dtype)
+            nth = np.where(nth >= thr, nth, thr - 1)
+        return (b * R + a if columns else a * C + b), nth
 
-    keys = _sweep(block, R, _row_step(C), R * C >= _PARALLEL_CELLS)
-    return np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    # Column strips are at least 64 wide: each row's slice of S then fills whole cache lines.
+    parts = _sweep(block, R, max(_row_step(C), 64 if columns else 1), R * C >= _PARALLEL_CELLS)
+    keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    nth = (np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, S.dtype)) if kth_of else None
+    return keys, nth
+
+
+def _top_k(S, thr, k, *, columns=False):
+    """Linear keys of the k best acceptable cells of every row of S (every column if
+    ``columns``)."""
+    return _lists(S, thr, columns=columns, few=k)[0]
+
+
+def _strip(S, c0, c1, tile=256):
+    """Columns c0..c1 of S as contiguous rows, copied tile by tile (numpy's own copy of the
+    transposed view walks S with a stride of a whole row: several times slower).  No
+    transposed copy of the whole grid is made: on 10000 x 10000 its allocation alone (page
+    faults on 200 MB) cost more than the column sweep."""
+    c1 = min(c1, S.shape[1])
+    out = np.empty((c1 - c0, S.shape[0]), dtype=S.dtype)
+    for r0 in range(0, S.shape[0], tile):
+        out[:, r0 : r0 + tile] = S[r0 : r0 + tile, c0:c1].T
+    return out
+
+
+def _candidate_keys(S, thr, k):
+    """Sorted linear keys of the candidate graph: each person's few best partners, then for
+    each mentor the k mentees best *relative to the k-th best offer each mentee has* (its
+    price), and for each mentee likewise.  On topic-overlap grids many mentors share the same
+    favourite mentees, so plain top-k lists pile onto a few popular people and miss the
+    pairs an optimum makes further down; priced lists find them (on the bench's 5000 x 5000
+    grid: ~150 cells break the first round's duals instead of ~15,000).  Three sweeps: rows
+    (their few best, their prices), columns (their few best, priced by the rows, their
+    prices), rows again (priced by the columns)."""
+    few = min(k, max(4, k // 4))
+    rows_few, row_price = _lists(S, thr, few=few, kth_of=k)
+    cols, col_price = _lists(S, thr, columns=True, few=few, k=k, price=row_price, kth_of=k)
+    rows, _ = _lists(S, thr, k=k, price=col_price)
+    return _unique(np.concatenate((rows_few, cols, rows)))
 
 
 def _solve_sparse_edges(ei, ej, w, cap, M, E):
@@ -1201,6 +1317,12 @@ def _duals(keys, w, mi, mj, cap, M, E, max_iter):
     an unmatched one; u_i >= max(0, w_ij - v_j) on every edge; u_i = 0 for a mentor with
     spare capacity; v >= 0.  The least u satisfying the inequalities is a longest-path
     fixpoint, found by vectorised Bellman-Ford; it exists iff the matching is optimal."""
+    return _least_duals(keys, w, mi, mj, cap, M, E, max_iter)
+
+
+def _least_duals(keys, w, mi, mj, cap, M, E, max_iter, u0=None):
+    """_duals, optionally starting Bellman-Ford from ``u0``: any u0 at or below the least
+    fixpoint (such as the least fixpoint of a subset of the edges) reaches the same one."""
     ei, ej = keys // E, keys % E
     starts = np.flatnonzero(np.r_[True, ei[1:] != ei[:-1]])
     heads = ei[starts]
@@ -1211,7 +1333,7 @@ def _duals(keys, w, mi, mj, cap, M, E, max_iter):
     wm = np.zeros(E, dtype=np.int64)
     wm[mj] = w[np.searchsorted(keys, mi.astype(np.int64) * E + mj)]
     spare = np.bincount(mi, minlength=M) < cap
-    u = np.zeros(M, dtype=np.int64)
+    u = np.zeros(M, dtype=np.int64) if u0 is None else u0.copy()
     for _ in range(max_iter):
         v = np.where(matched, wm - u[sig], 0)
         # u only grows, so a bound broken now stays broken: stop early.
@@ -1303,7 +1425,7 @@ def _solve(S, cap, thr, strategy, *, solver="auto", candidates=None):
     if solver == "dense" or (solver == "auto" and int(np.minimum(cap, E).sum()) * E <= DENSE_CELLS):
         return (*_solve_dense(S, cap, thr, obj), "dense")
     k = candidates or CANDIDATES_PER_PERSON
-    keys = _unique(np.concatenate((_top_k(S, thr, k), _top_k(np.ascontiguousarray(S.T), thr, k, transpose=True))))
+    keys = _candidate_keys(S, thr, k)
     if not len(keys):  # nothing acceptable anywhere
         return (*empty, "sparse (no acceptable pair)")
     # Cells within this many score points of being worth taking join the candidate graph
@@ -1315,15 +1437,27 @@ def _solve(S, cap, thr, strategy, *, solver="auto", candidates=None):
         duals = _duals(keys, w, mi, mj, cap, M, E, max_iter=DUAL_ITERATIONS)
         if duals is None:
             break
-        u, v = duals
-        strict, near = _near_pairs(S, thr, obj, u, v, margin, per_mentee=k, known=keys)
-        if strict == 0:
-            primal = int(obj(S[mi, mj]).sum())
-            dual = int((cap * u).sum() + v.sum())
-            if primal != dual:  # cannot happen once the slackness system holds; be safe
+        # Cells that break the duals first join the dual system only.  Often the matching
+        # was optimal all along and only the duals (not unique) were the wrong ones: then a
+        # larger system still has a solution, which certifies the matching without solving
+        # again.  No solution means a better matching uses the new cells: solve again.
+        dual_keys = keys
+        for repair in range(DUAL_REPAIRS + 1):
+            u, v = duals
+            strict, near = _near_pairs(S, thr, obj, u, v, margin, per_mentee=k, known=dual_keys)
+            if strict == 0:
+                primal = int(obj(S[mi, mj]).sum())
+                dual = int((cap * u).sum() + v.sum())
+                if primal != dual:  # cannot happen once the slackness system holds; be safe
+                    return (*_solve_dense(S, cap, thr, obj), "dense (certificate fallback)")
+                return mi, mj, f"sparse+certificate ({round_no} round{'s' if round_no > 1 else ''}, {len(keys)} candidate pairs)"
+            dual_keys = _unique(np.concatenate((dual_keys, near)))
+            if repair == DUAL_REPAIRS:
                 break
-            return mi, mj, f"sparse+certificate ({round_no} round{'s' if round_no > 1 else ''}, {len(keys)} candidate pairs)"
-        keys = _unique(np.concatenate((keys, near)))
+            duals = _least_duals(dual_keys, obj(S[dual_keys // E, dual_keys % E]), mi, mj, cap, M, E, DUAL_ITERATIONS, u0=u)
+            if duals is None:
+                break
+        keys = dual_keys
     return (*_solve_dense(S, cap, thr, obj), "dense (certificate fallback)")
 
 
@@ -1414,21 +1548,35 @@ def _apply_pins(grid: _Grid, cap: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _partner_counts(S: np.ndarray, thr: int, cap: np.ndarray):
+def _partner_counts(S: np.ndarray, thr: int, cap: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     """Per mentee and per mentor: allowed partners, acceptable partners (score >= thr), best
-    score; per mentee also acceptable mentors with no capacity at all."""
+    score; per mentee also acceptable mentors with no capacity at all.  Counted only for the
+    mentors ``rows`` and mentees ``cols`` (the unmatched, usually a minority; zeros elsewhere):
+    a sweep of their rows and columns, not of the whole grid."""
     M, E = S.shape
+    e_feasible, e_ok, e_ok_nocap = (np.zeros(E, np.int64) for _ in range(3))
+    e_best = np.full(E, -1, dtype=np.int64)
+    m_feasible, m_ok = np.zeros(M, np.int64), np.zeros(M, np.int64)
+    m_best = np.full(M, -1, dtype=np.int64)
+    every_col = len(cols) == E
 
-    def block(r0, r1):
-        blk = S[r0:r1]
+    def col_block(r0, r1):
+        blk = S[r0:r1] if every_col else S[r0:r1, cols]
         f, a = blk >= 0, blk >= thr
-        cols = (f.sum(axis=0), a.sum(axis=0), a[cap[r0:r1] == 0].sum(axis=0), blk.max(axis=0))
-        return cols, (f.sum(axis=1), a.sum(axis=1), blk.max(axis=1, initial=-1))
+        return f.sum(axis=0), a.sum(axis=0), a[cap[r0:r1] == 0].sum(axis=0), blk.max(axis=0)
 
-    parts = _sweep(block, M, _row_step(E), M * E >= _PARALLEL_CELLS)
-    e_feasible, e_ok, e_ok_nocap = (sum(p[0][k] for p in parts) if parts else np.zeros(E, np.int64) for k in range(3))
-    e_best = np.max([p[0][3] for p in parts], axis=0) if parts else np.full(E, -1)
-    m_feasible, m_ok, m_best = (np.concatenate([p[1][k] for p in parts]) if parts else np.zeros(0, np.int64) for k in range(3))
+    if M and len(cols):
+        parts = _sweep(col_block, M, _row_step(len(cols)), M * len(cols) >= _PARALLEL_CELLS)
+        for target, k in ((e_feasible, 0), (e_ok, 1), (e_ok_nocap, 2)):
+            target[cols] = sum(p[k] for p in parts)
+        e_best[cols] = np.max([p[3] for p in parts], axis=0)
+    step = _row_step(E)
+    for r0 in range(0, len(rows) if E else 0, step):
+        r = rows[r0 : r0 + step]
+        blk = S[r]
+        m_feasible[r] = (blk >= 0).sum(axis=1)
+        m_ok[r] = (blk >= thr).sum(axis=1)
+        m_best[r] = blk.max(axis=1)
     return e_feasible, e_ok, e_ok_nocap, e_best, m_feasible, m_ok, m_best
 
 
@@ -1445,7 +1593,7 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
     lonely_e = np.flatnonzero(~has_mentor)
     if not len(lonely_m) and not len(lonely_e):
         return ()
-    e_feasible, e_ok, e_ok_nocap, e_best, m_feasible, m_ok, m_best = _partner_counts(S, thr, cap)
+    e_feasible, e_ok, e_ok_nocap, e_best, m_feasible, m_ok, m_best = _partner_counts(S, thr, cap, lonely_m, lonely_e)
     out = []
     for j in lonely_e.tolist():
         e = grid.mentees[j]
