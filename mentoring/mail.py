@@ -19,11 +19,12 @@ class OutboxEmailBackend(BaseEmailBackend):
         return count
 
 
-def render_templated(*, to, template: str, context: dict, headers: dict | None = None):
+def render_templated(*, to, template: str, context: dict, headers: dict | None = None, subject: str | None = None):
     """An email from `<template>_subject.txt`, `<template>.txt` and `<template>.html`.
 
     `to` is the recipient Employee: the message is rendered in their time zone, so dates
-    shown with |date read as their own wall-clock time, whoever caused the email.
+    shown with |date read as their own wall-clock time, whoever caused the email. A caller
+    that words the subject itself passes `subject` and the subject template is not rendered.
     """
     import zoneinfo
 
@@ -38,7 +39,8 @@ def render_templated(*, to, template: str, context: dict, headers: dict | None =
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = zoneinfo.ZoneInfo("UTC")
     with timezone.override(tz):
-        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        if subject is None:
+            subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
         message = EmailMultiAlternatives(subject=subject, body=render_to_string(f"{template}.txt", context), to=[to.email], headers=headers or {})
         message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     return message

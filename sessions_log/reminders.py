@@ -5,27 +5,37 @@ unique key (kind, subject, recipient, occurrence): sweeping twice, or two sweeps
 records nothing twice. `reminders_send_due` claims due rows and turns each into an outbox
 message in the same transaction, with the reminder key as the outbox idempotency key, so a
 reminder becomes at most one email.
+
+Both work in chunks, each committed on its own: a sweep stopped midway (its time limit, a
+killed worker) keeps what it recorded and sent, and the next tick carries on from there.
 """
 
 import datetime
+import itertools
+import json
 import logging
+import time
 import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import CharField, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat, Left
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mentoring.mail import render_templated
-from mentoring.models import Employee, Role as UserRole
-from mentoring.services import outbox_add
+from mentoring.models import Employee, OutboxMessage, Role as UserRole
+from mentoring.services import outbox_add_many
 from pairing.models import Pair
 from programs.models import Enrollment, Program
 
-from .models import ActionItem, Agreement, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
+from .models import ActionItem, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
 from .services import survey_window
 
 logger = logging.getLogger(__name__)
@@ -34,6 +44,9 @@ LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
 LOG_AFTER = datetime.timedelta(hours=2)
 FEEDBACK_AFTER = datetime.timedelta(hours=2)
 UNSUBSCRIBE_SALT = "upward.reminders.unsubscribe"
+# Source rows (meetings, pairs...) read per chunk; the reminders derived from one chunk are
+# written in one transaction.
+SWEEP_CHUNK = 5000
 
 # Which program reminder switch (Program.reminders) governs each kind.
 POLICY_KEY = {
@@ -49,149 +62,355 @@ POLICY_KEY = {
 }
 
 
-def _enabled(program: Program, kind: str) -> bool:
-    return bool((program.reminders or {}).get(POLICY_KEY[kind], True))
+def _enabled(reminders: dict | None, kind: str) -> bool:
+    return bool((reminders or {}).get(POLICY_KEY[kind], True))
 
 
-class _Batch:
+class _Programs:
+    """Every program's reminder settings, read once per sweep (a few rows, not one per meeting)."""
+
     def __init__(self):
-        self.rows: dict[str, Reminder] = {}
+        self.rows = list(Program.objects.values("id", "status", "reminders", "reminder_lead_hours", "stuck_after_days"))
 
-    def add(self, *, kind, subject: str, recipient: Employee, occurrence: str = "", due_at, program=None, meeting=None, pair=None, context=None):
-        if recipient.left_date is not None:
-            return  # a person who left the company gets nothing
-        key = f"{kind}:{subject}:{recipient.pk}:{occurrence}"[:255]
-        self.rows.setdefault(
-            key, Reminder(key=key, kind=kind, recipient=recipient, program=program, meeting=meeting, pair=pair, due_at=due_at, context=context or {})
-        )
+    def enabled(self, kind: str, *, active: bool = False) -> list[dict]:
+        return [p for p in self.rows if _enabled(p["reminders"], kind) and (not active or p["status"] == Program.Status.ACTIVE)]
 
 
-def _live_pairs():
-    return Pair.objects.filter(status__in=LIVE, program__status=Program.Status.ACTIVE).select_related("program", "mentor__employee", "mentee__employee")
+class _Due(NamedTuple):
+    """A reminder the data says is owed; recorded unless its key already exists."""
+
+    key: str
+    kind: str
+    recipient_id: int
+    program_id: int | None
+    meeting_id: int | None = None
+    pair_id: int | None = None
+    context: dict | None = None
+
+
+def _key(kind: str, subject: str, recipient_id: int, occurrence: str = "") -> str:
+    return f"{kind}:{subject}:{recipient_id}:{occurrence}"[:255]
+
+
+def _text(expression):
+    return Cast(expression, output_field=CharField())
+
+
+def _recorded(kind: str, *subject, recipient: str, occurrence: str = "") -> Exists:
+    """A reminder row with the key `_key` would give, built in SQL from the outer row, so the
+    anti-join skips what is already recorded without reading it back. `subject` parts are
+    text or expressions; only numbers and constants, so it reads the same on every database."""
+    parts = [Value(f"{kind}:"), *(Value(p) if isinstance(p, str) else _text(p) for p in subject), Value(":"), _text(OuterRef(recipient)), Value(f":{occurrence}")]
+    return Exists(Reminder.objects.filter(key=Concat(*parts)))
+
+
+def _staying(path: str) -> Q:
+    # A person who left the company gets nothing.
+    return Q(**{f"{path}__left_date__isnull": True})
+
+
+def _chunks(queryset) -> Iterator[list]:
+    """The rows of a values_list() query, SWEEP_CHUNK at a time, from one execution."""
+    rows = queryset.iterator(chunk_size=SWEEP_CHUNK)
+    while chunk := list(itertools.islice(rows, SWEEP_CHUNK)):
+        yield chunk
 
 
 def reminders_sweep(*, now: datetime.datetime | None = None) -> int:
-    """Record every reminder that is due now. Returns how many new rows were recorded."""
+    """Record every reminder that is due now. Returns how many rows this call inserted (a
+    sweep running at the same time counts its own)."""
     now = now or timezone.now()
-    batch = _Batch()
-    _meetings(batch, now)
-    _after_sessions(batch, now)
-    _pairs(batch, now)
-    _enrollment(batch, now)
-    _actions(batch, now)
-    if not batch.rows:
+    programs = _Programs()
+    sources = (_meetings, _log_session, _give_feedback, _agreements, _stuck, _surveys, _enrollment, _actions)
+    return sum(_record(due, now=now) for source in sources for due in source(now, programs))
+
+
+_COLUMNS = ("key", "kind", "recipient_id", "program_id", "meeting_id", "pair_id", "context", "due_at", "status", "created_at")
+
+
+def _record(due: list[_Due], *, now) -> int:
+    """Insert one chunk in one transaction, skipping keys already recorded (by an earlier
+    tick or a sweep running now). RETURNING counts exactly the rows this call created."""
+    if not due:
         return 0
-    before = Reminder.objects.count()
-    Reminder.objects.bulk_create(batch.rows.values(), ignore_conflicts=True, batch_size=1000)
-    return Reminder.objects.count() - before
+    # The first of a key wins. Ascending key order: two sweeps inserting the same keys wait
+    # for each other in one direction only, never in a circle (a deadlock).
+    unique = sorted({d.key: d for d in reversed(due)}.values(), key=lambda d: d.key)
+    when = Reminder._meta.get_field("due_at")
+    constants = [when.get_db_prep_save(now, connection), str(Reminder.Status.PENDING), when.get_db_prep_save(timezone.now(), connection)]
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array per column: ten parameters for the whole chunk. Ten thousand rows as
+            # VALUES tuples cost more to build, send and parse than to insert.
+            cursor.execute(
+                # Quoted model names formatted in; every value is a parameter.
+                f"INSERT INTO {table} ({columns}) SELECT u.*, %s::timestamptz, %s, %s::timestamptz "  # nosec B608
+                "FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::jsonb[]) AS u "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                [*constants, *(list(column) for column in zip(*(_values(d) for d in unique)))],
+            )
+            return len(cursor.fetchall())
+        created = 0
+        per_statement = max(1, min(1000, (connection.features.max_query_params or 10_000) // len(_COLUMNS)))
+        one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+        for start in range(0, len(unique), per_statement):
+            part = unique[start : start + per_statement]
+            cursor.execute(
+                # Quoted model names and %s placeholders formatted in; every value is a parameter.
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))} ON CONFLICT DO NOTHING RETURNING id",  # nosec B608
+                [v for d in part for v in (*_values(d), constants[0], constants[1], constants[2])],
+            )
+            created += len(cursor.fetchall())
+        return created
 
 
-def _meetings(batch: _Batch, now):
-    horizon_by_program = {}
+def _values(due: _Due) -> tuple:
+    # The first seven columns; the context as JSON text.
+    return (due.key, str(due.kind), due.recipient_id, due.program_id, due.meeting_id, due.pair_id, json.dumps(due.context) if due.context else "{}")
+
+
+def _meeting_unrecorded(side: str, occurrence: str) -> Q:
+    # The key holds the meeting's UID, whose text form differs between databases: match the
+    # rest of the key among the meeting's own reminders.
+    employee = f"pair__{side}__employee_id"
+    suffix = Concat(Value("-"), _text(OuterRef("sequence")), Value(":"), _text(OuterRef(employee)), Value(f":{occurrence}"))
+    recorded = Reminder.objects.filter(meeting_id=OuterRef("pk"), kind=K.MEETING_UPCOMING, recipient_id=OuterRef(employee), key__endswith=suffix)
+    return _staying(f"pair__{side}__employee") & ~Exists(recorded)
+
+
+def _meetings(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """Meeting coming up: at the program's lead time, and again an hour before."""
     # Only as far ahead as the longest lead time any running program asks for.
-    longest = Program.objects.filter(status=Program.Status.ACTIVE).aggregate(h=Max("reminder_lead_hours"))["h"] or 1
-    meetings = (
-        Meeting.objects.filter(status=Meeting.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(hours=max(longest, 1)), pair__status__in=LIVE)
-        .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
+    horizon = max((p["reminder_lead_hours"] for p in programs.rows if p["status"] == Program.Status.ACTIVE), default=1)
+    enabled = programs.enabled(K.MEETING_UPCOMING)
+    by_lead = defaultdict(list)
+    for p in enabled:
+        by_lead[min(p["reminder_lead_hours"], horizon)].append(p["id"])
+    windows = [("lead", hours, ids) for hours, ids in sorted(by_lead.items())]
+    if enabled:
+        windows.append(("1h", 1, [p["id"] for p in enabled]))
+    for occurrence, hours, program_ids in windows:
+        rows = (
+            Meeting.objects.filter(
+                status=Meeting.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(hours=hours), pair__status__in=LIVE, pair__program_id__in=program_ids
+            )
+            .filter(_meeting_unrecorded("mentor", occurrence) | _meeting_unrecorded("mentee", occurrence))
+            .values_list(
+                "pk", "uid", "sequence", "pair_id", "pair__program_id",
+                "pair__mentor__employee_id", "pair__mentor__employee__left_date", "pair__mentee__employee_id", "pair__mentee__employee__left_date",
+            )
+        )
+        for chunk in _chunks(rows):
+            yield [
+                _Due(_key(K.MEETING_UPCOMING, f"meeting-{uid}-{sequence}", person, occurrence), K.MEETING_UPCOMING, person, program_id, meeting_id, pair_id)
+                for meeting_id, uid, sequence, pair_id, program_id, *sides in chunk
+                for person, left in (sides[0:2], sides[2:4])
+                if left is None
+            ]
+
+
+def _log_session(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """The meeting ended a while ago and nobody has logged it."""
+
+    def unrecorded(side: str) -> Q:
+        employee = f"pair__{side}__employee_id"
+        return _staying(f"pair__{side}__employee") & ~Exists(Reminder.objects.filter(meeting_id=OuterRef("pk"), kind=K.LOG_SESSION, recipient_id=OuterRef(employee)))
+
+    rows = (
+        Meeting.objects.filter(
+            status=Meeting.Status.SCHEDULED, session_log__isnull=True, pair__status__in=LIVE, starts_at__lte=now - LOG_AFTER,
+            starts_at__gte=now - datetime.timedelta(days=14), pair__program_id__in=[p["id"] for p in programs.enabled(K.LOG_SESSION)],
+        )
+        .filter(unrecorded("mentor") | unrecorded("mentee"))
+        .values_list(
+            "pk", "uid", "starts_at", "duration_minutes", "pair_id", "pair__program_id",
+            "pair__mentor__employee_id", "pair__mentor__employee__left_date", "pair__mentee__employee_id", "pair__mentee__employee__left_date",
+        )
     )
-    for meeting in meetings:
-        program = meeting.pair.program
-        if not _enabled(program, K.MEETING_UPCOMING):
-            continue
-        lead = horizon_by_program.setdefault(program.pk, datetime.timedelta(hours=program.reminder_lead_hours))
-        for occurrence, before in (("lead", lead), ("1h", datetime.timedelta(hours=1))):
-            if meeting.starts_at - before <= now:
-                for side in (meeting.pair.mentor, meeting.pair.mentee):
-                    batch.add(kind=K.MEETING_UPCOMING, subject=f"meeting-{meeting.uid}-{meeting.sequence}", recipient=side.employee, occurrence=occurrence, due_at=now, program=program, meeting=meeting, pair=meeting.pair)
+    for chunk in _chunks(rows):
+        yield [
+            _Due(_key(K.LOG_SESSION, f"meeting-{uid}", person), K.LOG_SESSION, person, program_id, meeting_id, pair_id)
+            for meeting_id, uid, starts_at, minutes, pair_id, program_id, *sides in chunk
+            if starts_at + datetime.timedelta(minutes=minutes) + LOG_AFTER <= now
+            for person, left in (sides[0:2], sides[2:4])
+            if left is None
+        ]
 
 
-def _after_sessions(batch: _Batch, now):
-    # Log your session: the meeting ended a while ago and nobody has logged it.
-    ended = (
-        Meeting.objects.filter(status=Meeting.Status.SCHEDULED, session_log__isnull=True, pair__status__in=LIVE, starts_at__lte=now - LOG_AFTER, starts_at__gte=now - datetime.timedelta(days=14))
-        .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
+def _give_feedback(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """A logged session one side has not rated yet."""
+
+    def rated(side: str) -> Exists:
+        return Exists(Feedback.objects.filter(session_log_id=OuterRef("pk"), author_id=OuterRef(f"pair__{side}_id")))
+
+    def owed(side: str) -> Q:
+        return _staying(f"pair__{side}__employee") & ~rated(side) & ~_recorded(K.GIVE_FEEDBACK, "log-", OuterRef("pk"), recipient=f"pair__{side}__employee_id")
+
+    rows = (
+        SessionLog.objects.filter(
+            pair__status__in=LIVE, created_at__lte=now - FEEDBACK_AFTER, created_at__gte=now - datetime.timedelta(days=7),
+            pair__program_id__in=[p["id"] for p in programs.enabled(K.GIVE_FEEDBACK)],
+        )
+        .filter(owed("mentor") | owed("mentee"))
+        .annotate(mentor_rated=rated("mentor"), mentee_rated=rated("mentee"))
+        .values_list(
+            "pk", "pair_id", "pair__program_id", "pair__mentor__employee_id", "pair__mentor__employee__left_date", "mentor_rated",
+            "pair__mentee__employee_id", "pair__mentee__employee__left_date", "mentee_rated",
+        )
     )
-    for meeting in ended:
-        if meeting.ends_at + LOG_AFTER <= now and _enabled(meeting.pair.program, K.LOG_SESSION):
-            for side in (meeting.pair.mentor, meeting.pair.mentee):
-                batch.add(kind=K.LOG_SESSION, subject=f"meeting-{meeting.uid}", recipient=side.employee, due_at=now, program=meeting.pair.program, meeting=meeting, pair=meeting.pair)
-    # Give feedback: a logged session one side has not rated yet.
-    logs = (
-        SessionLog.objects.filter(pair__status__in=LIVE, created_at__lte=now - FEEDBACK_AFTER, created_at__gte=now - datetime.timedelta(days=7))
-        .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
-        .prefetch_related("feedback")
+    for chunk in _chunks(rows):
+        yield [
+            _Due(_key(K.GIVE_FEEDBACK, f"log-{log_id}", person), K.GIVE_FEEDBACK, person, program_id, pair_id=pair_id)
+            for log_id, pair_id, program_id, *sides in chunk
+            for person, left, done in (sides[0:3], sides[3:6])
+            if left is None and not done
+        ]
+
+
+def _live_pairs(programs: list[dict]):
+    return Pair.objects.filter(status__in=LIVE, program__status=Program.Status.ACTIVE, program_id__in=[p["id"] for p in programs])
+
+
+def _agreements(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """Agreement not acknowledged by a side, three days into the pair."""
+
+    def owed(side: str) -> Q:
+        recorded = _recorded(K.AGREEMENT_UNSIGNED, "pair-", OuterRef("pk"), "-v", OuterRef("version"), recipient=f"{side}__employee_id")
+        return ~Q(**{f"{side}_acknowledged": F("version")}) & _staying(f"{side}__employee") & ~recorded
+
+    rows = (
+        _live_pairs(programs.enabled(K.AGREEMENT_UNSIGNED, active=True))
+        .annotate(
+            began=Coalesce("started_at", "created_at"), version=Coalesce("agreement__version", 1),
+            mentor_acknowledged=Coalesce("agreement__mentor_acknowledged_version", 0), mentee_acknowledged=Coalesce("agreement__mentee_acknowledged_version", 0),
+        )
+        .filter(began__lte=now - datetime.timedelta(days=3))
+        .filter(owed("mentor") | owed("mentee"))
+        .values_list(
+            "pk", "program_id", "version", "mentor__employee_id", "mentor__employee__left_date", "mentor_acknowledged",
+            "mentee__employee_id", "mentee__employee__left_date", "mentee_acknowledged",
+        )
     )
-    for log in logs:
-        if not _enabled(log.pair.program, K.GIVE_FEEDBACK):
-            continue
-        rated = {f.author_id for f in log.feedback.all()}
-        for side in (log.pair.mentor, log.pair.mentee):
-            if side.pk not in rated:
-                batch.add(kind=K.GIVE_FEEDBACK, subject=f"log-{log.pk}", recipient=side.employee, due_at=now, program=log.pair.program, pair=log.pair)
+    for chunk in _chunks(rows):
+        yield [
+            _Due(_key(K.AGREEMENT_UNSIGNED, f"pair-{pair_id}-v{version}", person), K.AGREEMENT_UNSIGNED, person, program_id, pair_id=pair_id)
+            for pair_id, program_id, version, *sides in chunk
+            for person, left, acknowledged in (sides[0:3], sides[3:6])
+            if left is None and acknowledged != version
+        ]
 
 
-def _hr_people() -> list[Employee]:
-    return list(Employee.objects.filter(user__groups__name=UserRole.HR_ADMIN, user__is_active=True, left_date__isnull=True).distinct())
+def _hr_people() -> list[int]:
+    return list(Employee.objects.filter(user__groups__name=UserRole.HR_ADMIN, user__is_active=True, left_date__isnull=True).values_list("pk", flat=True).distinct())
 
 
-def _pairs(batch: _Batch, now):
-    pairs = list(_live_pairs().annotate(last_meeting=Max("meetings__starts_at", filter=Q(meetings__starts_at__lte=now)), last_log=Max("session_logs__created_at")))
-    agreements = {a.pair_id: a for a in Agreement.objects.filter(pair__in=pairs)}
-    enrollment_ids = [p.mentor_id for p in pairs] + [p.mentee_id for p in pairs]
-    answered = set(SurveyResponse.objects.filter(enrollment_id__in=enrollment_ids).values_list("enrollment_id", "kind"))
+def _stuck(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """No meeting or log for the program's threshold: to both sides and HR, once per quiet period."""
+    by_threshold = defaultdict(list)
+    for p in programs.enabled(K.PAIR_STUCK, active=True):
+        by_threshold[p["stuck_after_days"]].append(p)
     hr = None
-    for pair in pairs:
-        program = pair.program
-        started = pair.started_at or pair.created_at
-        # Agreement not acknowledged by a side, three days into the pair.
-        if _enabled(program, K.AGREEMENT_UNSIGNED) and now - started >= datetime.timedelta(days=3):
-            agreement = agreements.get(pair.pk)
-            version = agreement.version if agreement else 1
-            for side, acknowledged in ((pair.mentor, agreement.mentor_acknowledged_version if agreement else 0), (pair.mentee, agreement.mentee_acknowledged_version if agreement else 0)):
-                if acknowledged != version:
-                    batch.add(kind=K.AGREEMENT_UNSIGNED, subject=f"pair-{pair.pk}-v{version}", recipient=side.employee, due_at=now, program=program, pair=pair)
-        # Stuck: no meeting or log for the program's threshold; once per quiet period.
-        last = max(d for d in (started, pair.last_meeting, pair.last_log) if d is not None)
-        quiet_days = (now - last).days
-        if _enabled(program, K.PAIR_STUCK) and quiet_days >= program.stuck_after_days:
-            period = f"{last.date().isoformat()}"
+    for days, group in sorted(by_threshold.items()):
+        quiet_since = now - datetime.timedelta(days=days)
+        rows = (
+            _live_pairs(group)
+            .annotate(began=Coalesce("started_at", "created_at"))
+            .filter(began__lte=quiet_since)
+            .exclude(Exists(Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__gt=quiet_since, starts_at__lte=now)))
+            .exclude(Exists(SessionLog.objects.filter(pair_id=OuterRef("pk"), created_at__gt=quiet_since)))
+            .annotate(last_meeting=Max("meetings__starts_at", filter=Q(meetings__starts_at__lte=now)), last_log=Max("session_logs__created_at"))
+            .values_list("pk", "program_id", "began", "last_meeting", "last_log", "mentor__employee_id", "mentor__employee__left_date", "mentee__employee_id", "mentee__employee__left_date")
+        )
+        for chunk in _chunks(rows):
             hr = _hr_people() if hr is None else hr
-            for person in (pair.mentor.employee, pair.mentee.employee, *hr):
-                batch.add(kind=K.PAIR_STUCK, subject=f"pair-{pair.pk}", recipient=person, occurrence=period, due_at=now, program=program, pair=pair, context={"quiet_days": quiet_days})
-        # Surveys: when one opens, and three days before it closes.
-        if _enabled(program, K.SURVEY):
-            _surveys(batch, now, pair, answered)
+            due = []
+            for pair_id, program_id, began, last_meeting, last_log, *sides in chunk:
+                last = max(d for d in (began, last_meeting, last_log) if d is not None)
+                people = [person for person, left in (sides[0:2], sides[2:4]) if left is None] + hr
+                # The occurrence is the quiet period (the day it began): a stuck pair that
+                # meets and goes quiet again is flagged again, never twice for one silence.
+                due += [
+                    _Due(_key(K.PAIR_STUCK, f"pair-{pair_id}", person, last.date().isoformat()), K.PAIR_STUCK, person, program_id, pair_id=pair_id, context={"quiet_days": (now - last).days})
+                    for person in people
+                ]
+            yield due
 
 
-def _surveys(batch: _Batch, now, pair, answered):
+def _survey_answered(side: str, kind: str) -> Exists:
+    return Exists(SurveyResponse.objects.filter(enrollment_id=OuterRef(f"{side}_id"), kind=kind))
+
+
+def _survey_owed(side: str, kind: str, occurrence: str) -> Q:
+    recorded = _recorded(K.SURVEY, f"{kind}-", OuterRef(f"{side}_id"), recipient=f"{side}__employee_id", occurrence=occurrence)
+    return _staying(f"{side}__employee") & ~_survey_answered(side, kind) & ~recorded
+
+
+def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """A survey window open (and again when it closes in three days), to each side who has not answered."""
     today = timezone.localdate(now)
-    for kind in (SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
-        window = survey_window(pair.program, kind)
-        if window is None or not window[0] <= today <= window[1]:
-            continue
-        occurrence = "closing" if (window[1] - today).days <= 3 else "open"
-        for side in (pair.mentor, pair.mentee):
-            if (side.pk, kind) not in answered:
-                batch.add(kind=K.SURVEY, subject=f"{kind}-{side.pk}", recipient=side.employee, occurrence=occurrence, due_at=now, program=pair.program, pair=pair, context={"survey": kind})
+    enabled = {p["id"] for p in programs.enabled(K.SURVEY, active=True)}
+    for program in Program.objects.filter(pk__in=enabled):
+        for kind in (SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
+            window = survey_window(program, kind)
+            if window is None or not window[0] <= today <= window[1]:
+                continue
+            occurrence = "closing" if (window[1] - today).days <= 3 else "open"
+
+            rows = (
+                _live_pairs([{"id": program.pk}])
+                .filter(_survey_owed("mentor", kind, occurrence) | _survey_owed("mentee", kind, occurrence))
+                .annotate(mentor_answered=_survey_answered("mentor", kind), mentee_answered=_survey_answered("mentee", kind))
+                .values_list(
+                    "pk", "mentor_id", "mentor__employee_id", "mentor__employee__left_date", "mentor_answered",
+                    "mentee_id", "mentee__employee_id", "mentee__employee__left_date", "mentee_answered",
+                )
+            )
+            for chunk in _chunks(rows):
+                yield [
+                    _Due(_key(K.SURVEY, f"{kind}-{enrollment_id}", person, occurrence), K.SURVEY, person, program.pk, pair_id=pair_id, context={"survey": kind})
+                    for pair_id, *sides in chunk
+                    for enrollment_id, person, left, done in (sides[0:4], sides[4:8])
+                    if left is None and not done
+                ]
 
 
-def _enrollment(batch: _Batch, now):
+def _enrollment(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """Invited and not answered: enrollment closing in three days, or invited five days ago."""
     today = timezone.localdate(now)
-    invited = Enrollment.objects.filter(status=Enrollment.Status.INVITED, program__status=Program.Status.ENROLLMENT_OPEN).select_related("program", "employee")
-    for enrollment in invited:
-        program = enrollment.program
-        if _enabled(program, K.ENROLLMENT_CLOSING) and 0 <= (program.enrollment_closes_on - today).days <= 3:
-            batch.add(kind=K.ENROLLMENT_CLOSING, subject=f"program-{program.pk}", recipient=enrollment.employee, due_at=now, program=program)
-        elif _enabled(program, K.INVITATION_UNANSWERED) and enrollment.invited_at and now - enrollment.invited_at >= datetime.timedelta(days=5):
-            batch.add(kind=K.INVITATION_UNANSWERED, subject=f"enrollment-{enrollment.pk}", recipient=enrollment.employee, due_at=now, program=program)
+    open_programs = {p["id"]: p for p in programs.rows if p["status"] == Program.Status.ENROLLMENT_OPEN}
+    if not open_programs:
+        return
+    closing = set(
+        Program.objects.filter(pk__in=[pid for pid, p in open_programs.items() if _enabled(p["reminders"], K.ENROLLMENT_CLOSING)], enrollment_closes_on__gte=today, enrollment_closes_on__lte=today + datetime.timedelta(days=3)).values_list("pk", flat=True)
+    )
+    unanswered = {pid for pid, p in open_programs.items() if _enabled(p["reminders"], K.INVITATION_UNANSWERED)} - closing
+    invited = Enrollment.objects.filter(status=Enrollment.Status.INVITED).filter(_staying("employee"))
+    closing_rows = invited.filter(program_id__in=closing).exclude(_recorded(K.ENROLLMENT_CLOSING, "program-", OuterRef("program_id"), recipient="employee_id"))
+    for chunk in _chunks(closing_rows.values_list("program_id", "employee_id")):
+        yield [_Due(_key(K.ENROLLMENT_CLOSING, f"program-{program_id}", person), K.ENROLLMENT_CLOSING, person, program_id) for program_id, person in chunk]
+    unanswered_rows = invited.filter(program_id__in=unanswered, invited_at__lte=now - datetime.timedelta(days=5)).exclude(
+        _recorded(K.INVITATION_UNANSWERED, "enrollment-", OuterRef("pk"), recipient="employee_id")
+    )
+    for chunk in _chunks(unanswered_rows.values_list("pk", "program_id", "employee_id")):
+        yield [_Due(_key(K.INVITATION_UNANSWERED, f"enrollment-{pk}", person), K.INVITATION_UNANSWERED, person, program_id) for pk, program_id, person in chunk]
 
 
-def _actions(batch: _Batch, now):
+def _actions(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """An open action item due today or tomorrow, to the mentee who committed to it."""
     today = timezone.localdate(now)
-    actions = ActionItem.objects.filter(status=ActionItem.Status.OPEN, due_on__gte=today, due_on__lte=today + datetime.timedelta(days=1), pair__status__in=LIVE).select_related("pair__program", "pair__mentee__employee")
-    for action in actions:
-        if _enabled(action.pair.program, K.ACTION_DUE):
-            batch.add(kind=K.ACTION_DUE, subject=f"action-{action.pk}", recipient=action.pair.mentee.employee, due_at=now, program=action.pair.program, pair=action.pair)
+    rows = (
+        ActionItem.objects.filter(
+            status=ActionItem.Status.OPEN, due_on__gte=today, due_on__lte=today + datetime.timedelta(days=1), pair__status__in=LIVE,
+            pair__program_id__in=[p["id"] for p in programs.enabled(K.ACTION_DUE)],
+        )
+        .filter(_staying("pair__mentee__employee"))
+        .exclude(_recorded(K.ACTION_DUE, "action-", OuterRef("pk"), recipient="pair__mentee__employee_id"))
+        .values_list("pk", "pair_id", "pair__program_id", "pair__mentee__employee_id")
+    )
+    for chunk in _chunks(rows):
+        yield [_Due(_key(K.ACTION_DUE, f"action-{pk}", person), K.ACTION_DUE, person, program_id, pair_id=pair_id) for pk, pair_id, program_id, person in chunk]
 
 
 # --- Sending ------------------------------------------------------------------------------------------
@@ -263,45 +482,75 @@ def _render(reminder: Reminder):
         "program": program.name if program else "",
         "action": reminder.context.get("action", ""),
     }
-    message = render_templated(
-        to=person, template="sessions_log/email/reminder", context=context,
+    return render_templated(
+        to=person, template="sessions_log/email/reminder", context=context, subject=subject,
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
-    message.subject = subject
-    return message
 
 
-def reminders_send_due(*, now=None, batch_size: int = 200) -> int:
-    """Turn due reminders into outbox messages. Safe with several workers: rows are claimed
-    with SKIP LOCKED, and the outbox refuses a second message with the same key."""
+def _outbox_key(reminder: Reminder) -> str:
+    return f"reminder:{reminder.key}"[:255]
+
+
+# What `_render` and the reminder templates read, and no more: building five related model
+# instances per reminder with every column is a good part of the cost of a batch.
+_RENDERED = (
+    "key", "kind", "context", "status", "recipient", "program", "meeting", "pair",
+    "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date",
+    "program__slug", "program__name", "program__enrollment_closes_on",
+    "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
+    "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
+    "pair__mentor__employee__first_name", "pair__mentor__employee__last_name", "pair__mentee__employee__first_name", "pair__mentee__employee__last_name",
+)
+
+
+def reminders_send_due(*, now=None, batch_size: int = 200, max_seconds: float | None = None) -> int:
+    """Turn due reminders into outbox messages, a batch per transaction: a reminder is marked
+    sent in the transaction that writes its outbox row. Safe with several workers: rows are
+    claimed with SKIP LOCKED, and the outbox refuses a second message with the same key.
+
+    With `max_seconds`, no new batch starts after that long; what is left waits for the next
+    call. Delivery is not nudged here: the caller does it once, not once per batch.
+    """
     now = now or timezone.now()
-    sent = 0
-    while True:
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    queued = 0
+    while deadline is None or time.monotonic() < deadline:
         with transaction.atomic():
             rows = list(
                 Reminder.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=Reminder.Status.PENDING, due_at__lte=now)
                 .select_related("recipient", "program", "meeting", "pair__mentor__employee", "pair__mentee__employee")
+                .only(*_RENDERED)
                 .order_by("due_at", "id")[:batch_size]
             )
             if not rows:
-                return sent
-            opted_out = set(ReminderOptOut.objects.filter(employee__in={r.recipient_id for r in rows}).values_list("employee_id", "kind"))
-            for reminder in rows:
-                if reminder.recipient.left_date is not None or (reminder.recipient_id, reminder.kind) in opted_out:
-                    reminder.status = Reminder.Status.SKIPPED
-                    reminder.save(update_fields=["status"])
-                    continue
-                if reminder.meeting is not None and reminder.meeting.status == Meeting.Status.CANCELLED:
-                    reminder.status = Reminder.Status.CANCELLED
-                    reminder.save(update_fields=["status"])
-                    continue
-                row = outbox_add(message=_render(reminder), idempotency_key=f"reminder:{reminder.key}"[:255])
-                reminder.status = Reminder.Status.SENT
-                reminder.outbox_message = row
-                reminder.sent_at = timezone.now()
-                reminder.save(update_fields=["status", "outbox_message", "sent_at"])
-                sent += 1
+                break
+            queued += _queue(rows)
+    return queued
+
+
+def _queue(rows: list[Reminder]) -> int:
+    opted_out = set(ReminderOptOut.objects.filter(employee__in={r.recipient_id for r in rows}).values_list("employee_id", "kind"))
+    voided: dict[str, list[int]] = defaultdict(list)
+    outgoing = []
+    for reminder in rows:
+        if reminder.recipient.left_date is not None or (reminder.recipient_id, reminder.kind) in opted_out:
+            voided[Reminder.Status.SKIPPED].append(reminder.pk)
+        elif reminder.meeting is not None and reminder.meeting.status == Meeting.Status.CANCELLED:
+            voided[Reminder.Status.CANCELLED].append(reminder.pk)
+        else:
+            outgoing.append(reminder)
+    for status, ids in voided.items():
+        Reminder.objects.filter(pk__in=ids).update(status=status)
+    if not outgoing:
+        return 0
+    outbox_add_many(messages=[(_render(r), _outbox_key(r)) for r in outgoing], nudge=False)
+    # Each reminder points at its message through the key they share (`_outbox_key`): one
+    # statement for the batch instead of an update per row.
+    message = OutboxMessage.objects.filter(idempotency_key=Left(Concat(Value("reminder:"), OuterRef("key")), 255)).values("pk")[:1]
+    Reminder.objects.filter(pk__in=[r.pk for r in outgoing]).update(status=Reminder.Status.SENT, sent_at=timezone.now(), outbox_message_id=Subquery(message))
+    return len(outgoing)
 
 
 @transaction.atomic
@@ -318,4 +567,3 @@ def reminder_opt_out(*, employee: Employee, kind: str, opt_out: bool = True) -> 
         ReminderOptOut.objects.get_or_create(employee=employee, kind=kind)
     else:
         ReminderOptOut.objects.filter(employee=employee, kind=kind).delete()
-

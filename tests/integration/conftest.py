@@ -6,6 +6,9 @@ Run like CI (they skip on SQLite or without REDIS_URL, with the reason):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/upward_integ REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/pytest tests/integration -q -p no:cacheprovider -m integration
+
+The workers get their own Redis database (INTEGRATION_REDIS_DB, 14 unless set) on the server
+REDIS_URL names, and the test database pytest-django creates (test_<name>) as DATABASE_URL.
 """
 
 import collections
@@ -34,7 +37,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 # The workers' broker: a Redis database of their own, flushed before and after each test, so
 # a leftover task from another test (or from the developer's own worker) never runs here.
-WORKER_REDIS_DB = 14
+# INTEGRATION_REDIS_DB picks it (e.g. one per person sharing a Redis); 14 unless set.
+WORKER_REDIS_DB = int(os.environ.get("INTEGRATION_REDIS_DB", "14"))
 PROCESS_START_TIMEOUT = 60
 
 

@@ -2,18 +2,21 @@
 
 import datetime
 import threading
+import time
 
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from mentoring.models import OutboxMessage
+from programs.models import Enrollment, Program
 from sessions_log import reminders, services
-from sessions_log.models import Agreement, Meeting, Reminder, ReminderOptOut
+from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog
 from sessions_log.tasks import sweep_reminders
-from tests.factories import make_active_pair
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -139,14 +142,15 @@ def test_two_sweeps_at_once_send_each_reminder_once():
     for hours in (2, 5, 9):
         meeting_in(pair, hours)
     barrier = threading.Barrier(2)
+    recorded, queued = [], []
 
     def sweep():
         from django.db import connection as thread_connection
 
         try:
             barrier.wait()
-            reminders.reminders_sweep()
-            reminders.reminders_send_due()
+            recorded.append(reminders.reminders_sweep())
+            queued.append(reminders.reminders_send_due())
         finally:
             thread_connection.close()
 
@@ -158,3 +162,144 @@ def test_two_sweeps_at_once_send_each_reminder_once():
     # Three meetings within the lead time, two people each; none within the hour yet.
     assert Reminder.objects.count() == 6
     assert OutboxMessage.objects.count() == 6
+    # Each sweep counts the rows it inserted itself, so together they count each row once.
+    assert sum(recorded) == sum(queued) == 6
+
+
+def every_kind_due(hr_user):
+    """Data that owes one or more reminders of every kind (and some that owe nothing)."""
+    from programs.models import Enrollment, Program
+    from sessions_log.models import ActionItem, Feedback, SessionLog
+    from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+
+    now, today, day = timezone.now(), timezone.localdate(), datetime.timedelta(days=1)
+    # Meetings: one soon, one that ended unlogged, one logged and rated by one side only.
+    busy = make_active_pair(midpoint_survey_on=today - 2 * day)  # agreement unsigned, midpoint survey open
+    meeting_in(busy, 0.5)
+    Meeting.objects.create(pair=busy, starts_at=now - datetime.timedelta(hours=5), duration_minutes=45)
+    held = Meeting.objects.create(pair=busy, starts_at=now - datetime.timedelta(hours=8), duration_minutes=45)
+    log = SessionLog.objects.create(pair=busy, meeting=held, author=busy.mentor.employee, held_on=today, minutes=45, created_at=now - datetime.timedelta(hours=3))
+    Feedback.objects.create(session_log=log, pair=busy, author=busy.mentor, usefulness=4, psychological_safety=5)
+    ActionItem.objects.create(pair=busy, text="Try the AI assistant on a real report", due_on=today + day)
+    # A quiet pair, long started, whose mentee has left: HR and the mentor hear of it.
+    quiet = settled_pair()
+    quiet.started_at = now - 40 * day
+    quiet.save()
+    quiet.mentee.employee.left_date = today - day
+    quiet.mentee.employee.save()
+    # Enrollment: one program closing in two days, one with an invitation a week old.
+    closing = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, enrollment_closes_on=today + 2 * day)
+    EnrollmentFactory(program=closing, status=Enrollment.Status.INVITED, invited_at=now - day)
+    later = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, enrollment_closes_on=today + 20 * day)
+    EnrollmentFactory(program=later, status=Enrollment.Status.INVITED, invited_at=now - 7 * day)
+    EnrollmentFactory(program=later, status=Enrollment.Status.INVITED, invited_at=now - day)  # too recent
+    EnrollmentFactory(program=later, status=Enrollment.Status.INVITED, invited_at=now - 7 * day, employee=EmployeeFactory(left_date=today - day))
+    return busy, quiet
+
+
+def test_every_kind_is_recorded_once_and_the_next_tick_records_nothing(hr_user):
+    busy, quiet = every_kind_due(hr_user)
+
+    created = reminders.reminders_sweep()
+
+    rows = Reminder.objects.all()
+    assert created == rows.count() == 16
+    assert set(rows.values_list("kind", flat=True)) == set(Reminder.Kind.values)
+    by_kind = {kind: set(rows.filter(kind=kind).values_list("recipient_id", flat=True)) for kind in Reminder.Kind.values}
+    assert by_kind["pair_stuck"] == {quiet.mentor.employee_id, hr_user.employee.pk}  # not the mentee who left
+    assert by_kind["give_feedback"] == {busy.mentee.employee_id}  # the mentor has rated
+    assert by_kind["action_due"] == {busy.mentee.employee_id}
+    assert rows.filter(kind="meeting_upcoming").count() == 4  # lead time and one hour, both sides
+    assert rows.filter(kind="invitation_unanswered").count() == 1  # not the recent invitation, not the leaver
+    assert reminders.reminders_sweep() == 0
+
+
+def test_a_tick_with_nothing_new_reads_nothing_back(pair, monkeypatch):
+    for hours in (0.5, 5, 9):
+        meeting_in(pair, hours)
+    assert reminders.reminders_sweep() == 8
+    offered = []
+    record = reminders._record
+    monkeypatch.setattr(reminders, "_record", lambda due, *, now: offered.extend(due) or record(due, now=now))
+
+    assert reminders.reminders_sweep() == 0
+    assert offered == []  # recorded reminders are skipped in the database, not re-sent to it
+
+
+class Killed(Exception):
+    """The worker dies here (its time limit, a SIGKILL): the open transaction is lost."""
+
+
+def kill_after(statements: int, *, into: str):
+    """A database execute wrapper that lets `statements` INSERTs into the table run and then
+    kills the caller, after the last one has executed but before anything commits it."""
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("INSERT") and f"INTO {connection.ops.quote_name(into)} " in sql[:100]:
+            seen.append(sql)
+            if len(seen) == statements:
+                raise Killed
+        return result
+
+    return wrapper
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_killed_midway_keeps_whole_chunks_and_the_next_tick_finishes(monkeypatch):
+    pair = settled_pair()
+    for hours in (2, 3, 4, 5, 6):
+        meeting_in(pair, hours)
+    monkeypatch.setattr(reminders, "SWEEP_CHUNK", 2)  # two meetings, four reminders, per transaction
+
+    with pytest.raises(Killed), connection.execute_wrapper(kill_after(2, into=Reminder._meta.db_table)):
+        reminders.reminders_sweep()
+
+    # The first chunk committed; the second was inserted but never committed.
+    assert Reminder.objects.count() == 4
+    assert reminders.reminders_sweep() == 6
+    assert Reminder.objects.count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sending_killed_midway_keeps_each_batch_whole():
+    pair = settled_pair()
+    for hours in (2, 3, 4):
+        meeting_in(pair, hours)
+    assert reminders.reminders_sweep() == 6
+
+    with pytest.raises(Killed), connection.execute_wrapper(kill_after(2, into=OutboxMessage._meta.db_table)):
+        reminders.reminders_send_due(batch_size=2)
+
+    # A reminder is "sent" exactly when its outbox row exists: both committed, or neither.
+    assert Reminder.objects.filter(status="sent").count() == OutboxMessage.objects.count() == 2
+    assert reminders.reminders_send_due(batch_size=2) == 4
+    sent = Reminder.objects.filter(status="sent").select_related("outbox_message")
+    assert sent.count() == OutboxMessage.objects.count() == 6
+    assert all(r.outbox_message.idempotency_key == f"reminder:{r.key}" for r in sent)
+
+
+def test_sending_costs_the_same_queries_for_few_or_many_reminders(hr_user):
+    def queries_to_send() -> tuple[int, int]:
+        reminders.reminders_sweep()
+        with CaptureQueriesContext(connection) as ctx:
+            queued = reminders.reminders_send_due()
+        return queued, len(ctx.captured_queries)
+
+    every_kind_due(hr_user)
+    few, few_queries = queries_to_send()
+    for _ in range(3):
+        every_kind_due(hr_user)
+    many, many_queries = queries_to_send()
+
+    assert many == 3 * few > 0
+    assert many_queries == few_queries  # no query per reminder, whatever its kind renders
+
+
+def test_send_due_starts_no_batch_after_its_time_budget(pair):
+    for hours in (2, 3):
+        meeting_in(pair, hours)
+    reminders.reminders_sweep()
+    assert reminders.reminders_send_due(max_seconds=0) == 0
+    assert reminders.reminders_send_due(batch_size=1, max_seconds=60) == 4
