@@ -207,7 +207,7 @@ def _demo_snapshots() -> None:
 
     if MetricSnapshot.objects.exists():
         return
-    now = timezone.now()
+    today = timezone.localdate()
     for program in Program.objects.filter(status__in=[Program.Status.ACTIVE, Program.Status.COMPLETED]):
-        for weeks_ago in (8, 6, 4, 2, 1, 0):
-            snapshot_save(program=program, now=now - datetime.timedelta(weeks=weeks_ago))
+        for weeks_ago in range(8, -1, -1):  # each computed as of its own day: real trends
+            snapshot_save(program=program, as_of=today - datetime.timedelta(weeks=weeks_ago))

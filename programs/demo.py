@@ -28,6 +28,8 @@ PLANS = [
     ("Hybrid work 2025", "hybrid-work-2025", Program.Status.COMPLETED, -420, ["Hybrid and remote work", "Digital collaboration"], 20, 18),
     ("Social media for executives 2024", "social-media-2024", Program.Status.ARCHIVED, -800, ["Social media", "Mobile-first customers"], 12, 12),
 ]
+# Approved senior leaders in the running program who joined late and are not paired yet.
+LATE_MENTEES = 4
 LIFECYCLE = [Program.Status.DRAFT, Program.Status.ENROLLMENT_OPEN, Program.Status.MATCHING, Program.Status.ACTIVE, Program.Status.COMPLETED, Program.Status.ARCHIVED]
 
 
@@ -105,7 +107,6 @@ def _enroll(program, people, role, rng, hr):
             statuses.append(Enrollment.Status.APPROVED if i < len(people) - 2 else rng.choice([Enrollment.Status.DECLINED, Enrollment.Status.WITHDRAWN]))
         else:
             statuses.append(rng.choices([Enrollment.Status.INVITED, Enrollment.Status.APPLIED, Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED], weights=[2, 5, 2, 1])[0])
-    now = timezone.now()
     enrollments = Enrollment.objects.bulk_create(
         [
             Enrollment(
@@ -119,13 +120,11 @@ def _enroll(program, people, role, rng, hr):
                 time_zone=person.time_zone,
                 motivation="I want to learn how the other side of the organisation works." if role == "mentor" else "I want to keep up with how my teams actually work.",
                 invited_by=hr,
-                invited_at=now,
-                applied_at=None if status == Enrollment.Status.INVITED else now,
-                decided_by=hr if status in (Enrollment.Status.APPROVED, Enrollment.Status.DECLINED, Enrollment.Status.WAITLISTED) else None,
-                decided_at=now if status in (Enrollment.Status.APPROVED, Enrollment.Status.DECLINED, Enrollment.Status.WAITLISTED) else None,
                 withdrawal_reason="Workload" if status == Enrollment.Status.WITHDRAWN else "",
+                decided_by=hr if status in (Enrollment.Status.APPROVED, Enrollment.Status.DECLINED, Enrollment.Status.WAITLISTED) else None,
+                **_enrollment_dates(program, i, status, late=role == "mentee" and len(people) - 2 - LATE_MENTEES <= i < len(people) - 2),
             )
-            for person, status in zip(people, statuses, strict=True)
+            for i, (person, status) in enumerate(zip(people, statuses, strict=True))
         ]
     )
     topic_list = list(program.topics.all())
@@ -140,6 +139,34 @@ def _enroll(program, people, role, rng, hr):
     )
 
 
+def _enrollment_dates(program, i: int, status: str, late: bool = False) -> dict:
+    """When the i-th person was invited, applied, was decided on and withdrew: inside the
+    enrollment window, never in the future, so that snapshots of past days count only the
+    people who were there. Spread by position (not drawn from the seeded generator, so that
+    the rest of the demo stays what it was). In a running program a few senior leaders
+    joined late: approved four or five weeks ago, they wait for the next re-match."""
+    S = Enrollment.Status
+    now = timezone.now()
+
+    def at(day: datetime.date, hour: int = 10) -> datetime.datetime:
+        return min(now, datetime.datetime.combine(day, datetime.time(hour), tzinfo=datetime.UTC))
+
+    opens, closes = program.enrollment_opens_on, program.enrollment_closes_on
+    if late and program.status == Program.Status.ACTIVE:
+        opens = closes = timezone.localdate(now) - datetime.timedelta(weeks=6)
+    invited = at(opens + datetime.timedelta(days=i % 5), 9)
+    applied = at(opens + datetime.timedelta(days=i % 5 + 1 + i % 7))
+    decided = at(closes + datetime.timedelta(days=1 + i % 3) if not late else applied.date() + datetime.timedelta(days=2), 15)
+    return {
+        "created_at": invited,
+        "invited_at": invited,
+        "applied_at": None if status == S.INVITED else applied,
+        "decided_at": decided if status in (S.APPROVED, S.DECLINED, S.WAITLISTED) else None,
+        # The demo's leavers withdrew a few days after applying, before any decision.
+        "withdrawn_at": applied + datetime.timedelta(days=3) if status == S.WITHDRAWN else None,
+    }
+
+
 def _pair(program, hr, today, pin=None):
     """Pair with the real engine and publish without mailing anyone (demo data)."""
     from pairing import engine
@@ -147,8 +174,10 @@ def _pair(program, hr, today, pin=None):
     from pairing.services import build_input, proposal_stats
 
     inputs, by_employee = build_input(program=program)
-    if pin is not None:
-        inputs = engine.PairingInput(mentors=inputs.mentors, mentees=inputs.mentees, policy=inputs.policy, pins=[(pin[0].pk, pin[1].pk)])
+    # People approved after the start joined late: they wait for the next re-match.
+    started_by_then = [m for m in inputs.mentees if by_employee[m.id].decided_at is None or timezone.localdate(by_employee[m.id].decided_at) <= program.starts_on]
+    if pin is not None or len(started_by_then) < len(inputs.mentees):
+        inputs = engine.PairingInput(mentors=inputs.mentors, mentees=started_by_then, policy=inputs.policy, pins=[(pin[0].pk, pin[1].pk)] if pin is not None else [])
     result = engine.propose_pairs(inputs)
     started = datetime.datetime.combine(program.starts_on, datetime.time(9), tzinfo=datetime.UTC)
     run = MatchRun.objects.create(

@@ -2,12 +2,19 @@
 
 The numbers gathered here go through the pure formulas in programs/metrics.py; the result
 is stored as one MetricSnapshot per program per day, replaced when recomputed.
+
+A snapshot can describe a past day (`as_of`): every row counts from its own date (a pair
+from its start, a session log from when it was logged, a survey from when it was sent in)
+and statuses are read back from the dates that changed them, so a snapshot as of three
+weeks ago shows what a snapshot taken then would have shown. That is how the trends of a
+program are backfilled. A change that leaves no date behind (a pause, a goal's progress, a
+person's level) is read as it stands now.
 """
 
 import datetime
 
-from django.db import transaction
-from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db import connection, transaction
+from django.db.models import Avg, Case, Count, DurationField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
@@ -18,6 +25,22 @@ from .models import Enrollment, EnrollmentTopic, MetricSnapshot, Program
 
 LIVE = ("active", "paused")
 LEVEL_BANDS = [("L1–3", 1, 3), ("L4–5", 4, 5), ("L6–7", 6, 7), ("L8+", 8, 99)]
+# The figures the executive trend draws, by their path in a snapshot. Each snapshot also
+# carries them as one small "trend" object: the trend reads a year of snapshots, and picking
+# eight paths out of each whole document costs the database eight reads of it.
+TREND_FIGURES = {
+    "match_rate": "match_rate",
+    "cadence": "meetings__cadence_adherence",
+    "meetings": "meetings__per_pair_per_month",
+    "nps": "nps__score",
+    "nps_n": "nps__n",
+    "insights": "insight_to_action__insights",
+    "actions": "insight_to_action__actions_committed",
+    "done": "insight_to_action__actions_done",
+}
+# The HR page names the quietest stuck pairs; the snapshot keeps that many and the count of
+# all, so that a snapshot's size (read on every page view) does not grow with the program.
+STUCK_LIST_LIMIT = 50
 
 
 def _days(delta) -> float:
@@ -28,59 +51,118 @@ def _days(delta) -> float:
     return float(delta) / 86_400_000_000  # SQLite returns microseconds
 
 
-def compute(*, program: Program, now: datetime.datetime | None = None) -> dict:
+def snapshot_moment(as_of: datetime.date | None = None) -> tuple[datetime.date, datetime.datetime]:
+    """The day a snapshot is for and the moment its numbers describe: now for today (or a
+    day not yet over), the last instant of the day for a past day."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    if as_of is None or as_of >= today:
+        return today, now
+    return as_of, timezone.make_aware(datetime.datetime.combine(as_of, datetime.time.max))
+
+
+def _enrollments_then(program: Program, at: datetime.datetime):
+    """The program's enrollments that existed at `at`, each with its status then.
+
+    A status change with no date recorded (rows made before dates were kept, or by tests) is
+    taken to date from when the enrollment was created."""
+    S = Enrollment.Status
+    return (
+        Enrollment.objects.filter(program=program, created_at__lte=at)
+        .alias(
+            withdrawn_on=Coalesce("withdrawn_at", "created_at"),
+            decided_on=Coalesce("decided_at", "applied_at", "created_at"),
+            applied_on=Coalesce("applied_at", "created_at"),
+        )
+        .annotate(
+            status_then=Case(
+                When(status=S.WITHDRAWN, withdrawn_on__lte=at, then=Value(S.WITHDRAWN)),
+                When(status__in=[S.APPROVED, S.WAITLISTED, S.DECLINED], decided_on__lte=at, then=F("status")),
+                # Withdrew after that day, and had been decided on by then: people withdraw from a
+                # place they hold far more often than from the waitlist, so count an approval.
+                When(status=S.WITHDRAWN, decided_at__lte=at, then=Value(S.APPROVED)),
+                When(~Q(status=S.INVITED), applied_on__lte=at, then=Value(S.APPLIED)),
+                default=Value(S.INVITED),
+            )
+        )
+    )
+
+
+def _pairs_then(program: Program, at: datetime.datetime):
+    """Pairs published by `at` (proposals never count), each with its status then."""
     from pairing.models import Pair
+
+    return (
+        Pair.objects.filter(program=program)
+        .exclude(status=Pair.Status.PROPOSED)
+        .alias(began=Coalesce("started_at", "created_at"))
+        .filter(began__lte=at)
+        .annotate(status_then=Case(When(ended_at__lte=at, then=Value("ended")), When(status="paused", then=Value("paused")), default=Value("active")))
+    )
+
+
+def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
+    """The program's metrics at the end of `as_of` (today, up to now, when not given)."""
     from sessions_log.models import ActionItem, AgreementGoal, Feedback, Insight, Meeting, MeetingChange, PulseAlert, SessionLog, SurveyAnswer, SurveyResponse
 
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    data: dict = {"as_of": today.isoformat(), "computed_at": now.isoformat()}
+    day, at = snapshot_moment(as_of)
+    data: dict = {"as_of": day.isoformat(), "computed_at": at.isoformat()}
 
     # --- enrollment and funnel
+    enrollments = _enrollments_then(program, at)
     enrollment = {role: {s: 0 for s in Enrollment.Status.values} for role in ("mentor", "mentee")}
-    for row in Enrollment.objects.filter(program=program).values("role", "status").annotate(n=Count("id")):
-        enrollment[row["role"]][row["status"]] = row["n"]
+    for row in enrollments.values("role", "status_then").annotate(n=Count("id")).order_by():
+        enrollment[row["role"]][row["status_then"]] = row["n"]
     data["enrollment"] = enrollment
-    pairs = Pair.objects.filter(program=program).exclude(status="proposed")
-    paired_people = pairs.aggregate(mentees=Count("mentee", distinct=True), mentors=Count("mentor", distinct=True))
-    active_people = pairs.filter(status__in=LIVE).aggregate(mentees=Count("mentee", distinct=True), mentors=Count("mentor", distinct=True))
+    pairs = _pairs_then(program, at)
+    live = pairs.filter(status_then__in=LIVE)
+    people = pairs.aggregate(
+        mentees=Count("mentee", distinct=True),
+        mentors=Count("mentor", distinct=True),
+        live_mentees=Count("mentee", distinct=True, filter=Q(status_then__in=LIVE)),
+        live_mentors=Count("mentor", distinct=True, filter=Q(status_then__in=LIVE)),
+        active=Count("id", filter=Q(status_then="active")),
+        paused=Count("id", filter=Q(status_then="paused")),
+        ended=Count("id", filter=Q(status_then="ended")),
+    )
     total = {s: enrollment["mentor"][s] + enrollment["mentee"][s] for s in Enrollment.Status.values}
     ever_applied = total["applied"] + total["approved"] + total["waitlisted"] + total["declined"] + total["withdrawn"]
     data["funnel"] = {
         "invited": ever_applied + total["invited"],
         "applied": ever_applied,
         "approved": total["approved"],
-        "paired": paired_people["mentees"] + paired_people["mentors"],
-        "active": active_people["mentees"] + active_people["mentors"],
+        "paired": people["mentees"] + people["mentors"],
+        "active": people["live_mentees"] + people["live_mentors"],
     }
-    approved_mentees = Enrollment.objects.filter(program=program, role="mentee").filter(Q(status="approved") | Q(pairs_as_mentee__status__in=[*LIVE, "ended"])).distinct().count()
-    data["match_rate"] = metrics.match_rate(paired_mentees=paired_people["mentees"], approved_mentees=approved_mentees)
+    # Mentees who were paired count as approved even if they withdrew since.
+    approved_mentees = enrollments.filter(role="mentee").filter(Q(status_then="approved") | Q(pk__in=pairs.values("mentee_id"))).count()
+    data["match_rate"] = metrics.match_rate(paired_mentees=people["mentees"], approved_mentees=approved_mentees)
 
     # --- pairs and activity
-    last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=now).order_by("-starts_at").values("starts_at")[:1]
-    last_log = SessionLog.objects.filter(pair=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
-    stuck_before = now - datetime.timedelta(days=program.stuck_after_days)
-    live = pairs.filter(status__in=LIVE).annotate(
-        last_activity=Coalesce(Subquery(last_log), Subquery(last_meeting), F("started_at")),
-        last_meeting_at=Subquery(last_meeting),
+    last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=at).order_by("-starts_at").values("starts_at")[:1]
+    last_log = SessionLog.objects.filter(pair=OuterRef("pk"), created_at__lte=at).order_by("-created_at").values("created_at")[:1]
+    stuck_before = at - datetime.timedelta(days=program.stuck_after_days)
+    quiet = live.annotate(last_meeting_at=Subquery(last_meeting)).annotate(last_activity=Coalesce(Subquery(last_log), F("last_meeting_at"), F("began")))
+    # Quietest first: the HR page names the first of them.
+    stuck = list(
+        quiet.filter(Q(last_activity__lt=stuck_before) & (Q(last_meeting_at__isnull=True) | Q(last_meeting_at__lt=stuck_before)))
+        .order_by("last_activity", "pk")
+        .values_list("pk", "mentor__employee_id", "mentee__employee_id")
     )
-    counts = pairs.aggregate(active=Count("id", filter=Q(status="active")), paused=Count("id", filter=Q(status="paused")), ended=Count("id", filter=Q(status="ended")))
-    stuck_ids = list(live.filter(Q(last_activity__lt=stuck_before) & (Q(last_meeting_at__isnull=True) | Q(last_meeting_at__lt=stuck_before))).values_list("id", flat=True))
-    data["pairs"] = {**counts, "stuck": len(stuck_ids)}
+    data["pairs"] = {"active": people["active"], "paused": people["paused"], "ended": people["ended"], "stuck": len(stuck)}
 
-    first_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled").order_by("starts_at").values("starts_at")[:1]
+    first_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", created_at__lte=at).order_by("starts_at").values("starts_at")[:1]
     ttfm = pairs.annotate(first=Subquery(first_meeting)).filter(first__isnull=False, started_at__isnull=False).aggregate(
         avg=Avg(ExpressionWrapper(F("first") - F("started_at"), output_field=DurationField())), n=Count("id")
     )
     data["time_to_first_meeting_days"] = {"mean": round(_days(ttfm["avg"]), 1) if ttfm["n"] else None, "n": ttfm["n"]}
 
     pair_time = pairs.filter(started_at__isnull=False).aggregate(
-        total=Sum(ExpressionWrapper(Least(Coalesce(F("ended_at"), Value(now)), Value(now)) - F("started_at"), output_field=DurationField()))
+        total=Sum(ExpressionWrapper(Least(Coalesce(F("ended_at"), Value(at)), Value(at)) - F("started_at"), output_field=DurationField()))
     )
     pair_days = _days(pair_time["total"])
-    meetings = Meeting.objects.filter(pair__in=pairs)
-    held = meetings.filter(status="scheduled", starts_at__lte=now).count()
-    minutes = SessionLog.objects.filter(pair__in=pairs).aggregate(m=Coalesce(Sum("minutes"), 0), n=Count("id"))
+    held = Meeting.objects.filter(pair__in=pairs, status="scheduled", starts_at__lte=at, created_at__lte=at).count()
+    minutes = SessionLog.objects.filter(pair__in=pairs, created_at__lte=at).aggregate(m=Coalesce(Sum("minutes"), 0), n=Count("id"))
     data["meetings"] = {
         "held": held,
         "logged_sessions": minutes["n"],
@@ -89,24 +171,29 @@ def compute(*, program: Program, now: datetime.datetime | None = None) -> dict:
         "cadence_adherence": _round(metrics.cadence_adherence(meetings=held, pair_days=pair_days, cadence_days=program.cadence_days)),
     }
     cancellations = {"mentor": 0, "mentee": 0}
-    for row in MeetingChange.objects.filter(meeting__pair__in=pairs, kind="cancelled").values("requested_by_role").annotate(n=Count("id")):
+    for row in MeetingChange.objects.filter(meeting__pair__in=pairs, kind="cancelled", at__lte=at).values("requested_by_role").annotate(n=Count("id")).order_by():
         cancellations[row["requested_by_role"]] = row["n"]
-    data["cancellations"] = {**cancellations, "senior_side": cancellations["mentee"], "senior_side_per_pair": _round(metrics.ratio(cancellations["mentee"], counts["active"] + counts["ended"] + counts["paused"]))}
+    published = people["active"] + people["paused"] + people["ended"]
+    data["cancellations"] = {**cancellations, "senior_side": cancellations["mentee"], "senior_side_per_pair": _round(metrics.ratio(cancellations["mentee"], published))}
 
-    fb = Feedback.objects.filter(pair__in=pairs).aggregate(u=Avg("usefulness"), s=Avg("psychological_safety"), n=Count("id"))
+    fb = Feedback.objects.filter(pair__in=pairs, created_at__lte=at).aggregate(u=Avg("usefulness"), s=Avg("psychological_safety"), n=Count("id"))
     data["feedback"] = {"usefulness": {"mean": _round(fb["u"]), "n": fb["n"]}, "psychological_safety": {"mean": _round(fb["s"]), "n": fb["n"]}}
-    data["pulse_alerts"] = {"open": PulseAlert.objects.filter(pair__in=pairs, resolved_at__isnull=True).count(), "total": PulseAlert.objects.filter(pair__in=pairs).count()}
+    data["pulse_alerts"] = PulseAlert.objects.filter(pair__in=pairs, created_at__lte=at).aggregate(
+        open=Count("id", filter=Q(resolved_at__isnull=True) | Q(resolved_at__gt=at)), total=Count("id")
+    )
 
     # --- surveys: NPS from each person's latest answer (final, else midpoint)
-    responses = SurveyResponse.objects.filter(enrollment__program=program, would_recommend__isnull=False)
-    latest = responses.filter(Q(kind="final") | (Q(kind="midpoint") & ~Exists(SurveyResponse.objects.filter(enrollment=OuterRef("enrollment"), kind="final"))))
+    submitted = SurveyResponse.objects.filter(enrollment__program=program, submitted_at__lte=at)
+    has_final = Exists(SurveyResponse.objects.filter(enrollment=OuterRef("enrollment"), kind="final", submitted_at__lte=at))
+    latest = submitted.filter(would_recommend__isnull=False).filter(Q(kind="final") | (Q(kind="midpoint") & ~has_final))
     buckets = latest.aggregate(p=Count("id", filter=Q(would_recommend__gte=9)), d=Count("id", filter=Q(would_recommend__lte=6)), n=Count("id"))
     score, n = metrics.nps_from_counts(promoters=buckets["p"], passives=buckets["n"] - buckets["p"] - buckets["d"], detractors=buckets["d"])
     data["nps"] = {"score": _round(score, 1), "n": n}
 
+    final_answers = SurveyAnswer.objects.filter(response__in=submitted.filter(kind="final"))
     baseline = EnrollmentTopic.objects.filter(enrollment=OuterRef("response__enrollment"), topic=OuterRef("topic"), kind="learn").values("level")[:1]
     uplift = (
-        SurveyAnswer.objects.filter(response__enrollment__program=program, response__kind="final", topic__isnull=False)
+        final_answers.filter(topic__isnull=False)
         .annotate(baseline=Subquery(baseline, output_field=IntegerField()))
         .filter(baseline__isnull=False)
         .values("topic__name")
@@ -116,7 +203,7 @@ def compute(*, program: Program, now: datetime.datetime | None = None) -> dict:
     data["uplift_mentee"] = [{"topic": row["topic__name"], "mean": _round(row["mean"]), "n": row["n"]} for row in uplift]
     growth_base = SurveyAnswer.objects.filter(response__enrollment=OuterRef("response__enrollment"), response__kind="baseline", growth_item=OuterRef("growth_item")).values("score")[:1]
     growth = (
-        SurveyAnswer.objects.filter(response__enrollment__program=program, response__kind="final", topic__isnull=True)
+        final_answers.filter(topic__isnull=True)
         .annotate(baseline=Subquery(growth_base, output_field=IntegerField()))
         .filter(baseline__isnull=False)
         .values("growth_item")
@@ -125,24 +212,33 @@ def compute(*, program: Program, now: datetime.datetime | None = None) -> dict:
     )
     labels = dict(SurveyAnswer.GROWTH_ITEMS)
     data["growth_mentor"] = [{"item": row["growth_item"], "label": str(labels.get(row["growth_item"], row["growth_item"])), "mean": _round(row["mean"]), "n": row["n"]} for row in growth]
+    # Goals keep no history of their progress: a past day shows today's progress of the goals
+    # of the pairs that existed then.
     goals = AgreementGoal.objects.filter(agreement__pair__in=pairs).aggregate(mean=Avg("progress"), n=Count("id"))
     data["goal_progress"] = {"mean": _round(goals["mean"], 1), "n": goals["n"]}
 
     # --- insight to action: counts and topics, never the text
-    insights = Insight.objects.filter(pair__in=pairs)
-    actions = ActionItem.objects.filter(pair__in=pairs)
-    by_topic = {row["topic__name"] or "Other": {"topic": row["topic__name"] or "Other", "insights": row["n"], "actions": 0, "done": 0} for row in insights.values("topic__name").annotate(n=Count("id"))}
-    for row in actions.values("insight__topic__name").annotate(n=Count("id"), done=Count("id", filter=Q(status="done"))):
+    insights = Insight.objects.filter(pair__in=pairs, created_at__lte=at)
+    actions = ActionItem.objects.filter(pair__in=pairs, created_at__lte=at).alias(done_on=Coalesce("done_at", "created_at"))
+    by_topic = {row["topic__name"] or "Other": {"topic": row["topic__name"] or "Other", "insights": row["n"], "actions": 0, "done": 0} for row in insights.values("topic__name").annotate(n=Count("id")).order_by()}
+    for row in actions.values("insight__topic__name").annotate(n=Count("id"), done=Count("id", filter=Q(status="done", done_on__lte=at))).order_by():
         entry = by_topic.setdefault(row["insight__topic__name"] or "Other", {"topic": row["insight__topic__name"] or "Other", "insights": 0, "actions": 0, "done": 0})
         entry["actions"], entry["done"] = row["n"], row["done"]
-    data["insight_to_action"] = {"insights": insights.count(), "actions_committed": actions.count(), "actions_done": actions.filter(status="done").count(), "by_topic": sorted(by_topic.values(), key=lambda r: r["topic"])}
+    themes = sorted(by_topic.values(), key=lambda r: r["topic"])
+    data["insight_to_action"] = {
+        "insights": sum(t["insights"] for t in themes),
+        "actions_committed": sum(t["actions"] for t in themes),
+        "actions_done": sum(t["done"] for t in themes),
+        "by_topic": themes,
+    }
 
     # --- retention and promotion against peers of the same levels, over the same period
-    data["retention"], data["promotion"] = _career(program=program, today=today)
+    participants = enrollments.filter(status_then="approved")
+    data["retention"], data["promotion"] = _career(program=program, participants=participants, until=day)
 
     # --- breakdowns (suppressed at display time; n travels with each value)
-    participants = Enrollment.objects.filter(program=program, status="approved")
-    by_dept = participants.values("employee__department__name").annotate(people=Count("id"), active=Count("pairs_as_mentor", filter=Q(pairs_as_mentor__status__in=LIVE), distinct=True) + Count("pairs_as_mentee", filter=Q(pairs_as_mentee__status__in=LIVE), distinct=True)).order_by("employee__department__name")
+    in_live_pair = Q(pk__in=live.values("mentor_id")) | Q(pk__in=live.values("mentee_id"))
+    by_dept = participants.values("employee__department__name").annotate(people=Count("id"), active=Count("id", filter=in_live_pair)).order_by("employee__department__name")
     data["by_department"] = [{"group": r["employee__department__name"], "people": r["people"], "in_active_pairs": r["active"]} for r in by_dept]
     bands = participants.aggregate(**{label: Count("id", filter=Q(employee__level__gte=lo, employee__level__lte=hi)) for label, lo, hi in LEVEL_BANDS})
     data["by_level_band"] = [{"group": label, "people": bands[label]} for label, _lo, _hi in LEVEL_BANDS]
@@ -150,27 +246,39 @@ def compute(*, program: Program, now: datetime.datetime | None = None) -> dict:
         {"group": r["topic__name"], "people": r["people"]}
         for r in EnrollmentTopic.objects.filter(enrollment__in=participants).values("topic__name").annotate(people=Count("enrollment", distinct=True)).order_by("topic__name")
     ]
-    data["pair_health"] = {"stuck_pair_ids": stuck_ids}
+    # Who is in each pair by directory id, never by name: the page reads names when it shows
+    # them, so a corrected or erased name does not live on in a snapshot.
+    data["pair_health"] = {"stuck_pairs": [{"pair": pk, "mentor": mentor, "mentee": mentee} for pk, mentor, mentee in stuck[:STUCK_LIST_LIMIT]]}
+    data["trend"] = {key: _pick(data, path) for key, path in TREND_FIGURES.items()}
     return data
 
 
-def _career(*, program: Program, today: datetime.date):
+def _pick(data: dict, path: str):
+    for key in path.split("__"):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _career(*, program: Program, participants, until: datetime.date):
     """Participants against current non-participants at the same levels over the program's period."""
-    start, end = program.starts_on, min(today, program.ends_on)
-    participant_ids = Enrollment.objects.filter(program=program, status="approved").values("employee_id")
-    levels = list(Employee.objects.filter(pk__in=participant_ids).values_list("level", flat=True).distinct())
+    start, end = program.starts_on, min(until, program.ends_on)
+    participant_ids = participants.values("employee_id")
+    levels = list(Employee.objects.filter(pk__in=participant_ids).order_by().values_list("level", flat=True).distinct())
     at_start = Employee.objects.filter(level__in=levels).filter(Q(hire_date__isnull=True) | Q(hire_date__lte=start)).filter(Q(left_date__isnull=True) | Q(left_date__gte=start))
     promoted = EmployeeEvent.objects.filter(employee=OuterRef("pk"), kind=EmployeeEvent.Kind.LEVEL_CHANGE, effective_date__gte=start, effective_date__lte=end, to_level__gt=F("from_level"))
-    stats = at_start.annotate(in_program=Exists(Enrollment.objects.filter(program=program, status="approved", employee=OuterRef("pk"))), was_promoted=Exists(promoted)).aggregate(
-        p_n=Count("id", filter=Q(in_program=True)),
-        p_stayed=Count("id", filter=Q(in_program=True) & (Q(left_date__isnull=True) | Q(left_date__gt=end))),
-        p_promoted=Count("id", filter=Q(in_program=True, was_promoted=True)),
-        o_n=Count("id", filter=Q(in_program=False)),
-        o_stayed=Count("id", filter=Q(in_program=False) & (Q(left_date__isnull=True) | Q(left_date__gt=end))),
-        o_promoted=Count("id", filter=Q(in_program=False, was_promoted=True)),
-    )
-    retention = metrics.rate_difference(group_events=stats["p_stayed"], group_size=stats["p_n"], peer_events=stats["o_stayed"], peer_size=stats["o_n"])
-    promotion = metrics.rate_difference(group_events=stats["p_promoted"], group_size=stats["p_n"], peer_events=stats["o_promoted"], peer_size=stats["o_n"])
+    # Grouped by taking part (rather than one filtered count per figure) so that each
+    # person's membership is looked up once, not once per figure.
+    groups = {
+        row["in_program"]: row
+        for row in at_start.annotate(in_program=Exists(participants.filter(employee=OuterRef("pk"))))
+        .values("in_program")
+        .annotate(n=Count("id"), stayed=Count("id", filter=Q(left_date__isnull=True) | Q(left_date__gt=end)), promoted=Count("id", filter=Q(Exists(promoted))))
+        .order_by()
+    }
+    empty = {"n": 0, "stayed": 0, "promoted": 0}
+    group, peers = groups.get(True, empty), groups.get(False, empty)
+    retention = metrics.rate_difference(group_events=group["stayed"], group_size=group["n"], peer_events=peers["stayed"], peer_size=peers["n"])
+    promotion = metrics.rate_difference(group_events=group["promoted"], group_size=group["n"], peer_events=peers["promoted"], peer_size=peers["n"])
     return _rounded(retention), _rounded(promotion)
 
 
@@ -183,11 +291,17 @@ def _rounded(d: dict) -> dict:
 
 
 @transaction.atomic
-def snapshot_save(*, program: Program, now: datetime.datetime | None = None) -> MetricSnapshot:
-    """Compute and store today's snapshot; running it again the same day replaces it."""
-    now = now or timezone.now()
-    data = compute(program=program, now=now)
-    snapshot, _created = MetricSnapshot.objects.update_or_create(program=program, as_of=timezone.localdate(now), defaults={"data": data, "computed_at": now})
+def snapshot_save(*, program: Program, as_of: datetime.date | None = None) -> MetricSnapshot:
+    """Compute and store the snapshot for `as_of` (today when not given); running it again for
+    the same day replaces it. Its computed_at is the moment the numbers describe."""
+    if connection.vendor == "postgresql":
+        # PostgreSQL's JIT compiles each of these one-off aggregates for longer (over a second
+        # apiece at a million session logs) than it then takes to run it.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+    data = compute(program=program, as_of=as_of)
+    computed_at = datetime.datetime.fromisoformat(data["computed_at"])
+    snapshot, _created = MetricSnapshot.objects.update_or_create(program=program, as_of=datetime.date.fromisoformat(data["as_of"]), defaults={"data": data, "computed_at": computed_at})
     return snapshot
 
 

@@ -3,6 +3,7 @@ and surveys, so the pair pages and (later) the dashboards show something true.""
 
 import datetime
 import random
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,10 +44,12 @@ LEARNED_MENTOR = ["How budget decisions are made", "What the board asks about", 
 LEARNED_MENTEE = ["How to write a good prompt", "How my team really uses chat", "What a good onboarding looks like to a new joiner", "How to spot a misleading chart"]
 
 
-def _at(day: datetime.date, hour: int) -> datetime.datetime:
+def _at(day: datetime.date, hour: int, zone: str = "UTC") -> datetime.datetime:
+    """A working day at `hour` o'clock where the pair meets (the scheduler's zone), stored in UTC."""
     while day.weekday() >= 5:  # people meet on working days
         day += datetime.timedelta(days=1)
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=datetime.UTC)
+    local = datetime.datetime.combine(day, datetime.time(hour), tzinfo=ZoneInfo(zone or "UTC"))
+    return local.astimezone(datetime.UTC)
 
 
 @transaction.atomic
@@ -79,7 +82,7 @@ def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
         while day <= end:
             if stuck and day > today - datetime.timedelta(days=40):
                 break
-            starts = _at(day, rng.choice([9, 10, 14, 15, 16]))
+            starts = _at(day, rng.choice([9, 10, 14, 15, 16]), pair.mentor.employee.time_zone)
             if starts.date() > end:
                 break
             cancelled = rng.random() < 0.1
@@ -89,7 +92,7 @@ def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
             day += datetime.timedelta(days=program.cadence_days + rng.randint(-2, 4))
         if program.status == Program.Status.ACTIVE and not stuck:
             upcoming = today + datetime.timedelta(days=rng.randint(1, 10))
-            meetings.append(Meeting(pair=pair, starts_at=_at(upcoming, rng.choice([9, 14, 16])), duration_minutes=program.meeting_minutes, location="Video call", video_url="https://meet.example.com/upward-demo", agenda="Next steps on our goals", scheduled_by=pair.mentee.employee))
+            meetings.append(Meeting(pair=pair, starts_at=_at(upcoming, rng.choice([9, 14, 16]), pair.mentee.employee.time_zone), duration_minutes=program.meeting_minutes, location="Video call", video_url="https://meet.example.com/upward-demo", agenda="Next steps on our goals", scheduled_by=pair.mentee.employee))
     Meeting.objects.bulk_create(meetings, batch_size=1000)
     pair_by_id = {p.pk: p for p in pairs}
     logs = []
@@ -154,13 +157,14 @@ def _surveys(pairs, rng, today):
             kinds.append("midpoint")
         if program.final_survey_on and program.final_survey_on <= today:
             kinds.append("final")
+        survey_days = {"baseline": program.starts_on, "midpoint": program.midpoint_survey_on, "final": program.final_survey_on}  # answered when the survey opened
         for step, kind in enumerate(kinds):
             for side in (pair.mentor, pair.mentee):
                 if kind != "baseline" and rng.random() < 0.15:
                     continue  # not everyone answers
                 if kind == "baseline" and side.role == "mentee":
                     continue  # the mentee's baseline is their enrollment self-assessment
-                response = SurveyResponse(enrollment=side, kind=kind, would_recommend=None if kind == "baseline" else rng.choice([6, 7, 8, 9, 9, 10, 10]))
+                response = SurveyResponse(enrollment=side, kind=kind, would_recommend=None if kind == "baseline" else rng.choice([6, 7, 8, 9, 9, 10, 10]), submitted_at=_at(survey_days[kind], 12))
                 responses.append(response)
                 if side.role == "mentee":
                     answers += [(response, r.topic_id, "", min(5, r.level + step + rng.choice([0, 0, 1]))) for r in ratings.get(side.pk, [])]

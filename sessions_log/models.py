@@ -72,7 +72,8 @@ class Meeting(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
-        indexes = [models.Index(fields=["status", "starts_at"])]
+        # (pair, starts_at): a pair's first and latest meeting, looked up for every pair by the metric snapshots.
+        indexes = [models.Index(fields=["status", "starts_at"]), models.Index(fields=["pair", "starts_at"])]
 
     @property
     def ends_at(self):
@@ -114,7 +115,8 @@ class SessionLog(models.Model):
 
     class Meta:
         ordering = ["-held_on", "-id"]
-        indexes = [models.Index(fields=["pair", "held_on"])]
+        # (pair, created_at): when a pair last logged anything, for the snapshots' stuck pairs.
+        indexes = [models.Index(fields=["pair", "held_on"]), models.Index(fields=["pair", "created_at"])]
         constraints = [models.CheckConstraint(condition=models.Q(minutes__gte=5, minutes__lte=480), name="session_minutes_range")]
 
 

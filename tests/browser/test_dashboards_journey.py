@@ -7,6 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from mentoring.models import Role
+from programs.models import Enrollment
 from programs.snapshots import snapshot_save
 from tests.factories import DepartmentFactory, EmployeeFactory, make_active_pair, make_person
 
@@ -34,9 +35,11 @@ def _program_with_history():
         mentor = EmployeeFactory(level=2, department=legal if i < 2 else engineering)
         mentee = EmployeeFactory(level=7, department=legal if i == 2 else finance)
         make_active_pair(program=program, mentor_user=_as_user(mentor), mentee_user=_as_user(mentee))
-    snapshot_save(program=program, now=timezone.now() - datetime.timedelta(days=14))
-    snapshot_save(program=program, now=timezone.now() - datetime.timedelta(days=7))
-    snapshot_save(program=program)
+    # Everyone applied before the pairs started (20 days ago), so that the past weeks' snapshots
+    # (each computed as of its own day) count them.
+    Enrollment.objects.filter(program=program).update(created_at=timezone.now() - datetime.timedelta(days=25))
+    for weeks_ago in (2, 1, 0):
+        snapshot_save(program=program, as_of=timezone.localdate() - datetime.timedelta(weeks=weeks_ago))
     return program
 
 
@@ -78,7 +81,7 @@ def test_hr_and_executive_dashboards(live_server, page, browser, password, check
     exec_page.wait_for_url(f"{base}/executive/")
     expect(exec_page.locator("h1")).to_contain_text("Impact of reverse mentoring")
     expect(exec_page.get_by_text("Data as of")).to_be_visible()
-    assert exec_page.locator("canvas").count() >= 5
+    assert exec_page.locator("canvas").count() >= 6
     exec_page.wait_for_function(CHART_DRAWN)
     legal_row = exec_page.locator("[data-breakdown=by-department] tr", has_text="Legal")
     expect(legal_row).to_contain_text("fewer than 5")

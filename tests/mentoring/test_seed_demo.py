@@ -81,3 +81,19 @@ def test_seed_demo_computes_snapshots_for_the_dashboards():
     assert active.count() >= 5
     latest = active.order_by("-as_of").first()
     assert latest.data["pairs"]["active"] >= 20 and latest.data["meetings"]["held"] > 0
+
+
+def test_seed_demo_meetings_fall_in_working_hours_where_the_scheduler_lives():
+    """Stored in UTC, but a 9:00 meeting in Singapore is 9:00 there, not 17:00."""
+    from zoneinfo import ZoneInfo
+
+    from sessions_log.models import Meeting
+
+    call_command("seed_demo")
+    meetings = list(Meeting.objects.select_related("scheduled_by"))
+    assert len(meetings) > 100
+    zones = {m.scheduled_by.time_zone for m in meetings}
+    assert len(zones) >= 3  # the demo spans offices, so UTC and local hours really differ
+    for meeting in meetings:
+        local = meeting.starts_at.astimezone(ZoneInfo(meeting.scheduled_by.time_zone))
+        assert 9 <= local.hour <= 16 and local.weekday() < 5, (meeting.pk, meeting.scheduled_by.time_zone, local)

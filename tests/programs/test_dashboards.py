@@ -6,12 +6,13 @@ import datetime
 import io
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mentoring.models import Department
+from mentoring.models import Department, Employee
 from programs.models import MetricSnapshot, Program, SnapshotRun
 from programs.snapshots import snapshot_save
 from sessions_log.models import Feedback, Meeting, PrivateNote, SessionLog
@@ -39,10 +40,14 @@ def _snapshot(program, data, *, days_ago=0):
     return MetricSnapshot.objects.create(program=program, as_of=timezone.localdate(now), computed_at=now, data=data)
 
 
+def _stuck(pair) -> dict:
+    return {"pair": pair.pk, "mentor": pair.mentor.employee_id, "mentee": pair.mentee.employee_id}
+
+
 def _big(data: dict, *, pairs: int, departments: int) -> dict:
     """The same snapshot as if the program were much larger: long lists in every list key."""
     data = copy.deepcopy(data)
-    data["pair_health"]["stuck_pair_ids"] = list(range(1, pairs + 1))
+    data["pair_health"]["stuck_pairs"] = [{"pair": i, "mentor": 2 * i, "mentee": 2 * i + 1} for i in range(1, pairs + 1)]
     data["pairs"]["stuck"] = pairs
     data["by_department"] = [{"group": f"Dept {i}", "people": 5 + i % 7, "in_active_pairs": i % 5} for i in range(departments)]
     data["by_topic"] = [{"group": f"Topic {i}", "people": 5 + i % 3} for i in range(departments)]
@@ -108,7 +113,7 @@ def test_executive_dashboard_without_snapshot_shows_empty_state(executive_client
 
 def test_hr_dashboard_shows_funnel_figures_and_stuck_pairs(hr_client, program, pair):
     data = snapshot_save(program=program).data
-    data["pair_health"]["stuck_pair_ids"] = [pair.pk]
+    data["pair_health"]["stuck_pairs"] = [_stuck(pair)]
     data["pairs"]["stuck"] = 1
     data["reminders"] = {"sent": 12, "failed": 3}
     MetricSnapshot.objects.filter(program=program).update(data=data)
@@ -123,6 +128,38 @@ def test_hr_dashboard_shows_funnel_figures_and_stuck_pairs(hr_client, program, p
     assert "reminders sent" in body.lower()
     assert 'id="funnel-chart-data"' in body
     assert reverse("program_export", args=[program.pk]) in body
+
+
+def test_hr_dashboard_names_the_quietest_pairs_first_and_counts_the_rest(hr_client, program, pair):
+    other = make_active_pair(program=program)
+    data = snapshot_save(program=program).data
+    data["pair_health"]["stuck_pairs"] = [_stuck(other), _stuck(pair)]  # the snapshot's order: quietest first
+    data["pairs"]["stuck"] = 120  # the snapshot keeps a few ids and counts them all
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    response = hr_client.get(_hr_url(program))
+    assert [p["pk"] for p in response.context["stuck_pairs"]] == [other.pk, pair.pk]
+    body = response.content.decode()
+    assert body.index(other.mentor.employee.full_name) < body.index(pair.mentor.employee.full_name)
+    assert "120 pairs have had no meeting" in body and "and 118 more" in body
+
+
+def test_hr_dashboard_reads_stuck_pairs_of_a_snapshot_written_before_it_kept_the_people(hr_client, program, pair):
+    data = snapshot_save(program=program).data
+    data["pair_health"] = {"stuck_pair_ids": [pair.pk]}
+    data["pairs"]["stuck"] = 1
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+    body = hr_client.get(_hr_url(program)).content.decode()
+    assert f"{pair.mentor.employee.full_name} and {pair.mentee.employee.full_name}" in body
+
+
+def test_hr_dashboard_shows_names_as_they_are_now(hr_client, program, pair):
+    data = snapshot_save(program=program).data
+    data["pair_health"]["stuck_pairs"] = [_stuck(pair)]
+    data["pairs"]["stuck"] = 1
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+    Employee.objects.filter(pk=pair.mentor.employee_id).update(first_name="Erased", last_name="Person")
+    assert "Erased Person and" in hr_client.get(_hr_url(program)).content.decode()
 
 
 def test_data_as_of_is_in_the_viewers_time_zone(hr_user, hr_client, program):
@@ -156,6 +193,30 @@ def test_executive_kpis_show_change_since_previous_snapshot(executive_client, pr
     assert len(response.context["trend"]["rows"]) == 2
     body = response.content.decode()
     assert 'id="trend-percent-data"' in body and "<canvas" in body
+
+
+def test_executive_trend_draws_the_last_snapshot_of_each_week_over_a_year(executive_client, program):
+    from programs.dashboards import TREND_WEEKS
+
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    today = timezone.localdate()
+
+    def day(d):
+        figures = {**data, "insight_to_action": {**data["insight_to_action"], "insights": 500 - d}, "trend": {**data["trend"], "insights": 500 - d}}
+        if d % 2:
+            del figures["trend"]  # as snapshots written before the trend object was kept
+        return MetricSnapshot(program=program, as_of=today - datetime.timedelta(days=d), data=figures)
+
+    MetricSnapshot.objects.bulk_create([day(d) for d in range(500)])
+    rows = executive_client.get(reverse("executive_home")).context["trend"]["rows"]
+    days = [r["as_of"] for r in rows]
+    assert days[-1] == today and days == sorted(days)
+    assert days[0] > today - datetime.timedelta(weeks=TREND_WEEKS) and TREND_WEEKS <= len(days) <= TREND_WEEKS + 1
+    weeks = [d.isocalendar()[:2] for d in days]
+    assert len(set(weeks)) == len(weeks)  # one point a week...
+    assert all(d.weekday() == 6 for d in days[:-1])  # ...its last day (a Sunday), and today for this week
+    assert [r["insights"] for r in rows] == [500 - (today - d).days for d in days]
 
 
 def test_executive_picks_the_active_program_by_default_and_switches(executive_client, program):
@@ -195,14 +256,56 @@ def test_hr_dashboard_queries_do_not_grow_with_data(hr_client, program):
     assert _queries(hr_client, _hr_url(program)) == small_q
 
 
+def _executive_queries(client) -> tuple[int, int]:
+    """Queries for the page rendered afresh, and for the page served from the cache."""
+    client.get(reverse("executive_home"))  # warm up sessions
+    cache.clear()
+    with CaptureQueriesContext(connection) as fresh:
+        assert client.get(reverse("executive_home")).status_code == 200
+    with CaptureQueriesContext(connection) as cached:
+        assert client.get(reverse("executive_home")).status_code == 200
+    return len(fresh.captured_queries), len(cached.captured_queries)
+
+
 def test_executive_dashboard_queries_do_not_grow_with_data_or_history(executive_client, program):
     small = snapshot_save(program=program).data
     MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=10, departments=3))
-    small_q = _queries(executive_client, reverse("executive_home"))
+    small_q = _executive_queries(executive_client)
     MetricSnapshot.objects.filter(program=program).update(data=_big(small, pairs=1000, departments=200))
-    for days in range(1, 120):
+    for days in range(1, 400):
         _snapshot(program, _big(small, pairs=1000, departments=200), days_ago=days)
-    assert _queries(executive_client, reverse("executive_home")) == small_q
+    assert _executive_queries(executive_client) == small_q
+    assert small_q[1] < small_q[0]  # served from the cache, the snapshots' documents are not read
+
+
+def test_executive_body_comes_from_the_cache_until_a_snapshot_changes(executive_client, program):
+    snapshot_save(program=program)
+    first = executive_client.get(reverse("executive_home"))
+    assert 'data-kpi="match_rate">100%<' in first.content.decode()
+    assert "kpis" not in executive_client.get(reverse("executive_home")).context  # the body came from the cache
+    # Recomputing today's snapshot (an approved mentee still waits for a pair) shows at once.
+    EnrollmentFactory(program=program, role="mentee", status="approved")
+    snapshot_save(program=program)
+    assert 'data-kpi="match_rate">50%<' in executive_client.get(reverse("executive_home")).content.decode()
+
+
+def test_cached_body_carries_nothing_about_the_first_viewer(client, program):
+    from mentoring.models import Role
+    from tests.auth_helpers import login_with_mfa
+    from tests.factories import make_person
+
+    snapshot_save(program=program)
+    MetricSnapshot.objects.filter(program=program).update(computed_at=datetime.datetime(2030, 1, 2, 23, 30, tzinfo=datetime.UTC))
+    tokyo = make_person(roles=[Role.EXECUTIVE], level=9, time_zone="Asia/Tokyo")
+    london = make_person(roles=[Role.EXECUTIVE], level=9, time_zone="Europe/London")
+    login_with_mfa(client, tokyo)
+    first = client.get(reverse("executive_home")).content.decode()
+    assert "Data as of 3 Jan 2030, 08:30" in first and tokyo.email in first  # the navigation names the viewer
+    login_with_mfa(client, london)
+    second = client.get(reverse("executive_home")).content.decode()
+    assert "Data as of 2 Jan 2030, 23:30" in second and london.email in second
+    assert tokyo.email not in second
+    assert second[second.index('data-kpi="match_rate"') :][:200] == first[first.index('data-kpi="match_rate"') :][:200]
 
 
 # --- suppression ------------------------------------------------------------------------------
@@ -363,3 +466,24 @@ def test_real_small_department_is_suppressed_end_to_end(executive_client, progra
     assert cells["Tiny Team"].hidden and cells["Tiny Team"].shown == "fewer than 5"
     assert sum(c.hidden for c in cells.values()) >= 2
     assert Department.objects.filter(name="Tiny Team").exists()
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_demo_trends_are_computed_as_of_each_week(executive_client):
+    """seed_demo's past snapshots count only what existed on their day, so the trends move."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    program = Program.objects.get(slug="digital-fluency-2026")
+    rows = executive_client.get(reverse("executive_home"), {"program": program.pk}).context["trend"]["rows"]
+    assert len(rows) == 9  # one a week for eight weeks, and today
+    # Late joiners approved five weeks ago still wait for the re-match: the match rate fell.
+    assert rows[0]["match_rate"] == 100.0 and rows[-1]["match_rate"] < 100.0
+    # Insights and actions done only grow, and grew over the eight weeks.
+    for key in ("insights", "done"):
+        values = [r[key] for r in rows]
+        assert values == sorted(values) and values[0] < values[-1], key
+    # NPS appears once the midpoint survey has been answered.
+    assert rows[0]["nps"] is None and rows[-1]["nps"] is not None

@@ -10,7 +10,7 @@ from django.utils import timezone
 from mentoring.models import EmployeeEvent
 from pairing.models import Pair
 from programs import snapshots
-from programs.models import EnrollmentTopic, MetricSnapshot, SnapshotRun
+from programs.models import Enrollment, EnrollmentTopic, MetricSnapshot, SnapshotRun
 from programs.tasks import run_snapshot, snapshot_all_programs
 from sessions_log.models import ActionItem, Feedback, Insight, Meeting, MeetingChange, SessionLog, SurveyAnswer, SurveyResponse
 from tests.factories import EnrollmentFactory, make_active_pair
@@ -47,7 +47,7 @@ def program_with_history():
 
 def test_counts_rates_and_averages_match_the_hand_made_data(program_with_history):
     program, first, second = program_with_history
-    data = snapshots.compute(program=program, now=NOW)
+    data = snapshots.compute(program=program)
     assert data["pairs"]["active"] == 2 and data["match_rate"] == 1.0
     assert data["meetings"]["held"] == 4  # the cancelled one does not count
     assert data["meetings"]["minutes_logged"] == 120
@@ -59,14 +59,20 @@ def test_counts_rates_and_averages_match_the_hand_made_data(program_with_history
     assert data["feedback"]["usefulness"] == {"mean": 3.0, "n": 2}
     assert data["insight_to_action"]["insights"] == 1 and data["insight_to_action"]["actions_done"] == 1
     assert "SECRET-INSIGHT-TEXT" not in str(data)  # sponsors get counts and topics, never text
+    # The executive trend's figures, kept together as well.
+    assert data["trend"] == {
+        "match_rate": 1.0, "cadence": data["meetings"]["cadence_adherence"], "meetings": data["meetings"]["per_pair_per_month"],
+        "nps": None, "nps_n": 0, "insights": 1, "actions": 2, "done": 1,
+    }  # fmt: skip
 
 
 def test_a_quiet_pair_is_counted_as_stuck(program_with_history):
     program, first, second = program_with_history
     program.stuck_after_days = 14
     program.save()
-    data = snapshots.compute(program=program, now=NOW)
-    assert data["pair_health"]["stuck_pair_ids"] == [second.pk] and data["pairs"]["stuck"] == 1
+    data = snapshots.compute(program=program)
+    assert data["pair_health"]["stuck_pairs"] == [{"pair": second.pk, "mentor": second.mentor.employee_id, "mentee": second.mentee.employee_id}]
+    assert data["pairs"]["stuck"] == 1
 
 
 def test_nps_and_uplift_from_surveys(program_with_history):
@@ -78,7 +84,7 @@ def test_nps_and_uplift_from_surveys(program_with_history):
     SurveyAnswer.objects.create(response=final, topic=topic, score=5)
     SurveyResponse.objects.create(enrollment=first.mentor, kind="final", would_recommend=6)
     SurveyResponse.objects.create(enrollment=second.mentor, kind="midpoint", would_recommend=9)
-    data = snapshots.compute(program=program, now=NOW)
+    data = snapshots.compute(program=program)
     # promoters 2 (10, 9), detractors 1 (6) of 3 -> 33.3
     assert data["nps"] == {"score": 33.3, "n": 3}
     assert data["uplift_mentee"] == [{"topic": topic.name, "mean": 3.0, "n": 1}]
@@ -88,7 +94,7 @@ def test_retention_and_promotion_against_peers(program_with_history):
     program, first, second = program_with_history
     start = program.starts_on
     EmployeeEvent.objects.create(employee=first.mentor.employee, kind="level_change", effective_date=start + datetime.timedelta(days=5), from_level=2, to_level=3)
-    data = snapshots.compute(program=program, now=NOW)
+    data = snapshots.compute(program=program)
     assert data["promotion"]["n_participants"] == 4 and data["promotion"]["participants"] == 0.25
 
 
@@ -105,12 +111,12 @@ def test_snapshot_is_one_per_day_and_recomputing_replaces_it(program_with_histor
 def test_query_count_does_not_grow_with_pairs(program_with_history):
     program, *_ = program_with_history
     with CaptureQueriesContext(connection) as small:
-        snapshots.compute(program=program, now=NOW)
+        snapshots.compute(program=program)
     for _ in range(6):
         pair = make_active_pair(program=program)
         meeting(pair, 3)
     with CaptureQueriesContext(connection) as large:
-        snapshots.compute(program=program, now=NOW)
+        snapshots.compute(program=program)
     assert len(large.captured_queries) == len(small.captured_queries)
 
 
@@ -128,4 +134,129 @@ def test_an_approved_but_unpaired_mentee_lowers_the_match_rate(program_with_hist
     program, *_ = program_with_history
     EnrollmentFactory(program=program, role="mentee", status="approved")
     EnrollmentFactory(program=program, role="mentee", status="approved")
-    assert snapshots.compute(program=program, now=NOW)["match_rate"] == 0.5
+    assert snapshots.compute(program=program)["match_rate"] == 0.5
+
+
+# --- snapshots as of a past day ---------------------------------------------------------------
+
+
+def _ago(days, hour=12):
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=days), datetime.time(hour)))
+
+
+@pytest.fixture
+def dated_program():
+    """A program whose rows carry the dates they happened on: one pair from 30 days ago with a
+    meeting and log every ten days, a second pair from 12 days ago that ended 4 days ago, and
+    an application approved 6 days ago."""
+    first = make_active_pair()
+    program = first.program
+    second = make_active_pair(program=program)
+    Pair.objects.filter(pk=first.pk).update(started_at=_ago(30))
+    Pair.objects.filter(pk=second.pk).update(started_at=_ago(12), status="ended", ended_at=_ago(4), end_reason="not_a_fit")
+    for days in (25, 15, 5):
+        m = Meeting.objects.create(pair=first, starts_at=_ago(days, 10), created_at=_ago(days + 7), duration_minutes=45)
+        log = SessionLog.objects.create(pair=first, meeting=m, held_on=m.starts_at.date(), minutes=30, created_at=_ago(days, 14))
+        Feedback.objects.create(session_log=log, pair=first, author=first.mentee, usefulness=5 if days < 10 else 3, psychological_safety=4, created_at=_ago(days, 15))
+    cancelled = Meeting.objects.create(pair=first, starts_at=_ago(9, 10), created_at=_ago(16), status="cancelled")
+    MeetingChange.objects.create(meeting=cancelled, kind="cancelled", requested_by_role="mentee", old_starts_at=cancelled.starts_at, at=_ago(10))
+    insight = Insight.objects.create(pair=first, topic=program.topics.first(), text="x", created_at=_ago(20))
+    ActionItem.objects.create(pair=first, insight=insight, text="y", status="done", created_at=_ago(20), done_at=_ago(3))
+    SurveyResponse.objects.create(enrollment=first.mentor, kind="midpoint", would_recommend=10, submitted_at=_ago(2))
+    late = EnrollmentFactory(program=program, role="mentee", status="approved")
+    Enrollment.objects.filter(pk=late.pk).update(created_at=_ago(9), applied_at=_ago(9), decided_at=_ago(6))
+    Enrollment.objects.filter(pk__in=[first.mentor_id, first.mentee_id, second.mentor_id, second.mentee_id]).update(created_at=_ago(40), decided_at=_ago(35))
+    return program, first, second
+
+
+def test_a_snapshot_as_of_an_earlier_day_counts_only_what_existed_then(dated_program):
+    program, first, second = dated_program
+    before_second = snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=20))
+    assert before_second["as_of"] == (timezone.localdate() - datetime.timedelta(days=20)).isoformat()
+    assert before_second["pairs"] == {"active": 1, "paused": 0, "ended": 0, "stuck": 0}
+    assert before_second["meetings"]["held"] == 1 and before_second["meetings"]["minutes_logged"] == 30
+    assert before_second["feedback"]["usefulness"] == {"mean": 3.0, "n": 1}
+    assert before_second["insight_to_action"]["insights"] == 1 and before_second["insight_to_action"]["actions_done"] == 0
+    assert before_second["cancellations"]["senior_side"] == 0
+    assert before_second["nps"]["n"] == 0
+    # Two approved mentees (the late applicant was not there yet), one of them paired.
+    assert before_second["enrollment"]["mentee"]["approved"] == 2 and before_second["match_rate"] == 0.5
+
+    a_week_ago = snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=7))
+    assert a_week_ago["pairs"] == {"active": 2, "paused": 0, "ended": 0, "stuck": 0}  # the second pair had not ended yet
+    assert a_week_ago["meetings"]["held"] == 2 and a_week_ago["cancellations"]["senior_side"] == 1
+    # The late applicant had applied but was not approved until 6 days ago.
+    assert a_week_ago["enrollment"]["mentee"]["applied"] == 1 and a_week_ago["match_rate"] == 1.0
+
+    today = snapshots.compute(program=program)
+    assert today["pairs"]["ended"] == 1 and today["pairs"]["active"] == 1
+    assert today["enrollment"]["mentee"]["approved"] == 3 and today["match_rate"] == pytest.approx(2 / 3, abs=0.01)
+    assert today["meetings"]["held"] == 3 and today["feedback"]["usefulness"] == {"mean": 3.67, "n": 3}
+    assert today["insight_to_action"]["actions_done"] == 1 and today["nps"] == {"score": 100.0, "n": 1}
+
+
+def test_an_application_decided_later_reads_as_applied_before_the_decision(dated_program):
+    program, *_ = dated_program
+    data = snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=8))
+    assert data["enrollment"]["mentee"]["applied"] == 1 and data["enrollment"]["mentee"]["approved"] == 2
+    assert data["funnel"]["applied"] == 5 and data["funnel"]["approved"] == 4
+
+
+def test_a_withdrawal_counts_from_its_date(dated_program):
+    program, first, _second = dated_program
+    Enrollment.objects.filter(pk=first.mentor_id).update(status="withdrawn", withdrawn_at=_ago(1))
+    assert snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=3))["enrollment"]["mentor"]["withdrawn"] == 0
+    assert snapshots.compute(program=program)["enrollment"]["mentor"]["withdrawn"] == 1
+
+
+def test_saving_a_past_day_stores_that_day_described_at_its_end(dated_program):
+    program, *_ = dated_program
+    day = timezone.localdate() - datetime.timedelta(days=7)
+    snapshot = snapshots.snapshot_save(program=program, as_of=day)
+    snapshots.snapshot_save(program=program, as_of=day)  # recomputing the day replaces it
+    assert MetricSnapshot.objects.filter(program=program).count() == 1
+    assert snapshot.as_of == day and timezone.localtime(snapshot.computed_at).date() == day
+    assert timezone.localtime(snapshot.computed_at).time() == datetime.time.max
+    assert snapshot.data["meetings"]["held"] == 2
+
+
+def test_a_day_not_over_yet_is_computed_up_to_now(dated_program):
+    program, *_ = dated_program
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    snapshot = snapshots.snapshot_save(program=program, as_of=tomorrow)
+    assert snapshot.as_of == timezone.localdate() and snapshot.computed_at <= timezone.now()
+
+
+def test_a_pair_is_stuck_as_of_a_day_only_if_it_was_quiet_by_then(dated_program):
+    program, first, _second = dated_program
+    program.stuck_after_days = 7
+    program.save()
+    # Ten days before the last log, the pair had been quiet since the log five days earlier.
+    assert [p["pair"] for p in snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=6))["pair_health"]["stuck_pairs"]] == [first.pk]
+    assert snapshots.compute(program=program)["pair_health"]["stuck_pairs"] == []
+
+
+def test_the_snapshot_names_the_quietest_stuck_pairs_and_counts_them_all(program_with_history, monkeypatch):
+    program, first, second = program_with_history
+    program.stuck_after_days = 14
+    program.save()
+    quieter = make_active_pair(program=program)
+    Pair.objects.filter(pk=quieter.pk).update(started_at=NOW - datetime.timedelta(days=60))
+    third = make_active_pair(program=program)
+    Pair.objects.filter(pk=third.pk).update(started_at=NOW - datetime.timedelta(days=40))
+    monkeypatch.setattr(snapshots, "STUCK_LIST_LIMIT", 2)
+    data = snapshots.compute(program=program)
+    assert data["pairs"]["stuck"] == 3
+    assert [p["pair"] for p in data["pair_health"]["stuck_pairs"]] == [quieter.pk, third.pk]  # quiet for 60 and 40 days; `second` met 21 days ago
+
+
+def test_query_count_as_of_a_past_day_does_not_grow_with_pairs(program_with_history):
+    program, *_ = program_with_history
+    day = timezone.localdate() - datetime.timedelta(days=3)
+    with CaptureQueriesContext(connection) as small:
+        snapshots.compute(program=program, as_of=day)
+    for _ in range(4):
+        meeting(make_active_pair(program=program), 5)
+    with CaptureQueriesContext(connection) as large:
+        snapshots.compute(program=program, as_of=day)
+    assert len(large.captured_queries) == len(small.captured_queries)
