@@ -1,5 +1,13 @@
 from allauth.account.adapter import DefaultAccountAdapter
-from . import services
+from allauth.account.models import EmailAddress
+from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.db import transaction
+from django.shortcuts import render
+
+from . import auth_policy, services
+from .models import User
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -12,9 +20,95 @@ class AccountAdapter(DefaultAccountAdapter):
         if email_address.primary or email_address.email.lower() == email_address.user.email.lower():
             services.user_link_employee(user=email_address.user)
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        # allauth asks for the password again before adding an authenticator or showing
+        # recovery codes. Right after signing in that is the same proof twice, and it is where
+        # MFA_REQUIRED_ROLES sends people: a sign-in within the reauthentication window counts
+        # while setting up factors added since that sign-in. Changing older ones still asks.
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = self.request or context.request
+        if required and app == "allauth.mfa" and request is not None and auth_policy.setting_up_mfa_after_sign_in(request):
+            return False
+        return required
+
     def get_login_redirect_url(self, request):
         from django.urls import reverse
 
         from .roles import home_url_name
 
         return reverse(home_url_name(request.user))
+
+    def get_signup_redirect_url(self, request):
+        # An account created at sign-in (SSO) lands where a sign-in does.
+        return self.get_login_redirect_url(request)
+
+
+def _sso_refused(request, sociallogin, *, email: str) -> ImmediateHttpResponse:
+    provider = sociallogin.provider.name if sociallogin.account.provider else "single sign-on"
+    return ImmediateHttpResponse(
+        render(request, "socialaccount/sso_refused.html", {"email": email, "provider": provider}, status=403)
+    )
+
+
+def _sso_email(sociallogin) -> str:
+    """The address the identity provider asserted: the user it suggests, else its first address."""
+    email = (sociallogin.user.email if sociallogin.user is not None else "") or ""
+    if not email and sociallogin.email_addresses:
+        email = sociallogin.email_addresses[0].email
+    return email.strip().lower()
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """SSO (OpenID Connect, SAML) maps only onto a current employee of the org directory.
+
+    The identity provider proves who someone is; the directory decides whether they may use
+    Upward. A login whose address is not a current employee's, or whose account was
+    deactivated (a leaver), is refused with a page that says why, and SSO never creates an
+    account for someone the directory does not know.
+    """
+
+    def pre_social_login(self, request, sociallogin):
+        if sociallogin.is_existing:
+            # Linked before: the directory may have changed since (a leaver, a new address).
+            user = sociallogin.user
+            employee = services.employee_for_email(user.email)
+            if not user.is_active or employee is None or not employee.is_current:
+                raise _sso_refused(request, sociallogin, email=user.email)
+            return
+        email = _sso_email(sociallogin)
+        employee = services.employee_for_email(email) if email else None
+        if employee is None or not employee.is_current:
+            raise _sso_refused(request, sociallogin, email=email)
+        user = employee.user or User.objects.filter(email__iexact=email).first()
+        if user is not None and not user.is_active:
+            raise _sso_refused(request, sociallogin, email=email)
+        # The company's identity provider vouches for the address and the directory knows it,
+        # so it counts as verified: no confirmation mail before the first sign-in.
+        for address in sociallogin.email_addresses:
+            if address.email.strip().lower() == email:
+                address.verified = True
+        if user is not None:
+            with transaction.atomic():
+                sociallogin.connect(request, user)
+                EmailAddress.objects.filter(user=user, email__iexact=email).update(verified=True)
+                if employee.user_id is None:
+                    services.user_link_employee(user=user)
+
+    def is_auto_signup_allowed(self, request, sociallogin):
+        # pre_social_login has matched the address to a current employee without an account:
+        # create it from the directory, never through a form where an address could be typed.
+        return True
+
+    def is_open_for_signup(self, request, sociallogin):
+        employee = services.employee_for_email(_sso_email(sociallogin))
+        return employee is not None and employee.is_current
+
+    def save_user(self, request, sociallogin, form=None):
+        email = _sso_email(sociallogin)
+        employee = services.employee_for_email(email) if email else None
+        if employee is None or not employee.is_current:
+            raise _sso_refused(request, sociallogin, email=email)
+        with transaction.atomic():
+            user = super().save_user(request, sociallogin, form=form)
+            services.user_link_employee(user=user)
+        return user

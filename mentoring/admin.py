@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .admin_safety import StrictLookupAdmin
-from .models import Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
+from .models import AuditEvent, Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
 
 
 @admin.register(User)
@@ -54,3 +54,25 @@ class OutboxMessageAdmin(StrictLookupAdmin):
     list_filter = ["status"]
     exclude = ["body_text", "alternatives", "attachments"]
     readonly_fields = ["message_id", "to", "subject", "status", "attempts", "last_error", "sent_at"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(StrictLookupAdmin):
+    """Read-only: the audit log is append-only, for superusers too (and on PostgreSQL the
+    database refuses changes anyway)."""
+
+    list_display = ["occurred_at", "action", "actor", "object_type", "object_id", "summary", "ip"]
+    list_filter = ["action", "object_type"]
+    list_select_related = ["actor"]
+    date_hierarchy = "occurred_at"
+    actions = None
+    readonly_fields = ["occurred_at", "actor", "action", "object_type", "object_id", "summary", "before", "after", "ip"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -18,6 +18,7 @@ def navigation(request):
             items.append({"label": _("Roster import"), "url": reverse("roster_import"), "icon": "upload"})
             items.append({"label": _("Pair care"), "url": reverse("hr_care"), "icon": "heart-pulse"})
             items.append({"label": _("Reminders"), "url": reverse("hr_reminders"), "icon": "bell"})
+            items.append({"label": _("Audit log"), "url": reverse("audit_log"), "icon": "journal-check"})
         if user.has_role(Role.EXECUTIVE):
             items.append({"label": _("Impact"), "url": reverse("executive_home"), "icon": "graph-up"})
     # The most specific match is the current page: /hr/roster/ is "Roster import", not "HR console".

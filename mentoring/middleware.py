@@ -1,6 +1,7 @@
 import zoneinfo
 
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 
 class UserTimezoneMiddleware:
@@ -23,3 +24,24 @@ class UserTimezoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class NoStoreForSignedInMiddleware:
+    """Pages for a signed-in person are never kept by a browser or a proxy.
+
+    They hold private notes, feedback and pair details: a shared computer's back button, a
+    browser's disk cache or a corporate proxy must not hold a copy after the person signs out.
+    A response that sets its own Cache-Control (never_cache, a download) keeps it; anonymous
+    pages (login, health check) and static files (served by WhiteNoise before this runs) are
+    left to their own caching.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

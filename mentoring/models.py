@@ -120,6 +120,8 @@ class Employee(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
     hire_date = models.DateField(_("hire date"), null=True, blank=True)
     left_date = models.DateField(_("left date"), null=True, blank=True)
+    # Set by a GDPR erasure (mentoring.gdpr): the row stays, pseudonymised, so aggregates hold.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="employee")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,6 +177,7 @@ def reporting_chains(employee_ids) -> dict[int, list[int]]:
         return chains
     table = Employee._meta.db_table
     placeholders = ", ".join(["%s"] * len(ids))
+    # Only the model's own table name and "%s" placeholders are formatted in; values are bound.
     sql = f"""
         WITH RECURSIVE chain(origin, manager_id, depth) AS (
             SELECT id, manager_id, 1 FROM {table} WHERE id IN ({placeholders}) AND manager_id IS NOT NULL
@@ -184,7 +187,7 @@ def reporting_chains(employee_ids) -> dict[int, list[int]]:
             WHERE e.manager_id IS NOT NULL AND chain.depth < %s
         )
         SELECT origin, manager_id FROM chain ORDER BY origin, depth
-    """
+    """  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, MAX_CHAIN_DEPTH])
         for origin, manager_id in cursor.fetchall():
@@ -195,6 +198,7 @@ def reporting_chains(employee_ids) -> dict[int, list[int]]:
 def reporting_subtree(employee_id: int) -> set[int]:
     """Ids of everyone under this person at any depth, in one query."""
     table = Employee._meta.db_table
+    # Only the model's own table name is formatted in; values are bound parameters.
     sql = f"""
         WITH RECURSIVE below(id, depth) AS (
             SELECT id, 1 FROM {table} WHERE manager_id = %s
@@ -203,7 +207,7 @@ def reporting_subtree(employee_id: int) -> set[int]:
             WHERE below.depth < %s
         )
         SELECT DISTINCT id FROM below
-    """
+    """  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [employee_id, MAX_CHAIN_DEPTH])
         return {row[0] for row in cursor.fetchall()}
@@ -312,3 +316,89 @@ class OutboxMessage(models.Model):
     def new_message_id() -> str:
         domain = getattr(settings, "EMAIL_MESSAGE_ID_DOMAIN", None) or settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "upward"
         return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised when code tries to change or remove an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # The ORM offers no way to rewrite history; on PostgreSQL a trigger also refuses UPDATE
+    # and DELETE from anything else (raw SQL, another client), see migration 0003.
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be changed.")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditLogIsAppendOnly("Audit events cannot be changed.")
+
+
+class AuditEvent(models.Model):
+    """Who did what, when (UTC), to which object, with the changed values. Append-only.
+
+    Rows hold ids, statuses and counts, never names, emails or free text: nothing here can be
+    corrected later, so nothing here may need erasing. Pages show people by looking the ids up
+    (an erased person then reads "Erased person #id"). Note, comment, pulse and feedback text
+    never reaches this table.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Signed in")
+        LOGIN_FAILED = "login_failed", _("Sign-in failed")
+        ROLE_GRANTED = "role_granted", _("Role granted")
+        ROLE_REVOKED = "role_revoked", _("Role revoked")
+        ROSTER_IMPORTED = "roster_imported", _("Roster imported")
+        PROGRAM_TRANSITIONED = "program_transitioned", _("Program status changed")
+        MATCH_RUN_STARTED = "match_run_started", _("Match run started")
+        MATCH_RUN_PROPOSED = "match_run_proposed", _("Match run proposed pairs")
+        PROPOSAL_CHANGED = "proposal_changed", _("Proposal changed by hand")
+        OVERRIDE_SET = "override_set", _("Pin or exclusion set")
+        OVERRIDE_REMOVED = "override_removed", _("Pin or exclusion removed")
+        MATCH_RUN_PUBLISHED = "match_run_published", _("Pairs published")
+        DATA_EXPORTED = "data_exported", _("Data exported")
+        PERSON_ERASED = "person_erased", _("Person erased")
+
+    occurred_at = models.DateTimeField(_("when (UTC)"), default=timezone.now, editable=False)
+    # No database constraint and no cascade: deleting a login must neither fail on nor touch
+    # the log, and the id stays as it was written.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", verbose_name=_("who")
+    )
+    action = models.CharField(_("what"), max_length=30, choices=Action.choices)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True, help_text=_("app_label.model, e.g. programs.program"))
+    object_id = models.BigIntegerField(_("object id"), null=True, blank=True)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["occurred_at"]),
+            models.Index(fields=["action", "occurred_at"]),
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["actor", "occurred_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}#{self.object_id or ''}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
+
+    @property
+    def changes(self) -> list[tuple[str, object, object]]:
+        """(field, before, after) for every field named on either side, in a stable order."""
+        names = list(dict.fromkeys([*self.before, *self.after]))
+        return [(name, self.before.get(name), self.after.get(name)) for name in names]

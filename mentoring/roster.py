@@ -33,7 +33,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import MAX_CHAIN_DEPTH, Department, Employee, EmployeeEvent, RosterImport, User
+from .auth_policy import user_sessions_end
+from .audit import audit_record
+from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, RosterImport, User
 
 
 class RosterError(Exception):
@@ -897,6 +899,8 @@ def roster_apply(
     rejoiner_users = [u.user_id for u in plan.updates if u.user_id and "left_date" in u.changes and u.changes["left_date"][1] is None]
     if leaver_users:
         User.objects.filter(pk__in=leaver_users, is_active=True).update(is_active=False)
+        # ... and is signed out everywhere now, not at their next request.
+        user_sessions_end(user_ids=leaver_users)
     leaver_ids = [pk_of[leaver.employee_id] for leaver in plan.leavers]
     if leaver_ids:
         from pairing.services import pairs_end_for_leavers  # noqa: PLC0415 - pairing builds on the directory
@@ -912,7 +916,41 @@ def roster_apply(
         roster_import.applied_at = now
         roster_import.summary = {**plan.to_summary(), "applied": True, "effective_date": today.isoformat()}
         roster_import.save(update_fields=["status", "applied_at", "summary"])
+    _audit_roster(plan=plan, pk_of=pk_of, roster_import=roster_import, effective_date=today)
     return plan
+
+
+# Names and emails are not written to the audit log (it cannot be erased later): a change to
+# them is recorded as changed, without the values.
+_AUDIT_HIDDEN_FIELDS = {"email", "first_name", "last_name"}
+_AUDIT_MAX_PEOPLE = 2000
+
+
+def _audit_value(name: str, value, pk_of: dict[str, int]):
+    if name in _AUDIT_HIDDEN_FIELDS:
+        return "(changed)"
+    if name == "manager_id":
+        return pk_of.get(value) if value else None
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def _audit_roster(*, plan: RosterPlan, pk_of: dict[str, int], roster_import: RosterImport | None, effective_date: datetime.date) -> None:
+    updates = plan.updates[:_AUDIT_MAX_PEOPLE]
+    before = {str(u.pk): {name: _audit_value(name, old, pk_of) for name, (old, _new) in u.changes.items()} for u in updates}
+    after = {str(u.pk): {name: _audit_value(name, new, pk_of) for name, (_old, new) in u.changes.items()} for u in updates}
+    audit_record(
+        action=AuditEvent.Action.ROSTER_IMPORTED,
+        target=roster_import,
+        summary=f"Roster applied: {len(plan.creates)} added, {len(plan.updates)} updated, {len(plan.leavers)} leavers",
+        before={"employees": before},
+        after={
+            "counts": plan.counts(),
+            "effective_date": effective_date.isoformat(),
+            "created": [pk_of[c.employee_id] for c in plan.creates[:_AUDIT_MAX_PEOPLE]],
+            "employees": after,
+            "truncated": len(plan.updates) > _AUDIT_MAX_PEOPLE or len(plan.creates) > _AUDIT_MAX_PEOPLE,
+        },
+    )
 
 
 # --- Uploads kept for review (the HR console) -----------------------------------------------------

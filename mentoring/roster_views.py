@@ -5,7 +5,7 @@ from django.db.models.fields.json import KT
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from . import roster
 from .forms import RosterUploadForm
@@ -47,6 +47,7 @@ def roster_import(request):
 
 
 @hr_required
+@require_GET
 def roster_import_detail(request, pk: int):
     roster_import = get_object_or_404(RosterImport.objects.select_related("uploaded_by"), pk=pk)
     summary = roster_import.summary or {}

@@ -2,18 +2,21 @@
 
 import base64
 import logging
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .models import Employee, OutboxMessage, Role, User
+from .audit import audit_record
+from .models import AuditEvent, Employee, OutboxMessage, Role, User
 from .queue import nudge, nudge_on_commit
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,11 @@ class MentoringError(Exception):
 
 
 # --- Outbox ----------------------------------------------------------------------------
+
+# A claimed batch stops taking new messages once this share of its lease is gone and gives
+# the rest back: the message in hand then has the other half to finish before another worker
+# may claim it again (and send it a second time).
+LEASE_SHARE_FOR_SENDING = 0.5
 
 
 def _attachment_record(attachment) -> dict:
@@ -38,19 +46,10 @@ def _attachment_record(attachment) -> dict:
     return {"filename": filename, "content_b64": base64.b64encode(payload).decode("ascii"), "mimetype": mimetype or "application/octet-stream"}
 
 
-@transaction.atomic
-def outbox_add(*, message, idempotency_key: str | None = None) -> OutboxMessage:
-    """Store an EmailMessage as an outbox row; delivery is nudged after commit.
-
-    With an idempotency key, adding the same message twice returns the first row.
-    """
-    if idempotency_key:
-        existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+def _outbox_row(message, idempotency_key: str | None) -> OutboxMessage:
     headers = {str(k): str(v) for k, v in (message.extra_headers or {}).items()}
     message_id = headers.pop("Message-ID", None) or OutboxMessage.new_message_id()
-    row = OutboxMessage.objects.create(
+    return OutboxMessage(
         message_id=message_id,
         idempotency_key=idempotency_key,
         from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
@@ -65,8 +64,39 @@ def outbox_add(*, message, idempotency_key: str | None = None) -> OutboxMessage:
         attachments=[_attachment_record(a) for a in message.attachments],
         headers=headers,
     )
+
+
+@transaction.atomic
+def outbox_add(*, message, idempotency_key: str | None = None) -> OutboxMessage:
+    """Store an EmailMessage as an outbox row; delivery is nudged after commit.
+
+    With an idempotency key, adding the same message twice returns the first row.
+    """
+    if idempotency_key:
+        existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    row = _outbox_row(message, idempotency_key)
+    row.save(force_insert=True)
     _nudge_delivery_on_commit()
     return row
+
+
+@transaction.atomic
+def outbox_add_many(*, messages: list[tuple[object, str]], nudge: bool = True) -> dict[str, int]:
+    """Store (message, idempotency key) pairs in one insert; returns each key's row id.
+
+    A key already in the outbox keeps its first row, as with `outbox_add`. `nudge=False` is
+    for a caller that nudges delivery itself once it has added everything.
+    """
+    if not messages:
+        return {}
+    OutboxMessage.objects.bulk_create([_outbox_row(message, key) for message, key in messages], ignore_conflicts=True, batch_size=500)
+    keys = [key for _message, key in messages]
+    ids = dict(OutboxMessage.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", "id"))
+    if nudge:
+        _nudge_delivery_on_commit()
+    return ids
 
 
 class _DeliveryNudge:
@@ -83,9 +113,9 @@ class _DeliveryNudge:
 
 def _nudge_delivery_on_commit() -> None:
     # One nudge per transaction, however many messages it adds: publishing pairs for 200
-    # people must not enqueue 200 identical tasks, and with the broker down each failed
-    # enqueue costs the request about two seconds (the Redis client retries). Django drops
-    # the callbacks of a rolled-back savepoint, so a pending nudge here is one that will run.
+    # people must not enqueue 200 identical tasks, nor try a broker that is down 200 times.
+    # Django drops the callbacks of a rolled-back savepoint, so a pending nudge here is one
+    # that will run.
     pending = transaction.get_connection().run_on_commit
     if not any(isinstance(func, _DeliveryNudge) and not func.done for _savepoints, func, _robust in pending):
         transaction.on_commit(_DeliveryNudge())
@@ -124,75 +154,146 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    released: int = 0  # claimed but not tried: given back before the lease ran out
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def outbox_claim(*, batch_size: int, now=None) -> tuple[uuid.UUID, list[int]]:
-    """Claim due rows under a lease. A row whose lease ran out (its worker died) is due again."""
+def outbox_claim(*, batch_size: int, now=None) -> tuple[uuid.UUID, list[OutboxMessage]]:
+    """Claim due rows under a lease and read them, in one statement. A row whose lease ran
+    out (its worker died) is due again. Each claim counts as an attempt."""
     now = now or timezone.now()
     token = uuid.uuid4()
-    with transaction.atomic():
-        ids = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now)
-                | Q(status=OutboxMessage.Status.SENDING, lease_expires_at__lte=now)
-            )
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if ids:
-            OutboxMessage.objects.filter(id__in=ids).update(
-                status=OutboxMessage.Status.SENDING,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
-                attempts=F("attempts") + 1,
-            )
-    return token, ids
+    meta, db = OutboxMessage._meta, connections[OutboxMessage.objects.db]
+    table = db.ops.quote_name(meta.db_table)
+    S = OutboxMessage.Status
+
+    def value(field: str, python_value):
+        return meta.get_field(field).get_db_prep_value(python_value, db)
+
+    # Concurrent claimers skip each other's locked rows instead of waiting (PostgreSQL);
+    # SQLite has one writer at a time, so the statement alone is enough there.
+    lock = " FOR UPDATE SKIP LOCKED" if db.features.has_select_for_update_skip_locked else ""
+    sql = (
+        # Only the model's quoted table and column names are formatted in; every value is a parameter.
+        f"UPDATE {table} SET status = %s, lease_token = %s, lease_expires_at = %s, attempts = attempts + 1 "  # nosec B608
+        f"WHERE id IN (SELECT id FROM {table} WHERE (status = %s AND next_attempt_at <= %s) OR (status = %s AND lease_expires_at <= %s) "
+        f"ORDER BY next_attempt_at, id LIMIT %s{lock}) "
+        f"RETURNING {', '.join(db.ops.quote_name(f.column) for f in meta.concrete_fields)}"
+    )
+    params = [
+        str(S.SENDING), value("lease_token", token), value("lease_expires_at", now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)),
+        str(S.PENDING), value("next_attempt_at", now), str(S.SENDING), value("lease_expires_at", now), batch_size,
+    ]
+    rows = sorted(OutboxMessage.objects.raw(sql, params), key=lambda row: row.pk)
+    return token, rows
 
 
-def outbox_deliver_due(*, batch_size: int = 20, now=None) -> DeliveryReport:
-    """Claim a batch of due messages and hand each to the mail server once."""
-    token, ids = outbox_claim(batch_size=batch_size, now=now)
-    report = DeliveryReport(claimed=len(ids))
-    if not ids:
-        return report
-    connection = get_connection(settings.OUTBOX_DELIVERY_BACKEND, fail_silently=False)
-    rows = OutboxMessage.objects.filter(id__in=ids, lease_token=token).order_by("id")
+def _outbox_mark_sent(row: OutboxMessage, token: uuid.UUID) -> bool:
+    """False when the row is no longer ours: the batch outlived its lease and another worker
+    claimed it."""
+    S = OutboxMessage.Status
+    return OutboxMessage.objects.filter(pk=row.pk, lease_token=token).update(status=S.SENT, sent_at=timezone.now(), lease_token=None, lease_expires_at=None, last_error="") == 1
+
+
+@contextmanager
+def _commits_without_flush_wait():
+    """Each "sent" mark is its own commit, so that a killed worker resends at most the message
+    it was handing over; waiting for the WAL flush of every one of them would bound delivery
+    at the disk's fsync rate. Without the wait a commit is still atomic and at once visible to
+    every other session, and survives the worker's death; only a crash of the database server
+    itself may forget the last fraction of a second of marks, and those few messages are sent
+    again."""
+    db = connections[OutboxMessage.objects.db]
+    if db.vendor != "postgresql":
+        yield
+        return
+    with db.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
     try:
-        connection.open()
-        opened = True
-    except Exception as exc:  # noqa: BLE001 - the mail server is down: every row waits
-        opened = False
-        open_error = exc
-    for row in rows:
-        try:
-            if not opened:
-                raise open_error
-            _as_email(row, connection).send()
-        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
-            failed = row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
-            OutboxMessage.objects.filter(pk=row.pk, lease_token=token).update(
-                status=OutboxMessage.Status.FAILED if failed else OutboxMessage.Status.PENDING,
-                next_attempt_at=timezone.now() + _backoff(row.attempts),
-                lease_token=None,
-                lease_expires_at=None,
-                last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            )
-            logger.warning("Outbox message %s not delivered (attempt %s): %s", row.pk, row.attempts, type(exc).__name__)
-            if failed:
-                report.failed += 1
-            else:
-                report.retrying += 1
-            continue
-        OutboxMessage.objects.filter(pk=row.pk, lease_token=token).update(
-            status=OutboxMessage.Status.SENT, sent_at=timezone.now(), lease_token=None, lease_expires_at=None, last_error=""
+        yield
+    finally:
+        with db.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _outbox_record_failures(failures: list[tuple[OutboxMessage, Exception]], token: uuid.UUID, report: DeliveryReport) -> None:
+    """Failed hand-overs wait with backoff, or fail for good after OUTBOX_MAX_ATTEMPTS; one
+    update per kind of failure (a server that refuses refuses the whole batch alike)."""
+    S = OutboxMessage.Status
+    groups: dict[tuple[bool, int, str], list[int]] = {}
+    for row, exc in failures:
+        failed = row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        groups.setdefault((failed, row.attempts, f"{type(exc).__name__}: {exc}"[:2000]), []).append(row.pk)
+    now = timezone.now()
+    for (failed, attempts, error), ids in groups.items():
+        count = OutboxMessage.objects.filter(pk__in=ids, lease_token=token).update(
+            status=S.FAILED if failed else S.PENDING, next_attempt_at=now + _backoff(attempts), lease_token=None, lease_expires_at=None, last_error=error
         )
-        report.sent += 1
-    if opened:
+        logger.warning("%s outbox messages not delivered (attempt %s, %s): %s", count, attempts, "failed for good" if failed else "will retry", error.split(":", 1)[0])
+        if failed:
+            report.failed += count
+        else:
+            report.retrying += count
+
+
+def _outbox_release(rows: list[OutboxMessage], token: uuid.UUID) -> int:
+    # Not tried: due again at once, and the claim's attempt is given back.
+    if not rows:
+        return 0
+    return OutboxMessage.objects.filter(pk__in=[row.pk for row in rows], lease_token=token).update(
+        status=OutboxMessage.Status.PENDING, attempts=F("attempts") - 1, lease_token=None, lease_expires_at=None
+    )
+
+
+def outbox_deliver_due(*, batch_size: int = 100, now=None, max_seconds: float | None = None) -> DeliveryReport:
+    """Claim a batch of due messages and hand them to the mail server over one connection.
+
+    Each message is marked sent, in its own commit, as soon as the server has accepted it:
+    a worker killed between the two can resend only the message it was handing over. The
+    batch stops taking messages when half its lease is gone (or after `max_seconds`, the
+    caller's time budget) and gives the rest back, so no other worker claims a message this
+    one is still about to send.
+    """
+    token, rows = outbox_claim(batch_size=batch_size, now=now)
+    report = DeliveryReport(claimed=len(rows))
+    if not rows:
+        return report
+    budget = settings.OUTBOX_LEASE_SECONDS * LEASE_SHARE_FOR_SENDING
+    stop_at = time.monotonic() + (budget if max_seconds is None else min(budget, max_seconds))
+    failures: list[tuple[OutboxMessage, Exception]] = []
+    taken = 0
+    connection = get_connection(settings.OUTBOX_DELIVERY_BACKEND, fail_silently=False)
+    try:
+        try:
+            connection.open()
+        except Exception as exc:  # noqa: BLE001 - the mail server is down: every row waits
+            failures = [(row, exc) for row in rows]
+            taken = len(rows)
+            return report
+        with _commits_without_flush_wait():
+            for row in rows:
+                if time.monotonic() >= stop_at:
+                    break
+                taken += 1
+                try:
+                    _as_email(row, connection).send()
+                except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+                    failures.append((row, exc))
+                    continue
+                if not _outbox_mark_sent(row, token):
+                    logger.warning("Outbox batch outlived its lease; another worker has its messages now.")
+                    break
+                report.sent += 1
+    finally:
         try:
             connection.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the messages are handed over; a failed QUIT changes nothing
             pass
+        _outbox_record_failures(failures, token, report)
+        report.released = _outbox_release(rows[taken:], token)
     return report
 
 
@@ -217,18 +318,28 @@ def role_group(role: str) -> Group:
     return group
 
 
+def _role_names(user: User) -> list[str]:
+    return sorted(user.groups.values_list("name", flat=True))
+
+
 @transaction.atomic
 def user_grant_role(*, user: User, role: str) -> None:
     if role not in Role.values:
         raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    before = _role_names(user)
     user.groups.add(role_group(role))
     user.__dict__.pop("role_names", None)
+    if role not in before:
+        audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=user, summary=f"Role {role} granted", before={"roles": before}, after={"roles": sorted([*before, role])})
 
 
 @transaction.atomic
 def user_revoke_role(*, user: User, role: str) -> None:
+    before = _role_names(user)
     user.groups.remove(role_group(role))
     user.__dict__.pop("role_names", None)
+    if role in before:
+        audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=user, summary=f"Role {role} revoked", before={"roles": before}, after={"roles": [r for r in before if r != role]})
 
 
 def employee_for_email(email: str) -> Employee | None:

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "crispy_forms",
     "crispy_bootstrap5",
     "mentoring",
@@ -65,10 +67,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mentoring.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "mentoring.auth_policy.SessionTimeoutMiddleware",
+    "mentoring.auth_policy.MFARequiredMiddleware",
     "mentoring.middleware.UserTimezoneMiddleware",
 ]
 
@@ -114,7 +119,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "upward_cache"}}
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Absolute: a session ends this long after sign-in, however active (mentoring.auth_policy).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+# Idle: a session unused for this long ends; each request extends it.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
 
 # --- Accounts -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "mentoring.User"
@@ -147,9 +155,79 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 # Behind a reverse proxy, how many proxies add to X-Forwarded-For: without it every login
 # would share the proxy's address and one bucket of the per-IP rate limit.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-MFA_ISSUER = "Upward"
+MFA_TOTP_ISSUER = "Upward"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# People holding one of these roles must set up and use an authenticator app before they
+# reach any page (mentoring.auth_policy). Empty ("MFA_REQUIRED_ROLES=") turns it off.
+MFA_REQUIRED_ROLES = [r.strip() for r in env.list("MFA_REQUIRED_ROLES", default=["hr_admin", "executive"]) if r.strip()]
 # Sign-up is open only to people in the org directory, or to these domains if set.
 SIGNUP_ALLOWED_DOMAINS = [d.lower() for d in env.list("SIGNUP_ALLOWED_DOMAINS", default=[])]
+
+# --- Single sign-on: allauth's OpenID Connect and SAML providers ---------------------------
+# Configured by the environment only; with nothing set there are no SSO buttons. Whatever the
+# identity provider says, mentoring.adapters.SocialAccountAdapter lets in current employees
+# of the directory only and never creates an account for anyone else.
+SOCIALACCOUNT_ADAPTER = "mentoring.adapters.SocialAccountAdapter"
+# The adapter marks the directory-matched address as verified (the company's IdP vouches for it).
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS: dict = {}
+if env.str("SSO_OIDC_SERVER_URL", default=""):
+    _oidc_settings = {"server_url": env.str("SSO_OIDC_SERVER_URL")}
+    if env.str("SSO_OIDC_TOKEN_AUTH_METHOD", default=""):
+        _oidc_settings["token_auth_method"] = env.str("SSO_OIDC_TOKEN_AUTH_METHOD")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": env.str("SSO_OIDC_PROVIDER_ID", default="company"),
+                "name": env.str("SSO_OIDC_NAME", default="Company single sign-on"),
+                "client_id": env.str("SSO_OIDC_CLIENT_ID"),
+                "secret": _secret("SSO_OIDC_CLIENT_SECRET"),
+                "settings": _oidc_settings,
+            }
+        ],
+    }
+if env.str("SSO_SAML_IDP_ENTITY_ID", default=""):
+    _idp = {"entity_id": env.str("SSO_SAML_IDP_ENTITY_ID")}
+    if env.str("SSO_SAML_IDP_METADATA_URL", default=""):
+        _idp["metadata_url"] = env.str("SSO_SAML_IDP_METADATA_URL")
+    else:
+        _idp["sso_url"] = env.str("SSO_SAML_IDP_SSO_URL")
+        _idp["x509cert"] = _secret("SSO_SAML_IDP_X509CERT")
+        if env.str("SSO_SAML_IDP_SLO_URL", default=""):
+            _idp["slo_url"] = env.str("SSO_SAML_IDP_SLO_URL")
+    _saml_settings = {
+        "idp": _idp,
+        # The NameID is the email address unless SSO_SAML_EMAIL_ATTRIBUTE names an attribute.
+        "use_nameid_for_email": not env.str("SSO_SAML_EMAIL_ATTRIBUTE", default=""),
+        "advanced": {
+            "strict": True,
+            # Only answers to our own requests: an unsolicited (IdP-initiated) response
+            # could be replayed or injected (login CSRF), so it is refused.
+            "reject_idp_initiated_sso": True,
+            "want_assertion_signed": True,
+            "reject_deprecated_algorithm": True,
+        },
+    }
+    if env.str("SSO_SAML_EMAIL_ATTRIBUTE", default=""):
+        _saml_settings["attribute_mapping"] = {
+            "uid": ["urn:oasis:names:tc:SAML:attribute:subject-id"],
+            "email": [env.str("SSO_SAML_EMAIL_ATTRIBUTE")],
+        }
+    if env.str("SSO_SAML_SP_ENTITY_ID", default=""):
+        _saml_settings["sp"] = {"entity_id": env.str("SSO_SAML_SP_ENTITY_ID")}
+    SOCIALACCOUNT_PROVIDERS["saml"] = {
+        "APPS": [
+            {
+                "provider_id": _idp["entity_id"],
+                "name": env.str("SSO_SAML_NAME", default="Company SAML sign-on"),
+                # allauth's "organization slug": the SAML URLs are /accounts/saml/<slug>/...
+                "client_id": env.str("SSO_SAML_ORGANIZATION", default="company"),
+                "settings": _saml_settings,
+            }
+        ]
+    }
 
 # --- Mail: every message is an outbox row first (mentoring.mail) -------------------------
 # Django's EMAIL_BACKEND writes to the outbox in the caller's transaction; Celery drains it
@@ -279,6 +357,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # periodic sweep pick the work up from the database later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+# The after-commit nudge (mentoring.queue) tries its own connection once, for at most this long.
+CELERY_NUDGE_CONNECT_TIMEOUT = env.float("CELERY_NUDGE_CONNECT_TIMEOUT", default=0.5)
 CELERY_TIMEZONE = "UTC"
 # Every minute by default; the fault-injection tests run beat faster.
 BEAT_INTERVAL_SECONDS = env.float("BEAT_INTERVAL_SECONDS", default=60.0)

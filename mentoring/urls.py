@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from sessions_log import care_views, reminder_views
 
-from . import roster_views, views
+from . import privacy_views, roster_views, views
 
 # The admin signs in through allauth: the same rate limits and MFA as everywhere else.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,6 +19,9 @@ urlpatterns = [
     path("hr/", views.hr_home, name="hr_home"),
     path("hr/directory/", views.directory, name="directory"),
     path("hr/directory/<int:pk>/", views.employee_detail, name="employee_detail"),
+    path("hr/directory/<int:pk>/erase/", privacy_views.employee_erase, name="employee_erase"),
+    path("hr/audit/", privacy_views.audit_log, name="audit_log"),
+    path("me/data/", privacy_views.my_data, name="my_data"),
     path("hr/roster/", roster_views.roster_import, name="roster_import"),
     path("hr/roster/<int:pk>/", roster_views.roster_import_detail, name="roster_import_detail"),
     path("hr/roster/<int:pk>/apply/", roster_views.roster_import_apply, name="roster_import_apply"),

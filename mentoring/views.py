@@ -21,11 +21,13 @@ logger = logging.getLogger(__name__)
 
 
 @login_required
+@require_GET
 def home(request):
     return redirect(home_url_name(request.user))
 
 
 @participant_required
+@require_GET
 def participant_home(request):
     employee = getattr(request.user, "employee", None)
     enrollments, open_programs = [], []
@@ -43,6 +45,7 @@ def participant_home(request):
 
 
 @hr_required
+@require_GET
 def hr_home(request):
     programs = list(program_selectors.programs_for_hr())
     return render(
@@ -58,6 +61,7 @@ def hr_home(request):
 
 
 @executive_required
+@require_GET
 def executive_home(request):
     from programs.dashboards import executive_dashboard_render
 
@@ -65,6 +69,7 @@ def executive_home(request):
 
 
 @hr_required
+@require_GET
 def directory(request):
     query = request.GET.get("q", "").strip()
     status = request.GET.get("status", "current")
@@ -82,6 +87,7 @@ def directory(request):
 
 
 @hr_required
+@require_GET
 def employee_detail(request, pk: int):
     employee = get_object_or_404(Employee.objects.select_related("department", "manager", "user"), pk=pk)
     chain_ids = reporting_chains([employee.pk])[employee.pk]

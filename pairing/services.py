@@ -5,6 +5,7 @@ database into the engine's plain records and the engine's result back into rows.
 """
 
 import datetime
+import functools
 import logging
 import zoneinfo
 from collections import Counter, defaultdict
@@ -17,8 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mentoring.audit import audit_record
 from mentoring.mail import send_templated
-from mentoring.models import Employee, Role as UserRole, reporting_chains
+from mentoring.models import AuditEvent, Employee, Role as UserRole, reporting_chains
 from mentoring.queue import nudge_on_commit
 from programs.models import Enrollment, EnrollmentTopic, Program
 
@@ -53,23 +55,27 @@ WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 def _utc_slots(slots, tz_name: str, reference: datetime.date) -> frozenset[str]:
     """Local weekly slots ("tue-10") to UTC slots, in the week of `reference`, so that two
     people in different zones overlap when their local hours meet."""
+    return frozenset(utc for utc in (_utc_slot(slot, tz_name, reference) for slot in slots if isinstance(slot, str)) if utc)
+
+
+# A pool has thousands of people but only a few zones and weekly slots: convert each once.
+@functools.lru_cache(maxsize=4096)
+def _utc_slot(slot, tz_name: str, reference: datetime.date) -> str | None:
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = datetime.UTC
     monday = reference - datetime.timedelta(days=reference.weekday())
-    out = set()
-    for slot in slots:
-        try:
-            day, hour = slot.split("-")
-            local = datetime.datetime.combine(monday + datetime.timedelta(days=WEEKDAYS.index(day)), datetime.time(int(hour)), tzinfo=tz)
-        except (ValueError, IndexError):
-            continue
-        utc = local.astimezone(datetime.UTC)
-        out.add(f"{WEEKDAYS[utc.weekday()]}-{utc.hour:02d}")
-    return frozenset(out)
+    try:
+        day, hour = slot.split("-")
+        local = datetime.datetime.combine(monday + datetime.timedelta(days=WEEKDAYS.index(day)), datetime.time(int(hour)), tzinfo=tz)
+    except (ValueError, IndexError):
+        return None
+    utc = local.astimezone(datetime.UTC)
+    return f"{WEEKDAYS[utc.weekday()]}-{utc.hour:02d}"
 
 
+@functools.lru_cache(maxsize=1024)
 def _utc_offset_minutes(tz_name: str, reference: datetime.date) -> int:
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
@@ -98,21 +104,27 @@ def build_input(*, program: Program) -> tuple[engine.PairingInput, dict[int, Enr
     (mentors). Live pairs are never touched, so a re-match only pairs who is left.
     """
     enrollments = list(
-        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee__left_date__isnull=True)
-        .select_related("employee__department")
-        .prefetch_related("not_with")
+        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee__left_date__isnull=True).select_related("employee__department")
     )
+    # Ratings and "not with" lists as plain tuples joined on the program, not model instances
+    # or an IN list of every enrollment: a 5,000-person pool has ~17,000 ratings.
     ratings = defaultdict(list)
-    for r in EnrollmentTopic.objects.filter(enrollment__in=enrollments).select_related("topic").only("enrollment_id", "kind", "level", "topic__name"):
-        ratings[r.enrollment_id].append(r)
+    for enrollment_id, kind, level, topic in EnrollmentTopic.objects.filter(
+        enrollment__program=program, enrollment__status=Enrollment.Status.APPROVED
+    ).values_list("enrollment_id", "kind", "level", "topic__name"):
+        ratings[enrollment_id].append((kind, level, topic))
+    not_with = defaultdict(set)
+    for enrollment_id, employee_id in Enrollment.not_with.through.objects.filter(enrollment__program=program).values_list("enrollment_id", "employee_id"):
+        not_with[enrollment_id].add(employee_id)
     live_in_program = Counter()
     paired_mentees = set()
     for mentor_id, mentee_id in Pair.objects.filter(program=program, status__in=LIVE).values_list("mentor_id", "mentee_id"):
         live_in_program[mentor_id] += 1
         paired_mentees.add(mentee_id)
     employee_ids = [e.employee_id for e in enrollments]
+    pool_mentors = Enrollment.objects.filter(program=program, role="mentor", status=Enrollment.Status.APPROVED).values("employee_id")
     elsewhere = dict(
-        Pair.objects.filter(status__in=LIVE, mentor__employee_id__in=employee_ids)
+        Pair.objects.filter(status__in=LIVE, mentor__employee_id__in=pool_mentors)
         .exclude(program=program)
         .values_list("mentor__employee_id")
         .annotate(n=Count("id"))
@@ -135,15 +147,15 @@ def build_input(*, program: Program) -> tuple[engine.PairingInput, dict[int, Enr
             level=e.level,
             department=e.department.name,
             manager_chain=tuple(chains.get(e.pk, ())),
-            teaches={r.topic.name: r.level for r in ratings[enrollment.pk] if r.kind == EnrollmentTopic.Kind.TEACH} if is_mentor else {},
-            wants={r.topic.name: r.level for r in ratings[enrollment.pk] if r.kind == EnrollmentTopic.Kind.LEARN} if not is_mentor else {},
+            teaches={topic: level for kind, level, topic in ratings[enrollment.pk] if kind == EnrollmentTopic.Kind.TEACH} if is_mentor else {},
+            wants={topic: level for kind, level, topic in ratings[enrollment.pk] if kind == EnrollmentTopic.Kind.LEARN} if not is_mentor else {},
             interests=frozenset(i.lower() for i in enrollment.interests),
             languages=frozenset(lang.strip().title() for lang in enrollment.languages),
             availability=_utc_slots(enrollment.availability, enrollment.time_zone, reference),
             utc_offset_minutes=_utc_offset_minutes(enrollment.time_zone, reference),
             capacity=max(capacity, 0),
             active_pairs_elsewhere=elsewhere.get(e.pk, 0),
-            not_with=frozenset(n.pk for n in enrollment.not_with.all()),
+            not_with=frozenset(not_with.get(enrollment.pk, ())),
         )
         (mentors if is_mentor else mentees).append(record)
         by_employee[e.pk] = enrollment
@@ -178,6 +190,7 @@ def match_run_start(*, program: Program, by) -> MatchRun:
         raise MatchError(_("A match run for this program is already in progress."))
     run = MatchRun.objects.create(program=program, kind=kind, started_by=by, progress_note=_("Waiting for a worker"))
     pool = program.enrollments.filter(status=Enrollment.Status.APPROVED).count()
+    audit_record(action=AuditEvent.Action.MATCH_RUN_STARTED, target=run, actor=by, summary=f"{kind} run for program #{program.pk}", after={"program": program.pk, "kind": kind, "pool": pool})
     if pool <= settings.PAIRING_SYNC_MAX_PEOPLE:
         transaction.on_commit(lambda: match_run_execute(run_id=run.pk))
     else:
@@ -225,8 +238,9 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
     if run.status != RS.RUNNING:
         return
     program = run.program
-    # An older unpublished proposal for this program gives way to this one.
-    Pair.objects.filter(program=program, status=Pair.Status.PROPOSED).delete()
+    # An older unpublished proposal for this program gives way to this one.  Only the ids are
+    # loaded for the cascade: thousands of breakdowns need not be decoded to be deleted.
+    Pair.objects.filter(program=program, status=Pair.Status.PROPOSED).only("id").delete()
     program.match_runs.filter(status=RS.PROPOSED).exclude(pk=run.pk).update(status=RS.SUPERSEDED)
     Pair.objects.bulk_create(
         [
@@ -250,6 +264,11 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
     run.progress_note = ""
     run.finished_at = timezone.now()
     run.save()
+    # The engine proposed these pairs, not a person: the event has no actor.
+    audit_record(
+        action=AuditEvent.Action.MATCH_RUN_PROPOSED, target=run, actor=None, ip=None, summary=f"{run.stats['pairs']} pairs proposed for program #{program.pk}",
+        after={"program": program.pk, "pairs": [[by_employee[p.mentor_id].pk, by_employee[p.mentee_id].pk, p.score] for p in result.pairs], **{k: run.stats[k] for k in ("match_rate", "total_score")}},
+    )
 
 
 def proposal_stats(*, result, n_mentors: int, n_mentees: int) -> dict:
@@ -326,8 +345,9 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     if problems:
         raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
     scored = score_one(inputs=inputs, mentor_id=m.id, mentee_id=e.id)
+    replaced = list(Pair.objects.filter(match_run=run, mentee=mentee, status=Pair.Status.PROPOSED).values_list("mentor_id", "mentee_id"))
     Pair.objects.filter(match_run=run, mentee=mentee, status=Pair.Status.PROPOSED).delete()
-    return Pair.objects.create(
+    pair = Pair.objects.create(
         program=run.program,
         mentor=mentor,
         mentee=mentee,
@@ -338,6 +358,12 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
         reasons=engine.explain(scored.breakdown) if scored else [],
         created_by=by,
     )
+    # Pairs are written as [mentor enrollment id, mentee enrollment id].
+    audit_record(
+        action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Paired by hand",
+        before={"pairs": [list(p) for p in replaced]}, after={"pairs": [[mentor.pk, mentee.pk]]},
+    )
+    return pair
 
 
 @transaction.atomic
@@ -355,6 +381,10 @@ def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pai
     if problems:
         raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
     a_mentor, b_mentor = a.mentor, b.mentor
+    audit_record(
+        action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Mentors swapped",
+        before={"pairs": [[a.mentor_id, a.mentee_id], [b.mentor_id, b.mentee_id]]}, after={"pairs": [[b.mentor_id, a.mentee_id], [a.mentor_id, b.mentee_id]]},
+    )
     a.delete()
     b.delete()
     new = []
@@ -373,7 +403,10 @@ def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pai
 @transaction.atomic
 def proposal_unpair(*, run: MatchRun, pair: Pair, by) -> None:
     run = _editable_run(run, by)
+    removed = list(Pair.objects.filter(pk=pair.pk, match_run=run, status=Pair.Status.PROPOSED).values_list("mentor_id", "mentee_id"))
     Pair.objects.filter(pk=pair.pk, match_run=run, status=Pair.Status.PROPOSED).delete()
+    if removed:
+        audit_record(action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Pair taken apart", before={"pairs": [list(p) for p in removed]}, after={"pairs": []})
 
 
 @transaction.atomic
@@ -394,7 +427,12 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
             raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
         if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
             raise MatchError(_("%(name)s is already pinned to someone else.") % {"name": mentee.employee.full_name})
+    previous = PairingOverride.objects.filter(program=program, mentor=mentor, mentee=mentee).values_list("kind", flat=True).first()
     override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
+    audit_record(
+        action=AuditEvent.Action.OVERRIDE_SET, target=override, actor=by, summary=f"{kind} for program #{program.pk}",
+        before={"kind": previous} if previous else {}, after={"kind": kind, "program": program.pk, "mentor": mentor.pk, "mentee": mentee.pk},
+    )
     return override
 
 
@@ -402,6 +440,10 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
 def override_remove(*, override: PairingOverride, by) -> None:
     _require_hr(by)
     _require_not_archived(override.program)
+    audit_record(
+        action=AuditEvent.Action.OVERRIDE_REMOVED, target=override, actor=by, summary=f"{override.kind} removed for program #{override.program_id}",
+        before={"kind": override.kind, "program": override.program_id, "mentor": override.mentor_id, "mentee": override.mentee_id},
+    )
     override.delete()
 
 
@@ -442,6 +484,10 @@ def match_run_publish(*, run: MatchRun, by) -> int:
     run.published_by = by
     run.published_at = now
     run.save(update_fields=["status", "published_by", "published_at"])
+    audit_record(
+        action=AuditEvent.Action.MATCH_RUN_PUBLISHED, target=run, actor=by, summary=f"{len(pairs)} pairs published for program #{run.program_id}",
+        before={"status": RS.PROPOSED}, after={"status": RS.PUBLISHED, "pairs": [p.pk for p in pairs]},
+    )
     program = run.program
     if program.status == Program.Status.MATCHING:
         from programs.services import program_transition

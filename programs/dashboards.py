@@ -6,24 +6,37 @@ suppressed here, before anything reaches a template, so no page can show an indi
 """
 
 import csv
+import datetime
+import hashlib
 
 from django.contrib import messages
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, IntegerField, JSONField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, JSONObject
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from mentoring.audit import audit_record
+from mentoring.models import AuditEvent, Employee
 from mentoring.roles import hr_required
 
 from . import metrics, snapshots
 from .models import MetricSnapshot, Program, SnapshotRun
 
 # The HR page names the stuck pairs; beyond this many it links to the full pairing list.
-STUCK_LIST_LIMIT = 50
+STUCK_LIST_LIMIT = snapshots.STUCK_LIST_LIMIT
+# The executive trend draws one point a week (the week's last snapshot) over this many weeks,
+# so that the page reads the same few rows however long nightly snapshots have been kept.
+TREND_WEEKS = 52
+# How long a rendered executive dashboard body is kept. Its key changes with the snapshots it
+# shows; the limit only bounds how long a deploy's template change takes to appear.
+EXECUTIVE_BODY_SECONDS = 60 * 60
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -92,14 +105,25 @@ def _funnel(data: dict) -> list[dict]:
 
 
 def _stuck_pairs(data: dict) -> tuple[list, int]:
+    """The stuck pairs the snapshot names (the quietest first) with the names as they are now,
+    read by directory id: one small lookup however large the program."""
     from pairing.models import Pair
 
-    ids = list(_get(data, "pair_health.stuck_pair_ids") or [])
-    shown = ids[:STUCK_LIST_LIMIT]
-    if not shown:
-        return [], len(ids)
-    pairs = Pair.objects.filter(pk__in=shown).select_related("mentor__employee", "mentee__employee").order_by("pk")
-    return list(pairs), len(ids)
+    health = data.get("pair_health") or {}
+    total = _get(data, "pairs.stuck")
+    rows = [(r.get("pair"), r.get("mentor"), r.get("mentee")) for r in health.get("stuck_pairs") or []]
+    if not rows and health.get("stuck_pair_ids"):  # a snapshot from before it kept who is in each pair
+        ids = health["stuck_pair_ids"][:STUCK_LIST_LIMIT]
+        found = {row[0]: row for row in Pair.objects.filter(pk__in=ids).values_list("pk", "mentor__employee_id", "mentee__employee_id")}
+        rows = [found[pk] for pk in ids if pk in found]
+        total = len(health["stuck_pair_ids"]) if total is None else total
+    rows = rows[:STUCK_LIST_LIMIT]
+    total = len(rows) if total is None else total
+    if not rows:
+        return [], total
+    people = {row[1] for row in rows} | {row[2] for row in rows}
+    names = {pk: f"{first} {last}".strip() for pk, first, last in Employee.objects.filter(pk__in=people).values_list("pk", "first_name", "last_name")}
+    return [{"pk": pk, "mentor": names.get(mentor, ""), "mentee": names.get(mentee, "")} for pk, mentor, mentee in rows], total
 
 
 def _latest_run(program: Program, snapshot) -> SnapshotRun | None:
@@ -220,6 +244,7 @@ def _export_rows(program: Program):
 def program_export(request, pk: int):
     """One row per pair; never private notes, pulse answers, feedback comments or not-with lists."""
     program = get_object_or_404(Program, pk=pk)
+    audit_record(action=AuditEvent.Action.DATA_EXPORTED, target=program, actor=request.user, summary="Pairs CSV export", after={"export": "program_pairs_csv"})
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse((writer.writerow(row) for row in _export_rows(program)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{program.slug}-pairs-{timezone.localdate().isoformat()}.csv"'
@@ -306,15 +331,23 @@ def _trend(series: list[dict]) -> dict:
     rows = [
         {
             "as_of": row["as_of"],
-            "match_rate": pct(row["match_rate"]),
-            "cadence": pct(row["cadence"]),
-            "meetings": row["meetings"],
-            "nps": None if metrics.suppress_total(row["nps_n"] or 0, row["nps"]) == metrics.FEWER_THAN else row["nps"],
+            "match_rate": pct(row.get("match_rate")),
+            "cadence": pct(row.get("cadence")),
+            "meetings": row.get("meetings"),
+            "nps": None if metrics.suppress_total(row.get("nps_n") or 0, row.get("nps")) == metrics.FEWER_THAN else row.get("nps"),
+            "insights": row.get("insights"),
+            "actions": row.get("actions"),
+            "done": row.get("done"),
         }
         for row in series
     ]
+    # The table under the charts gets its rows as tuples of text, dated as the charts are: a
+    # year of weekly rows put through the template's date and number formatting and an inner
+    # loop per cell took half the time of the page's body.
+    table = [(row["as_of"].isoformat(), *("—" if row[key] is None else str(row[key]) for key in ("match_rate", "cadence", "meetings", "nps", "insights", "actions", "done"))) for row in rows]
     return {
         "rows": rows,
+        "table": table,
         "percent_chart": {
             "type": "line",
             "percent": True,
@@ -325,6 +358,15 @@ def _trend(series: list[dict]) -> dict:
             "type": "line",
             "labels": labels,
             "datasets": [{"label": _("Meetings per pair per month"), "data": [r["meetings"] for r in rows]}],
+        },
+        "actions_chart": {
+            "type": "line",
+            "labels": labels,
+            "datasets": [
+                {"label": _("Insights raised"), "data": [r["insights"] for r in rows]},
+                {"label": _("Actions committed"), "data": [r["actions"] for r in rows]},
+                {"label": _("Actions done"), "data": [r["done"] for r in rows]},
+            ],
         },
     }
 
@@ -344,46 +386,68 @@ def executive_dashboard_render(request):
         return render(request, "mentoring/executive_home.html", context)
     chosen = request.GET.get("program")
     program = next((p for p in programs if str(p.pk) == chosen), programs[0])
-    # The series: only the keys the trend charts draw, one row per day.
-    series = list(
-        MetricSnapshot.objects.filter(program=program)
-        .order_by("as_of")
-        .values(
-            "as_of",
-            match_rate=F("data__match_rate"),
-            cadence=F("data__meetings__cadence_adherence"),
-            meetings=F("data__meetings__per_pair_per_month"),
-            nps=F("data__nps__score"),
-            nps_n=F("data__nps__n"),
-        )
-    )
-    latest_two = list(MetricSnapshot.objects.filter(program=program).order_by("-as_of")[:2])
-    snapshot = latest_two[0]
-    data = snapshot.data or {}
-    previous = latest_two[1] if len(latest_two) > 1 else None
-    ita = data.get("insight_to_action", {})
-    themes = [{"topic": r.get("topic"), "insights": r.get("insights", 0), "actions": r.get("actions", 0), "done": r.get("done", 0)} for r in ita.get("by_topic", [])]
+    # The snapshots shown: the latest two (key figures and their change) and the last of each
+    # week for the trend, picked from a small read of the last year's days; a grouped
+    # subquery instead leaves the planner guessing on a table that grows one row a night.
+    days = list(MetricSnapshot.objects.filter(program=program).order_by("-as_of").values_list("pk", "as_of", "computed_at")[: TREND_WEEKS * 7])
+    latest, previous = days[0], (days[1] if len(days) > 1 else None)
+    since = latest[1] - datetime.timedelta(weeks=TREND_WEEKS)
+    last_of_week = {}
+    for day in reversed(days):
+        if day[1] > since:
+            last_of_week[day[1].isocalendar()[:2]] = day
+    shown = [latest, previous, *last_of_week.values()]
+    # The body shows aggregates of these snapshots and nothing about the viewer: it is rendered
+    # once per set of snapshots (a recomputed day changes its computed_at, so the key) and
+    # served from the cache to everyone else.
+    key = "executive-dashboard:" + hashlib.sha256(repr((program.pk, get_language(), [(d[0], d[2].isoformat()) for d in shown if d])).encode()).hexdigest()
+    body = cache.get(key)
+    if body is None:
+        body = render_to_string("programs/_dashboard_executive_body.html", _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()]))
+        cache.set(key, body, EXECUTIVE_BODY_SECONDS)
     context.update(
         {
             "program": program,
-            "snapshot": snapshot,
-            "previous": previous,
-            "kpis": _kpis(data, previous.data if previous else None),
-            "trend": _trend(series),
-            "by_department": _breakdown(data.get("by_department")),
-            "by_level_band": _breakdown(data.get("by_level_band")),
-            "by_topic": _breakdown(data.get("by_topic")),
-            "uplift": _uplift(data.get("uplift_mentee"), "topic"),
-            "growth": _uplift(data.get("growth_mentor"), "label"),
-            "career": [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))],
-            "themes": themes,
-            "themes_chart": {
-                "type": "bar",
-                "labels": [t["topic"] for t in themes],
-                "datasets": [{"label": _("Insights"), "data": [t["insights"] for t in themes]}, {"label": _("Actions committed"), "data": [t["actions"] for t in themes]}, {"label": _("Actions done"), "data": [t["done"] for t in themes]}],
-            },
-            "min_group": metrics.MIN_GROUP,
+            "snapshot": {"as_of": latest[1], "computed_at": latest[2]},
+            # Safe HTML from the template engine; the cache keeps it so (a cache that did not
+            # would show the markup escaped, never unescaped).
+            "body": body,
             "dashboard_url": reverse("executive_home"),
         }
     )
     return render(request, "mentoring/executive_home.html", context)
+
+
+def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, weekly_pks: list[int]) -> dict:
+    both = {s.pk: s for s in MetricSnapshot.objects.filter(pk__in=[pk for pk in (latest_pk, previous_pk) if pk])}
+    snapshot, previous = both[latest_pk], both.get(previous_pk)
+    # Each snapshot carries its trend figures in one small object; older snapshots without it
+    # have them picked out of the whole document.
+    picked = JSONObject(**{key: F(f"data__{path}") for key, path in snapshots.TREND_FIGURES.items()})
+    series = [
+        {"as_of": as_of, **(figures or {})}
+        for as_of, figures in MetricSnapshot.objects.filter(pk__in=weekly_pks).order_by("as_of").values_list("as_of", Coalesce(F("data__trend"), picked, output_field=JSONField()))
+    ]
+    data = snapshot.data or {}
+    ita = data.get("insight_to_action", {})
+    themes = [{"topic": r.get("topic"), "insights": r.get("insights", 0), "actions": r.get("actions", 0), "done": r.get("done", 0)} for r in ita.get("by_topic", [])]
+    return {
+        "program": program,
+        "snapshot": snapshot,
+        "previous": previous,
+        "kpis": _kpis(data, previous.data if previous else None),
+        "trend": _trend(series),
+        "by_department": _breakdown(data.get("by_department")),
+        "by_level_band": _breakdown(data.get("by_level_band")),
+        "by_topic": _breakdown(data.get("by_topic")),
+        "uplift": _uplift(data.get("uplift_mentee"), "topic"),
+        "growth": _uplift(data.get("growth_mentor"), "label"),
+        "career": [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))],
+        "themes": themes,
+        "themes_chart": {
+            "type": "bar",
+            "labels": [t["topic"] for t in themes],
+            "datasets": [{"label": _("Insights"), "data": [t["insights"] for t in themes]}, {"label": _("Actions committed"), "data": [t["actions"] for t in themes]}, {"label": _("Actions done"), "data": [t["done"] for t in themes]}],
+        },
+        "min_group": metrics.MIN_GROUP,
+    }

@@ -456,3 +456,5 @@ class DecisionForm(forms.Form):
     enrollment = IdListField(error_messages={"required": gettext_lazy("Select at least one application first.")})
     decision = forms.ChoiceField(choices=DECISIONS)
     message = forms.CharField(required=False, max_length=2000)
+    # When the page was loaded: what another HR admin decided since is not overwritten.
+    seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)

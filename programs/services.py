@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mentoring.mail import send_templated
-from mentoring.models import Employee, Role as UserRole
+from mentoring.audit import audit_record
+from mentoring.models import AuditEvent, Employee, Role as UserRole
 
 from .models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
@@ -112,7 +113,7 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     problems = transition_problems(program=program, to=to)
     if problems:
         raise ProgramError(" ".join(problems))
-    previous = program.status
+    previous, previous_closes_on = program.status, program.enrollment_closes_on
     program.status = to
     fields = ["status", "updated_at"]
     if to == S.MATCHING and program.enrollment_closes_on > today():
@@ -121,6 +122,11 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
         fields.append("enrollment_closes_on")
     program.save(update_fields=fields)
     ProgramTransition.objects.create(program=program, from_status=previous, to_status=to, by=by, note=note[:300])
+    # The note is HR's free text: it stays on the transition, not in the audit log.
+    before, after = {"status": previous}, {"status": to}
+    if "enrollment_closes_on" in fields:
+        before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
+    audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{previous} → {to}", before=before, after=after)
     return program
 
 
@@ -428,11 +434,17 @@ DECISIONS = {
 class ReviewResult:
     changed: int = 0
     skipped: int = 0
+    decided_meanwhile: int = 0  # decided by someone else after the reviewer loaded the queue
 
 
 @transaction.atomic
-def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, message: str = "") -> ReviewResult:
-    """Bulk approve / waitlist / decline; each person is told by email."""
+def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, message: str = "", seen_at: datetime.datetime | None = None) -> ReviewResult:
+    """Bulk approve / waitlist / decline; each person is told by email.
+
+    `seen_at` is when the reviewer loaded the queue: an application decided after that (by
+    another HR admin, a moment earlier) is left as it is and counted in decided_meanwhile,
+    so two admins deciding differently at once do not send the person two contradictory emails.
+    """
     _require_hr(by)
     program = Program.objects.select_for_update().get(pk=program.pk)
     _require_editable(program)
@@ -443,6 +455,9 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
     now = timezone.now()
     changed = []
     for enrollment in candidates:
+        if seen_at is not None and enrollment.decided_at is not None and enrollment.decided_at > seen_at:
+            result.decided_meanwhile += 1
+            continue
         if enrollment.status not in DECISIONS[decision]:
             result.skipped += 1
             continue

@@ -47,6 +47,7 @@ ES = Enrollment.Status
 
 
 @hr_required
+@require_GET
 def topic_list(request):
     return render(request, "programs/topic_list.html", {"topics": Topic.objects.order_by("-active", "name")})
 
@@ -79,6 +80,7 @@ def _topic_form(request, *, topic):
 
 
 @hr_required
+@require_GET
 def program_list(request):
     return render(request, "programs/program_list.html", {"programs": selectors.programs_for_hr()})
 
@@ -156,6 +158,7 @@ def program_clone(request, pk: int):
 
 
 @hr_required
+@require_GET
 def program_detail(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
     return render(request, "programs/program_detail.html", _detail_context(program, ResourceForm()))
@@ -304,6 +307,7 @@ def _review_url(pk: int, query: str) -> str:
 
 
 @hr_required
+@require_GET
 def program_review(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
     filters = ReviewFilterForm(request.GET)
@@ -330,6 +334,7 @@ def program_review(request, pk: int):
             "status_counts": [(value, label, counts[value]) for value, label in ES.choices],
             "decisions": DecisionForm.DECISIONS,
             "query": request.GET.urlencode(),
+            "seen_at": timezone.now().isoformat(),
         },
     )
 
@@ -345,7 +350,8 @@ def program_review_decide(request, pk: int):
         decision = form.cleaned_data["decision"]
         try:
             result = services.enrollments_decide(
-                program=program, enrollment_ids=form.cleaned_data["enrollment"], decision=decision, by=request.user, message=form.cleaned_data["message"]
+                program=program, enrollment_ids=form.cleaned_data["enrollment"], decision=decision, by=request.user, message=form.cleaned_data["message"],
+                seen_at=form.cleaned_data["seen_at"],
             )
         except ProgramError as exc:
             messages.error(request, str(exc))
@@ -359,6 +365,12 @@ def program_review_decide(request, pk: int):
                 text += " " + ngettext(
                     "%(count)d left as it was: its status does not allow that decision.", "%(count)d left as they were: their status does not allow that decision.", result.skipped
                 ) % {"count": result.skipped}
+            if result.decided_meanwhile:
+                text += " " + ngettext(
+                    "%(count)d was decided by another HR admin while you were reviewing; it keeps their decision: check it again.",
+                    "%(count)d were decided by another HR admin while you were reviewing; they keep that decision: check them again.",
+                    result.decided_meanwhile,
+                ) % {"count": result.decided_meanwhile}
             (messages.success if result.changed else messages.warning)(request, text)
     return redirect(_review_url(pk, request.GET.urlencode()))
 

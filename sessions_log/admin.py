@@ -4,8 +4,8 @@ Participants change these records through the pages and services (with their rul
 act, ICS invites, versions); here nothing can be added, changed or deleted.
 
 Confidential rows are deliberately NOT registered: private notes (author only), safety pulses
-(HR only ever sees an alert) and feedback (the partner never sees it). Calendar feed tokens are
-secrets and are not shown.
+(HR only ever sees an alert) and feedback (the partner never sees it). A concern's text (for HR's
+care page only) and calendar feed tokens (secrets) are not shown.
 """
 
 from django.contrib import admin
@@ -77,6 +77,8 @@ class ConcernAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     list_select_related = ("pair__mentor__employee", "pair__mentee__employee", "raised_by")
     raw_id_fields = ("pair", "raised_by")
+    # Confidential: the mentor wrote it for HR, who read it on the HR care page; not for the admin.
+    exclude = ("text",)
 
 
 @admin.register(PulseAlert)

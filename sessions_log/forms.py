@@ -113,6 +113,8 @@ class MeetingForm(_WhenForm):
 
 class RescheduleForm(_WhenForm):
     reason = forms.CharField(label=_("Why it moves"), max_length=500, required=False, help_text=_("Your partner sees this in the email."))
+    # The meeting's version when the form was shown: a move by the partner since is not undone.
+    sequence = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class CancelForm(forms.Form):

@@ -147,9 +147,15 @@ def agreement_acknowledge(*, pair: Pair, me: Employee, version: int) -> Agreemen
 @transaction.atomic
 def goal_update_progress(*, goal: AgreementGoal, me: Employee, progress: int, note: str = "") -> AgreementGoal:
     """Progress on a goal does not change the terms: no re-acknowledgement needed."""
-    _live_pair(goal.agreement.pair, me)
+    # The pair row is the lock agreement_save takes too: an edit of the agreement rewrites its
+    # goals, so a goal read before that edit committed may no longer exist.
+    pair = _lock(goal.agreement.pair)
+    _live_pair(pair, me)
     if not 0 <= progress <= 100:
         raise SessionError(_("Progress goes from 0 to 100%."))
+    goal = AgreementGoal.objects.filter(pk=goal.pk, agreement__pair=pair).first()
+    if goal is None:
+        raise SessionError(_("The agreement changed while you were updating this goal: read it again and update the goal there."))
     goal.progress = progress
     goal.note = note.strip()[:500]
     goal.save(update_fields=["progress", "note"])
@@ -190,11 +196,26 @@ def _validate_time(pair: Pair, starts_at: datetime.datetime, duration: int) -> N
         raise SessionError(_("A meeting lasts between 10 and 240 minutes."))
 
 
+def _refuse_overlap(pair: Pair, starts_at: datetime.datetime, duration: int, *, moving: Meeting | None = None) -> None:
+    """A pair meets once at a time: both partners picking the same suggested slot at once get
+    one meeting (callers hold the pair's lock, so the second sees the first's meeting)."""
+    ends_at = starts_at + datetime.timedelta(minutes=duration)
+    nearby = Meeting.objects.filter(pair=pair, status=Meeting.Status.SCHEDULED, starts_at__lt=ends_at, starts_at__gt=starts_at - datetime.timedelta(minutes=240))
+    if moving is not None:
+        nearby = nearby.exclude(pk=moving.pk)
+    clash = next((m for m in nearby.order_by("starts_at") if m.ends_at > starts_at), None)
+    if clash is not None:
+        raise SessionError(
+            _("You already have a meeting at %(when)s that overlaps this time: move that one instead.") % {"when": timezone.localtime(clash.starts_at).strftime("%Y-%m-%d %H:%M")}
+        )
+
+
 @transaction.atomic
 def meeting_schedule(*, pair: Pair, me: Employee, starts_at: datetime.datetime, duration_minutes: int, location: str = "", video_url: str = "", agenda: str = "", topics=()) -> Meeting:
     pair = _lock(pair)
     _live_pair(pair, me)
     _validate_time(pair, starts_at, duration_minutes)
+    _refuse_overlap(pair, starts_at, duration_minutes)
     meeting = Meeting.objects.create(
         pair=pair, starts_at=starts_at, duration_minutes=duration_minutes, location=location.strip()[:200], video_url=video_url.strip(), agenda=agenda.strip(), scheduled_by=me
     )
@@ -208,13 +229,23 @@ def _lock_meeting(meeting: Meeting) -> Meeting:
 
 
 @transaction.atomic
-def meeting_reschedule(*, meeting: Meeting, me: Employee, starts_at: datetime.datetime, reason: str = "", duration_minutes: int | None = None) -> Meeting:
+def meeting_reschedule(
+    *, meeting: Meeting, me: Employee, starts_at: datetime.datetime, reason: str = "", duration_minutes: int | None = None, seen_sequence: int | None = None
+) -> Meeting:
+    """Move a meeting. `seen_sequence` is the version the person saw when choosing the new
+    time: if the partner moved it since, this move is refused rather than silently undoing theirs."""
     meeting = _lock_meeting(meeting)
     side = _live_pair(meeting.pair, me)
     if meeting.status == Meeting.Status.CANCELLED:
         raise SessionError(_("This meeting was cancelled; schedule a new one."))
+    if seen_sequence is not None and seen_sequence != meeting.sequence:
+        raise SessionError(
+            _("Your partner changed this meeting while you were choosing a new time: it is now at %(when)s. Check it and move it again if you still need to.")
+            % {"when": timezone.localtime(meeting.starts_at).strftime("%Y-%m-%d %H:%M")}
+        )
     duration = duration_minutes or meeting.duration_minutes
     _validate_time(meeting.pair, starts_at, duration)
+    _refuse_overlap(meeting.pair, starts_at, duration, moving=meeting)
     MeetingChange.objects.create(meeting=meeting, kind=MeetingChange.Kind.RESCHEDULED, requested_by=me, requested_by_role=side, reason=reason.strip()[:500], old_starts_at=meeting.starts_at, new_starts_at=starts_at)
     meeting.starts_at = starts_at
     meeting.duration_minutes = duration

@@ -223,15 +223,22 @@ def meeting_reschedule(request, pair, me, meeting_id: int):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.meeting_reschedule(meeting=meeting, me=me, starts_at=data["starts_at"], reason=data["reason"], duration_minutes=data["duration_minutes"])
+                services.meeting_reschedule(
+                    meeting=meeting, me=me, starts_at=data["starts_at"], reason=data["reason"], duration_minutes=data["duration_minutes"], seen_sequence=data.get("sequence")
+                )
             except SessionError as exc:
                 form.add_error(None, str(exc))
+                # Shown again as the meeting is now (the partner may have just moved it), so a
+                # second try is made on the current version.
+                meeting = _found(selectors.meeting_of, pair=pair, pk=meeting.pk)
+                form.data = form.data.copy()
+                form.data["sequence"] = meeting.sequence
             else:
                 messages.success(request, _("Meeting moved. You and your partner each get an updated invite."))
                 return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
     else:
         local = timezone.localtime(meeting.starts_at)
-        form = RescheduleForm(initial={"day": local.date(), "time": local.time(), "duration_minutes": meeting.duration_minutes})
+        form = RescheduleForm(initial={"day": local.date(), "time": local.time(), "duration_minutes": meeting.duration_minutes, "sequence": meeting.sequence})
     return render(request, "sessions_log/meeting_reschedule.html", _context(pair, me, meeting=meeting, form=form))
 
 

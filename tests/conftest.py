@@ -9,6 +9,7 @@ from django.test import Client  # noqa: E402
 
 from mentoring.celery import app as celery_app  # noqa: E402
 from mentoring.models import Role  # noqa: E402
+from tests.auth_helpers import login_with_mfa  # noqa: E402
 from tests.factories import PASSWORD, make_person  # noqa: E402
 
 celery_app.conf.task_always_eager = True
@@ -77,15 +78,17 @@ def participant_user(db):
 
 @pytest.fixture
 def hr_client(hr_user):
+    """Signed in with password and TOTP code: HR admins must pass MFA to reach any page."""
     client = Client()
-    client.force_login(hr_user)
+    login_with_mfa(client, hr_user)
     return client
 
 
 @pytest.fixture
 def executive_client(executive_user):
+    """Signed in with password and TOTP code, as MFA_REQUIRED_ROLES requires for executives."""
     client = Client()
-    client.force_login(executive_user)
+    login_with_mfa(client, executive_user)
     return client
 
 

@@ -19,6 +19,21 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(autouse=True)
+def _mfa_only_where_asked(request, settings):
+    """Journeys about other things sign HR admins and executives in with a password only;
+    a test that asks for the `mfa_enforced` fixture runs with MFA_REQUIRED_ROLES as configured."""
+    if "mfa_enforced" not in request.fixturenames:
+        settings.MFA_REQUIRED_ROLES = []
+
+
+@pytest.fixture
+def mfa_enforced(settings):
+    from mentoring.models import Role
+
+    settings.MFA_REQUIRED_ROLES = [Role.HR_ADMIN, Role.EXECUTIVE]
+
+
 @pytest.fixture
 def check_accessibility():
     """Run axe-core on the current page; fail on serious or critical violations."""

@@ -70,7 +70,8 @@ def test_unverified_email_cannot_sign_in(client):
     ("roles", "home"),
     [([Role.HR_ADMIN, Role.PARTICIPANT], "hr_home"), ([Role.EXECUTIVE], "executive_home"), ([Role.PARTICIPANT], "participant_home")],
 )
-def test_login_lands_on_the_role_home_page(client, password, roles, home):
+def test_login_lands_on_the_role_home_page(client, password, roles, home, settings):
+    settings.MFA_REQUIRED_ROLES = []  # the second factor's own journeys: tests/mentoring/test_mfa.py
     user = UserFactory(roles=roles)
     response = client.post(reverse("account_login"), {"login": user.email, "password": password})
     assert response.status_code == 302

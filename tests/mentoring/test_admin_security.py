@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from mentoring.models import Role
+from tests.auth_helpers import sign_in
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(client):
     user = UserFactory(roles=[Role.HR_ADMIN], is_staff=True, is_superuser=True)
-    client.force_login(user)
+    sign_in(client, user)  # with the second factor HR admins need
     return client
 
 

@@ -35,6 +35,10 @@ class Command(BaseCommand):
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(self.style.SUCCESS(f"\nUpward is running at http://{host}/  (database: {database}, Celery: {broker})"))
+        if "MFA_REQUIRED_ROLES" not in os.environ:
+            # The demo logins should open at once; set the variable to see the real sign-in.
+            settings.MFA_REQUIRED_ROLES = []
+            self.stdout.write("MFA is off in the demo: to try it, run with MFA_REQUIRED_ROLES=hr_admin,executive (HR admins and executives then set up an authenticator app).")
         self.stdout.write("Sign in with one of the demo logins above. Stop with Ctrl+C.\n")
         try:
             call_command("runserver", addrport, use_reloader=False)

@@ -1,0 +1,634 @@
+"""GDPR: a person downloads their data (JSON files in a ZIP); HR erases a person.
+
+Erasure pseudonymises rather than deletes: the directory row, enrollments, pairs, meetings,
+ratings and survey scores stay, so every dashboard number stays what it was, but the identity
+("Erased person #<id>", an invalid address) and the free text the person wrote are gone.
+
+Every relation from a model to a person is listed in EXPORTED or EXEMPT below;
+tests/mentoring/test_gdpr.py fails when a model gains one that is in neither.
+"""
+
+import base64
+import html
+import io
+import json
+import re
+import zipfile
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Prefetch, Q, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from .audit import audit_record
+from .auth_policy import user_sessions_end
+from .models import AuditEvent, Employee, OutboxMessage, Role, RosterImport, User
+
+
+class GdprError(Exception):
+    """A refused export or erasure, with a message a person can read."""
+
+
+# --- What is personal, and where it goes ----------------------------------------------------------
+
+# A relation to one of these is a link to a person: a login, a directory entry, one person's
+# place in a program, or a pair (two people).
+PERSON_MODELS = ("mentoring.User", "mentoring.Employee", "programs.Enrollment", "pairing.Pair")
+
+# "app_label.Model.field" -> the file of the export that holds what the relation links.
+EXPORTED: dict[str, str] = {
+    "account.EmailAddress.user": "account.json",
+    "mfa.Authenticator.user": "account.json",
+    "socialaccount.SocialAccount.user": "account.json",
+    "mentoring.Employee.user": "directory.json",
+    "mentoring.Employee.manager": "directory.json",
+    "mentoring.EmployeeEvent.employee": "directory.json",
+    "mentoring.AuditEvent.actor": "audit_events.json",
+    "programs.Enrollment.employee": "enrollments.json",
+    "programs.Enrollment.not_with": "enrollments.json",  # the person's own list, never others' lists naming them
+    "programs.EnrollmentTopic.enrollment": "enrollments.json",
+    "programs.ResourceCompletion.enrollment": "enrollments.json",
+    "pairing.Pair.mentor": "pairs.json",
+    "pairing.Pair.mentee": "pairs.json",
+    "sessions_log.Agreement.pair": "pairs.json",
+    "sessions_log.Agreement.updated_by": "pairs.json",
+    "sessions_log.Meeting.pair": "pairs.json",
+    "sessions_log.Meeting.scheduled_by": "pairs.json",
+    "sessions_log.MeetingChange.requested_by": "pairs.json",
+    "sessions_log.SessionLog.pair": "pairs.json",
+    "sessions_log.SessionLog.author": "pairs.json",
+    "sessions_log.Insight.pair": "pairs.json",
+    "sessions_log.Insight.created_by": "pairs.json",
+    "sessions_log.ActionItem.pair": "action_items.json",
+    "sessions_log.ActionItem.committed_by": "action_items.json",
+    "sessions_log.PrivateNote.author": "private_notes.json",
+    "sessions_log.SafetyPulse.pair": "pulse_answers.json",  # to the mentor, who answered it
+    "sessions_log.Feedback.author": "feedback_given.json",
+    "sessions_log.Reflection.author": "reflections.json",
+    "sessions_log.SurveyResponse.enrollment": "surveys.json",
+    "sessions_log.Concern.raised_by": "concerns.json",
+    "sessions_log.Reminder.recipient": "reminders.json",
+    "sessions_log.ReminderOptOut.employee": "reminders.json",
+    "sessions_log.CalendarFeed.employee": "calendar_feed.json",
+}
+
+_HR_WORK = "HR's work record on the organisation's programs, not data about the person; who did it is in the audit events"
+
+# "app_label.Model.field" -> why the export leaves it out.
+EXEMPT: dict[str, str] = {
+    "admin.LogEntry.user": "Django admin's change history of staff accounts (operators only); erasure renames the person in it",
+    "usersessions.UserSession.user": "sign-in sessions (address, browser): technical, and all of them end at erasure",
+    "mentoring.RosterImport.uploaded_by": _HR_WORK,
+    "programs.Program.created_by": _HR_WORK,
+    "programs.ProgramTransition.by": _HR_WORK,
+    "programs.Enrollment.invited_by": _HR_WORK,
+    "programs.Enrollment.decided_by": _HR_WORK,
+    "programs.SnapshotRun.requested_by": _HR_WORK,
+    "pairing.MatchRun.started_by": _HR_WORK,
+    "pairing.MatchRun.published_by": _HR_WORK,
+    "pairing.PairingOverride.created_by": _HR_WORK,
+    "pairing.PairingOverride.mentor": "HR's pins and exclusions for a proposal: an exclusion can reveal another person's confidential request",
+    "pairing.PairingOverride.mentee": "HR's pins and exclusions for a proposal: an exclusion can reveal another person's confidential request",
+    "pairing.Pair.created_by": _HR_WORK,
+    "pairing.Pair.ended_by": "who ended a pair; the pair's end date and reason are in pairs.json",
+    "sessions_log.Feedback.pair": "feedback about the person is confidential to its author; the product never shows it to the person rated",
+    "sessions_log.Reflection.pair": "the partner's reflection is theirs; the product only says that they wrote one",
+    "sessions_log.Concern.pair": "a concern is confidential between the mentor who raised it and HR",
+    "sessions_log.PulseAlert.pair": "HR's alert derived from the mentor's pulse; the pulse answers are exported to the mentor",
+    "sessions_log.Reminder.pair": "the partner's reminders are theirs; a person's own reminders are exported by recipient",
+}
+
+
+def person_relations() -> list[str]:
+    """Every forward relation (FK, one-to-one, many-to-many) to a person model, as model.field."""
+    from django.apps import apps
+
+    person_models = {apps.get_model(label) for label in PERSON_MODELS}
+    found = []
+    for model in apps.get_models():
+        for field in [*model._meta.fields, *model._meta.many_to_many]:
+            if field.is_relation and field.related_model in person_models:
+                found.append(f"{model._meta.label}.{field.name}")
+    return sorted(found)
+
+
+# --- Export -------------------------------------------------------------------------------------------
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _account(user: User) -> dict:
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
+
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "full_name": user.full_name,
+        "active": user.is_active,
+        "date_joined": _iso(user.date_joined),
+        "last_login": _iso(user.last_login),
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "email_addresses": [
+            {"email": e.email, "verified": e.verified, "primary": e.primary} for e in EmailAddress.objects.filter(user=user).order_by("id")
+        ],
+        # Which kinds of second factor exist and when they were used; never their secrets.
+        "second_factors": [
+            {"type": a.type, "created_at": _iso(a.created_at), "last_used_at": _iso(a.last_used_at)} for a in Authenticator.objects.filter(user=user).order_by("id")
+        ],
+        "single_sign_on": [
+            {"provider": s.provider, "uid": s.uid, "last_login": _iso(s.last_login), "date_joined": _iso(s.date_joined)}
+            for s in SocialAccount.objects.filter(user=user).order_by("id")
+        ],
+    }
+
+
+def _directory(employee: Employee | None) -> dict:
+    if employee is None:
+        return {}
+    manager = employee.manager
+    return {
+        "employee_id": employee.employee_id,
+        "email": employee.email,
+        "first_name": employee.first_name,
+        "last_name": employee.last_name,
+        "title": employee.title,
+        "department": employee.department.name,
+        "level": employee.level,
+        "level_label": employee.level_label,
+        "manager": {"employee_id": manager.employee_id, "name": manager.full_name} if manager else None,
+        "location": employee.location,
+        "time_zone": employee.time_zone,
+        "hire_date": _iso(employee.hire_date),
+        "left_date": _iso(employee.left_date),
+        "history": [
+            {"kind": ev.kind, "effective_date": _iso(ev.effective_date), "from_level": ev.from_level, "to_level": ev.to_level}
+            for ev in employee.events.order_by("effective_date", "id")
+        ],
+    }
+
+
+def _enrollments(enrollments) -> list[dict]:
+    out = []
+    for e in enrollments:
+        done = {c.resource_id: c.completed_at for c in e.completed_resources.all()}
+        out.append(
+            {
+                "id": e.pk,
+                "program": e.program.name,
+                "role": e.role,
+                "status": e.status,
+                "interests": e.interests,
+                "languages": e.languages,
+                "availability": e.availability,
+                "time_zone": e.time_zone,
+                "motivation": e.motivation,
+                "topics": [{"topic": r.topic.name, "kind": r.kind, "level": r.level} for r in e.topic_ratings.all()],
+                # The person's own "please not with" list: confidential to them, so theirs to see.
+                "please_not_with": [p.full_name for p in e.not_with.all()],
+                "invited_at": _iso(e.invited_at),
+                "applied_at": _iso(e.applied_at),
+                "decided_at": _iso(e.decided_at),
+                "decision_message": e.decision_message,
+                "withdrawn_at": _iso(e.withdrawn_at),
+                "withdrawal_reason": e.withdrawal_reason,
+                "resources_completed": [{"resource": r.title, "completed_at": _iso(done[r.pk])} for r in e.program.resources.all() if r.pk in done],
+            }
+        )
+    return out
+
+
+def _pairs(employee: Employee, pairs) -> list[dict]:
+    from sessions_log.models import Agreement
+
+    agreements = {a.pair_id: a for a in Agreement.objects.filter(pair__in=pairs).prefetch_related("goals")}
+    out = []
+    for pair in pairs:
+        side = "mentor" if pair.mentor.employee_id == employee.pk else "mentee"
+        partner = pair.mentee if side == "mentor" else pair.mentor
+        agreement = agreements.get(pair.pk)
+
+        def who(person_id):
+            return "me" if person_id == employee.pk else ("partner" if person_id == partner.employee_id else None)
+
+        out.append(
+            {
+                "id": pair.pk,
+                "program": pair.program.name,
+                "my_role": side,
+                "partner": partner.employee.full_name,
+                "status": pair.status,
+                "started_at": _iso(pair.started_at),
+                "ended_at": _iso(pair.ended_at),
+                "end_reason": pair.end_reason,
+                "agreement": {
+                    "meeting_frequency": agreement.meeting_frequency,
+                    "boundaries": agreement.boundaries,
+                    "confidentiality": agreement.confidentiality,
+                    "version": agreement.version,
+                    "i_acknowledged_version": getattr(agreement, f"{side}_acknowledged_version"),
+                    "goals": [{"title": g.title, "progress": g.progress, "note": g.note} for g in agreement.goals.all()],
+                }
+                if agreement
+                else None,
+                "meetings": [
+                    {
+                        "starts_at": _iso(m.starts_at),
+                        "duration_minutes": m.duration_minutes,
+                        "location": m.location,
+                        "video_url": m.video_url,
+                        "agenda": m.agenda,
+                        "topics": [t.name for t in m.topics.all()],
+                        "status": m.status,
+                        "scheduled_by": who(m.scheduled_by_id),
+                        "changes": [
+                            {"kind": c.kind, "requested_by": who(c.requested_by_id), "reason": c.reason, "old_starts_at": _iso(c.old_starts_at), "new_starts_at": _iso(c.new_starts_at), "at": _iso(c.at)}
+                            for c in m.changes.all()
+                        ],
+                    }
+                    for m in pair.meetings.all()
+                ],
+                # What both sides see of a session; private notes are in private_notes.json.
+                "session_logs": [
+                    {
+                        "id": log.pk,
+                        "held_on": _iso(log.held_on),
+                        "minutes": log.minutes,
+                        "topics": [t.name for t in log.topics.all()],
+                        "written_by": who(log.author_id),
+                        "mentor_learned": log.mentor_learned,
+                        "mentee_learned": log.mentee_learned,
+                        "shared_notes": log.shared_notes,
+                    }
+                    for log in pair.session_logs.all()
+                ],
+                "insights": [
+                    {"topic": i.topic.name if i.topic else None, "text": i.text, "raised_by": who(i.created_by_id), "created_at": _iso(i.created_at)}
+                    for i in pair.insights.all()
+                ],
+            }
+        )
+    return out
+
+
+def person_export_data(*, user: User) -> dict[str, object]:
+    """{file name: JSON-able content} of everything Upward holds about this person that is
+    theirs to see. Never another person's confidential data: the partner's private notes,
+    pulse answers, feedback, reflections and "please not with" lists stay out."""
+    from pairing.models import Pair
+    from programs.models import Enrollment
+    from sessions_log.models import ActionItem, CalendarFeed, Concern, Feedback, Meeting, PrivateNote, Reflection, Reminder, ReminderOptOut, SafetyPulse, SessionLog, SurveyResponse
+
+    employee = Employee.objects.select_related("department", "manager").filter(user=user).first()
+    data: dict[str, object] = {"account.json": _account(user), "directory.json": _directory(employee)}
+    events = AuditEvent.objects.filter(Q(actor=user) | Q(object_type="mentoring.user", object_id=user.pk))
+    if employee is not None:
+        events = events | AuditEvent.objects.filter(object_type="mentoring.employee", object_id=employee.pk)
+    data["audit_events.json"] = [
+        {"at": _iso(e.occurred_at), "action": e.action, "by_me": e.actor_id == user.pk, "object": f"{e.object_type}#{e.object_id}" if e.object_type else "", "summary": e.summary, "before": e.before, "after": e.after, "ip": e.ip}
+        for e in events.order_by("occurred_at", "id")
+    ]
+    if employee is None:
+        return data
+
+    enrollments = list(
+        Enrollment.objects.filter(employee=employee)
+        .select_related("program")
+        .prefetch_related("topic_ratings__topic", "not_with", "completed_resources", "program__resources")
+        .order_by("created_at", "id")
+    )
+    data["enrollments.json"] = _enrollments(enrollments)
+    # Proposed pairs are HR's draft: the person never sees them, so they are not "theirs" yet.
+    pairs = list(
+        Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee))
+        .exclude(status=Pair.Status.PROPOSED)
+        .select_related("program", "mentor__employee", "mentee__employee")
+        .prefetch_related(
+            Prefetch("meetings", Meeting.objects.prefetch_related("topics", "changes").order_by("starts_at")),
+            Prefetch("session_logs", SessionLog.objects.prefetch_related("topics").order_by("held_on", "id")),
+            "insights__topic",
+        )
+        .order_by("created_at", "id")
+    )
+    data["pairs.json"] = _pairs(employee, pairs)
+    data["action_items.json"] = [
+        {"pair": a.pair_id, "text": a.text, "due_on": _iso(a.due_on), "status": a.status, "committed_by_me": a.committed_by_id == employee.pk, "done_at": _iso(a.done_at)}
+        for a in ActionItem.objects.filter(pair__in=pairs).order_by("created_at", "id")
+    ]
+    data["private_notes.json"] = [
+        {"pair": n.session_log.pair_id, "session_held_on": _iso(n.session_log.held_on), "text": n.text, "updated_at": _iso(n.updated_at)}
+        for n in PrivateNote.objects.filter(author=employee).select_related("session_log").order_by("id")
+    ]
+    mentor_pairs = [p for p in pairs if p.mentor.employee_id == employee.pk]
+    data["pulse_answers.json"] = [
+        {"pair": p.pair_id, "session_held_on": _iso(p.session_log.held_on), "felt_heard": p.felt_heard, "safe_to_be_candid": p.safe_to_be_candid, "wants_to_continue": p.wants_to_continue}
+        for p in SafetyPulse.objects.filter(pair__in=mentor_pairs).select_related("session_log").order_by("id")
+    ]
+    data["feedback_given.json"] = [
+        {"pair": f.pair_id, "session_held_on": _iso(f.session_log.held_on), "usefulness": f.usefulness, "psychological_safety": f.psychological_safety, "comment": f.comment}
+        for f in Feedback.objects.filter(author__in=enrollments).select_related("session_log").order_by("id")
+    ]
+    data["reflections.json"] = [{"pair": r.pair_id, "text": r.text, "created_at": _iso(r.created_at)} for r in Reflection.objects.filter(author__in=enrollments).order_by("id")]
+    data["surveys.json"] = [
+        {
+            "program": s.enrollment.program.name,
+            "kind": s.kind,
+            "would_recommend": s.would_recommend,
+            "submitted_at": _iso(s.submitted_at),
+            "answers": [{"topic": a.topic.name if a.topic else None, "growth_item": a.growth_item, "score": a.score} for a in s.answers.all()],
+        }
+        for s in SurveyResponse.objects.filter(enrollment__in=enrollments).select_related("enrollment__program").prefetch_related("answers__topic").order_by("id")
+    ]
+    data["concerns.json"] = [{"pair": c.pair_id, "text": c.text, "status": c.status, "created_at": _iso(c.created_at)} for c in Concern.objects.filter(raised_by=employee).order_by("id")]
+    data["reminders.json"] = {
+        "switched_off": sorted(ReminderOptOut.objects.filter(employee=employee).values_list("kind", flat=True)),
+        "reminders": [
+            {"kind": r.kind, "due_at": _iso(r.due_at), "status": r.status, "sent_at": _iso(r.sent_at)}
+            for r in Reminder.objects.filter(recipient=employee).order_by("due_at", "id")
+        ],
+    }
+    feed = CalendarFeed.objects.filter(employee=employee).first()
+    # That a secret calendar URL exists, never the token: a copy of the export must not open it.
+    data["calendar_feed.json"] = {"exists": feed is not None, "created_at": _iso(feed.created_at) if feed else None}
+    return data
+
+
+EXPORT_README = """Your data in Upward, as of {when} (UTC).
+
+Each .json file holds one part: account.json (your login), directory.json (your entry in the
+org directory), enrollments.json, pairs.json (agreements, meetings, session logs and insights
+of your pairs, as both of you see them), action_items.json, private_notes.json (yours only),
+pulse_answers.json (mentors' own answers), feedback_given.json, reflections.json, surveys.json,
+concerns.json, reminders.json, calendar_feed.json and audit_events.json (what the audit log
+records about you).
+
+Not included: what other people keep confidential (your partner's private notes, pulse answers,
+feedback and reflections, and anyone's "please not with" list other than your own).
+"""
+
+
+@transaction.atomic
+def person_export(*, user: User) -> bytes:
+    """The person's data as a ZIP of JSON files; the download itself is audited."""
+    if not user.is_active:
+        raise GdprError("This account is deactivated.")
+    data = person_export_data(user=user)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", EXPORT_README.format(when=timezone.now().strftime("%Y-%m-%d %H:%M")))
+        for name, content in data.items():
+            archive.writestr(name, json.dumps(content, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
+    audit_record(action=AuditEvent.Action.DATA_EXPORTED, target=user, actor=user, summary="Personal data export downloaded", after={"files": sorted(data)})
+    return buffer.getvalue()
+
+
+# --- Erasure ----------------------------------------------------------------------------------------
+
+
+def erased_name(employee: Employee) -> str:
+    return f"Erased person #{employee.pk}"
+
+
+def erased_email(employee: Employee) -> str:
+    # .invalid never resolves (RFC 2606): nothing can ever be delivered to it.
+    return f"erased-person-{employee.pk}@erased.invalid"
+
+
+def address_of(recipient: str) -> str:
+    """'Maya Mentor <maya@acme.example>' -> 'maya@acme.example'."""
+    return recipient.rsplit("<", 1)[-1].rstrip(">").strip().lower()
+
+
+class _Scrubber:
+    """Replaces a person's identifying strings (email, names, employee id) in text and JSON."""
+
+    def __init__(self, *, phrases: dict[str, str], exact: dict[str, str] | None = None):
+        # Each phrase also as HTML shows it ("O'Brien" is "O&#x27;Brien" in an HTML email).
+        phrases = {variant: new for old, new in phrases.items() if old and old.strip() for variant in (old, html.escape(old))}
+        self.pattern = re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)), re.IGNORECASE) if phrases else None
+        self.lookup = {old.lower(): new for old, new in phrases.items()}
+        self.exact = {old: new for old, new in (exact or {}).items() if old}
+
+    def text(self, value: str) -> str:
+        if value in self.exact:
+            return self.exact[value]
+        if self.pattern is None or not value:
+            return value
+        return self.pattern.sub(lambda m: self.lookup[m.group(0).lower()], value)
+
+    def json(self, value):
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.json(v) for k, v in value.items()}
+        return value
+
+
+def _scrub_outbox(scrub: _Scrubber, emails: list[str], names: list[str]) -> dict[str, int]:
+    """Mail only to the person is dropped (they will never read it); every other stored message
+    loses their address and name."""
+    mine = Q()
+    for email in emails:
+        mine |= Q(to__icontains=email) | Q(cc__icontains=email) | Q(bcc__icontains=email)
+    deleted = 0
+    for row in OutboxMessage.objects.filter(mine).only("id", "to", "cc", "bcc"):
+        if all(address_of(a) in emails for a in (*row.to, *row.cc, *row.bcc)):
+            deleted += OutboxMessage.objects.filter(pk=row.pk).delete()[0]
+    mentions = mine
+    for phrase in [*emails, *names]:
+        mentions |= Q(subject__icontains=phrase) | Q(body_text__icontains=phrase) | Q(alternatives__icontains=phrase) | Q(reply_to__icontains=phrase)
+    # Calendar invites are base64 attachments: they are decoded and checked one by one.
+    candidates = OutboxMessage.objects.filter(mentions | ~Q(attachments=[]))
+    redacted = 0
+    for row in candidates.iterator(chunk_size=200):
+        attachments = []
+        for attachment in row.attachments:
+            if attachment["mimetype"].startswith("text/"):
+                # Calendar lines are folded at 75 octets: unfold first, or a name split across
+                # two lines would survive.
+                text = base64.b64decode(attachment["content_b64"]).decode("utf-8", errors="replace").replace("\r\n ", "").replace("\r\n\t", "")
+                scrubbed = scrub.text(text)
+                if scrubbed != text:
+                    attachment = {**attachment, "content_b64": base64.b64encode(scrubbed.encode("utf-8")).decode("ascii")}
+            attachments.append(attachment)
+        changes = {
+            "to": [scrub.text(a) for a in row.to],
+            "cc": [scrub.text(a) for a in row.cc],
+            "bcc": [scrub.text(a) for a in row.bcc],
+            "reply_to": [scrub.text(a) for a in row.reply_to],
+            "subject": scrub.text(row.subject),
+            "body_text": scrub.text(row.body_text),
+            "alternatives": [{**alt, "content": scrub.text(alt["content"])} for alt in row.alternatives],
+            "attachments": attachments,
+        }
+        if any(getattr(row, name) != value for name, value in changes.items()):
+            OutboxMessage.objects.filter(pk=row.pk).update(**changes)
+            redacted += 1
+    return {"outbox_messages_deleted": deleted, "outbox_messages_redacted": redacted}
+
+
+# Fields of a roster preview's planned change that say who the person is (FIELD_LABELS' words).
+_ROSTER_IDENTITY_FIELDS = {"email", "first name", "last name", "name", "title", "location"}
+
+
+def _scrub_roster_entry(entry, *, old_id: str, new_id: str, new_name: str, new_email: str):
+    """The person's own rows of a preview: every identity value goes, whatever the file said."""
+    if isinstance(entry, list):
+        return [_scrub_roster_entry(e, old_id=old_id, new_id=new_id, new_name=new_name, new_email=new_email) for e in entry]
+    if not isinstance(entry, dict):
+        return entry
+    if entry.get("employee_id") != old_id:
+        return {k: _scrub_roster_entry(v, old_id=old_id, new_id=new_id, new_name=new_name, new_email=new_email) for k, v in entry.items()}
+    entry = {**entry, "employee_id": new_id, "name": new_name}
+    if "email" in entry:
+        entry["email"] = new_email
+    if "changes" in entry:
+        entry["changes"] = [{**c, "old": "—", "new": "—"} if c.get("field") in _ROSTER_IDENTITY_FIELDS else c for c in entry["changes"]]
+    return entry
+
+
+def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> int:
+    """Roster import previews list names and emails; the uploaded files are removed."""
+    text = Cast("summary", TextField())
+    match = Q()
+    for needle in needles:
+        match |= Q(summary_text__icontains=needle)
+    files = []
+    count = 0
+    for roster_import in RosterImport.objects.annotate(summary_text=text).filter(match):
+        if roster_import.file:
+            files.append((roster_import.file.storage, roster_import.file.name))
+        summary = scrub.json(_scrub_roster_entry(roster_import.summary, **person))
+        RosterImport.objects.filter(pk=roster_import.pk).update(summary=summary, file="")
+        count += 1
+
+    def delete_files():
+        for storage, name in files:
+            storage.delete(name)
+
+    # Files are not transactional: they go only once the erasure is committed.
+    transaction.on_commit(delete_files)
+    return count
+
+
+def _scrub_match_runs(scrub: _Scrubber, employee: Employee) -> int:
+    """The engine's stored input and output carry names (and the reasons quote them)."""
+    from pairing.models import MatchRun
+
+    count = 0
+    for run in MatchRun.objects.filter(program__enrollments__employee=employee).distinct().only("id", "inputs", "result"):
+        inputs, result = scrub.json(run.inputs), scrub.json(run.result)
+        for side in ("mentors", "mentees"):
+            for person in inputs.get(side, ()):
+                if person.get("id") == employee.pk:
+                    person["name"] = erased_name(employee)
+        if inputs != run.inputs or result != run.result:
+            MatchRun.objects.filter(pk=run.pk).update(inputs=inputs, result=result)
+            count += 1
+    return count
+
+
+@transaction.atomic
+def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employee:
+    """Erase a person: pseudonymise their identity, delete what they wrote, keep the numbers.
+
+    Their login is deactivated and signed out everywhere. Ratings, minutes, dates, statuses and
+    survey scores stay, so programs' metrics and dashboards do not change.
+    """
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
+
+    from pairing.models import Pair
+    from programs.models import Enrollment
+    from sessions_log.models import ActionItem, CalendarFeed, Concern, Feedback, Insight, Meeting, MeetingChange, PrivateNote, Reflection, Reminder, ReminderOptOut, SessionLog
+
+    if by is None or not by.has_role(Role.HR_ADMIN):
+        raise GdprError("Only HR admins can erase a person.")
+    employee = Employee.objects.select_for_update(of=("self",)).select_related("user").get(pk=employee.pk)
+    if employee.erased_at is not None:
+        raise GdprError(f"{erased_name(employee)} was already erased on {timezone.localtime(employee.erased_at):%Y-%m-%d}.")
+    if employee.user_id is not None and employee.user_id == by.pk:
+        raise GdprError("You cannot erase yourself: ask another HR admin.")
+    if confirm_email.strip().lower() != employee.email.lower():
+        raise GdprError("Type the person's email address exactly as the directory shows it to confirm the erasure.")
+
+    user = employee.user
+    old = {"email": employee.email, "full_name": employee.full_name, "employee_id": employee.employee_id, "first_name": employee.first_name, "last_name": employee.last_name}
+    new_name, new_email = erased_name(employee), erased_email(employee)
+    emails = sorted({old["email"].lower(), *([user.email.lower()] if user is not None else [])})
+    names = sorted({old["full_name"], *([user.full_name] if user is not None and user.full_name else [])})
+    phrases = {**{email: new_email for email in emails}, **{name: new_name for name in names}}
+    scrub = _Scrubber(phrases=phrases)
+    # Elsewhere in roster previews (another person's manager) the HRIS id stands alone as a
+    # value: replaced only where it is the whole value, as a short id is a common string.
+    roster_scrub = _Scrubber(phrases=phrases, exact={old["employee_id"]: f"erased-{employee.pk}"})
+    counts: dict[str, int] = {}
+
+    # Identity.
+    Employee.objects.filter(pk=employee.pk).update(
+        first_name="Erased", last_name=f"person #{employee.pk}", email=new_email, employee_id=f"erased-{employee.pk}",
+        title="", location="", erased_at=timezone.now(), updated_at=timezone.now(),
+    )
+    roles_before: list[str] = []
+    was_active = user.is_active if user is not None else None
+    if user is not None:
+        roles_before = sorted(user.groups.values_list("name", flat=True))
+        user.email, user.full_name, user.is_active = new_email, new_name, False
+        # A new password hash also invalidates every session's auth hash: no session survives.
+        user.set_unusable_password()
+        user.save(update_fields=["email", "full_name", "is_active", "password"])
+        user.groups.clear()
+        counts["sessions_ended"] = user_sessions_end(user_ids=[user.pk])
+        counts["email_addresses_deleted"] = EmailAddress.objects.filter(user=user).delete()[0]
+        counts["second_factors_deleted"] = Authenticator.objects.filter(user=user).delete()[0]
+        counts["sso_links_deleted"] = SocialAccount.objects.filter(user=user).delete()[0]
+        ct = ContentType.objects.get_for_model(User)
+        LogEntry.objects.filter(content_type=ct, object_id=str(user.pk)).update(object_repr=new_name)
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Employee), object_id=str(employee.pk)).update(object_repr=new_name)
+
+    # Free text the person wrote. Counts, ratings, minutes and dates stay for the metrics.
+    enrollments = Enrollment.objects.filter(employee=employee)
+    counts["private_notes_deleted"] = PrivateNote.objects.filter(author=employee).delete()[0]
+    counts["session_logs_blanked"] = SessionLog.objects.filter(author=employee).update(mentor_learned="", mentee_learned="", shared_notes="")
+    counts["feedback_comments_blanked"] = Feedback.objects.filter(author__in=enrollments).exclude(comment="").update(comment="")
+    counts["reflections_blanked"] = Reflection.objects.filter(author__in=enrollments).update(text="")
+    counts["concerns_blanked"] = Concern.objects.filter(raised_by=employee).update(text="")
+    counts["insights_blanked"] = Insight.objects.filter(created_by=employee).update(text="")
+    counts["action_items_blanked"] = ActionItem.objects.filter(committed_by=employee).update(text="")
+    counts["meetings_blanked"] = Meeting.objects.filter(scheduled_by=employee).update(agenda="", location="", video_url="")
+    counts["meeting_changes_blanked"] = MeetingChange.objects.filter(requested_by=employee).exclude(reason="").update(reason="")
+    counts["enrollments_blanked"] = enrollments.update(motivation="", withdrawal_reason="", decision_message="")
+    if user is not None:
+        Pair.objects.filter(ended_by=user).exclude(end_note="").update(end_note="")
+
+    # Nothing more goes to them.
+    counts["reminders_cancelled"] = Reminder.objects.filter(recipient=employee, status=Reminder.Status.PENDING).update(status=Reminder.Status.CANCELLED)
+    ReminderOptOut.objects.filter(employee=employee).delete()
+    counts["calendar_feeds_deleted"] = CalendarFeed.objects.filter(employee=employee).delete()[0]
+
+    # Copies of their name and address elsewhere.
+    counts.update(_scrub_outbox(scrub, emails, names))
+    counts["roster_imports_redacted"] = _scrub_roster_imports(
+        roster_scrub, [*emails, *names, old["employee_id"]], old_id=old["employee_id"], new_id=f"erased-{employee.pk}", new_name=new_name, new_email=new_email
+    )
+    counts["match_runs_redacted"] = _scrub_match_runs(scrub, employee)
+
+    audit_record(
+        action=AuditEvent.Action.PERSON_ERASED,
+        target=employee,
+        actor=by,
+        summary=f"Employee #{employee.pk} erased" + (f" (login #{user.pk})" if user is not None else ""),
+        before={"user": user.pk if user is not None else None, "roles": roles_before, "active": was_active},
+        after={"pseudonym": new_name, "active": False if user is not None else None, **counts},
+    )
+    employee.refresh_from_db()
+    return employee

@@ -1,0 +1,84 @@
+"""Privacy pages: a person's data download, HR's erasure of a person, HR's audit log search."""
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import audit, gdpr
+from .models import AuditEvent, Employee, Role
+from .roles import hr_required, role_required
+
+# Every signed-in person has data here, whatever their roles.
+any_role_required = role_required(*Role.values)
+
+
+@any_role_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_data(request):
+    if request.method == "POST":
+        try:
+            archive = gdpr.person_export(user=request.user)
+        except gdpr.GdprError as exc:
+            messages.error(request, str(exc))
+            return redirect("my_data")
+        response = HttpResponse(archive, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="upward-my-data-{timezone.localdate().isoformat()}.zip"'
+        return response
+    return render(request, "mentoring/privacy_my_data.html", {"employee": getattr(request.user, "employee", None)})
+
+
+class ErasureForm(forms.Form):
+    email = forms.CharField(label=gettext_lazy("Type the person's email address to confirm"), max_length=254, widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+
+
+@hr_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def employee_erase(request, pk: int):
+    employee = get_object_or_404(Employee.objects.select_related("department", "user"), pk=pk)
+    form = ErasureForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            gdpr.person_erase(employee=employee, by=request.user, confirm_email=form.cleaned_data["email"])
+        except gdpr.GdprError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(request, _("%(name)s: identity pseudonymised, free text deleted, login closed. Program figures are unchanged.") % {"name": gdpr.erased_name(employee)})
+            return redirect("employee_detail", pk=employee.pk)
+    is_self = employee.user_id is not None and employee.user_id == request.user.pk
+    return render(request, "mentoring/privacy_erase.html", {"employee": employee, "form": form, "is_self": is_self})
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=gettext_lazy("Who"), required=False, help_text=gettext_lazy("Email or name, a login id, or “system”."))
+    action = forms.ChoiceField(label=gettext_lazy("What"), required=False, choices=[("", gettext_lazy("Any action")), *AuditEvent.Action.choices])
+    object_type = forms.ChoiceField(label=gettext_lazy("Object"), required=False, choices=[("", gettext_lazy("Any object")), *audit.OBJECT_TYPES.items()])
+    object_id = forms.IntegerField(label=gettext_lazy("Object id"), required=False, min_value=1)
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def filters(self) -> audit.AuditFilters:
+        data = self.cleaned_data
+        return audit.AuditFilters(
+            actor=data["actor"], action=data["action"], object_type=data["object_type"], object_id=data["object_id"], since=data["since"], until=data["until"]
+        )
+
+
+@hr_required
+@require_GET
+def audit_log(request):
+    form = AuditFilterForm(request.GET)
+    filters = form.filters() if form.is_valid() else audit.AuditFilters()
+    page = Paginator(audit.audit_search(filters=filters), audit.PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = audit.object_labels(page.object_list)
+    rows = [(event, labels.get((event.object_type, event.object_id)), audit.OBJECT_TYPES.get(event.object_type, event.object_type)) for event in page.object_list]
+    filtered = form.is_valid() and any(value not in (None, "") for value in form.cleaned_data.values())
+    return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered})

@@ -1,0 +1,320 @@
+"""The audit log: what is recorded, that it cannot be rewritten, and HR's search page."""
+
+import datetime
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError, connection, models, transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring.audit import audit_record
+from mentoring.models import AuditEvent, AuditLogIsAppendOnly, Employee, Role, RosterImport
+from mentoring.services import user_grant_role, user_revoke_role
+from pairing import services as pairing_services
+from pairing.models import PairingOverride
+from programs.models import Program
+from programs.services import program_transition
+from tests.auth_helpers import login_with_mfa
+from tests.factories import PASSWORD, ProgramFactory, UserFactory, make_person
+from tests.mentoring.test_roster import make_csv, person
+from tests.pairing.helpers import mentee, mentor, run_now
+from tests.mentoring.test_gdpr import CONCERN, MENTEE_FEEDBACK, MENTEE_NOTE, MENTOR_FEEDBACK, MENTOR_NOTE, planted  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.django_db
+A = AuditEvent.Action
+
+
+def events(action=None):
+    qs = AuditEvent.objects.order_by("id")
+    return list(qs.filter(action=action) if action else qs)
+
+
+def all_audit_text() -> str:
+    """Every value of every audit row, as one lower-case string to search."""
+    rows = AuditEvent.objects.values("object_type", "summary", "before", "after", "ip", "actor_id", "object_id")
+    return json.dumps(list(rows), default=str).lower()
+
+
+# --- What is recorded -----------------------------------------------------------------------------
+
+
+def test_a_sign_in_is_recorded_with_who_when_in_utc_and_the_address():
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
+    [event] = events(A.LOGIN)
+    assert (event.actor, event.object_type, event.object_id, event.ip) == (user, "mentoring.user", user.pk, "203.0.113.7")
+    assert event.occurred_at.utcoffset() == datetime.timedelta(0)
+    assert abs(event.occurred_at - timezone.now()) < datetime.timedelta(minutes=1)
+
+
+def test_a_failed_sign_in_records_the_account_or_the_tried_address_and_never_the_password():
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    client = Client(REMOTE_ADDR="198.51.100.4")
+    client.post(reverse("account_login"), {"login": user.email, "password": "Wrong-Secret-4471"})
+    client.post(reverse("account_login"), {"login": "nobody@elsewhere.example", "password": "Other-Secret-8812"})
+    known, unknown = events(A.LOGIN_FAILED)
+    assert (known.actor, known.object_type, known.object_id, known.after, known.ip) == (None, "mentoring.user", user.pk, {}, "198.51.100.4")
+    assert (unknown.object_id, unknown.after) == (None, {"email": "nobody@elsewhere.example"})
+    text = all_audit_text()
+    assert "wrong-secret-4471" not in text and "other-secret-8812" not in text and "password" not in text
+    assert not events(A.LOGIN)
+
+
+def test_role_changes_record_the_roles_before_and_after_and_nothing_when_nothing_changes():
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    user_grant_role(user=user, role=Role.HR_ADMIN)
+    user_grant_role(user=user, role=Role.HR_ADMIN)  # already held: no change, no event
+    user_revoke_role(user=user, role=Role.HR_ADMIN)
+    granted, revoked = events(A.ROLE_GRANTED), events(A.ROLE_REVOKED)
+    assert len(granted) == 1 and len(revoked) == 1
+    assert (granted[0].object_id, granted[0].before, granted[0].after) == (user.pk, {"roles": ["participant"]}, {"roles": ["hr_admin", "participant"]})
+    assert (revoked[0].before, revoked[0].after) == ({"roles": ["hr_admin", "participant"]}, {"roles": ["participant"]})
+    assert granted[0].actor is None  # no request: the system (here, a management command) did it
+
+
+def test_a_roster_import_applied_by_hr_records_who_the_counts_and_changes_without_names(hr_client, hr_user, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    existing = Employee.objects.create(employee_id="E1", email="e1@acme.example", first_name="Ann", last_name="PersonE1", department=hr_user.employee.department, level=3)
+    data = make_csv(person("E1", first_name="Quentin", last_name="Renamed", level="4"), person("E2", first_name="Bea", last_name="Newcomer", manager_id="E1"))
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", data)})
+    roster_import = RosterImport.objects.get()
+    hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]), REMOTE_ADDR="192.0.2.9")
+    [event] = events(A.ROSTER_IMPORTED)
+    new = Employee.objects.get(employee_id="E2")
+    assert (event.actor, event.object_type, event.object_id, event.ip) == (hr_user, "mentoring.rosterimport", roster_import.pk, "192.0.2.9")
+    assert event.after["counts"]["creates"] == 1 and event.after["counts"]["updates"] == 1 and event.after["created"] == [new.pk]
+    assert event.before["employees"][str(existing.pk)]["level"] == 3 and event.after["employees"][str(existing.pk)]["level"] == 4
+    assert event.after["employees"][str(existing.pk)]["first_name"] == "(changed)"
+    text = all_audit_text()
+    for identity in ("quentin", "renamed", "bea", "newcomer", "e2@acme.example", "personE1".lower()):
+        assert identity not in text
+
+
+def test_a_program_transition_records_the_statuses_but_not_the_note(hr_user):
+    program = ProgramFactory(status=Program.Status.DRAFT)
+    program_transition(program=program, to=Program.Status.ENROLLMENT_OPEN, by=hr_user, note="qz-transition-note-1200")
+    [event] = events(A.PROGRAM_TRANSITIONED)
+    assert (event.actor, event.object_type, event.object_id) == (hr_user, "programs.program", program.pk)
+    assert (event.before, event.after) == ({"status": "draft"}, {"status": "enrollment_open"})
+    assert "qz-transition-note" not in all_audit_text()
+
+
+def test_match_runs_overrides_hand_changes_and_publishing_are_recorded(hr_user, django_capture_on_commit_callbacks):
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2)
+    mentors = [mentor(program) for _ in range(2)]
+    mentees = [mentee(program) for _ in range(2)]
+    override = pairing_services.override_set(program=program, mentor=mentors[0], mentee=mentees[1], kind=PairingOverride.Kind.EXCLUDE, by=hr_user)
+    override_pk = override.pk
+    pairing_services.override_remove(override=override, by=hr_user)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = run.pairs.order_by("id")
+    pairing_services.proposal_swap(run=run, pair_a=a, pair_b=b, by=hr_user)
+    pairing_services.match_run_publish(run=run, by=hr_user)
+
+    started, proposed, published = events(A.MATCH_RUN_STARTED), events(A.MATCH_RUN_PROPOSED), events(A.MATCH_RUN_PUBLISHED)
+    assert started[0].actor == hr_user and started[0].object_id == run.pk and started[0].after["pool"] == 4
+    assert proposed[0].actor is None and len(proposed[0].after["pairs"]) == 2  # the engine, not a person
+    assert published[0].actor == hr_user and published[0].before == {"status": "proposed"} and published[0].after["status"] == "published"
+    [set_], [removed] = events(A.OVERRIDE_SET), events(A.OVERRIDE_REMOVED)
+    assert set_.after == {"kind": "exclude", "program": program.pk, "mentor": mentors[0].pk, "mentee": mentees[1].pk}
+    assert removed.before["kind"] == "exclude" and removed.object_id == override_pk
+    [swap] = events(A.PROPOSAL_CHANGED)
+    assert swap.before == {"pairs": [[a.mentor_id, a.mentee_id], [b.mentor_id, b.mentee_id]]}
+    assert swap.after == {"pairs": [[b.mentor_id, a.mentee_id], [a.mentor_id, b.mentee_id]]}
+    # Going active on publish is a program transition of its own.
+    assert [(e.before, e.after) for e in events(A.PROGRAM_TRANSITIONED)] == [({"status": "matching"}, {"status": "active"})]
+
+
+def test_the_hr_pairs_export_is_recorded(hr_client, hr_user):
+    program = ProgramFactory(status=Program.Status.ACTIVE)
+    response = hr_client.get(reverse("program_export", args=[program.pk]))
+    b"".join(response.streaming_content)
+    [event] = events(A.DATA_EXPORTED)
+    assert (event.actor, event.object_type, event.object_id) == (hr_user, "programs.program", program.pk)
+
+
+def test_no_note_comment_pulse_or_feedback_text_ever_reaches_the_audit_log(planted, hr_client, hr_user):
+    """Markers planted in every confidential text, then everything audited is done around them."""
+    from sessions_log import services
+
+    data = planted
+    pair = data["pair"]
+
+    services.insight_add(pair=pair, me=pair.mentor.employee, text="qz-insight-text-3301")
+    services.action_commit(pair=pair, me=pair.mentee.employee, text="qz-action-text-3302")
+    services.pair_close(pair=pair, me=pair.mentor.employee, reason="completed", reflection="qz-reflection-text-3303")
+    for user in (data["mentor_user"], data["mentee_user"]):
+        client = Client()
+        client.force_login(user)
+        assert client.post(reverse("my_data")).status_code == 200
+    b"".join(hr_client.get(reverse("program_export", args=[pair.program_id])).streaming_content)
+    program_transition(program=pair.program, to=Program.Status.COMPLETED, by=hr_user, note="done")
+    hr_client.post(reverse("employee_erase", args=[pair.mentee.employee_id]), {"email": pair.mentee.employee.email})
+
+    assert AuditEvent.objects.filter(action__in=[A.DATA_EXPORTED, A.PROGRAM_TRANSITIONED, A.PERSON_ERASED]).count() == 5
+    text = all_audit_text()
+    for marker in (MENTOR_NOTE, MENTEE_NOTE, MENTOR_FEEDBACK, MENTEE_FEEDBACK, CONCERN, "qz-insight-text", "qz-action-text", "qz-reflection-text", "shared words", "shared agenda"):
+        assert marker.lower() not in text, marker
+
+
+# --- Append-only ----------------------------------------------------------------------------------
+
+
+def test_the_model_offers_no_way_to_change_or_delete_an_event():
+    event = audit_record(action=A.LOGIN_FAILED, after={"email": "x@acme.example"}, actor=None, ip=None)
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).update(summary="rewritten")
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.bulk_update([event], ["summary"])
+    event.summary = "rewritten"
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.delete()
+    assert AuditEvent.objects.get(pk=event.pk).summary == ""
+
+
+@pytest.fixture
+def superuser_client():
+    user = UserFactory(roles=[Role.HR_ADMIN], is_staff=True, is_superuser=True)
+    client = Client()
+    login_with_mfa(client, user)
+    return client
+
+
+def test_the_admin_shows_events_read_only_even_to_a_superuser(superuser_client):
+    event = audit_record(action=A.ROLE_GRANTED, object_type="mentoring.user", object_id=1, summary="Role hr_admin granted", actor=None, ip=None)
+    listing = superuser_client.get(reverse("admin:mentoring_auditevent_changelist"))
+    assert listing.status_code == 200 and "Role hr_admin granted" in listing.content.decode()
+    assert 'name="action"' not in listing.content.decode()  # no bulk "delete selected"
+    page = superuser_client.get(reverse("admin:mentoring_auditevent_change", args=[event.pk]))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert superuser_client.post(reverse("admin:mentoring_auditevent_change", args=[event.pk]), {"summary": "rewritten"}).status_code == 403
+    assert superuser_client.get(reverse("admin:mentoring_auditevent_add")).status_code == 403
+    assert superuser_client.post(reverse("admin:mentoring_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).summary == "Role hr_admin granted"
+
+
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's; CI runs this there")
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        # Past the model's guard, straight to the database, as any other client could.
+        pytest.param(lambda pk: models.QuerySet(AuditEvent).filter(pk=pk).update(summary="rewritten"), id="queryset-update"),
+        pytest.param(lambda pk: models.QuerySet(AuditEvent).filter(pk=pk)._raw_delete(connection.alias), id="queryset-delete"),
+        pytest.param(lambda pk: connection.cursor().execute("UPDATE mentoring_auditevent SET summary = 'rewritten' WHERE id = %s", [pk]), id="raw-update"),
+        pytest.param(lambda pk: connection.cursor().execute("DELETE FROM mentoring_auditevent WHERE id = %s", [pk]), id="raw-delete"),
+        pytest.param(lambda pk: connection.cursor().execute("UPDATE mentoring_auditevent SET summary = 'rewritten' WHERE false"), id="raw-update-no-rows"),
+    ],
+)
+def test_postgresql_refuses_any_update_or_delete_of_the_audit_table(attempt):
+    _postgresql_only()
+    event = audit_record(action=A.LOGIN_FAILED, after={"email": "x@acme.example"}, actor=None, ip=None)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            attempt(event.pk)
+    assert AuditEvent.objects.filter(pk=event.pk, summary="").exists()
+
+
+# --- HR's search page -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tokyo_hr(db):
+    user = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6, time_zone="Asia/Tokyo", first_name="Hana", last_name="Auditor")
+    user.full_name = "Hana Auditor"
+    user.save(update_fields=["full_name"])
+    client = Client()
+    login_with_mfa(client, user)
+    return user, client
+
+
+def at(*args) -> datetime.datetime:
+    return datetime.datetime(*args, tzinfo=datetime.UTC)
+
+
+def old_event(when, **fields) -> AuditEvent:
+    fields.setdefault("actor", None)
+    return AuditEvent.objects.create(occurred_at=when, **fields)
+
+
+def test_hr_sees_events_in_their_own_time_zone_with_before_and_after(tokyo_hr):
+    user, client = tokyo_hr
+    program = ProgramFactory(name="Digital Leaders")
+    old_event(at(2026, 1, 10, 23, 30), actor=user, action=A.PROGRAM_TRANSITIONED, object_type="programs.program", object_id=program.pk, before={"status": "draft"}, after={"status": "enrollment_open"}, ip="192.0.2.1")
+    html = client.get(reverse("audit_log")).content.decode()
+    assert "2026-01-11 08:30:00" in html  # 23:30 UTC is 08:30 the next day in Tokyo
+    assert "Hana Auditor" in html and "Digital Leaders" in html and "Program status changed" in html
+    assert "draft" in html and "enrollment_open" in html and "192.0.2.1" in html
+
+
+def test_hr_filters_by_actor_action_object_and_local_dates(tokyo_hr, hr_user):
+    user, client = tokyo_hr
+    old_event(at(2026, 1, 10, 16, 0), actor=user, action=A.DATA_EXPORTED, object_type="programs.program", object_id=7, summary="mine-jan-11")  # Jan 11 01:00 Tokyo
+    old_event(at(2026, 1, 10, 14, 0), actor=hr_user, action=A.DATA_EXPORTED, object_type="programs.program", object_id=8, summary="other-jan-10")  # Jan 10 23:00 Tokyo
+    old_event(at(2026, 1, 12, 9, 0), action=A.LOGIN_FAILED, after={"email": "x@nowhere.example"}, summary="system-jan-12")
+
+    def shown(**query):
+        html = client.get(reverse("audit_log"), query).content.decode()
+        return {s for s in ("mine-jan-11", "other-jan-10", "system-jan-12") if s in html}
+
+    assert shown(actor="auditor") == {"mine-jan-11"}
+    assert shown(actor="system") == {"system-jan-12"}
+    assert shown(actor=str(hr_user.pk)) == {"other-jan-10"}
+    assert shown(action=A.LOGIN_FAILED) == {"system-jan-12"}
+    assert shown(object_type="programs.program", object_id=8) == {"other-jan-10"}
+    assert shown(since="2026-01-11", until="2026-01-11") == {"mine-jan-11"}
+    assert shown(until="2026-01-10") == {"other-jan-10"}
+    assert "No event matches these filters" in client.get(reverse("audit_log"), {"since": "2030-01-01"}).content.decode()
+
+
+def test_the_audit_page_is_paginated_and_costs_the_same_queries_for_few_or_many_events(tokyo_hr):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    user, client = tokyo_hr
+    programs = [ProgramFactory() for _ in range(3)]
+
+    def add(n):
+        for i in range(n):
+            people = make_person(roles=[Role.PARTICIPANT]) if i % 10 == 0 else user
+            old_event(at(2026, 2, 1, 9, i % 60), actor=people, action=A.PROGRAM_TRANSITIONED, object_type="programs.program", object_id=programs[i % 3].pk)
+            old_event(at(2026, 2, 1, 9, i % 60), actor=None, action=A.ROLE_GRANTED, object_type="mentoring.user", object_id=people.pk)
+
+    def queries() -> int:
+        with CaptureQueriesContext(conn) as captured:
+            assert client.get(reverse("audit_log")).status_code == 200
+        return len(captured)
+
+    client.get(reverse("audit_log"))  # the session's first request stores its sign-in time
+    add(3)
+    few = queries()
+    add(30)
+    many = queries()
+    assert many == few
+    html = client.get(reverse("audit_log"), {"page": 2}).content.decode()
+    assert "Page 2 of 2" in html
+
+
+def test_the_audit_page_is_for_hr_only(participant_client, executive_client, client, hr_client):
+    assert client.get(reverse("audit_log")).status_code == 302
+    assert participant_client.get(reverse("audit_log")).status_code == 403
+    assert executive_client.get(reverse("audit_log")).status_code == 403
+    assert hr_client.post(reverse("audit_log")).status_code == 405
+
+
+def test_hr_navigation_links_the_audit_log_and_participants_do_not_see_it(hr_client, participant_client):
+    assert reverse("audit_log") in hr_client.get(reverse("hr_home")).content.decode()
+    assert reverse("audit_log") not in participant_client.get(reverse("participant_home")).content.decode()
+

@@ -1,0 +1,360 @@
+"""GDPR: every link to a person is exported or exempt; a person downloads their own data and
+nobody else's secrets; HR erases a person and nothing shows them again, while the numbers stay."""
+
+import base64
+import datetime
+import io
+import json
+import zipfile
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring import gdpr
+from mentoring.models import AuditEvent, Employee, OutboxMessage, RosterImport, User
+from pairing import services as pairing_services
+from pairing.models import MatchRun
+from programs import snapshots
+from programs.models import Enrollment, Program
+from sessions_log import services
+from sessions_log.models import Concern, Feedback, Meeting, PrivateNote, SafetyPulse, SessionLog
+from sessions_log.services import GoalInput, LogInput
+from tests.factories import PASSWORD, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair, make_person
+from tests.mentoring.test_roster import make_csv, person
+
+pytestmark = pytest.mark.django_db
+
+# Unique markers in every confidential text, and in what each side wrote.
+MENTOR_NOTE = "qz-mentor-private-note-6601"
+MENTEE_NOTE = "qz-mentee-private-note-6602"
+MENTOR_FEEDBACK = "qz-mentor-feedback-comment-6603"
+MENTEE_FEEDBACK = "qz-mentee-feedback-comment-6604"
+CONCERN = "qz-concern-text-6605"
+NOT_WITH_MENTOR = "Qzwyxgdprmentor"  # last names of the people on the "please not with" lists
+NOT_WITH_MENTEE = "Qzwyxgdprmentee"
+REFLECTION = "qz-mentor-reflection-6610"
+INSIGHT = "qz-mentor-insight-6611"
+ACTION = "qz-mentee-action-6612"
+
+
+@pytest.fixture
+def planted(deliver_outbox):
+    """Maya (mentor) and Sam (mentee): notes, feedback, a low pulse, a concern, "not with"
+    lists, a logged session and meeting invites by email."""
+    mentor_user = make_person(level=2, time_zone="Europe/London", first_name="Maya", last_name="Mentor")
+    mentee_user = make_person(level=7, time_zone="America/New_York", first_name="Sam", last_name="Senior")
+    pair = make_active_pair(mentor_user=mentor_user, mentee_user=mentee_user)
+    mentor, mentee = mentor_user.employee, mentee_user.employee
+    pair.mentor.not_with.add(EmployeeFactory(last_name=NOT_WITH_MENTOR))
+    pair.mentee.not_with.add(EmployeeFactory(last_name=NOT_WITH_MENTEE))
+    services.agreement_save(pair=pair, me=mentor, meeting_frequency="Fortnightly", boundaries="", confidentiality="", goals=[GoalInput("Learn prompts", 30)])
+    past = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=1), duration_minutes=45)
+    data = LogInput(held_on=timezone.localdate() - datetime.timedelta(days=1), minutes=45, topics=[], shared_notes="shared words", private_note=MENTOR_NOTE)
+    log = services.session_log_create(pair=pair, me=mentor, data=data, meeting=past)
+    services.private_note_save(log=log, me=mentee, text=MENTEE_NOTE)
+    services.pulse_submit(log=log, me=mentor, felt_heard=1, safe_to_be_candid=2, wants_to_continue=1)
+    services.feedback_submit(log=log, me=mentor, usefulness=2, psychological_safety=1, comment=MENTOR_FEEDBACK)
+    services.feedback_submit(log=log, me=mentee, usefulness=5, psychological_safety=5, comment=MENTEE_FEEDBACK)
+    services.concern_raise(pair=pair, me=mentor, text=CONCERN)
+    start = datetime.datetime.combine(timezone.localdate() + datetime.timedelta(days=4), datetime.time(15), tzinfo=datetime.UTC)
+    services.meeting_schedule(pair=pair, me=mentor, starts_at=start, duration_minutes=45, agenda="shared agenda")
+    deliver_outbox()
+    return {"pair": pair, "log": log, "mentor_user": mentor_user, "mentee_user": mentee_user}
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def download(client) -> dict[str, object]:
+    response = client.post(reverse("my_data"))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    return {name: (archive.read(name).decode() if name.endswith(".txt") else json.loads(archive.read(name))) for name in archive.namelist()}
+
+
+def as_text(files: dict) -> str:
+    return json.dumps(files, ensure_ascii=False)
+
+
+@pytest.fixture
+def rich(planted):
+    """The privacy fixture's pair, plus a reflection, insight, action, survey, feed and opt-out."""
+    pair = planted["pair"]
+    mentor, mentee = pair.mentor.employee, pair.mentee.employee
+    services.insight_add(pair=pair, me=mentor, text=INSIGHT)
+    services.action_commit(pair=pair, me=mentee, text=ACTION)
+    services.calendar_feed_for(me=mentor)
+    from sessions_log.models import Reflection, ReminderOptOut, SurveyResponse
+
+    # Written as at the end of an earlier pair: reflections come when a pair ends.
+    Reflection.objects.create(pair=pair, author=pair.mentor, text=REFLECTION)
+
+    ReminderOptOut.objects.create(employee=mentor, kind="pair_stuck")
+    SurveyResponse.objects.create(enrollment=pair.mentor, kind="baseline", would_recommend=9)
+    return planted
+
+
+# --- The registry -------------------------------------------------------------------------------------
+
+
+def test_every_link_to_a_person_is_exported_or_exempt_with_a_reason():
+    relations = gdpr.person_relations()
+    # The sweep sees every installed app, allauth's included, and links through enrollments and pairs.
+    assert {"account.EmailAddress.user", "admin.LogEntry.user", "sessions_log.PrivateNote.author", "sessions_log.Feedback.author", "sessions_log.SafetyPulse.pair"} <= set(relations)
+    unlisted = [r for r in relations if r not in gdpr.EXPORTED and r not in gdpr.EXEMPT]
+    assert not unlisted, f"Add these to EXPORTED (and the export) or EXEMPT (with the reason) in mentoring/gdpr.py: {unlisted}"
+    assert not set(gdpr.EXPORTED) & set(gdpr.EXEMPT)
+    assert all(len(reason.strip()) > 20 for reason in gdpr.EXEMPT.values())
+
+
+def test_the_registry_names_no_relation_that_does_not_exist():
+    from django.apps import apps
+
+    installed = {config.label for config in apps.get_app_configs()}
+    relations = set(gdpr.person_relations())
+    stale = [key for key in [*gdpr.EXPORTED, *gdpr.EXEMPT] if key.split(".")[0] in installed and key not in relations]
+    assert not stale
+
+
+# --- Download -----------------------------------------------------------------------------------------
+
+
+def test_the_download_holds_every_file_the_registry_promises(rich):
+    files = download(client_for(rich["mentor_user"]))
+    assert set(gdpr.EXPORTED.values()) | {"README.txt"} == set(files)
+
+
+def test_a_mentor_downloads_their_own_data_and_none_of_their_mentees_secrets(rich):
+    files = download(client_for(rich["mentor_user"]))
+    mentor = rich["mentor_user"]
+    assert files["account.json"]["email"] == mentor.email and files["account.json"]["roles"] == ["participant"]
+    assert files["directory.json"]["last_name"] == "Mentor"
+    assert [n["text"] for n in files["private_notes.json"]] == [MENTOR_NOTE]
+    assert [(f["usefulness"], f["comment"]) for f in files["feedback_given.json"]] == [(2, MENTOR_FEEDBACK)]
+    assert [(p["felt_heard"], p["safe_to_be_candid"], p["wants_to_continue"]) for p in files["pulse_answers.json"]] == [(1, 2, 1)]
+    assert [c["text"] for c in files["concerns.json"]] == [CONCERN]
+    assert [r["text"] for r in files["reflections.json"]] == [REFLECTION]
+    assert [s["would_recommend"] for s in files["surveys.json"]] == [9]
+    assert files["reminders.json"]["switched_off"] == ["pair_stuck"]
+    assert files["calendar_feed.json"]["exists"] is True
+    [pair] = files["pairs.json"]
+    assert pair["my_role"] == "mentor" and pair["partner"] == "Sam Senior"
+    assert [log["shared_notes"] for log in pair["session_logs"]] == ["shared words"]
+    assert [i["text"] for i in pair["insights"]] == [INSIGHT]
+    assert [a["text"] for a in files["action_items.json"]] == [ACTION]  # the mentee's commitment, shown to both
+    [enrollment] = files["enrollments.json"]
+    assert enrollment["please_not_with"] and NOT_WITH_MENTOR in enrollment["please_not_with"][0]
+    text = as_text(files)
+    for secret in (MENTEE_NOTE, MENTEE_FEEDBACK, NOT_WITH_MENTEE, mentor.password, services.calendar_feed_for(me=mentor.employee).token):
+        assert secret not in text
+
+
+def test_a_mentee_gets_no_pulse_answers_and_not_the_mentors_concern_note_or_feedback(rich):
+    files = download(client_for(rich["mentee_user"]))
+    assert [n["text"] for n in files["private_notes.json"]] == [MENTEE_NOTE]
+    assert [f["comment"] for f in files["feedback_given.json"]] == [MENTEE_FEEDBACK]
+    assert files["pulse_answers.json"] == [] and files["concerns.json"] == [] and files["reflections.json"] == []
+    text = as_text(files)
+    for secret in (MENTOR_NOTE, MENTOR_FEEDBACK, CONCERN, REFLECTION, NOT_WITH_MENTOR):
+        assert secret not in text
+
+
+def test_the_data_page_offers_the_download_and_the_download_is_audited_and_never_cached(participant_user):
+    client = client_for(participant_user)
+    page = client.get(reverse("my_data"))
+    assert page.status_code == 200 and "Download my data (ZIP)" in page.content.decode()
+    response = client.post(reverse("my_data"))
+    assert "no-store" in response["Cache-Control"] and response["Content-Disposition"].startswith('attachment; filename="upward-my-data-')
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.DATA_EXPORTED)
+    assert (event.actor, event.object_type, event.object_id) == (participant_user, "mentoring.user", participant_user.pk)
+    assert participant_user.email in as_text(download(client))
+
+
+def test_an_executive_without_a_directory_entry_still_gets_their_account_and_audit_data(executive_client, executive_user):
+    Employee.objects.filter(user=executive_user).update(user=None)
+    files = download(executive_client)
+    assert files["account.json"]["email"] == executive_user.email
+    assert any(e["action"] == "login" for e in files["audit_events.json"])
+    assert files["directory.json"] == {}
+
+
+def test_the_data_page_needs_a_sign_in_and_refuses_other_methods(client, participant_client):
+    assert client.get(reverse("my_data")).status_code == 302
+    assert client.post(reverse("my_data")).status_code == 302
+    assert participant_client.put(reverse("my_data")).status_code == 405
+
+
+def test_the_user_menu_links_the_data_page(participant_client):
+    assert reverse("my_data") in participant_client.get(reverse("participant_home")).content.decode()
+
+
+# --- Erasure: who may, and the confirmation ------------------------------------------------------------
+
+
+def test_erasure_needs_hr_and_an_existing_person(participant_client, executive_client, hr_client):
+    target = make_person().employee
+    url = reverse("employee_erase", args=[target.pk])
+    assert participant_client.get(url).status_code == 403
+    assert executive_client.post(url, {"email": target.email}).status_code == 403
+    assert hr_client.get(reverse("employee_erase", args=[999999])).status_code == 404
+    assert hr_client.put(url).status_code == 405
+    assert Employee.objects.get(pk=target.pk).erased_at is None
+
+
+def test_erasure_asks_for_the_persons_email_and_a_wrong_one_changes_nothing(hr_client):
+    target = make_person(first_name="Olga", last_name="Keep").employee
+    url = reverse("employee_erase", args=[target.pk])
+    page = hr_client.get(url).content.decode()
+    assert "Erase this person" in page and target.email in page
+    assert reverse("employee_erase", args=[target.pk]) in hr_client.get(reverse("employee_detail", args=[target.pk])).content.decode()
+    response = hr_client.post(url, {"email": "someone.else@acme.example"})
+    assert response.status_code == 200 and "Type the person&#x27;s email address exactly" in response.content.decode()
+    target.refresh_from_db()
+    assert (target.full_name, target.erased_at, target.user.is_active) == ("Olga Keep", None, True)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED).exists()
+
+
+def test_hr_cannot_erase_themselves(hr_client, hr_user):
+    me = hr_user.employee
+    url = reverse("employee_erase", args=[me.pk])
+    assert "You cannot erase yourself" in hr_client.get(url).content.decode()
+    response = hr_client.post(url, {"email": me.email})
+    assert "You cannot erase yourself" in response.content.decode()
+    me.refresh_from_db()
+    assert me.erased_at is None and User.objects.get(pk=hr_user.pk).is_active
+
+
+def test_a_person_is_erased_once(hr_client, hr_user):
+    target = make_person().employee
+    email = target.email
+    assert hr_client.post(reverse("employee_erase", args=[target.pk]), {"email": email.upper()}).status_code == 302
+    target.refresh_from_db()
+    assert target.erased_at is not None
+    page = hr_client.get(reverse("employee_erase", args=[target.pk])).content.decode()
+    assert "This person was erased on" in page and "Erase this person</button>" not in page
+    assert "Erase this person…" not in hr_client.get(reverse("employee_detail", args=[target.pk])).content.decode()
+    with pytest.raises(gdpr.GdprError, match="already erased"):
+        gdpr.person_erase(employee=target, by=hr_user, confirm_email=target.email)
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED).count() == 1
+
+
+# --- Erasure: afterwards ------------------------------------------------------------------------------
+
+
+def pages_text(client, urls) -> str:
+    parts = []
+    for url in urls:
+        response = client.get(url, follow=True)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        parts.append(f"{url} {response.status_code}\n{content.decode()}")
+    return "\n".join(parts)
+
+
+def stored_mail_text() -> str:
+    parts = []
+    for row in OutboxMessage.objects.all():
+        parts += [*row.to, *row.cc, *row.bcc, row.subject, row.body_text, *[a["content"] for a in row.alternatives]]
+        parts += [base64.b64decode(a["content_b64"]).decode("utf-8", "replace").replace("\r\n ", "") for a in row.attachments]
+    return "\n".join(parts)
+
+
+def sent_mail_text() -> str:
+    parts = []
+    for message in mail.outbox:
+        parts += [*message.to, message.subject, message.body, *[str(c) for c, _t in message.alternatives]]
+        parts += [(c.decode() if isinstance(c, bytes) else str(c)).replace("\r\n ", "") for _n, c, _t in message.attachments]
+    return "\n".join(parts)
+
+
+def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(rich, hr_client, hr_user, deliver_outbox, settings, django_capture_on_commit_callbacks):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    pair, program = rich["pair"], rich["pair"].program
+    maya_user, sam_user = rich["mentor_user"], rich["mentee_user"]
+    maya = maya_user.employee
+    old_email, old_id = maya.email, maya.employee_id
+    maya_client, sam_client = client_for(maya_user), client_for(sam_user)
+    # Generated names of everyone else must not happen to contain hers.
+    Employee.objects.exclude(pk=maya.pk).filter(first_name__icontains="maya").update(first_name="Other")
+    User.objects.exclude(pk=maya_user.pk).filter(full_name__icontains="maya").update(full_name="Other Person")
+
+    # Copies of her name elsewhere: a roster preview, a match run's reasons, a failed email.
+    data = make_csv(person(maya.employee_id, email=maya.email, first_name="Maya", last_name="Mentor-Jones", department=maya.department.name, level="2"))
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", data)})
+    roster_import = RosterImport.objects.get()
+    other = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2)
+    EnrollmentFactory(program=other, role="mentor", status=Enrollment.Status.APPROVED, employee=maya)
+    EnrollmentFactory(program=other, role="mentee", status=Enrollment.Status.APPROVED, employee=make_person(level=3).employee)  # too junior for her
+    with django_capture_on_commit_callbacks(execute=True):
+        run = pairing_services.match_run_start(program=other, by=hr_user)
+    review_url = reverse("match_run_review", args=[other.slug, run.pk])
+    services.meeting_schedule(pair=pair, me=sam_user.employee, starts_at=timezone.now() + datetime.timedelta(days=3), duration_minutes=30)
+    OutboxMessage.objects.update(status=OutboxMessage.Status.FAILED)  # failed messages are listed on the HR reminders page
+    hr_urls = [
+        reverse("directory") + "?status=all", reverse("employee_detail", args=[maya.pk]), reverse("employee_detail", args=[sam_user.employee.pk]),
+        reverse("program_detail", args=[program.pk]), reverse("program_review", args=[program.pk]), reverse("pairing_home", args=[program.slug]),
+        reverse("pairs_list", args=[program.slug]), reverse("program_dashboard", args=[program.pk]), reverse("program_export", args=[program.pk]),
+        reverse("hr_care"), reverse("hr_reminders"), reverse("audit_log"), reverse("roster_import"), reverse("roster_import_detail", args=[roster_import.pk]),
+        review_url, reverse("program_review", args=[other.pk]),
+    ]
+    sam_urls = [reverse("pair_detail", args=[pair.pk]), reverse("my_pairs"), reverse("participant_home"), reverse("pair_close", args=[pair.pk])]
+    before_pages = pages_text(hr_client, hr_urls) + pages_text(sam_client, sam_urls)
+    assert "Maya Mentor" in before_pages and old_email in before_pages and "Mentor-Jones" in before_pages
+    assert "Maya Mentor" in pages_text(hr_client, [review_url])  # the engine's reasons quote her name
+    assert "Maya Mentor" in stored_mail_text()
+    numbers_before = {k: v for k, v in snapshots.compute(program=program).items() if k != "computed_at"}
+
+    response = hr_client.post(reverse("employee_erase", args=[maya.pk]), {"email": old_email})
+
+    assert response.status_code == 302 and response.url == reverse("employee_detail", args=[maya.pk])
+    maya.refresh_from_db()
+    maya_user.refresh_from_db()
+    assert (maya.full_name, maya.email, maya.employee_id, maya.title) == (f"Erased person #{maya.pk}", f"erased-person-{maya.pk}@erased.invalid", f"erased-{maya.pk}", "")
+    assert (maya_user.full_name, maya_user.email, maya_user.is_active, maya_user.has_usable_password()) == (f"Erased person #{maya.pk}", maya.email, False, False)
+    assert not maya_user.groups.exists()
+
+    # Signed out everywhere.
+    assert maya_client.get(reverse("participant_home")).status_code == 302
+
+    # What she wrote is gone; what feeds the metrics is not.
+    assert not PrivateNote.objects.filter(author=maya).exists() and PrivateNote.objects.filter(text=MENTEE_NOTE).exists()
+    assert list(Feedback.objects.filter(author=pair.mentor).values_list("usefulness", "psychological_safety", "comment")) == [(2, 1, "")]
+    assert Feedback.objects.get(author=pair.mentee).comment == MENTEE_FEEDBACK
+    assert SessionLog.objects.get(author=maya).shared_notes == "" and SessionLog.objects.get(author=maya).minutes == 45
+    assert Concern.objects.get(raised_by=maya).text == "" and SafetyPulse.objects.filter(pair=pair).count() == 1
+    assert {k: v for k, v in snapshots.compute(program=program).items() if k != "computed_at"} == numbers_before
+    assert numbers_before["pairs"]["active"] == 1 and numbers_before["funnel"]["active"] == 2
+
+    # No page, download or stored or new email shows her.
+    mail.outbox.clear()
+    services.meeting_schedule(pair=pair, me=sam_user.employee, starts_at=timezone.now() + datetime.timedelta(days=5), duration_minutes=30)
+    deliver_outbox()
+    assert mail.outbox  # the partner is still told about their meetings
+    after = "\n".join([
+        pages_text(hr_client, hr_urls), pages_text(sam_client, sam_urls), as_text(download(sam_client)),
+        sent_mail_text(), stored_mail_text(), json.dumps(RosterImport.objects.get().summary), json.dumps([MatchRun.objects.get(pk=run.pk).inputs, MatchRun.objects.get(pk=run.pk).result]),
+    ])
+    assert f"Erased person #{maya.pk}" in after
+    for identity in ("Maya", "Mentor-Jones", "Maya Mentor", old_email, old_id):
+        assert identity not in after, identity
+    assert not RosterImport.objects.get().file  # the uploaded file is gone too
+
+    # The erasure itself is audited by id, without her identity.
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED)
+    assert (event.actor, event.object_type, event.object_id) == (hr_user, "mentoring.employee", maya.pk)
+    assert event.after["private_notes_deleted"] == 1 and event.before["user"] == maya_user.pk
+    audit_text = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert "Maya" not in audit_text and old_email not in audit_text
+
+    # No way back in, with the old address or the new one. (A failed attempt with an address
+    # that no longer belongs to anyone is recorded as typed: the attempt is new data.)
+    for address in (old_email, maya.email):
+        login = Client()
+        login.post(reverse("account_login"), {"login": address, "password": PASSWORD})
+        assert "_auth_user_id" not in login.session
