@@ -41,30 +41,19 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from _scratch import scratch_database_from_env  # noqa: E402  (bench/ is the script's folder)
 
 DAY = datetime.timedelta(days=1)
 PASSWORD = "bench-dashboards-2026"
 TOPICS = ["AI tools", "Digital collaboration", "Social media", "Data literacy"]
 LEVEL_WEIGHTS = {1: 18, 2: 18, 3: 14, 4: 13, 5: 12, 6: 10, 7: 7, 8: 4, 9: 3, 10: 1}
 GROWTH = ["confidence_with_leaders", "communication", "visibility"]
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def line(label: str, text: str) -> None:
@@ -478,13 +467,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the data already built at this scale (development)")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/upward_bench")
-    ensure_database(url)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mentoring.settings")
-    os.environ.setdefault("DEBUG", "false")  # no query log in memory, cached templates: as in production
-    os.environ.setdefault("UPWARD_VAR_DIR", tempfile.mkdtemp(prefix="upward-bench-"))
+    scratch_database_from_env()
     os.environ.setdefault("CONN_MAX_AGE", "600")  # one connection for the whole run, as a worker keeps it
 
     import django

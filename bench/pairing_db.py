@@ -29,12 +29,12 @@ import datetime
 import os
 import random
 import sys
-import tempfile
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from _scratch import QueryCounter, scratch_database_from_env  # noqa: E402  (bench/ is the script's folder)
 
 DEPARTMENTS = ["Engineering", "Sales", "Marketing", "Finance", "HR", "Operations", "Legal", "Product"]
 TOPICS = [
@@ -46,26 +46,6 @@ INTERESTS = [f"interest {k}" for k in range(30)]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Singapore"]
 LANGUAGES = ["English", "French", "German", "Spanish", "Hindi", "Mandarin"]
 SLOTS = [f"{d}-{h:02d}" for d in ("mon", "tue", "wed", "thu", "fri") for h in range(8, 18, 2)]
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 def line(label: str, text: str) -> None:
@@ -185,13 +165,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/upward_bench")
-    ensure_database(url)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mentoring.settings")
-    os.environ.setdefault("DEBUG", "false")  # no query log in memory
-    os.environ.setdefault("UPWARD_VAR_DIR", tempfile.mkdtemp(prefix="upward-bench-"))
+    scratch_database_from_env()
 
     import django
 

@@ -34,32 +34,12 @@ import datetime
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
+from _scratch import QueryCounter, scratch_database_from_env  # noqa: E402  (bench/ is the script's folder)
 
 
 def line(label: str, text: str) -> None:
@@ -213,13 +193,7 @@ def main() -> None:
     parser.add_argument("--smtp", action="store_true", help="also deliver over SMTP to an aiosmtpd sink on loopback")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/upward_bench")
-    ensure_database(url)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mentoring.settings")
-    os.environ.setdefault("DEBUG", "false")  # no query log in memory
-    os.environ.setdefault("UPWARD_VAR_DIR", tempfile.mkdtemp(prefix="upward-bench-"))
+    scratch_database_from_env()
     os.environ["CONN_MAX_AGE"] = "0"
 
     import django
