@@ -283,10 +283,15 @@ def _kpis(latest: dict, previous: dict | None) -> list[dict]:
             before, before_hidden = _kpi_value(previous, path, n_path)
             if before is not None and not before_hidden:
                 delta = float(value) - float(before)
-                tile["change"] = _signed(delta * 100, 0, " pts") if fmt == "pct" else _signed(delta, 1 if fmt == "num" else 0)
-                tile["direction"] = "flat" if abs(delta) < 1e-9 else ("good" if (delta > 0) == (better == "up") else "bad")
-                if tile["direction"] == "flat":
-                    tile["change"] = "±0"
+                # Judged on the figure as shown: a change that rounds to nothing is no change
+                # (never a red "-0.0").
+                shown, digits, suffix = (delta * 100, 0, " pts") if fmt == "pct" else (delta, 1 if fmt == "num" else 0, "")
+                shown = round(shown, digits)
+                if shown == 0:
+                    tile["change"], tile["direction"] = "±0", "flat"
+                else:
+                    tile["change"] = _signed(shown, digits, suffix)
+                    tile["direction"] = "good" if (shown > 0) == (better == "up") else "bad"
         tiles.append(tile)
     return tiles
 

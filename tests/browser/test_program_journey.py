@@ -121,6 +121,15 @@ def test_other_program_pages_are_accessible(live_server, page, browser, password
         page.goto(base + path)
         check_accessibility(page)
         screenshot(page, name)
+    # On a phone the wide program tables scroll inside their box, never the whole page (the
+    # screen-reader text "3 to review in <program>" once escaped the box and widened it).
+    EnrollmentFactory.create_batch(3, program=program, role="mentee", status="applied")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/hr/", "/hr/programs/"):
+        page.goto(base + path)
+        expect(page.get_by_role("link", name=f"3 to review in {program.name}")).to_be_attached()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} scrolls sideways on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/hr/programs/{program.pk}/invite/")
     page.get_by_label("Department").select_option(label="Sales")
     page.get_by_label("Or paste email addresses").fill("nobody@acme.example")

@@ -195,6 +195,17 @@ def test_executive_kpis_show_change_since_previous_snapshot(executive_client, pr
     assert 'id="trend-percent-data"' in body and "<canvas" in body
 
 
+def test_a_change_that_rounds_to_nothing_is_shown_as_no_change(executive_client, program):
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    _snapshot(program, {**data, "match_rate": 0.801, "meetings": {**data["meetings"], "per_pair_per_month": 1.04}}, days_ago=7)
+    _snapshot(program, {**data, "match_rate": 0.8, "meetings": {**data["meetings"], "per_pair_per_month": 1.0}})
+
+    tiles = {t["key"]: t for t in executive_client.get(reverse("executive_home")).context["kpis"]}
+    assert (tiles["meetings"]["change"], tiles["meetings"]["direction"]) == ("±0", "flat")
+    assert (tiles["match_rate"]["change"], tiles["match_rate"]["direction"]) == ("±0", "flat")
+
+
 def test_executive_trend_draws_the_last_snapshot_of_each_week_over_a_year(executive_client, program):
     from programs.dashboards import TREND_WEEKS
 
