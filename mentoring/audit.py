@@ -163,7 +163,7 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
 
 # The object types the log names, with how a page labels one of them.
 OBJECT_TYPES = {
-    "mentoring.user": _("Login"),
+    "mentoring.user": _("Account"),
     "mentoring.employee": _("Person"),
     "mentoring.rosterimport": _("Roster import"),
     "programs.program": _("Program"),

@@ -402,3 +402,24 @@ class AuditEvent(models.Model):
         """(field, before, after) for every field named on either side, in a stable order."""
         names = list(dict.fromkeys([*self.before, *self.after]))
         return [(name, self.before.get(name), self.after.get(name)) for name in names]
+
+    @property
+    def readable_changes(self) -> list[tuple[str, str | None, str | None]]:
+        """changes as a person reads them: lists joined, role codes as their names."""
+        return [(name, _audit_display(name, before), _audit_display(name, after)) for name, before, after in self.changes]
+
+
+def _audit_display(name: str, value) -> str | None:
+    if value is None:
+        return None
+    if name in ("roles", "role"):
+        labels = dict(Role.choices)
+        values = value if isinstance(value, list) else [value]
+        return ", ".join(str(labels.get(v, v)) for v in values) or "—"
+    if isinstance(value, list):
+        return ", ".join(_audit_display("", v) or "—" for v in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_audit_display(k, v) or '—'}" for k, v in value.items()) or "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    return str(value)

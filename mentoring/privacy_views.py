@@ -65,6 +65,12 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", gettext_lazy("The end date is before the start date."))
+        return data
+
     def filters(self) -> audit.AuditFilters:
         data = self.cleaned_data
         return audit.AuditFilters(
@@ -76,9 +82,10 @@ class AuditFilterForm(forms.Form):
 @require_GET
 def audit_log(request):
     form = AuditFilterForm(request.GET)
-    filters = form.filters() if form.is_valid() else audit.AuditFilters()
-    page = Paginator(audit.audit_search(filters=filters), audit.PAGE_SIZE).get_page(request.GET.get("page"))
+    # Filters that do not make sense list nothing (with the reason above), not everything.
+    events = audit.audit_search(filters=form.filters()) if form.is_valid() else AuditEvent.objects.none()
+    page = Paginator(events, audit.PAGE_SIZE).get_page(request.GET.get("page"))
     labels = audit.object_labels(page.object_list)
     rows = [(event, labels.get((event.object_type, event.object_id)), audit.OBJECT_TYPES.get(event.object_type, event.object_type)) for event in page.object_list]
-    filtered = form.is_valid() and any(value not in (None, "") for value in form.cleaned_data.values())
+    filtered = not form.is_valid() or any(value not in (None, "") for value in form.cleaned_data.values())
     return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered})

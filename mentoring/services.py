@@ -330,7 +330,7 @@ def user_grant_role(*, user: User, role: str) -> None:
     user.groups.add(role_group(role))
     user.__dict__.pop("role_names", None)
     if role not in before:
-        audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=user, summary=f"Role {role} granted", before={"roles": before}, after={"roles": sorted([*before, role])})
+        audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=user, summary=f"Role {Role(role).label} granted", before={"roles": before}, after={"roles": sorted([*before, role])})
 
 
 @transaction.atomic
@@ -339,7 +339,7 @@ def user_revoke_role(*, user: User, role: str) -> None:
     user.groups.remove(role_group(role))
     user.__dict__.pop("role_names", None)
     if role in before:
-        audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=user, summary=f"Role {role} revoked", before={"roles": before}, after={"roles": [r for r in before if r != role]})
+        audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=user, summary=f"Role {Role(role).label} revoked", before={"roles": before}, after={"roles": [r for r in before if r != role]})
 
 
 def employee_for_email(email: str) -> Employee | None:

@@ -126,7 +126,7 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     before, after = {"status": previous}, {"status": to}
     if "enrollment_closes_on" in fields:
         before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
-    audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{previous} → {to}", before=before, after=after)
+    audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
     return program
 
 

@@ -279,6 +279,24 @@ def test_hr_filters_by_actor_action_object_and_local_dates(tokyo_hr, hr_user):
     assert "No event matches these filters" in client.get(reverse("audit_log"), {"since": "2030-01-01"}).content.decode()
 
 
+def test_role_changes_read_as_role_names_not_codes_or_python_lists(tokyo_hr):
+    user, client = tokyo_hr
+    old_event(at(2026, 1, 10, 9, 0), action=A.ROLE_GRANTED, object_type="mentoring.user", object_id=user.pk, before={"roles": ["participant"]}, after={"roles": ["hr_admin", "participant"]})
+    html = client.get(reverse("audit_log")).content.decode()
+    assert "Participant → HR admin, Participant" in html
+    assert "[" not in html.split("<tbody>")[1].split("</tbody>")[0]
+
+
+def test_an_end_date_before_the_start_date_is_explained_and_lists_nothing(tokyo_hr):
+    user, client = tokyo_hr
+    old_event(at(2026, 1, 10, 9, 0), actor=user, action=A.DATA_EXPORTED, summary="an-event")
+    response = client.get(reverse("audit_log"), {"since": "2026-02-01", "until": "2026-01-01"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "The end date is before the start date." in html and "an-event" not in html
+    assert 'value="2026-02-01"' in html and 'value="2026-01-01"' in html  # what was typed stays
+
+
 def test_the_audit_page_is_paginated_and_costs_the_same_queries_for_few_or_many_events(tokyo_hr):
     from django.db import connection as conn
     from django.test.utils import CaptureQueriesContext
