@@ -52,6 +52,24 @@ def _at(day: datetime.date, hour: int, zone: str = "UTC") -> datetime.datetime:
     return local.astimezone(datetime.UTC)
 
 
+WORKING_START_HOURS = range(8, 18)  # a meeting of an hour at most starts 08:00–17:00 local
+
+
+def _shared_hour(day: datetime.date, zone: str, other_zone: str, rng: random.Random) -> int:
+    """An hour in `zone` that is also working time in `other_zone` on that day; when the two
+    never overlap (Chicago and Singapore), the hour that is least far outside it there."""
+
+    def outside(hour: int) -> int:
+        there = _at(day, hour, zone).astimezone(ZoneInfo(other_zone or "UTC")).hour
+        return max(WORKING_START_HOURS.start - there, there - (WORKING_START_HOURS.stop - 1), 0)
+
+    cost = {hour: outside(hour) for hour in WORKING_START_HOURS}
+    best = min(cost.values())
+    # Prefer the usual 9:00–16:00 when it is shared; 8:00 and 17:00 only when they must.
+    usual = [h for h in range(9, 17) if cost[h] == best]
+    return rng.choice(usual or [h for h, c in cost.items() if c == best])
+
+
 @transaction.atomic
 def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
     """Create history once for the demo's active and completed programs."""
@@ -82,17 +100,19 @@ def build_demo_sessions(*, seed: int, today: datetime.date) -> int:
         while day <= end:
             if stuck and day > today - datetime.timedelta(days=40):
                 break
-            starts = _at(day, rng.choice([9, 10, 14, 15, 16]), pair.mentor.employee.time_zone)
+            mentor_zone, mentee_zone = pair.mentor.employee.time_zone, pair.mentee.employee.time_zone
+            starts = _at(day, _shared_hour(day, mentor_zone, mentee_zone, rng), mentor_zone)
             if starts.date() > end:
                 break
             cancelled = rng.random() < 0.1
-            meetings.append(Meeting(pair=pair, starts_at=starts, duration_minutes=program.meeting_minutes, location=rng.choice(["Video call", "Café, 2nd floor", "Room Orion"]),
+            meetings.append(Meeting(pair=pair, starts_at=starts, duration_minutes=program.meeting_minutes, location=rng.choice(["Video call", "Café, 2nd floor", "Room Orion"] if pair.mentor.employee.location == pair.mentee.employee.location else ["Video call"]),
                                     agenda="Catch up, then one topic in depth", status="cancelled" if cancelled else "scheduled", scheduled_by=pair.mentor.employee, sequence=1 if cancelled else 0,
                                     created_at=starts - datetime.timedelta(days=7)))
             day += datetime.timedelta(days=program.cadence_days + rng.randint(-2, 4))
         if program.status == Program.Status.ACTIVE and not stuck:
             upcoming = today + datetime.timedelta(days=rng.randint(1, 10))
-            meetings.append(Meeting(pair=pair, starts_at=_at(upcoming, rng.choice([9, 14, 16]), pair.mentee.employee.time_zone), duration_minutes=program.meeting_minutes, location="Video call", video_url="https://meet.example.com/upward-demo", agenda="Next steps on our goals", scheduled_by=pair.mentee.employee))
+            mentee_zone = pair.mentee.employee.time_zone
+            meetings.append(Meeting(pair=pair, starts_at=_at(upcoming, _shared_hour(upcoming, mentee_zone, pair.mentor.employee.time_zone, rng), mentee_zone), duration_minutes=program.meeting_minutes, location="Video call", video_url="https://meet.example.com/upward-demo", agenda="Next steps on our goals", scheduled_by=pair.mentee.employee))
     Meeting.objects.bulk_create(meetings, batch_size=1000)
     pair_by_id = {p.pk: p for p in pairs}
     logs = []

@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -96,4 +98,21 @@ def test_seed_demo_meetings_fall_in_working_hours_where_the_scheduler_lives():
     assert len(zones) >= 3  # the demo spans offices, so UTC and local hours really differ
     for meeting in meetings:
         local = meeting.starts_at.astimezone(ZoneInfo(meeting.scheduled_by.time_zone))
-        assert 9 <= local.hour <= 16 and local.weekday() < 5, (meeting.pk, meeting.scheduled_by.time_zone, local)
+        assert 8 <= local.hour <= 17 and local.weekday() < 5, (meeting.pk, meeting.scheduled_by.time_zone, local)
+
+
+def test_seed_demo_meetings_are_in_working_hours_for_both_sides_when_their_offices_overlap():
+    """Lisbon and Singapore share 08:00–09:00 Lisbon: never 01:00 for one of them."""
+    from zoneinfo import ZoneInfo
+
+    from sessions_log.models import Meeting
+
+    call_command("seed_demo")
+    checked = 0
+    for meeting in Meeting.objects.select_related("pair__mentor__employee", "pair__mentee__employee"):
+        hours = [meeting.starts_at.astimezone(ZoneInfo(side.employee.time_zone)).hour for side in (meeting.pair.mentor, meeting.pair.mentee)]
+        offsets = [meeting.starts_at.astimezone(ZoneInfo(side.employee.time_zone)).utcoffset() for side in (meeting.pair.mentor, meeting.pair.mentee)]
+        if abs(offsets[0] - offsets[1]) <= datetime.timedelta(hours=9):  # their working days overlap
+            assert all(8 <= h <= 17 for h in hours), (meeting.pk, meeting.pair.mentor.employee.time_zone, meeting.pair.mentee.employee.time_zone, hours)
+            checked += 1
+    assert checked > 100
