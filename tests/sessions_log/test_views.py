@@ -464,6 +464,15 @@ def test_reschedule_moves_the_meeting_and_sends_updated_invites(world, mentee, d
     assert int(event.sequence.value) == 1 and event.dtstart.value == later.astimezone(datetime.UTC)
 
 
+def test_the_move_page_shows_the_booking_in_both_peoples_time(world, mentee):
+    meeting = Meeting.objects.get(pk=world["meeting_id"])
+    here = meeting.starts_at.astimezone(NEW_YORK)
+    there = meeting.starts_at.astimezone(zoneinfo.ZoneInfo("Europe/London"))
+    page = mentee.get(reverse("meeting_reschedule", args=[world["pair"].pk, meeting.pk])).content.decode()
+    assert f"{here:%H:%M} ({there:%A %H:%M} for Maya)" in page
+    assert "Times are in your time zone (America/New_York); Maya is in Europe/London." in page
+
+
 def test_reschedule_to_the_past_keeps_the_meeting(world, mentee):
     url = reverse("meeting_reschedule", args=[world["pair"].pk, world["meeting_id"]])
     yesterday = timezone.now().astimezone(NEW_YORK) - datetime.timedelta(days=1)
