@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -106,9 +106,11 @@ NOT_NEEDED = "not_needed"
 REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 
 # Problems up to this many mentor-slot x mentee cells are solved densely straight away:
-# below it scipy's dense assignment is as fast as the certified sparse rounds (measured on
-# the bench's structured grids: dense wins at 500 x 500, the sparse rounds from 1000 x 1000).
-DENSE_CELLS = 500_000
+# below it scipy's dense assignment is about as fast as one certified sparse round and
+# clearly faster than two (measured on the bench's structured grids: at 1000 x 1000 slots
+# dense ~60 ms, sparse 40-60 ms in one round, 80-90 ms in two; from 1200 x 1200 or 2000 x
+# 1000 slots the sparse rounds win).
+DENSE_CELLS = 1_000_000
 # Candidate partners kept per person for the sparse solve (see _candidate_keys).  On the
 # bench's grids from 1000 to 10000 per side, 16 to 32 all certify in 1 or 2 rounds within
 # ~15% of each other; more makes each LAPJVsp solve slower, fewer adds rounds.
@@ -700,33 +702,44 @@ def _join(words: list[str]) -> str:
 
 def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[str]:
     """Readable reasons behind a pair's score, strongest topics first."""
-    labels = topic_labels or {}
-    lines = []
-    ranked = sorted(breakdown.topics, key=lambda t: (-(SCALE_MAX - t.baseline) * t.confidence, t.topic))
-    for t in ranked:
-        lines.append(
-            f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 "
-            f"(mentor confidence {t.confidence}/5)"
-        )
-    if breakdown.cross_department:
+    b = breakdown
+    return _explain(
+        b.topics, b.cross_department, b.levels_apart, b.shared_slots, b.shared_interests,
+        b.shared_languages, b.tz_distance_minutes, topic_labels or {},
+    )
+
+
+def _topic_strength(t: TopicMatch) -> tuple:
+    return (-(SCALE_MAX - t.baseline) * t.confidence, t.topic)
+
+
+def _explain(topics, cross_department, levels_apart, shared_slots, shared_interests, shared_languages, tz_distance, labels) -> list[str]:
+    lines = [
+        f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 "
+        f"(mentor confidence {t.confidence}/5)"
+        for t in (sorted(topics, key=_topic_strength) if len(topics) > 1 else topics)
+    ]
+    if cross_department:
         lines.append("different department")
-    lines.append(f"{_plural(breakdown.levels_apart, 'level')} apart")
-    n = len(breakdown.shared_slots)
+    lines.append(f"{_plural(levels_apart, 'level')} apart")
+    n = len(shared_slots)
     lines.append(f"{_plural(n, 'shared availability slot')}" if n else "no shared availability slot")
-    if breakdown.shared_interests:
-        lines.append(f"{_plural(len(breakdown.shared_interests), 'shared interest')} ({', '.join(breakdown.shared_interests)})")
-    if breakdown.shared_languages:
-        lines.append(f"speaks {_join(list(breakdown.shared_languages))} with the mentee")
+    if shared_interests:
+        lines.append(f"{_plural(len(shared_interests), 'shared interest')} ({', '.join(shared_interests)})")
+    if shared_languages:
+        lines.append(f"speaks {_join(list(shared_languages))} with the mentee")
     else:
         lines.append("no shared language")
-    d = breakdown.tz_distance_minutes
-    if d == 0:
-        lines.append("same time zone")
-    else:
-        hours, minutes = divmod(d, 60)
-        span = f"{hours} h" + (f" {minutes} min" if minutes else "") if hours else f"{minutes} min"
-        lines.append(f"time zones {span} apart")
+    lines.append(_tz_text(tz_distance))
     return lines
+
+
+def _tz_text(d: int) -> str:
+    if d == 0:
+        return "same time zone"
+    hours, minutes = divmod(d, 60)
+    span = f"{hours} h" + (f" {minutes} min" if minutes else "") if hours else f"{minutes} min"
+    return f"time zones {span} apart"
 
 
 # --------------------------------------------------------------------------- the scoring grid
@@ -744,10 +757,23 @@ def _bitsets(rows: list[frozenset], vocab: dict[str, int]) -> np.ndarray:
     # 1-4 bytes per cell instead of 8 (6 languages fit in one byte).
     word = next((b for b in (8, 16, 32) if len(vocab) <= b), 64)
     flags = np.zeros((len(rows), word * max(1, -(-len(vocab) // word))), dtype=bool)
-    r_idx = [r for r, values in enumerate(rows) for v in values if v in vocab]
-    c_idx = [vocab[v] for values in rows for v in values if v in vocab]
-    flags[r_idx, c_idx] = True
+    # Item codes in one C-level pass (-1 for items outside the vocabulary), rows by repeat.
+    lens = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    total = int(lens.sum())
+    codes = np.fromiter(map(vocab.get, chain.from_iterable(rows), repeat(-1, total)), dtype=np.intp, count=total)
+    known = codes >= 0
+    flags[np.repeat(np.arange(len(rows)), lens)[known], codes[known]] = True
     return np.packbits(flags, axis=1, bitorder="little").view(f"<u{word // 8}")
+
+
+def _ratings(maps: list[dict[str, int]], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened topic -> rating maps: (person, vocab index or -1, rating) per entry, read
+    in C-level passes."""
+    lens = np.fromiter(map(len, maps), dtype=np.intp, count=len(maps))
+    total = int(lens.sum())
+    codes = np.fromiter(map(vocab.get, chain.from_iterable(maps), repeat(-1, total)), dtype=np.intp, count=total)
+    ratings = np.fromiter(chain.from_iterable(map(dict.values, maps)), dtype=np.int64, count=total)
+    return np.repeat(np.arange(len(maps)), lens), codes, ratings
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -829,17 +855,20 @@ class _Grid:
         taught = set().union(*(p.teaches for p in mentors)) if mentors else set()
         wanted = set().union(*(p.wants for p in mentees)) if mentees else set()
         topics = {t: k for k, t in enumerate(sorted(taught & wanted))}
-        self.T = np.zeros((M, max(len(topics), 1)), dtype=np.float32)
-        for i, p in enumerate(mentors):
-            for t, conf in p.teaches.items():
-                if t in topics:
-                    self.T[i, topics[t]] = conf
-        self.G = np.zeros((E, max(len(topics), 1)), dtype=np.float32)
-        for j, p in enumerate(mentees):
-            for t, base in p.wants.items():
-                if t in topics:
-                    self.G[j, topics[t]] = SCALE_MAX - base
-        den = np.array([SCALE_MAX * sum(SCALE_MAX - b for b in p.wants.values()) for p in mentees], dtype=np.float64)
+        n_topics = max(len(topics), 1)
+        r, t, conf = _ratings([p.teaches for p in mentors], topics)
+        self.T = np.zeros((M, n_topics), dtype=np.float32)
+        self.T[r[t >= 0], t[t >= 0]] = conf[t >= 0]
+        r, t, base = _ratings([p.wants for p in mentees], topics)
+        self.G = np.zeros((E, n_topics), dtype=np.float32)
+        self.G[r[t >= 0], t[t >= 0]] = SCALE_MAX - base[t >= 0]
+        # Baselines of wanted topics (0 = not wanted), for the breakdowns of chosen pairs: a
+        # baseline of 5 gives no gap, so G alone does not say the topic is wanted.
+        self.baseline = np.zeros(self.G.shape, dtype=np.int8)
+        self.baseline[r[t >= 0], t[t >= 0]] = base[t >= 0]
+        self.topic_names = list(topics)
+        # Every wanted topic counts in the denominator, taught by someone or not.
+        den = SCALE_MAX * np.bincount(r, weights=SCALE_MAX - base, minlength=E).astype(np.float64)
         # floor((2p*num + den) / (2den)) is exact in float32 while every operand stays below
         # 2**22: then the quotient (<= 1000) is at least 1/(2den) away from the next integer,
         # far more than float32's rounding error.  Wider topic lists fall back to float64.
@@ -847,10 +876,13 @@ class _Grid:
         self.topic_den = den.astype(self.ftype)
         self.topic_den2 = np.where(den > 0, 2 * den, 1).astype(self.ftype)  # den 0 => num 0 => 0
 
+        self.vocab_names: dict[str, list[str]] = {}  # bit k of a bitset row = name k
+
         def both_sides(attr):
             a = [getattr(p, attr) for p in mentors]
             b = [getattr(p, attr) for p in mentees]
             vocab = _shared_vocab(a, b)
+            self.vocab_names[attr] = list(vocab)
             return _bitsets(a, vocab), _bitsets(b, vocab)
 
         self.IM, self.IE = both_sides("interests")
@@ -1106,21 +1138,62 @@ class _Grid:
         return out
 
     def pairs(self, chosen: list[tuple[int, int, bool]]) -> tuple[ProposedPair, ...]:
-        ii = np.array([c[0] for c in chosen], dtype=np.intp)
-        jj = np.array([c[1] for c in chosen], dtype=np.intp)
+        n = len(chosen)
+        if not n:
+            return ()
+        ii = np.fromiter(map(itemgetter(0), chosen), dtype=np.intp, count=n)
+        jj = np.fromiter(map(itemgetter(1), chosen), dtype=np.intp, count=n)
         points = self.pair_points(ii, jj).tolist()
+        facts = zip(points, *self._facts(ii, jj))
+        mentors, mentees = self.mentors, self.mentees
         out = []
-        for (i, j, pinned), pts in zip(chosen, points):
-            b = self._breakdown(i, j, pts)
-            out.append(ProposedPair(
-                mentor_id=self.mentors[i].id,
-                mentee_id=self.mentees[j].id,
-                score=b.score,
+        for (i, j, pinned), (pts, topics, interests, slots, langs, tz, apart, cross) in zip(chosen, facts):
+            b = _record(
+                Breakdown,
+                points=dict(zip(CRITERIA, pts)),
+                topics=topics,
+                shared_interests=interests,
+                shared_slots=slots,
+                shared_languages=langs,
+                tz_distance_minutes=tz,
+                levels_apart=apart,
+                cross_department=cross,
+            )
+            out.append(_record(
+                ProposedPair,
+                mentor_id=mentors[i].id,
+                mentee_id=mentees[j].id,
+                score=sum(pts),
                 breakdown=b,
-                explanation=tuple(explain(b)),
+                explanation=tuple(_explain(topics, cross, apart, slots, interests, langs, tz, {})),
                 pinned=pinned,
             ))
         return tuple(out)
+
+    def _facts(self, ii: np.ndarray, jj: np.ndarray) -> tuple[list, ...]:
+        """Per pair (ii[k], jj[k]): the facts of its breakdown, from the feature matrices in
+        one numpy pass per kind (the same values _breakdown reads off the records)."""
+        n = len(ii)
+        # Topics both taught by the mentor and wanted by the mentee, in name order.
+        conf = self.T[ii]
+        base = self.baseline[jj]
+        r, c = np.nonzero((conf > 0) & (base > 0))
+        names = self.topic_names
+        matches = [
+            _record(TopicMatch, topic=names[t], confidence=cf, baseline=bs)
+            for t, cf, bs in zip(c.tolist(), conf[r, c].astype(np.int64).tolist(), base[r, c].tolist())
+        ]
+        topics = _split(matches, r, n)
+        shared = [
+            _split_names(A[ii] & B[jj], self.vocab_names[attr], n)
+            for A, B, attr in ((self.IM, self.IE, "interests"), (self.AM, self.AE, "availability"), (self.LM, self.LE, "languages"))
+        ]
+        d = np.abs(self.tz_m[ii] - self.tz_e[jj]) % MINUTES_PER_DAY
+        tz = np.minimum(d, MINUTES_PER_DAY - d).tolist()
+        apart = (self.level_e[jj] - self.level_m[ii]).tolist()
+        dm, de = self.dept_m[ii], self.dept_e[jj]
+        cross = ((dm != de) & (dm >= 0) & (de >= 0)).tolist()
+        return topics, *shared, tz, apart, cross
 
     def breakdown(self, i: int, j: int) -> Breakdown:
         return self._breakdown(i, j, self.pair_points(np.array([i]), np.array([j]))[0].tolist())
@@ -1140,6 +1213,34 @@ class _Grid:
             levels_apart=e.level - m.level,
             cross_department=bool(m.department and e.department and m.department != e.department),
         )
+
+
+def _record(cls, **values):
+    """An output record without its dataclass __init__ (a frozen dataclass sets each field
+    through object.__setattr__: ~3x slower, and these records have no checks to run)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
+def _split(items: list, owner: np.ndarray, n: int) -> list[tuple]:
+    """items grouped by owner (sorted, 0..n-1) into one tuple per owner."""
+    ends = np.cumsum(np.bincount(owner, minlength=n)).tolist()
+    out, start = [], 0
+    for end in ends:
+        out.append(tuple(items[start:end]))
+        start = end
+    return out
+
+
+def _split_names(words: np.ndarray, names: list[str], n: int) -> list[tuple[str, ...]]:
+    """Rows of bitsets (little-endian words, bit k = names[k]) as tuples of names; names are
+    sorted, so each tuple is too."""
+    if not names:
+        return [()] * n
+    bits = np.unpackbits(np.ascontiguousarray(words).view(np.uint8), axis=1, bitorder="little")[:, : len(names)]
+    r, c = np.nonzero(bits)
+    return _split([names[k] for k in c.tolist()], r, n)
 
 
 # --------------------------------------------------------------------------- the solver
@@ -1167,20 +1268,34 @@ class _Objective:
 
 
 def _solve_dense(S, cap, thr, obj):
-    """Max-weight b-matching by replicating mentor rows; returns (mentor idx, mentee idx)."""
-    ok = S >= thr
-    rep = np.minimum(cap, ok.sum(axis=1))
+    """Max-weight b-matching by replicating mentor rows; returns (mentor idx, mentee idx).
+
+    The cost matrix handed to scipy is -w (0 on unacceptable cells), mentees x slots when
+    there are more slots than mentees.  That is what linear_sum_assignment(w, maximize=True)
+    computes internally (it negates, and transposes a tall matrix), each time in a fresh copy
+    of the whole matrix: building it that way here skips those copies, same answer."""
+    rep = np.minimum(cap, np.count_nonzero(S >= thr, axis=1))
     if rep.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     owner = np.repeat(np.arange(len(cap)), rep)
-    W = np.empty((len(owner), S.shape[1]), dtype=np.float64)
-    step = _row_step(S.shape[1])
-    for r0 in range(0, len(owner), step):
+    n_rows, E = len(owner), S.shape[1]
+    tall = n_rows > E
+    cost = np.empty((E, n_rows) if tall else (n_rows, E), dtype=np.float64)
+    step = _row_step(E)
+    for r0 in range(0, n_rows, step):
         blk = S[owner[r0 : r0 + step]]
-        W[r0 : r0 + step] = np.where(blk >= thr, obj(blk), 0)
-    rows, cols = linear_sum_assignment(W, maximize=True)
-    keep = W[rows, cols] > 0
-    return owner[rows[keep]], cols[keep]
+        val = blk.astype(np.float64)  # exact: |w| < 2**53
+        val *= -obj.scale
+        val -= obj.offset
+        val[blk < thr] = 0
+        if tall:
+            cost[:, r0 : r0 + step] = val.T
+        else:
+            cost[r0 : r0 + step] = val
+    r, c = linear_sum_assignment(cost)
+    keep = cost[r, c] < 0  # acceptable cells cost -w <= -1
+    slots, mentees = (c, r) if tall else (r, c)
+    return owner[slots[keep]], mentees[keep]
 
 
 _NO_CELL = np.iinfo(np.int16).min  # priced value of a cell that is not acceptable
