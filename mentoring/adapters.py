@@ -3,11 +3,12 @@ from allauth.account.models import EmailAddress
 from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django.db import transaction
 from django.shortcuts import render
 
 from . import auth_policy, services
-from .models import User
+from .models import Employee, User
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -43,11 +44,20 @@ class AccountAdapter(DefaultAccountAdapter):
         return self.get_login_redirect_url(request)
 
 
-def _sso_refused(request, sociallogin, *, email: str) -> ImmediateHttpResponse:
+def _sso_refused(request, sociallogin, *, email: str, unverified: bool = False) -> ImmediateHttpResponse:
     provider = sociallogin.provider.name if sociallogin.account.provider else "single sign-on"
     return ImmediateHttpResponse(
-        render(request, "socialaccount/sso_refused.html", {"email": email, "provider": provider}, status=403)
+        render(request, "socialaccount/sso_refused.html", {"email": email, "provider": provider, "unverified": unverified}, status=403)
     )
+
+
+def _address_unverified(sociallogin, email: str) -> bool:
+    """OpenID Connect says whether the address is the person's (email_verified). A provider
+    open to many tenants lets anyone put any address in their profile, so an address it does
+    not vouch for must not pick a directory entry. SAML IdPs are the company's own: trusted."""
+    if not isinstance(sociallogin.provider, OpenIDConnectProvider):
+        return False
+    return not any(a.verified for a in sociallogin.email_addresses if a.email.strip().lower() == email)
 
 
 def _sso_email(sociallogin) -> str:
@@ -79,8 +89,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         employee = services.employee_for_email(email) if email else None
         if employee is None or not employee.is_current:
             raise _sso_refused(request, sociallogin, email=email)
+        if _address_unverified(sociallogin, email):
+            raise _sso_refused(request, sociallogin, email=email, unverified=True)
         user = employee.user or User.objects.filter(email__iexact=email).first()
         if user is not None and not user.is_active:
+            raise _sso_refused(request, sociallogin, email=email)
+        if user is not None and employee.user_id is None and Employee.objects.filter(user=user).exclude(pk=employee.pk).exists():
+            # The address was someone else's before (reused for a new hire): their account is
+            # not this person's.
             raise _sso_refused(request, sociallogin, email=email)
         # The company's identity provider vouches for the address and the directory knows it,
         # so it counts as verified: no confirmation mail before the first sign-in.

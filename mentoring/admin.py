@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .admin_safety import StrictLookupAdmin
+from .audit import audit_record
 from .models import AuditEvent, Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
 
 
@@ -17,6 +18,16 @@ class UserAdmin(StrictLookupAdmin, DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def save_related(self, request, form, formsets, change):
+        # Roles are groups: a change made here is audited like one made by set_role.
+        before = sorted(form.instance.groups.values_list("name", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        after = sorted(form.instance.groups.values_list("name", flat=True))
+        for role in sorted(set(after) - set(before)):
+            audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=form.instance, summary=f"Role {role} granted in the Django admin", before={"roles": before}, after={"roles": after})
+        for role in sorted(set(before) - set(after)):
+            audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=form.instance, summary=f"Role {role} revoked in the Django admin", before={"roles": before}, after={"roles": after})
 
 
 @admin.register(Department)

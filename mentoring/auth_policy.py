@@ -125,7 +125,11 @@ def setting_up_mfa_after_sign_in(request) -> bool:
 
 
 def mfa_required_for(user) -> bool:
-    return any(user.has_role(role) for role in settings.MFA_REQUIRED_ROLES)
+    """A role in MFA_REQUIRED_ROLES, or access to the Django admin (staff, superusers: they
+    can grant roles there), needs a second factor whenever enforcement is on."""
+    if not settings.MFA_REQUIRED_ROLES:
+        return False
+    return user.is_staff or user.is_superuser or any(user.has_role(role) for role in settings.MFA_REQUIRED_ROLES)
 
 
 class MFARequiredMiddleware:

@@ -53,3 +53,36 @@ def test_admin_refuses_lookups_on_undeclared_fields(staff_client, url):
 def test_admin_declared_filters_still_work(staff_client):
     EnrollmentFactory()
     assert staff_client.get("/admin/programs/enrollment/?status__exact=applied").status_code == 200
+
+
+def test_a_superuser_without_any_role_must_pass_mfa_before_the_admin(client, password):
+    """createsuperuser gives no role: the admin, where roles are granted, still needs the code."""
+    root = UserFactory(is_staff=True, is_superuser=True)
+    client.post(reverse("account_login"), {"login": root.email, "password": password})
+    assert "_auth_user_id" in client.session  # the password was right...
+    response = client.get("/admin/mentoring/user/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("mfa_activate_totp"))  # ...but no admin yet
+
+
+def test_granting_a_role_in_the_admin_is_audited(staff_client):
+    from django.contrib.auth.models import Group
+
+    from mentoring.models import AuditEvent
+    from mentoring.services import role_group
+
+    target = UserFactory(roles=[Role.PARTICIPANT])
+    hr_group = role_group(Role.HR_ADMIN)
+    participant_group = Group.objects.get(name=Role.PARTICIPANT)
+    response = staff_client.post(
+        reverse("admin:mentoring_user_change", args=[target.pk]),
+        {
+            "email": target.email, "full_name": target.full_name or "Someone", "is_active": "on",
+            "groups": [hr_group.pk, participant_group.pk], "last_login_0": "", "last_login_1": "",
+            "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert set(target.groups.values_list("name", flat=True)) == {"hr_admin", "participant"}
+    event = AuditEvent.objects.get(action=AuditEvent.Action.ROLE_GRANTED, object_id=target.pk)
+    assert event.before == {"roles": ["participant"]} and event.after == {"roles": ["hr_admin", "participant"]}
+    assert event.actor is not None and event.actor.is_superuser

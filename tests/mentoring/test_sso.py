@@ -144,6 +144,25 @@ def test_an_allowed_signup_domain_does_not_open_sso_to_people_outside_the_direct
     assert not User.objects.filter(email="contractor@partner.example").exists()
 
 
+def test_an_address_the_provider_does_not_vouch_for_is_refused(client, oidc):
+    """A multi-tenant provider lets anyone type a colleague's address into their profile."""
+    user = make_person(roles=[Role.HR_ADMIN], level=6)
+    response = oidc_sign_in(client, oidc, email=user.email, email_verified=False)
+    assert response.status_code == 403
+    assert "does not vouch that the address is yours" in response.content.decode()
+    assert "_auth_user_id" not in client.session and not SocialAccount.objects.exists()
+
+
+def test_a_reused_address_does_not_open_the_previous_holders_account(client, oidc):
+    old = make_person(roles=[Role.PARTICIPANT], level=2)
+    old.employee.left_date, old.employee.email = datetime.date(2025, 6, 30), "left.long.ago@acme.example"
+    old.employee.save()
+    EmployeeFactory(email=old.email, first_name="New", last_name="Hire", level=2)  # HR gave the address to a new hire
+    response = oidc_sign_in(client, oidc, email=old.email)
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session and not SocialAccount.objects.exists()
+
+
 def test_no_email_from_the_provider_is_refused(client, oidc):
     response = oidc_sign_in(client, oidc)
     assert response.status_code == 403

@@ -283,8 +283,10 @@ def test_review_paginates(hr_client):
 def test_django_admin_is_read_only_and_hides_the_please_not_with_list(client):
     from mentoring.models import User
 
+    from tests.auth_helpers import login_with_mfa
+
     admin_user = User.objects.create_superuser(email="root@acme.example", password="x-very-long-password")
-    client.force_login(admin_user)
+    login_with_mfa(client, admin_user)  # the admin needs the second factor too
     secret = EmployeeFactory(first_name="Zebulon", last_name="Quixotic-Secret")
     enrollment = EnrollmentFactory()
     enrollment.not_with.set([secret])
