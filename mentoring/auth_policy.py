@@ -162,12 +162,15 @@ class MFARequiredMiddleware:
         if url_name not in allowed:
             target = "mfa_reauthenticate" if has_totp else "mfa_activate_totp"
             return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        started = timezone.now()
         response = self.get_response(request)
         if not has_totp and url_name == "mfa_activate_totp" and request.method == "POST":
             # Activating the app meant typing a valid code from it: that is this session's second
             # factor, so the person goes on to their pages without a second code (which, inside
             # the same 30 seconds, would be the same code and be refused as a replay).
-            authenticator = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).first()
+            # Only an app activated by this very request counts (not one another session of the
+            # same person happened to activate meanwhile).
+            authenticator = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP, created_at__gte=started).first()
             if authenticator is not None:
                 record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type, activated=True)
         return response

@@ -93,6 +93,29 @@ def test_changing_factors_that_predate_the_sign_in_still_asks_for_the_password(c
         assert response.status_code == 302 and response["Location"].startswith(reverse("account_reauthenticate")), url
 
 
+def test_an_app_another_session_activates_meanwhile_is_not_this_sessions_second_factor(client, password, hr_without_mfa):
+    """A password-only session posting a wrong code must not be waved through because the
+    person activated an app from another browser while that request ran."""
+    import datetime
+
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    from mentoring.auth_policy import session_is_mfa_authenticated
+
+    password_login(client, hr_without_mfa, password)
+    request = client.post(reverse("mfa_activate_totp"), {"code": "000000"}).wsgi_request  # a real session
+
+    def view_while_another_session_activates(req):
+        give_totp(hr_without_mfa)
+        Authenticator.objects.filter(user=hr_without_mfa).update(created_at=timezone.now() - datetime.timedelta(seconds=2))
+        return HttpResponse("Incorrect code.")
+
+    request.method = "POST"
+    MFARequiredMiddleware(view_while_another_session_activates)(request)
+    assert not session_is_mfa_authenticated(request)
+
+
 def test_a_wrong_code_does_not_activate_totp(client, password, hr_without_mfa):
     password_login(client, hr_without_mfa, password)
     client.get(reverse("mfa_activate_totp"))
