@@ -37,6 +37,8 @@ TREND_WEEKS = 52
 # How long a rendered executive dashboard body is kept. Its key changes with the snapshots it
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
+# Raise when the executive body's template or figures change, so no cached old body is served.
+BODY_LAYOUT_VERSION = 2
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -405,7 +407,13 @@ def executive_dashboard_render(request):
     # The body shows aggregates of these snapshots and nothing about the viewer: it is rendered
     # once per set of snapshots (a recomputed day changes its computed_at, so the key) and
     # served from the cache to everyone else.
-    key = "executive-dashboard:" + hashlib.sha256(repr((program.pk, get_language(), [(d[0], d[2].isoformat()) for d in shown if d])).encode()).hexdigest()
+    # Also keyed on: the program's snapshot version (bumped by every snapshot_save, so a
+    # recomputed past day shows at once) and the suppression rule (a deploy that changes it
+    # must not serve bodies rendered under the old one from a shared cache).
+    version = cache.get(snapshots.dashboard_version_key(program.pk))
+    key = "executive-dashboard:" + hashlib.sha256(
+        repr((program.pk, get_language(), version, metrics.MIN_GROUP, BODY_LAYOUT_VERSION, [(d[0], d[2].isoformat()) for d in shown if d])).encode()
+    ).hexdigest()
     body = cache.get(key)
     if body is None:
         body = render_to_string("programs/_dashboard_executive_body.html", _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()]))

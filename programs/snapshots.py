@@ -12,7 +12,9 @@ person's level) is read as it stands now.
 """
 
 import datetime
+import time
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Count, DurationField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Least
@@ -302,7 +304,14 @@ def snapshot_save(*, program: Program, as_of: datetime.date | None = None) -> Me
     data = compute(program=program, as_of=as_of)
     computed_at = datetime.datetime.fromisoformat(data["computed_at"])
     snapshot, _created = MetricSnapshot.objects.update_or_create(program=program, as_of=datetime.date.fromisoformat(data["as_of"]), defaults={"data": data, "computed_at": computed_at})
+    # A recomputed past day keeps its computed_at (the day's last instant): bump the program's
+    # dashboard version so a cached executive page is not served for it.
+    transaction.on_commit(lambda: cache.set(dashboard_version_key(program.pk), time.time_ns(), None))
     return snapshot
+
+
+def dashboard_version_key(program_id: int) -> str:
+    return f"executive-dashboard-version:{program_id}"
 
 
 @transaction.atomic
