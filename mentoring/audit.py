@@ -11,11 +11,13 @@ Also here: the sign-in receivers and the HR search over the log.
 import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent, Employee, User
@@ -102,18 +104,35 @@ def _on_user_logged_in(sender, request, user, **kwargs):
     audit_record(action=Action.LOGIN, target=user, actor=user, ip=client_ip(request))
 
 
+# Hex digits kept of the keyed hash: 96 bits, ample to tell addresses apart.
+EMAIL_HASH_LENGTH = 24
+
+
+def email_hash(address: str) -> str:
+    """A keyed hash (HMAC-SHA256 under SECRET_KEY) of a normalised email address.
+
+    Failed sign-ins for an address without an account record this, never the address: the log
+    cannot be edited, so it must hold nothing an erasure would have to remove. The same address
+    always gives the same hash (so repeated attempts can be correlated, and HR can look one up
+    by typing the address), but the hash cannot be turned back into the address without the
+    key. Rotating SECRET_KEY starts new hashes: older events no longer match.
+    """
+    normalised = address.strip().lower()[:254]
+    return salted_hmac("upward.audit.login_failed.email", normalised, secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()[:EMAIL_HASH_LENGTH]
+
+
 @receiver(user_login_failed, dispatch_uid="audit_user_login_failed")
 def _on_user_login_failed(sender, credentials, request=None, **kwargs):
     # Only the address that was tried: Django has already masked the password in `credentials`,
     # and it is not read here at all. An address that belongs to an account is stored as that
-    # account's id, so an erasure leaves no email behind in the log.
+    # account's id; any other address only as its keyed hash. No email ever reaches the log.
     attempted = str(credentials.get("email") or credentials.get("username") or "").strip().lower()[:254]
     user = User.objects.filter(email__iexact=attempted).only("pk").first() if attempted else None
     audit_record(
         action=Action.LOGIN_FAILED,
         object_type=object_type_of(user) if user else "",
         object_id=user.pk if user else None,
-        after={} if user else {"email": attempted},
+        after={} if user or not attempted else {"email_hash": email_hash(attempted)},
         actor=None,
         ip=client_ip(request),
     )
@@ -126,7 +145,7 @@ PAGE_SIZE = 50
 
 @dataclass
 class AuditFilters:
-    actor: str = ""  # email or name fragment, a user id, or "system"
+    actor: str = ""  # email or name fragment, a user id, or "system"; a whole address also finds failed sign-ins with it
     action: str = ""
     object_type: str = ""
     object_id: int | None = None
@@ -147,7 +166,12 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     elif actor.isdigit():
         qs = qs.filter(actor_id=int(actor))
     elif actor:
-        qs = qs.filter(Q(actor__email__icontains=actor) | Q(actor__full_name__icontains=actor))
+        match = Q(actor__email__icontains=actor) | Q(actor__full_name__icontains=actor)
+        if "@" in actor and " " not in actor:
+            # Failed sign-ins for an address without an account hold only its keyed hash: a
+            # whole address typed here finds them (a fragment cannot).
+            match |= Q(action=Action.LOGIN_FAILED, after__email_hash=email_hash(actor))
+        qs = qs.filter(match)
     if filters.action:
         qs = qs.filter(action=filters.action)
     if filters.object_type:

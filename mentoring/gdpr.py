@@ -277,6 +277,22 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
     return out
 
 
+def _audit_event(event: AuditEvent, *, user: User, employee: Employee | None) -> dict:
+    """An audit event in the person's export. The values it changed only when it is about them
+    (their login or directory entry): what they did to others (an HR admin's roster import,
+    role changes, erasures) is shown as the action, when, and on which object, never the other
+    people's values."""
+    about_me = (event.object_type == "mentoring.user" and event.object_id == user.pk) or (
+        employee is not None and event.object_type == "mentoring.employee" and event.object_id == employee.pk
+    )
+    row = {"at": _iso(event.occurred_at), "action": event.action, "by_me": event.actor_id == user.pk, "object": f"{event.object_type}#{event.object_id}" if event.object_type else ""}
+    if about_me:
+        row.update(summary=event.summary, before=event.before, after=event.after)
+    # The address is the person's own when they did it, or the sign-in attempt on their account.
+    row["ip"] = event.ip
+    return row
+
+
 def person_export_data(*, user: User) -> dict[str, object]:
     """{file name: JSON-able content} of everything Upward holds about this person that is
     theirs to see. Never another person's confidential data: the partner's private notes,
@@ -290,10 +306,7 @@ def person_export_data(*, user: User) -> dict[str, object]:
     events = AuditEvent.objects.filter(Q(actor=user) | Q(object_type="mentoring.user", object_id=user.pk))
     if employee is not None:
         events = events | AuditEvent.objects.filter(object_type="mentoring.employee", object_id=employee.pk)
-    data["audit_events.json"] = [
-        {"at": _iso(e.occurred_at), "action": e.action, "by_me": e.actor_id == user.pk, "object": f"{e.object_type}#{e.object_id}" if e.object_type else "", "summary": e.summary, "before": e.before, "after": e.after, "ip": e.ip}
-        for e in events.order_by("occurred_at", "id")
-    ]
+    data["audit_events.json"] = [_audit_event(e, user=user, employee=employee) for e in events.order_by("occurred_at", "id")]
     if employee is None:
         return data
 
@@ -540,16 +553,22 @@ def _scrub_match_runs(scrub: _Scrubber, employee: Employee) -> int:
 def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employee:
     """Erase a person: pseudonymise their identity, delete what they wrote, keep the numbers.
 
-    Their login is deactivated and signed out everywhere. Ratings, minutes, dates, statuses and
-    survey scores stay, so programs' metrics and dashboards do not change.
+    Their login is deactivated and signed out everywhere, and they leave every program still
+    running: open enrollments are withdrawn and live pairs end (reason: withdrawal), so matching
+    and reminders pass them by. Ratings, minutes, dates and survey scores stay, so what programs
+    measured does not change. All of it in one transaction: either the whole erasure or nothing.
     """
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
     from allauth.socialaccount.models import SocialAccount
 
     from pairing.models import Pair
-    from programs.models import Enrollment
+    from pairing.services import pairs_end_for_withdrawal
+    from programs.models import Enrollment, Program
     from sessions_log.models import ActionItem, CalendarFeed, Concern, Feedback, Insight, Meeting, MeetingChange, PrivateNote, Reflection, Reminder, ReminderOptOut, SessionLog
+
+    open_enrollment = (Enrollment.Status.INVITED, Enrollment.Status.APPLIED, Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED)
+    open_pair = (Pair.Status.PROPOSED, Pair.Status.ACTIVE, Pair.Status.PAUSED)
 
     if by is None or not by.has_role(Role.HR_ADMIN):
         raise GdprError("Only HR admins can erase a person.")
@@ -576,7 +595,7 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     # Identity.
     Employee.objects.filter(pk=employee.pk).update(
         first_name="Erased", last_name=f"person #{employee.pk}", email=new_email, employee_id=f"erased-{employee.pk}",
-        title="", location="", erased_at=timezone.now(), updated_at=timezone.now(),
+        title="", location="", hire_date=None, erased_at=timezone.now(), updated_at=timezone.now(),
     )
     roles_before: list[str] = []
     was_active = user.is_active if user is not None else None
@@ -595,8 +614,18 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
         LogEntry.objects.filter(content_type=ct, object_id=str(user.pk)).update(object_repr=new_name)
     LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Employee), object_id=str(employee.pk)).update(object_repr=new_name)
 
-    # Free text the person wrote. Counts, ratings, minutes and dates stay for the metrics.
+    # Out of every program that is still running: open enrollments are withdrawn, proposed
+    # pairs go and live pairs end as for a withdrawal (the partner gets the usual "your partner
+    # is no longer in the program" notice, which names nobody and quotes nothing). Archived
+    # programs are read-only and stay as they are.
     enrollments = Enrollment.objects.filter(employee=employee)
+    running = enrollments.exclude(program__status=Program.Status.ARCHIVED)
+    now = timezone.now()
+    counts["enrollments_withdrawn"] = running.filter(status__in=open_enrollment).update(status=Enrollment.Status.WITHDRAWN, withdrawn_at=now)
+    ending = running.filter(Q(pairs_as_mentor__status__in=open_pair) | Q(pairs_as_mentee__status__in=open_pair)).distinct()
+    counts["pairs_ended"] = sum(len(pairs_end_for_withdrawal(enrollment=enrollment)) for enrollment in list(ending))
+
+    # Free text the person wrote. Counts, ratings, minutes and dates stay for the metrics.
     counts["private_notes_deleted"] = PrivateNote.objects.filter(author=employee).delete()[0]
     counts["session_logs_blanked"] = SessionLog.objects.filter(author=employee).update(mentor_learned="", mentee_learned="", shared_notes="")
     counts["feedback_comments_blanked"] = Feedback.objects.filter(author__in=enrollments).exclude(comment="").update(comment="")

@@ -920,9 +920,10 @@ def roster_apply(
     return plan
 
 
-# Names and emails are not written to the audit log (it cannot be erased later): a change to
-# them is recorded as changed, without the values.
-_AUDIT_HIDDEN_FIELDS = {"email", "first_name", "last_name"}
+# Nothing that identifies a person is written to the audit log (it cannot be erased later):
+# a change to their email, name, HRIS id, title, location or hire date is recorded as changed,
+# without the values. Level, department, manager (as an id) and dates of leaving stay.
+_AUDIT_HIDDEN_FIELDS = {"email", "first_name", "last_name", "employee_id", "title", "location", "hire_date"}
 _AUDIT_MAX_PEOPLE = 2000
 
 

@@ -101,10 +101,13 @@ def build_input(*, program: Program) -> tuple[engine.PairingInput, dict[int, Enr
     """The engine's input for the program's remaining pool, and employee id -> enrollment.
 
     The pool: approved enrollments without a live pair (mentees) or with spare capacity
-    (mentors). Live pairs are never touched, so a re-match only pairs who is left.
+    (mentors), of people still here and not erased. Live pairs are never touched, so a
+    re-match only pairs who is left.
     """
     enrollments = list(
-        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee__left_date__isnull=True).select_related("employee__department")
+        Enrollment.objects.filter(
+            program=program, status=Enrollment.Status.APPROVED, employee__left_date__isnull=True, employee__erased_at__isnull=True
+        ).select_related("employee__department")
     )
     # Ratings and "not with" lists as plain tuples joined on the program, not model instances
     # or an IN list of every enrollment: a 5,000-person pool has ~17,000 ratings.

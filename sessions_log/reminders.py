@@ -23,7 +23,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import BooleanField, Case, CharField, Exists, F, Max, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, Left
 from django.urls import reverse
 from django.utils import timezone
@@ -105,8 +105,18 @@ def _recorded(kind: str, *subject, recipient: str, occurrence: str = "") -> Exis
 
 
 def _staying(path: str) -> Q:
-    # A person who left the company gets nothing.
-    return Q(**{f"{path}__left_date__isnull": True})
+    # A person who left the company, or was erased, gets nothing.
+    return Q(**{f"{path}__left_date__isnull": True, f"{path}__erased_at__isnull": True})
+
+
+def _gone(path: str) -> Case:
+    """For values_list beside `_staying`: None for a person who gets reminders, True for one who
+    left or was erased (a row passes the filter when either side of a pair is staying)."""
+    return Case(
+        When(Q(**{f"{path}__left_date__isnull": False}) | Q(**{f"{path}__erased_at__isnull": False}), then=Value(True)),
+        default=Value(None),
+        output_field=BooleanField(),
+    )
 
 
 def _chunks(queryset) -> Iterator[list]:
@@ -199,7 +209,7 @@ def _meetings(now, programs: _Programs) -> Iterator[list[_Due]]:
             .filter(_meeting_unrecorded("mentor", occurrence) | _meeting_unrecorded("mentee", occurrence))
             .values_list(
                 "pk", "uid", "sequence", "pair_id", "pair__program_id",
-                "pair__mentor__employee_id", "pair__mentor__employee__left_date", "pair__mentee__employee_id", "pair__mentee__employee__left_date",
+                "pair__mentor__employee_id", _gone("pair__mentor__employee"), "pair__mentee__employee_id", _gone("pair__mentee__employee"),
             )
         )
         for chunk in _chunks(rows):
@@ -226,7 +236,7 @@ def _log_session(now, programs: _Programs) -> Iterator[list[_Due]]:
         .filter(unrecorded("mentor") | unrecorded("mentee"))
         .values_list(
             "pk", "uid", "starts_at", "duration_minutes", "pair_id", "pair__program_id",
-            "pair__mentor__employee_id", "pair__mentor__employee__left_date", "pair__mentee__employee_id", "pair__mentee__employee__left_date",
+            "pair__mentor__employee_id", _gone("pair__mentor__employee"), "pair__mentee__employee_id", _gone("pair__mentee__employee"),
         )
     )
     for chunk in _chunks(rows):
@@ -256,8 +266,8 @@ def _give_feedback(now, programs: _Programs) -> Iterator[list[_Due]]:
         .filter(owed("mentor") | owed("mentee"))
         .annotate(mentor_rated=rated("mentor"), mentee_rated=rated("mentee"))
         .values_list(
-            "pk", "pair_id", "pair__program_id", "pair__mentor__employee_id", "pair__mentor__employee__left_date", "mentor_rated",
-            "pair__mentee__employee_id", "pair__mentee__employee__left_date", "mentee_rated",
+            "pk", "pair_id", "pair__program_id", "pair__mentor__employee_id", _gone("pair__mentor__employee"), "mentor_rated",
+            "pair__mentee__employee_id", _gone("pair__mentee__employee"), "mentee_rated",
         )
     )
     for chunk in _chunks(rows):
@@ -289,8 +299,8 @@ def _agreements(now, programs: _Programs) -> Iterator[list[_Due]]:
         .filter(began__lte=now - datetime.timedelta(days=3))
         .filter(owed("mentor") | owed("mentee"))
         .values_list(
-            "pk", "program_id", "version", "mentor__employee_id", "mentor__employee__left_date", "mentor_acknowledged",
-            "mentee__employee_id", "mentee__employee__left_date", "mentee_acknowledged",
+            "pk", "program_id", "version", "mentor__employee_id", _gone("mentor__employee"), "mentor_acknowledged",
+            "mentee__employee_id", _gone("mentee__employee"), "mentee_acknowledged",
         )
     )
     for chunk in _chunks(rows):
@@ -303,7 +313,7 @@ def _agreements(now, programs: _Programs) -> Iterator[list[_Due]]:
 
 
 def _hr_people() -> list[int]:
-    return list(Employee.objects.filter(user__groups__name=UserRole.HR_ADMIN, user__is_active=True, left_date__isnull=True).values_list("pk", flat=True).distinct())
+    return list(Employee.objects.filter(user__groups__name=UserRole.HR_ADMIN, user__is_active=True, left_date__isnull=True, erased_at__isnull=True).values_list("pk", flat=True).distinct())
 
 
 def _stuck(now, programs: _Programs) -> Iterator[list[_Due]]:
@@ -321,7 +331,7 @@ def _stuck(now, programs: _Programs) -> Iterator[list[_Due]]:
             .exclude(Exists(Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__gt=quiet_since, starts_at__lte=now)))
             .exclude(Exists(SessionLog.objects.filter(pair_id=OuterRef("pk"), created_at__gt=quiet_since)))
             .annotate(last_meeting=Max("meetings__starts_at", filter=Q(meetings__starts_at__lte=now)), last_log=Max("session_logs__created_at"))
-            .values_list("pk", "program_id", "began", "last_meeting", "last_log", "mentor__employee_id", "mentor__employee__left_date", "mentee__employee_id", "mentee__employee__left_date")
+            .values_list("pk", "program_id", "began", "last_meeting", "last_log", "mentor__employee_id", _gone("mentor__employee"), "mentee__employee_id", _gone("mentee__employee"))
         )
         for chunk in _chunks(rows):
             hr = _hr_people() if hr is None else hr
@@ -363,8 +373,8 @@ def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
                 .filter(_survey_owed("mentor", kind, occurrence) | _survey_owed("mentee", kind, occurrence))
                 .annotate(mentor_answered=_survey_answered("mentor", kind), mentee_answered=_survey_answered("mentee", kind))
                 .values_list(
-                    "pk", "mentor_id", "mentor__employee_id", "mentor__employee__left_date", "mentor_answered",
-                    "mentee_id", "mentee__employee_id", "mentee__employee__left_date", "mentee_answered",
+                    "pk", "mentor_id", "mentor__employee_id", _gone("mentor__employee"), "mentor_answered",
+                    "mentee_id", "mentee__employee_id", _gone("mentee__employee"), "mentee_answered",
                 )
             )
             for chunk in _chunks(rows):
@@ -496,7 +506,7 @@ def _outbox_key(reminder: Reminder) -> str:
 # instances per reminder with every column is a good part of the cost of a batch.
 _RENDERED = (
     "key", "kind", "context", "status", "recipient", "program", "meeting", "pair",
-    "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date",
+    "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date", "recipient__erased_at",
     "program__slug", "program__name", "program__enrollment_closes_on",
     "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
     "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
@@ -535,7 +545,7 @@ def _queue(rows: list[Reminder]) -> int:
     voided: dict[str, list[int]] = defaultdict(list)
     outgoing = []
     for reminder in rows:
-        if reminder.recipient.left_date is not None or (reminder.recipient_id, reminder.kind) in opted_out:
+        if reminder.recipient.left_date is not None or reminder.recipient.erased_at is not None or (reminder.recipient_id, reminder.kind) in opted_out:
             voided[Reminder.Status.SKIPPED].append(reminder.pk)
         elif reminder.meeting is not None and reminder.meeting.status == Meeting.Status.CANCELLED:
             voided[Reminder.Status.CANCELLED].append(reminder.pk)

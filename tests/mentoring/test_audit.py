@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from mentoring.audit import audit_record
+from mentoring.audit import audit_record, email_hash
 from mentoring.models import AuditEvent, AuditLogIsAppendOnly, Employee, Role, RosterImport
 from mentoring.services import user_grant_role, user_revoke_role
 from pairing import services as pairing_services
@@ -59,10 +59,35 @@ def test_a_failed_sign_in_records_the_account_or_the_tried_address_and_never_the
     client.post(reverse("account_login"), {"login": "nobody@elsewhere.example", "password": "Other-Secret-8812"})
     known, unknown = events(A.LOGIN_FAILED)
     assert (known.actor, known.object_type, known.object_id, known.after, known.ip) == (None, "mentoring.user", user.pk, {}, "198.51.100.4")
-    assert (unknown.object_id, unknown.after) == (None, {"email": "nobody@elsewhere.example"})
+    assert (unknown.object_id, unknown.after) == (None, {"email_hash": email_hash("nobody@elsewhere.example")})
     text = all_audit_text()
     assert "wrong-secret-4471" not in text and "other-secret-8812" not in text and "password" not in text
     assert not events(A.LOGIN)
+
+
+def test_a_failed_sign_in_for_an_unknown_address_stores_only_a_keyed_hash_that_correlates_attempts(settings):
+    client = Client(REMOTE_ADDR="198.51.100.4")
+    for login in ("Qz.Stranger@Elsewhere.example", "qz.stranger@elsewhere.example ", "qz.other@elsewhere.example"):
+        client.post(reverse("account_login"), {"login": login, "password": "Wrong-Secret-4471"})
+    first, again, other = events(A.LOGIN_FAILED)
+    assert first.after == again.after != other.after  # the same address, however typed, the same hash
+    assert set(first.after) == {"email_hash"} and len(first.after["email_hash"]) == 24
+    text = all_audit_text()
+    for fragment in ("qz.stranger", "qz.other", "elsewhere.example"):
+        assert fragment not in text
+    # Keyed: without the secret key, hashing a guessed address gives something else.
+    settings.SECRET_KEY = "another-key-" + "x" * 50
+    assert email_hash("qz.stranger@elsewhere.example") != first.after["email_hash"]
+
+
+def test_hr_finds_failed_sign_ins_for_an_unknown_address_by_typing_the_whole_address(tokyo_hr):
+    user, client = tokyo_hr
+    Client().post(reverse("account_login"), {"login": "qz.stranger@elsewhere.example", "password": "Wrong-Secret-4471"})
+    Client().post(reverse("account_login"), {"login": "qz.other@elsewhere.example", "password": "Wrong-Secret-4471"})
+    stranger, other = events(A.LOGIN_FAILED)
+    found = client.get(reverse("audit_log"), {"actor": "QZ.Stranger@elsewhere.example", "action": A.LOGIN_FAILED}).context["page"].object_list
+    assert [e.pk for e in found] == [stranger.pk]
+    assert not client.get(reverse("audit_log"), {"actor": "qz.stranger", "action": A.LOGIN_FAILED}).context["page"].object_list
 
 
 def test_role_changes_record_the_roles_before_and_after_and_nothing_when_nothing_changes():
@@ -93,6 +118,26 @@ def test_a_roster_import_applied_by_hr_records_who_the_counts_and_changes_withou
     text = all_audit_text()
     for identity in ("quentin", "renamed", "bea", "newcomer", "e2@acme.example", "personE1".lower()):
         assert identity not in text
+
+
+def test_a_roster_import_records_that_title_location_and_hire_date_changed_but_not_their_values(hr_client, hr_user, settings):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    existing = Employee.objects.create(
+        employee_id="QZHR-771", email="qzhr771@acme.example", first_name="Ann", last_name="PersonQZHR-771", department=hr_user.employee.department,
+        level=3, title="Qztitle Before", location="Qzcity Before", hire_date=datetime.date(2019, 2, 3),
+    )
+    row = person("QZHR-771", email="qzhr771@acme.example", last_name="PersonQZHR-771", department=hr_user.employee.department.name, level="4",
+                 title="Qztitle After", location="Qzcity After", hire_date="2018-05-06")
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", make_csv(row))})
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+    [event] = events(A.ROSTER_IMPORTED)
+    before, after = event.before["employees"][str(existing.pk)], event.after["employees"][str(existing.pk)]
+    assert (before["level"], after["level"]) == (3, 4)
+    for field in ("title", "location", "hire_date"):
+        assert before[field] == after[field] == "(changed)", field
+    text = all_audit_text()
+    for identity in ("qztitle", "qzcity", "2019-02-03", "2018-05-06", "qzhr-771", "qzhr771"):
+        assert identity not in text, identity
 
 
 def test_a_program_transition_records_the_statuses_but_not_the_note(hr_user):
@@ -166,7 +211,7 @@ def test_no_note_comment_pulse_or_feedback_text_ever_reaches_the_audit_log(plant
 
 
 def test_the_model_offers_no_way_to_change_or_delete_an_event():
-    event = audit_record(action=A.LOGIN_FAILED, after={"email": "x@acme.example"}, actor=None, ip=None)
+    event = audit_record(action=A.LOGIN_FAILED, after={"email_hash": email_hash("x@acme.example")}, actor=None, ip=None)
     with pytest.raises(AuditLogIsAppendOnly):
         AuditEvent.objects.filter(pk=event.pk).update(summary="rewritten")
     with pytest.raises(AuditLogIsAppendOnly):
@@ -220,7 +265,7 @@ def _postgresql_only():
 )
 def test_postgresql_refuses_any_update_or_delete_of_the_audit_table(attempt):
     _postgresql_only()
-    event = audit_record(action=A.LOGIN_FAILED, after={"email": "x@acme.example"}, actor=None, ip=None)
+    event = audit_record(action=A.LOGIN_FAILED, after={"email_hash": email_hash("x@acme.example")}, actor=None, ip=None)
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic():
             attempt(event.pk)
@@ -263,7 +308,7 @@ def test_hr_filters_by_actor_action_object_and_local_dates(tokyo_hr, hr_user):
     user, client = tokyo_hr
     old_event(at(2026, 1, 10, 16, 0), actor=user, action=A.DATA_EXPORTED, object_type="programs.program", object_id=7, summary="mine-jan-11")  # Jan 11 01:00 Tokyo
     old_event(at(2026, 1, 10, 14, 0), actor=hr_user, action=A.DATA_EXPORTED, object_type="programs.program", object_id=8, summary="other-jan-10")  # Jan 10 23:00 Tokyo
-    old_event(at(2026, 1, 12, 9, 0), action=A.LOGIN_FAILED, after={"email": "x@nowhere.example"}, summary="system-jan-12")
+    old_event(at(2026, 1, 12, 9, 0), action=A.LOGIN_FAILED, after={"email_hash": email_hash("x@nowhere.example")}, summary="system-jan-12")
 
     def shown(**query):
         html = client.get(reverse("audit_log"), query).content.decode()

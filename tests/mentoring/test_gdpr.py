@@ -328,14 +328,17 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     assert Feedback.objects.get(author=pair.mentee).comment == MENTEE_FEEDBACK
     assert SessionLog.objects.get(author=maya).shared_notes == "" and SessionLog.objects.get(author=maya).minutes == 45
     assert Concern.objects.get(raised_by=maya).text == "" and SafetyPulse.objects.filter(pair=pair).count() == 1
-    assert {k: v for k, v in snapshots.compute(program=program).items() if k != "computed_at"} == numbers_before
+    # She has left the program as on a withdrawal: who takes part changes, what happened does not.
+    numbers_after = {k: v for k, v in snapshots.compute(program=program).items() if k != "computed_at"}
+    membership = {"enrollment", "funnel", "pairs", "by_department", "by_level_band", "by_topic", "retention", "promotion"}
+    assert {k: v for k, v in numbers_after.items() if k not in membership} == {k: v for k, v in numbers_before.items() if k not in membership}
     assert numbers_before["pairs"]["active"] == 1 and numbers_before["funnel"]["active"] == 2
+    assert (numbers_after["pairs"]["active"], numbers_after["pairs"]["ended"], numbers_after["funnel"]["active"]) == (0, 1, 0)
 
     # No page, download or stored or new email shows her.
     mail.outbox.clear()
-    services.meeting_schedule(pair=pair, me=sam_user.employee, starts_at=timezone.now() + datetime.timedelta(days=5), duration_minutes=30)
     deliver_outbox()
-    assert mail.outbox  # the partner is still told about their meetings
+    assert [m.to for m in mail.outbox] == [[sam_user.email]]  # the partner is told their partner left
     after = "\n".join([
         pages_text(hr_client, hr_urls), pages_text(sam_client, sam_urls), as_text(download(sam_client)),
         sent_mail_text(), stored_mail_text(), json.dumps(RosterImport.objects.get().summary), json.dumps([MatchRun.objects.get(pk=run.pk).inputs, MatchRun.objects.get(pk=run.pk).result]),
@@ -353,8 +356,141 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     assert "Maya" not in audit_text and old_email not in audit_text
 
     # No way back in, with the old address or the new one. (A failed attempt with an address
-    # that no longer belongs to anyone is recorded as typed: the attempt is new data.)
+    # that no longer belongs to anyone is recorded as its keyed hash, never as typed.)
     for address in (old_email, maya.email):
         login = Client()
         login.post(reverse("account_login"), {"login": address, "password": PASSWORD})
         assert "_auth_user_id" not in login.session
+    assert old_email not in json.dumps(list(AuditEvent.objects.values()), default=str)
+
+
+# --- Erasure: out of every program still running ---------------------------------------------------
+
+ERASED_WROTE = "qz-erased-person-wrote-7701"
+
+
+def test_erasure_withdraws_open_enrollments_ends_live_pairs_and_the_partner_is_told_nothing_she_wrote(hr_user, deliver_outbox):
+    from pairing.models import Pair
+
+    petra_user = make_person(level=2, first_name="Petra", last_name="Qzerasable", hire_date=datetime.date(2019, 2, 3))
+    petra = petra_user.employee
+    pair = make_active_pair(mentor_user=petra_user)
+    partner = pair.mentee.employee
+    services.insight_add(pair=pair, me=petra, text=ERASED_WROTE)
+    invited = EnrollmentFactory(program=ProgramFactory(status=Program.Status.ENROLLMENT_OPEN), employee=petra, role="mentor", status=Enrollment.Status.INVITED)
+    matching = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2)
+    approved = EnrollmentFactory(program=matching, employee=petra, role="mentor", status=Enrollment.Status.APPROVED)
+    EnrollmentFactory(program=matching, employee=make_person(level=7).employee, role="mentee", status=Enrollment.Status.APPROVED)
+    declined = EnrollmentFactory(program=ProgramFactory(status=Program.Status.ENROLLMENT_OPEN), employee=petra, role="mentor", status=Enrollment.Status.DECLINED)
+    archived_pair = make_active_pair(mentor_user=petra_user, status=Program.Status.ARCHIVED)  # read-only: left as it is
+    assert petra.pk in {m.id for m in pairing_services.build_input(program=matching)[0].mentors}
+    deliver_outbox()
+    mail.outbox.clear()
+
+    gdpr.person_erase(employee=petra, by=hr_user, confirm_email=petra.email)
+
+    statuses = dict(Enrollment.objects.filter(employee=petra).values_list("pk", "status"))
+    assert statuses[pair.mentor_id] == statuses[invited.pk] == statuses[approved.pk] == Enrollment.Status.WITHDRAWN
+    assert statuses[declined.pk] == Enrollment.Status.DECLINED and statuses[archived_pair.mentor_id] == Enrollment.Status.APPROVED
+    assert Enrollment.objects.get(pk=approved.pk).withdrawn_at is not None
+    pair.refresh_from_db()
+    assert (pair.status, pair.end_reason, pair.end_note) == (Pair.Status.ENDED, Pair.EndReason.WITHDRAWAL, "") and pair.ended_at is not None
+    assert Pair.objects.get(pk=archived_pair.pk).status == Pair.Status.ACTIVE
+    petra.refresh_from_db()
+    assert petra.hire_date is None
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED)
+    assert (event.after["enrollments_withdrawn"], event.after["pairs_ended"]) == (3, 1)
+
+    # The partner gets the usual notice, which names nobody and quotes nothing she wrote.
+    deliver_outbox()
+    assert [(m.to, m.subject) for m in mail.outbox] == [([partner.email], f"Your partner has left {pair.program.name}")]
+    text = sent_mail_text() + stored_mail_text()
+    for identity in ("Petra", "Qzerasable", ERASED_WROTE):
+        assert identity not in text
+
+    # The next match run does not see her, nor does the reminder sweep.
+    assert petra.pk not in {m.id for m in pairing_services.build_input(program=matching)[0].mentors}
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(hours=20), duration_minutes=45)
+    from sessions_log import reminders
+    from sessions_log.models import Reminder
+
+    reminders.reminders_sweep()
+    assert not Reminder.objects.filter(recipient=petra).exclude(status=Reminder.Status.CANCELLED).exists()
+
+
+def test_the_pool_and_the_reminders_pass_over_an_erased_person_even_where_a_place_or_pair_remains(hr_user):
+    """An erased person's declined application can still be reopened and approved by HR, and
+    erasures made before programs were left behind kept their pairs: neither reaches them."""
+    from programs.services import enrollment_reopen, enrollments_decide
+    from sessions_log import reminders
+    from sessions_log.models import Reminder
+
+    program = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, min_score=0, min_level_gap=2)
+    erased = make_person(level=2).employee
+    declined = EnrollmentFactory(program=program, employee=erased, role="mentor", status=Enrollment.Status.DECLINED)
+    staying = EnrollmentFactory(program=program, employee=make_person(level=2).employee, role="mentor", status=Enrollment.Status.APPROVED)
+    gdpr.person_erase(employee=erased, by=hr_user, confirm_email=erased.email)
+    enrollment_reopen(enrollment=declined, by=hr_user)
+    enrollments_decide(program=program, enrollment_ids=[declined.pk], decision=Enrollment.Status.APPROVED, by=hr_user)
+    assert Enrollment.objects.get(pk=declined.pk).status == Enrollment.Status.APPROVED
+    assert {m.id for m in pairing_services.build_input(program=program)[0].mentors} == {staying.employee_id}
+
+    pair = make_active_pair()
+    gone, partner = pair.mentor.employee, pair.mentee.employee
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(hours=20), duration_minutes=45)
+    reminders.reminders_sweep()
+    assert Reminder.objects.filter(recipient=gone, status=Reminder.Status.PENDING).exists()
+    Employee.objects.filter(pk=gone.pk).update(erased_at=timezone.now())
+    reminders.reminders_send_due()  # what was already due for her is skipped
+    assert set(Reminder.objects.filter(recipient=gone).values_list("status", flat=True)) == {Reminder.Status.SKIPPED}
+    assert Reminder.objects.filter(recipient=partner, status=Reminder.Status.SENT).exists()
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(hours=10), duration_minutes=45)
+    assert reminders.reminders_sweep() > 0  # the partner's: the new meeting, the unsigned agreement
+    assert not Reminder.objects.filter(recipient=gone).exclude(status=Reminder.Status.SKIPPED).exists()
+
+
+def test_erasure_is_all_or_nothing(hr_user, monkeypatch):
+    from pairing.models import Pair
+
+    erased = make_person(level=2, hire_date=datetime.date(2019, 2, 3)).employee
+    pair = make_active_pair(mentor_user=erased.user)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("late failure")
+
+    monkeypatch.setattr(gdpr, "_scrub_match_runs", fail)
+    with pytest.raises(RuntimeError):
+        gdpr.person_erase(employee=erased, by=hr_user, confirm_email=erased.email)
+    erased.refresh_from_db()
+    assert (erased.erased_at, erased.hire_date) == (None, datetime.date(2019, 2, 3))
+    assert Pair.objects.get(pk=pair.pk).status == Pair.Status.ACTIVE and Enrollment.objects.get(pk=pair.mentor_id).status == Enrollment.Status.APPROVED
+    assert not OutboxMessage.objects.exists()  # nor was the partner told
+
+
+# --- Export: the audit events of an HR admin ---------------------------------------------------------
+
+
+def test_an_hr_admins_export_holds_no_other_persons_before_and_after(hr_client, hr_user, settings):
+    from mentoring.models import Role
+    from mentoring.services import user_grant_role
+
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    department = hr_user.employee.department
+    other = Employee.objects.create(employee_id="QZX-1", email="qzx1@acme.example", first_name="Ann", last_name="Other", department=department, level=3, title="Qztitle-Before")
+    data = make_csv(person("QZX-1", email="qzx1@acme.example", first_name="Ann", last_name="Other", department=department.name, level="5", title="Qztitle-After"))
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", data)})
+    roster_import = RosterImport.objects.get()
+    hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+    victim = make_person()
+    gdpr.person_erase(employee=victim.employee, by=hr_user, confirm_email=victim.email)
+    user_grant_role(user=hr_user, role=Role.EXECUTIVE)  # about her: shown in full
+    assert AuditEvent.objects.get(action=AuditEvent.Action.ROSTER_IMPORTED).after["employees"][str(other.pk)]["level"] == 5
+
+    events = download(hr_client)["audit_events.json"]
+    by_action = {e["action"]: e for e in events}
+    assert by_action["roster_imported"] == {"at": by_action["roster_imported"]["at"], "action": "roster_imported", "by_me": True, "object": f"mentoring.rosterimport#{roster_import.pk}", "ip": "127.0.0.1"}
+    assert by_action["person_erased"]["object"] == f"mentoring.employee#{victim.employee.pk}" and "after" not in by_action["person_erased"]
+    assert by_action["role_granted"]["after"] == {"roles": ["executive", "hr_admin", "participant"]}
+    text = json.dumps(events)
+    for other_people in ('"level"', "qztitle", "pseudonym", "private_notes_deleted", str(victim.pk) + '"'):
+        assert other_people.lower() not in text.lower(), other_people
