@@ -465,6 +465,8 @@ def test_pairs_list_shows_live_and_ended_pairs_and_ends_one(program, hr_user, hr
 
     body = text(hr_client.get(url("pairs_list", program)))
     assert "1 live pair" in body and "Not a good fit" in body and "Different expectations" in body
+    # Namesakes are told apart by their job title next to the department.
+    assert f"{first.mentor.employee.title} · {first.mentor.employee.department.name}" in body
     assert body.count("End this pair") == 1 and f'action="{url("pair_end", program, first.pk)}"' in body
 
     response = hr_client.post(url("pair_end", program, first.pk), {"reason": "hr_decision", "note": "Reorganisation"}, follow=True)
