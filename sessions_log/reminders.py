@@ -10,6 +10,7 @@ Both work in chunks, each committed on its own: a sweep stopped midway (its time
 killed worker) keeps what it recorded and sent, and the next tick carries on from there.
 """
 
+import contextlib
 import datetime
 import itertools
 import json
@@ -22,9 +23,9 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
-from django.db.models import BooleanField, Case, CharField, Exists, F, Max, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, Left
+from django.db import DatabaseError, connection, transaction
+from django.db.models import BooleanField, Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Left
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -191,21 +192,22 @@ def _meeting_unrecorded(side: str, occurrence: str) -> Q:
 
 
 def _meetings(now, programs: _Programs) -> Iterator[list[_Due]]:
-    """Meeting coming up: at the program's lead time, and again an hour before."""
+    """Meeting coming up: at the program's lead time, and again an hour before. A meeting
+    already within the hour when first seen gets the one-hour reminder only, not both at once."""
     # Only as far ahead as the longest lead time any running program asks for.
     horizon = max((p["reminder_lead_hours"] for p in programs.rows if p["status"] == Program.Status.ACTIVE), default=1)
     enabled = programs.enabled(K.MEETING_UPCOMING)
     by_lead = defaultdict(list)
     for p in enabled:
         by_lead[min(p["reminder_lead_hours"], horizon)].append(p["id"])
-    windows = [("lead", hours, ids) for hours, ids in sorted(by_lead.items())]
+    # (occurrence, window start, window end, programs): the lead time stops where the hour begins.
+    hour = now + datetime.timedelta(hours=1)
+    windows = [("lead", hour, now + datetime.timedelta(hours=hours), ids) for hours, ids in sorted(by_lead.items()) if hours > 1]
     if enabled:
-        windows.append(("1h", 1, [p["id"] for p in enabled]))
-    for occurrence, hours, program_ids in windows:
+        windows.append(("1h", now, hour, [p["id"] for p in enabled]))
+    for occurrence, after, until, program_ids in windows:
         rows = (
-            Meeting.objects.filter(
-                status=Meeting.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=now + datetime.timedelta(hours=hours), pair__status__in=LIVE, pair__program_id__in=program_ids
-            )
+            Meeting.objects.filter(status=Meeting.Status.SCHEDULED, starts_at__gt=after, starts_at__lte=until, pair__status__in=LIVE, pair__program_id__in=program_ids)
             .filter(_meeting_unrecorded("mentor", occurrence) | _meeting_unrecorded("mentee", occurrence))
             .values_list(
                 "pk", "uid", "sequence", "pair_id", "pair__program_id",
@@ -324,20 +326,26 @@ def _stuck(now, programs: _Programs) -> Iterator[list[_Due]]:
     hr = None
     for days, group in sorted(by_threshold.items()):
         quiet_since = now - datetime.timedelta(days=days)
+        began = Coalesce("started_at", "created_at")
+        last_meeting = Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__lte=now).order_by("-starts_at").values("starts_at")[:1]
+        last_log = SessionLog.objects.filter(pair_id=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
         rows = (
             _live_pairs(group)
-            .annotate(began=Coalesce("started_at", "created_at"))
+            .annotate(began=began)
             .filter(began__lte=quiet_since)
             .exclude(Exists(Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__gt=quiet_since, starts_at__lte=now)))
             .exclude(Exists(SessionLog.objects.filter(pair_id=OuterRef("pk"), created_at__gt=quiet_since)))
-            .annotate(last_meeting=Max("meetings__starts_at", filter=Q(meetings__starts_at__lte=now)), last_log=Max("session_logs__created_at"))
-            .values_list("pk", "program_id", "began", "last_meeting", "last_log", "mentor__employee_id", _gone("mentor__employee"), "mentee__employee_id", _gone("mentee__employee"))
+            # The pair's last sign of life: it began, met, or logged a session.
+            .annotate(last=Greatest(began, Coalesce(Subquery(last_meeting), began), Coalesce(Subquery(last_log), began)))
+            # Already flagged for this silence (recorded after its last sign of life): its
+            # people and HR have their rows, all written in one chunk.
+            .exclude(Exists(Reminder.objects.filter(pair_id=OuterRef("pk"), kind=K.PAIR_STUCK, due_at__gt=OuterRef("last"))))
+            .values_list("pk", "program_id", "last", "mentor__employee_id", _gone("mentor__employee"), "mentee__employee_id", _gone("mentee__employee"))
         )
         for chunk in _chunks(rows):
             hr = _hr_people() if hr is None else hr
             due = []
-            for pair_id, program_id, began, last_meeting, last_log, *sides in chunk:
-                last = max(d for d in (began, last_meeting, last_log) if d is not None)
+            for pair_id, program_id, last, *sides in chunk:
                 people = [person for person, left in (sides[0:2], sides[2:4]) if left is None] + hr
                 # The occurrence is the quiet period (the day it began): a stuck pair that
                 # meets and goes quiet again is flagged again, never twice for one silence.
@@ -502,22 +510,37 @@ def _outbox_key(reminder: Reminder) -> str:
     return f"reminder:{reminder.key}"[:255]
 
 
-# What `_render` and the reminder templates read, and no more: building five related model
-# instances per reminder with every column is a good part of the cost of a batch.
+# What `_render` and the reminder templates read, and what `_void` checks, and no more:
+# building five related model instances per reminder with every column is a good part of the
+# cost of a batch.
 _RENDERED = (
-    "key", "kind", "context", "status", "recipient", "program", "meeting", "pair",
+    "key", "kind", "context", "status", "due_at", "recipient", "program", "meeting", "pair",
     "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date", "recipient__erased_at",
     "program__slug", "program__name", "program__enrollment_closes_on",
-    "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
-    "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
+    "meeting__uid", "meeting__sequence", "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
+    "pair__status", "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
     "pair__mentor__employee__first_name", "pair__mentor__employee__last_name", "pair__mentee__employee__first_name", "pair__mentee__employee__last_name",
 )
+
+# How late a reminder may still go out, counted from when the sweep found it due (a sender
+# that was down, a backlog). Later than that it is voided: "your meeting is tomorrow", "log
+# yesterday's session" or "enrollment closes soon" a day late is noise or wrong. The kinds
+# about a state that lasts (an unsigned agreement, a quiet pair, an open invitation) keep a
+# few days.
+MAX_LATE = datetime.timedelta(hours=24)
+MAX_LATE_BY_KIND = {
+    K.AGREEMENT_UNSIGNED: datetime.timedelta(days=3),
+    K.PAIR_STUCK: datetime.timedelta(days=3),
+    K.INVITATION_UNANSWERED: datetime.timedelta(days=3),
+}
 
 
 def reminders_send_due(*, now=None, batch_size: int = 200, max_seconds: float | None = None) -> int:
     """Turn due reminders into outbox messages, a batch per transaction: a reminder is marked
     sent in the transaction that writes its outbox row. Safe with several workers: rows are
     claimed with SKIP LOCKED, and the outbox refuses a second message with the same key.
+    Returns how many were queued; the ones voided (`_void`) or failing to render are not
+    counted, and are logged.
 
     With `max_seconds`, no new batch starts after that long; what is left waits for the next
     call. Delivery is not nudged here: the caller does it once, not once per batch.
@@ -536,31 +559,99 @@ def reminders_send_due(*, now=None, batch_size: int = 200, max_seconds: float | 
             )
             if not rows:
                 break
-            queued += _queue(rows)
+            # Checked against the time this batch goes out, not when the call began: with a
+            # time budget, a later batch may go out minutes after the first.
+            queued += _queue(rows, now=max(now, timezone.now()))
     return queued
 
 
-def _queue(rows: list[Reminder]) -> int:
+def _void(reminder: Reminder, opted_out: set, now) -> str | None:
+    """The status for a reminder that must not go out any more, or None to send it."""
+    person = reminder.recipient
+    if person.left_date is not None or person.erased_at is not None or (reminder.recipient_id, reminder.kind) in opted_out:
+        return Reminder.Status.SKIPPED
+    if now - reminder.due_at > MAX_LATE_BY_KIND.get(reminder.kind, MAX_LATE):
+        return Reminder.Status.SKIPPED
+    if reminder.pair is not None and reminder.pair.status not in LIVE:
+        return Reminder.Status.CANCELLED
+    meeting = reminder.meeting
+    if meeting is not None:
+        if meeting.status == Meeting.Status.CANCELLED:
+            return Reminder.Status.CANCELLED
+        if reminder.kind == K.MEETING_UPCOMING and (meeting.starts_at <= now or not _for_this_version(reminder, meeting)):
+            return Reminder.Status.CANCELLED
+    return None
+
+
+def _for_this_version(reminder: Reminder, meeting: Meeting) -> bool:
+    """Whether a meeting reminder was recorded for the meeting as it is now. A move bumps the
+    meeting's sequence and voids its pending reminders, but a sweep that read the meeting
+    before the move may record the old time's reminders after it: their key names the old
+    sequence (`_meetings`)."""
+    occurrence = reminder.key.rsplit(":", 1)[-1]
+    return reminder.key == _key(K.MEETING_UPCOMING, f"meeting-{meeting.uid}-{meeting.sequence}", reminder.recipient_id, occurrence)
+
+
+def _queue(rows: list[Reminder], *, now) -> int:
     opted_out = set(ReminderOptOut.objects.filter(employee__in={r.recipient_id for r in rows}).values_list("employee_id", "kind"))
     voided: dict[str, list[int]] = defaultdict(list)
     outgoing = []
     for reminder in rows:
-        if reminder.recipient.left_date is not None or reminder.recipient.erased_at is not None or (reminder.recipient_id, reminder.kind) in opted_out:
-            voided[Reminder.Status.SKIPPED].append(reminder.pk)
-        elif reminder.meeting is not None and reminder.meeting.status == Meeting.Status.CANCELLED:
-            voided[Reminder.Status.CANCELLED].append(reminder.pk)
+        if status := _void(reminder, opted_out, now):
+            voided[status].append(reminder.pk)
         else:
             outgoing.append(reminder)
     for status, ids in voided.items():
         Reminder.objects.filter(pk__in=ids).update(status=status)
-    if not outgoing:
+        logger.info("%s reminders %s at sending", len(ids), status)
+    rendered = _render_all(outgoing)
+    if not rendered:
         return 0
-    outbox_add_many(messages=[(_render(r), _outbox_key(r)) for r in outgoing], nudge=False)
+    outbox_add_many(messages=[(message, _outbox_key(r)) for r, message in rendered], nudge=False)
     # Each reminder points at its message through the key they share (`_outbox_key`): one
     # statement for the batch instead of an update per row.
     message = OutboxMessage.objects.filter(idempotency_key=Left(Concat(Value("reminder:"), OuterRef("key")), 255)).values("pk")[:1]
-    Reminder.objects.filter(pk__in=[r.pk for r in outgoing]).update(status=Reminder.Status.SENT, sent_at=timezone.now(), outbox_message_id=Subquery(message))
-    return len(outgoing)
+    Reminder.objects.filter(pk__in=[r.pk for r, _message in rendered]).update(status=Reminder.Status.SENT, sent_at=timezone.now(), outbox_message_id=Subquery(message))
+    return len(rendered)
+
+
+def _render_all(reminders: list[Reminder]) -> list[tuple[Reminder, object]]:
+    """Each reminder's message; one that cannot be rendered is marked skipped with the error,
+    and the others go out. Otherwise the batch would roll back, and the same oldest rows
+    would come first again at every tick: nothing would be sent ever again.
+
+    Rendering writes nothing, so it runs in one savepoint for the batch (a savepoint per
+    reminder would cost two statements each). Only if a query inside it failed, which on
+    PostgreSQL aborts the transaction, is the batch rendered again a savepoint per reminder."""
+    try:
+        with transaction.atomic():
+            rendered, failed = _render_each(reminders, isolated=False)
+    except DatabaseError:
+        rendered, failed = _render_each(reminders, isolated=True)
+    for reminder, exc in failed:
+        # The exception's type and message, like the outbox's last_error: the reminder's own
+        # text is not copied in.
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.SKIPPED, context={**reminder.context, "send_error": error})
+        logger.warning("Reminder %s (%s) could not be rendered and is skipped: %s", reminder.pk, reminder.kind, type(exc).__name__, exc_info=exc)
+    return rendered
+
+
+def _render_each(reminders: list[Reminder], *, isolated: bool) -> tuple[list, list]:
+    rendered, failed = [], []
+    for reminder in reminders:
+        try:
+            with transaction.atomic() if isolated else contextlib.nullcontext():
+                message = _render(reminder)
+        except DatabaseError as exc:
+            if not isolated:
+                raise  # the batch's savepoint is spoiled: start again, one savepoint each
+            failed.append((reminder, exc))
+        except Exception as exc:  # noqa: BLE001 - any rendering bug is this reminder's alone
+            failed.append((reminder, exc))
+        else:
+            rendered.append((reminder, message))
+    return rendered, failed
 
 
 @transaction.atomic

@@ -2,7 +2,6 @@
 
 import datetime
 import threading
-import time
 
 import pytest
 from django.core import mail
@@ -54,10 +53,18 @@ def test_a_meeting_tomorrow_reminds_both_sides_once_in_their_own_time(pair, deli
 
 
 def test_the_one_hour_reminder_is_a_second_occurrence(pair):
+    meeting_in(pair, 1.5)
+    reminders.reminders_sweep()
+    reminders.reminders_sweep(now=timezone.now() + datetime.timedelta(hours=1))
+    occurrences = sorted(key.rsplit(":", 1)[1] for key in Reminder.objects.values_list("key", flat=True))
+    assert occurrences == ["1h", "1h", "lead", "lead"]  # both sides, lead time and one hour
+
+
+def test_a_meeting_first_seen_within_the_hour_gets_one_reminder_not_two(pair):
     meeting_in(pair, 0.5)
     reminders.reminders_sweep()
     occurrences = sorted(key.rsplit(":", 1)[1] for key in Reminder.objects.values_list("key", flat=True))
-    assert occurrences == ["1h", "1h", "lead", "lead"]  # both sides, lead time and one hour
+    assert occurrences == ["1h", "1h"]  # the lead time's would arrive in the same minute
 
 
 def test_running_the_task_twice_sends_each_reminder_once(pair, deliver_outbox):
@@ -168,10 +175,6 @@ def test_two_sweeps_at_once_send_each_reminder_once():
 
 def every_kind_due(hr_user):
     """Data that owes one or more reminders of every kind (and some that owe nothing)."""
-    from programs.models import Enrollment, Program
-    from sessions_log.models import ActionItem, Feedback, SessionLog
-    from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
-
     now, today, day = timezone.now(), timezone.localdate(), datetime.timedelta(days=1)
     # Meetings: one soon, one that ended unlogged, one logged and rated by one side only.
     busy = make_active_pair(midpoint_survey_on=today - 2 * day)  # agreement unsigned, midpoint survey open
@@ -203,27 +206,33 @@ def test_every_kind_is_recorded_once_and_the_next_tick_records_nothing(hr_user):
     created = reminders.reminders_sweep()
 
     rows = Reminder.objects.all()
-    assert created == rows.count() == 16
+    assert created == rows.count() == 14
     assert set(rows.values_list("kind", flat=True)) == set(Reminder.Kind.values)
     by_kind = {kind: set(rows.filter(kind=kind).values_list("recipient_id", flat=True)) for kind in Reminder.Kind.values}
     assert by_kind["pair_stuck"] == {quiet.mentor.employee_id, hr_user.employee.pk}  # not the mentee who left
     assert by_kind["give_feedback"] == {busy.mentee.employee_id}  # the mentor has rated
     assert by_kind["action_due"] == {busy.mentee.employee_id}
-    assert rows.filter(kind="meeting_upcoming").count() == 4  # lead time and one hour, both sides
+    assert rows.filter(kind="meeting_upcoming").count() == 2  # within the hour: the one-hour reminder, both sides
     assert rows.filter(kind="invitation_unanswered").count() == 1  # not the recent invitation, not the leaver
     assert reminders.reminders_sweep() == 0
 
 
-def test_a_tick_with_nothing_new_reads_nothing_back(pair, monkeypatch):
+def test_a_tick_with_nothing_new_reads_nothing_back(pair, hr_user, monkeypatch):
     for hours in (0.5, 5, 9):
         meeting_in(pair, hours)
-    assert reminders.reminders_sweep() == 8
+    every_kind_due(hr_user)
+    quiet = settled_pair()
+    quiet.started_at = timezone.now() - datetime.timedelta(days=40)
+    quiet.save()
+    # Three meetings, both sides (one within the hour: one reminder each), and every other
+    # kind; two quiet pairs, to their people and HR.
+    assert reminders.reminders_sweep() == 6 + 14 + 3
     offered = []
     record = reminders._record
     monkeypatch.setattr(reminders, "_record", lambda due, *, now: offered.extend(due) or record(due, now=now))
 
     assert reminders.reminders_sweep() == 0
-    assert offered == []  # recorded reminders are skipped in the database, not re-sent to it
+    assert offered == []  # recorded reminders of every kind are skipped in the database, not re-sent to it
 
 
 class Killed(Exception):
