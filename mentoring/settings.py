@@ -293,6 +293,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- Internationalisation and time ---------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English")]
+# One date style everywhere ("3 Dec 2026"): mentoring/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["mentoring.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"

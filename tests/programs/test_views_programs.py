@@ -509,3 +509,11 @@ def test_hr_only_person_without_participant_role_can_use_console(client):
     user = make_person(roles=[UserRole.HR_ADMIN])
     sign_in(client, user)  # with the second factor HR admins need
     assert client.get(reverse("program_list")).status_code == 200
+
+
+def test_dates_read_the_same_way_on_every_page(hr_client):
+    """One style ("3 Aug 2026"), as the dashboards write it, not Django's "Aug. 3, 2026"."""
+    program = ProgramFactory(name="Date style", starts_on=datetime.date(2026, 8, 3), ends_on=datetime.date(2027, 1, 30))
+    body = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "3 Aug 2026 – 30 Jan 2027" in body
+    assert "Aug. 3" not in body
