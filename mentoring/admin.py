@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .admin_safety import StrictLookupAdmin
 from .audit import audit_record
-from .models import AuditEvent, Department, Employee, EmployeeEvent, OutboxMessage, RosterImport, User
+from .models import AuditEvent, Department, Employee, EmployeeEvent, OutboxMessage, Role, RosterImport, User
 
 
 @admin.register(User)
@@ -25,9 +25,9 @@ class UserAdmin(StrictLookupAdmin, DjangoUserAdmin):
         super().save_related(request, form, formsets, change)
         after = sorted(form.instance.groups.values_list("name", flat=True))
         for role in sorted(set(after) - set(before)):
-            audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=form.instance, summary=f"Role {role} granted in the Django admin", before={"roles": before}, after={"roles": after})
+            audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=form.instance, summary=f"Role {dict(Role.choices).get(role, role)} granted in the Django admin", before={"roles": before}, after={"roles": after})
         for role in sorted(set(before) - set(after)):
-            audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=form.instance, summary=f"Role {role} revoked in the Django admin", before={"roles": before}, after={"roles": after})
+            audit_record(action=AuditEvent.Action.ROLE_REVOKED, target=form.instance, summary=f"Role {dict(Role.choices).get(role, role)} revoked in the Django admin", before={"roles": before}, after={"roles": after})
 
 
 @admin.register(Department)

@@ -86,3 +86,4 @@ def test_granting_a_role_in_the_admin_is_audited(staff_client):
     event = AuditEvent.objects.get(action=AuditEvent.Action.ROLE_GRANTED, object_id=target.pk)
     assert event.before == {"roles": ["participant"]} and event.after == {"roles": ["hr_admin", "participant"]}
     assert event.actor is not None and event.actor.is_superuser
+    assert event.summary == "Role HR admin granted in the Django admin"
