@@ -143,6 +143,19 @@ def test_reason_no_feasible_partner_names_the_rules():
     assert message_of(excluded, "m1") == "no mentee is allowed for m1: 1 on a 'not with' list, 1 excluded by an admin"
 
 
+def test_no_feasible_partner_counts_are_the_same_for_the_first_mentees_and_the_many_after():
+    # The first few mentees' rule counts come from a scan of the keys, later ones from a
+    # copy sorted by mentee: twelve identical cases must read identically.
+    mentors = [mentor(f"m{i}") for i in range(3)] + [mentor("m9", level=5)]
+    mentees = [mentee(f"e{j:02d}", not_with={"m0"}) for j in range(12)]
+    exclusions = [(f"m{i}", f"e{j:02d}") for i in (1, 2) for j in range(12)]
+    result = run(mentors, mentees, exclusions=exclusions)
+    for j in range(12):
+        assert message_of(result, f"e{j:02d}") == (
+            f"no mentor is allowed for e{j:02d}: 1 not enough levels apart, 1 on a 'not with' list, 2 excluded by an admin"
+        )
+
+
 def test_reason_capacity_exhausted_for_mentee_and_not_needed_for_spare_mentor():
     result = run(
         [mentor("m1", teaches={"AI tools": 5}), mentor("m2", level=9)],
