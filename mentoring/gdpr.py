@@ -208,8 +208,18 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
     from sessions_log.models import Agreement
 
     agreements = {a.pair_id: a for a in Agreement.objects.filter(pair__in=pairs).prefetch_related("goals")}
+    now = timezone.now()
+
+    def meeting_status(m) -> str:
+        # Stored status is scheduled or cancelled; a scheduled meeting that has ended reads
+        # as past, as on the pair page, not as if it were still to come.
+        if m.status == m.Status.CANCELLED:
+            return "cancelled"
+        return "past" if m.ends_at <= now else "upcoming"
+
     out = []
     for pair in pairs:
+        logged = {log.meeting_id: log.pk for log in pair.session_logs.all() if log.meeting_id}
         side = "mentor" if pair.mentor.employee_id == employee.pk else "mentee"
         partner = pair.mentee if side == "mentor" else pair.mentor
         agreement = agreements.get(pair.pk)
@@ -245,7 +255,8 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
                         "video_url": m.video_url,
                         "agenda": m.agenda,
                         "topics": [t.name for t in m.topics.all()],
-                        "status": m.status,
+                        "status": meeting_status(m),
+                        "session_log": logged.get(m.pk),
                         "scheduled_by": who(m.scheduled_by_id),
                         "changes": [
                             {"kind": c.kind, "requested_by": who(c.requested_by_id), "reason": c.reason, "old_starts_at": _iso(c.old_starts_at), "new_starts_at": _iso(c.new_starts_at), "at": _iso(c.at)}
@@ -379,7 +390,8 @@ org directory), enrollments.json, pairs.json (agreements, meetings, session logs
 of your pairs, as both of you see them), action_items.json, private_notes.json (yours only),
 pulse_answers.json (mentors' own answers), feedback_given.json, reflections.json, surveys.json,
 concerns.json, reminders.json, calendar_feed.json and audit_events.json (what the audit log
-records about you).
+records about you). A meeting's status is upcoming, past or cancelled, and session_log names
+the session log written for it, if any.
 
 Not included: what other people keep confidential (your partner's private notes, pulse answers,
 feedback and reflections, and anyone's "please not with" list other than your own).

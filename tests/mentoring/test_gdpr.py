@@ -147,6 +147,9 @@ def test_a_mentor_downloads_their_own_data_and_none_of_their_mentees_secrets(ric
     [pair] = files["pairs.json"]
     assert pair["my_role"] == "mentor" and pair["partner"] == "Sam Senior"
     assert [log["shared_notes"] for log in pair["session_logs"]] == ["shared words"]
+    # Yesterday's meeting reads as past and points at its log; the one in four days as upcoming.
+    [log_id] = [log["id"] for log in pair["session_logs"]]
+    assert [(m["status"], m["session_log"]) for m in pair["meetings"]] == [("past", log_id), ("upcoming", None)]
     assert [i["text"] for i in pair["insights"]] == [INSIGHT]
     assert [a["text"] for a in files["action_items.json"]] == [ACTION]  # the mentee's commitment, shown to both
     [enrollment] = files["enrollments.json"]
