@@ -1,3 +1,4 @@
+import ctypes
 import os
 import signal
 import subprocess
@@ -6,6 +7,23 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def _stop_with(parent_pid: int):
+    """preexec_fn for the worker: on Linux, the kernel sends it SIGTERM when this command
+    dies, even by SIGKILL, which runs no finally block; otherwise a killed demo would leave
+    a worker running against its database."""
+
+    def arrange() -> None:
+        if sys.platform.startswith("linux"):
+            try:
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                return
+            if os.getppid() != parent_pid:  # the command died before the line above
+                os._exit(0)
+
+    return arrange
 
 
 class Command(BaseCommand):
@@ -31,6 +49,7 @@ class Command(BaseCommand):
                 [sys.executable, "-m", "celery", "-A", "mentoring", "worker", "--beat", "--concurrency", "2",
                  "--loglevel", "WARNING", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
                 start_new_session=True,
+                preexec_fn=_stop_with(os.getpid()),
             )
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]

@@ -1,0 +1,101 @@
+"""The demo command as a newcomer runs it: a real `manage.py rundemo` on its own SQLite
+database, with its Celery worker.  Killing the command outright (SIGKILL: no finally block
+runs) must not leave the worker running against the demo database.
+
+Linux only (the worker asks the kernel for a parent-death signal).  The demo itself needs no
+PostgreSQL or Redis; like the other integration tests it runs in CI's PostgreSQL run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"),
+]
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing paren.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _running(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")  # a zombie has stopped
+
+
+def _celery_child(parent: int) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(int(entry.name))
+        if fields is None or int(fields[1]) != parent:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"celery" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_a_demo_killed_outright_takes_its_worker_with_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(UPWARD_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
+    port = free_port()
+    log = (tmp_path / "rundemo.log").open("wb")
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    worker = None
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and demo.poll() is None:
+            worker = worker or _celery_child(demo.pid)
+            if worker and _answers(port):
+                break
+            time.sleep(0.5)
+        output = (tmp_path / "rundemo.log").read_text(errors="replace")
+        assert demo.poll() is None, f"rundemo exited early:\n{output[-3000:]}"
+        assert worker is not None and _answers(port), f"no worker or no site after 180 s:\n{output[-3000:]}"
+
+        demo.kill()  # SIGKILL: rundemo's own clean-up never runs
+        demo.wait(timeout=10)
+        stopped = wait_until(lambda: not _running(worker), timeout=30)
+        assert stopped, "the Celery worker outlived the demo command killed with SIGKILL"
+    finally:
+        for group in (demo.pid, worker):
+            if group:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=10)
+        log.close()
