@@ -10,7 +10,8 @@ teach/want profiles, interests, languages and weekly slots; 5% of all mentor x m
 are admin exclusions.  Scores therefore have the low-rank structure of real topic overlap,
 which is what makes dense assignment slow (many near-ties), not uniform noise.
 
-Timings are the best of 3 runs up to 2000 per side, of 2 at 5000, single runs at 10000.
+Timings are the best of 3 runs up to 2000 per side, of 2 at 5000, single runs at 10000, ours
+and raw scipy interleaved run by run (the machine's speed drifts by up to ~20%).
 Fields: ours_s = propose_pairs end to end, wall clock (input indexing, grid scoring,
 constraints, solve with certificate, breakdowns, explanations, unmatched reasons); ours_cpu_s
 = CPU seconds of that (numpy sweeps may use 2 threads); score_solve_s = the scoring and
@@ -231,24 +232,37 @@ def run_case(n: int, cap: int, *, scipy_estimate_s: float | None, scipy_budget_s
     thr = inputs.policy.min_score
 
     load = os.getloadavg()[0]
-    # Best of a few runs for both sides: the machine is shared, and the minimum is the
-    # least disturbed measurement.
+    grid = engine._Grid(inputs)
+    S = grid.scores()
+    cap_arr = np.array([inputs.policy.effective_capacity(p) for p in grid.mentors], dtype=np.int64)
+    del grid
+    run_scipy = scipy_estimate_s is None or scipy_estimate_s <= scipy_budget_s
+    owner, W, obj = weight_matrix(S, cap_arr, inputs) if run_scipy else (None, None, None)
+
+    # Best of a few runs, ours and raw scipy interleaved: the machine is shared and drifts
+    # (a quiet minute and a busy one can differ by 20%), so each side gets the same minutes,
+    # and the minimum is the least disturbed measurement.
     repeat = 3 if n <= 2000 else 2 if n <= 5000 else 1
-    ours_s = ours_cpu = float("inf")
+    ours_s = ours_cpu = core_s = float("inf")
+    scipy_s = float("inf") if run_scipy else None
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
         result = propose_pairs(inputs)
         ours_s, ours_cpu = min(ours_s, time.perf_counter() - t0), min(ours_cpu, time.process_time() - c0)
-    # Scoring + solving alone, what raw scipy is compared with: indexing the input, the score
-    # grid and the certified solve, without breakdowns, explanations and unmatched reasons.
-    core_s = float("inf")
-    for _ in range(repeat):
+        # Scoring + solving alone, what raw scipy is compared with: indexing the input, the
+        # score grid and the certified solve, without breakdowns and unmatched reasons.
         t0 = time.perf_counter()
         g = engine._Grid(inputs)
         core_cap = np.array([inputs.policy.effective_capacity(p) for p in g.mentors], dtype=np.int64)
         engine._solve(g.scores(), core_cap, thr, inputs.policy.strategy)
         core_s = min(core_s, time.perf_counter() - t0)
         del g
+        if run_scipy:
+            from scipy.optimize import linear_sum_assignment
+
+            t0 = time.perf_counter()
+            r, c = linear_sum_assignment(W, maximize=True)
+            scipy_s = min(scipy_s, time.perf_counter() - t0)
     # Memory in a second run: tracemalloc slows Python-level work, so not while timing.
     tracemalloc.start()
     propose_pairs(inputs)
@@ -256,20 +270,8 @@ def run_case(n: int, cap: int, *, scipy_estimate_s: float | None, scipy_budget_s
     tracemalloc.stop()
     ours = np.array([p.score for p in result.pairs], dtype=np.int64)
 
-    grid = engine._Grid(inputs)
-    S = grid.scores()
-    cap_arr = np.array([inputs.policy.effective_capacity(p) for p in grid.mentors], dtype=np.int64)
-
-    scipy_s, gap, owner, W = None, "n/a", None, None
-    if scipy_estimate_s is None or scipy_estimate_s <= scipy_budget_s:
-        from scipy.optimize import linear_sum_assignment
-
-        owner, W, obj = weight_matrix(S, cap_arr, inputs)
-        scipy_s = float("inf")
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            r, c = linear_sum_assignment(W, maximize=True)
-            scipy_s = min(scipy_s, time.perf_counter() - t0)
+    gap = "n/a"
+    if run_scipy:
         keep = W[r, c] > 0
         raw_obj = int(obj(S[owner[r[keep]], c[keep]]).sum())
         gap = str(raw_obj - int(obj(ours).sum()))
