@@ -937,32 +937,43 @@ class _Grid:
         if len(keys_m) * len(keys_e) <= max(1 << 20, (M * E) // 16):
             self.cat_table = self._categorical(km[:, None, :], ke[None, :, :])
 
-        # Sparse forbidden pairs, as sorted linear keys i * E + j per kind.
+        # Sparse forbidden pairs, as linear keys i * E + j per kind, in no order and possibly
+        # repeated: the score sweep marks them with one scatter, and the sorted forms (for
+        # sub-grids, pins and reasons) are made when first needed.  Sorting millions of
+        # exclusions cost more than the scatter (~80 ms at 5,000 per side).
         m_pos, e_pos = self.m_pos, self.e_pos
         line = [(m_pos[a], j) for j, p in enumerate(mentees) for a in p.manager_chain if a in m_pos]
         line += [(i, e_pos[a]) for i, p in enumerate(mentors) for a in p.manager_chain if a in e_pos]
         nw = [(m_pos[a], j) for j, p in enumerate(mentees) for a in p.not_with if a in m_pos]
         nw += [(i, e_pos[a]) for i, p in enumerate(mentors) for a in p.not_with if a in e_pos]
-        self.sparse_kinds = {"reporting_line": self._keys(line)}
+        self.raw_kinds = {"reporting_line": self._keys(line)}
         if policy.forbid_same_manager:
             under: dict = {}
             for j, p in enumerate(mentees):
                 if p.direct_manager is not None:
                     under.setdefault(p.direct_manager, []).append(j)
             same = [(i, j) for i, p in enumerate(mentors) for j in under.get(p.direct_manager, ())]
-            self.sparse_kinds["same_manager"] = self._keys(same)
-        self.sparse_kinds["not_with"] = self._keys(nw)
-        self.sparse_kinds["excluded"] = self._exclusion_keys(inputs.exclusions)
-        self.forbidden_keys = _unique(np.concatenate(list(self.sparse_kinds.values())))
+            self.raw_kinds["same_manager"] = self._keys(same)
+        self.raw_kinds["not_with"] = self._keys(nw)
+        self.raw_kinds["excluded"] = self._exclusion_keys(inputs.exclusions)
         self._by_mentee: dict[str, np.ndarray] = {}  # sparse kinds sorted by mentee, on demand
-        self._mentee_calls: dict[str, int] = {}
+        self._scans: dict[tuple, int] = {}
+
+    @cached_property
+    def sparse_kinds(self) -> dict[str, np.ndarray]:
+        """The sparse forbidden pairs per kind as sorted, unique linear keys."""
+        return {kind: _unique(keys) for kind, keys in self.raw_kinds.items()}
+
+    @cached_property
+    def forbidden_keys(self) -> np.ndarray:
+        return _unique(np.concatenate(list(self.raw_kinds.values())))
 
     # ---- helpers for building
     def _keys(self, pairs) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.int64)
         arr = np.asarray(pairs, dtype=np.int64)
-        return _unique(arr[:, 0] * self.E + arr[:, 1])
+        return arr[:, 0] * self.E + arr[:, 1]
 
     def _exclusion_keys(self, exclusions) -> np.ndarray:
         if not exclusions or not self.M or not self.E:
@@ -975,7 +986,7 @@ class _Grid:
         except TypeError:
             raise PairingError("exclusions: ids must be strings or integers") from None
         ok = (i >= 0) & (j >= 0)
-        return _unique(i[ok] * self.E + j[ok])
+        return i[ok] * self.E + j[ok]
 
     def _categorical(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Time-zone + level-gap + department points, plus _FORBIDDEN where the seniority or
@@ -1013,7 +1024,7 @@ class _Grid:
         num /= den2
         return np.floor(num, out=num)
 
-    def block(self, mi: np.ndarray, ei: np.ndarray | None = None) -> np.ndarray:
+    def block(self, mi: np.ndarray, ei: np.ndarray | None = None, *, mark: bool = True) -> np.ndarray:
         """Scores for mentors ``mi`` x mentees ``ei`` (all mentees if None): int16, -1 where
         a hard constraint forbids the pair."""
         full = ei is None
@@ -1053,7 +1064,8 @@ class _Grid:
                 total += (c > 0) * np.float32(mx["language"])
         np.maximum(total, -1, out=total)
         score = total.astype(np.int16)
-        self._mark(score, self.forbidden_keys, mi, ei, contiguous=full)
+        if mark:
+            self._mark(score, self.forbidden_keys, mi, ei, contiguous=full)
         return score
 
     @staticmethod
@@ -1090,16 +1102,20 @@ class _Grid:
         S = np.empty((self.M, self.E), dtype=np.int16)
 
         def fill(r0, r1):
-            S[r0:r1] = self.block(np.arange(r0, r1))
+            S[r0:r1] = self.block(np.arange(r0, r1), mark=False)
 
         with _blas_one_thread():
             _sweep(fill, self.M, _row_step(self.E), self.M * self.E >= _PARALLEL_CELLS)
+        cells = S.reshape(-1)
+        for keys in self.raw_kinds.values():
+            cells[keys] = -1
         return S
 
     def forbidden_kinds(self, *, mentor: int | None = None, mentee: int | None = None) -> dict[str, np.ndarray]:
         """For one mentor (or one mentee): a mask over every mentee (mentor) per hard-rule
-        kind, to explain 'no feasible partner'.  Sparse kinds are found by binary search on
-        keys sorted by mentor, or on a transposed copy sorted by mentee."""
+        kind, to explain 'no feasible partner'.  Sparse kinds are found by a scan of their
+        keys for the first few people, then by binary search on keys sorted by mentor, or on
+        a transposed copy sorted by mentee."""
         kinds: dict = {}
         if mentor is not None:
             gap = self.level_e - self.level_m[mentor]
@@ -1107,22 +1123,28 @@ class _Grid:
         else:
             gap = self.level_e[mentee] - self.level_m
             self._categorical_forbidden(gap, self.dept_m, self.dept_e[mentee], kinds)
-        for kind, keys in self.sparse_kinds.items():
+        M, E = self.M, self.E
+        for kind, raw in self.raw_kinds.items():
+            side = "mentor" if mentor is not None else "mentee"
+            self._scans[side, kind] = scans = self._scans.get((side, kind), 0) + 1
             if mentor is not None:
-                mask = np.zeros(self.E, dtype=bool)
-                lo, hi = np.searchsorted(keys, [mentor * self.E, (mentor + 1) * self.E])
-                mask[keys[lo:hi] - mentor * self.E] = True
+                mask = np.zeros(E, dtype=bool)
+                if scans <= 8:  # a few people: one pass over the keys each, no sort
+                    mask[raw[raw // E == mentor] % E] = True
+                else:  # many: binary search in the keys sorted once
+                    keys = self.sparse_kinds[kind]
+                    lo, hi = np.searchsorted(keys, [mentor * E, (mentor + 1) * E])
+                    mask[keys[lo:hi] - mentor * E] = True
             else:
-                mask = np.zeros(self.M, dtype=bool)
-                self._mentee_calls[kind] = calls = self._mentee_calls.get(kind, 0) + 1
-                if calls <= 8:  # a few mentees: one pass over the keys each, no sort
-                    mask[keys[keys % self.E == mentee] // self.E] = True
-                else:  # many: sort the keys by mentee once, then binary search
+                mask = np.zeros(M, dtype=bool)
+                if scans <= 8:
+                    mask[raw[raw % E == mentee] // E] = True
+                else:  # sorted by mentee, made once
                     if kind not in self._by_mentee:
-                        self._by_mentee[kind] = _unique((keys % self.E) * self.M + keys // self.E)
+                        self._by_mentee[kind] = _unique((raw % E) * M + raw // E)
                     t = self._by_mentee[kind]
-                    lo, hi = np.searchsorted(t, [mentee * self.M, (mentee + 1) * self.M])
-                    mask[t[lo:hi] - mentee * self.M] = True
+                    lo, hi = np.searchsorted(t, [mentee * M, (mentee + 1) * M])
+                    mask[t[lo:hi] - mentee * M] = True
             kinds[kind] = mask
         return kinds
 
@@ -1676,6 +1698,8 @@ def propose_pairs(inputs: PairingInput, *, solver: str = "auto", candidates: int
 
 def _apply_pins(grid: _Grid, cap: np.ndarray) -> list[tuple[int, int]]:
     policy = grid.policy
+    if not grid.inputs.pins:
+        return []
     excluded = grid.sparse_kinds["excluded"]
     out, seen_mentee = [], {}
     load = np.zeros(grid.M, dtype=np.int64)

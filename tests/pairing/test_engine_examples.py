@@ -154,6 +154,12 @@ def test_no_feasible_partner_counts_are_the_same_for_the_first_mentees_and_the_m
         assert message_of(result, f"e{j:02d}") == (
             f"no mentor is allowed for e{j:02d}: 1 not enough levels apart, 1 on a 'not with' list, 2 excluded by an admin"
         )
+    # And from the mentors' side.
+    mentors = [mentor(f"m{i:02d}") for i in range(12)]
+    mentees = [mentee("e1"), mentee("e2", level=1)]
+    result = run(mentors, mentees, exclusions=[(f"m{i:02d}", "e1") for i in range(12)])
+    for i in range(12):
+        assert message_of(result, f"m{i:02d}") == f"no mentee is allowed for m{i:02d}: 1 not enough levels apart, 1 excluded by an admin"
 
 
 def test_reason_capacity_exhausted_for_mentee_and_not_needed_for_spare_mentor():
