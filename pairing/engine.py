@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
@@ -1335,11 +1335,23 @@ def _solve_dense(S, cap, thr, obj):
 
 _NO_CELL = np.iinfo(np.int16).min  # priced value of a cell that is not acceptable
 _SAMPLE_COLUMNS = 512  # columns sampled per row to estimate its k-th best value (at least)
-# ... and at least every 2nd on grids under 4,096 wide, every 4th on wider ones.  Measured on
-# the bench's grids: every 3rd or 4th column at 2,000 wide costs a second round (seeds 7, 11
-# and 23 alike), every 2nd at 5,000-10,000 costs more sorting than it saves, and every 19th
-# at 10,000 cost two extra rounds.
+# ... and at least one column in 2 on grids under 4,096 wide, one in 4 on wider ones.  On the
+# bench's grids one in 3-4 at 2,000 wide needed a second round far more often than one in 2
+# (about half the samples need one), one in 2 at 5,000-10,000 cost more sorting than it
+# saved, and one in 19 at 10,000 cost two extra rounds.
 _SAMPLE_STRIDE = (2, 4096, 4)
+
+
+@lru_cache(maxsize=8)
+def _sample_columns(C: int, s: int) -> np.ndarray:
+    """C // s of C column indices, sorted, the same for the same (C, s).  Scattered, not every
+    s-th: columns in id order can repeat a pattern (departments alternating by id), and a
+    strided sample would see one phase of it only (measured: 4 rounds instead of 3, twice the
+    time, at 5000 x 5000 with alternating departments)."""
+    idx = np.random.default_rng(C).choice(C, size=C // s, replace=False)
+    idx.sort()
+    idx.flags.writeable = False
+    return idx
 
 
 def _best_in_rows(blk, lo, k):
@@ -1347,20 +1359,20 @@ def _best_in_rows(blk, lo, k):
     giving each row's estimated r-th best value.
 
     Candidate lists only steer the solver (the certificate proves the optimum whatever they
-    hold), so a row's k-th best value is estimated from a sorted sample of its columns (every
-    s-th, s <= 4, at least _SAMPLE_COLUMNS of them) instead of sorting the whole row: on 5000 x 5000
-    that is ~4x less sorting, the sweep's main cost.  On these grids (int16, many equal
-    scores) numpy's sort beats its selection ~4x.  Rows the estimate serves badly (more than
-    2k cells at or above it) keep exactly k, ties by column order; when more than 2k cells
-    lie strictly above the estimate, the exact k-th best is found among those cells."""
+    hold), so a row's k-th best value is estimated from a sorted sample of its columns (one in
+    s, s <= 4, at least _SAMPLE_COLUMNS of them) instead of sorting the whole row: on
+    5000 x 5000 that is ~4x less sorting, the sweep's main cost.  On these grids (int16, many
+    equal scores) numpy's sort beats its selection ~4x.  Rows the estimate serves badly (more
+    than 2k cells at or above it) keep exactly k, ties by column order; when more than 2k
+    cells lie strictly above the estimate, the exact k-th best is found among those cells."""
     C = blk.shape[1]
     narrow, width, wide = _SAMPLE_STRIDE
     s = max(1, min(C // _SAMPLE_COLUMNS, narrow if C < width else wide))
-    srt = np.sort(blk[:, ::s] if s > 1 else blk, axis=1)
+    srt = np.sort(blk[:, _sample_columns(C, s)] if s > 1 else blk, axis=1)
     n = srt.shape[1]
 
     def nth(r):
-        if s == 1 and r > C:
+        if r > C:  # the row has fewer than r cells
             return np.full(len(blk), lo - 1, blk.dtype)
         return srt[:, n - min(n, max(1, round(r / s)))].copy()  # callers clip it in place
 

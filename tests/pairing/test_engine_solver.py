@@ -91,6 +91,7 @@ def test_candidate_rows_keep_their_best_cell_and_at_most_2k(seed, rows, cols, le
     with patched(_SAMPLE_COLUMNS=sample):
         hit, nth = engine._best_in_rows(S, lo, k)
     ok = S >= lo
+    assert (nth(cols + 1) == lo - 1).all()  # "fewer than r cells", sampled or not
     assert not (hit & ~ok).any()  # nothing below the minimum
     assert (hit.sum(axis=1) <= 2 * k).all()
     for r in np.flatnonzero(ok.any(axis=1)):
@@ -98,7 +99,7 @@ def test_candidate_rows_keep_their_best_cell_and_at_most_2k(seed, rows, cols, le
     if cols // sample <= 1:  # exact: the k best (and ties up to 2k) are all there
         for r in range(rows):
             kth = np.sort(S[r])[::-1][min(k, cols) - 1]
-            assert hit[r, S[r] > kth].all() or not ok[r].any()
+            assert hit[r, (S[r] > kth) & ok[r]].all()
             assert hit[r].sum() >= min(k, int(ok[r].sum()))
             if k <= cols:
                 assert nth(k)[r] == kth
