@@ -12,16 +12,20 @@ from django.core.management.base import BaseCommand
 def _stop_with(parent_pid: int):
     """preexec_fn for the worker: on Linux, the kernel sends it SIGTERM when this command
     dies, even by SIGKILL, which runs no finally block; otherwise a killed demo would leave
-    a worker running against its database."""
+    a worker running against its database.  prctl is looked up here, in the parent: between
+    fork and exec the child must not load libraries (this process already runs threads)."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
 
     def arrange() -> None:
-        if sys.platform.startswith("linux"):
-            try:
-                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-            except (OSError, AttributeError):
-                return
-            if os.getppid() != parent_pid:  # the command died before the line above
-                os._exit(0)
+        if prctl is None or prctl(1, signal.SIGTERM) != 0:  # PR_SET_PDEATHSIG
+            return  # not available here: the demo's own clean-up still stops the worker
+        if os.getppid() != parent_pid:  # the command died before the call above
+            os._exit(0)
 
     return arrange
 
