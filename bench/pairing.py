@@ -35,6 +35,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -258,8 +259,6 @@ def run_case(n: int, cap: int, *, scipy_estimate_s: float | None, scipy_budget_s
         core_s = min(core_s, time.perf_counter() - t0)
         del g
         if run_scipy:
-            from scipy.optimize import linear_sum_assignment
-
             t0 = time.perf_counter()
             r, c = linear_sum_assignment(W, maximize=True)
             scipy_s = min(scipy_s, time.perf_counter() - t0)

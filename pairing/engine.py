@@ -705,37 +705,30 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[str]:
-    """Readable reasons behind a pair's score, strongest topics first."""
-    b = breakdown
-    return _explain(
-        b.topics, b.cross_department, b.levels_apart, b.shared_slots, b.shared_interests,
-        b.shared_languages, b.tz_distance_minutes, topic_labels or {},
-    )
-
-
 def _topic_strength(t: TopicMatch) -> tuple:
     return (-(SCALE_MAX - t.baseline) * t.confidence, t.topic)
 
 
-def _explain(topics, cross_department, levels_apart, shared_slots, shared_interests, shared_languages, tz_distance, labels) -> list[str]:
+def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[str]:
+    """Readable reasons behind a pair's score, strongest topics first."""
+    b, labels = breakdown, topic_labels or {}
     lines = [
         f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 "
         f"(mentor confidence {t.confidence}/5)"
-        for t in (sorted(topics, key=_topic_strength) if len(topics) > 1 else topics)
+        for t in sorted(b.topics, key=_topic_strength)
     ]
-    if cross_department:
+    if b.cross_department:
         lines.append("different department")
-    lines.append(f"{_plural(levels_apart, 'level')} apart")
-    n = len(shared_slots)
+    lines.append(f"{_plural(b.levels_apart, 'level')} apart")
+    n = len(b.shared_slots)
     lines.append(f"{_plural(n, 'shared availability slot')}" if n else "no shared availability slot")
-    if shared_interests:
-        lines.append(f"{_plural(len(shared_interests), 'shared interest')} ({', '.join(shared_interests)})")
-    if shared_languages:
-        lines.append(f"speaks {_join(list(shared_languages))} with the mentee")
+    if b.shared_interests:
+        lines.append(f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})")
+    if b.shared_languages:
+        lines.append(f"speaks {_join(list(b.shared_languages))} with the mentee")
     else:
         lines.append("no shared language")
-    lines.append(_tz_text(tz_distance))
+    lines.append(_tz_text(b.tz_distance_minutes))
     return lines
 
 
@@ -1124,8 +1117,8 @@ class _Grid:
             gap = self.level_e[mentee] - self.level_m
             self._categorical_forbidden(gap, self.dept_m, self.dept_e[mentee], kinds)
         M, E = self.M, self.E
+        side = "mentor" if mentor is not None else "mentee"
         for kind, raw in self.raw_kinds.items():
-            side = "mentor" if mentor is not None else "mentee"
             self._scans[side, kind] = scans = self._scans.get((side, kind), 0) + 1
             if mentor is not None:
                 mask = np.zeros(E, dtype=bool)
@@ -1335,11 +1328,12 @@ def _solve_dense(S, cap, thr, obj):
 
 _NO_CELL = np.iinfo(np.int16).min  # priced value of a cell that is not acceptable
 _SAMPLE_COLUMNS = 512  # columns sampled per row to estimate its k-th best value (at least)
-# ... and at least one column in 2 on grids under 4,096 wide, one in 4 on wider ones.  On the
-# bench's grids one in 3-4 at 2,000 wide needed a second round far more often than one in 2
-# (about half the samples need one), one in 2 at 5,000-10,000 cost more sorting than it
-# saved, and one in 19 at 10,000 cost two extra rounds.
-_SAMPLE_STRIDE = (2, 4096, 4)
+# ... and at least one column in _SAMPLE_STRIDE_NARROW on grids under _SAMPLE_WIDE columns,
+# one in _SAMPLE_STRIDE_WIDE on wider ones.  On the bench's grids one in 3-4 at 2,000 wide
+# needed a second round far more often than one in 2 (about half the samples need one), one
+# in 2 at 5,000-10,000 cost more sorting than it saved, and one in 19 at 10,000 cost two
+# extra rounds.
+_SAMPLE_STRIDE_NARROW, _SAMPLE_WIDE, _SAMPLE_STRIDE_WIDE = 2, 4096, 4
 
 
 @lru_cache(maxsize=8)
@@ -1366,8 +1360,7 @@ def _best_in_rows(blk, lo, k):
     than 2k cells at or above it) keep exactly k, ties by column order; when more than 2k
     cells lie strictly above the estimate, the exact k-th best is found among those cells."""
     C = blk.shape[1]
-    narrow, width, wide = _SAMPLE_STRIDE
-    s = max(1, min(C // _SAMPLE_COLUMNS, narrow if C < width else wide))
+    s = max(1, min(C // _SAMPLE_COLUMNS, _SAMPLE_STRIDE_NARROW if C < _SAMPLE_WIDE else _SAMPLE_STRIDE_WIDE))
     srt = np.sort(blk[:, _sample_columns(C, s)] if s > 1 else blk, axis=1)
     n = srt.shape[1]
 
