@@ -1,6 +1,6 @@
 """The demo command as a newcomer runs it: a real `manage.py rundemo` on its own SQLite
-database, with its Celery worker.  Killing the command outright (SIGKILL: no finally block
-runs) must not leave the worker running against the demo database.
+database, with its Celery worker.  However the command is stopped, even by SIGKILL (no
+finally block runs), no worker may be left running against the demo database.
 
 Linux only (the worker asks the kernel for a parent-death signal).  The demo needs no
 PostgreSQL or Redis, so this runs in every suite run (~10 s)."""
@@ -67,9 +67,27 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_a_demo_killed_outright_takes_its_worker_with_it(tmp_path):
+def _left_behind(marker: str) -> list[int]:
+    """Running processes whose command line mentions ``marker`` (the demo's own var dir)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline and _running(int(entry.name)):
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_a_stopped_demo_leaves_no_worker_behind(tmp_path, stop):
+    """SIGKILL: rundemo's own clean-up never runs, the kernel's parent-death signal stops the
+    worker.  SIGTERM: rundemo stops the worker itself, promptly and without a traceback."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(UPWARD_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
+    var = tmp_path / "var"
+    env.update(UPWARD_VAR_DIR=str(var), PYTHONUNBUFFERED="1")
     port = _free_port()
     log = (tmp_path / "rundemo.log").open("wb")
     demo = subprocess.Popen(
@@ -88,12 +106,18 @@ def test_a_demo_killed_outright_takes_its_worker_with_it(tmp_path):
         assert demo.poll() is None, f"rundemo exited early:\n{output[-3000:]}"
         assert worker is not None and _answers(port), f"no worker or no site after 180 s:\n{output[-3000:]}"
 
-        demo.kill()  # SIGKILL: rundemo's own clean-up never runs
-        demo.wait(timeout=10)
+        if stop == "SIGKILL":
+            demo.kill()
+            demo.wait(timeout=10)
+        else:
+            demo.send_signal(signal.SIGTERM)
+            assert demo.wait(timeout=30) == 0
+            output = (tmp_path / "rundemo.log").read_text(errors="replace")
+            assert "Traceback" not in output, output[-3000:]
         deadline = time.monotonic() + 30
-        while _running(worker) and time.monotonic() < deadline:
+        while _left_behind(str(var)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _running(worker), "the Celery worker outlived the demo command killed with SIGKILL"
+        assert not _left_behind(str(var)), f"the Celery worker outlived the demo command stopped with {stop}"
     finally:
         for group in (demo.pid, worker):
             if group:

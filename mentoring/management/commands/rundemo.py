@@ -30,6 +30,23 @@ def _stop_with(parent_pid: int):
     return arrange
 
 
+def _stop_worker(worker: subprocess.Popen, grace: float = 10.0) -> None:
+    """Warm shutdown first: SIGTERM to the worker's main process only, which stops its own
+    pool and beat.  (SIGTERM to the whole group killed the pool children under the main
+    process, which could then hang in its warm shutdown for good.)  Whatever is still there
+    after ``grace`` seconds is killed: unsent mail is an outbox row whose lease runs out, so
+    the next worker sends it."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)  # the main process and its pool children
+        except ProcessLookupError:
+            pass
+        worker.wait(timeout=5)
+
+
 class Command(BaseCommand):
     help = "Run Upward with demo data: migrate, seed, then the web server plus a Celery worker and beat."
 
@@ -67,5 +84,4 @@ class Command(BaseCommand):
             call_command("runserver", addrport, use_reloader=False)
         finally:
             if worker is not None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=20)
+                _stop_worker(worker)
