@@ -112,10 +112,14 @@ REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 # dense ~60 ms, sparse 40-60 ms in one round, 80-90 ms in two; from 1200 x 1200 or 2000 x
 # 1000 slots the sparse rounds win).
 DENSE_CELLS = 1_000_000
-# Candidate partners kept per person for the sparse solve (see _candidate_keys).  On the
-# bench's grids from 1000 to 10000 per side, 16 to 32 all certify in 1 or 2 rounds within
-# ~15% of each other; more makes each LAPJVsp solve slower, fewer adds rounds.
-CANDIDATES_PER_PERSON = 24
+# Candidate partners kept per person for the sparse solve (see _candidate_keys), on grids
+# under 4,096 people a side and on wider ones.  A second round (a second LAPJVsp solve on
+# a slightly larger graph) costs more than a longer list in the first: on the bench's grids
+# 48 certified in one round from 1,000 to 3,000 per side where 24 needed two in half the
+# cases (2,000 cap 2: 169 ms against 315 ms), and 64 in one round at 5,000 and 10,000 where
+# 24-48 needed two (5,000: ~1.15 s against 1.3-1.6 s).  Longer lists than that only make
+# the one solve slower.
+CANDIDATES_PER_PERSON, CANDIDATES_PER_PERSON_WIDE = 48, 64
 CERTIFICATE_ROUNDS = 8
 # Times a round may add violating cells to the dual system alone before solving again.
 DUAL_REPAIRS = 3
@@ -1616,7 +1620,7 @@ def _solve(S, cap, thr, strategy, *, solver="auto", candidates=None):
         raise PairingError(f"unknown solver {solver!r}")
     if solver == "dense" or (solver == "auto" and int(np.minimum(cap, E).sum()) * E <= DENSE_CELLS):
         return (*_solve_dense(S, cap, thr, obj), "dense")
-    k = candidates or CANDIDATES_PER_PERSON
+    k = candidates or (CANDIDATES_PER_PERSON if max(M, E) < _SAMPLE_WIDE else CANDIDATES_PER_PERSON_WIDE)
     keys = _candidate_keys(S, thr, k)
     if not len(keys):  # nothing acceptable anywhere
         return (*empty, "sparse (no acceptable pair)")
@@ -1836,7 +1840,7 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
             n = int(m_ok[i])
             msg = f"{'the' if n == 1 else 'all'} {_plural(n, 'suitable mentee')} for {m.label} {'was' if n == 1 else 'were'} paired with other mentors"
         out.append(Unmatched(person_id=m.id, side="mentor", reason=reason, message=msg))
-    out.sort(key=lambda u: (u.side != "mentee", _id_key(u.person_id)))
+    # Mentees, then mentors, each in grid order: already the canonical (id) order.
     return tuple(out)
 
 
