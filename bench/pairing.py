@@ -86,12 +86,12 @@ def generate(n: int, cap: int, seed: int = 7, exclusion_rate: float = 0.05) -> P
     senior_ids = list(chains)
     # Mid-level managers (level 4, not enrolled) hang under random seniors; juniors under them.
     n_mid = max(1, n // 6)
-    mid_boss = rng.choice(senior_ids[1:] or senior_ids, size=n_mid)
+    mid_boss = rng.choice(senior_ids[1:] or senior_ids, size=n_mid).tolist()
     mid_chain = [(f"mgr{k}", b, *chains[b]) for k, b in enumerate(mid_boss)]
 
     def profile(dist, k_lo, k_hi, universe):
         k = int(rng.integers(k_lo, k_hi + 1))
-        return list(rng.choice(universe, size=k, replace=False, p=dist))
+        return rng.choice(universe, size=k, replace=False, p=dist).tolist()
 
     def office():
         return OFFICES[rng.choice(len(OFFICES), p=[w for _, w in OFFICES])][0]
@@ -105,7 +105,7 @@ def generate(n: int, cap: int, seed: int = 7, exclusion_rate: float = 0.05) -> P
     def slots():
         morning = rng.random() < 0.5
         pool = [s for s in SLOTS if (int(s[-2:]) < 13) == morning]
-        return set(rng.choice(pool, size=int(rng.integers(2, 9)), replace=False))
+        return set(rng.choice(pool, size=int(rng.integers(2, 9)), replace=False).tolist())
 
     for sid in senior_ids:
         p = int(rng.integers(n_personas))
