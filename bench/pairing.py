@@ -10,7 +10,7 @@ teach/want profiles, interests, languages and weekly slots; 5% of all mentor x m
 are admin exclusions.  Scores therefore have the low-rank structure of real topic overlap,
 which is what makes dense assignment slow (many near-ties), not uniform noise.
 
-Timings are the best of 3 runs up to 2000 per side, of 2 at 5000, single runs at 10000, ours
+Timings are the best of 5 runs up to 2000 per side, of 2 at 5000, single runs at 10000, ours
 and raw scipy interleaved run by run (the machine's speed drifts by up to ~20%).
 Fields: ours_s = propose_pairs end to end, wall clock (input indexing, grid scoring,
 constraints, solve with certificate, breakdowns, explanations, unmatched reasons); ours_cpu_s
@@ -243,7 +243,7 @@ def run_case(n: int, cap: int, *, scipy_estimate_s: float | None, scipy_budget_s
     # Best of a few runs, ours and raw scipy interleaved: the machine is shared and drifts
     # (a quiet minute and a busy one can differ by 20%), so each side gets the same minutes,
     # and the minimum is the least disturbed measurement.
-    repeat = 3 if n <= 2000 else 2 if n <= 5000 else 1
+    repeat = 5 if n <= 2000 else 2 if n <= 5000 else 1
     ours_s = ours_cpu = core_s = float("inf")
     scipy_s = float("inf") if run_scipy else None
     for _ in range(repeat):
