@@ -691,9 +691,9 @@ def _capacity_violations(mentor: Participant, policy: Policy, wanted: int) -> li
     if wanted <= policy.effective_capacity(mentor):
         return []
     if mentor.capacity < wanted:
-        return [f"{mentor.label} can take {mentor.capacity} mentee(s) in this program, not {wanted}"]
+        return [f"{mentor.label} can take {_plural(mentor.capacity, 'mentee')} in this program, not {wanted}"]
     return [
-        f"{mentor.label} already has {mentor.active_pairs_elsewhere} active pair(s) in other programs "
+        f"{mentor.label} already has {_plural(mentor.active_pairs_elsewhere, 'active pair')} in other programs "
         f"(limit {policy.max_active_pairs} across programs)"
     ]
 
@@ -1731,6 +1731,7 @@ def _apply_pins(grid: _Grid, cap: np.ndarray) -> list[tuple[int, int]]:
         if mentee_id not in grid.e_pos:
             raise PairingError(f"{where}: unknown mentee id {mentee_id!r}")
         i, j = grid.m_pos[mentor_id], grid.e_pos[mentee_id]
+        where = f"the pin {grid.mentors[i].label} + {grid.mentees[j].label}"  # names, for HR
         if j in seen_mentee:
             other = grid.mentors[seen_mentee[j]].label
             raise PairingError(f"{where}: {grid.mentees[j].label} is already pinned to {other}")
@@ -1822,7 +1823,7 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
                 msg = f"{m.label} has capacity 0 in this program"
             else:
                 msg = (
-                    f"{m.label} already has {m.active_pairs_elsewhere} active pair(s) in other programs "
+                    f"{m.label} already has {_plural(m.active_pairs_elsewhere, 'active pair')} in other programs "
                     f"(limit {policy.max_active_pairs} across programs)"
                 )
         elif not E:
@@ -1839,7 +1840,10 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
         else:
             reason = NOT_NEEDED
             n = int(m_ok[i])
-            msg = f"{'the' if n == 1 else 'all'} {_plural(n, 'suitable mentee')} for {m.label} {'was' if n == 1 else 'were'} paired with other mentors"
+            if n == 1:
+                msg = f"the only suitable mentee for {m.label} was paired with another mentor"
+            else:
+                msg = f"all {n} suitable mentees for {m.label} were paired with other mentors"
         out.append(Unmatched(person_id=m.id, side="mentor", reason=reason, message=msg))
     # Mentees, then mentors, each in grid order: already the canonical (id) order.
     return tuple(out)

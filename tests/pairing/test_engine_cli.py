@@ -81,7 +81,7 @@ def test_cli_reports_bad_input_on_stderr(tmp_path):
     proc = run_cli(tmp_path, bad)
     assert proc.returncode == 1
     assert proc.stdout == ""
-    assert "error: pin ('m1', 'e2') cannot be honoured" in proc.stderr
+    assert "error: the pin Ana + e2 cannot be honoured" in proc.stderr  # named as HR knows them
     proc = run_cli(tmp_path, "{not json")
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr

@@ -86,7 +86,7 @@ def test_cross_program_cap_limits_effective_capacity():
     full = run([mentor("m1", capacity=3, active_pairs_elsewhere=4)], [mentee("e1")], max_active_pairs=3)
     assert full.pairs == ()
     assert reason_of(full, "m1") == CAPACITY_EXHAUSTED
-    assert "already has 4 active pair(s) in other programs (limit 3" in message_of(full, "m1")
+    assert "already has 4 active pairs in other programs (limit 3" in message_of(full, "m1")
     assert reason_of(full, "e1") == CAPACITY_EXHAUSTED
 
 
@@ -175,7 +175,10 @@ def test_reason_capacity_exhausted_for_mentee_and_not_needed_for_spare_mentor():
     spare = run([mentor("m1"), mentor("m2")], [mentee("e1")])
     lonely = ({"m1", "m2"} - {p.mentor_id for p in spare.pairs}).pop()
     assert reason_of(spare, lonely) == NOT_NEEDED
-    assert "paired with other mentors" in message_of(spare, lonely)
+    assert message_of(spare, lonely) == f"the only suitable mentee for {lonely} was paired with another mentor"
+    three = run([mentor("m1"), mentor("m2"), mentor("m3")], [mentee("e1"), mentee("e2")])
+    idle = ({"m1", "m2", "m3"} - {p.mentor_id for p in three.pairs}).pop()
+    assert message_of(three, idle) == f"all 2 suitable mentees for {idle} were paired with other mentors"
 
 
 def test_capacity_zero_mentor_is_capacity_exhausted():
@@ -209,7 +212,7 @@ def test_pin_uses_capacity_and_rest_is_optimised_around_it():
         ([("m9", "e1")], [], "unknown mentor id 'm9'"),
         ([("m1", "e9")], [], "unknown mentee id 'e9'"),
         ([("m1", "e1"), ("m2", "e1")], [], "already pinned"),
-        ([("m1", "e1"), ("m1", "e2")], [], "can take 1 mentee(s) in this program, not 2"),
+        ([("m1", "e1"), ("m1", "e2")], [], "can take 1 mentee in this program, not 2"),
         ([("m1", "e1")], [("m1", "e1")], "an admin excluded the pair"),
         ([("m2", "e2")], [], "e2 is in m2's reporting line"),
     ],
@@ -300,11 +303,11 @@ def test_check_pair_lists_every_violation_readably():
         "Ana asked not to be paired with Sam",
         "Sam asked not to be paired with Ana",
         "an admin excluded the pair Ana / Sam",
-        "Ana already has 2 active pair(s) in other programs (limit 2 across programs)",
+        "Ana already has 2 active pairs in other programs (limit 2 across programs)",
     ]
     assert check_pair(mentor("m1"), mentee("e1"), Policy()) == []
     assert check_pair(mentor("m1", manager_chain=()), mentee("e1", manager_chain=("x", "m1")), Policy()) == ["m1 is in e1's reporting line"]
-    assert check_pair(mentor("m1"), mentee("e1"), Policy(), pairs_in_program=1) == ["m1 can take 1 mentee(s) in this program, not 2"]
+    assert check_pair(mentor("m1"), mentee("e1"), Policy(), pairs_in_program=1) == ["m1 can take 1 mentee in this program, not 2"]
 
 
 def test_alternatives_rank_feasible_partners_and_skip_current_ones():
