@@ -78,6 +78,7 @@ class Pair(models.Model):
 
     class Source(models.TextChoices):
         ENGINE = "engine", _("Pairing engine")
+        PINNED = "pinned", _("Pinned by HR")
         MANUAL = "manual", _("Paired by HR")
 
     class EndReason(models.TextChoices):

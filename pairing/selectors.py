@@ -46,7 +46,14 @@ def program_pairs(*, program: Program) -> QuerySet[Pair]:
 
 
 def overrides_of(*, program: Program) -> QuerySet[PairingOverride]:
-    return PairingOverride.objects.filter(program=program).select_related("mentor__employee", "mentee__employee", "created_by").order_by("kind", "created_at", "id")
+    """Pins and exclusions; ``after_end`` marks an exclusion of two people whose pair ended."""
+    ended = Pair.objects.filter(program=OuterRef("program"), mentor=OuterRef("mentor"), mentee=OuterRef("mentee"), status=Pair.Status.ENDED)
+    return (
+        PairingOverride.objects.filter(program=program)
+        .select_related("mentor__employee", "mentee__employee", "created_by")
+        .annotate(after_end=Exists(ended))
+        .order_by("kind", "created_at", "id")
+    )
 
 
 def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]:
@@ -85,8 +92,14 @@ def run_pool(*, run: MatchRun) -> dict[int, Enrollment]:
 
 
 def newer_run(*, run: MatchRun) -> MatchRun | None:
-    """The run that came right after this one (the one that superseded it)."""
-    return run.program.match_runs.filter(created_at__gt=run.created_at).defer("inputs", "result").order_by("created_at", "id").first()
+    """The run that superseded this one: the first later run that reached a proposal (a
+    failed or unfinished run in between replaced nothing)."""
+    return (
+        run.program.match_runs.filter(created_at__gt=run.created_at, status__in=(MatchRun.Status.PROPOSED, MatchRun.Status.PUBLISHED, MatchRun.Status.SUPERSEDED))
+        .defer("inputs", "result")
+        .order_by("created_at", "id")
+        .first()
+    )
 
 
 @dataclass

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _, ngettext
 
 from mentoring.audit import audit_record
 from mentoring.mail import send_templated
@@ -252,6 +253,7 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
                 mentor=by_employee[p.mentor_id],
                 mentee=by_employee[p.mentee_id],
                 match_run=run,
+                source=Pair.Source.PINNED if p.pinned else Pair.Source.ENGINE,
                 score=p.score,
                 breakdown=p.breakdown.to_dict(),
                 reasons=engine.explain(p.breakdown),
@@ -343,13 +345,31 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     m, e = records.get(mentor.employee_id), records.get(mentee.employee_id)
     if m is None or e is None:
         raise MatchError(_("One of them is not in this run's pool (already paired, or not approved when the run started)."))
-    others = Pair.objects.filter(match_run=run, mentor=mentor, status=Pair.Status.PROPOSED).exclude(mentee=mentee).count()
-    problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions, pairs_in_program=others)
+    proposed = Pair.objects.filter(match_run=run, status=Pair.Status.PROPOSED)
+    others = list(proposed.filter(mentor=mentor).exclude(mentee=mentee).values_list("pk", flat=True))
+    # A mentor with room for one mentee who already has one is re-paired, as the mentee is:
+    # their current pair gives way (that mentee goes back to the unpaired list).  A mentor
+    # with several mentees must be freed by hand first: which pair would go is HR's call.
+    if len(others) == 1 and inputs.policy.effective_capacity(m) == 1:
+        released = others
+        others = []
+    else:
+        released = []
+    problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions, pairs_in_program=len(others))
     if problems:
+        if others and len(others) >= inputs.policy.effective_capacity(m):
+            problems.append(_("unpair one of their mentees first"))
         raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
     scored = score_one(inputs=inputs, mentor_id=m.id, mentee_id=e.id)
-    replaced = list(Pair.objects.filter(match_run=run, mentee=mentee, status=Pair.Status.PROPOSED).values_list("mentor_id", "mentee_id"))
-    Pair.objects.filter(match_run=run, mentee=mentee, status=Pair.Status.PROPOSED).delete()
+    giving_way = proposed.filter(Q(mentee=mentee) | Q(pk__in=released))
+    replaced = list(giving_way.values_list("mentor_id", "mentee_id"))
+    # Who is left without a partner by this: the mentor's former mentee, and the mentee's
+    # former mentor unless they keep another mentee.
+    left_alone = [f"{first} {last}" for first, last in proposed.filter(pk__in=released).values_list("mentee__employee__first_name", "mentee__employee__last_name")]
+    for former, first, last in proposed.filter(mentee=mentee).exclude(mentor=mentor).values_list("mentor_id", "mentor__employee__first_name", "mentor__employee__last_name"):
+        if not proposed.filter(mentor_id=former).exclude(mentee=mentee).exists():
+            left_alone.append(f"{first} {last}")
+    giving_way.delete()
     pair = Pair.objects.create(
         program=run.program,
         mentor=mentor,
@@ -366,6 +386,7 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
         action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Paired by hand",
         before={"pairs": [list(p) for p in replaced]}, after={"pairs": [[mentor.pk, mentee.pk]]},
     )
+    pair.left_alone = sorted(left_alone)
     return pair
 
 
@@ -430,6 +451,19 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
             raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
         if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
             raise MatchError(_("%(name)s is already pinned to someone else.") % {"name": mentee.employee.full_name})
+        pinned = list(
+            PairingOverride.objects.filter(program=program, mentor=mentor, kind=PairingOverride.Kind.PIN).exclude(mentee=mentee).values_list("mentee__employee__first_name", "mentee__employee__last_name")
+        )
+        room = inputs.policy.effective_capacity(m)
+        if len(pinned) >= room:
+            raise MatchError(
+                ngettext(
+                    "Refused: %(mentor)s can take %(n)s mentee in this program and is already pinned to %(names)s.",
+                    "Refused: %(mentor)s can take %(n)s mentees in this program and is already pinned to %(names)s.",
+                    room,
+                )
+                % {"mentor": mentor.employee.full_name, "n": room, "names": ", ".join(f"{first} {last}" for first, last in pinned)}
+            )
     previous = PairingOverride.objects.filter(program=program, mentor=mentor, mentee=mentee).values_list("kind", flat=True).first()
     override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
     audit_record(
@@ -471,7 +505,7 @@ def match_run_publish(*, run: MatchRun, by) -> int:
     _require_not_archived(run.program)
     if run.status == RS.PUBLISHED:
         who = run.published_by.get_full_name() if run.published_by else _("someone")
-        raise MatchError(_("These pairs were already published by %(who)s at %(when)s.") % {"who": who, "when": timezone.localtime(run.published_at).strftime("%Y-%m-%d %H:%M")})
+        raise MatchError(_("These pairs were already published by %(who)s (%(when)s).") % {"who": who, "when": date_format(timezone.localtime(run.published_at), "DATETIME_FORMAT")})
     if run.status != RS.PROPOSED:
         raise MatchError(_("Only a finished proposal can be published (this run is %(status)s).") % {"status": run.get_status_display().lower()})
     now = timezone.now()
@@ -528,6 +562,7 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
     pair.end_note = note[:500]
     pair.ended_by = by
     pair.save(update_fields=["status", "ended_at", "end_reason", "end_note", "ended_by"])
+    pair.kept_apart = _keep_apart_after_end(pair, by)
     if notify:
         home = _absolute("participant_home")
         for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
@@ -535,6 +570,32 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
                 continue  # the person who ended it knows
             _send(to=me.employee, template="pair_ended", context={"program": pair.program, "partner": partner.employee, "reason": pair.get_end_reason_display(), "home_url": home, "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/"})
     return pair
+
+
+def _keep_apart_after_end(pair: Pair, by) -> bool:
+    """A pair that ended while both people stay in the program is not proposed again: an
+    exclusion for the next runs, shown with the other pins and exclusions, where HR can remove
+    it.  Not after the program completed, nor when one of them has withdrawn, left or been
+    erased (they are out of the pool anyway).  True when the exclusion is in place."""
+    if pair.end_reason == Pair.EndReason.COMPLETED:
+        return False
+    people = Enrollment.objects.filter(pk__in=(pair.mentor_id, pair.mentee_id), status=Enrollment.Status.APPROVED, employee__left_date__isnull=True, employee__erased_at__isnull=True)
+    if people.count() != 2:
+        return False
+    override, created = PairingOverride.objects.get_or_create(
+        program=pair.program, mentor_id=pair.mentor_id, mentee_id=pair.mentee_id, defaults={"kind": PairingOverride.Kind.EXCLUDE, "created_by": by}
+    )
+    if not created and override.kind == PairingOverride.Kind.EXCLUDE:
+        return True
+    previous = None if created else override.kind
+    if previous:  # a pin of a pair that has now ended
+        override.kind, override.created_by = PairingOverride.Kind.EXCLUDE, by
+        override.save(update_fields=["kind", "created_by"])
+    audit_record(
+        action=AuditEvent.Action.OVERRIDE_SET, target=override, actor=by, summary=f"exclude for program #{pair.program_id}: the pair ended",
+        before={"kind": previous} if previous else {}, after={"kind": PairingOverride.Kind.EXCLUDE, "program": pair.program_id, "mentor": pair.mentor_id, "mentee": pair.mentee_id, "pair": pair.pk},
+    )
+    return True
 
 
 @transaction.atomic

@@ -241,10 +241,10 @@ def proposal_pair_manually(request, slug: str, run_id: int):
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score},
-        )
+        done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
+        if pair.left_alone:
+            done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": ", ".join(pair.left_alone)}
+        messages.success(request, done)
     return _review(program, run)
 
 
@@ -330,9 +330,12 @@ def pair_end(request, slug: str, pair_id: int):
         _form_errors(request, form)
         return redirect("pairs_list", slug=program.slug)
     try:
-        services.pair_end(pair=pair, by=request.user, **form.cleaned_data)
+        ended = services.pair_end(pair=pair, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("The pair %(mentor)s → %(mentee)s has ended.") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name})
+        done = _("The pair %(mentor)s → %(mentee)s has ended.") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name}
+        if ended.kept_apart:
+            done += " " + _("A re-match will not pair them again (an exclusion under Pins and exclusions; remove it to allow it).")
+        messages.success(request, done)
     return redirect("pairs_list", slug=program.slug)

@@ -259,3 +259,75 @@ def test_a_leaver_in_the_roster_ends_their_pairs_and_feed(hr_user, deliver_outbo
     assert not CalendarFeed.objects.filter(employee=leaver).exists()
     deliver_outbox()
     assert [m.to for m in mail.outbox] == [[pair.mentor.employee.email]]
+
+
+# --- What a browser pass over the review found ------------------------------------------------------
+
+
+def test_an_ended_pair_is_not_proposed_again_until_hr_lifts_the_exclusion(program, hr_user, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    ended = services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.NOT_A_FIT, by=hr_user)
+    assert ended.kept_apart
+    kept = PairingOverride.objects.get()
+    assert (kept.kind, kept.mentor, kept.mentee, kept.created_by) == ("exclude", m1, e1, hr_user)
+
+    rematch = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert rematch.status == "proposed" and not Pair.objects.filter(match_run=rematch).exists()
+    assert "excluded" in str(rematch.result["unmatched"])  # the reason says why e1 has nobody
+
+    services.override_remove(override=kept, by=hr_user)
+    again = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert list(Pair.objects.filter(match_run=again).values_list("mentor_id", "mentee_id")) == [(m1.pk, e1.pk)]
+
+
+@pytest.mark.parametrize("how", ["withdrawal", "completed"])
+def test_no_exclusion_when_someone_left_the_pool_or_the_program_is_over(program, hr_user, django_capture_on_commit_callbacks, how):
+    mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    pair = Pair.objects.get()
+    if how == "withdrawal":
+        enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="New role")
+    else:
+        assert not services.pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=hr_user).kept_apart
+    assert Pair.objects.get().status == "ended"
+    assert not PairingOverride.objects.exists()
+
+
+def test_pairing_a_mentor_who_has_their_one_mentee_by_hand_frees_that_mentee(program, hr_user, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).select_related("mentor__employee", "mentee__employee").order_by("id")
+    pair = services.proposal_pair_manually(run=run, mentor=a.mentor, mentee=b.mentee, by=hr_user)
+    assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == [(a.mentor_id, b.mentee_id)]
+    # a's mentee and b's mentor have nobody now, and the caller is told who.
+    assert pair.left_alone == sorted([a.mentee.employee.full_name, b.mentor.employee.full_name])
+
+
+def test_a_mentor_with_several_mentees_must_be_freed_by_hand_first(hr_user, django_capture_on_commit_callbacks):
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, mentees_per_mentor=2)
+    m1 = mentor(program)
+    mentees = [mentee(program) for _ in range(3)]
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert Pair.objects.filter(match_run=run, mentor=m1).count() == 2
+    (left_over,) = [e for e in mentees if not Pair.objects.filter(match_run=run, mentee=e).exists()]
+    with pytest.raises(MatchError, match="can take 2 mentees in this program, not 3; unpair one of their mentees first"):
+        services.proposal_pair_manually(run=run, mentor=m1, mentee=left_over, by=hr_user)
+    assert Pair.objects.filter(match_run=run, mentor=m1).count() == 2
+
+
+def test_a_pin_beyond_the_mentors_capacity_is_refused_when_saved(program, hr_user):
+    m1, e1, e2 = mentor(program), mentee(program), mentee(program)
+    services.override_set(program=program, mentor=m1, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    with pytest.raises(MatchError, match=f"can take 1 mentee in this program and is already pinned to {e1.employee.full_name}"):
+        services.override_set(program=program, mentor=m1, mentee=e2, kind=PairingOverride.Kind.PIN, by=hr_user)
+    assert PairingOverride.objects.count() == 1
+
+
+def test_a_pinned_pair_is_marked_as_pinned(program, hr_user, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    mentor(program), mentee(program)
+    services.override_set(program=program, mentor=m1, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    sources = dict(Pair.objects.filter(match_run=run).values_list("mentee_id", "source"))
+    assert sources[e1.pk] == "pinned" and sorted(sources.values()) == ["engine", "pinned"]

@@ -1,5 +1,7 @@
 """HR pairing pages: runs, review of a proposal, alternatives, overrides, publishing, live pairs."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -272,8 +274,9 @@ def test_manual_pair_replaces_the_mentees_pair(program, hr_user, hr_client, djan
     m1, m2, e1 = mentor(program), mentor(program), mentee(program)
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     chosen = m2 if Pair.objects.get(match_run=run).mentor == m1 else m1
+    former = Pair.objects.get(match_run=run).mentor.employee.full_name
     response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": chosen.pk, "mentee": e1.pk}, follow=True)
-    assert any("now mentors" in m for m in messages_of(response))
+    assert any("now mentors" in m and f"{former} is unpaired now." in m for m in messages_of(response))
     pair = Pair.objects.get(match_run=run)
     assert (pair.mentor, pair.source, pair.created_by) == (chosen, "manual", response.wsgi_request.user)
     assert "by HR" in text(response)
@@ -417,8 +420,12 @@ def test_a_superseded_run_is_read_only_and_points_to_the_newer_one(program, hr_u
     mentor(program), mentee(program)
     first = run_now(program, hr_user, django_capture_on_commit_callbacks)
     second = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    # A run that failed in between replaced nothing: the link skips it.
+    MatchRun.objects.filter(pk=second.pk).update(created_at=second.created_at + timedelta(seconds=1))
+    failed = MatchRun.objects.create(program=program, status=MatchRun.Status.FAILED, started_by=hr_user, error="boom", created_at=second.created_at)
+    assert first.created_at < failed.created_at < MatchRun.objects.get(pk=second.pk).created_at
     body = text(hr_client.get(url("match_run_review", program, first.pk)))
-    assert "A newer run replaced this proposal" in body and f"See run #{second.pk}" in body
+    assert "A newer run replaced this proposal" in body and f"See run #{second.pk}" in body and f"See run #{failed.pk}" not in body
     assert "Publish" not in body and "Pair them" not in body
     response = hr_client.post(url("match_run_publish", program, first.pk), follow=True)
     assert any("Only a finished proposal can be published" in m for m in messages_of(response))
@@ -470,7 +477,9 @@ def test_pairs_list_shows_live_and_ended_pairs_and_ends_one(program, hr_user, hr
     assert body.count("End this pair") == 1 and f'action="{url("pair_end", program, first.pk)}"' in body
 
     response = hr_client.post(url("pair_end", program, first.pk), {"reason": "hr_decision", "note": "Reorganisation"}, follow=True)
-    assert any("has ended" in m for m in messages_of(response))
+    assert any("has ended" in m and "A re-match will not pair them again" in m for m in messages_of(response))
+    home = text(hr_client.get(url("pairing_home", program)))
+    assert home.count("their pair ended") == 2  # both endings left an exclusion HR can remove
     first.refresh_from_db()
     assert (first.status, first.end_reason, first.end_note, first.ended_by) == ("ended", "hr_decision", "Reorganisation", hr_user)
     assert first.ended_at is not None
@@ -562,3 +571,12 @@ def test_alternatives_queries_are_constant(program, hr_user, hr_client, django_c
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     with django_assert_max_num_queries(len(few)):
         hr_client.get(url("match_run_alternatives", program, run.pk, person.pk), headers={"HX-Request": "true"})
+
+
+def test_a_pinned_pair_carries_a_pinned_badge(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    services.override_set(program=program, mentor=m1, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    row = body[body.index(f'id="pair-{Pair.objects.get(match_run=run).pk}"') :]
+    assert "pinned</span>" in row[: row.index("</tr>")]
