@@ -426,6 +426,7 @@ def test_a_superseded_run_is_read_only_and_points_to_the_newer_one(program, hr_u
     assert first.created_at < failed.created_at < MatchRun.objects.get(pk=second.pk).created_at
     body = text(hr_client.get(url("match_run_review", program, first.pk)))
     assert "A newer run replaced this proposal" in body and f"See run #{second.pk}" in body and f"See run #{failed.pk}" not in body
+    assert "The pairs of a replaced proposal are not kept" in body and "Not paired" not in body
     assert "Publish" not in body and "Pair them" not in body
     response = hr_client.post(url("match_run_publish", program, first.pk), follow=True)
     assert any("Only a finished proposal can be published" in m for m in messages_of(response))
