@@ -365,10 +365,10 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     replaced = list(giving_way.values_list("mentor_id", "mentee_id"))
     # Who is left without a partner by this: the mentor's former mentee, and the mentee's
     # former mentor unless they keep another mentee.
-    left_alone = [f"{first} {last}" for first, last in proposed.filter(pk__in=released).values_list("mentee__employee__first_name", "mentee__employee__last_name")]
-    for former, first, last in proposed.filter(mentee=mentee).exclude(mentor=mentor).values_list("mentor_id", "mentor__employee__first_name", "mentor__employee__last_name"):
-        if not proposed.filter(mentor_id=former).exclude(mentee=mentee).exists():
-            left_alone.append(f"{first} {last}")
+    left_alone = [p.mentee.employee.full_name for p in proposed.filter(pk__in=released).select_related("mentee__employee")]
+    for p in proposed.filter(mentee=mentee).exclude(mentor=mentor).select_related("mentor__employee"):
+        if not proposed.filter(mentor_id=p.mentor_id).exclude(mentee=mentee).exists():
+            left_alone.append(p.mentor.employee.full_name)
     giving_way.delete()
     pair = Pair.objects.create(
         program=run.program,
@@ -451,9 +451,10 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
             raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
         if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
             raise MatchError(_("%(name)s is already pinned to someone else.") % {"name": mentee.employee.full_name})
-        pinned = list(
-            PairingOverride.objects.filter(program=program, mentor=mentor, kind=PairingOverride.Kind.PIN).exclude(mentee=mentee).values_list("mentee__employee__first_name", "mentee__employee__last_name")
-        )
+        pinned = [
+            o.mentee.employee.full_name
+            for o in PairingOverride.objects.filter(program=program, mentor=mentor, kind=PairingOverride.Kind.PIN).exclude(mentee=mentee).select_related("mentee__employee")
+        ]
         room = inputs.policy.effective_capacity(m)
         if len(pinned) >= room:
             raise MatchError(
@@ -462,7 +463,7 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
                     "Refused: %(mentor)s can take %(n)s mentees in this program and is already pinned to %(names)s.",
                     room,
                 )
-                % {"mentor": mentor.employee.full_name, "n": room, "names": ", ".join(f"{first} {last}" for first, last in pinned)}
+                % {"mentor": mentor.employee.full_name, "n": room, "names": ", ".join(pinned)}
             )
     previous = PairingOverride.objects.filter(program=program, mentor=mentor, mentee=mentee).values_list("kind", flat=True).first()
     override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
