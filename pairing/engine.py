@@ -715,25 +715,36 @@ def _topic_strength(t: TopicMatch) -> tuple:
 
 def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[str]:
     """Readable reasons behind a pair's score, strongest topics first."""
+    return [text for text, _drawback in explain_items(breakdown, topic_labels=topic_labels)]
+
+
+def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
+    """explain() with a flag per line: True for a drawback (no shared slot, no shared language,
+    time zones 6 hours or more apart), so that a page can tell the reasons for a pair from
+    what to watch in it."""
     b, labels = breakdown, topic_labels or {}
-    lines = [
-        f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 "
-        f"(mentor confidence {t.confidence}/5)"
+    items = [
+        (f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 (mentor confidence {t.confidence}/5)", False)
         for t in sorted(b.topics, key=_topic_strength)
     ]
     if b.cross_department:
-        lines.append("different department")
-    lines.append(f"{_plural(b.levels_apart, 'level')} apart")
+        items.append(("different department", False))
+    items.append((f"{_plural(b.levels_apart, 'level')} apart", False))
     n = len(b.shared_slots)
-    lines.append(f"{_plural(n, 'shared availability slot')}" if n else "no shared availability slot")
+    items.append((f"{_plural(n, 'shared availability slot')}", False) if n else ("no shared availability slot", True))
     if b.shared_interests:
-        lines.append(f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})")
+        items.append((f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})", False))
     if b.shared_languages:
-        lines.append(f"speaks {_join(list(b.shared_languages))} with the mentee")
+        items.append((f"speaks {_join(list(b.shared_languages))} with the mentee", False))
     else:
-        lines.append("no shared language")
-    lines.append(_tz_text(b.tz_distance_minutes))
-    return lines
+        items.append(("no shared language", True))
+    items.append((_tz_text(b.tz_distance_minutes), b.tz_distance_minutes >= _FAR_TIME_ZONES))
+    return items
+
+
+# Time zones this far apart leave two hours or less of a 9-to-5 day in common: worth watching
+# whatever points the policy gives the distance.
+_FAR_TIME_ZONES = 6 * 60
 
 
 def _tz_text(d: int) -> str:

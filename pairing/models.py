@@ -1,11 +1,15 @@
 """Match runs, HR overrides (pins and exclusions) and pairs."""
 
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from programs.models import Enrollment, Program
+
+from . import engine
 
 
 class MatchRun(models.Model):
@@ -129,3 +133,22 @@ class Pair(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in (self.Status.ACTIVE, self.Status.PAUSED)
+
+    @cached_property
+    def reason_items(self) -> list[tuple[str, bool]]:
+        """The stored reasons, each with True when it is a drawback (see engine.explain_items);
+        read from the breakdown, so pairs stored before the flag existed get it too."""
+        if not self.breakdown:
+            return [(text, False) for text in self.reasons]
+        try:
+            return engine.explain_items(engine.Breakdown.from_dict(self.breakdown))
+        except (engine.PairingError, KeyError, TypeError, ValueError):
+            return [(text, False) for text in self.reasons]
+
+    @property
+    def strengths(self) -> list[str]:
+        return [text for text, drawback in self.reason_items if not drawback]
+
+    @property
+    def drawbacks(self) -> list[str]:
+        return [text for text, drawback in self.reason_items if drawback]

@@ -581,3 +581,17 @@ def test_a_pinned_pair_carries_a_pinned_badge(program, hr_user, hr_client, djang
     body = text(hr_client.get(url("match_run_review", program, run.pk)))
     row = body[body.index(f'id="pair-{Pair.objects.get(match_run=run).pk}"') :]
     assert "pinned</span>" in row[: row.index("</tr>")]
+
+
+def test_review_sets_what_to_watch_apart_from_the_reasons(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pair = Pair.objects.get(match_run=run)
+    pair.breakdown = {**pair.breakdown, "shared_languages": [], "shared_slots": ["mon-09"]}
+    pair.save()
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    row = body[body.index(f'id="pair-{pair.pk}"') :]
+    row = row[: row.index("</tr>")]
+    reasons, watch = row.split("To watch")
+    assert "1 shared availability slot" in reasons and "no shared language" not in reasons
+    assert "no shared language" in watch and "shared availability" not in watch
