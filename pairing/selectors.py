@@ -18,7 +18,9 @@ PEOPLE = ("mentor__employee__department", "mentee__employee__department")
 
 
 def match_runs_of(*, program: Program) -> QuerySet[MatchRun]:
-    return program.match_runs.select_related("started_by", "published_by").defer("inputs", "result")
+    """The program's runs; ``pair_count`` is how many pairs a run holds now (HR may have
+    changed the engine's proposal during review; a replaced proposal holds none)."""
+    return program.match_runs.select_related("started_by", "published_by").defer("inputs", "result").annotate(pair_count=Count("pairs"))
 
 
 def match_run_of(*, program: Program, run_id: int) -> MatchRun:

@@ -595,3 +595,13 @@ def test_review_sets_what_to_watch_apart_from_the_reasons(program, hr_user, hr_c
     reasons, watch = row.split("To watch")
     assert "1 shared availability slot" in reasons and "no shared language" not in reasons
     assert "no shared language" in watch and "shared availability" not in watch
+
+
+def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    services.proposal_unpair(run=run, pair=Pair.objects.filter(match_run=run).first(), by=hr_user)
+    body = text(hr_client.get(url("pairing_home", program)))
+    row = body[body.index(f"Run #{run.pk}") :]
+    row = row[: row.index("</tr>")]
+    assert '<td class="text-end">1<div class="small text-body-secondary">engine: 2</div></td>' in row
