@@ -143,6 +143,7 @@ class AlternativeRow:
     enrollment: Enrollment | None
     score: int
     reasons: list[str]
+    drawbacks: list[str]
     below_min_score: bool
     paired_with: list[Enrollment] = field(default_factory=list)
 
@@ -189,7 +190,8 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
         AlternativeRow(
             enrollment=people.get(a.partner_id),
             score=a.score,
-            reasons=engine.explain(a.breakdown),
+            reasons=[text for text, drawback in engine.explain_items(a.breakdown) if not drawback],
+            drawbacks=[text for text, drawback in engine.explain_items(a.breakdown) if drawback],
             below_min_score=a.below_min_score,
             paired_with=partners_of.get(a.partner_id, []),
         )

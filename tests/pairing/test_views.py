@@ -237,6 +237,11 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     assert f"Currently paired with {current.employee.full_name}" in body
     alternatives = response.context["alternatives"]
     assert all(row.score >= 0 for row in alternatives.rows) and len(alternatives.rows) == 2
+    # Drawbacks are set apart from the reasons, as on the review page.
+    for row in alternatives.rows:
+        assert "no shared language" not in row.reasons and set(row.drawbacks).isdisjoint(row.reasons)
+        assert all(d in ("no shared availability slot", "no shared language") or d.startswith("time zones") for d in row.drawbacks)
+    assert ("To watch:" in body) == any(row.drawbacks for row in alternatives.rows)
 
     page = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk))  # without htmx: a whole page
     assert "<html" in text(page) and "Alternatives for" in text(page)
