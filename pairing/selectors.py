@@ -20,7 +20,13 @@ PEOPLE = ("mentor__employee__department", "mentee__employee__department")
 def match_runs_of(*, program: Program) -> QuerySet[MatchRun]:
     """The program's runs; ``pair_count`` is how many pairs a run holds now (HR may have
     changed the engine's proposal during review; a replaced proposal holds none)."""
-    return program.match_runs.select_related("started_by", "published_by").defer("inputs", "result").annotate(pair_count=Count("pairs"))
+    # Ordered here: Django leaves Meta.ordering out of a query with GROUP BY (the count).
+    return (
+        program.match_runs.select_related("started_by", "published_by")
+        .defer("inputs", "result")
+        .annotate(pair_count=Count("pairs"))
+        .order_by("-created_at", "-id")
+    )
 
 
 def match_run_of(*, program: Program, run_id: int) -> MatchRun:
@@ -129,7 +135,7 @@ def unpaired_people(*, run: MatchRun, pool: dict[int, Enrollment], pairs: list[P
         if pid in (paired_mentors if side == "mentor" else paired_mentees):
             continue
         out.append(Unpaired(enrollment=pool.get(pid), person_id=pid, side=side, reason=u["reason"], message=u["message"]))
-    if run.status == MatchRun.Status.PROPOSED:
+    if run.status in (MatchRun.Status.PROPOSED, MatchRun.Status.PUBLISHED):  # taken apart in review
         for side, key, paired in (("mentee", "mentees", paired_mentees), ("mentor", "mentors", paired_mentors)):
             for p in (run.inputs or {}).get(key, ()):
                 if p["id"] not in paired and p["id"] not in seen:

@@ -610,3 +610,21 @@ def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_cli
     row = body[body.index(f"Run #{run.pk}") :]
     row = row[: row.index("</tr>")]
     assert '<td class="text-end">1<div class="small text-body-secondary">engine: 2</div></td>' in row
+
+
+def test_home_lists_runs_newest_first(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    runs = [run_now(program, hr_user, django_capture_on_commit_callbacks) for _ in range(3)]
+    body = text(hr_client.get(url("pairing_home", program)))
+    assert body.index(f"Run #{runs[2].pk}<") < body.index(f"Run #{runs[1].pk}<") < body.index(f"Run #{runs[0].pk}<")
+
+
+def test_a_published_run_still_lists_who_was_taken_apart_in_review(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    apart = Pair.objects.filter(match_run=run).select_related("mentee__employee").first()
+    services.proposal_unpair(run=run, pair=apart, by=hr_user)
+    services.match_run_publish(run=run, by=hr_user)
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    unpaired = body[body.index("unpaired-heading") :]
+    assert apart.mentee.employee.full_name in unpaired and "Their pair was taken apart during review." in unpaired
