@@ -526,6 +526,16 @@ def match_run_publish(*, run: MatchRun, by) -> int:
         action=AuditEvent.Action.MATCH_RUN_PUBLISHED, target=run, actor=by, summary=f"{len(pairs)} pairs published for program #{run.program_id}",
         before={"status": RS.PROPOSED}, after={"status": RS.PUBLISHED, "pairs": [p.pk for p in pairs]},
     )
+    # A pin has done its work once its pair is live: it would otherwise stay listed "for the
+    # next run", and pin the two together again if their pair ended.
+    published = {(p.mentor_id, p.mentee_id) for p in pairs}
+    for pin in PairingOverride.objects.filter(program=run.program, kind=PairingOverride.Kind.PIN):
+        if (pin.mentor_id, pin.mentee_id) in published:
+            audit_record(
+                action=AuditEvent.Action.OVERRIDE_REMOVED, target=pin, actor=by, summary=f"pin removed for program #{run.program_id}: its pair was published",
+                before={"kind": pin.kind, "program": pin.program_id, "mentor": pin.mentor_id, "mentee": pin.mentee_id},
+            )
+            pin.delete()
     program = run.program
     if program.status == Program.Status.MATCHING:
         from programs.services import program_transition

@@ -331,3 +331,13 @@ def test_a_pinned_pair_is_marked_as_pinned(program, hr_user, django_capture_on_c
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     sources = dict(Pair.objects.filter(match_run=run).values_list("mentee_id", "source"))
     assert sources[e1.pk] == "pinned" and sorted(sources.values()) == ["engine", "pinned"]
+
+
+def test_publishing_a_pinned_pair_clears_its_pin(program, hr_user, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    m2, e2 = mentor(program), mentee(program)
+    services.override_set(program=program, mentor=m1, mentee=e1, kind=PairingOverride.Kind.PIN, by=hr_user)
+    services.override_set(program=program, mentor=m2, mentee=e2, kind=PairingOverride.Kind.EXCLUDE, by=hr_user)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    assert Pair.objects.get(mentee=e1).mentor == m1
+    assert list(PairingOverride.objects.values_list("kind", "mentor_id")) == [("exclude", m2.pk)]  # the exclusion stays
