@@ -713,6 +713,11 @@ def _topic_strength(t: TopicMatch) -> tuple:
     return (-(SCALE_MAX - t.baseline) * t.confidence, t.topic)
 
 
+# Time zones this far apart leave two hours or less of a 9-to-5 day in common: worth watching
+# whatever points the policy gives the distance.
+_FAR_TIME_ZONES = 6 * 60
+
+
 def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[str]:
     """Readable reasons behind a pair's score, strongest topics first."""
     return [text for text, _drawback in explain_items(breakdown, topic_labels=topic_labels)]
@@ -741,10 +746,6 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     items.append((_tz_text(b.tz_distance_minutes), b.tz_distance_minutes >= _FAR_TIME_ZONES))
     return items
 
-
-# Time zones this far apart leave two hours or less of a 9-to-5 day in common: worth watching
-# whatever points the policy gives the distance.
-_FAR_TIME_ZONES = 6 * 60
 
 
 def _tz_text(d: int) -> str:

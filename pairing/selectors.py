@@ -192,15 +192,17 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
     for p in pairs:
         partners_of.setdefault(p.mentor.employee_id, []).append(p.mentee)
         partners_of.setdefault(p.mentee.employee_id, []).append(p.mentor)
-    rows = [
-        AlternativeRow(
-            enrollment=people.get(a.partner_id),
-            score=a.score,
-            reasons=[text for text, drawback in engine.explain_items(a.breakdown) if not drawback],
-            drawbacks=[text for text, drawback in engine.explain_items(a.breakdown) if drawback],
-            below_min_score=a.below_min_score,
-            paired_with=partners_of.get(a.partner_id, []),
+    rows = []
+    for a in found:
+        items = engine.explain_items(a.breakdown)
+        rows.append(
+            AlternativeRow(
+                enrollment=people.get(a.partner_id),
+                score=a.score,
+                reasons=[text for text, drawback in items if not drawback],
+                drawbacks=[text for text, drawback in items if drawback],
+                below_min_score=a.below_min_score,
+                paired_with=partners_of.get(a.partner_id, []),
+            )
         )
-        for a in found
-    ]
     return Alternatives(person=enrollment, side=side, rows=rows, current=current)
