@@ -6,7 +6,7 @@ of another program is never found (404), whatever id is typed.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
 
 from programs.models import Enrollment, Program
 
@@ -18,13 +18,14 @@ PEOPLE = ("mentor__employee__department", "mentee__employee__department")
 
 
 def match_runs_of(*, program: Program) -> QuerySet[MatchRun]:
-    """The program's runs; ``pair_count`` is how many pairs a run holds now (HR may have
-    changed the engine's proposal during review; a replaced proposal holds none)."""
+    """The program's runs; ``pair_count``, ``pair_total`` and ``paired_mentees`` are what a
+    run holds now (HR may have changed the engine's proposal during review; a replaced
+    proposal holds none)."""
     # Ordered here: Django leaves Meta.ordering out of a query with GROUP BY (the count).
     return (
         program.match_runs.select_related("started_by", "published_by")
         .defer("inputs", "result")
-        .annotate(pair_count=Count("pairs"))
+        .annotate(pair_count=Count("pairs"), pair_total=Sum("pairs__score"), paired_mentees=Count("pairs__mentee", distinct=True))
         .order_by("-created_at", "-id")
     )
 

@@ -263,7 +263,7 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
     )
     run.inputs = inputs.to_dict()
     run.result = result.to_dict()
-    run.stats = proposal_stats(result=result, n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees))
+    run.stats = proposal_stats(scores=[p.score for p in result.pairs], n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees))
     run.status = RS.PROPOSED
     run.progress = 100
     run.progress_note = ""
@@ -276,21 +276,40 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
     )
 
 
-def proposal_stats(*, result, n_mentors: int, n_mentees: int) -> dict:
-    scores = sorted(p.score for p in result.pairs)
+def proposal_stats(*, scores: list[int], n_mentors: int, n_mentees: int, paired_mentees: int | None = None) -> dict:
+    """Summary figures of a set of pairs: count, share of the mentee pool matched, total,
+    median and lowest score, and a histogram in bands of 100 points.  ``paired_mentees`` is
+    how many distinct mentees the pairs hold (each pair has its own mentee when omitted)."""
+    scores = sorted(scores)
     buckets = [0] * 10
     for s in scores:
         buckets[min(s // 100, 9)] += 1
+    matched = len(scores) if paired_mentees is None else paired_mentees
     return {
         "pairs": len(scores),
         "mentors": n_mentors,
         "mentees": n_mentees,
-        "match_rate": round(len(scores) / n_mentees, 3) if n_mentees else 0,
+        "match_rate": round(matched / n_mentees, 3) if n_mentees else 0,
         "total_score": sum(scores),
         "min_score": scores[0] if scores else None,
         "median_score": scores[len(scores) // 2] if scores else None,
         "histogram": buckets,
     }
+
+
+def current_stats(*, run: MatchRun, pairs: list[Pair]) -> dict:
+    """The run's figures as its pairs stand now: HR may have swapped, unpaired or paired by
+    hand since the engine proposed them.  A superseded run's pairs were deleted, so its
+    figures stay the engine's."""
+    engine_stats = run.stats or {}
+    if run.status not in (RS.PROPOSED, RS.PUBLISHED):
+        return engine_stats
+    return proposal_stats(
+        scores=[p.score for p in pairs],
+        n_mentors=engine_stats.get("mentors", 0),
+        n_mentees=engine_stats.get("mentees", 0),
+        paired_mentees=len({p.mentee_id for p in pairs}),
+    )
 
 
 # --- Review: manual pairs, pins and exclusions ----------------------------------------------------

@@ -175,12 +175,16 @@ def match_run_review(request, slug: str, run_id: int):
     unpaired = selectors.unpaired_people(run=run, pool=pool, pairs=pairs)
     for person in unpaired:
         person.reason_label = REASON_LABELS.get(person.reason, person.reason)
-    stats = run.stats or {}
+    stats = services.current_stats(run=run, pairs=pairs)
+    engine_stats = run.stats or {}
     context = {
         "program": program,
         "run": run,
         "pairs": pairs,
         "stats": stats,
+        "engine_stats": engine_stats,
+        # Review changed the engine's proposal: the summary says what the engine had proposed.
+        "edited": any(stats.get(k) != engine_stats.get(k) for k in ("pairs", "total_score", "match_rate")),
         "histogram": _histogram(stats),
         "pool_sizes": f"{stats.get('mentors', 0)} / {stats.get('mentees', 0)}",
         "unpaired": unpaired,

@@ -1,5 +1,6 @@
 """HR pairing pages: runs, review of a proposal, alternatives, overrides, publishing, live pairs."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -610,6 +611,38 @@ def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_cli
     row = body[body.index(f"Run #{run.pk}") :]
     row = row[: row.index("</tr>")]
     assert '<td class="text-end">1<div class="small text-body-secondary">engine: 2</div></td>' in row
+    # Match rate and total score follow what the run holds too, beside the engine's total.
+    kept = Pair.objects.get(match_run=run)
+    assert '<td class="text-end">50%</td>' in row
+    assert f'<td class="text-end">{kept.score}<div class="small text-body-secondary">engine: {run.stats["total_score"]}</div></td>' in row
+
+
+def test_review_summary_follows_the_edits(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    review = url("match_run_review", program, run.pk)
+
+    def tiles():
+        body = text(hr_client.get(review))
+        section = body[body.index("stats-heading") : body.index("</section>", body.index("stats-heading"))]
+        values = re.findall(r'<div class="stat-value">([^<]*)</div>\s*<div class="small text-body-secondary">([^<]*)</div>', section)
+        return {label: value for value, label in values}, section
+
+    engine_total = run.stats["total_score"]
+    figures, section = tiles()
+    assert figures["pairs proposed"] == "2" and figures["of mentees matched"] == "100%" and figures["total score"] == str(engine_total)
+    assert "The engine proposed" not in section
+
+    gone, kept = Pair.objects.filter(match_run=run).order_by("score", "id")
+    services.proposal_unpair(run=run, pair=gone, by=hr_user)
+    figures, section = tiles()
+    assert figures["pairs proposed"] == "1" and figures["of mentees matched"] == "50%"
+    assert figures["total score"] == str(kept.score) and figures["lowest score"] == str(kept.score)
+    assert f"The engine proposed 2 pairs (100% of mentees matched, total score {engine_total})" in section
+
+    services.match_run_publish(run=run, by=hr_user)
+    figures, _ = tiles()
+    assert figures["pairs published"] == "1" and figures["total score"] == str(kept.score)
 
 
 def test_home_lists_runs_newest_first(program, hr_user, hr_client, django_capture_on_commit_callbacks):
