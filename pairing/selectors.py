@@ -153,6 +153,10 @@ class AlternativeRow:
     drawbacks: list[str]
     below_min_score: bool
     paired_with: list[Enrollment] = field(default_factory=list)
+    # What "Pair them instead" would do: who it leaves without a partner, or the name of a
+    # mentor whose mentees fill their capacity (HR must unpair one first: it is refused).
+    leaves_alone: list[str] = field(default_factory=list)
+    mentor_full: str = ""
 
 
 @dataclass
@@ -193,9 +197,30 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
     for p in pairs:
         partners_of.setdefault(p.mentor.employee_id, []).append(p.mentee)
         partners_of.setdefault(p.mentee.employee_id, []).append(p.mentor)
+    mentors = {m.id: m for m in inputs.mentors}
+    mentor_names = {p.mentor.employee_id: p.mentor.employee.full_name for p in pairs}
+
+    def effect(mentor_id, mentee_id) -> tuple[list[str], str]:
+        """Mirrors services.proposal_pair_manually: the mentee's mentor gives them up; a
+        mentor with room for one gives up their mentee; a fuller mentor is refused."""
+        left, full = [], ""
+        theirs = [e for e in partners_of.get(mentor_id, []) if e.employee_id != mentee_id]
+        room = inputs.policy.effective_capacity(mentors[mentor_id]) if mentor_id in mentors else 1
+        if len(theirs) >= room:
+            if len(theirs) == 1 and room == 1:
+                left.append(theirs[0].employee.full_name)
+            else:
+                full = mentor_names[mentor_id]
+        for old_mentor in partners_of.get(mentee_id, []):
+            if old_mentor.employee_id != mentor_id and len(partners_of.get(old_mentor.employee_id, [])) == 1:
+                left.append(old_mentor.employee.full_name)
+        return sorted(left), full
+
     rows = []
     for a in found:
         items = engine.explain_items(a.breakdown)
+        ids = (enrollment.employee_id, a.partner_id) if side == "mentor" else (a.partner_id, enrollment.employee_id)
+        leaves_alone, mentor_full = effect(*ids)
         rows.append(
             AlternativeRow(
                 enrollment=people.get(a.partner_id),
@@ -204,6 +229,8 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
                 drawbacks=[text for text, drawback in items if drawback],
                 below_min_score=a.below_min_score,
                 paired_with=partners_of.get(a.partner_id, []),
+                leaves_alone=leaves_alone,
+                mentor_full=mentor_full,
             )
         )
     return Alternatives(person=enrollment, side=side, rows=rows, current=current)

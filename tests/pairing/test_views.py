@@ -259,6 +259,30 @@ def test_alternatives_for_a_mentor_list_mentees(program, hr_user, hr_client, dja
     assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
 
 
+def test_alternatives_warn_who_pairing_them_would_leave_alone(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).select_related("mentor__employee", "mentee__employee").order_by("id")
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, a.mentee.pk), headers={"HX-Request": "true"}))
+    # a's mentee with b's mentor: a's mentor and b's mentee (b's mentor has room for one) lose their partner.
+    names = ", ".join(sorted([a.mentor.employee.full_name, b.mentee.employee.full_name]))
+    assert f"Pairing them leaves {names} without a partner." in body
+    # What the warning says is what happens.
+    response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": b.mentor.pk, "mentee": a.mentee.pk}, follow=True)
+    assert any(names in m for m in messages_of(response))
+
+
+def test_alternatives_say_a_full_mentor_must_be_freed_first(hr_user, hr_client, django_capture_on_commit_callbacks):
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, mentees_per_mentor=2)
+    m1 = mentor(program)
+    mentees = [mentee(program) for _ in range(3)]
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    (left_over,) = [e for e in mentees if not Pair.objects.filter(match_run=run, mentee=e).exists()]
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, left_over.pk), headers={"HX-Request": "true"}))
+    assert f"{m1.employee.full_name} already has as many mentees as they can take: unpair one of them first" in body
+    assert "Pair them instead" not in body and "without a partner" not in body
+
+
 def test_alternatives_for_someone_outside_the_pool_say_so(program, hr_user, hr_client, django_capture_on_commit_callbacks):
     mentor(program), mentee(program)
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
