@@ -663,6 +663,7 @@ def test_review_summary_follows_the_edits(program, hr_user, hr_client, django_ca
     assert figures["pairs proposed"] == "1" and figures["of mentees matched"] == "50%"
     assert figures["total score"] == str(kept.score) and figures["lowest score"] == str(kept.score)
     assert f"The engine proposed 2 pairs (100% of mentees matched, total score {engine_total})" in section
+    assert "Reasons are the engine's, from when it ran" in text(hr_client.get(review))
 
     services.match_run_publish(run=run, by=hr_user)
     figures, _ = tiles()
