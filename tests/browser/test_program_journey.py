@@ -129,6 +129,15 @@ def test_other_program_pages_are_accessible(live_server, page, browser, password
         page.goto(base + path)
         expect(page.get_by_role("link", name=f"3 to review in {program.name}")).to_be_attached()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} scrolls sideways on a phone"
+    # A long unbroken title (a pasted URL, say) wraps; it neither widens the page nor pushes
+    # the Remove button off screen, on a phone or a laptop.
+    Resource.objects.create(program=program, title="https://intranet.acme.example/" + "x" * 160, url="https://intranet.acme.example/")
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(f"{base}/hr/programs/{program.pk}/")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"a long title widens the program page at {width}px"
+        remove = page.get_by_role("button", name=re.compile("Remove")).first.bounding_box()
+        assert remove["x"] + remove["width"] <= width, f"the Remove button is off screen at {width}px"
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/hr/programs/{program.pk}/invite/")
     page.get_by_label("Department").select_option(label="Sales")
