@@ -182,7 +182,7 @@ def _pair(program, hr, today, pin=None):
     started = datetime.datetime.combine(program.starts_on, datetime.time(9), tzinfo=datetime.UTC)
     run = MatchRun.objects.create(
         program=program, status=MatchRun.Status.PUBLISHED, started_by=hr, created_at=started, started_at=started, finished_at=started,
-        progress=100, inputs=inputs.to_dict(), result=result.to_dict(), stats=proposal_stats(result=result, n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees)),
+        progress=100, inputs=inputs.to_dict(), result=result.to_dict(), stats=proposal_stats(scores=[p.score for p in result.pairs], n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees)),
         published_by=hr, published_at=started,
     )
     live = program.status == Program.Status.ACTIVE
