@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -105,6 +106,17 @@ def test_a_stopped_demo_leaves_no_worker_behind(tmp_path, stop):
         output = (tmp_path / "rundemo.log").read_text(errors="replace")
         assert demo.poll() is None, f"rundemo exited early:\n{output[-3000:]}"
         assert worker is not None and _answers(port), f"no worker or no site after 180 s:\n{output[-3000:]}"
+
+        # What a newcomer sees: the product's own "not found" page, styled (static files
+        # are served with DEBUG off), not Django's debug page listing every URL.
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5)
+            raise AssertionError("a made-up address answered 200")
+        except urllib.error.HTTPError as missing:
+            page = missing.read().decode()
+            assert missing.code == 404 and "Page not found · Upward" in page and "URLconf" not in page, page[:2000]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/upward.css", timeout=5) as css:
+            assert css.status == 200
 
         if stop == "SIGKILL":
             demo.kill()

@@ -75,6 +75,10 @@ class Command(BaseCommand):
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(self.style.SUCCESS(f"\nUpward is running at http://{host}/  (database: {database}, Celery: {broker})"))
+        if "DEBUG" not in os.environ:
+            # A demo shows the product's own 404 and error pages, not Django's debug pages
+            # (every URL pattern, stack traces); DEBUG=true turns those back on.
+            settings.DEBUG = False
         if "MFA_REQUIRED_ROLES" not in os.environ:
             # The demo logins should open at once; set the variable to see the real sign-in.
             settings.MFA_REQUIRED_ROLES = []
