@@ -4,7 +4,8 @@
 file's size) and writes nothing. `roster_apply` re-runs the preview inside one transaction
 and, when the file is clean, upserts people by employee id (managers may come anywhere in
 the file) and records the roster history (EmployeeEvent). Nobody is ever deleted: leavers
-get a left date. Applying the same file twice changes nothing the second time.
+get a left date. A blank cell in an optional column keeps the stored value, as a missing
+column does. Applying the same file twice changes nothing the second time.
 
 `roster_import_create` / `roster_import_apply` wrap these for the HR console: the upload is
 kept in the default storage with its preview, and applied at most once.
@@ -72,6 +73,12 @@ FIELDS = (
     "email", "first_name", "last_name", "title", "department", "level", "level_label",
     "manager_id", "location", "time_zone", "hire_date", "left_date",
 )
+# A blank cell in these columns keeps the stored value (new people get the model's default):
+# sparse HRIS exports leave cells empty for what they don't hold, and clearing hire dates or
+# time zones on that would damage retention figures and everyone's local times. A blank
+# manager_id still means "top of the tree" and a blank left_date "has not left" (which is
+# how a leaver rejoins); the required columns must not be blank at all.
+KEEP_WHEN_BLANK = ("title", "level_label", "location", "time_zone", "hire_date")
 FIELD_LABELS = {
     "employee_id": "employee id", "email": "email", "first_name": "first name", "last_name": "last name",
     "name": "name", "title": "title", "department": "department", "level": "level",
@@ -118,11 +125,13 @@ class RowError:
 
 @dataclass
 class RosterRow:
-    """One valid-looking row; fields whose column is absent from the file are None."""
+    """One valid-looking row. `values` leaves out fields whose column is absent from the file
+    and the KEEP_WHEN_BLANK fields whose cell is blank (listed in `blank`)."""
 
     line: int
     employee_id: str
     values: dict
+    blank: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -186,6 +195,10 @@ class RosterPlan:
     unchanged: int = 0
     not_in_file: int = 0
     not_in_file_people: list[tuple[str, str]] = field(default_factory=list)
+    # Warnings, not errors: departments the import creates as (name, people in the file), and
+    # field -> how many people keep a stored value because their cell is blank.
+    new_departments: list[tuple[str, int]] = field(default_factory=list)
+    kept_blank: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_errors(self) -> bool:
@@ -206,6 +219,7 @@ class RosterPlan:
             "rejoiners": len(self.rejoiners),
             "unchanged": self.unchanged,
             "not_in_file": self.not_in_file,
+            "new_departments": len(self.new_departments),
         }
 
     def to_summary(self) -> dict:
@@ -253,6 +267,9 @@ class RosterPlan:
                 for c in self.rejoiners[:limit]
             ],
             "not_in_file": [{"employee_id": eid, "name": name} for eid, name in self.not_in_file_people[:limit]],
+            "new_departments": [{"name": name, "people": people} for name, people in self.new_departments[:limit]],
+            "blank_keeps": bool(set(self.columns) & set(KEEP_WHEN_BLANK)),
+            "kept_blank": [{"field": FIELD_LABELS[name], "count": self.kept_blank[name]} for name in FIELDS if name in self.kept_blank],
         }
 
 
@@ -538,9 +555,13 @@ def _check_row(line: int, cells: list, index: dict[str, int], written: dict[str,
             level = int(whole[1])
     values["level"] = level
 
+    blank: set[str] = set()
     for column in ("title", "level_label", "location"):
         if column in index:
-            values[column] = text(column)
+            if value := text(column):
+                values[column] = value
+            else:
+                blank.add(column)
 
     if "manager_id" in index:
         values["manager_id"] = text("manager_id") or None
@@ -550,7 +571,7 @@ def _check_row(line: int, cells: list, index: dict[str, int], written: dict[str,
     if "time_zone" in index:
         tz = text("time_zone")
         if not tz:
-            values["time_zone"] = "UTC"
+            blank.add("time_zone")
         elif tz.lower() in _time_zones():
             values["time_zone"] = _time_zones()[tz.lower()]
         else:
@@ -561,6 +582,8 @@ def _check_row(line: int, cells: list, index: dict[str, int], written: dict[str,
             value = _parse_date(raw(column))
             if value == "bad":
                 error(column, _("“%(value)s” is not a date; write dates as YYYY-MM-DD (like 2024-03-31).") % {"value": text(column)})
+            elif value is None and column in KEEP_WHEN_BLANK:
+                blank.add(column)
             else:
                 values[column] = value
     hire, left = values.get("hire_date"), values.get("left_date")
@@ -574,7 +597,23 @@ def _check_row(line: int, cells: list, index: dict[str, int], written: dict[str,
             where = column if column in index else "name"
             error(where, _("The %(what)s is longer than %(max)d characters.") % {"what": FIELD_LABELS[column], "max": limit})
 
-    return (RosterRow(line, employee_id, values) if employee_id else None), errors
+    return (RosterRow(line, employee_id, values, blank) if employee_id else None), errors
+
+
+def _check_dates_against_directory(row: RosterRow, person: dict | None, written: dict[str, str]) -> list[RowError]:
+    """A left date before the hire date, when one of the two is the directory's, kept because
+    the file has no value for it (the row check already compared two dates from the file)."""
+    if person is None or ("hire_date" in row.values and "left_date" in row.values):
+        return []
+    hire = row.values.get("hire_date", person["hire_date"])
+    left = row.values.get("left_date", person["left_date"])
+    if not (hire and left and left < hire):
+        return []
+    dates = {"left": left.isoformat(), "hire": hire.isoformat()}
+    if "left_date" in row.values:
+        return [RowError(row.line, written["left_date"], _("The left date %(left)s is before the hire date %(hire)s in the directory "
+                                                           "(a blank hire date keeps the directory's).") % dates)]
+    return [RowError(row.line, written["hire_date"], _("The hire date %(hire)s is after the left date %(left)s in the directory.") % dates)]
 
 
 def _directory_snapshot() -> tuple[dict[str, dict], dict[str, str]]:
@@ -640,14 +679,15 @@ def _check_reporting_lines(rows: dict[str, RosterRow], people: dict[str, dict], 
             node_depth = None
             file_members = [eid for eid in cycle if eid in rows]
             if file_members:
+                # Every row of the loop gets the same message: any of them may be the one to fix,
+                # and none of them may look like a clean new person in the preview.
                 first = min(file_members, key=lambda eid: rows[eid].line)
                 at = cycle.index(first)
                 ordered = cycle[at:] + cycle[:at] + [first]
-                errors.append(
-                    RowError(rows[first].line, manager_written,
-                             _("Manager cycle: %(chain)s. Someone in this loop needs a manager outside it, or none.")
-                             % {"chain": " → ".join(_person_label(eid, rows, people) for eid in ordered)})
-                )
+                message = _("Manager cycle: %(chain)s. Someone in this loop needs a manager outside it, or none.") % {
+                    "chain": " → ".join(_person_label(eid, rows, people) for eid in ordered)
+                }
+                errors += [RowError(rows[eid].line, manager_written, message) for eid in file_members]
         elif node is None:
             node_depth = -1  # above the top of the tree
         elif node in in_cycle:
@@ -693,6 +733,8 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
         errors += row_errors
         if row is None:
             continue
+        if not row_errors:
+            errors += _check_dates_against_directory(row, people.get(row.employee_id), written)
         if row.employee_id in rows:
             errors.append(RowError(line, written["employee_id"], _("Employee id %(id)s is on line %(first)d and again on line %(line)d.")
                                    % {"id": row.employee_id, "first": rows[row.employee_id].line, "line": line}))
@@ -712,10 +754,17 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
     errors += _check_reporting_lines(rows, people, written.get("manager_id", "manager_id"))
     plan.errors = sorted(errors, key=lambda e: e.line)
 
-    # Department names match case-insensitively; the directory's spelling wins.
+    # Department names match case-insensitively; the directory's spelling wins, and among new
+    # names the file's first spelling. A new one is legitimate but may be a typo: HR sees it.
+    existing_departments = set(departments)
+    new_departments: dict[str, int] = defaultdict(int)
     for row in rows.values():
         if row.values.get("department"):
-            row.values["department"] = departments.setdefault(row.values["department"].lower(), row.values["department"])
+            key = row.values["department"].lower()
+            row.values["department"] = departments.setdefault(key, row.values["department"])
+            if key not in existing_departments:
+                new_departments[row.values["department"]] += 1
+    plan.new_departments = sorted(new_departments.items(), key=lambda item: item[0].lower())
 
     # The changes the clean rows would make (a file with errors cannot be applied, but the
     # preview still shows them).
@@ -730,6 +779,9 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
             if row.values.get("left_date"):
                 plan.leavers.append(Leaver(row.employee_id, row.name, row.values["left_date"], is_new=True))
             continue
+        for name in row.blank:
+            if _existing_value(person, name) not in (None, ""):
+                plan.kept_blank[name] = plan.kept_blank.get(name, 0) + 1
         changes = {}
         for name in FIELDS:
             if name not in row.values:

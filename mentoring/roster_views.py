@@ -37,6 +37,18 @@ def roster_import(request):
                     )
                     % {"count": errors},
                 )
+            elif new_departments := created.summary.get("new_departments"):
+                # Legitimate, but a misspelt department would split a team: say so before applying.
+                messages.warning(
+                    request,
+                    ngettext(
+                        "Preview ready. It creates %(count)d new department (%(names)s); check the spelling, then apply the changes.",
+                        "Preview ready. It creates %(count)d new departments (%(names)s); check the spelling, then apply the changes.",
+                        created.summary["counts"]["new_departments"],
+                    )
+                    % {"count": created.summary["counts"]["new_departments"], "names": ", ".join(d["name"] for d in new_departments[:5])
+                       + (", …" if created.summary["counts"]["new_departments"] > 5 else "")},
+                )
             else:
                 messages.success(request, _("Preview ready. Check the changes below, then apply them."))
             return redirect("roster_import_detail", pk=created.pk)

@@ -303,15 +303,17 @@ def test_own_manager():
     assert_rejected(make_csv(person("E1", manager_id="E1")), line=2, column="manager_id", reason="their own manager")
 
 
-def test_two_person_manager_cycle_names_both():
+def test_two_person_manager_cycle_flags_both_rows_with_the_same_error():
     data = make_csv(person("A", first_name="Ada", last_name="Ames", manager_id="B"), person("B", first_name="Ben", last_name="Burr", manager_id="A"))
 
     plan = assert_rejected(data, line=2, column="manager_id", reason="Manager cycle: Ada Ames (A) → Ben Burr (B) → Ada Ames (A)")
 
-    assert len(plan.errors) == 1
+    assert [e.line for e in plan.errors] == [2, 3]
+    assert plan.errors[0].message == plan.errors[1].message
+    assert plan.creates == []  # neither half of the loop is listed as a new person
 
 
-def test_longer_manager_cycle_is_reported_once_and_people_below_it_are_not_errors():
+def test_longer_manager_cycle_flags_every_row_in_it_and_not_the_people_below_it():
     data = make_csv(
         person("TOP"),
         person("D", manager_id="A"),  # below the loop: fine once the loop is fixed
@@ -322,7 +324,9 @@ def test_longer_manager_cycle_is_reported_once_and_people_below_it_are_not_error
 
     plan = assert_rejected(data, line=4, column="manager_id", reason="(A) → Ann PersonC (C) → Ann PersonB (B) → Ann PersonA (A)")
 
-    assert len(plan.errors) == 1
+    assert [e.line for e in plan.errors] == [4, 5, 6]
+    assert len({e.message for e in plan.errors}) == 1
+    assert sorted(c.employee_id for c in plan.creates) == ["D", "TOP"]
 
 
 def test_cycle_through_a_directory_person_who_is_not_in_the_file():
@@ -335,7 +339,10 @@ def test_cycle_through_a_directory_person_who_is_not_in_the_file():
         person("X1", email=boss.email, first_name="Xena", last_name="Exec", manager_id="H1"),
     )
 
-    assert_rejected(data, line=2, column="manager_id", reason="Hana Ho (H1) → Yuri Yates (X2) → Xena Exec (X1) → Hana Ho (H1)")
+    plan = assert_rejected(data, line=2, column="manager_id", reason="Hana Ho (H1) → Yuri Yates (X2) → Xena Exec (X1) → Hana Ho (H1)")
+
+    assert [e.line for e in plan.errors] == [2, 3]
+    assert plan.errors[0].message == plan.errors[1].message
 
 
 def test_reporting_line_deeper_than_the_chain_limit_is_rejected():
@@ -496,6 +503,30 @@ def test_manager_can_move_to_a_person_created_by_the_same_import():
     assert Employee.objects.get(employee_id="E1").manager.employee_id == "NEW"
 
 
+def test_preview_warns_about_the_departments_the_import_will_create():
+    DepartmentFactory(name="Engineering")
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", department=DepartmentFactory(name="Finance"))
+    data = make_csv(
+        person("E1", department="Quantum Research"),
+        person("E2", department="quantum research"),
+        person("E3", department="engineering"),
+        person("E4", department="Legal"),
+    )
+
+    plan = roster_preview(data=data, filename="roster.csv")
+
+    assert plan.errors == []  # new departments are legitimate: a warning, not an error
+    assert plan.new_departments == [("Legal", 1), ("Quantum Research", 2)]
+    summary = plan.to_summary()
+    assert summary["new_departments"] == [{"name": "Legal", "people": 1}, {"name": "Quantum Research", "people": 2}]
+    assert summary["counts"]["new_departments"] == 2
+
+    roster_apply(data=data, filename="roster.csv")
+
+    assert set(Department.objects.values_list("name", flat=True)) == {"Engineering", "Finance", "Legal", "Quantum Research"}
+    assert roster_preview(data=data, filename="roster.csv").new_departments == []
+
+
 def test_department_move_creates_the_new_department():
     EmployeeFactory(employee_id="E1", email="e1@acme.example", department=DepartmentFactory(name="Finance"))
 
@@ -506,13 +537,64 @@ def test_department_move_creates_the_new_department():
     assert set(Department.objects.values_list("name", flat=True)) == {"Finance", "Research"}
 
 
-def test_blank_time_zone_means_utc_and_departments_are_created_once():
+def test_new_person_with_a_blank_time_zone_gets_utc_and_departments_are_created_once():
     data = make_csv(person("E1", time_zone="", department="Design"), person("E2", department="design"))
 
     roster_apply(data=data, filename="roster.csv")
 
     assert Employee.objects.get(employee_id="E1").time_zone == "UTC"
     assert list(Department.objects.values_list("name", flat=True)) == ["Design"]
+
+
+# --- Blank cells ---------------------------------------------------------------------------------
+
+
+def test_blank_cells_in_optional_columns_keep_the_stored_values():
+    # A sparse HRIS export: the columns are there, but these cells are empty.
+    hired = datetime.date(2025, 8, 28)
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", first_name="Ann", last_name="PersonE1", department=DepartmentFactory(name="Engineering"),
+                    title="Engineer", level=3, level_label="IC2", location="London", time_zone="Europe/London", hire_date=hired)
+    employee = Employee.objects.get(employee_id="E1")
+    EmployeeEvent.objects.create(employee=employee, kind=EmployeeEvent.Kind.JOINED, effective_date=hired)
+    data = make_csv(person("E1", title="", level_label="", location="", time_zone="", hire_date=""))
+
+    plan = roster_apply(data=data, filename="roster.csv")
+
+    assert (plan.updates, plan.unchanged) == ([], 1)
+    assert plan.kept_blank == {"title": 1, "level_label": 1, "location": 1, "time_zone": 1, "hire_date": 1}
+    employee.refresh_from_db()
+    assert (employee.title, employee.level_label, employee.location, employee.time_zone, employee.hire_date) == (
+        "Engineer", "IC2", "London", "Europe/London", hired)
+    # The history page's "Joined" and the hire date still agree.
+    assert EmployeeEvent.objects.get(employee=employee, kind=EmployeeEvent.Kind.JOINED).effective_date == employee.hire_date
+
+
+def test_blank_cells_keep_values_while_filled_cells_in_the_same_row_change():
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", first_name="Ann", last_name="PersonE1", department=DepartmentFactory(name="Engineering"),
+                    title="Engineer", level=3, level_label="IC2", location="London", time_zone="Europe/London", hire_date=datetime.date(2021, 4, 1))
+
+    plan = roster_preview(data=make_csv(person("E1", title="Staff Engineer", time_zone="", hire_date="")), filename="roster.csv")
+
+    [update] = plan.updates
+    assert update.changes == {"title": ("Engineer", "Staff Engineer")}
+    assert plan.to_summary()["kept_blank"] == [{"field": "time zone", "count": 1}, {"field": "hire date", "count": 1}]
+
+
+def test_blank_manager_still_puts_the_person_at_the_top_of_the_tree():
+    boss = EmployeeFactory(employee_id="B1", email="b1@acme.example")
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", manager=boss)
+
+    plan = roster_apply(data=make_csv(person("E1", manager_id="")), filename="roster.csv")
+
+    assert plan.updates[0].changes["manager_id"] == ("B1", None)
+    assert Employee.objects.get(employee_id="E1").manager is None
+
+
+def test_left_date_before_the_hire_date_kept_from_the_directory_is_rejected():
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", hire_date=datetime.date(2021, 4, 1))
+
+    assert_rejected(make_csv(person("E1", hire_date="", left_date="2020-01-31")), line=2, column="left_date",
+                    reason="before the hire date 2021-04-01 in the directory")
 
 
 def test_preview_makes_a_fixed_number_of_queries_and_writes_nothing(django_assert_max_num_queries):

@@ -1,3 +1,4 @@
+import datetime
 import re
 
 import pytest
@@ -7,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from mentoring.models import Employee, EmployeeEvent, RosterImport
-from tests.factories import EmployeeFactory
+from tests.factories import DepartmentFactory, EmployeeFactory
 from tests.mentoring.test_roster import make_csv, make_xlsx, person
 
 pytestmark = pytest.mark.django_db
@@ -202,6 +203,60 @@ def test_apply_only_accepts_post(hr_client):
     assert response.status_code == 405
     roster_import.refresh_from_db()
     assert roster_import.status == RosterImport.Status.PREVIEWED
+
+
+def test_import_page_says_blank_cells_keep_the_current_value(hr_client):
+    html = hr_client.get(reverse("roster_import")).content.decode()
+
+    assert "blank cells keep the current value" in html.lower()
+
+
+def test_preview_of_a_sparse_file_says_which_blank_cells_keep_the_current_value(hr_client):
+    hired = datetime.date(2025, 8, 28)
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", first_name="Cal", last_name="Boss", department=DepartmentFactory(name="Engineering"),
+                    title="Engineer", level=3, level_label="IC2", location="London", time_zone="Europe/London", hire_date=hired)
+
+    response = upload(hr_client, make_csv(person("E1", first_name="Cal", last_name="Boss", hire_date="", time_zone="")))
+
+    html = hr_client.get(response.url).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Blank cells keep the current value" in text
+    assert "time zone for 1 person" in text and "hire date for 1 person" in text
+    assert "Updated people" not in html
+
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+
+    employee = Employee.objects.get(employee_id="E1")
+    assert (employee.hire_date, employee.time_zone) == (hired, "Europe/London")
+
+
+def test_preview_flags_both_rows_of_a_manager_cycle_and_lists_neither_as_new(hr_client):
+    data = make_csv(person("A", first_name="Ada", last_name="Ames", manager_id="B"), person("B", first_name="Ben", last_name="Burr", manager_id="A"))
+
+    response = upload(hr_client, data)
+
+    html = hr_client.get(response.url).content.decode()
+    cycle = "Manager cycle: Ada Ames (A) → Ben Burr (B) → Ada Ames (A)."
+    assert html.count(cycle) == 2
+    assert "New people" not in html
+    assert RosterImport.objects.get().status == RosterImport.Status.REJECTED
+
+
+def test_preview_warns_about_new_departments_and_can_still_be_applied(hr_client):
+    DepartmentFactory(name="Engineering")
+
+    response = upload(hr_client, make_csv(person("E1"), person("E2", department="Quantum Research")))
+
+    assert any("1 new department" in m and "Quantum Research" in m for m in messages_of(response))
+    roster_import = RosterImport.objects.get()
+    html = hr_client.get(response.url).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "New departments" in text and "Quantum Research (1 person)" in text
+    assert reverse("roster_import_apply", args=[roster_import.pk]) in html  # a warning, not an error
+
+    hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+
+    assert Employee.objects.get(employee_id="E2").department.name == "Quantum Research"
 
 
 @pytest.fixture
