@@ -36,6 +36,17 @@ def test_dry_run_prints_the_summary_and_writes_nothing(tmp_path):
     assert not Employee.objects.exists() and not RosterImport.objects.exists() and not EmployeeEvent.objects.exists()
 
 
+def test_dry_run_names_new_departments_and_blank_cells_that_keep_values(tmp_path):
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", hire_date=datetime.date(2020, 1, 6))
+    path = tmp_path / "roster.csv"
+    path.write_bytes(make_csv(person("E1", hire_date=""), person("E2", department="Quantum Reserch")))
+
+    out, _err = run(path, "--dry-run")
+
+    assert "New department (check the spelling): Quantum Reserch (1 person)" in out
+    assert "Blank hire_date cells keep the current value for 1 person." in out
+
+
 def test_import_applies_and_records_the_import(tmp_path):
     EmployeeFactory(employee_id="E1", email="e1@acme.example", level=3)
     path = tmp_path / "roster.csv"

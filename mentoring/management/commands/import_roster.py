@@ -63,6 +63,10 @@ class Command(BaseCommand):
             f"{counts['level_changes']} level changes, {counts['leavers']} leavers, {counts['rejoiners']} rejoiners, "
             f"{counts['unchanged']} unchanged, {counts['not_in_file']} current people not in the file."
         )
+        for name, people in plan.new_departments:
+            self.stdout.write(f"New department (check the spelling): {name} ({people} {'person' if people == 1 else 'people'})")
+        for name, kept in plan.kept_blank.items():
+            self.stdout.write(f"Blank {name} cells keep the current value for {kept} {'person' if kept == 1 else 'people'}.")
         if verbose:
             for create in plan.creates:
                 self.stdout.write(f"  + {create.employee_id} {create.name}")
