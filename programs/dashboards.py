@@ -11,13 +11,13 @@ import hashlib
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, IntegerField, JSONField, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, IntegerField, JSONField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, JSONObject
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -31,14 +31,15 @@ from .models import MetricSnapshot, Program, SnapshotRun
 
 # The HR page names the stuck pairs; beyond this many it links to the full pairing list.
 STUCK_LIST_LIMIT = snapshots.STUCK_LIST_LIMIT
-# The executive trend draws one point a week (the week's last snapshot) over this many weeks,
-# so that the page reads the same few rows however long nightly snapshots have been kept.
+# The executive trend draws one point a week (the week's last snapshot): over this many weeks
+# for a running program, so that the page reads the same few rows however long nightly
+# snapshots have been kept, and over its own run for a finished one.
 TREND_WEEKS = 52
 # How long a rendered executive dashboard body is kept. Its key changes with the snapshots it
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 2
+BODY_LAYOUT_VERSION = 3
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def _hr_figures(data: dict) -> list[dict]:
     usefulness, safety = fb.get("usefulness", {}), fb.get("psychological_safety", {})
     ttfm = data.get("time_to_first_meeting_days", {})
     figures = [
-        {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _("approved mentees who have a pair")},
+        {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _matching_detail(data) or _("approved mentees who have a pair")},
         {"label": _("active pairs"), "value": _num(_get(data, "pairs.active"), 0), "note": _("%(n)s paused") % {"n": _num(_get(data, "pairs.paused"), 0)}},
         {"label": _("stuck pairs"), "value": _num(_get(data, "pairs.stuck"), 0), "note": _("no activity for a while")},
         {"label": _("ended pairs"), "value": _num(_get(data, "pairs.ended"), 0), "note": ""},
@@ -276,11 +277,24 @@ def _kpi_value(data: dict, path: str, n_path):
     return value, False
 
 
+def _matching_detail(data: dict) -> str | None:
+    """What the match rate counts, so that a fall reads as what it is: approved mentees who
+    still wait for a pair (ended pairs still count as paired)."""
+    paired, approved = _get(data, "matching.paired_mentees"), _get(data, "matching.approved_mentees")
+    if paired is None or approved is None:
+        return None
+    if approved > paired:
+        return _("%(paired)s of %(approved)s approved mentees have had a pair; %(waiting)s wait for one") % {"paired": paired, "approved": approved, "waiting": approved - paired}
+    return _("%(paired)s of %(approved)s approved mentees have had a pair") % {"paired": paired, "approved": approved}
+
+
 def _kpis(latest: dict, previous: dict | None) -> list[dict]:
     tiles = []
     for key, path, label, fmt, better, n_path in KPIS:
         value, hidden = _kpi_value(latest, path, n_path)
-        tile = {"key": key, "label": _(label), "value": metrics.FEWER_THAN if hidden else FORMATS[fmt](value), "change": None, "direction": None}
+        tile = {"key": key, "label": _(label), "value": metrics.FEWER_THAN if hidden else FORMATS[fmt](value), "change": None, "direction": None, "detail": None}
+        if key == "match_rate":
+            tile["detail"] = _matching_detail(latest)
         if previous is not None and not hidden and value is not None:
             before, before_hidden = _kpi_value(previous, path, n_path)
             if before is not None and not before_hidden:
@@ -329,8 +343,20 @@ def _career_row(label: str, d: dict | None) -> dict:
     }
 
 
-def _trend(series: list[dict]) -> dict:
-    labels = [row["as_of"].isoformat() for row in series]
+def _fixed(value, digits: int = 0) -> str:
+    """A table cell: the same number of decimals on every row of a column, in the viewer's
+    locale ("—" for no value). Rounded as the key figures are, so the two agree."""
+    return "—" if value is None else formats.number_format(round(float(value), digits), decimal_pos=digits)
+
+
+def _of(part, whole) -> str | None:
+    return None if part is None or whole is None else _("%(part)s of %(whole)s") % {"part": part, "whole": whole}
+
+
+def _trend(series: list[dict]) -> dict | None:
+    if not series:
+        return None
+    labels = [formats.date_format(row["as_of"]) for row in series]
 
     def pct(v):
         return None if v is None else round(float(v) * 100, 1)
@@ -339,6 +365,8 @@ def _trend(series: list[dict]) -> dict:
         {
             "as_of": row["as_of"],
             "match_rate": pct(row.get("match_rate")),
+            "paired_mentees": row.get("paired_mentees"),
+            "approved_mentees": row.get("approved_mentees"),
             "cadence": pct(row.get("cadence")),
             "meetings": row.get("meetings"),
             "nps": None if metrics.suppress_total(row.get("nps_n") or 0, row.get("nps")) == metrics.FEWER_THAN else row.get("nps"),
@@ -350,8 +378,26 @@ def _trend(series: list[dict]) -> dict:
     ]
     # The table under the charts gets its rows as tuples of text, dated as the charts are: a
     # year of weekly rows put through the template's date and number formatting and an inner
-    # loop per cell took half the time of the page's body.
-    table = [(row["as_of"].isoformat(), *("—" if row[key] is None else str(row[key]) for key in ("match_rate", "cadence", "meetings", "nps", "insights", "actions", "done"))) for row in rows]
+    # loop per cell took half the time of the page's body. Each column has fixed decimals:
+    # percentages whole as on the key figures, meetings per pair to one decimal, NPS and
+    # counts whole.
+    def whole_pct(v):  # from the stored share, rounded once, as on the key figures
+        return None if v is None else float(v) * 100
+
+    table = [
+        (
+            label,
+            _fixed(whole_pct(figures.get("match_rate"))),
+            _of(row["paired_mentees"], row["approved_mentees"]) or "—",
+            _fixed(whole_pct(figures.get("cadence"))),
+            _fixed(row["meetings"], 1),
+            _fixed(row["nps"]),
+            _fixed(row["insights"]),
+            _fixed(row["actions"]),
+            _fixed(row["done"]),
+        )
+        for label, row, figures in zip(labels, rows, series, strict=True)
+    ]
     return {
         "rows": rows,
         "table": table,
@@ -378,54 +424,102 @@ def _trend(series: list[dict]) -> dict:
     }
 
 
-def _executive_programs():
+def _career_coverage(d: dict | None, participants_total: int) -> str:
+    """Who the retention and promotion comparison counts, said so that it reconciles with the
+    participant total of "Who takes part": only people with the organisation when the program
+    began can be followed over its period."""
+    d = d or {}
+    n, peers = d.get("n_participants") or 0, d.get("n_peers") or 0
+    everyone = d.get("n_all_participants", participants_total)
+    if 0 < n < metrics.MIN_GROUP:
+        return _("%(n)s of %(all)s participants were with the organisation when the program began: too few to compare. %(peers)s peers.") % {"n": metrics.FEWER_THAN, "all": everyone, "peers": peers}
+    if n >= everyone:
+        return _("%(n)s participants, %(peers)s peers.") % {"n": n, "peers": peers}
+    joined, left = d.get("n_joined_after_start") or 0, d.get("n_left_before_start") or 0
+    reasons = []
+    if joined:
+        reasons.append(_("%(k)s joined the organisation after the program began") % {"k": joined})
+    if left:
+        reasons.append(_("%(k)s had left it before the program began") % {"k": left})
+    if everyone - n - joined - left > 0:  # a snapshot from before the reasons were kept
+        reasons.append(_("%(k)s were not with the organisation when the program began") % {"k": everyone - n - joined - left})
+    return _("%(n)s of %(all)s participants (%(why)s), %(peers)s peers.") % {"n": n, "all": everyone, "why": "; ".join(reasons), "peers": peers}
+
+
+# Programs an executive may read: running ones once they have figures, and finished ones
+# (completed, and archived: read-only, never hidden) so that past results stay in reach.
+EXECUTIVE_STATUSES = (Program.Status.ACTIVE, Program.Status.COMPLETED, Program.Status.ARCHIVED)
+FINISHED = (Program.Status.COMPLETED, Program.Status.ARCHIVED)
+
+
+def _executive_programs() -> list[Program]:
     has_snapshot = Exists(MetricSnapshot.objects.filter(program=OuterRef("pk")))
-    programs = Program.objects.filter(has_snapshot, status__in=[Program.Status.ACTIVE, Program.Status.COMPLETED])
-    # Active programs first, then the most recent.
-    return sorted(programs, key=lambda p: (p.status != Program.Status.ACTIVE, -p.starts_on.toordinal(), p.name))
+    programs = Program.objects.annotate(has_snapshot=has_snapshot).filter(Q(status=Program.Status.ACTIVE, has_snapshot=True) | Q(status__in=FINISHED))
+    # Running programs first, then completed, then archived; the most recent first in each.
+    order = {status: i for i, status in enumerate(EXECUTIVE_STATUSES)}
+    return sorted(programs, key=lambda p: (order[p.status], -p.starts_on.toordinal(), p.name))
+
+
+def _program_groups(programs: list[Program]) -> list[tuple[str, list[Program]]]:
+    labels = {Program.Status.ACTIVE: _("Running"), Program.Status.COMPLETED: _("Completed"), Program.Status.ARCHIVED: _("Archived (read-only)")}
+    return [(labels[status], group) for status in EXECUTIVE_STATUSES if (group := [p for p in programs if p.status == status])]
+
+
+def _trend_window(program: Program, latest_day: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The days the trend covers: a finished program's own run (start to end, not the weeks
+    after it), or the last TREND_WEEKS weeks of a running one."""
+    if program.status in FINISHED:
+        return program.starts_on, program.ends_on
+    return latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1), latest_day
 
 
 def executive_dashboard_render(request):
     """The executive home page's body; mentoring.views.executive_home checks the role first."""
     programs = _executive_programs()
-    context = {"programs": programs, "program": None, "snapshot": None}
-    if not programs:
+    chosen = request.GET.get("program") or None
+    program = next((p for p in programs if str(p.pk) == chosen), None)
+    # A program id that is unknown, or names a program executives may not read, gets the same
+    # notice (so it tells nothing about the program) and the default program instead.
+    unavailable = chosen is not None and program is None
+    if program is None:
+        program = next((p for p in programs if p.has_snapshot), programs[0] if programs else None)
+    context = {"programs": programs, "program_groups": _program_groups(programs), "program": program, "snapshot": None, "unavailable": unavailable, "dashboard_url": reverse("executive_home")}
+    if program is None or not program.has_snapshot:
         return render(request, "mentoring/executive_home.html", context)
-    chosen = request.GET.get("program")
-    program = next((p for p in programs if str(p.pk) == chosen), programs[0])
     # The snapshots shown: the latest two (key figures and their change) and the last of each
-    # week for the trend, picked from a small read of the last year's days; a grouped
+    # week in the trend's window, picked from a small read of the window's days; a grouped
     # subquery instead leaves the planner guessing on a table that grows one row a night.
-    days = list(MetricSnapshot.objects.filter(program=program).order_by("-as_of").values_list("pk", "as_of", "computed_at")[: TREND_WEEKS * 7])
-    latest, previous = days[0], (days[1] if len(days) > 1 else None)
-    since = latest[1] - datetime.timedelta(weeks=TREND_WEEKS)
+    snapshot_rows = MetricSnapshot.objects.filter(program=program).values_list("pk", "as_of", "computed_at")
+    latest_two = list(snapshot_rows.order_by("-as_of")[:2])
+    latest, previous = latest_two[0], (latest_two[1] if len(latest_two) > 1 else None)
+    first_day, last_day = _trend_window(program, latest[1])
     last_of_week = {}
-    for day in reversed(days):
-        if day[1] > since:
-            last_of_week[day[1].isocalendar()[:2]] = day
+    for day in snapshot_rows.filter(as_of__gte=first_day, as_of__lte=last_day).order_by("as_of"):
+        last_of_week[day[1].isocalendar()[:2]] = day
     shown = [latest, previous, *last_of_week.values()]
     # The body shows aggregates of these snapshots and nothing about the viewer: it is rendered
     # once per set of snapshots (a recomputed day changes its computed_at, so the key) and
     # served from the cache to everyone else.
     # Also keyed on: the program's snapshot version (bumped by every snapshot_save, so a
-    # recomputed past day shows at once) and the suppression rule (a deploy that changes it
-    # must not serve bodies rendered under the old one from a shared cache).
+    # recomputed past day shows at once), the trend's window (a program that finishes or
+    # changes its dates) and the suppression rule (a deploy that changes it must not serve
+    # bodies rendered under the old one from a shared cache).
     version = cache.get(snapshots.dashboard_version_key(program.pk))
     key = "executive-dashboard:" + hashlib.sha256(
-        repr((program.pk, get_language(), version, metrics.MIN_GROUP, BODY_LAYOUT_VERSION, [(d[0], d[2].isoformat()) for d in shown if d])).encode()
+        repr((program.pk, get_language(), version, metrics.MIN_GROUP, BODY_LAYOUT_VERSION, program.status, first_day, last_day, [(d[0], d[2].isoformat()) for d in shown if d])).encode()
     ).hexdigest()
     body = cache.get(key)
     if body is None:
-        body = render_to_string("programs/_dashboard_executive_body.html", _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()]))
+        body_context = _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()])
+        body_context["trend_window"] = {"start": first_day, "end": last_day, "run": program.status in FINISHED}
+        body = render_to_string("programs/_dashboard_executive_body.html", body_context)
         cache.set(key, body, EXECUTIVE_BODY_SECONDS)
     context.update(
         {
-            "program": program,
             "snapshot": {"as_of": latest[1], "computed_at": latest[2]},
             # Safe HTML from the template engine; the cache keeps it so (a cache that did not
             # would show the markup escaped, never unescaped).
             "body": body,
-            "dashboard_url": reverse("executive_home"),
         }
     )
     return render(request, "mentoring/executive_home.html", context)
@@ -438,7 +532,8 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
     # have them picked out of the whole document.
     picked = JSONObject(**{key: F(f"data__{path}") for key, path in snapshots.TREND_FIGURES.items()})
     series = [
-        {"as_of": as_of, **(figures or {})}
+        # SQLite picks a JSON null out of a document as the text "null".
+        {"as_of": as_of, **{key: (None if value == "null" else value) for key, value in (figures or {}).items()}}
         for as_of, figures in MetricSnapshot.objects.filter(pk__in=weekly_pks).order_by("as_of").values_list("as_of", Coalesce(F("data__trend"), picked, output_field=JSONField()))
     ]
     data = snapshot.data or {}
@@ -456,6 +551,7 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
         "uplift": _uplift(data.get("uplift_mentee"), "topic"),
         "growth": _uplift(data.get("growth_mentor"), "label"),
         "career": [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))],
+        "career_coverage": _career_coverage(data.get("retention"), sum(r.get("people") or 0 for r in data.get("by_department") or [])),
         "themes": themes,
         "themes_chart": {
             "type": "bar",

@@ -32,6 +32,8 @@ LEVEL_BANDS = [("L1–3", 1, 3), ("L4–5", 4, 5), ("L6–7", 6, 7), ("L8+", 8, 
 # eight paths out of each whole document costs the database eight reads of it.
 TREND_FIGURES = {
     "match_rate": "match_rate",
+    "paired_mentees": "matching__paired_mentees",
+    "approved_mentees": "matching__approved_mentees",
     "cadence": "meetings__cadence_adherence",
     "meetings": "meetings__per_pair_per_month",
     "nps": "nps__score",
@@ -139,6 +141,9 @@ def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
     # Mentees who were paired count as approved even if they withdrew since.
     approved_mentees = enrollments.filter(role="mentee").filter(Q(status_then="approved") | Q(pk__in=pairs.values("mentee_id"))).count()
     data["match_rate"] = metrics.match_rate(paired_mentees=people["mentees"], approved_mentees=approved_mentees)
+    # Both sides of the rate travel with it: the rate falls when newly approved mentees wait
+    # for a pair (the denominator grows), never because a pair ended, and the pages say so.
+    data["matching"] = {"paired_mentees": people["mentees"], "approved_mentees": approved_mentees}
 
     # --- pairs and activity
     last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=at).order_by("-starts_at").values("starts_at")[:1]
@@ -279,9 +284,16 @@ def _career(*, program: Program, participants, until: datetime.date):
     }
     empty = {"n": 0, "stayed": 0, "promoted": 0}
     group, peers = groups.get(True, empty), groups.get(False, empty)
+    # Only people with the company when the program began can be compared with peers over its
+    # period; the pages say how many participants that leaves out, and why, so the figure
+    # reconciles with the participant total next to it.
+    left_out = participants.aggregate(
+        all=Count("id"), joined_after_start=Count("id", filter=Q(employee__hire_date__gt=start)), left_before_start=Count("id", filter=Q(employee__left_date__lt=start))
+    )
+    coverage = {"n_all_participants": left_out["all"], "n_joined_after_start": left_out["joined_after_start"], "n_left_before_start": left_out["left_before_start"]}
     retention = metrics.rate_difference(group_events=group["stayed"], group_size=group["n"], peer_events=peers["stayed"], peer_size=peers["n"])
     promotion = metrics.rate_difference(group_events=group["promoted"], group_size=group["n"], peer_events=peers["promoted"], peer_size=peers["n"])
-    return _rounded(retention), _rounded(promotion)
+    return _rounded({**retention, **coverage}), _rounded({**promotion, **coverage})
 
 
 def _round(value, digits: int = 2):
@@ -308,6 +320,25 @@ def snapshot_save(*, program: Program, as_of: datetime.date | None = None) -> Me
     # dashboard version so a cached executive page is not served for it.
     transaction.on_commit(lambda: cache.set(dashboard_version_key(program.pk), time.time_ns(), None))
     return snapshot
+
+
+def snapshot_save_run(*, program: Program) -> int:
+    """Snapshots over the program's own run: as of the last day (Sunday) of each week from its
+    start, and as of its last day (today, for a program still running). For a program whose
+    nightly snapshots began after it had ended, or stopped when it was archived, so that its
+    trend covers the run. Safe to run twice: each day is replaced. Returns the days saved."""
+    last = min(program.ends_on, timezone.localdate())
+    if last < program.starts_on:
+        return 0
+    days = []
+    day = program.starts_on + datetime.timedelta(days=6 - program.starts_on.weekday())
+    while day < last:
+        days.append(day)
+        day += datetime.timedelta(weeks=1)
+    days.append(last)
+    for day in days:
+        snapshot_save(program=program, as_of=day)
+    return len(days)
 
 
 def dashboard_version_key(program_id: int) -> str:

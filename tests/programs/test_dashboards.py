@@ -520,3 +520,136 @@ def test_demo_trends_are_computed_as_of_each_week(executive_client):
         assert values == sorted(values) and values[0] < values[-1], key
     # NPS appears once the midpoint survey has been answered.
     assert rows[0]["nps"] is None and rows[-1]["nps"] is not None
+
+
+# --- past programs, unknown ids, the trend's window, figures that reconcile ------------------
+
+
+def _finished(status, *, started_days_ago=400, ran_days=180):
+    """A finished program: it ran from `started_days_ago` for `ran_days` days."""
+    today = timezone.localdate()
+    return make_active_pair(
+        status=status,
+        enrollment_opens_on=today - datetime.timedelta(days=started_days_ago + 60),
+        enrollment_closes_on=today - datetime.timedelta(days=started_days_ago + 30),
+        starts_on=today - datetime.timedelta(days=started_days_ago),
+        ends_on=today - datetime.timedelta(days=started_days_ago - ran_days),
+    ).program
+
+
+def test_executive_can_read_an_archived_programs_results(executive_client, program):
+    snapshot_save(program=program)
+    archived = _finished(Program.Status.ARCHIVED)
+    data = snapshot_save(program=archived, as_of=archived.ends_on).data
+    MetricSnapshot.objects.filter(program=archived).update(data={**data, "match_rate": 0.9})
+    never_computed = _finished(Program.Status.ARCHIVED, started_days_ago=800)
+
+    response = executive_client.get(reverse("executive_home"))
+    assert archived in response.context["programs"] and never_computed in response.context["programs"]
+    assert response.context["program"] == program  # the running program stays the default
+    groups = dict(response.context["program_groups"])
+    assert groups["Archived (read-only)"] == [archived, never_computed]
+    body = response.content.decode()
+    assert '<optgroup label="Archived (read-only)">' in body and f"{never_computed.name} (no figures)" in body
+
+    response = executive_client.get(reverse("executive_home"), {"program": archived.pk})
+    assert response.context["program"] == archived
+    body = response.content.decode()
+    assert 'data-kpi="match_rate">90%<' in body and 'data-testid="archived-note"' in body
+
+    body = executive_client.get(reverse("executive_home"), {"program": never_computed.pk}).content.decode()
+    assert f"No figures for {never_computed.name}" in body and "<canvas" not in body
+
+
+@pytest.mark.parametrize("asked", ["999999", "abc", "draft", "matching"])
+def test_an_unknown_or_unreadable_program_gets_a_notice_and_the_default(executive_client, program, asked):
+    snapshot_save(program=program)
+    hidden = {status: make_active_pair(status=status, name=f"Secret {status} program").program for status in ("draft", "matching")}
+    for other in hidden.values():
+        snapshot_save(program=other)  # matching programs get nightly snapshots: still not for executives
+    asked = str(hidden[asked].pk) if asked in hidden else asked
+
+    response = executive_client.get(reverse("executive_home"), {"program": asked})
+    assert response.status_code == 200 and response.context["program"] == program
+    body = response.content.decode()
+    assert f"That program is not available; showing {program.name}." in body
+    assert "Secret" not in body  # neither its name nor its figures
+    assert 'data-testid="program-unavailable"' not in executive_client.get(reverse("executive_home")).content.decode()
+
+
+def test_a_finished_programs_trend_covers_its_run_not_the_weeks_after(executive_client):
+    done = _finished(Program.Status.COMPLETED)
+    data = snapshot_save(program=done).data
+    MetricSnapshot.objects.filter(program=done).delete()
+    run = [done.starts_on + datetime.timedelta(weeks=w) for w in range(0, 26, 5)] + [done.ends_on]
+    after = [done.ends_on + datetime.timedelta(weeks=w) for w in range(1, 9)]
+    MetricSnapshot.objects.bulk_create([MetricSnapshot(program=done, as_of=d, data=data) for d in run + after])
+
+    response = executive_client.get(reverse("executive_home"))
+    days = [r["as_of"] for r in response.context["trend"]["rows"]]
+    assert days == run
+    window = response.content.decode().split('data-testid="trend-window">')[1].split("</small>")[0]
+    assert window == f"over the program's run, {done.starts_on:%-d %b %Y} to {done.ends_on:%-d %b %Y}"
+
+
+def test_a_finished_program_without_snapshots_in_its_run_says_so_instead_of_flat_lines(executive_client):
+    done = _finished(Program.Status.COMPLETED)
+    data = snapshot_save(program=done).data
+    MetricSnapshot.objects.filter(program=done).delete()
+    for weeks in range(8):
+        _snapshot(done, data, days_ago=7 * weeks)
+
+    response = executive_client.get(reverse("executive_home"))
+    assert response.context["trend"] is None
+    body = response.content.decode()
+    assert "so there is no trend to draw" in body
+    assert 'id="trend-percent-data"' not in body and "<canvas" in body  # the breakdowns still draw
+
+
+def test_the_retention_card_says_who_it_leaves_out_so_it_reconciles(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["by_department"] = [{"group": "Engineering", "people": 20, "in_active_pairs": 18}, {"group": "Sales", "people": 14, "in_active_pairs": 12}]
+    data["retention"] = {"participants": 0.968, "peers": 0.9, "difference": 0.068, "n_participants": 31, "n_peers": 120, "n_all_participants": 34, "n_joined_after_start": 3, "n_left_before_start": 0}
+    data["promotion"] = {**data["retention"], "participants": 0.1, "peers": 0.05, "difference": 0.05}
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert ">34<" in body.split('data-breakdown="by-department"')[1].split("</table>")[0]
+    assert "31 of 34 participants (3 joined the organisation after the program began), 120 peers." in body
+
+    # A snapshot from before the reasons were kept still reconciles with the total.
+    for key in ("n_all_participants", "n_joined_after_start", "n_left_before_start"):
+        del data["retention"][key]
+    MetricSnapshot.objects.filter(program=program).update(data=data, computed_at=timezone.now() + datetime.timedelta(seconds=1))
+    assert "31 of 34 participants (3 were not with the organisation when the program began), 120 peers." in executive_client.get(reverse("executive_home")).content.decode()
+
+
+def test_the_match_rate_says_how_many_approved_mentees_wait_for_a_pair(executive_client, hr_client, program):
+    for _ in range(2):
+        EnrollmentFactory(program=program, role="mentee", status="approved")
+    snapshot_save(program=program)
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert 'data-kpi="match_rate">33%<' in body
+    assert "1 of 3 approved mentees have had a pair; 2 wait for one" in body
+    assert "it falls when newly approved mentees wait for a pair" in body
+    assert "1 of 3 approved mentees have had a pair; 2 wait for one" in hr_client.get(_hr_url(program)).content.decode()
+
+
+def test_the_trend_table_has_fixed_decimals_per_column_and_dates_in_the_viewers_format(executive_client, program):
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    today = timezone.localdate()
+    week_ago = today - datetime.timedelta(days=7)
+    for as_of, meetings, nps, match in ((week_ago, 1.8, 40.0, 1.0), (today, 1.81, -12.5, 0.8947)):
+        figures = {**data["trend"], "meetings": meetings, "nps": nps, "nps_n": 12, "match_rate": match, "paired_mentees": 17, "approved_mentees": 19}
+        MetricSnapshot.objects.create(program=program, as_of=as_of, computed_at=timezone.now(), data={**data, "trend": figures})
+
+    response = executive_client.get(reverse("executive_home"))
+    table = response.context["trend"]["table"]
+    assert table[0] == (f"{week_ago:%-d %b %Y}", "100", "17 of 19", "—" if data["trend"]["cadence"] is None else table[0][3], "1.8", "40", "0", "0", "0")
+    assert table[1][:6] == (f"{today:%-d %b %Y}", "89", "17 of 19", table[1][3], "1.8", "-12")
+    assert response.context["trend"]["percent_chart"]["labels"] == [f"{week_ago:%-d %b %Y}", f"{today:%-d %b %Y}"]
+    body = response.content.decode()
+    rows = body.split('data-testid="trend-table"')[1].split("</table>")[0]
+    assert today.isoformat() not in rows and "40.0" not in rows and "1.81" not in rows

@@ -61,8 +61,8 @@ def test_counts_rates_and_averages_match_the_hand_made_data(program_with_history
     assert "SECRET-INSIGHT-TEXT" not in str(data)  # sponsors get counts and topics, never text
     # The executive trend's figures, kept together as well.
     assert data["trend"] == {
-        "match_rate": 1.0, "cadence": data["meetings"]["cadence_adherence"], "meetings": data["meetings"]["per_pair_per_month"],
-        "nps": None, "nps_n": 0, "insights": 1, "actions": 2, "done": 1,
+        "match_rate": 1.0, "paired_mentees": 2, "approved_mentees": 2, "cadence": data["meetings"]["cadence_adherence"],
+        "meetings": data["meetings"]["per_pair_per_month"], "nps": None, "nps_n": 0, "insights": 1, "actions": 2, "done": 1,
     }  # fmt: skip
 
 
@@ -260,3 +260,42 @@ def test_query_count_as_of_a_past_day_does_not_grow_with_pairs(program_with_hist
     with CaptureQueriesContext(connection) as large:
         snapshots.compute(program=program, as_of=day)
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+# --- figures that reconcile -----------------------------------------------------------------
+
+
+def test_the_match_rate_keeps_both_of_its_sides(program_with_history):
+    program, *_ = program_with_history
+    EnrollmentFactory(program=program, role="mentee", status="approved")
+    data = snapshots.compute(program=program)
+    assert data["matching"] == {"paired_mentees": 2, "approved_mentees": 3}
+    assert data["trend"]["paired_mentees"] == 2 and data["trend"]["approved_mentees"] == 3
+
+
+def test_retention_says_how_many_participants_it_leaves_out_and_why(program_with_history):
+    from mentoring.models import Employee
+
+    program, first, second = program_with_history
+    Employee.objects.filter(pk=first.mentor.employee_id).update(hire_date=program.starts_on + datetime.timedelta(days=3))
+    data = snapshots.compute(program=program)
+    assert data["retention"]["n_participants"] == 3
+    assert data["retention"]["n_all_participants"] == 4 == sum(r["people"] for r in data["by_department"])
+    assert data["retention"]["n_joined_after_start"] == 1 and data["retention"]["n_left_before_start"] == 0
+    assert data["promotion"]["n_all_participants"] == 4
+
+
+# --- a program's own run ----------------------------------------------------------------------
+
+
+def test_saving_a_finished_programs_run_stores_each_week_and_its_last_day_once(program_with_history):
+    program, *_ = program_with_history
+    today = timezone.localdate()
+    program.starts_on, program.ends_on = today - datetime.timedelta(days=60), today - datetime.timedelta(days=10)
+    program.status = "completed"
+    program.save()
+    assert snapshots.snapshot_save_run(program=program) == snapshots.snapshot_save_run(program=program)
+    days = list(MetricSnapshot.objects.filter(program=program).order_by("as_of").values_list("as_of", flat=True))
+    assert days[-1] == program.ends_on and days[0] <= program.starts_on + datetime.timedelta(days=6)
+    assert all(d.weekday() == 6 for d in days[:-1]) and all(program.starts_on <= d <= program.ends_on for d in days)
+    assert len(days) == len(set(days))
