@@ -203,11 +203,15 @@ def _demo_snapshots() -> None:
     from django.utils import timezone
 
     from programs.models import MetricSnapshot, Program
-    from programs.snapshots import snapshot_save
+    from programs.snapshots import snapshot_save, snapshot_save_run
 
     if MetricSnapshot.objects.exists():
         return
     today = timezone.localdate()
-    for program in Program.objects.filter(status__in=[Program.Status.ACTIVE, Program.Status.COMPLETED]):
+    for program in Program.objects.filter(status=Program.Status.ACTIVE):
         for weeks_ago in range(8, -1, -1):  # each computed as of its own day: real trends
             snapshot_save(program=program, as_of=today - datetime.timedelta(weeks=weeks_ago))
+    # A finished program's trend covers its own run, week by week, as the nightly task would
+    # have recorded it.
+    for program in Program.objects.filter(status__in=[Program.Status.COMPLETED, Program.Status.ARCHIVED]):
+        snapshot_save_run(program=program)

@@ -83,6 +83,14 @@ def test_seed_demo_computes_snapshots_for_the_dashboards():
     assert active.count() >= 5
     latest = active.order_by("-as_of").first()
     assert latest.data["pairs"]["active"] >= 20 and latest.data["meetings"]["held"] > 0
+    # Finished programs have a trend over their own run, ending on their last day.
+    from django.utils import timezone
+
+    from programs.models import Program
+
+    for program in Program.objects.filter(status__in=["completed", "archived"]):
+        days = sorted(MetricSnapshot.objects.filter(program=program).values_list("as_of", flat=True))
+        assert len(days) >= 4 and days[0] >= program.starts_on and days[-1] == min(program.ends_on, timezone.localdate())
 
 
 def test_seed_demo_meetings_fall_in_working_hours_where_the_scheduler_lives():
