@@ -592,6 +592,10 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
     pair.end_note = note[:500]
     pair.ended_by = by
     pair.save(update_fields=["status", "ended_at", "end_reason", "end_note", "ended_by"])
+    # Its future meetings go with it: both calendars get the cancellation, reminders stop.
+    from sessions_log.services import meetings_cancel_for_ended_pair  # sessions_log imports this module
+
+    meetings_cancel_for_ended_pair(pair=pair)
     pair.kept_apart = _keep_apart_after_end(pair, by)
     if notify:
         home = _absolute("participant_home")

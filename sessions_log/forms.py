@@ -10,7 +10,8 @@ import datetime
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy as _
 
 from pairing.models import Pair
 from programs.models import Topic
@@ -24,6 +25,28 @@ ONE_TO_FIVE = [(i, str(i)) for i in range(1, 6)]
 ZERO_TO_TEN = [(i, str(i)) for i in range(0, 11)]
 GOAL_ROWS = 5
 ACTION_ROWS = 3
+# Free text has a ceiling, so a pasted document does not become a session log: long notes,
+# shorter comments and reflections, one-paragraph insights.
+NOTE_MAX = 10_000
+COMMENT_MAX = 2_000
+INSIGHT_MAX = 1_000
+
+
+def at_most(limit: int):
+    """A validator saying "10,000 characters at most" (and how many were typed)."""
+
+    def validate(value: str) -> None:
+        if value is not None and len(value) > limit:
+            raise ValidationError(
+                gettext("%(limit)s characters at most: this has %(count)s.") % {"limit": number_format(limit, force_grouping=True), "count": number_format(len(value), force_grouping=True)},
+                code="max_length",
+            )
+
+    return validate
+
+
+def _long_text(label, limit: int, *, rows: int = 3, **kwargs):
+    return forms.CharField(label=label, validators=[at_most(limit)], widget=forms.Textarea(attrs={"rows": rows}), **kwargs)
 
 
 def local_datetime(day: datetime.date, time: datetime.time) -> datetime.datetime:
@@ -51,8 +74,8 @@ def _topics_field(label):
 
 class AgreementForm(forms.Form):
     meeting_frequency = forms.CharField(label=_("How often we meet"), max_length=200, required=False, help_text=_("For example: every two weeks, 45 minutes, on video."))
-    boundaries = forms.CharField(label=_("Boundaries"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Topics you keep out, how you give feedback, how you reach each other."))
-    confidentiality = forms.CharField(label=_("Confidentiality"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    boundaries = _long_text(_("Boundaries"), NOTE_MAX, required=False, help_text=_("Topics you keep out, how you give feedback, how you reach each other."))
+    confidentiality = _long_text(_("Confidentiality"), NOTE_MAX, required=False)
 
 
 class GoalForm(forms.Form):
@@ -85,10 +108,11 @@ class GoalProgressForm(forms.Form):
 # --- Meetings --------------------------------------------------------------------------------------------
 
 
-class _WhenForm(forms.Form):
+class SlotForm(forms.Form):
+    """A day and a start time in the person's zone; also read alone for the partner's-time hint."""
+
     day = forms.DateField(label=_("Date"), widget=forms.DateInput(**DATE))
     time = forms.TimeField(label=_("Start time"), widget=forms.TimeInput(**TIME))
-    duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=10, max_value=240, widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}))
 
     def clean(self):
         cleaned = super().clean()
@@ -100,10 +124,14 @@ class _WhenForm(forms.Form):
         return cleaned
 
 
+class _WhenForm(SlotForm):
+    duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=10, max_value=240, widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}))
+
+
 class MeetingForm(_WhenForm):
     location = forms.CharField(label=_("Place"), max_length=200, required=False, help_text=_("A room or a café; leave empty for a video call."))
     video_url = forms.URLField(label=_("Video link"), required=False, assume_scheme="https")
-    agenda = forms.CharField(label=_("Agenda"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    agenda = _long_text(_("Agenda"), COMMENT_MAX, required=False)
     topics = _topics_field(_("Topics for this meeting"))
 
     def __init__(self, *args, program, **kwargs):
@@ -130,15 +158,10 @@ class SessionLogForm(forms.Form):
     held_on = forms.DateField(label=_("Date"), widget=forms.DateInput(**DATE))
     minutes = forms.IntegerField(label=_("Minutes"), min_value=5, max_value=480, widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 5}))
     topics = _topics_field(_("Topics covered"))
-    mentor_learned = forms.CharField(label=_("What the mentor learned"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    mentee_learned = forms.CharField(label=_("What the mentee learned"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    shared_notes = forms.CharField(label=_("Shared notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Both of you see these."))
-    private_note = forms.CharField(
-        label=_("My private note"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Only you can ever read this: not your partner, not HR, not executives."),
-    )
+    mentor_learned = _long_text(_("What the mentor learned"), NOTE_MAX, required=False)
+    mentee_learned = _long_text(_("What the mentee learned"), NOTE_MAX, required=False)
+    shared_notes = _long_text(_("Shared notes"), NOTE_MAX, required=False, help_text=_("Both of you see these."))
+    private_note = _long_text(_("My private note"), NOTE_MAX, required=False, help_text=_("Only you can ever read this: not your partner, not HR, not executives."))
 
     def __init__(self, *args, program, with_actions: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -166,10 +189,11 @@ class SessionLogForm(forms.Form):
 
 
 class PrivateNoteForm(forms.Form):
-    text = forms.CharField(
-        label=_("My private note"),
+    text = _long_text(
+        _("My private note"),
+        NOTE_MAX,
+        rows=5,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("Only you can ever read this: not your partner, not HR, not executives. Leave it empty to delete it."),
     )
 
@@ -183,12 +207,12 @@ class PulseForm(forms.Form):
 class FeedbackForm(forms.Form):
     usefulness = _scale(_("How useful was this session?"))
     psychological_safety = _scale(_("How safe did you feel to speak openly?"))
-    comment = forms.CharField(label=_("Comment (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = _long_text(_("Comment (optional)"), COMMENT_MAX, required=False)
 
 
 class ConcernForm(forms.Form):
-    text = forms.CharField(
-        label=_("What worries you?"), widget=forms.Textarea(attrs={"rows": 6}), error_messages={"required": _("Tell HR what worries you; only HR will read it.")}
+    text = _long_text(
+        _("What worries you?"), NOTE_MAX, rows=6, error_messages={"required": _("Tell HR what worries you; only HR will read it.")}
     )
 
 
@@ -196,8 +220,13 @@ class ConcernForm(forms.Form):
 
 
 class InsightForm(forms.Form):
-    topic = forms.ModelChoiceField(label=_("Topic"), queryset=Topic.objects.none(), required=False, empty_label=_("No particular topic"))
-    text = forms.CharField(label=_("Insight"), widget=forms.Textarea(attrs={"rows": 2}), help_text=_("What did your mentee realise? Sponsors only ever see counts by topic."))
+    topic = forms.ModelChoiceField(
+        label=_("Topic"), queryset=Topic.objects.none(), required=False, empty_label=_("No particular topic"),
+        error_messages={"invalid_choice": _("Choose one of this program's topics, or no particular topic.")},
+    )
+    text = _long_text(
+        _("Insight"), INSIGHT_MAX, rows=2, help_text=_("What did your mentee realise? Sponsors only ever see counts by topic."), error_messages={"required": _("Write the insight.")}
+    )
 
     def __init__(self, *args, program, **kwargs):
         super().__init__(*args, **kwargs)
@@ -205,9 +234,11 @@ class InsightForm(forms.Form):
 
 
 class ActionForm(forms.Form):
-    text = forms.CharField(label=_("What I will do"), max_length=500)
+    text = forms.CharField(label=_("What I will do"), max_length=500, error_messages={"required": _("Write the action.")})
     due_on = forms.DateField(label=_("By (optional)"), required=False, widget=forms.DateInput(**DATE))
-    insight = forms.ModelChoiceField(label=_("From insight (optional)"), queryset=Insight.objects.none(), required=False, empty_label=_("None"))
+    insight = forms.ModelChoiceField(
+        label=_("From insight (optional)"), queryset=Insight.objects.none(), required=False, empty_label=_("None"), error_messages={"invalid_choice": _("Choose one of this pair's insights.")}
+    )
 
     def __init__(self, *args, pair: Pair, **kwargs):
         super().__init__(*args, **kwargs)
@@ -226,18 +257,20 @@ CLOSE_REASONS = [
 
 class PairCloseForm(forms.Form):
     reason = forms.ChoiceField(label=_("Why the pair ends"), choices=CLOSE_REASONS, widget=forms.RadioSelect)
-    reflection = forms.CharField(
-        label=_("Your reflection"),
-        widget=forms.Textarea(attrs={"rows": 5}),
+    reflection = _long_text(
+        _("Your reflection"),
+        COMMENT_MAX,
+        rows=5,
         help_text=_("What did you learn, what would you keep?"),
         error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
     )
 
 
 class ReflectionForm(forms.Form):
-    text = forms.CharField(
-        label=_("Your reflection"),
-        widget=forms.Textarea(attrs={"rows": 5}),
+    text = _long_text(
+        _("Your reflection"),
+        COMMENT_MAX,
+        rows=5,
         help_text=_("What did you learn, what would you keep?"),
         error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
     )

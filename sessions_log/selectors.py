@@ -24,6 +24,7 @@ from .models import (
     Feedback,
     Insight,
     Meeting,
+    MeetingChange,
     PrivateNote,
     Reflection,
     SafetyPulse,
@@ -234,9 +235,10 @@ class PairPage:
     i_acknowledged: bool
     partner_acknowledged: bool
     next_meeting: Meeting | None
+    # Later meetings, cancelled ones among them (struck through), soonest first.
     upcoming: list[Meeting]
+    # Meetings that have happened or whose time has passed (cancelled ones too), latest first.
     past: list[Meeting]
-    cancelled: list[Meeting]
     logs: list[SessionLog]
     insights: list[Insight]
     actions: list[ActionItem]
@@ -258,9 +260,15 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
     agreement = Agreement.objects.filter(pair=pair).prefetch_related("goals").first()
     goals = list(agreement.goals.all()) if agreement else []
     meetings = list(_meetings_qs({"pair": pair}))
+    # The latest move or cancel of each meeting, with the reason the person gave their partner.
+    last_change = {c.meeting_id: c for c in MeetingChange.objects.filter(meeting__pair=pair).select_related("requested_by").order_by("at", "id")}
     for meeting in meetings:
         meeting.pair = pair
         meeting.started = meeting.starts_at <= now
+        meeting.last_change = last_change.get(meeting.pk)
+        meeting.is_cancelled = meeting.status == Meeting.Status.CANCELLED
+        # Cancelled with no one's request on record: it went when the pair ended.
+        meeting.cancelled_with_pair = meeting.is_cancelled and (meeting.last_change is None or meeting.last_change.kind != MeetingChange.Kind.CANCELLED)
     logs = list(_logs_qs({"pair": pair}, me))
     for log in logs:
         log.pair = pair
@@ -275,6 +283,7 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
 
     scheduled = [m for m in meetings if m.status == Meeting.Status.SCHEDULED]
     upcoming = [m for m in scheduled if m.ends_at > now]
+    cancelled = [m for m in meetings if m.status == Meeting.Status.CANCELLED]
     quiet = _quiet_days(pair, meetings, logs, now)
     return PairPage(
         pair=pair,
@@ -289,9 +298,8 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
         i_acknowledged=bool(agreement) and getattr(agreement, f"{side}_acknowledged_version") == agreement.version,
         partner_acknowledged=bool(agreement) and getattr(agreement, f"{theirs.role}_acknowledged_version") == agreement.version,
         next_meeting=upcoming[0] if upcoming else None,
-        upcoming=upcoming[1:],
-        past=sorted((m for m in scheduled if m.ends_at <= now), key=lambda m: m.starts_at, reverse=True),
-        cancelled=[m for m in meetings if m.status == Meeting.Status.CANCELLED],
+        upcoming=sorted(upcoming[1:] + [m for m in cancelled if m.ends_at > now], key=lambda m: (m.starts_at, m.pk)),
+        past=sorted([m for m in scheduled if m.ends_at <= now] + [m for m in cancelled if m.ends_at <= now], key=lambda m: (m.starts_at, m.pk), reverse=True),
         logs=logs,
         insights=insights,
         actions=actions,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from mentoring.mail import send_templated
@@ -41,6 +42,8 @@ from .models import (
 
 LOG_EDIT_WINDOW = datetime.timedelta(days=7)
 LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
+# Local hours outside which a meeting is flagged (not refused): early morning or late night.
+WAKING_HOURS = (datetime.time(7), datetime.time(22))
 
 
 class SessionError(Exception):
@@ -72,6 +75,15 @@ def _live_pair(pair: Pair, me: Employee) -> str:
     if pair.program.status == Program.Status.ARCHIVED:
         raise SessionError(_("This program is archived and read-only."))
     return side
+
+
+def when_text(moment: datetime.datetime) -> str:
+    """A meeting time as people read it elsewhere in Upward, in the reader's (active) zone."""
+    return date_format(timezone.localtime(moment), "l j F, H:i")
+
+
+def day_text(day: datetime.date) -> str:
+    return date_format(day, "l j F Y")
 
 
 def _lock(pair: Pair) -> Pair:
@@ -165,17 +177,26 @@ def goal_update_progress(*, goal: AgreementGoal, me: Employee, progress: int, no
 # --- Meetings and invites ------------------------------------------------------------------------
 
 
-def _send_invite(meeting: Meeting, *, template: str, cancelled: bool = False) -> None:
-    """One email per side, each in the recipient's own time zone, with the ICS attached."""
+def _send_invite(
+    meeting: Meeting, *, template: str, cancelled: bool = False, reason: str = "", by: Employee | None = None, old_starts_at: datetime.datetime | None = None, only_current: bool = False
+) -> None:
+    """One email per side, each in the recipient's own time zone, with the ICS attached.
+    `reason` is what the person who moved or cancelled it typed for their partner."""
     pair = meeting.pair
     method = "CANCEL" if cancelled else "REQUEST"
     attachment = ("invite.ics", ics.invite(meeting, cancelled=cancelled), f"text/calendar; method={method}; charset=utf-8")
     for me in (pair.mentor.employee, pair.mentee.employee):
+        if only_current and (me.left_date is not None or me.erased_at is not None):
+            continue  # someone who left the company (or was erased) is not written to
         context = {
             "partner": partner_of(pair, me),
             "meeting": meeting,
             "local_start": meeting.starts_at.astimezone(zoneinfo.ZoneInfo(me.time_zone)),
+            "old_local_start": old_starts_at.astimezone(zoneinfo.ZoneInfo(me.time_zone)) if old_starts_at else None,
             "tz": me.time_zone,
+            "reason": reason,
+            "changed_by_me": by is not None and by.pk == me.pk,
+            "changed_by": by,
             "program": pair.program,
             "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/",
         }
@@ -189,9 +210,9 @@ def _validate_time(pair: Pair, starts_at: datetime.datetime, duration: int) -> N
         raise SessionError(_("Choose a time in the future."))
     program = pair.program
     if starts_at.date() < program.starts_on:
-        raise SessionError(_("The program starts on %(day)s: meetings can be scheduled from then.") % {"day": program.starts_on})
+        raise SessionError(_("The program starts on %(day)s: meetings can be scheduled from then.") % {"day": day_text(program.starts_on)})
     if starts_at.date() > program.ends_on:
-        raise SessionError(_("The program ends on %(day)s.") % {"day": program.ends_on})
+        raise SessionError(_("The program ends on %(day)s.") % {"day": day_text(program.ends_on)})
     if not 10 <= duration <= 240:
         raise SessionError(_("A meeting lasts between 10 and 240 minutes."))
 
@@ -206,7 +227,7 @@ def _refuse_overlap(pair: Pair, starts_at: datetime.datetime, duration: int, *, 
     clash = next((m for m in nearby.order_by("starts_at") if m.ends_at > starts_at), None)
     if clash is not None:
         raise SessionError(
-            _("You already have a meeting at %(when)s that overlaps this time: move that one instead.") % {"when": timezone.localtime(clash.starts_at).strftime("%Y-%m-%d %H:%M")}
+            _("You already have a meeting on %(when)s that overlaps this time: move that one instead.") % {"when": when_text(clash.starts_at)}
         )
 
 
@@ -240,19 +261,23 @@ def meeting_reschedule(
         raise SessionError(_("This meeting was cancelled; schedule a new one."))
     if seen_sequence is not None and seen_sequence != meeting.sequence:
         raise SessionError(
-            _("Your partner changed this meeting while you were choosing a new time: it is now at %(when)s. Check it and move it again if you still need to.")
-            % {"when": timezone.localtime(meeting.starts_at).strftime("%Y-%m-%d %H:%M")}
+            _("Your partner changed this meeting while you were choosing a new time: it is now on %(when)s. Check it and move it again if you still need to.")
+            % {"when": when_text(meeting.starts_at)}
         )
     duration = duration_minutes or meeting.duration_minutes
+    if starts_at == meeting.starts_at and duration == meeting.duration_minutes:
+        # Not a reschedule: nothing to record (the senior side's changes are a metric) or send.
+        raise SessionError(_("Nothing changed: the meeting is still on %(when)s. Choose another time to move it.") % {"when": when_text(meeting.starts_at)})
     _validate_time(meeting.pair, starts_at, duration)
     _refuse_overlap(meeting.pair, starts_at, duration, moving=meeting)
+    old_starts_at = meeting.starts_at
     MeetingChange.objects.create(meeting=meeting, kind=MeetingChange.Kind.RESCHEDULED, requested_by=me, requested_by_role=side, reason=reason.strip()[:500], old_starts_at=meeting.starts_at, new_starts_at=starts_at)
     meeting.starts_at = starts_at
     meeting.duration_minutes = duration
     meeting.sequence += 1
     meeting.save(update_fields=["starts_at", "duration_minutes", "sequence"])
     _void_reminders(meeting)
-    _send_invite(meeting, template="meeting_rescheduled")
+    _send_invite(meeting, template="meeting_rescheduled", reason=reason.strip()[:500], by=me, old_starts_at=old_starts_at)
     return meeting
 
 
@@ -271,8 +296,31 @@ def meeting_cancel(*, meeting: Meeting, me: Employee, reason: str) -> Meeting:
     meeting.sequence += 1
     meeting.save(update_fields=["status", "sequence"])
     _void_reminders(meeting)
-    _send_invite(meeting, template="meeting_cancelled", cancelled=True)
+    _send_invite(meeting, template="meeting_cancelled", cancelled=True, reason=reason.strip()[:500], by=me)
     return meeting
+
+
+@transaction.atomic
+def meetings_cancel_for_ended_pair(*, pair: Pair) -> list[Meeting]:
+    """A pair has ended (closed, withdrawn, left, HR): its future meetings are cancelled, both
+    people get the calendar cancellation and the meetings' reminders are void.
+
+    Called by pairing.services.pair_end inside its transaction, so the cancellations go out
+    through the outbox only if the pair really ended. No MeetingChange is recorded: nobody
+    asked to cancel these meetings, and the senior side's cancellations are a metric."""
+    meetings = list(
+        Meeting.objects.select_for_update(of=("self",))
+        .filter(pair=pair, status=Meeting.Status.SCHEDULED, starts_at__gt=timezone.now())
+        .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
+        .order_by("starts_at")
+    )
+    for meeting in meetings:
+        meeting.status = Meeting.Status.CANCELLED
+        meeting.sequence += 1
+        meeting.save(update_fields=["status", "sequence"])
+        _void_reminders(meeting)
+        _send_invite(meeting, template="meeting_cancelled", cancelled=True, reason=_("The pair has ended."), only_current=True)
+    return meetings
 
 
 def _void_reminders(meeting: Meeting) -> None:
@@ -302,6 +350,42 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
 
     common = sorted(t for t in free_hours(pair.mentor) & free_hours(pair.mentee) if t > after and t.date() <= pair.program.ends_on)
     return common[:count]
+
+
+@dataclass
+class SlotTimes:
+    """One meeting time as each side of the pair lives it."""
+
+    mine: datetime.datetime
+    partners: datetime.datetime
+    partner: Employee
+
+    @staticmethod
+    def _odd(moment: datetime.datetime) -> bool:
+        start, end = WAKING_HOURS
+        return not start <= moment.time() <= end
+
+    @property
+    def odd_for_me(self) -> bool:
+        return self._odd(self.mine)
+
+    @property
+    def odd_for_partner(self) -> bool:
+        return self._odd(self.partners)
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def slot_times(*, pair: Pair, me: Employee, starts_at: datetime.datetime) -> SlotTimes:
+    """The wall-clock time of `starts_at` for me and for my partner, to warn before booking
+    someone at 03:00 (a warning only: some pairs do agree on odd hours)."""
+    partner = partner_of(pair, me)
+    return SlotTimes(mine=starts_at.astimezone(_zone(me.time_zone)), partners=starts_at.astimezone(_zone(partner.time_zone)), partner=partner)
 
 
 # --- Session logs, notes, pulse, feedback ----------------------------------------------------------

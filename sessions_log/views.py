@@ -10,10 +10,12 @@ import datetime
 import functools
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,8 +40,10 @@ from .forms import (
     ReflectionForm,
     RescheduleForm,
     SessionLogForm,
+    SlotForm,
     SurveyForm,
     goal_formset,
+    local_datetime,
 )
 from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
 from .services import SessionError
@@ -90,9 +94,18 @@ def _context(pair: Pair, me, **extra) -> dict:
 # --- The pair page --------------------------------------------------------------------------------------------
 
 
-@pair_view
-@require_GET
-def pair_detail(request, pair, me):
+def _focus_first_error(form) -> None:
+    """The page comes back scrolled to the top: the first field in error takes the focus, so
+    the browser brings the panel, its message and what was typed into view."""
+    for name in form.errors:
+        if name in form.fields:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
+
+
+def _pair_page(request, pair, me, **bound):
+    """The pair page. A small form on it that was refused comes back bound (what was typed
+    kept, its panel open, its error next to it) rather than a redirect that loses it."""
     page = selectors.pair_page(pair=pair, me=me)
     context = {"page": page, "pair": pair, "side": page.side, "partner": page.partner}
     if page.editable:
@@ -102,7 +115,17 @@ def pair_detail(request, pair, me):
             context["action_form"] = ActionForm(pair=pair)
     elif pair.status == Pair.Status.ENDED and page.my_reflection is None:
         context["reflection_form"] = ReflectionForm()
+    for value in bound.values():
+        if hasattr(value, "errors"):
+            _focus_first_error(value)
+    context.update(bound)
     return render(request, "sessions_log/pair_detail.html", context)
+
+
+@pair_view
+@require_GET
+def pair_detail(request, pair, me):
+    return _pair_page(request, pair, me)
 
 
 # --- Agreement ---------------------------------------------------------------------------------------------------
@@ -158,17 +181,18 @@ def agreement_acknowledge(request, pair, me):
 @require_POST
 def goal_progress(request, pair, me, goal_id: int):
     goal = _found(selectors.goal_of, pair=pair, pk=goal_id)
+    if blocked := _read_only(request, pair):
+        return blocked
     form = GoalProgressForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Progress goes from 0 to 100%."))
-        return redirect(_pair_url(pair, "agreement"))
-    try:
-        services.goal_update_progress(goal=goal, me=me, **form.cleaned_data)
-    except SessionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Progress on “%(goal)s” updated.") % {"goal": goal.title})
-    return redirect(_pair_url(pair, "agreement"))
+    if form.is_valid():
+        try:
+            services.goal_update_progress(goal=goal, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Progress on “%(goal)s” updated.") % {"goal": goal.title})
+            return redirect(_pair_url(pair, "agreement"))
+    return _pair_page(request, pair, me, goal_form=form, goal_form_goal_id=goal.pk)
 
 
 # --- Meetings ------------------------------------------------------------------------------------------------------
@@ -187,11 +211,52 @@ def _suggested_initial(request, pair) -> dict:
     return {"day": local.date(), "time": local.time().replace(second=0, microsecond=0)}
 
 
+def _slot_of(pair, me, form) -> services.SlotTimes | None:
+    """The chosen (or prefilled) time as both people live it, for the partner's-time hint."""
+    if form.is_bound:
+        starts_at = form.cleaned_data.get("starts_at") if hasattr(form, "cleaned_data") else None
+    else:
+        day, time = form.initial.get("day"), form.initial.get("time")
+        starts_at = None
+        if day and time:
+            try:
+                starts_at = local_datetime(day, time)
+            except ValidationError:
+                starts_at = None
+    return services.slot_times(pair=pair, me=me, starts_at=starts_at) if starts_at else None
+
+
+def _slot_hint(request, pair, me):
+    """htmx asks, as the day or time changes: what time is that for my partner?"""
+    form = SlotForm(request.GET)
+    form.is_valid()
+    return render(request, "sessions_log/_slot_hint.html", {"slot": _slot_of(pair, me, form), "partner": services.partner_of(pair, me)})
+
+
+def _odd_hours_warning(request, slot: services.SlotTimes | None) -> None:
+    """Booked anyway (pairs across the world do agree on early calls), but said plainly."""
+    if slot is None:
+        return
+    if slot.odd_for_partner:
+        messages.warning(
+            request,
+            _("That is %(when)s for %(name)s, outside usual waking hours: check it suits them.") % {"when": date_format(slot.partners, "l H:i"), "name": slot.partner.first_name},
+        )
+    if slot.odd_for_me:
+        messages.warning(request, _("That is %(when)s for you, outside usual waking hours.") % {"when": date_format(slot.mine, "l H:i")})
+
+
+def _hint_requested(request) -> bool:
+    return request.method == "GET" and request.GET.get("hint") == "1" and request.headers.get("HX-Request") == "true"
+
+
 @pair_view
 @GET_POST
 def meeting_schedule(request, pair, me):
     if request.method == "GET" and (blocked := _read_only(request, pair)):
         return blocked
+    if _hint_requested(request):
+        return _slot_hint(request, pair, me)
     if request.method == "POST":
         form = MeetingForm(request.POST, program=pair.program)
         if form.is_valid():
@@ -205,11 +270,12 @@ def meeting_schedule(request, pair, me):
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Meeting booked. You and your partner each get a calendar invite by email."))
+                _odd_hours_warning(request, _slot_of(pair, me, form))
                 return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
     else:
         form = MeetingForm(initial={"duration_minutes": pair.program.meeting_minutes, **_suggested_initial(request, pair)}, program=pair.program)
     suggestions = services.suggested_times(pair=pair)
-    return render(request, "sessions_log/meeting_form.html", _context(pair, me, form=form, suggestions=suggestions))
+    return render(request, "sessions_log/meeting_form.html", _context(pair, me, form=form, suggestions=suggestions, slot=_slot_of(pair, me, form)))
 
 
 @pair_view
@@ -218,6 +284,8 @@ def meeting_reschedule(request, pair, me, meeting_id: int):
     meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
     if request.method == "GET" and (blocked := _read_only(request, pair)):
         return blocked
+    if _hint_requested(request) and meeting.status == Meeting.Status.SCHEDULED:
+        return _slot_hint(request, pair, me)
     if request.method == "POST":
         form = RescheduleForm(request.POST)
         if form.is_valid():
@@ -235,11 +303,12 @@ def meeting_reschedule(request, pair, me, meeting_id: int):
                 form.data["sequence"] = meeting.sequence
             else:
                 messages.success(request, _("Meeting moved. You and your partner each get an updated invite."))
+                _odd_hours_warning(request, _slot_of(pair, me, form))
                 return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
     else:
         local = timezone.localtime(meeting.starts_at)
         form = RescheduleForm(initial={"day": local.date(), "time": local.time(), "duration_minutes": meeting.duration_minutes, "sequence": meeting.sequence})
-    return render(request, "sessions_log/meeting_reschedule.html", _context(pair, me, meeting=meeting, form=form))
+    return render(request, "sessions_log/meeting_reschedule.html", _context(pair, me, meeting=meeting, form=form, slot=_slot_of(pair, me, form)))
 
 
 @pair_view
@@ -282,6 +351,16 @@ def session_log_create(request, pair, me):
     if request.method == "GET" and (blocked := _read_only(request, pair)):
         return blocked
     side = services.side_of(pair, me)
+    if request.method == "GET" and meeting is not None:
+        # Said before the form is filled in, not after: this meeting has its log already.
+        existing = SessionLog.objects.filter(meeting=meeting).select_related("author").first()
+        if existing is not None or meeting.status == Meeting.Status.CANCELLED:
+            editable = existing is not None and existing.author_id == me.pk and timezone.now() - existing.created_at <= services.LOG_EDIT_WINDOW
+            return render(
+                request,
+                "sessions_log/session_log_form.html",
+                _context(pair, me, form=None, meeting=meeting, log=None, existing_log=existing, existing_log_editable=editable, meeting_cancelled=existing is None),
+            )
     if request.method == "POST":
         form = SessionLogForm(request.POST, program=pair.program, with_actions=side == "mentee")
         if form.is_valid():
@@ -418,33 +497,42 @@ def concern_raise(request, pair, me):
 @pair_view
 @require_POST
 def insight_add(request, pair, me):
-    form = InsightForm(request.POST, program=pair.program)
-    if not form.is_valid():
-        messages.error(request, _("Write the insight."))
+    if blocked := _read_only(request, pair):
+        return blocked
+    if services.side_of(pair, me) != "mentor":
+        messages.error(request, _("Insights are recorded by the mentor."))
         return redirect(_pair_url(pair, "insights"))
-    try:
-        services.insight_add(pair=pair, me=me, **form.cleaned_data)
-    except SessionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Insight recorded."))
-    return redirect(_pair_url(pair, "insights"))
+    form = InsightForm(request.POST, program=pair.program)
+    if form.is_valid():
+        try:
+            services.insight_add(pair=pair, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Insight recorded."))
+            return redirect(_pair_url(pair, "insights"))
+    return _pair_page(request, pair, me, insight_form=form)
 
 
 @pair_view
 @require_POST
 def action_commit(request, pair, me):
-    form = ActionForm(request.POST, pair=pair)
-    if not form.is_valid():
-        messages.error(request, _("Write the action (and a valid date, if you give one)."))
+    if blocked := _read_only(request, pair):
+        return blocked
+    if services.side_of(pair, me) != "mentee":
+        messages.error(request, _("Actions are committed by the mentee."))
         return redirect(_pair_url(pair, "actions"))
-    try:
-        services.action_commit(pair=pair, me=me, **form.cleaned_data)
-    except SessionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Action committed. Close it here when it is done."))
-    return redirect(_pair_url(pair, "actions"))
+    form = ActionForm(request.POST, pair=pair)
+    if form.is_valid():
+        try:
+            services.action_commit(pair=pair, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            due_on = form.cleaned_data.get("due_on")
+            form.add_error("due_on" if due_on and due_on < timezone.localdate() else None, str(exc))
+        else:
+            messages.success(request, _("Action committed. Close it here when it is done."))
+            return redirect(_pair_url(pair, "actions"))
+    return _pair_page(request, pair, me, action_form=form)
 
 
 @pair_view
@@ -486,6 +574,8 @@ def pair_close(request, pair, me):
 def reflection_save(request, pair, me):
     form = ReflectionForm(request.POST)
     if not form.is_valid():
+        if pair.status == Pair.Status.ENDED and not pair.program.is_archived:
+            return _pair_page(request, pair, me, reflection_form=form)
         messages.error(request, _("Write a short reflection: what did you learn, what would you keep?"))
         return redirect(_pair_url(pair, "reflection"))
     try:

@@ -341,7 +341,10 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     # No page, download or stored or new email shows her.
     mail.outbox.clear()
     deliver_outbox()
-    assert [m.to for m in mail.outbox] == [[sam_user.email]]  # the partner is told their partner left
+    # Only the partner is written to: their partner left, and their future meetings are off.
+    assert {tuple(m.to) for m in mail.outbox} == {(sam_user.email,)}
+    assert sum("has left" in m.subject for m in mail.outbox) == 1
+    assert all(m.subject.startswith("Cancelled: meeting with Erased person") for m in mail.outbox if "has left" not in m.subject)
     after = "\n".join([
         pages_text(hr_client, hr_urls), pages_text(sam_client, sam_urls), as_text(download(sam_client)),
         sent_mail_text(), stored_mail_text(), json.dumps(RosterImport.objects.get().summary), json.dumps([MatchRun.objects.get(pk=run.pk).inputs, MatchRun.objects.get(pk=run.pk).result]),

@@ -341,3 +341,42 @@ def test_publishing_a_pinned_pair_clears_its_pin(program, hr_user, django_captur
     services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
     assert Pair.objects.get(mentee=e1).mentor == m1
     assert list(PairingOverride.objects.values_list("kind", "mentor_id")) == [("exclude", m2.pk)]  # the exclusion stays
+
+
+# --- Ending a pair takes its future meetings with it ------------------------------------------------------------------
+
+
+def _future_meeting(pair):
+    import datetime
+
+    from django.utils import timezone
+
+    from sessions_log.models import Meeting
+
+    return Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=5), duration_minutes=45)
+
+
+def test_hr_ending_a_pair_cancels_its_future_meetings_in_both_calendars(hr_user, deliver_outbox):
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    meeting = _future_meeting(pair)
+    services.pair_end(pair=pair, reason=Pair.EndReason.HR_DECISION, by=hr_user, note="")
+    meeting.refresh_from_db()
+    assert meeting.status == "cancelled" and meeting.sequence == 1
+    deliver_outbox()
+    cancellations = [m for m in mail.outbox if m.attachments]
+    assert sorted(m.to[0] for m in cancellations) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+    assert all("METHOD:CANCEL" in str(m.attachments[0][1]) for m in cancellations)
+
+
+def test_withdrawal_cancels_the_pairs_future_meetings(deliver_outbox):
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    meeting = _future_meeting(pair)
+    enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="Moving abroad")
+    meeting.refresh_from_db()
+    assert meeting.status == "cancelled"
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox if m.attachments) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])

@@ -100,8 +100,12 @@ def test_next_upcoming_and_past_meetings(pair):
     soon = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=2), duration_minutes=30)
     past = Meeting.objects.create(pair=pair, starts_at=now - datetime.timedelta(days=2), duration_minutes=30)
     cancelled = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=1), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    cancelled_late = Meeting.objects.create(pair=pair, starts_at=now + datetime.timedelta(days=12), duration_minutes=30, status=Meeting.Status.CANCELLED)
+    cancelled_past = Meeting.objects.create(pair=pair, starts_at=now - datetime.timedelta(days=5), duration_minutes=30, status=Meeting.Status.CANCELLED)
     page = selectors.pair_page(pair=pair, me=pair.mentor.employee)
-    assert (page.next_meeting, page.upcoming, page.past, page.cancelled) == (soon, [later], [past], [cancelled])
+    # Cancelled meetings sit among the others in date order (struck through), not at the end.
+    assert (page.next_meeting, page.upcoming, page.past) == (soon, [cancelled, later, cancelled_late], [past, cancelled_past])
+    assert [m.is_cancelled for m in page.upcoming] == [True, False, True]
 
 
 @pytest.mark.parametrize(

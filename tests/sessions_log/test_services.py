@@ -316,3 +316,52 @@ def test_archived_program_refuses_notes_concerns_and_reflections(pair):
     with pytest.raises(SessionError, match="archived"):
         services.concern_raise(pair=pair, me=mentor_of(pair), text="worry")
     assert log.private_notes.get().text == "I felt rushed"
+
+
+# --- What a QA pass as participants found ---------------------------------------------------------------------------------
+
+
+def test_closing_a_pair_cancels_its_future_meetings_and_voids_their_reminders(pair, deliver_outbox):
+    from sessions_log.models import MeetingChange, Reminder
+
+    future = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(days=5), duration_minutes=45)
+    past = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=2), duration_minutes=45)
+    reminder = Reminder.objects.create(key="meeting-tomorrow-x", kind=Reminder.Kind.MEETING_UPCOMING, recipient=mentee_of(pair), meeting=future, pair=pair, due_at=future.starts_at - datetime.timedelta(days=1))
+    deliver_outbox()
+    mail.outbox.clear()
+    services.pair_close(pair=pair, me=mentee_of(pair), reason=Pair.EndReason.NOT_A_FIT, reflection="Not for us.")
+    deliver_outbox()
+    future.refresh_from_db()
+    past.refresh_from_db()
+    reminder.refresh_from_db()
+    assert (future.status, future.sequence, past.status, reminder.status) == ("cancelled", 1, "scheduled", "cancelled")
+    assert not MeetingChange.objects.exists()  # nobody asked to cancel: not a senior-side cancellation
+    # Through the outbox (delivered after commit), one cancellation to each side.
+    cancellations = [m for m in mail.outbox if m.attachments]
+    assert sorted(m.to[0] for m in cancellations) == sorted([mentor_of(pair).email, mentee_of(pair).email])
+    for message in cancellations:
+        calendar = parse_ics(message)
+        assert calendar.method.value == "CANCEL" and int(calendar.vevent.sequence.value) == 1
+        assert "The pair has ended." in message.body
+
+
+def test_moving_a_meeting_to_its_own_time_is_refused_and_records_nothing(pair):
+    from sessions_log.models import MeetingChange
+
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(days=5), duration_minutes=45)
+    mail.outbox.clear()
+    with pytest.raises(SessionError, match="Nothing changed"):
+        services.meeting_reschedule(meeting=meeting, me=mentee_of(pair), starts_at=meeting.starts_at, reason="x")
+    meeting.refresh_from_db()
+    assert meeting.sequence == 0 and not MeetingChange.objects.exists()
+    from mentoring.models import OutboxMessage
+
+    assert OutboxMessage.objects.count() == 2  # the two invites from booking, nothing more
+
+
+def test_slot_times_flag_hours_outside_the_day_for_either_side(pair):
+    night_in_new_york = soon(days=5).replace(hour=8)  # 08:00 UTC: 03:00 or 04:00 in New York
+    slot = services.slot_times(pair=pair, me=mentor_of(pair), starts_at=night_in_new_york)
+    assert slot.odd_for_partner and not slot.odd_for_me and slot.partner == mentee_of(pair)
+    afternoon = services.slot_times(pair=pair, me=mentor_of(pair), starts_at=soon(days=5).replace(hour=15))
+    assert not afternoon.odd_for_partner and not afternoon.odd_for_me

@@ -744,3 +744,183 @@ def test_a_leavers_calendar_feed_stops(client):
     pair.mentor.employee.left_date = _dt.date(2026, 11, 1)
     pair.mentor.employee.save()
     assert client.get(url).status_code == 404
+
+
+# --- What a QA pass as participants found ---------------------------------------------------------------------------------------
+
+
+def book(pair, *, days=4, hour=15, zone=LONDON, by=None, **fields) -> Meeting:
+    return services.meeting_schedule(pair=pair, me=by or pair.mentor.employee, starts_at=local_slot(days=days, hour=hour, zone=zone), duration_minutes=45, video_url="https://meet.example/x", **fields)
+
+
+def test_ending_a_pair_cancels_its_future_meetings_on_the_page_and_in_the_feed(pair, mentor, mentee, client, deliver_outbox):
+    meeting = book(pair)
+    deliver_outbox()
+    mail.outbox.clear()
+    assert mentor.post(reverse("pair_close", args=[pair.pk]), {"reason": "not_a_fit", "reflection": "We tried."}).status_code == 302
+    meeting.refresh_from_db()
+    assert meeting.status == "cancelled" and meeting.sequence == 1
+    for side in (mentor, mentee):
+        page = side.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+        assert "Join the call" not in page and "Cancelled when the pair ended." in page
+    feed = services.calendar_feed_for(me=pair.mentee.employee)
+    [event] = vobject.readOne(client.get(reverse("calendar_feed", args=[feed.token])).content.decode()).vevent_list
+    assert event.status.value == "CANCELLED"
+    deliver_outbox()
+    cancellations = [m for m in mail.outbox if m.attachments]
+    assert sorted(m.to[0] for m in cancellations) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+    assert all(parse_ics(m).method.value == "CANCEL" for m in cancellations)
+
+
+def test_the_reason_for_a_move_or_a_cancel_is_in_both_emails_and_on_the_pair_page(pair, mentor, mentee, deliver_outbox):
+    moved, cancelled = book(pair, days=4), book(pair, days=6)
+    deliver_outbox()
+    mail.outbox.clear()
+    later = local_slot(days=5, hour=11, zone=NEW_YORK)
+    url = reverse("meeting_reschedule", args=[pair.pk, moved.pk])
+    assert mentee.post(url, {"day": later.date().isoformat(), "time": "11:00", "duration_minutes": "45", "reason": "Board meeting ran over", "sequence": "0"}).status_code == 302
+    assert mentor.post(reverse("meeting_cancel", args=[pair.pk, cancelled.pk]), {"reason": "Off sick all week"}).status_code == 302
+    deliver_outbox()
+    moved_mail = [m for m in mail.outbox if m.subject.startswith("Moved")]
+    cancelled_mail = [m for m in mail.outbox if m.subject.startswith("Cancelled")]
+    assert len(moved_mail) == len(cancelled_mail) == 2
+    assert all("Board meeting ran over" in m.body and "Board meeting ran over" in m.alternatives[0][0] for m in moved_mail)
+    assert all("Off sick all week" in m.body and "Off sick all week" in m.alternatives[0][0] for m in cancelled_mail)
+    to_mentor = next(m for m in moved_mail if m.to == [pair.mentor.employee.email])
+    assert "Sam wrote: Board meeting ran over" in to_mentor.body
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "Board meeting ran over" in page and "Moved by Sam from" in page
+    assert "Off sick all week" in page and "Cancelled by you" in page
+
+
+def test_moving_a_meeting_to_the_same_time_changes_nothing(pair, mentor, deliver_outbox):
+    meeting = book(pair)
+    deliver_outbox()
+    mail.outbox.clear()
+    local = meeting.starts_at.astimezone(LONDON)
+    url = reverse("meeting_reschedule", args=[pair.pk, meeting.pk])
+    response = mentor.post(url, {"day": local.date().isoformat(), "time": local.strftime("%H:%M"), "duration_minutes": "45", "reason": "", "sequence": "0"})
+    assert response.status_code == 200 and "Nothing changed" in response.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.sequence == 0 and not MeetingChange.objects.exists()
+    assert deliver_outbox() == 0 and not mail.outbox
+
+
+def test_a_refused_goal_progress_comes_back_in_place_with_the_note_kept(world, mentee):
+    pair = world["pair"]
+    response = mentee.post(reverse("goal_progress", args=[pair.pk, world["goal_id"]]), {"progress": "150", "note": "Used it on three reports"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'value="Used it on three reports"' in page and 'value="150"' in page
+    form_html = page[page.index(f'action="{reverse("goal_progress", args=[pair.pk, world["goal_id"]])}"') :]
+    assert "less than or equal to 100" in form_html[:2500] and "autofocus" in form_html[:2500]
+    assert AgreementGoal.objects.get(pk=world["goal_id"]).progress == 20
+
+
+def test_an_action_due_in_the_past_comes_back_open_with_the_text_kept(pair, mentee):
+    yesterday = timezone.now().astimezone(NEW_YORK).date() - datetime.timedelta(days=1)
+    response = mentee.post(reverse("action_commit", args=[pair.pk]), {"text": "Post in the team channel", "due_on": yesterday.isoformat()})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<details class="mb-3" id="action-form" open>' in page
+    assert "Post in the team channel" in page and "The due date is in the past." in page
+    assert not ActionItem.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "url_name", "needs_log", "data", "limit"),
+    [
+        ("mentor", "session_log_create", False, {"shared_notes": "x" * 50_000}, "10,000"),
+        ("mentor", "private_note_edit", True, {"text": "x" * 100_000}, "10,000"),
+        ("mentee", "feedback_submit", True, {"usefulness": "4", "psychological_safety": "4", "comment": "x" * 20_000}, "2,000"),
+        ("mentor", "insight_add", False, {"text": "x" * 5_000}, "1,000"),
+    ],
+    ids=["shared-notes", "private-note", "feedback-comment", "insight"],
+)
+def test_long_texts_are_refused_with_the_limit(world, mentor, mentee, who, url_name, needs_log, data, limit):
+    pair = world["pair"]
+    client = mentor if who == "mentor" else mentee
+    args = [pair.pk, world["log_id"]] if needs_log else [pair.pk]
+    if url_name == "session_log_create":
+        data = {**log_post(pair), **data}
+    before = (SessionLog.objects.count(), PrivateNote.objects.count(), Feedback.objects.count(), Insight.objects.count())
+    response = client.post(reverse(url_name, args=args), data)
+    assert response.status_code == 200
+    assert f"{limit} characters at most" in response.content.decode()
+    assert (SessionLog.objects.count(), PrivateNote.objects.count(), Feedback.objects.count(), Insight.objects.count()) == before
+
+
+def test_a_cancelled_meeting_is_listed_in_date_order_among_the_upcoming_ones(pair, mentor):
+    first, cancelled, last = book(pair, days=3), book(pair, days=5), book(pair, days=9)
+    services.meeting_cancel(meeting=cancelled, me=pair.mentee.employee, reason="Travel")
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    positions = [page.index(f'id="meeting-{m.pk}"') for m in (first, cancelled, last)]
+    assert positions == sorted(positions) and positions[-1] < page.index('id="logs"')  # not under past meetings
+    assert "Past meetings" not in page
+
+
+def test_the_move_page_of_a_cancelled_meeting_only_says_it_was_cancelled(pair, mentor):
+    meeting = book(pair)
+    services.meeting_cancel(meeting=meeting, me=pair.mentor.employee, reason="Travel")
+    page = mentor.get(reverse("meeting_reschedule", args=[pair.pk, meeting.pk])).content.decode()
+    assert "was cancelled" in page
+    assert "Now booked for" not in page and "updated invite" not in page and "Move the meeting" not in page
+
+
+def test_refusals_write_dates_as_the_rest_of_the_app_in_my_time_zone(pair, mentor):
+    meeting = book(pair, days=4, hour=8)
+    response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(local_slot(days=4, hour=8)))
+    page = response.content.decode()
+    assert f"You already have a meeting on {meeting.starts_at.astimezone(LONDON):%A %-d %B}, 08:00" in page
+    ends_on = pair.program.ends_on
+    response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(datetime.datetime.combine(ends_on + datetime.timedelta(days=3), datetime.time(10))))
+    assert f"The program ends on {ends_on:%A %-d %B %Y}." in response.content.decode()
+    stale = mentor.post(
+        reverse("meeting_reschedule", args=[pair.pk, meeting.pk]),
+        {"day": local_slot(days=6).date().isoformat(), "time": "10:00", "duration_minutes": "45", "sequence": "7"},
+    ).content.decode()
+    assert f"it is now on {meeting.starts_at.astimezone(LONDON):%A %-d %B}, 08:00" in stale
+    assert "-" + f"{meeting.starts_at:%m}-" not in (stale.split("it is now on")[1][:40])
+
+
+def test_the_schedule_form_shows_the_partners_time_and_warns_at_night(pair, mentor):
+    night_for_sam = local_slot(days=4, hour=8)  # 08:00 in London is 03:00 in New York
+    there = night_for_sam.astimezone(NEW_YORK)
+    page = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"at": night_for_sam.isoformat()}).content.decode()
+    assert f"That is {there:%A} 03:00 for Sam (America/New_York)." in page and "outside usual waking hours" in page
+    hint = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"hint": "1", "day": night_for_sam.date().isoformat(), "time": "08:00"}, HTTP_HX_REQUEST="true")
+    assert hint.status_code == 200 and "<html" not in hint.content.decode() and "03:00 for Sam" in hint.content.decode()
+    fine = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"hint": "1", "day": night_for_sam.date().isoformat(), "time": "15:00"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "10:00 for Sam" in fine and "outside usual waking hours" not in fine
+    response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(night_for_sam), follow=True)
+    assert Meeting.objects.filter(starts_at=night_for_sam).exists()  # a warning, not a refusal
+    assert "outside usual waking hours: check it suits them" in response.content.decode()
+
+
+def test_an_ended_pair_does_not_wait_for_an_acknowledgement(world, mentee):
+    pair = world["pair"]
+    assert "Waiting for your acknowledgement." in mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    services.pair_close(pair=pair, me=pair.mentor.employee, reason="completed", reflection="Done.")
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "Waiting for your acknowledgement." not in page and "to acknowledge." not in page
+
+
+def test_logging_a_meeting_already_logged_says_so_up_front_with_a_link(world, mentor, mentee):
+    pair = world["pair"]
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair), meeting=Meeting.objects.get(pk=world["past_meeting_id"]))
+    url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['past_meeting_id']}"
+    page = mentee.get(url).content.decode()
+    assert "Maya has already logged this meeting." in page and f"#log-{log.pk}" in page
+    assert 'name="shared_notes"' not in page
+    page = mentor.get(url).content.decode()
+    assert "You have already logged this meeting." in page and reverse("session_log_edit", args=[pair.pk, log.pk]) in page
+
+
+def test_an_insight_with_another_programs_topic_says_so(pair, mentor):
+    from tests.factories import TopicFactory
+
+    other_topic = TopicFactory(name="Not in this program")
+    response = mentor.post(reverse("insight_add", args=[pair.pk]), {"topic": other_topic.pk, "text": "Teams prefer chat"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Choose one of this program" in page and "Write the insight." not in page
+    assert "Teams prefer chat" in page and not Insight.objects.exists()
