@@ -956,9 +956,11 @@ def roster_apply(
     leaver_ids = [pk_of[leaver.employee_id] for leaver in plan.leavers]
     if leaver_ids:
         from pairing.services import pairs_end_for_leavers  # noqa: PLC0415 - pairing builds on the directory
+        from programs.services import enrollments_withdraw_for_leavers  # noqa: PLC0415
         from sessions_log.models import CalendarFeed  # noqa: PLC0415
 
         pairs_end_for_leavers(employee_ids=leaver_ids)
+        enrollments_withdraw_for_leavers(employee_ids=leaver_ids)  # after: an approved place with an ended pair is kept
         CalendarFeed.objects.filter(employee_id__in=leaver_ids).delete()
     if rejoiner_users:
         User.objects.filter(pk__in=rejoiner_users, is_active=False).update(is_active=True)

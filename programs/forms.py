@@ -13,11 +13,13 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db.models.functions import Lower
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mentoring.models import Department, Employee
 
+from . import services
 from .models import DEFAULT_WEIGHTS, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, EnrollmentTopic, Program, Resource, Role, Topic
 from .services import Application
 
@@ -105,12 +107,13 @@ class ProgramForm(forms.ModelForm):
         self.fields["departments"].queryset = Department.objects.order_by("name")
         self.fields["mode"].choices = Program.Mode.choices  # no empty choice for radios
         self.fields["pairing_strategy"].choices = Program.Strategy.choices
-        if program.pk and program.status != Program.Status.DRAFT:
-            # Invitation emails link to the short name and applicants chose a side for the mode.
-            self.fields["mode"].disabled = True
-            self.fields["mode"].help_text = _("The mode cannot change once enrollment has opened.")
-            self.fields["slug"].disabled = True
-            self.fields["slug"].help_text = _("Links already sent to people use the short name, so it cannot change once enrollment has opened.")
+        # What the program's status has fixed is shown but not editable; the service refuses it too.
+        self.locked = services.locked_fields(program) if program.pk else {}
+        for name, why in self.locked.items():
+            if name in self.fields:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = why
+        self.lock_note = services.locked_summary(program) if program.pk and program.status != Program.Status.DRAFT else ""
 
         weights = {**DEFAULT_WEIGHTS, **(program.pairing_weights or {})}
         for key, label in WEIGHT_LABELS.items():
@@ -133,6 +136,7 @@ class ProgramForm(forms.ModelForm):
             Fieldset(_("Basics"), "name", "slug", "description", "objectives", "topics", "mode", css_class="mb-4"),
             Fieldset(
                 _("Dates"),
+                HTML('<p class="form-text">{}</p>'.format(_("A date you set or change cannot be in the past."))),
                 Row(Column("enrollment_opens_on"), Column("enrollment_closes_on")),
                 Row(Column("starts_on"), Column("ends_on")),
                 Row(Column("cadence_days"), Column("meeting_minutes"), Column("expected_sessions")),
@@ -177,6 +181,14 @@ class ProgramForm(forms.ModelForm):
                 # Model.clean() (run next by ModelForm) checks the JSON as it will be stored.
                 self.instance.pairing_weights = weights
         self.instance.reminders = {kind: bool(cleaned.get(REMINDER_PREFIX + kind)) for kind in REMINDER_KINDS}
+        # Past dates, fixed fields and level rules no pair can meet: as field errors here, and
+        # refused again by the service for anything that does not come through this form.
+        program = self.instance if self.instance.pk else None
+        names = [*services.DATE_FIELDS, *services.LEVEL_FIELDS, *(["departments", "mode", "slug"] if program else [])]
+        checked = {name: cleaned[name] for name in names if name in cleaned}
+        for name, message in services.program_change_problems(program=program, fields=checked).items():
+            if name not in self.errors:
+                self.add_error(name if name in self.fields else None, message)
         return cleaned
 
     def _update_errors(self, errors):
@@ -204,8 +216,14 @@ class CloneForm(forms.Form):
     enrollment_opens_on = forms.DateField(
         label=gettext_lazy("Enrollment opens"),
         widget=forms.DateInput(**DATE_WIDGET),
-        help_text=gettext_lazy("Every other date moves by the same number of days."),
+        help_text=gettext_lazy("Today or later. Every other date moves by the same number of days."),
     )
+
+    def clean_enrollment_opens_on(self):
+        day = self.cleaned_data["enrollment_opens_on"]
+        if day < services.today():
+            raise ValidationError(_("%(day)s is in the past: choose today or a later day (every other date moves with it).") % {"day": date_format(day)})
+        return day
 
 
 class TransitionForm(forms.Form):
@@ -455,6 +473,10 @@ class DecisionForm(forms.Form):
     ]
     enrollment = IdListField(error_messages={"required": gettext_lazy("Select at least one application first.")})
     decision = forms.ChoiceField(choices=DECISIONS)
-    message = forms.CharField(required=False, max_length=2000)
+    message = forms.CharField(
+        required=False,
+        max_length=services.MESSAGE_MAX,
+        error_messages={"max_length": gettext_lazy("The message is %(show_value)d characters long; keep it to %(limit_value)d or fewer.")},
+    )
     # When the page was loaded: what another HR admin decided since is not overwritten.
     seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from mentoring.mail import send_templated
-from mentoring.audit import audit_record
+from mentoring.audit import audit_record, changed_fields
 from mentoring.models import AuditEvent, Employee, Role as UserRole
 
 from .models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
@@ -66,7 +68,7 @@ def transition_problems(*, program: Program, to: str, on: datetime.date | None =
         if not program.topics.exists():
             problems.append(_("Choose at least one focus topic first."))
         if program.enrollment_closes_on < on:
-            problems.append(_("Enrollment was set to close on %(day)s, which has passed: change the dates first.") % {"day": program.enrollment_closes_on})
+            problems.append(_("Enrollment was set to close on %(day)s, which has passed: change the dates first.") % {"day": date_format(program.enrollment_closes_on)})
     elif to == S.DRAFT:
         if program.enrollments.exclude(status=Enrollment.Status.INVITED).exists():
             problems.append(_("People have already applied: close enrollment instead of going back to draft."))
@@ -76,11 +78,11 @@ def transition_problems(*, program: Program, to: str, on: datetime.date | None =
             problems.append(_("Approve at least one mentor and one mentee before matching."))
     elif to == S.ACTIVE:
         if on > program.ends_on:
-            problems.append(_("The program ended on %(day)s: change the dates first.") % {"day": program.ends_on})
+            problems.append(_("The program ended on %(day)s: change the dates first.") % {"day": date_format(program.ends_on)})
         problems.extend(_start_problems(program))
     elif to == S.COMPLETED:
         if on < program.starts_on:
-            problems.append(_("The program has not started yet (it starts on %(day)s).") % {"day": program.starts_on})
+            problems.append(_("The program has not started yet (it starts on %(day)s).") % {"day": date_format(program.starts_on)})
     return problems
 
 
@@ -137,22 +139,180 @@ def _validate(program: Program) -> None:
         raise ProgramError(" ".join(m for msgs in exc.message_dict.values() for m in msgs)) from exc
 
 
+# --- What can still change -----------------------------------------------------------------------
+
+DATE_FIELDS = ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on")
+LEVEL_FIELDS = ("mentor_max_level", "mentee_min_level", "min_level_gap")
+ELIGIBILITY_FIELDS = (*LEVEL_FIELDS, "departments")
+SURVEY_FIELDS = ("midpoint_survey_on", "final_survey_on")
+PAST_ENROLLMENT = (S.MATCHING, S.ACTIVE, S.COMPLETED, S.ARCHIVED)
+
+
+def locked_fields(program: Program, *, on: datetime.date | None = None) -> dict[str, str]:
+    """{field: why it can no longer change} at this point of the program's lifecycle.
+
+    Each step fixes what people have already acted on: invitations link to the short name and
+    were sent for the mode and the day enrollment opened; approvals were made under the
+    eligibility rules; pairs were formed for the start date; a completed program's dates are
+    what its metrics are measured against.
+    """
+    on = on or today()
+    status = program.status
+    if program.pk is None or status == S.DRAFT:
+        return {}
+    locked = {
+        "mode": _("The mode cannot change once enrollment has opened."),
+        "slug": _("Links already sent to people use the short name, so it cannot change once enrollment has opened."),
+        "enrollment_opens_on": _("Enrollment has opened, so the day it opened is fixed."),
+    }
+    if status in PAST_ENROLLMENT:
+        locked["enrollment_closes_on"] = _("Enrollment has closed, so its window is fixed.")
+        for name in ELIGIBILITY_FIELDS:
+            locked[name] = _("People were approved under these rules, so they are fixed once matching has started.")
+        locked["starts_on"] = _("Pairs are formed for this start date, so it is fixed once matching has started.")
+    for name in SURVEY_FIELDS:
+        day = getattr(program, name)
+        if day and day < on:
+            locked[name] = _("This survey's day has passed, so it is fixed.")
+    if status in (S.COMPLETED, S.ARCHIVED):
+        for name in DATE_FIELDS:
+            locked[name] = _("The program is completed, so its dates are fixed.")
+    return locked
+
+
+def locked_summary(program: Program) -> str:
+    """One line for the top of the edit form: what this status fixes and what may still move."""
+    return {
+        S.ENROLLMENT_OPEN: _("Enrollment is open: the mode, the short name and the day enrollment opened are fixed. Other dates may move, but not into the past."),
+        S.MATCHING: _("Matching has started: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
+        S.ACTIVE: _("The program is running: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
+        S.COMPLETED: _("The program is completed: its dates and eligibility are fixed."),
+    }.get(program.status, _("Dates you set cannot be in the past."))
+
+
+def _same(name: str, old, new) -> bool:
+    if name in ("topics", "departments"):
+        return {getattr(x, "pk", x) for x in old} == {getattr(x, "pk", x) for x in new}
+    return old == new
+
+
+def program_change_problems(*, program: Program | None, fields: dict, on: datetime.date | None = None) -> dict[str, str]:
+    """{field: why this value is refused} for a new program (program=None) or an edit.
+
+    Fields the lifecycle has fixed cannot change (see locked_fields), and a date that is set or
+    changed cannot be in the past: nobody can enroll, meet or answer a survey yesterday.
+    """
+    on = on or today()
+    problems: dict[str, str] = {}
+    locked = locked_fields(program, on=on) if program is not None else {}
+    for name, value in fields.items():
+        if program is None:
+            changed = True
+        else:
+            current = list(program.departments.all()) if name == "departments" else getattr(program, name, value)
+            changed = not _same(name, current, value)
+        if not changed:
+            continue
+        if name in locked:
+            label = str(Program._meta.get_field(name).verbose_name)
+            problems[name] = f"{label[:1].upper()}{label[1:]}: {locked[name]}"
+        elif name in DATE_FIELDS and value and value < on:
+            problems[name] = _("%(what)s %(day)s, which is in the past: choose today (%(today)s) or a later day.") % {
+                "what": _date_label(name), "day": date_format(value), "today": date_format(on)
+            }
+    levels = {name: fields.get(name, getattr(program, name, None)) for name in LEVEL_FIELDS}
+    levels_changed = program is None or any(not _same(name, getattr(program, name), levels[name]) for name in LEVEL_FIELDS)
+    if not problems and levels_changed and None not in levels.values():
+        refusal = _level_rule_refusal(**levels)
+        if refusal:
+            problems["min_level_gap"] = refusal
+    return problems
+
+
+def _date_label(name: str) -> str:
+    return {
+        "enrollment_opens_on": _("Enrollment opens on"),
+        "enrollment_closes_on": _("Enrollment closes on"),
+        "starts_on": _("The program starts on"),
+        "ends_on": _("The program ends on"),
+        "midpoint_survey_on": _("The midpoint survey is on"),
+        "final_survey_on": _("The final survey is on"),
+    }[name]
+
+
+def _level_rule_refusal(*, mentor_max_level: int, mentee_min_level: int, min_level_gap: int) -> str:
+    """Why no pair can ever meet the level rules with the people in the directory ('' if some can)."""
+    current = Employee.objects.current()
+    most_junior = current.filter(level__lte=mentor_max_level).order_by("level").values_list("level", flat=True).first()
+    most_senior = current.filter(level__gte=mentee_min_level).order_by("-level").values_list("level", flat=True).first()
+    # An empty side may still be filled by the next roster import: only refuse what the
+    # directory proves impossible.
+    if most_junior is None or most_senior is None or most_senior - most_junior >= min_level_gap:
+        return ""
+    return _(
+        "No pair can meet these rules: the most junior possible mentor in the directory is at level %(junior)s and the most "
+        "senior possible mentee at level %(senior)s, fewer than %(gap)s levels apart. Lower the gap or widen the levels."
+    ) % {"junior": most_junior, "senior": most_senior, "gap": min_level_gap}
+
+
+def level_rule_warnings(program: Program) -> list[str]:
+    """The level rules leave some eligible mentors and mentees unpairable (allowed, but said)."""
+    need = program.mentor_max_level + program.min_level_gap
+    if need <= program.mentee_min_level:
+        return []
+    return [
+        _(
+            "Not every eligible pair is possible: a mentor at level %(max)s needs a mentee at level %(need)s or above (a gap of at least %(gap)s), "
+            "but mentees start at level %(min)s. To make every eligible mentor and mentee pairable, keep the mentors' highest level at %(limit)s or below."
+        )
+        % {"max": program.mentor_max_level, "need": need, "gap": program.min_level_gap, "min": program.mentee_min_level, "limit": max(program.mentee_min_level - program.min_level_gap, 0)}
+    ]
+
+
+def _raise_change_problems(problems: dict[str, str]) -> None:
+    if problems:
+        raise ProgramError(" ".join(problems.values()))
+
+
+# Free-text bodies are recorded as changed, without their text: the audit log cannot be edited.
+AUDIT_TEXT_FIELDS = {"description", "objectives", "agreement_template"}
+
+
+def _audit_values(program: Program) -> dict:
+    values = {}
+    for f in Program._meta.concrete_fields:
+        if f.name in {"id", "created_by", "created_at", "updated_at"}:
+            continue
+        value = getattr(program, f.name)
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        elif not isinstance(value, (str, int, float, bool, dict, list, type(None))):
+            value = str(value)
+        values[f.name] = value
+    values["topics"] = sorted(program.topics.values_list("pk", flat=True))
+    values["departments"] = sorted(program.departments.values_list("pk", flat=True))
+    return values
+
+
+def _hide_text(values: dict) -> dict:
+    return {name: ("(changed)" if name in AUDIT_TEXT_FIELDS else value) for name, value in values.items()}
+
+
 @transaction.atomic
 def program_create(*, by, topics, departments=(), **fields) -> Program:
     _require_hr(by)
     program = Program(created_by=by, status=S.DRAFT, **fields)
     _validate(program)
+    _raise_change_problems(program_change_problems(program=None, fields={name: fields[name] for name in (*DATE_FIELDS, *LEVEL_FIELDS) if name in fields}))
     if Program.objects.filter(slug=program.slug).exists():
         raise ProgramError(_("Another program already uses the short name %(slug)s.") % {"slug": program.slug})
     program.save()
     program.topics.set(topics)
     program.departments.set(departments)
     ProgramTransition.objects.create(program=program, from_status="", to_status=S.DRAFT, by=by, note=_("Created"))
+    after = {name: value for name, value in _audit_values(program).items() if name not in AUDIT_TEXT_FIELDS}
+    audit_record(action=AuditEvent.Action.PROGRAM_CREATED, target=program, actor=by, summary="Created as a draft", after=after)
     return program
-
-
-# Fields that may not change once people can see or apply to the program.
-LOCKED_AFTER_DRAFT = {"mode"}
 
 
 @transaction.atomic
@@ -160,10 +320,9 @@ def program_update(*, program: Program, by, topics=None, departments=None, **fie
     _require_hr(by)
     program = Program.objects.select_for_update().get(pk=program.pk)
     _require_editable(program)
-    if program.status != S.DRAFT:
-        changed_locked = [name for name in LOCKED_AFTER_DRAFT if name in fields and fields[name] != getattr(program, name)]
-        if changed_locked:
-            raise ProgramError(_("The mode cannot change once enrollment has opened."))
+    checked = {**fields, **({"departments": departments} if departments is not None else {})}
+    _raise_change_problems(program_change_problems(program=program, fields=checked))
+    before = _audit_values(program)
     for name, value in fields.items():
         setattr(program, name, value)
     _validate(program)
@@ -172,6 +331,11 @@ def program_update(*, program: Program, by, topics=None, departments=None, **fie
         program.topics.set(topics)
     if departments is not None:
         program.departments.set(departments)
+    old, new = changed_fields(before, _audit_values(program))
+    if new:
+        audit_record(
+            action=AuditEvent.Action.PROGRAM_UPDATED, target=program, actor=by, summary=f"Edited: {', '.join(new)}"[:300], before=_hide_text(old), after=_hide_text(new)
+        )
     return program
 
 
@@ -300,6 +464,16 @@ def enrollment_invite(*, program: Program, employees, role: str, by, message: st
         to_create.append(Enrollment(program=program, employee=employee, role=role, status=Enrollment.Status.INVITED, invited_by=by, invited_at=now, time_zone=employee.time_zone))
         result.invited.append(employee)
     Enrollment.objects.bulk_create(to_create)
+    if to_create:
+        # Ids and counts only: the personal message is free text and stays out of the log.
+        invited_ids = list(Enrollment.objects.filter(program=program, employee__in=result.invited).order_by("pk").values_list("pk", flat=True))
+        audit_record(
+            action=AuditEvent.Action.ENROLLMENTS_INVITED,
+            target=program,
+            actor=by,
+            summary=_plural(len(to_create), "person invited", "people invited") + f" as {role}",
+            after={"role": role, "enrollments": invited_ids, "skipped": len(result.skipped), "unknown_emails": len(result.unknown_emails)},
+        )
     apply_url = _absolute("program_apply", program.slug)
     for employee in result.invited:
         _send(to=employee, template="invitation", context={"program": program, "role": Role(role).label.lower(), "message": message, "apply_url": apply_url})
@@ -433,8 +607,24 @@ DECISIONS = {
 @dataclass
 class ReviewResult:
     changed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # every selected application left as it was, for whatever reason below
     decided_meanwhile: int = 0  # decided by someone else after the reviewer loaded the queue
+    # Why the others were left as they were: their status (invited, withdrawn, declined, or
+    # already what was decided) -> how many; the people who have left the company; and ids
+    # that are not in this program.
+    kept_by_status: dict[str, int] = field(default_factory=dict)
+    leavers: list[Employee] = field(default_factory=list)
+    not_found: int = 0
+
+
+# Leavers can be declined (that closes their application) but not approved or waitlisted.
+LEAVER_REFUSED = (Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED)
+MESSAGE_MAX = 2000
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    """For audit summaries, which are stored in English like the others."""
+    return f"{count} {singular if count == 1 else plural}"
 
 
 @transaction.atomic
@@ -444,32 +634,55 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
     `seen_at` is when the reviewer loaded the queue: an application decided after that (by
     another HR admin, a moment earlier) is left as it is and counted in decided_meanwhile,
     so two admins deciding differently at once do not send the person two contradictory emails.
+    People who have left the company are not approved or waitlisted, and never emailed.
     """
     _require_hr(by)
     program = Program.objects.select_for_update().get(pk=program.pk)
     _require_editable(program)
     if decision not in DECISIONS:
         raise ProgramError(_("Unknown decision."))
+    message = message.strip()
+    if len(message) > MESSAGE_MAX:
+        raise ProgramError(
+            _("The message is %(length)s characters long; keep it to %(max)s or fewer.") % {"length": f"{len(message):,}", "max": f"{MESSAGE_MAX:,}"}
+        )
     candidates = list(Enrollment.objects.select_for_update().filter(program=program, pk__in=list(enrollment_ids)).select_related("employee"))
     result = ReviewResult()
     now = timezone.now()
-    changed = []
+    changed, before = [], {}
     for enrollment in candidates:
         if seen_at is not None and enrollment.decided_at is not None and enrollment.decided_at > seen_at:
             result.decided_meanwhile += 1
             continue
         if enrollment.status not in DECISIONS[decision]:
-            result.skipped += 1
+            result.kept_by_status[enrollment.status] = result.kept_by_status.get(enrollment.status, 0) + 1
             continue
+        if decision in LEAVER_REFUSED and not enrollment.employee.is_current:
+            result.leavers.append(enrollment.employee)
+            continue
+        before[str(enrollment.pk)] = enrollment.status
         enrollment.status = decision
         enrollment.decided_by = by
         enrollment.decided_at = now
-        enrollment.decision_message = message.strip()[:2000]
+        enrollment.decision_message = message
         changed.append(enrollment)
     Enrollment.objects.bulk_update(changed, ["status", "decided_by", "decided_at", "decision_message"])
     result.changed = len(changed)
-    result.skipped += len(set(map(int, enrollment_ids))) - len(candidates)
+    result.not_found = len(set(map(int, enrollment_ids))) - len(candidates)
+    result.skipped = sum(result.kept_by_status.values()) + len(result.leavers) + result.not_found
+    if changed:
+        # Statuses only: the message to the people is free text and stays out of the log.
+        audit_record(
+            action=AuditEvent.Action.ENROLLMENTS_DECIDED,
+            target=program,
+            actor=by,
+            summary=_plural(len(changed), "application", "applications") + f" {decision}",
+            before={"enrollments": before},
+            after={"enrollments": {str(e.pk): decision for e in changed}},
+        )
     for enrollment in changed:
+        if not enrollment.employee.is_current:
+            continue  # a leaver's decline closes the application; their mailbox is gone
         _send(
             to=enrollment.employee,
             template=f"decision_{decision}",
@@ -489,7 +702,58 @@ def enrollment_reopen(*, enrollment: Enrollment, by) -> Enrollment:
     enrollment.decided_by = by
     enrollment.decided_at = timezone.now()
     enrollment.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        action=AuditEvent.Action.ENROLLMENTS_DECIDED,
+        target=enrollment.program,
+        actor=by,
+        summary="1 application reopened",
+        before={"enrollments": {str(enrollment.pk): Enrollment.Status.DECLINED}},
+        after={"enrollments": {str(enrollment.pk): Enrollment.Status.APPLIED}},
+    )
     return enrollment
+
+
+# Open places a leaver no longer takes: not yet decided, or approved but never paired.
+LEAVER_WITHDRAWN = (Enrollment.Status.INVITED, Enrollment.Status.APPLIED, Enrollment.Status.WAITLISTED, Enrollment.Status.APPROVED)
+
+
+@transaction.atomic
+def enrollments_withdraw_for_leavers(*, employee_ids) -> int:
+    """The roster recorded these people as having left: their open enrollments are withdrawn.
+
+    Called after their pairs were ended (pairing.services.pairs_end_for_leavers), which also
+    removed their proposed pairs: an approved enrollment with a pair left took part and keeps
+    its status (the pair records the end); one never paired is withdrawn. Archived programs are
+    read-only and kept as they are. Returns how many enrollments were withdrawn.
+    """
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+
+    paired = Pair.objects.filter(Q(mentor_id=OuterRef("pk")) | Q(mentee_id=OuterRef("pk")))
+    enrollments = list(
+        Enrollment.objects.select_for_update()
+        .filter(employee_id__in=list(employee_ids), status__in=LEAVER_WITHDRAWN)
+        .exclude(program__status=S.ARCHIVED)
+        .exclude(Q(status=Enrollment.Status.APPROVED) & Exists(paired))
+        .order_by("program_id", "pk")
+    )
+    now = timezone.now()
+    by_program: dict[int, dict[str, str]] = {}
+    for enrollment in enrollments:
+        by_program.setdefault(enrollment.program_id, {})[str(enrollment.pk)] = enrollment.status
+        enrollment.status = Enrollment.Status.WITHDRAWN
+        enrollment.withdrawn_at = now
+        enrollment.withdrawal_reason = _("Left the company (recorded by a roster import).")
+    Enrollment.objects.bulk_update(enrollments, ["status", "withdrawn_at", "withdrawal_reason"])
+    for program_id, before in by_program.items():
+        audit_record(
+            action=AuditEvent.Action.ENROLLMENTS_WITHDRAWN,
+            object_type="programs.program",
+            object_id=program_id,
+            summary=_plural(len(before), "enrollment", "enrollments") + " withdrawn: left the company",
+            before={"enrollments": before},
+            after={"enrollments": dict.fromkeys(before, Enrollment.Status.WITHDRAWN), "reason": "left_company"},
+        )
+    return len(enrollments)
 
 
 # --- Resources checklist ----------------------------------------------------------------------

@@ -111,6 +111,7 @@ def program_create(request):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Program “%(name)s” created as a draft. Open enrollment when it is ready.") % {"name": program.name})
+            _warn_about_level_rules(request, program)
             return redirect("program_detail", pk=program.pk)
     return render(request, "programs/program_form.html", {"form": form, "program": None})
 
@@ -125,22 +126,29 @@ def program_edit(request, pk: int):
     form = ProgramForm(request.POST or None, instance=Program.objects.get(pk=pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.program_update(program=program, by=request.user, **form.service_fields())
+            program = services.program_update(program=program, by=request.user, **form.service_fields())
         except ProgramError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Changes saved."))
+            _warn_about_level_rules(request, program)
             return redirect("program_detail", pk=pk)
     return render(request, "programs/program_form.html", {"form": form, "program": program})
+
+
+def _warn_about_level_rules(request, program: Program) -> None:
+    for warning in services.level_rule_warnings(program):
+        messages.warning(request, warning)
 
 
 @hr_required
 def program_clone(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
+    # A year later, or today if that has passed too: a copy's dates cannot be in the past.
     initial = {
         "name": _("%(name)s (copy)") % {"name": program.name},
         "slug": f"{program.slug}-copy"[:80],
-        "enrollment_opens_on": program.enrollment_opens_on + datetime.timedelta(days=365),
+        "enrollment_opens_on": max(program.enrollment_opens_on + datetime.timedelta(days=365), timezone.localdate()),
     }
     form = CloneForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -180,6 +188,7 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "timeline": program.transitions.select_related("by"),
         "resources": program.resources.all(),
         "resource_form": resource_form,
+        "level_warnings": services.level_rule_warnings(program),
     }
 
 
@@ -335,6 +344,7 @@ def program_review(request, pk: int):
             "decisions": DecisionForm.DECISIONS,
             "query": request.GET.urlencode(),
             "seen_at": timezone.now().isoformat(),
+            "today": timezone.localdate(),
         },
     )
 
@@ -357,14 +367,14 @@ def program_review_decide(request, pk: int):
             messages.error(request, str(exc))
         else:
             label = ES(decision).label.lower()
-            text = ngettext("%(count)d application %(decision)s; the person has been told by email.", "%(count)d applications %(decision)s; each person has been told by email.", result.changed) % {
-                "count": result.changed,
-                "decision": label,
-            }
-            if result.skipped:
-                text += " " + ngettext(
-                    "%(count)d left as it was: its status does not allow that decision.", "%(count)d left as they were: their status does not allow that decision.", result.skipped
-                ) % {"count": result.skipped}
+            if result.changed:
+                text = ngettext(
+                    "%(count)d application %(decision)s; the person has been told by email.", "%(count)d applications %(decision)s; each person has been told by email.", result.changed
+                ) % {"count": result.changed, "decision": label}
+            else:
+                text = _("No application %(decision)s.") % {"decision": label}
+            for reason in _kept_reasons(result, decision):
+                text += " " + reason
             if result.decided_meanwhile:
                 text += " " + ngettext(
                     "%(count)d was decided by another HR admin while you were reviewing; it keeps their decision: check it again.",
@@ -373,6 +383,33 @@ def program_review_decide(request, pk: int):
                 ) % {"count": result.decided_meanwhile}
             (messages.success if result.changed else messages.warning)(request, text)
     return redirect(_review_url(pk, request.GET.urlencode()))
+
+
+def _kept_reasons(result: services.ReviewResult, decision: str) -> list[str]:
+    """Why each group of selected applications was left as it was, in the reviewer's words."""
+    label = ES(decision).label.lower()
+    reasons = []
+    for status, count in result.kept_by_status.items():
+        if status == ES.INVITED:
+            text = ngettext("%(count)d left as it was: the person has not applied yet.", "%(count)d left as they were: these people have not applied yet.", count)
+        elif status == decision:
+            text = ngettext("%(count)d was already %(decision)s.", "%(count)d were already %(decision)s.", count)
+        elif status == ES.WITHDRAWN:
+            text = ngettext("%(count)d left as it was: the person has withdrawn.", "%(count)d left as they were: these people have withdrawn.", count)
+        elif status == ES.DECLINED:
+            text = ngettext("%(count)d left as it was: it was declined (reopen it first).", "%(count)d left as they were: they were declined (reopen them first).", count)
+        else:
+            text = ngettext("%(count)d left as it was: its status does not allow that decision.", "%(count)d left as they were: their status does not allow that decision.", count)
+        reasons.append(text % {"count": count, "decision": label})
+    if result.leavers:
+        names = ", ".join(e.full_name for e in result.leavers)
+        reasons.append(
+            ngettext("%(names)s has left the company and cannot be %(decision)s.", "%(names)s have left the company and cannot be %(decision)s.", len(result.leavers))
+            % {"names": names, "decision": label}
+        )
+    if result.not_found:
+        reasons.append(ngettext("%(count)d is not in this program.", "%(count)d are not in this program.", result.not_found) % {"count": result.not_found})
+    return reasons
 
 
 @hr_required

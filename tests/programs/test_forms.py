@@ -120,3 +120,34 @@ def test_application_form_prefills_from_the_enrollment():
     assert initial["interests"] == "golf" and initial["time_zone"] == "Asia/Tokyo"
     assert initial[f"topic_{first.pk}"] == 2
     assert ApplicationForm.initial_for(employee=enrollment.employee, enrollment=None) == {"time_zone": "Europe/London"}
+
+
+@pytest.mark.django_db
+def test_program_form_disables_what_the_status_fixed_and_says_why():
+    today = TODAY()
+    active = ProgramForm(
+        instance=ProgramFactory(
+            status=Program.Status.ACTIVE, enrollment_opens_on=today - datetime.timedelta(days=60), enrollment_closes_on=today - datetime.timedelta(days=40),
+            starts_on=today - datetime.timedelta(days=30), ends_on=today + datetime.timedelta(days=100),
+        )
+    )  # fmt: skip
+    for name in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "mentor_max_level", "mentee_min_level", "min_level_gap", "departments"):
+        assert active.fields[name].disabled and active.fields[name].help_text, name
+    assert not active.fields["ends_on"].disabled and not active.fields["name"].disabled
+    assert "start date are fixed" in active.lock_note
+    draft = ProgramForm(instance=ProgramFactory(status=Program.Status.DRAFT))
+    assert not any(field.disabled for field in draft.fields.values()) and draft.lock_note == ""
+
+
+def test_decision_form_caps_the_message():
+    from programs.forms import DecisionForm
+
+    form = DecisionForm({"enrollment": ["1"], "decision": "approved", "message": "x" * 2001})
+    assert form.errors["message"] == ["The message is 2001 characters long; keep it to 2000 or fewer."]
+
+
+def test_clone_form_refuses_an_opening_day_in_the_past():
+    from programs.forms import CloneForm
+
+    form = CloneForm({"name": "Again", "slug": "again", "enrollment_opens_on": "2020-02-01"})
+    assert form.errors["enrollment_opens_on"] == ["1 Feb 2020 is in the past: choose today or a later day (every other date moves with it)."]

@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from mentoring.models import Role as UserRole
+from mentoring.models import Employee, Role as UserRole
 from programs import services
 from programs.models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource
 from programs.services import Application, ProgramError
@@ -408,3 +408,190 @@ def test_self_enrollment_lists_programs_a_person_may_join():
     EnrollmentFactory(program=joined, employee=junior)
     assert programs_open_to(employee=junior) == [open_program]
     assert UserRole.PARTICIPANT  # the role every participant holds
+
+
+# --- what the lifecycle fixes ---------------------------------------------------------------------
+
+
+def running_program(**fields):
+    return ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(100),
+        midpoint_survey_on=days(-1), final_survey_on=days(110), **fields,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"enrollment_opens_on": days(400)}, "the day it opened is fixed"),
+        ({"enrollment_closes_on": days(410)}, "Enrollment has closed"),
+        ({"starts_on": days(420)}, "Pairs are formed for this start date"),
+        ({"mentor_max_level": 1}, "People were approved under these rules"),
+        ({"mentee_min_level": 10}, "People were approved under these rules"),
+        ({"midpoint_survey_on": days(30)}, "This survey's day has passed"),
+        ({"ends_on": days(-2)}, "which is in the past"),
+    ],
+    ids=["enrollment-opens", "enrollment-closes", "start", "mentor-level", "mentee-level", "past-survey", "end-before-today"],
+)
+def test_a_running_program_refuses_changes_to_what_is_fixed(hr_user, changes, message):
+    program = running_program()
+    before = Program.objects.values().get(pk=program.pk)
+    with pytest.raises(ProgramError, match=message):
+        services.program_update(program=program, by=hr_user, **changes)
+    assert Program.objects.values().get(pk=program.pk) == before
+
+
+def test_a_running_program_may_extend_its_end_and_move_a_future_survey(hr_user):
+    program = running_program()
+    services.program_update(program=program, by=hr_user, ends_on=days(150), final_survey_on=days(140), name="Renamed")
+    program.refresh_from_db()
+    assert (program.ends_on, program.final_survey_on, program.name) == (days(150), days(140), "Renamed")
+
+
+def test_a_completed_programs_dates_are_fixed(hr_user):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
+    with pytest.raises(ProgramError, match="The program is completed, so its dates are fixed."):
+        services.program_update(program=program, by=hr_user, ends_on=datetime.date(2027, 12, 31))
+    program.refresh_from_db()
+    assert program.ends_on == days(-5)
+
+
+def test_matching_fixes_eligibility_but_open_enrollment_does_not(hr_user):
+    open_program = ProgramFactory(status=S.ENROLLMENT_OPEN)
+    services.program_update(program=open_program, by=hr_user, mentor_max_level=2, departments=[DepartmentFactory(name="Sales")])
+    with pytest.raises(ProgramError, match="the day it opened is fixed"):
+        services.program_update(program=open_program, by=hr_user, enrollment_opens_on=days(1))
+    matching = ProgramFactory(status=S.MATCHING)
+    with pytest.raises(ProgramError, match="People were approved under these rules"):
+        services.program_update(program=matching, by=hr_user, departments=[DepartmentFactory(name="Sales")])
+
+
+def test_a_new_program_with_past_dates_is_refused_with_readable_days(hr_user):
+    past = dict(enrollment_opens_on=datetime.date(2020, 2, 1), enrollment_closes_on=datetime.date(2020, 2, 20), starts_on=datetime.date(2020, 3, 1), ends_on=datetime.date(2020, 9, 1))
+    with pytest.raises(ProgramError) as error:
+        services.program_create(by=hr_user, topics=[], **program_fields(**past))
+    assert "Enrollment opens on 1 Feb 2020, which is in the past" in str(error.value)
+    assert "2020-02-01" not in str(error.value)
+    assert not Program.objects.exists()
+
+
+def test_transition_problems_write_dates_for_people(hr_user):
+    program = ProgramFactory(status=S.DRAFT, enrollment_opens_on=datetime.date(2020, 2, 1), enrollment_closes_on=datetime.date(2020, 2, 20))
+    [problem] = services.transition_problems(program=program, to=S.ENROLLMENT_OPEN)
+    assert "20 Feb 2020" in problem and "2020-02-20" not in problem
+
+
+def test_level_rules_no_pair_can_meet_are_refused_and_loose_ones_warned(hr_user):
+    for level in (1, 2, 3, 4, 5):
+        EmployeeFactory(level=level)
+    top = max(Employee.objects.current().values_list("level", flat=True))
+    with pytest.raises(ProgramError, match=f"No pair can meet these rules.*level 1 .*level {top}, fewer than {top} levels apart"):
+        services.program_create(by=hr_user, topics=[], **program_fields(mentor_max_level=2, mentee_min_level=4, min_level_gap=top))
+    program = services.program_create(by=hr_user, topics=[], **program_fields(mentor_max_level=8, mentee_min_level=2, min_level_gap=2))
+    [warning] = services.level_rule_warnings(program)
+    assert "a mentor at level 8 needs a mentee at level 10 or above" in warning and "highest level at 0 or below" in warning
+    assert services.level_rule_warnings(ProgramFactory(mentor_max_level=3, mentee_min_level=6, min_level_gap=2)) == []
+
+
+# --- leavers ----------------------------------------------------------------------------------------
+
+
+def test_leavers_open_enrollments_are_withdrawn_and_audited(hr_user):
+    from mentoring.models import AuditEvent
+    from pairing.models import Pair
+
+    leaver = EmployeeFactory(level=2, left_date=days(-1))
+    program = ProgramFactory()
+    invited = EnrollmentFactory(program=program, employee=leaver, status="invited", motivation="qz-leaver-motivation")
+    elsewhere = {status: EnrollmentFactory(program=ProgramFactory(), employee=leaver, status=status) for status in ("applied", "waitlisted", "approved", "declined")}
+    paired = EnrollmentFactory(program=ProgramFactory(), employee=leaver, status="approved")
+    mentee = EnrollmentFactory(program=paired.program, role="mentee", status="approved")
+    Pair.objects.create(program=paired.program, mentor=paired, mentee=mentee, status=Pair.Status.ENDED, ended_at=timezone.now())
+    staying = EnrollmentFactory(program=program)
+
+    assert services.enrollments_withdraw_for_leavers(employee_ids=[leaver.pk]) == 4
+    assert services.enrollments_withdraw_for_leavers(employee_ids=[leaver.pk]) == 0  # run twice: nothing left
+
+    def status(e):
+        e.refresh_from_db()
+        return e.status
+
+    assert status(invited) == "withdrawn" and invited.withdrawn_at is not None
+    assert {s: status(e) for s, e in elsewhere.items()} == {"applied": "withdrawn", "waitlisted": "withdrawn", "approved": "withdrawn", "declined": "declined"}
+    assert status(paired) == "approved" and status(staying) == "applied"  # took part / not a leaver
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.ENROLLMENTS_WITHDRAWN)
+    assert events.count() == 4
+    event = events.get(object_id=program.pk)
+    assert event.before == {"enrollments": {str(invited.pk): "invited"}} and event.after["enrollments"] == {str(invited.pk): "withdrawn"}
+    assert not AuditEvent.objects.filter(after__icontains="qz-leaver").exists()
+
+
+def test_a_roster_import_withdraws_leavers_enrollments_whatever_their_left_date():
+    from mentoring.roster import roster_apply
+    from tests.mentoring.test_roster import make_csv, person
+
+    roster_apply(data=make_csv(person("E1"), person("E2"), person("E3")), filename="roster.csv")
+    program = ProgramFactory()
+    gone, going, staying = (EnrollmentFactory(program=program, employee=Employee.objects.get(employee_id=eid)) for eid in ("E1", "E2", "E3"))
+
+    roster_apply(
+        data=make_csv(person("E1", left_date=days(-3).isoformat()), person("E2", left_date=days(20).isoformat()), person("E3")), filename="roster.csv"
+    )
+
+    assert [Enrollment.objects.get(pk=e.pk).status for e in (gone, going, staying)] == ["withdrawn", "withdrawn", "applied"]
+
+
+def test_a_leaver_is_not_approved_but_the_others_are(hr_user, deliver_outbox):
+    program = ProgramFactory()
+    leaver = EnrollmentFactory(program=program, employee__left_date=days(-2))
+    current = EnrollmentFactory(program=program)
+    result = services.enrollments_decide(program=program, enrollment_ids=[leaver.pk, current.pk], decision="approved", by=hr_user)
+    assert (result.changed, [e.pk for e in result.leavers], result.skipped) == (1, [leaver.employee_id], 1)
+    assert [Enrollment.objects.get(pk=e.pk).status for e in (leaver, current)] == ["applied", "approved"]
+    assert deliver_outbox() == 1 and mail.outbox[0].to == [current.employee.email]
+
+
+def test_a_decision_message_over_the_limit_is_refused(hr_user):
+    program = ProgramFactory()
+    enrollment = EnrollmentFactory(program=program)
+    with pytest.raises(ProgramError, match="20,000 characters long; keep it to 2,000"):
+        services.enrollments_decide(program=program, enrollment_ids=[enrollment.pk], decision="approved", by=hr_user, message="x" * 20000)
+    enrollment.refresh_from_db()
+    assert enrollment.status == "applied"
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+
+def test_creating_editing_inviting_and_deciding_are_audited_without_free_text(hr_user):
+    from mentoring.models import AuditEvent
+
+    A = AuditEvent.Action
+    program = services.program_create(by=hr_user, topics=[TopicFactory(name="AI tools")], description="qz-description", **program_fields())
+    [created] = AuditEvent.objects.filter(action=A.PROGRAM_CREATED)
+    assert (created.actor, created.object_id, created.after["status"], created.after["starts_on"]) == (hr_user, program.pk, "draft", days(21).isoformat())
+
+    services.program_update(program=program, by=hr_user, ends_on=days(210), description="qz-new-description", min_score=200)
+    [edited] = AuditEvent.objects.filter(action=A.PROGRAM_UPDATED)
+    assert edited.before == {"ends_on": days(200).isoformat(), "description": "(changed)", "min_score": 150}
+    assert edited.after == {"ends_on": days(210).isoformat(), "description": "(changed)", "min_score": 200}
+    services.program_update(program=program, by=hr_user, min_score=200)  # nothing changed: nothing recorded
+    assert AuditEvent.objects.filter(action=A.PROGRAM_UPDATED).count() == 1
+
+    services.program_transition(program=program, to=S.ENROLLMENT_OPEN, by=hr_user, note="qz-note")
+    junior = EmployeeFactory(level=2)
+    services.enrollment_invite(program=program, employees=[junior, EmployeeFactory(level=9)], role="mentor", by=hr_user, message="qz-invite-message")
+    [invited] = AuditEvent.objects.filter(action=A.ENROLLMENTS_INVITED)
+    enrollment = Enrollment.objects.get(program=program, employee=junior)
+    assert invited.after == {"role": "mentor", "enrollments": [enrollment.pk], "skipped": 1, "unknown_emails": 0}
+
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="applied", motivation="qz-motivation")
+    services.enrollments_decide(program=program, enrollment_ids=[enrollment.pk], decision="declined", by=hr_user, message="qz-decision-message")
+    services.enrollment_reopen(enrollment=enrollment, by=hr_user)
+    decided = list(AuditEvent.objects.filter(action=A.ENROLLMENTS_DECIDED).order_by("id"))
+    assert [(e.before, e.after) for e in decided] == [
+        ({"enrollments": {str(enrollment.pk): "applied"}}, {"enrollments": {str(enrollment.pk): "declined"}}),
+        ({"enrollments": {str(enrollment.pk): "declined"}}, {"enrollments": {str(enrollment.pk): "applied"}}),
+    ]
+    text = str(list(AuditEvent.objects.values("summary", "before", "after"))).lower()
+    assert "qz-" not in text

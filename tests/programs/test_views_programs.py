@@ -517,3 +517,109 @@ def test_dates_read_the_same_way_on_every_page(hr_client):
     body = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
     assert "3 Aug 2026 – 30 Jan 2027" in body
     assert "Aug. 3" not in body
+
+
+# --- What each status fixes, past dates, level rules ----------------------------------------------
+
+
+def running_program(**fields):
+    return ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(100),
+        mentor_max_level=3, mentee_min_level=6, **fields,
+    )  # fmt: skip
+
+
+def edit_data(program, **overrides):
+    fields = {name: getattr(program, name) for name in ("name", "slug", "mode", "enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "mentor_max_level", "mentee_min_level", "min_level_gap")}
+    return program_data(topics=list(program.topics.values_list("pk", flat=True)), midpoint_survey_on=None, final_survey_on=None, **{**fields, **overrides})
+
+
+def test_a_running_programs_form_shows_what_is_fixed_and_why(hr_client):
+    program = running_program()
+    body = hr_client.get(reverse("program_edit", args=[program.pk])).content.decode()
+    assert "The program is running: the enrollment window, eligibility and the start date are fixed." in body
+    assert "Pairs are formed for this start date" in body and "People were approved under these rules" in body
+    form = hr_client.get(reverse("program_edit", args=[program.pk])).context["form"]
+    assert all(form.fields[name].disabled for name in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "mentor_max_level", "mentee_min_level", "departments"))
+    assert not form.fields["ends_on"].disabled
+
+
+def test_a_forged_post_cannot_redate_a_running_program_or_change_who_fits(hr_client):
+    program = running_program()
+    forged = edit_data(
+        program, enrollment_opens_on=datetime.date(2027, 1, 1), enrollment_closes_on=datetime.date(2027, 1, 10), starts_on=datetime.date(2027, 2, 1),
+        ends_on=datetime.date(2027, 12, 1), mentor_max_level=1, mentee_min_level=10,
+    )  # fmt: skip
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), forged)
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert (program.enrollment_opens_on, program.enrollment_closes_on, program.starts_on) == (days(-60), days(-40), days(-30))
+    assert (program.mentor_max_level, program.mentee_min_level) == (3, 6)
+    assert program.ends_on == datetime.date(2027, 12, 1)  # the end may still be extended
+
+
+def test_a_running_programs_end_cannot_move_into_the_past(hr_client):
+    program = running_program()
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), edit_data(program, ends_on=days(-1)))
+    assert response.status_code == 200
+    assert "which is in the past" in response.context["form"].errors["ends_on"][0]
+    program.refresh_from_db()
+    assert program.ends_on == days(100)
+
+
+def test_a_completed_programs_end_date_cannot_move(hr_client):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
+    hr_client.post(reverse("program_edit", args=[program.pk]), edit_data(program, ends_on=datetime.date(2027, 12, 31)))
+    program.refresh_from_db()
+    assert program.ends_on == days(-5)
+    assert "The program is completed, so its dates are fixed." in hr_client.get(reverse("program_edit", args=[program.pk])).content.decode()
+
+
+def test_a_new_program_with_past_dates_is_refused_at_save(hr_client):
+    past = {"enrollment_opens_on": datetime.date(2020, 2, 1), "enrollment_closes_on": datetime.date(2020, 2, 20), "starts_on": datetime.date(2020, 3, 1), "ends_on": datetime.date(2020, 9, 1)}
+    response = hr_client.post(reverse("program_create"), program_data(midpoint_survey_on=None, final_survey_on=None, **past))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["enrollment_opens_on"][0].startswith("Enrollment opens on 1 Feb 2020, which is in the past")
+    assert set(errors) == set(past)
+    assert not Program.objects.exists()
+
+
+def test_clone_proposes_dates_that_are_not_in_the_past(hr_client):
+    program = ProgramFactory(status=S.ARCHIVED, enrollment_opens_on=days(-800), enrollment_closes_on=days(-780), starts_on=days(-770), ends_on=days(-600))
+    page = hr_client.get(reverse("program_clone", args=[program.pk]))
+    assert page.context["form"].initial["enrollment_opens_on"] == TODAY()
+    refused = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": days(-1)})
+    assert "is in the past" in refused.context["form"].errors["enrollment_opens_on"][0]
+    hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": TODAY()})
+    assert Program.objects.get(slug="again").ends_on == TODAY() + datetime.timedelta(days=200)
+
+
+def test_a_draft_offers_no_review_of_applications(hr_client):
+    draft = ProgramFactory(status=S.DRAFT)
+    assert reverse("program_review", args=[draft.pk]) not in hr_client.get(reverse("program_detail", args=[draft.pk])).content.decode()
+    opened = ProgramFactory(status=S.ENROLLMENT_OPEN)
+    assert reverse("program_review", args=[opened.pk]) in hr_client.get(reverse("program_detail", args=[opened.pk])).content.decode()
+
+
+def test_level_rules_that_leave_pairs_impossible_are_warned_about(hr_client):
+    make_person(level=1), make_person(level=12)  # some pairs remain possible, so it is not refused
+    response = hr_client.post(reverse("program_create"), program_data(mentor_max_level=8, mentee_min_level=2, min_level_gap=2))
+    assert response.status_code == 302
+    assert any("Not every eligible pair is possible: a mentor at level 8 needs a mentee at level 10 or above" in m for m in messages_of(response))
+    assert "Not every eligible pair is possible" in hr_client.get(response["Location"]).content.decode()
+
+
+def test_capacity_reads_in_the_singular_for_one(hr_client):
+    program = ProgramFactory(mentees_per_mentor=1, max_active_pairs_per_mentor=1)
+    body = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "1 mentee per mentor, at most 1 active pair per mentor across programs" in body
+
+
+def test_level_rules_no_pair_in_the_directory_can_meet_are_refused(hr_client):
+    make_person(level=1)
+    top = make_person(level=12).employee.level
+    response = hr_client.post(reverse("program_create"), program_data(mentor_max_level=3, mentee_min_level=6, min_level_gap=top))
+    assert response.status_code == 200
+    assert "No pair can meet these rules" in response.context["form"].errors["min_level_gap"][0]
+    assert not Program.objects.exists()

@@ -294,3 +294,50 @@ def test_django_admin_is_read_only_and_hides_the_please_not_with_list(client):
     assert page.status_code == 200
     assert "Quixotic-Secret" not in page.content.decode()
     assert client.get(reverse("admin:programs_program_add")).status_code == 403
+
+
+def test_a_leaver_is_marked_in_the_queue_and_not_approved_while_the_others_are(hr_client, deliver_outbox):
+    import datetime
+
+    from django.utils import timezone
+
+    program = ProgramFactory()
+    leaver = EnrollmentFactory(program=program, employee__first_name="Lee", employee__last_name="Gone", employee__left_date=datetime.date(2026, 3, 2))
+    leaving = EnrollmentFactory(program=program, employee__left_date=timezone.localdate() + datetime.timedelta(days=10))
+    staying = EnrollmentFactory(program=program)
+    body = review(hr_client, program).content.decode()
+    assert "left the company on 2 Mar 2026" in body and "leaves the company on" in body
+
+    response = decide(hr_client, program, [leaver, leaving, staying], ES.APPROVED)
+
+    assert [ES(e.status) for e in Enrollment.objects.filter(pk__in=[leaver.pk, leaving.pk, staying.pk]).order_by("pk")] == [ES.APPLIED, ES.APPLIED, ES.APPROVED]
+    [text] = messages_of(response)
+    assert text.startswith("1 application approved; the person has been told by email.")
+    assert "Lee Gone" in text and "have left the company and cannot be approved" in text
+    assert deliver_outbox() == 1 and mail.outbox[0].to == [staying.employee.email]
+
+
+def test_approving_someone_who_only_was_invited_says_why_and_claims_no_email(hr_client):
+    program = ProgramFactory()
+    invited = EnrollmentFactory(program=program, status=ES.INVITED)
+    response = decide(hr_client, program, [invited], ES.APPROVED)
+    [text] = messages_of(response)
+    assert text == "No application approved. 1 left as it was: the person has not applied yet."
+    assert not mail.outbox
+
+
+def test_filtered_count_agrees_with_its_number(hr_client):
+    program = ProgramFactory()
+    EnrollmentFactory(program=program, role="mentor")
+    EnrollmentFactory.create_batch(2, program=program, role="mentee")
+    assert "1 application matches these filters" in review(hr_client, program, role="mentor").content.decode()
+    assert "2 applications match these filters" in review(hr_client, program, role="mentee").content.decode()
+
+
+def test_a_message_to_the_selected_people_is_capped(hr_client):
+    program = ProgramFactory()
+    enrollment = EnrollmentFactory(program=program)
+    response = decide(hr_client, program, [enrollment], ES.APPROVED, message="x" * 20000)
+    assert messages_of(response) == ["The message is 20000 characters long; keep it to 2000 or fewer."]
+    enrollment.refresh_from_db()
+    assert enrollment.status == ES.APPLIED and not mail.outbox
