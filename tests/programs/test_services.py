@@ -99,6 +99,9 @@ def test_the_happy_path_through_the_lifecycle(hr_user):
     services.program_transition(program=program, to=S.COMPLETED, by=hr_user)
     services.program_transition(program=program, to=S.ARCHIVED, by=hr_user)
     assert [t.to_status for t in program.transitions.all()] == [S.DRAFT, S.ENROLLMENT_OPEN, S.MATCHING, S.ACTIVE, S.COMPLETED, S.ARCHIVED]
+    # Completing and archiving each saved the final figures, as of the last day.
+    final = program.snapshots.get()
+    assert final.as_of == min(program.ends_on, TODAY()) and final.data["pairs"]["active"] + final.data["pairs"]["ended"] == 1
 
 
 def test_opening_enrollment_needs_a_topic_and_a_window_in_the_future(hr_user):
