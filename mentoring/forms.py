@@ -6,6 +6,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .timezones import time_zone_choices
+
 ROSTER_EXTENSIONS = (".csv", ".xlsx")
 
 
@@ -41,3 +43,13 @@ class RosterUploadForm(forms.Form):
                 params={"name": name, "size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             )
         return upload
+
+
+class TimeZoneForm(forms.Form):
+    """A person's own time zone: every page, email and calendar invite uses it."""
+
+    time_zone = forms.ChoiceField(label=gettext_lazy("Your time zone"))
+
+    def __init__(self, *args, current: str, **kwargs):
+        super().__init__(*args, initial={"time_zone": current}, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices(current)

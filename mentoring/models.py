@@ -118,6 +118,9 @@ class Employee(models.Model):
     manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="direct_reports", verbose_name=_("manager"))
     location = models.CharField(_("location"), max_length=120, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    # The person chose their time zone themselves (they travel, or work far from their office):
+    # roster imports then leave it as it is.
+    time_zone_chosen = models.BooleanField(_("time zone chosen by the person"), default=False)
     hire_date = models.DateField(_("hire date"), null=True, blank=True)
     left_date = models.DateField(_("left date"), null=True, blank=True)
     # Set by a GDPR erasure (mentoring.gdpr): the row stays, pseudonymised, so aggregates hold.

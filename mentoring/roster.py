@@ -199,6 +199,8 @@ class RosterPlan:
     # field -> how many people keep a stored value because their cell is blank.
     new_departments: list[tuple[str, int]] = field(default_factory=list)
     kept_blank: dict[str, int] = field(default_factory=dict)
+    # People whose file time zone differs from the one they chose themselves (kept).
+    kept_chosen: int = 0
 
     @property
     def has_errors(self) -> bool:
@@ -270,6 +272,7 @@ class RosterPlan:
             "new_departments": [{"name": name, "people": people} for name, people in self.new_departments[:limit]],
             "blank_keeps": bool(set(self.columns) & set(KEEP_WHEN_BLANK)),
             "kept_blank": [{"field": FIELD_LABELS[name], "count": self.kept_blank[name]} for name in FIELDS if name in self.kept_blank],
+            "kept_chosen": self.kept_chosen,
         }
 
 
@@ -626,6 +629,7 @@ def _directory_snapshot() -> tuple[dict[str, dict], dict[str, str]]:
         for row in Employee.objects.values(
             "pk", "employee_id", "email", "first_name", "last_name", "title", "department__name", "level",
             "level_label", "manager__employee_id", "location", "time_zone", "hire_date", "left_date", "user_id",
+            "time_zone_chosen",
         )
     }
     departments = {name.lower(): name for name in Department.objects.values_list("name", flat=True)}
@@ -789,6 +793,8 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
             old, new = _existing_value(person, name), row.values[name]
             if old != new and not (old in (None, "") and new in (None, "")):
                 changes[name] = (old, new)
+        if person["time_zone_chosen"] and changes.pop("time_zone", None):
+            plan.kept_chosen += 1  # the person chose their own zone in Upward
         if not changes:
             plan.unchanged += 1
             continue

@@ -368,3 +368,13 @@ def user_link_employee(*, user: User) -> Employee | None:
             user.save(update_fields=["full_name"])
     user_grant_role(user=user, role=Role.PARTICIPANT)
     return employee
+
+
+def time_zone_choose(*, employee: Employee, time_zone: str) -> Employee:
+    """The person's own choice of time zone; roster imports leave it as it is from now on."""
+    from .models import validate_time_zone
+
+    validate_time_zone(time_zone)
+    employee.time_zone, employee.time_zone_chosen = time_zone, True
+    employee.save(update_fields=["time_zone", "time_zone_chosen"])
+    return employee

@@ -22,6 +22,7 @@ urlpatterns = [
     path("hr/directory/<int:pk>/erase/", privacy_views.employee_erase, name="employee_erase"),
     path("hr/audit/", privacy_views.audit_log, name="audit_log"),
     path("me/data/", privacy_views.my_data, name="my_data"),
+    path("me/time-zone/", views.time_zone_settings, name="time_zone_settings"),
     path("hr/roster/", roster_views.roster_import, name="roster_import"),
     path("hr/roster/<int:pk>/", roster_views.roster_import_detail, name="roster_import_detail"),
     path("hr/roster/<int:pk>/apply/", roster_views.roster_import_apply, name="roster_import_apply"),

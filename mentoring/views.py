@@ -6,16 +6,19 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
+from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from programs import selectors as program_selectors
 from sessions_log import selectors as pair_selectors
 
-from . import selectors
+from . import selectors, services
+from .forms import TimeZoneForm
 from .models import Department, Employee, reporting_chains
-from .roles import executive_required, home_url_name, hr_required, participant_required
+from .roles import Role, executive_required, home_url_name, hr_required, participant_required, role_required
 
 logger = logging.getLogger(__name__)
 
@@ -149,3 +152,20 @@ def error_404(request, exception=None):
 def error_500(request):
     # No request context: the failure may be the database the context processors need.
     return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+@role_required(*Role.values)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def time_zone_settings(request):
+    """Anyone signed in picks the zone Upward shows them times in (the directory's office zone
+    until they do); roster imports then leave their choice alone."""
+    employee = getattr(request.user, "employee", None)
+    if employee is None:
+        return render(request, "mentoring/time_zone.html", {"employee": None})
+    form = TimeZoneForm(request.POST or None, current=employee.time_zone)
+    if request.method == "POST" and form.is_valid():
+        services.time_zone_choose(employee=employee, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, _("Times are now shown in %(tz)s, on every page, in emails and in calendar invites.") % {"tz": employee.time_zone})
+        return redirect("time_zone_settings")
+    return render(request, "mentoring/time_zone.html", {"employee": employee, "form": form})

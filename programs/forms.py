@@ -3,9 +3,7 @@
 Forms only parse and validate input; the services in programs/services.py do the writing.
 """
 
-import functools
 import re
-import zoneinfo
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
@@ -18,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mentoring.models import Department, Employee
+from mentoring.timezones import time_zone_choices
 
 from . import services
 from .models import DEFAULT_WEIGHTS, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, EnrollmentTopic, Program, Resource, Role, Topic
@@ -294,11 +293,6 @@ LEVEL_CHOICES = [("", "—"), *[(n, str(n)) for n in range(1, 6)]]
 MAX_NOT_WITH = 10
 
 
-@functools.cache
-def time_zone_choices() -> list[tuple[str, str]]:
-    return [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
-
-
 class ApplicationForm(forms.Form):
     """One person's answers for one role. Topic fields are made per program topic:
     `topic_<id>` for the role's own list, `extra_<id>` for the other list in two-way programs."""
@@ -332,7 +326,7 @@ class ApplicationForm(forms.Form):
     def __init__(self, *args, program: Program, role: str, employee: Employee, **kwargs):
         super().__init__(*args, **kwargs)
         self.program, self.role, self.employee = program, role, employee
-        self.fields["time_zone"].choices = time_zone_choices()
+        self.fields["time_zone"].choices = time_zone_choices(self.initial.get("time_zone") or employee.time_zone)
         self.topics = list(program.topics.all())
         own_help = _("How confident are you teaching it? 1 = the basics, 5 = I could run a workshop.") if role == Role.MENTOR else _("Your level today: 1 = new to it, 5 = expert.")
         for topic in self.topics:

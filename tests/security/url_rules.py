@@ -120,6 +120,7 @@ URLS: dict[str, Rule] = {
     "employee_erase": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, GET_POST),
     "audit_log": hr(),
     "my_data": signed_in(methods=GET_POST),
+    "time_zone_settings": signed_in(methods=GET_POST),
     "roster_import": hr(methods=GET_POST),
     "roster_import_detail": hr(lambda w: {"pk": w.roster_import.pk}),
     "roster_import_apply": hr(lambda w: {"pk": w.roster_import.pk}, POST),

@@ -1,0 +1,65 @@
+"""A person chooses the time zone Upward shows them times in; the directory then leaves it."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from mentoring.models import Employee
+from mentoring.roster import roster_apply, roster_preview
+from mentoring.timezones import canonical_zones
+from tests.mentoring.test_roster import make_csv, person
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_list_holds_places_not_aliases():
+    zones = canonical_zones()
+    assert {"Europe/Lisbon", "America/New_York", "Asia/Kolkata", "Asia/Singapore", "UTC"} <= set(zones)
+    assert not {"Asia/Calcutta", "US/Eastern", "Factory", "localtime", "Etc/GMT+5", "posixrules"} & set(zones)
+    assert 300 < len(zones) < 500
+
+
+def test_choosing_a_time_zone_changes_the_times_shown(participant_client, participant_user):
+    employee = participant_user.employee
+    employee.time_zone = "Europe/Lisbon"
+    employee.save()
+    url = reverse("time_zone_settings")
+    page = participant_client.get(url).content.decode()
+    assert "from the company directory" in page and "Times shown in Europe/Lisbon" in page
+    assert 'value="Asia/Calcutta"' not in page and ">America / New York<" in page
+
+    response = participant_client.post(url, {"time_zone": "America/New_York"}, follow=True)
+    page = response.content.decode()
+    assert "Times are now shown in America/New_York" in page and "Times shown in America/New_York" in page
+    employee.refresh_from_db()
+    assert (employee.time_zone, employee.time_zone_chosen) == ("America/New_York", True)
+
+
+def test_a_made_up_zone_is_refused_and_nothing_changes(participant_client, participant_user):
+    before = participant_user.employee.time_zone
+    response = participant_client.post(reverse("time_zone_settings"), {"time_zone": "Mars/Olympus"})
+    assert response.status_code == 200 and re.search(r"Select a valid choice", response.content.decode())
+    participant_user.employee.refresh_from_db()
+    assert participant_user.employee.time_zone == before and not participant_user.employee.time_zone_chosen
+
+
+def test_the_roster_leaves_a_chosen_zone_alone_and_says_so(participant_user):
+    employee = participant_user.employee
+    employee.time_zone, employee.time_zone_chosen = "America/New_York", True
+    employee.save()
+    row = person(employee.employee_id, email=employee.email, first_name=employee.first_name, last_name=employee.last_name,
+                 department=employee.department.name, level=str(employee.level), time_zone="Europe/Lisbon", title="Changed title")
+    data = make_csv(row)
+    assert roster_preview(data=data, filename="roster.csv").to_summary()["kept_chosen"] == 1
+    roster_apply(data=data, filename="roster.csv")
+    employee = Employee.objects.get(pk=employee.pk)
+    assert employee.time_zone == "America/New_York" and employee.title == "Changed title"
+
+
+def test_the_roster_still_sets_a_zone_nobody_chose(participant_user):
+    employee = participant_user.employee
+    row = person(employee.employee_id, email=employee.email, first_name=employee.first_name, last_name=employee.last_name,
+                 department=employee.department.name, level=str(employee.level), time_zone="Asia/Singapore")
+    roster_apply(data=make_csv(row), filename="roster.csv")
+    assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Singapore"
