@@ -1002,7 +1002,7 @@ def _audit_roster(*, plan: RosterPlan, pk_of: dict[str, int], roster_import: Ros
     audit_record(
         action=AuditEvent.Action.ROSTER_IMPORTED,
         target=roster_import,
-        summary=f"Roster applied: {len(plan.creates)} added, {len(plan.updates)} updated, {len(plan.leavers)} leavers",
+        summary=f"Roster applied: {len(plan.creates)} added, {len(plan.updates)} updated, {len(plan.leavers)} {'leaver' if len(plan.leavers) == 1 else 'leavers'}",
         before={"employees": before},
         after={
             "counts": plan.counts(),

@@ -407,9 +407,9 @@ def eligibility_problems(*, program: Program, employee: Employee, role: str, on:
         if program.status != S.ENROLLMENT_OPEN:
             problems.append(_("Enrollment for this program is not open (the program is %(status)s).") % {"status": program.get_status_display().lower()})
         elif on < program.enrollment_opens_on:
-            problems.append(_("Enrollment opens on %(day)s.") % {"day": program.enrollment_opens_on})
+            problems.append(_("Enrollment opens on %(day)s.") % {"day": date_format(program.enrollment_opens_on)})
         elif on > program.enrollment_closes_on:
-            problems.append(_("Enrollment closed on %(day)s.") % {"day": program.enrollment_closes_on})
+            problems.append(_("Enrollment closed on %(day)s.") % {"day": date_format(program.enrollment_closes_on)})
     department_ids = {d.pk for d in program.departments.all()}
     if department_ids and employee.department_id not in department_ids:
         names = ", ".join(sorted(d.name for d in program.departments.all()))

@@ -161,7 +161,7 @@ def test_ineligible_person_sees_why_and_cannot_apply(open_program):
 def test_outside_the_window_sees_why(participant_client):
     later = ProgramFactory(self_enrollment=True, enrollment_opens_on=TODAY() + datetime.timedelta(days=3))
     body = participant_client.get(apply_url(later)).content.decode()
-    assert f"Enrollment opens on {later.enrollment_opens_on}." in body
+    assert f"Enrollment opens on {date_format(later.enrollment_opens_on)}." in body
     participant_client.post(apply_url(later), application(later))
     assert not Enrollment.objects.exists()
 
