@@ -82,12 +82,16 @@ def test_preview_shows_who_would_be_invited_without_inviting(hr_client):
     program = ProgramFactory()
     dept = DepartmentFactory(name="Ops")
     EmployeeFactory(department=dept, level=2, first_name="Pre", last_name="View")
-    EmployeeFactory(department=dept, level=9, first_name="Too", last_name="Senior")
+    senior = EmployeeFactory(department=dept, level=9, first_name="Too", last_name="Senior")
+    namesake = EmployeeFactory(department=dept, level=9, first_name="Too", last_name="Senior")
     response = hr_client.post(reverse("program_invite", args=[program.pk]), {"role": "mentor", "department": dept.pk, "preview": "1"})
     assert response.status_code == 200
     preview = response.context["preview"]
     assert [e.full_name for e in preview["invitable"]] == ["Pre View"]
-    assert [e.full_name for e, _ in preview["skipped"]] == ["Too Senior"]
+    assert [e.full_name for e, _ in preview["skipped"]] == ["Too Senior", "Too Senior"]
+    # Two people with one name are told apart by their address.
+    body = response.content.decode()
+    assert f"Too Senior <span class=\"text-body-secondary\">· {senior.email}" in body and f"· {namesake.email}" in body
     assert not program.enrollments.exists() and not mail.outbox
 
 
