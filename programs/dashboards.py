@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from mentoring.audit import audit_record
@@ -39,7 +40,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 3
+BODY_LAYOUT_VERSION = 4
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -284,7 +285,12 @@ def _matching_detail(data: dict) -> str | None:
     if paired is None or approved is None:
         return None
     if approved > paired:
-        return _("%(paired)s of %(approved)s approved mentees have had a pair; %(waiting)s wait for one") % {"paired": paired, "approved": approved, "waiting": approved - paired}
+        waiting = approved - paired
+        return ngettext(
+            "%(paired)s of %(approved)s approved mentees have had a pair; %(waiting)s waits for one",
+            "%(paired)s of %(approved)s approved mentees have had a pair; %(waiting)s wait for one",
+            waiting,
+        ) % {"paired": paired, "approved": approved, "waiting": waiting}
     return _("%(paired)s of %(approved)s approved mentees have had a pair") % {"paired": paired, "approved": approved}
 
 
@@ -454,7 +460,9 @@ FINISHED = (Program.Status.COMPLETED, Program.Status.ARCHIVED)
 
 def _executive_programs() -> list[Program]:
     has_snapshot = Exists(MetricSnapshot.objects.filter(program=OuterRef("pk")))
-    programs = Program.objects.annotate(has_snapshot=has_snapshot).filter(Q(status=Program.Status.ACTIVE, has_snapshot=True) | Q(status__in=FINISHED))
+    # A program that has just started is listed too ("no figures yet"): hiding it would read
+    # as if it did not exist.
+    programs = Program.objects.annotate(has_snapshot=has_snapshot).filter(status__in=EXECUTIVE_STATUSES)
     # Running programs first, then completed, then archived; the most recent first in each.
     order = {status: i for i, status in enumerate(EXECUTIVE_STATUSES)}
     return sorted(programs, key=lambda p: (order[p.status], -p.starts_on.toordinal(), p.name))
@@ -470,7 +478,7 @@ def _trend_window(program: Program, latest_day: datetime.date) -> tuple[datetime
     after it), or the last TREND_WEEKS weeks of a running one."""
     if program.status in FINISHED:
         return program.starts_on, program.ends_on
-    return latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1), latest_day
+    return max(program.starts_on, latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1)), latest_day
 
 
 def executive_dashboard_render(request):
@@ -490,7 +498,9 @@ def executive_dashboard_render(request):
     # week in the trend's window, picked from a small read of the window's days; a grouped
     # subquery instead leaves the planner guessing on a table that grows one row a night.
     snapshot_rows = MetricSnapshot.objects.filter(program=program).values_list("pk", "as_of", "computed_at")
-    latest_two = list(snapshot_rows.order_by("-as_of")[:2])
+    # A finished program's key figures are those of its last day, not of a later night.
+    latest_two = list(snapshot_rows.filter(as_of__lte=program.ends_on).order_by("-as_of")[:2]) if program.status in FINISHED else []
+    latest_two = latest_two or list(snapshot_rows.order_by("-as_of")[:2])
     latest, previous = latest_two[0], (latest_two[1] if len(latest_two) > 1 else None)
     first_day, last_day = _trend_window(program, latest[1])
     last_of_week = {}

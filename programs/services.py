@@ -130,12 +130,12 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
         before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
     audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
     if to in (S.COMPLETED, S.ARCHIVED):
-        # Final figures for the dashboards, as of the program's last day: the nightly task
-        # skips archived programs, and a program archived straight after completion would
-        # otherwise keep whatever the last night recorded.
-        from .snapshots import snapshot_save  # snapshots reads this module's models
+        # Final figures for the dashboards, as of the program's last day (the nightly task
+        # skips archived programs). Queued for Celery after commit, like HR's refresh: the
+        # status change neither waits for the computation nor fails with it.
+        from .snapshots import snapshot_request  # snapshots reads this module's models
 
-        snapshot_save(program=program, as_of=min(program.ends_on, today()))
+        snapshot_request(program=program, by=by)
     return program
 
 

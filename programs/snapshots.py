@@ -306,8 +306,12 @@ def _rounded(d: dict) -> dict:
 
 @transaction.atomic
 def snapshot_save(*, program: Program, as_of: datetime.date | None = None) -> MetricSnapshot:
-    """Compute and store the snapshot for `as_of` (today when not given); running it again for
-    the same day replaces it. Its computed_at is the moment the numbers describe."""
+    """Compute and store the snapshot for `as_of` (today when not given; a completed or archived
+    program's last day when that has passed, so that its final figures stay its latest);
+    running it again for the same day replaces it. Its computed_at is the moment the numbers
+    describe."""
+    if as_of is None and program.status in (Program.Status.COMPLETED, Program.Status.ARCHIVED):
+        as_of = min(program.ends_on, timezone.localdate())
     if connection.vendor == "postgresql":
         # PostgreSQL's JIT compiles each of these one-off aggregates for longer (over a second
         # apiece at a million session logs) than it then takes to run it.

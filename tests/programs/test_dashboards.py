@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from mentoring.models import Department, Employee
 from programs.models import Enrollment, MetricSnapshot, Program, SnapshotRun
@@ -104,8 +105,10 @@ def test_hr_dashboard_without_snapshot_offers_compute_now(hr_client, program):
 
 def test_executive_dashboard_without_snapshot_shows_empty_state(executive_client, program):
     body = executive_client.get(reverse("executive_home")).content.decode()
-    assert "No program metrics yet" in body
+    assert f"No figures for {program.name} yet" in body
     assert "<canvas" not in body
+    Program.objects.update(status=Program.Status.DRAFT)
+    assert "No program metrics yet" in executive_client.get(reverse("executive_home")).content.decode()
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -209,6 +212,8 @@ def test_a_change_that_rounds_to_nothing_is_shown_as_no_change(executive_client,
 def test_executive_trend_draws_the_last_snapshot_of_each_week_over_a_year(executive_client, program):
     from programs.dashboards import TREND_WEEKS
 
+    Program.objects.filter(pk=program.pk).update(starts_on=timezone.localdate() - datetime.timedelta(days=800))
+    program.refresh_from_db()
     data = snapshot_save(program=program).data
     MetricSnapshot.objects.filter(program=program).delete()
     today = timezone.localdate()
@@ -234,11 +239,11 @@ def test_executive_picks_the_active_program_by_default_and_switches(executive_cl
     snapshot_save(program=program)
     done = make_active_pair(status=Program.Status.COMPLETED).program
     snapshot_save(program=done)
-    make_active_pair()  # active, but no snapshot: not offered
+    fresh = make_active_pair().program  # just started, no figures yet: listed, not the default
 
     response = executive_client.get(reverse("executive_home"))
     assert response.context["program"] == program
-    assert {p.pk for p in response.context["programs"]} == {program.pk, done.pk}
+    assert {p.pk for p in response.context["programs"]} == {program.pk, done.pk, fresh.pk}
     assert executive_client.get(reverse("executive_home"), {"program": done.pk}).context["program"] == done
 
 
@@ -653,3 +658,41 @@ def test_the_trend_table_has_fixed_decimals_per_column_and_dates_in_the_viewers_
     body = response.content.decode()
     rows = body.split('data-testid="trend-table"')[1].split("</table>")[0]
     assert today.isoformat() not in rows and "40.0" not in rows and "1.81" not in rows
+
+
+def test_a_program_that_has_just_started_is_listed_without_figures_yet(executive_client, program):
+    assert not MetricSnapshot.objects.filter(program=program).exists()
+    snapshot_save(program=_finished(Program.Status.COMPLETED))  # a second program: the selector shows
+    response = executive_client.get(reverse("executive_home"))
+    assert program in response.context["programs"]
+    assert f"{program.name} (no figures yet)" in response.content.decode()
+
+    body = executive_client.get(reverse("executive_home"), {"program": program.pk}).content.decode()
+    assert f"No figures for {program.name} yet" in body and "appear here after the first one" in body
+    assert 'data-testid="program-unavailable"' not in body
+
+
+def test_a_running_programs_trend_starts_no_earlier_than_the_program(executive_client, program):
+    Program.objects.filter(pk=program.pk).update(starts_on=timezone.localdate() - datetime.timedelta(days=30))
+    program.refresh_from_db()
+    snapshot_save(program=program)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    window = body[body.index('data-testid="trend-window"') :]
+    assert f"one point a week, {date_format(program.starts_on)} to" in window[:200]
+
+
+def test_one_mentee_waiting_reads_in_the_singular(executive_client, program):
+    EnrollmentFactory(program=program, role="mentee", status="approved")
+    snapshot_save(program=program)
+    assert "1 of 2 approved mentees have had a pair; 1 waits for one" in executive_client.get(reverse("executive_home")).content.decode()
+
+
+def test_a_finished_programs_key_figures_are_those_of_its_last_day(executive_client):
+    done = _finished(Program.Status.COMPLETED)
+    data = snapshot_save(program=done).data
+    assert MetricSnapshot.objects.get(program=done).as_of == done.ends_on  # the default day of a finished program
+    # A later night's snapshot (as older nightly runs made) does not replace the final figures.
+    MetricSnapshot.objects.create(program=done, as_of=done.ends_on + datetime.timedelta(days=10), computed_at=timezone.now(), data={**data, "match_rate": 0.5})
+    MetricSnapshot.objects.filter(program=done, as_of=done.ends_on).update(data={**data, "match_rate": 0.9})
+    body = executive_client.get(reverse("executive_home"), {"program": done.pk}).content.decode()
+    assert 'data-kpi="match_rate">90%<' in body
