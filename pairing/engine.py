@@ -705,7 +705,8 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def _join(words: list[str]) -> str:
+def join_words(words: list[str]) -> str:
+    """["a"] -> "a"; ["a", "b", "c"] -> "a, b and c"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -740,7 +741,7 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     if b.shared_interests:
         items.append((f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})", False))
     if b.shared_languages:
-        items.append((f"speaks {_join(list(b.shared_languages))} with the mentee", False))
+        items.append((f"speaks {join_words(list(b.shared_languages))} with the mentee", False))
     else:
         items.append(("no shared language", True))
     items.append((_tz_text(b.tz_distance_minutes), b.tz_distance_minutes >= _FAR_TIME_ZONES))

@@ -7,6 +7,7 @@ of another program is never found (404), whatever id is typed.
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.utils.translation import gettext as _
 
 from programs.models import Enrollment, Program
 
@@ -153,10 +154,14 @@ class AlternativeRow:
     drawbacks: list[str]
     below_min_score: bool
     paired_with: list[Enrollment] = field(default_factory=list)
-    # What "Pair them instead" would do: who it leaves without a partner, or the name of a
-    # mentor whose mentees fill their capacity (HR must unpair one first: it is refused).
+    # What "Pair them instead" would do: who it leaves without a partner, or why it would be
+    # refused (the mentor's mentees fill their capacity, or they are at the cross-program cap).
     leaves_alone: list[str] = field(default_factory=list)
-    mentor_full: str = ""
+    blocked: str = ""
+
+    @property
+    def leaves_alone_text(self) -> str:
+        return engine.join_words(self.leaves_alone) if self.leaves_alone else ""
 
 
 @dataclass
@@ -198,29 +203,34 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
         partners_of.setdefault(p.mentor.employee_id, []).append(p.mentee)
         partners_of.setdefault(p.mentee.employee_id, []).append(p.mentor)
     mentors = {m.id: m for m in inputs.mentors}
-    mentor_names = {p.mentor.employee_id: p.mentor.employee.full_name for p in pairs}
 
-    def effect(mentor_id, mentee_id) -> tuple[list[str], str]:
+    def effect(mentor_id, mentee_id, mentor_name: str) -> tuple[list[str], str]:
         """Mirrors services.proposal_pair_manually: the mentee's mentor gives them up; a
-        mentor with room for one gives up their mentee; a fuller mentor is refused."""
-        left, full = [], ""
+        mentor with room for one gives up their mentee; a fuller mentor, or one at the limit
+        of live pairs across programs, is refused (and gets no button)."""
+        left, blocked = [], ""
         theirs = [e for e in partners_of.get(mentor_id, []) if e.employee_id != mentee_id]
         room = inputs.policy.effective_capacity(mentors[mentor_id]) if mentor_id in mentors else 1
-        if len(theirs) >= room:
+        if room == 0:
+            blocked = _("%(name)s cannot take a mentee: they are at the limit of active pairs across programs.") % {"name": mentor_name}
+        elif len(theirs) >= room:
             if len(theirs) == 1 and room == 1:
                 left.append(theirs[0].employee.full_name)
             else:
-                full = mentor_names[mentor_id]
+                blocked = _("%(name)s already has as many mentees as they can take: unpair one of them first to pair these two.") % {"name": mentor_name}
         for old_mentor in partners_of.get(mentee_id, []):
             if old_mentor.employee_id != mentor_id and len(partners_of.get(old_mentor.employee_id, [])) == 1:
                 left.append(old_mentor.employee.full_name)
-        return sorted(left), full
+        return sorted(left), blocked
 
     rows = []
     for a in found:
         items = engine.explain_items(a.breakdown)
-        ids = (enrollment.employee_id, a.partner_id) if side == "mentor" else (a.partner_id, enrollment.employee_id)
-        leaves_alone, mentor_full = effect(*ids)
+        partner = people.get(a.partner_id)
+        if side == "mentor":
+            leaves_alone, blocked = effect(enrollment.employee_id, a.partner_id, enrollment.employee.full_name)
+        else:
+            leaves_alone, blocked = effect(a.partner_id, enrollment.employee_id, partner.employee.full_name if partner else "")
         rows.append(
             AlternativeRow(
                 enrollment=people.get(a.partner_id),
@@ -230,7 +240,7 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
                 below_min_score=a.below_min_score,
                 paired_with=partners_of.get(a.partner_id, []),
                 leaves_alone=leaves_alone,
-                mentor_full=mentor_full,
+                blocked=blocked,
             )
         )
     return Alternatives(person=enrollment, side=side, rows=rows, current=current)

@@ -7,6 +7,7 @@ database into the engine's plain records and the engine's result back into rows.
 import datetime
 import functools
 import logging
+import statistics
 import zoneinfo
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -292,9 +293,14 @@ def proposal_stats(*, scores: list[int], n_mentors: int, n_mentees: int, paired_
         "match_rate": round(matched / n_mentees, 3) if n_mentees else 0,
         "total_score": sum(scores),
         "min_score": scores[0] if scores else None,
-        "median_score": scores[len(scores) // 2] if scores else None,
+        "median_score": _whole_if_whole(statistics.median(scores)) if scores else None,
         "histogram": buckets,
     }
+
+
+def _whole_if_whole(x: float) -> int | float:
+    """754.0 -> 754 (the median of an even count may fall halfway: 754.5 stays)."""
+    return int(x) if x == int(x) else x
 
 
 def current_stats(*, run: MatchRun, pairs: list[Pair]) -> dict:
@@ -378,7 +384,7 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     if problems:
         if others and len(others) >= inputs.policy.effective_capacity(m):
             problems.append(_("unpair one of their mentees first"))
-        raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+        raise MatchError(_("Refused: %(why)s.") % {"why": "; ".join(problems)})
     scored = score_one(inputs=inputs, mentor_id=m.id, mentee_id=e.id)
     giving_way = proposed.filter(Q(mentee=mentee) | Q(pk__in=released))
     replaced = list(giving_way.values_list("mentor_id", "mentee_id"))
@@ -422,7 +428,7 @@ def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pai
         violations = _pair_problems(records[mentor.employee_id], records[mentee.employee_id], inputs.policy, exclusions=inputs.exclusions)
         problems += [f"{mentor.employee.full_name} + {mentee.employee.full_name}: {v}" for v in violations]
     if problems:
-        raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+        raise MatchError(_("Refused: %(why)s.") % {"why": "; ".join(problems)})
     a_mentor, b_mentor = a.mentor, b.mentor
     audit_record(
         action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Mentors swapped",
@@ -467,7 +473,7 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
             raise MatchError(_("Only approved people who are not yet paired can be pinned."))
         problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions)
         if problems:
-            raise MatchError(_("Refused: %(why)s") % {"why": "; ".join(problems)})
+            raise MatchError(_("Refused: %(why)s.") % {"why": "; ".join(problems)})
         if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
             raise MatchError(_("%(name)s is already pinned to someone else.") % {"name": mentee.employee.full_name})
         pinned = [

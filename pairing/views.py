@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mentoring.roles import hr_required
 from programs.models import Enrollment, Program
 
-from . import selectors, services
+from . import engine, selectors, services
 from .forms import ManualPairForm, OverrideForm, PairEndForm, SwapForm
 from .models import MatchRun, Pair, PairingOverride
 from .services import MatchError
@@ -247,7 +247,7 @@ def proposal_pair_manually(request, slug: str, run_id: int):
     else:
         done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
         if pair.left_alone:
-            done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": ", ".join(pair.left_alone)}
+            done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": engine.join_words(pair.left_alone)}
         messages.success(request, done)
     return _review(program, run)
 

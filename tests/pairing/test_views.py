@@ -265,7 +265,7 @@ def test_alternatives_warn_who_pairing_them_would_leave_alone(program, hr_user, 
     a, b = Pair.objects.filter(match_run=run).select_related("mentor__employee", "mentee__employee").order_by("id")
     body = text(hr_client.get(url("match_run_alternatives", program, run.pk, a.mentee.pk), headers={"HX-Request": "true"}))
     # a's mentee with b's mentor: a's mentor and b's mentee (b's mentor has room for one) lose their partner.
-    names = ", ".join(sorted([a.mentor.employee.full_name, b.mentee.employee.full_name]))
+    names = " and ".join(sorted([a.mentor.employee.full_name, b.mentee.employee.full_name]))
     assert f"Pairing them leaves {names} without a partner." in body
     # What the warning says is what happens.
     response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": b.mentor.pk, "mentee": a.mentee.pk}, follow=True)
@@ -281,6 +281,21 @@ def test_alternatives_say_a_full_mentor_must_be_freed_first(hr_user, hr_client, 
     body = text(hr_client.get(url("match_run_alternatives", program, run.pk, left_over.pk), headers={"HX-Request": "true"}))
     assert f"{m1.employee.full_name} already has as many mentees as they can take: unpair one of them first" in body
     assert "Pair them instead" not in body and "without a partner" not in body
+
+
+def test_alternatives_say_a_mentor_at_the_cross_program_cap_cannot_take_one(hr_user, hr_client, django_capture_on_commit_callbacks):
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, mentees_per_mentor=1, max_active_pairs_per_mentor=1)
+    busy, senior = mentor(program), mentee(program)
+    other = ProgramFactory(status=Program.Status.ACTIVE)
+    elsewhere = EnrollmentFactory(program=other, employee=busy.employee, role="mentor", status=A)
+    Pair.objects.create(program=other, mentor=elsewhere, mentee=EnrollmentFactory(program=other, role="mentee", status=A), status="active")
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert not Pair.objects.filter(match_run=run).exists()
+    response = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk), headers={"HX-Request": "true"})
+    body = text(response)
+    assert response.status_code == 200
+    assert f"{busy.employee.full_name} cannot take a mentee: they are at the limit of active pairs across programs." in body
+    assert "Pair them instead" not in body
 
 
 def test_alternatives_for_someone_outside_the_pool_say_so(program, hr_user, hr_client, django_capture_on_commit_callbacks):
@@ -637,7 +652,7 @@ def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_cli
     assert '<td class="text-end">1<div class="small text-body-secondary">engine: 2</div></td>' in row
     # Match rate and total score follow what the run holds too, beside the engine's total.
     kept = Pair.objects.get(match_run=run)
-    assert '<td class="text-end">50%</td>' in row
+    assert '<td class="text-end">50%<div class="small text-body-secondary">engine: 100%</div></td>' in row
     assert f'<td class="text-end">{kept.score}<div class="small text-body-secondary">engine: {run.stats["total_score"]}</div></td>' in row
 
 
@@ -656,6 +671,8 @@ def test_review_summary_follows_the_edits(program, hr_user, hr_client, django_ca
     figures, section = tiles()
     assert figures["pairs proposed"] == "2" and figures["of mentees matched"] == "100%" and figures["total score"] == str(engine_total)
     assert "The engine proposed" not in section
+    both = sorted(Pair.objects.filter(match_run=run).values_list("score", flat=True))
+    assert figures["median score"] == str((both[0] + both[1]) / 2).removesuffix(".0")  # halfway, not the upper one
 
     gone, kept = Pair.objects.filter(match_run=run).order_by("score", "id")
     services.proposal_unpair(run=run, pair=gone, by=hr_user)
