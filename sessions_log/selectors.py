@@ -174,8 +174,12 @@ DUE_WINDOW = datetime.timedelta(days=14)
 
 
 def _due(*, pair: Pair, side: str, agreement: Agreement | None, meetings: list[Meeting], logs: list[SessionLog], surveys: list[SurveyRow], now: datetime.datetime) -> list[Due]:
-    if pair.status not in LIVE or pair.program.status == Program.Status.ARCHIVED:
+    if pair.program.status == Program.Status.ARCHIVED:
         return []
+    if pair.status not in LIVE:
+        # An ended pair's recent sessions can still be rated: the last one often is the
+        # one that mattered.
+        return [Due(kind="feedback", log=log) for log in logs if log.created_at >= now - DUE_WINDOW and not log.my_feedback]
     due: list[Due] = []
     if agreement is None:
         due.append(Due(kind="agreement_setup"))
@@ -230,6 +234,8 @@ class PairPage:
     partner_side: str
     partner_now: datetime.datetime
     editable: bool
+    # Sessions can be rated after the pair ended, until the program is archived.
+    can_rate: bool
     agreement: Agreement | None
     goals: list[AgreementGoal]
     i_acknowledged: bool
@@ -293,6 +299,7 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
         partner_side=theirs.role,
         partner_now=now.astimezone(_zone(theirs.employee.time_zone)),
         editable=editable,
+        can_rate=pair.program.status != Program.Status.ARCHIVED,
         agreement=agreement,
         goals=goals,
         i_acknowledged=bool(agreement) and getattr(agreement, f"{side}_acknowledged_version") == agreement.version,

@@ -504,7 +504,10 @@ def pulse_submit(*, log: SessionLog, me: Employee, felt_heard: int, safe_to_be_c
 @transaction.atomic
 def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psychological_safety: int, comment: str = "") -> Feedback:
     pair = _lock(log.pair)
-    side = _live_pair(pair, me)
+    # A session can be rated after the pair ended (the last one often matters most), not
+    # once the program is archived.
+    side = side_of(pair, me)
+    _not_archived(pair)
     if not (1 <= usefulness <= 5 and 1 <= psychological_safety <= 5):
         raise SessionError(_("Ratings go from 1 to 5."))
     author = pair.mentor if side == "mentor" else pair.mentee

@@ -457,7 +457,8 @@ def pulse_submit(request, pair, me, log_id: int):
 def feedback_submit(request, pair, me, log_id: int):
     log = _found(selectors.log_of, pair=pair, pk=log_id)
     if request.method == "GET":
-        if blocked := _read_only(request, pair):
+        # Rating stays open after the pair ended (not once the program is archived).
+        if pair.program.is_archived and (blocked := _read_only(request, pair)):
             return blocked
         if Feedback.objects.filter(session_log=log, author__employee=me).exists():
             messages.info(request, _("You have already given feedback on this session."))

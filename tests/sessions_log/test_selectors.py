@@ -91,7 +91,8 @@ def test_what_is_due(pair):
 
     Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
     pair.refresh_from_db()
-    assert selectors.pair_page(pair=pair, me=mentor).due == []
+    # Once ended, only rating the recent sessions is left (no pulse, no survey nudges here).
+    assert [(d.kind, d.log) for d in selectors.pair_page(pair=pair, me=mentor).due] == [("feedback", log)]
 
 
 def test_next_upcoming_and_past_meetings(pair):

@@ -590,6 +590,23 @@ def test_duplicate_feedback_gives_a_message_and_keeps_one_row(world, mentee):
     assert "never sees your ratings" not in response.content.decode()
 
 
+def test_the_last_session_can_still_be_rated_after_the_pair_ended(world, mentee):
+    pair = world["pair"]
+    services.pair_close(pair=pair, me=pair.mentee.employee, reason="completed", reflection="We both learned.")
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    url = reverse("feedback_submit", args=[pair.pk, world["log_id"]])
+    assert f'href="{url}"' in page and "Rate the session of" in page
+    assert "Maya never sees your ratings" in mentee.get(url).content.decode()
+    assert mentee.post(url, {"usefulness": "4", "psychological_safety": "5", "comment": ""}).status_code == 302
+    assert Feedback.objects.filter(session_log_id=world["log_id"], author__employee=pair.mentee.employee).exists()
+    # Not once the program is archived: its record is final.
+    Feedback.objects.all().delete()
+    Program.objects.filter(pk=pair.program_id).update(status=Program.Status.ARCHIVED)
+    assert mentee.get(url).status_code == 302
+    mentee.post(url, {"usefulness": "4", "psychological_safety": "5", "comment": ""})
+    assert not Feedback.objects.exists()
+
+
 def test_feedback_page_says_the_partner_never_sees_it(world, mentee):
     page = mentee.get(reverse("feedback_submit", args=[world["pair"].pk, world["log_id"]])).content.decode()
     assert "Maya never sees your ratings or your comment." in page
