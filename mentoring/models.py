@@ -121,6 +121,8 @@ class Employee(models.Model):
     # The person chose their time zone themselves (they travel, or work far from their office):
     # roster imports then leave it as it is.
     time_zone_chosen = models.BooleanField(_("time zone chosen by the person"), default=False)
+    # While they have: the directory's zone (their office's), for going back to it.
+    office_time_zone = models.CharField(_("office time zone"), max_length=64, blank=True)
     hire_date = models.DateField(_("hire date"), null=True, blank=True)
     left_date = models.DateField(_("left date"), null=True, blank=True)
     # Set by a GDPR erasure (mentoring.gdpr): the row stays, pseudonymised, so aggregates hold.

@@ -83,7 +83,7 @@ FIELD_LABELS = {
     "employee_id": "employee id", "email": "email", "first_name": "first name", "last_name": "last name",
     "name": "name", "title": "title", "department": "department", "level": "level",
     "level_label": "level label", "manager_id": "manager", "location": "location",
-    "time_zone": "time zone", "hire_date": "hire date", "left_date": "left date",
+    "time_zone": "time zone", "office_time_zone": "office time zone", "hire_date": "hire date", "left_date": "left date",
 }
 MAX_LENGTHS = {
     "employee_id": 64, "email": 254, "first_name": 100, "last_name": 100, "title": 200,
@@ -629,7 +629,7 @@ def _directory_snapshot() -> tuple[dict[str, dict], dict[str, str]]:
         for row in Employee.objects.values(
             "pk", "employee_id", "email", "first_name", "last_name", "title", "department__name", "level",
             "level_label", "manager__employee_id", "location", "time_zone", "hire_date", "left_date", "user_id",
-            "time_zone_chosen",
+            "time_zone_chosen", "office_time_zone",
         )
     }
     departments = {name.lower(): name for name in Department.objects.values_list("name", flat=True)}
@@ -793,8 +793,13 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
             old, new = _existing_value(person, name), row.values[name]
             if old != new and not (old in (None, "") and new in (None, "")):
                 changes[name] = (old, new)
-        if person["time_zone_chosen"] and changes.pop("time_zone", None):
-            plan.kept_chosen += 1  # the person chose their own zone in Upward
+        if person["time_zone_chosen"] and "time_zone" in changes:
+            # The person chose their own zone in Upward: it stays; the directory's is kept
+            # aside as their office's, for when they go back to it.
+            office = changes.pop("time_zone")[1]
+            plan.kept_chosen += 1
+            if office != person["office_time_zone"]:
+                changes["office_time_zone"] = (person["office_time_zone"], office)
         if not changes:
             plan.unchanged += 1
             continue

@@ -375,6 +375,17 @@ def time_zone_choose(*, employee: Employee, time_zone: str) -> Employee:
     from .models import validate_time_zone
 
     validate_time_zone(time_zone)
+    if not employee.time_zone_chosen:
+        employee.office_time_zone = employee.time_zone  # the directory's, to go back to
     employee.time_zone, employee.time_zone_chosen = time_zone, True
-    employee.save(update_fields=["time_zone", "time_zone_chosen"])
+    employee.save(update_fields=["time_zone", "time_zone_chosen", "office_time_zone"])
+    return employee
+
+
+def time_zone_use_office(*, employee: Employee) -> Employee:
+    """Back to the directory's zone (the office's); roster imports set it again from now on."""
+    if employee.time_zone_chosen:
+        employee.time_zone = employee.office_time_zone or employee.time_zone
+        employee.time_zone_chosen, employee.office_time_zone = False, ""
+        employee.save(update_fields=["time_zone", "time_zone_chosen", "office_time_zone"])
     return employee

@@ -163,6 +163,10 @@ def time_zone_settings(request):
     employee = getattr(request.user, "employee", None)
     if employee is None:
         return render(request, "mentoring/time_zone.html", {"employee": None})
+    if request.method == "POST" and "use_office" in request.POST:
+        services.time_zone_use_office(employee=employee)
+        messages.success(request, _("Times are shown in your office's time zone again: %(tz)s.") % {"tz": employee.time_zone})
+        return redirect("time_zone_settings")
     form = TimeZoneForm(request.POST or None, current=employee.time_zone)
     if request.method == "POST" and form.is_valid():
         services.time_zone_choose(employee=employee, time_zone=form.cleaned_data["time_zone"])

@@ -1,5 +1,6 @@
 """A person chooses the time zone Upward shows them times in; the directory then leaves it."""
 
+import html
 import re
 
 import pytest
@@ -62,4 +63,28 @@ def test_the_roster_still_sets_a_zone_nobody_chose(participant_user):
     row = person(employee.employee_id, email=employee.email, first_name=employee.first_name, last_name=employee.last_name,
                  department=employee.department.name, level=str(employee.level), time_zone="Asia/Singapore")
     roster_apply(data=make_csv(row), filename="roster.csv")
+    assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Singapore"
+
+
+def test_going_back_to_the_office_zone_follows_the_directory_again(participant_client, participant_user):
+    employee = participant_user.employee
+    employee.time_zone = "Europe/Lisbon"
+    employee.save()
+    url = reverse("time_zone_settings")
+    participant_client.post(url, {"time_zone": "America/New_York"})
+    assert "Use my office's time zone (Europe/Lisbon)" in html.unescape(participant_client.get(url).content.decode())
+
+    # Meanwhile the person moves office in the directory: their choice stays, the office is noted.
+    row = person(employee.employee_id, email=employee.email, first_name=employee.first_name, last_name=employee.last_name,
+                 department=employee.department.name, level=str(employee.level), time_zone="Europe/Paris")
+    roster_apply(data=make_csv(row), filename="roster.csv")
+    employee.refresh_from_db()
+    assert (employee.time_zone, employee.office_time_zone) == ("America/New_York", "Europe/Paris")
+
+    response = participant_client.post(url, {"use_office": "1"}, follow=True)
+    assert "Times are shown in your office's time zone again: Europe/Paris." in html.unescape(response.content.decode())
+    employee.refresh_from_db()
+    assert (employee.time_zone, employee.time_zone_chosen, employee.office_time_zone) == ("Europe/Paris", False, "")
+    # And the directory sets it again from now on.
+    roster_apply(data=make_csv({**row, "time_zone": "Asia/Singapore"}), filename="roster.csv")
     assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Singapore"
