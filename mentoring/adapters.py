@@ -6,6 +6,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django.db import transaction
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from . import auth_policy, services
 from .models import Employee, User
@@ -13,6 +14,12 @@ from .models import Employee, User
 
 class AccountAdapter(DefaultAccountAdapter):
     """Links new accounts to the directory and sends people to their role's home page."""
+
+    # Say how long to wait (settings.ACCOUNT_RATE_LIMITS: 5 failures per account per 5 minutes).
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": _("Too many failed sign-ins for this account. Wait 5 minutes and try again, or reset your password."),
+    }
 
     def confirm_email(self, request, email_address):
         # Link the account to its directory entry only once the person has proved they own

@@ -151,6 +151,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upward] "
+# A reset asked for an address nobody has gets no email: Upward does not write to
+# addresses that anyone can type in (the page says the same either way).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 # Behind a reverse proxy, how many proxies add to X-Forwarded-For: without it every login
 # would share the proxy's address and one bucket of the per-IP rate limit.

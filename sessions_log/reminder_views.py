@@ -82,7 +82,8 @@ def hr_reminders(request):
 @hr_required
 @require_POST
 def hr_reminders_retry(request):
-    ids = [int(value) for value in request.POST.getlist("message_ids") if value.isdigit()]
+    # Row ids only: ASCII digits within a bigint ("²".isdigit() is true; a 30-digit id overflows).
+    ids = [int(value) for value in request.POST.getlist("message_ids") if value.isascii() and value.isdigit() and len(value) <= 18]
     count = outbox_retry(message_ids=ids) if ids else 0
     if count:
         messages.success(request, ngettext("%(count)d message goes out again.", "%(count)d messages go out again.", count) % {"count": count})

@@ -616,6 +616,13 @@ def survey_answer(request, enrollment_id: int, kind: str):
     row = rows.get(kind)
     if row is None:
         raise Http404
+    if request.method == "POST" and row.state != "open":
+        # The page shows no questions then: say why instead of "see the fields below".
+        messages.error(request, {
+            "answered": _("You have already answered this survey."),
+            "upcoming": _("This survey opens on %(day)s.") % {"day": date_format(row.opens_on)},
+        }.get(row.state, _("This survey has closed.")))
+        return redirect("survey_answer", enrollment_id=enrollment.pk, kind=kind)
     form = SurveyForm(request.POST or None, items=services.survey_items(enrollment), ask_recommend=kind != SurveyResponse.Kind.BASELINE)
     if request.method == "POST" and form.is_valid():
         try:

@@ -92,6 +92,14 @@ def test_password_reset_mail_goes_through_the_outbox(client, deliver_outbox):
     assert deliver_outbox() == 1
     assert mail.outbox[0].to == [user.email]
     assert "/accounts/password/reset/key/" in mail.outbox[0].body
+    # It comes from Upward, not from "testserver" (allauth's default greets with the host name).
+    assert mail.outbox[0].body.startswith("Hello from Upward!") and mail.outbox[0].subject.startswith("[Upward] ")
+
+
+def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, deliver_outbox):
+    response = client.post(reverse("account_reset_password"), {"email": "nobody@elsewhere.example"}, follow=True)
+    assert response.status_code == 200
+    assert deliver_outbox() == 0 and not mail.outbox
 
 
 def test_an_inactive_user_holds_no_role():

@@ -14,7 +14,7 @@ from tests.factories import UserFactory, make_person
 
 pytestmark = pytest.mark.django_db
 
-LOCKED = "Too many failed login attempts. Try again later."
+LOCKED = "Too many failed sign-ins for this account. Wait 5 minutes and try again, or reset your password."
 
 
 def attempt(client, email, password, url=None, **extra):

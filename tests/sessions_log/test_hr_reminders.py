@@ -98,7 +98,7 @@ def test_retry_puts_a_failed_email_back_in_line_and_the_worker_delivers_it(hr_cl
 
 def test_retry_leaves_messages_that_did_not_fail_alone(hr_client):
     sent = outbox_message(status=OutboxMessage.Status.SENT)
-    response = hr_client.post(RETRY, {"message_ids": [sent.pk, "not-a-number"]}, follow=True)
+    response = hr_client.post(RETRY, {"message_ids": [sent.pk, "not-a-number", "²", "1" * 30]}, follow=True)
     assert response.status_code == 200
     assert "Nothing to retry: those messages are no longer failed." in [str(m) for m in response.context["messages"]]
     sent.refresh_from_db()

@@ -1,6 +1,7 @@
 """Pairs at work through the browser's eyes: who may open what, and what each page does."""
 
 import datetime
+import re
 import zoneinfo
 
 import pytest
@@ -607,6 +608,16 @@ def test_the_last_session_can_still_be_rated_after_the_pair_ended(world, mentee)
     assert not Feedback.objects.exists()
 
 
+def test_each_sessions_buttons_say_which_session_for_screen_readers(world, mentee):
+    pair = world["pair"]
+    services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair, held_on=timezone.localdate() - datetime.timedelta(days=3)))
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    names = [re.sub(r"<[^>]+>|\s+", " ", m).strip() for m in re.findall(r'<a class="btn btn-sm[^"]*" href="/pairs/\d+/logs/\d+/[^"]*">(.*?)</a>', page, re.S)]
+    notes = [n for n in names if "private note" in n]
+    rates = [n for n in names if "Rate this session" in n]
+    assert len(notes) == 2 and len(set(notes)) == 2 and len(rates) == 2 and len(set(rates)) == 2, names
+
+
 def test_feedback_page_says_the_partner_never_sees_it(world, mentee):
     page = mentee.get(reverse("feedback_submit", args=[world["pair"].pk, world["log_id"]])).content.decode()
     assert "Maya never sees your ratings or your comment." in page
@@ -685,8 +696,14 @@ def test_a_closed_survey_cannot_be_answered(pair, mentee):
     url = reverse("survey_answer", args=[pair.mentee.pk, "baseline"])
     page = mentee.get(url).content.decode()
     assert "This survey closed on" in page and "Send my answers" not in page
-    response = mentee.post(url, {key: "3" for key, _i, _l in services.survey_items(pair.mentee)})
-    assert "This survey is not open now." in response.content.decode() and not SurveyResponse.objects.exists()
+    answers = {key: "3" for key, _i, _l in services.survey_items(pair.mentee)}
+    page = mentee.post(url, answers, follow=True).content.decode()
+    assert "This survey has closed." in page and "need another look" not in page and not SurveyResponse.objects.exists()
+    # One not open yet says when it opens, in words.
+    Program.objects.filter(pk=pair.program_id).update(final_survey_on=timezone.localdate() + datetime.timedelta(days=40), ends_on=timezone.localdate() + datetime.timedelta(days=60))
+    final = reverse("survey_answer", args=[pair.mentee.pk, "final"])
+    page = mentee.post(final, {**answers, "would_recommend": "9"}, follow=True).content.decode()
+    assert "This survey opens on" in page and "need another look" not in page and not SurveyResponse.objects.exists()
 
 
 def test_someone_elses_survey_is_404(pair, mentor, participant_client):
