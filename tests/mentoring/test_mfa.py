@@ -80,7 +80,10 @@ def test_activating_totp_with_a_code_from_the_app_opens_the_hr_console(client, p
     assert Authenticator.objects.filter(user=hr_without_mfa, type=Authenticator.Type.TOTP).exists()
     # Recovery codes were made too, and the console opens without asking for a second code.
     assert Authenticator.objects.filter(user=hr_without_mfa, type=Authenticator.Type.RECOVERY_CODES).exists()
-    assert client.get(reverse("mfa_view_recovery_codes")).status_code == 200  # no second password prompt
+    codes = client.get(reverse("mfa_view_recovery_codes"))
+    assert codes.status_code == 200  # no second password prompt
+    # The codes page leads on: home sends an HR admin to the console.
+    assert f'href="{reverse("home")}">I have saved them: continue to Upward</a>' in codes.content.decode()
     assert client.get(reverse("hr_home")).status_code == 200
 
 
