@@ -6,7 +6,8 @@ from django.core import mail
 from django.urls import reverse
 
 from programs.models import Enrollment, Program
-from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory
+from mentoring.models import Role
+from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,17 @@ def test_invite_by_level_range(hr_client, deliver_outbox):
     assert set(program.enrollments.values_list("role", flat=True)) == {"mentee"}
     deliver_outbox()
     assert sorted(m.to[0] for m in mail.outbox) == sorted([people[7].email, people[8].email])
+
+
+def test_an_invitation_tells_someone_without_a_login_how_to_get_one(hr_client, deliver_outbox):
+    program = ProgramFactory()
+    newcomer = EmployeeFactory(level=2)
+    regular = make_person(roles=[Role.PARTICIPANT], level=2)
+    invite(hr_client, program, emails=f"{newcomer.email}\n{regular.email}")
+    deliver_outbox()
+    body = {m.to[0]: m.body for m in mail.outbox}
+    assert "First time on Upward? Choose \"Sign up\"" in body[newcomer.email] and newcomer.email in body[newcomer.email]
+    assert "First time on Upward" not in body[regular.email]
 
 
 def test_invite_by_pasted_emails_reports_unknown_ones(hr_client, deliver_outbox):
@@ -336,6 +348,8 @@ def test_filtered_count_agrees_with_its_number(hr_client):
     EnrollmentFactory.create_batch(2, program=program, role="mentee")
     assert "1 application matches these filters" in review(hr_client, program, role="mentor").content.decode()
     assert "2 applications match these filters" in review(hr_client, program, role="mentee").content.decode()
+    # The status counts read in the singular too: "(1 mentor, 2 mentees)".
+    assert "(1 mentor, 2 mentees)" in review(hr_client, program).content.decode()
 
 
 def test_a_message_to_the_selected_people_is_capped(hr_client):
