@@ -389,3 +389,46 @@ def time_zone_use_office(*, employee: Employee) -> Employee:
         employee.time_zone_chosen, employee.office_time_zone = False, ""
         employee.save(update_fields=["time_zone", "time_zone_chosen", "office_time_zone"])
     return employee
+
+
+# --- Roles granted from the HR console ----------------------------------------------------------
+
+
+def active_hr_admins():
+    """Logins that can administer Upward now: HR admins whose login is open and who have not left."""
+    return User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).exclude(employee__left_date__isnull=False)
+
+
+@transaction.atomic
+def employee_role_grant(*, employee: Employee, role: str) -> None:
+    """HR gives a person a role. Audited by user_grant_role, as set_role and the admin are."""
+    if role not in Role.values:
+        raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    user = employee.user
+    if user is None:
+        raise MentoringError(f"{employee.full_name} has no Upward login yet: roles can be given once they have signed up with their work email.")
+    if employee.erased_at is not None or not employee.is_current:
+        raise MentoringError(f"{employee.full_name} has left the company: leavers cannot be given roles.")
+    if not user.is_active:
+        raise MentoringError(f"{employee.full_name}'s Upward login is closed: a closed login cannot be given roles.")
+    user_grant_role(user=user, role=role)
+
+
+@transaction.atomic
+def employee_role_revoke(*, employee: Employee, role: str) -> None:
+    """HR takes a role away. Upward always keeps at least one active HR admin."""
+    if role not in Role.values:
+        raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    user = employee.user
+    if user is None:
+        return
+    if role == Role.HR_ADMIN:
+        # Two admins revoking each other at once would each see the other still there. Both
+        # lock the group's row first, so the second counts after the first has committed.
+        Group.objects.select_for_update().filter(pk=role_group(Role.HR_ADMIN).pk).get()
+        admins = active_hr_admins()
+        if admins.filter(pk=user.pk).exists() and not admins.exclude(pk=user.pk).exists():
+            raise MentoringError(
+                f"{employee.full_name} is the last active HR admin: someone must be able to administer Upward. Make another person HR admin first."
+            )
+    user_revoke_role(user=user, role=role)

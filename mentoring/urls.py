@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from sessions_log import care_views, reminder_views
 
-from . import privacy_views, roster_views, views
+from . import privacy_views, role_views, roster_views, views
 
 # The admin signs in through allauth: the same rate limits and MFA as everywhere else.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,6 +19,7 @@ urlpatterns = [
     path("hr/", views.hr_home, name="hr_home"),
     path("hr/directory/", views.directory, name="directory"),
     path("hr/directory/<int:pk>/", views.employee_detail, name="employee_detail"),
+    path("hr/directory/<int:pk>/roles/", role_views.employee_role_change, name="employee_role_change"),
     path("hr/directory/<int:pk>/erase/", privacy_views.employee_erase, name="employee_erase"),
     path("hr/audit/", privacy_views.audit_log, name="audit_log"),
     path("me/data/", privacy_views.my_data, name="my_data"),

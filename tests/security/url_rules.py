@@ -117,6 +117,7 @@ URLS: dict[str, Rule] = {
     "executive_home": executive(),
     "directory": hr(),
     "employee_detail": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}),
+    "employee_role_change": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, POST),
     "employee_erase": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, GET_POST),
     "audit_log": hr(),
     "my_data": signed_in(methods=GET_POST),
