@@ -193,6 +193,8 @@ OBJECT_TYPES = {
     "programs.program": _("Program"),
     "pairing.matchrun": _("Match run"),
     "pairing.pairingoverride": _("Pin or exclusion"),
+    "sessions_log.concern": _("Concern"),
+    "sessions_log.pulsealert": _("Safety pulse alert"),
 }
 
 

@@ -4,6 +4,16 @@ from django.utils.translation import gettext as _
 from .models import Role
 
 
+def pair_care_waiting() -> int:
+    """Concerns not closed plus pulse alerts not followed up: what HR still has to act on.
+    One query (a UNION ALL counted in the database) on every HR page."""
+    from sessions_log.models import Concern, PulseAlert
+
+    concerns = Concern.objects.exclude(status=Concern.Status.CLOSED).values("pk")
+    alerts = PulseAlert.objects.filter(resolved_at__isnull=True).values("pk")
+    return concerns.union(alerts, all=True).count()
+
+
 def navigation(request):
     """Role-aware navigation: each role sees its own pages."""
     user = getattr(request, "user", None)
@@ -16,7 +26,7 @@ def navigation(request):
             items.append({"label": _("Programs"), "url": reverse("program_list"), "icon": "journal-text"})
             items.append({"label": _("Directory"), "url": reverse("directory"), "icon": "diagram-3"})
             items.append({"label": _("Roster import"), "url": reverse("roster_import"), "icon": "upload"})
-            items.append({"label": _("Pair care"), "url": reverse("hr_care"), "icon": "heart-pulse"})
+            items.append({"label": _("Pair care"), "url": reverse("hr_care"), "icon": "heart-pulse", "badge": pair_care_waiting()})
             items.append({"label": _("Reminders"), "url": reverse("hr_reminders"), "icon": "bell"})
             items.append({"label": _("Audit log"), "url": reverse("audit_log"), "icon": "journal-check"})
         if user.has_role(Role.EXECUTIVE):

@@ -369,6 +369,8 @@ class AuditEvent(models.Model):
         MATCH_RUN_PUBLISHED = "match_run_published", _("Pairs published")
         DATA_EXPORTED = "data_exported", _("Data exported")
         PERSON_ERASED = "person_erased", _("Person erased")
+        CONCERN_STATUS_CHANGED = "concern_status_changed", _("Concern status changed")
+        PULSE_ALERT_RESOLVED = "pulse_alert_resolved", _("Pulse alert followed up")
 
     occurred_at = models.DateTimeField(_("when (UTC)"), default=timezone.now, editable=False)
     # No database constraint and no cascade: deleting a login must neither fail on nor touch

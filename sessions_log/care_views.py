@@ -1,31 +1,84 @@
 """HR's pair-care page: safety-pulse alerts (never the answers) and mentors' concerns."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from mentoring.models import AuditEvent, User
 from mentoring.roles import hr_required
 
+from . import services
 from .models import Concern, PulseAlert
+
+# Closed concerns and followed-up alerts pile up for as long as programs run: a page at a time.
+HISTORY_PAGE_SIZE = 25
+
+
+def _last_audit(model, action: str, field: str) -> Subquery:
+    """`field` of the latest audit event of `action` on each row: who changed it, and when."""
+    events = AuditEvent.objects.filter(object_type=model._meta.label_lower, object_id=OuterRef("pk"), action=action).order_by("-occurred_at", "-id")
+    return Subquery(events.values(field)[:1])
+
+
+def _concerns():
+    action = AuditEvent.Action.CONCERN_STATUS_CHANGED
+    return Concern.objects.select_related("pair__program", "raised_by", "pair__mentee__employee").annotate(
+        changed_at=_last_audit(Concern, action, "occurred_at"), changed_by_id=_last_audit(Concern, action, "actor_id")
+    )
+
+
+def _name_changers(*rows_lists) -> None:
+    """Set `changed_by` on every row from one query for all the people named on the page."""
+    rows = [row for rows in rows_lists for row in rows]
+    ids = {row.changed_by_id for row in rows if row.changed_by_id}
+    people = User.objects.only("email", "full_name").in_bulk(ids) if ids else {}
+    for row in rows:
+        person = people.get(row.changed_by_id)
+        row.changed_by = (person.full_name or person.email) if person else None
 
 
 @hr_required
 @require_GET
 def hr_care(request):
-    alerts = PulseAlert.objects.filter(resolved_at__isnull=True).select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee").order_by("-created_at")
-    concerns = Concern.objects.exclude(status=Concern.Status.CLOSED).select_related("pair__program", "raised_by", "pair__mentee__employee").order_by("-created_at")
-    return render(request, "sessions_log/hr_care.html", {"alerts": alerts, "concerns": concerns})
+    alerts = list(
+        PulseAlert.objects.filter(resolved_at__isnull=True).select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee").order_by("-created_at")
+    )
+    concerns = list(_concerns().exclude(status=Concern.Status.CLOSED).order_by("-created_at"))
+    show_closed = request.GET.get("closed") == "1"
+    context = {"alerts": alerts, "concerns": concerns, "show_closed": show_closed}
+    pages = []
+    if show_closed:
+        closed = _concerns().filter(status=Concern.Status.CLOSED).order_by(Coalesce("changed_at", "created_at").desc(), "-pk")
+        resolved = (
+            PulseAlert.objects.filter(resolved_at__isnull=False)
+            .select_related("pair__program", "pair__mentor__employee", "pair__mentee__employee")
+            .annotate(changed_by_id=_last_audit(PulseAlert, AuditEvent.Action.PULSE_ALERT_RESOLVED, "actor_id"))
+            .order_by("-resolved_at", "-pk")
+        )
+        context["closed_concerns"] = Paginator(closed, HISTORY_PAGE_SIZE).get_page(request.GET.get("concerns_page"))
+        context["resolved_alerts"] = Paginator(resolved, HISTORY_PAGE_SIZE).get_page(request.GET.get("alerts_page"))
+        pages = [context["closed_concerns"].object_list, context["resolved_alerts"].object_list]
+    _name_changers(concerns, *pages)
+    return render(request, "sessions_log/hr_care.html", context)
+
+
+def _back_to_care(request):
+    # The closed list's reopen button brings HR back to that list, not to the open one.
+    if request.POST.get("return") == "closed":
+        return redirect(f"{reverse('hr_care')}?closed=1")
+    return redirect("hr_care")
 
 
 @hr_required
 @require_POST
 def hr_alert_resolve(request, pk: int):
-    alert = get_object_or_404(PulseAlert, pk=pk, resolved_at__isnull=True)
-    # Two HR admins following up at once: a conditional update, so the first stamp stands and
-    # the second is told instead of both being thanked.
-    if PulseAlert.objects.filter(pk=alert.pk, resolved_at__isnull=True).update(resolved_at=timezone.now()):
+    alert = get_object_or_404(PulseAlert, pk=pk)
+    if services.pulse_alert_resolve(alert=alert, by=request.user):
         messages.success(request, _("Alert marked as followed up."))
     else:
         messages.info(request, _("Someone else marked this alert as followed up a moment ago."))
@@ -36,11 +89,15 @@ def hr_alert_resolve(request, pk: int):
 @require_POST
 def hr_concern_status(request, pk: int):
     concern = get_object_or_404(Concern, pk=pk)
-    status = request.POST.get("status")
-    if status not in Concern.Status.values:
-        messages.error(request, _("Choose a status."))
+    status = request.POST.get("status", "")
+    try:
+        changed = services.concern_set_status(concern=concern, status=status, by=request.user, seen_status=request.POST.get("seen_status", ""))
+    except services.SessionError as exc:
+        messages.error(request, str(exc))
     else:
-        concern.status = status
-        concern.save(update_fields=["status"])
-        messages.success(request, _("Concern updated."))
-    return redirect("hr_care")
+        label = Concern.Status(status).label
+        if changed:
+            messages.success(request, _("Concern set to “%(status)s”.") % {"status": label})
+        else:
+            messages.info(request, _("The concern was already “%(status)s”.") % {"status": label})
+    return _back_to_care(request)

@@ -498,6 +498,8 @@ def pulse_submit(*, log: SessionLog, me: Employee, felt_heard: int, safe_to_be_c
     if min(values) <= 2 or pulse.average < float(pair.program.pulse_alert_threshold):
         if not PulseAlert.objects.filter(pair=pair, resolved_at__isnull=True).exists():
             PulseAlert.objects.create(pair=pair)
+            # Only that an alert exists: the answers stay with the mentor.
+            hr_notify_pair_care(kind=HR_NOTICE_ALERT, pair=pair, caused_by=me)
     return pulse
 
 
@@ -526,7 +528,9 @@ def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
         raise SessionError(_("Concerns are raised by the mentor; mentees can talk to HR directly."))
     if not text.strip():
         raise SessionError(_("Tell HR what worries you; only HR will read it."))
-    return Concern.objects.create(pair=pair, raised_by=me, text=text.strip())
+    concern = Concern.objects.create(pair=pair, raised_by=me, text=text.strip())
+    hr_notify_pair_care(kind=HR_NOTICE_CONCERN, pair=pair, caused_by=me)
+    return concern
 
 
 # --- Insight to action ---------------------------------------------------------------------------------
@@ -670,3 +674,95 @@ def calendar_feed_revoke(*, me: Employee) -> CalendarFeed:
     feed.created_at = timezone.now()
     feed.save(update_fields=["token", "created_at"])
     return feed
+
+
+# --- HR pair care ---------------------------------------------------------------------------------------
+
+HR_NOTICE_CONCERN = "concern"
+HR_NOTICE_ALERT = "alert"
+
+
+@dataclass
+class _Addressee:
+    """An HR admin with a login but no directory entry: what render_templated needs of a person."""
+
+    email: str
+    first_name: str
+    time_zone: str = "UTC"
+
+
+def _hr_addressees(*, excluding: Employee | None = None) -> list:
+    """Every active HR admin still with the company, as the person to write to."""
+    from mentoring.models import Role, User
+
+    users = User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).select_related("employee").distinct().order_by("pk")
+    addressees = []
+    for user in users:
+        employee = getattr(user, "employee", None)
+        if employee is None:
+            addressees.append(_Addressee(email=user.email, first_name=user.get_short_name()))
+        elif employee.left_date is None and employee.erased_at is None and (excluding is None or employee.pk != excluding.pk):
+            addressees.append(employee)
+    return addressees
+
+
+def hr_notify_pair_care(*, kind: str, pair: Pair, caused_by: Employee | None = None) -> int:
+    """Tell each HR admin that pair care needs them, written to the outbox in the caller's
+    transaction (so it is sent after commit, or not at all).
+
+    The mail says only what kind of thing is waiting and links to the page: a concern's text
+    and the pulse answers are confidential and never leave Upward by email. The person who
+    caused it (an HR admin can be a mentor too) is not told about their own concern."""
+    from django.urls import reverse
+
+    context = {"kind": kind, "program": pair.program, "care_url": f"{settings.SITE_URL}{reverse('hr_care')}"}
+    addressees = _hr_addressees(excluding=caused_by)
+    for person in addressees:
+        send_templated(to=person, template="sessions_log/email/hr_care_notice", context=context)
+    return len(addressees)
+
+
+@transaction.atomic
+def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = "") -> bool:
+    """HR moves a concern along (or reopens it). Returns False when it already had that status.
+
+    `seen_status` is the status on the page HR acted from: if another admin changed it since,
+    nothing is changed and the admin is asked to look again, rather than silently undoing it."""
+    from mentoring.audit import audit_record
+    from mentoring.models import AuditEvent
+
+    if status not in Concern.Status.values:
+        raise SessionError(_("Choose a status."))
+    concern = Concern.objects.select_for_update().get(pk=concern.pk)
+    if seen_status and seen_status != concern.status:
+        raise SessionError(_("Someone else set this concern to “%(status)s” a moment ago: check it and try again.") % {"status": concern.get_status_display()})
+    if concern.status == status:
+        return False
+    before = concern.status
+    concern.status = status
+    concern.save(update_fields=["status"])
+    # Ids and statuses only: the concern's text never reaches the log.
+    audit_record(
+        action=AuditEvent.Action.CONCERN_STATUS_CHANGED,
+        target=concern,
+        actor=by,
+        summary=f"{Concern.Status(before).label} → {Concern.Status(status).label}",
+        before={"status": before},
+        after={"status": status, "pair": concern.pair_id},
+    )
+    return True
+
+
+@transaction.atomic
+def pulse_alert_resolve(*, alert: PulseAlert, by) -> bool:
+    """HR has followed up. False when someone else already had."""
+    from mentoring.audit import audit_record
+    from mentoring.models import AuditEvent
+
+    now = timezone.now()
+    # Two HR admins following up at once: a conditional update, so the first stamp stands and
+    # the second is told instead of both being thanked.
+    if not PulseAlert.objects.filter(pk=alert.pk, resolved_at__isnull=True).update(resolved_at=now):
+        return False
+    audit_record(action=AuditEvent.Action.PULSE_ALERT_RESOLVED, target=alert, actor=by, summary="Followed up", after={"resolved": True, "pair": alert.pair_id})
+    return True

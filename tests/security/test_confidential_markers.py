@@ -248,6 +248,8 @@ def test_no_email_carries_a_confidential_field(world, every_log_record):
     assert len(texts) > 15
     # Mail about the pair does travel (the check means something): the shared agenda does.
     assert any("Shared agenda" in text for _label, text in texts)
+    # HR's notices of the concern and the pulse alert are among them (sessions_log.services.hr_notify_pair_care).
+    assert any("raised a confidential concern" in text for _label, text in texts) and any("safety pulse" in text for _label, text in texts)
     leaks = [f"{label} holds {t!r}" for label, text in texts for t in found_in(text, MARKERS)]
     assert not leaks, "\n".join(leaks)
     assert_no_marker_in_logs(every_log_record)

@@ -49,3 +49,205 @@ def test_only_hr(request, fixture, troubled_pair):
 def test_actions_are_post_only_and_anonymous_goes_to_login(client, hr_client, troubled_pair):
     assert hr_client.get(reverse("hr_alert_resolve", args=[PulseAlert.objects.get().pk])).status_code == 405
     assert client.get(reverse("hr_care")).status_code == 302
+
+
+# --- HR is told: an email per HR admin, a badge on "Pair care" --------------------------------------------
+
+
+def _hr_mail(deliver_outbox):
+    from django.core import mail
+
+    deliver_outbox()
+    return [m for m in mail.outbox if "/hr/care/" in m.body]
+
+
+def _everything_in(message) -> str:
+    return "\n".join([message.subject, message.body, *(str(content) for content, _type in message.alternatives)])
+
+
+def test_a_new_concern_emails_each_active_hr_admin_a_link_never_the_text(hr_user, deliver_outbox, django_capture_on_commit_callbacks):
+    from django.conf import settings
+
+    from mentoring.models import Role
+    from tests.factories import UserFactory, make_person
+
+    second = make_person(roles=[Role.HR_ADMIN], level=6)
+    no_directory_entry = UserFactory(roles=[Role.HR_ADMIN])
+    gone = make_person(roles=[Role.HR_ADMIN], level=6)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    leaver = make_person(roles=[Role.HR_ADMIN], level=6)
+    leaver.employee.left_date = leaver.employee.hire_date
+    leaver.employee.save(update_fields=["left_date"])
+    make_person(roles=[Role.PARTICIPANT], level=3)
+    pair = make_active_pair()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.concern_raise(pair=pair, me=pair.mentor.employee, text="qz-secret-concern My mentee talks over me")
+    sent = _hr_mail(deliver_outbox)
+    assert sorted(m.to[0] for m in sent) == sorted([hr_user.email, second.email, no_directory_entry.email])
+    for message in sent:
+        text = _everything_in(message)
+        assert f"{settings.SITE_URL}/hr/care/" in text and "raised a confidential concern" in text
+        assert "qz-secret-concern" not in text and "talks over me" not in text
+        assert pair.mentor.employee.full_name not in text and pair.mentee.employee.full_name not in text
+
+
+def test_no_hr_mail_is_written_when_raising_the_concern_fails_or_rolls_back(hr_user, deliver_outbox):
+    from django.db import transaction
+
+    from mentoring.models import OutboxMessage
+
+    pair = make_active_pair()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.concern_raise(pair=pair, me=pair.mentor.employee, text="Worried")
+        raise RuntimeError("the request failed after the concern")
+    with pytest.raises(services.SessionError):
+        services.concern_raise(pair=pair, me=pair.mentor.employee, text="   ")
+    assert not OutboxMessage.objects.exists() and not Concern.objects.exists()
+
+
+def test_a_pulse_alert_emails_hr_once_and_never_the_answers(hr_user, deliver_outbox):
+    from django.utils import timezone
+
+    pair = make_active_pair(pulse_alert_threshold=3)
+    mentor = pair.mentor.employee
+    for heard in (5, 1, 2):  # a good pulse, then two bad ones while the alert is still open
+        log = services.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[]))
+        services.pulse_submit(log=log, me=mentor, felt_heard=heard, safe_to_be_candid=heard, wants_to_continue=heard)
+    sent = _hr_mail(deliver_outbox)
+    assert [m.to for m in sent] == [[hr_user.email]]
+    text = _everything_in(sent[0])
+    assert "safety pulse" in text and pair.program.name in text
+    assert "felt heard" not in text.lower() and "candid" not in text.lower() and "wants to continue" not in text.lower()
+
+
+def test_a_good_pulse_tells_hr_nothing(hr_user, deliver_outbox):
+    from django.utils import timezone
+
+    pair = make_active_pair(pulse_alert_threshold=3)
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[]))
+    services.pulse_submit(log=log, me=pair.mentor.employee, felt_heard=5, safe_to_be_candid=4, wants_to_continue=5)
+    assert _hr_mail(deliver_outbox) == []
+
+
+def _pair_care_item(response):
+    return next(item for item in response.context["nav_items"] if item["url"] == reverse("hr_care"))
+
+
+def test_the_pair_care_nav_item_counts_open_concerns_and_unresolved_alerts(hr_client, troubled_pair):
+    response = hr_client.get(reverse("hr_home"))
+    assert _pair_care_item(response)["badge"] == 2
+    assert 'text-bg-danger">2<' in response.content.decode()
+    services.concern_raise(pair=troubled_pair, me=troubled_pair.mentor.employee, text="Another one")
+    Concern.objects.filter(text="Another one").update(status=Concern.Status.IN_HAND)  # in hand still needs HR
+    assert _pair_care_item(hr_client.get(reverse("hr_care")))["badge"] == 3
+    hr_client.post(reverse("hr_alert_resolve", args=[PulseAlert.objects.get().pk]))
+    hr_client.post(reverse("hr_concern_status", args=[Concern.objects.get(text="Another one").pk]), {"status": "closed"})
+    response = hr_client.get(reverse("hr_care"))
+    assert _pair_care_item(response)["badge"] == 1
+
+
+def test_the_badge_is_one_query_and_only_for_hr(participant_client, troubled_pair, django_assert_num_queries):
+    from mentoring.context_processors import pair_care_waiting
+
+    with django_assert_num_queries(1):
+        assert pair_care_waiting() == 2
+    body = participant_client.get(reverse("participant_home")).content.decode()
+    assert "text-bg-danger" not in body and reverse("hr_care") not in body
+
+
+# --- The record: closed concerns, followed-up alerts, the audit log ------------------------------------------------
+
+
+def _events(action):
+    from mentoring.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def test_status_changes_and_follow_ups_are_audited_with_ids_and_statuses_only(hr_client, hr_user, troubled_pair):
+    from mentoring.models import AuditEvent
+
+    concern, alert = Concern.objects.get(), PulseAlert.objects.get()
+    url = reverse("hr_concern_status", args=[concern.pk])
+    hr_client.post(url, {"status": "in_hand", "seen_status": "open"})
+    hr_client.post(url, {"status": "in_hand"})  # no change: nothing to record
+    hr_client.post(url, {"status": "closed", "seen_status": "in_hand"})
+    hr_client.post(reverse("hr_alert_resolve", args=[alert.pk]))
+    hr_client.post(reverse("hr_alert_resolve", args=[alert.pk]))  # already done: nothing to record
+    changes = _events(AuditEvent.Action.CONCERN_STATUS_CHANGED)
+    assert [(e.before, e.after["status"]) for e in changes] == [({"status": "open"}, "in_hand"), ({"status": "in_hand"}, "closed")]
+    assert {(e.actor_id, e.object_type, e.object_id) for e in changes} == {(hr_user.pk, "sessions_log.concern", concern.pk)}
+    [resolved] = _events(AuditEvent.Action.PULSE_ALERT_RESOLVED)
+    assert (resolved.actor_id, resolved.object_type, resolved.object_id) == (hr_user.pk, "sessions_log.pulsealert", alert.pk)
+    for event in [*changes, resolved]:
+        assert "talks over me" not in f"{event.summary} {event.before} {event.after}"
+    # HR can find them in the audit log by what they are about.
+    for object_type, label, count in (("sessions_log.concern", "Concern", 2), ("sessions_log.pulsealert", "Safety pulse alert", 1)):
+        page = hr_client.get(reverse("audit_log"), {"object_type": object_type})
+        assert page.status_code == 200 and len(page.context["rows"]) == count
+        assert all(shown_as == label for _event, _label, shown_as in page.context["rows"])
+
+
+def test_a_closed_concern_is_listed_with_who_closed_it_and_can_be_reopened(hr_client, hr_user, troubled_pair):
+    concern = Concern.objects.get()
+    hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "closed", "seen_status": "open"})
+    hr_client.post(reverse("hr_alert_resolve", args=[PulseAlert.objects.get().pk]))
+    assert "talks over me" not in hr_client.get(reverse("hr_care")).content.decode()
+    page = hr_client.get(reverse("hr_care"), {"closed": "1"})
+    body = page.content.decode()
+    assert list(page.context["closed_concerns"]) == [concern] and len(page.context["resolved_alerts"]) == 1
+    assert "talks over me" in body and f"by {hr_user.full_name}" in body and "Reopen" in body
+    response = hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "open", "seen_status": "closed", "return": "closed"})
+    assert response.status_code == 302 and response.url == reverse("hr_care") + "?closed=1"
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN
+    assert list(hr_client.get(reverse("hr_care"), {"closed": "1"}).context["closed_concerns"]) == []
+    assert "talks over me" in hr_client.get(reverse("hr_care")).content.decode()
+
+
+def test_a_status_chosen_on_a_stale_page_does_not_undo_another_admins_change(hr_client, troubled_pair):
+    concern = Concern.objects.get()
+    Concern.objects.filter(pk=concern.pk).update(status=Concern.Status.CLOSED)  # another admin, meanwhile
+    response = hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "in_hand", "seen_status": "open"}, follow=True)
+    assert "Someone else set this concern to" in response.content.decode()
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.CLOSED
+
+
+def test_an_unknown_status_is_refused(hr_client, troubled_pair):
+    concern = Concern.objects.get()
+    response = hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "deleted"}, follow=True)
+    assert "Choose a status." in response.content.decode()
+    concern.refresh_from_db()
+    assert concern.status == Concern.Status.OPEN
+
+
+def _close_many(n, *, by):
+    from sessions_log.services import concern_set_status, pulse_alert_resolve
+
+    for _ in range(n):
+        pair = make_active_pair()
+        concern = services.concern_raise(pair=pair, me=pair.mentor.employee, text="Worried")
+        concern_set_status(concern=concern, status=Concern.Status.CLOSED, by=by)
+        services.concern_raise(pair=pair, me=pair.mentor.employee, text="Still open")
+        pulse_alert_resolve(alert=PulseAlert.objects.create(pair=pair), by=by)
+        PulseAlert.objects.create(pair=pair)
+
+
+def test_the_care_page_costs_the_same_queries_for_few_or_many_and_pages_the_history(hr_client, hr_user, django_assert_max_num_queries):
+    from sessions_log.care_views import HISTORY_PAGE_SIZE
+
+    url = reverse("hr_care") + "?closed=1"
+    _close_many(2, by=hr_user)
+    hr_client.get(url)  # warm up the session
+    with django_assert_max_num_queries(25) as few:
+        assert hr_client.get(url).status_code == 200
+    _close_many(HISTORY_PAGE_SIZE + 3, by=hr_user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = hr_client.get(url)
+    assert len(page.context["concerns"]) == len(page.context["alerts"]) == HISTORY_PAGE_SIZE + 5
+    assert len(page.context["closed_concerns"]) == len(page.context["resolved_alerts"]) == HISTORY_PAGE_SIZE
+    second = hr_client.get(url, {"closed": "1", "concerns_page": "2"})
+    assert len(second.context["closed_concerns"]) == 5 and second.context["resolved_alerts"].number == 1
+    assert "alerts_page=2" in second.content.decode()
