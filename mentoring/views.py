@@ -41,9 +41,13 @@ def participant_home(request):
             done = {c.resource_id for c in enrollment.completed_resources.all()}
             enrollment.checklist = [(r, r.pk in done) for r in enrollment.program.resources.all() if r.is_for(enrollment.role)]
         open_programs = program_selectors.programs_open_to(employee=employee)
-    my_pairs = pair_selectors.pairs_for_home(employee=employee)
+    # Surveys belong to the enrollment, not the pair: listed once, above the pairs.
+    my_pairs = pair_selectors.pairs_for_home(employee=employee, with_surveys=False)
+    to_do = pair_selectors.surveys_due(employee=employee)
     return render(
-        request, "mentoring/participant_home.html", {"employee": employee, "enrollments": enrollments, "open_programs": open_programs, "my_pairs": my_pairs}
+        request,
+        "mentoring/participant_home.html",
+        {"employee": employee, "enrollments": enrollments, "open_programs": open_programs, "my_pairs": my_pairs, "to_do": to_do},
     )
 
 

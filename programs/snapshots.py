@@ -108,6 +108,7 @@ def _pairs_then(program: Program, at: datetime.datetime):
 def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
     """The program's metrics at the end of `as_of` (today, up to now, when not given)."""
     from sessions_log.models import ActionItem, AgreementGoal, Feedback, Insight, Meeting, MeetingChange, PulseAlert, SessionLog, SurveyAnswer, SurveyResponse
+    from sessions_log.selectors import pairs_quiet, stuck_q
 
     day, at = snapshot_moment(as_of)
     data: dict = {"as_of": day.isoformat(), "computed_at": at.isoformat()}
@@ -146,13 +147,11 @@ def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
     data["matching"] = {"paired_mentees": people["mentees"], "approved_mentees": approved_mentees}
 
     # --- pairs and activity
-    last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=at).order_by("-starts_at").values("starts_at")[:1]
-    last_log = SessionLog.objects.filter(pair=OuterRef("pk"), created_at__lte=at).order_by("-created_at").values("created_at")[:1]
-    stuck_before = at - datetime.timedelta(days=program.stuck_after_days)
-    quiet = live.annotate(last_meeting_at=Subquery(last_meeting)).annotate(last_activity=Coalesce(Subquery(last_log), F("last_meeting_at"), F("began")))
+    # Stuck as the pair page and the reminder sweep have it (one definition, in the selectors).
     # Quietest first: the HR page names the first of them.
     stuck = list(
-        quiet.filter(Q(last_activity__lt=stuck_before) & (Q(last_meeting_at__isnull=True) | Q(last_meeting_at__lt=stuck_before)))
+        pairs_quiet(live, at=at)
+        .filter(stuck_q(at=at, after_days=program.stuck_after_days))
         .order_by("last_activity", "pk")
         .values_list("pk", "mentor__employee_id", "mentee__employee_id")
     )

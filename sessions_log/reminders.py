@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Left
+from django.db.models.functions import Cast, Coalesce, Concat, Left
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from pairing.models import Pair
 from programs.models import Enrollment, Program
 
 from .models import ActionItem, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
+from .selectors import pairs_quiet, stuck_q
 from .services import survey_window
 
 logger = logging.getLogger(__name__)
@@ -319,28 +320,20 @@ def _hr_people() -> list[int]:
 
 
 def _stuck(now, programs: _Programs) -> Iterator[list[_Due]]:
-    """No meeting or log for the program's threshold: to both sides and HR, once per quiet period."""
+    """A stuck pair (`selectors.stuck_q`, the definition the pair page and the HR dashboard
+    use): to both sides and HR, once per quiet period."""
     by_threshold = defaultdict(list)
     for p in programs.enabled(K.PAIR_STUCK, active=True):
         by_threshold[p["stuck_after_days"]].append(p)
     hr = None
     for days, group in sorted(by_threshold.items()):
-        quiet_since = now - datetime.timedelta(days=days)
-        began = Coalesce("started_at", "created_at")
-        last_meeting = Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__lte=now).order_by("-starts_at").values("starts_at")[:1]
-        last_log = SessionLog.objects.filter(pair_id=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
         rows = (
-            _live_pairs(group)
-            .annotate(began=began)
-            .filter(began__lte=quiet_since)
-            .exclude(Exists(Meeting.objects.filter(pair_id=OuterRef("pk"), starts_at__gt=quiet_since, starts_at__lte=now)))
-            .exclude(Exists(SessionLog.objects.filter(pair_id=OuterRef("pk"), created_at__gt=quiet_since)))
-            # The pair's last sign of life: it began, met, or logged a session.
-            .annotate(last=Greatest(began, Coalesce(Subquery(last_meeting), began), Coalesce(Subquery(last_log), began)))
+            pairs_quiet(_live_pairs(group), at=now)
+            .filter(stuck_q(at=now, after_days=days))
             # Already flagged for this silence (recorded after its last sign of life): its
             # people and HR have their rows, all written in one chunk.
-            .exclude(Exists(Reminder.objects.filter(pair_id=OuterRef("pk"), kind=K.PAIR_STUCK, due_at__gt=OuterRef("last"))))
-            .values_list("pk", "program_id", "last", "mentor__employee_id", _gone("mentor__employee"), "mentee__employee_id", _gone("mentee__employee"))
+            .exclude(Exists(Reminder.objects.filter(pair_id=OuterRef("pk"), kind=K.PAIR_STUCK, due_at__gt=OuterRef("last_activity"))))
+            .values_list("pk", "program_id", "last_activity", "mentor__employee_id", _gone("mentor__employee"), "mentee__employee_id", _gone("mentee__employee"))
         )
         for chunk in _chunks(rows):
             hr = _hr_people() if hr is None else hr
@@ -365,16 +358,29 @@ def _survey_owed(side: str, kind: str, occurrence: str) -> Q:
     return _staying(f"{side}__employee") & ~_survey_answered(side, kind) & ~recorded
 
 
+# The baseline opens with enrollment, before the program runs and before any pair exists: it
+# is owed by each approved enrollment, where the midpoint and final surveys are owed by the
+# sides of a live pair in a running program.
+BASELINE_PROGRAMS = (Program.Status.ENROLLMENT_OPEN, Program.Status.MATCHING, Program.Status.ACTIVE)
+# Not on the heels of the approval email: a day after HR approved.
+BASELINE_AFTER_APPROVAL = datetime.timedelta(days=1)
+
+
 def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
     """A survey window open (and again when it closes in three days), to each side who has not answered."""
     today = timezone.localdate(now)
-    enabled = {p["id"] for p in programs.enabled(K.SURVEY, active=True)}
+    enabled = {p["id"] for p in programs.enabled(K.SURVEY) if p["status"] in BASELINE_PROGRAMS}
     for program in Program.objects.filter(pk__in=enabled):
-        for kind in (SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
+        for kind in (SurveyResponse.Kind.BASELINE, SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
             window = survey_window(program, kind)
             if window is None or not window[0] <= today <= window[1]:
                 continue
             occurrence = "closing" if (window[1] - today).days <= 3 else "open"
+            if kind == SurveyResponse.Kind.BASELINE:
+                yield from _baseline(program, occurrence, now)
+                continue
+            if program.status != Program.Status.ACTIVE:
+                continue
 
             rows = (
                 _live_pairs([{"id": program.pk}])
@@ -392,6 +398,22 @@ def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
                     for enrollment_id, person, left, done in (sides[0:4], sides[4:8])
                     if left is None and not done
                 ]
+
+
+def _baseline(program: Program, occurrence: str, now) -> Iterator[list[_Due]]:
+    """The baseline survey, to each approved person who has not answered it, paired or not.
+    Keyed like the other surveys (kind and enrollment, recipient, occurrence)."""
+    kind = SurveyResponse.Kind.BASELINE
+    rows = (
+        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED)
+        .filter(Q(decided_at__isnull=True) | Q(decided_at__lte=now - BASELINE_AFTER_APPROVAL))
+        .filter(_staying("employee"))
+        .exclude(Exists(SurveyResponse.objects.filter(enrollment_id=OuterRef("pk"), kind=kind)))
+        .exclude(_recorded(K.SURVEY, f"{kind}-", OuterRef("pk"), recipient="employee_id", occurrence=occurrence))
+        .values_list("pk", "employee_id")
+    )
+    for chunk in _chunks(rows):
+        yield [_Due(_key(K.SURVEY, f"{kind}-{pk}", person, occurrence), K.SURVEY, person, program.pk, context={"survey": kind}) for pk, person in chunk]
 
 
 def _enrollment(now, programs: _Programs) -> Iterator[list[_Due]]:

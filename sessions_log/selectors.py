@@ -10,7 +10,8 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from mentoring.models import Employee
@@ -50,7 +51,8 @@ def pairs_of(*, employee: Employee | None) -> QuerySet[Pair]:
 
 
 def pair_for(*, employee: Employee | None, pk: int) -> Pair:
-    return pairs_of(employee=employee).get(pk=pk)
+    # With `pairs_quiet`'s annotations, which the pair page reads: no query of their own.
+    return pairs_quiet(pairs_of(employee=employee), at=timezone.now()).get(pk=pk)
 
 
 def meeting_of(*, pair: Pair, pk: int) -> Meeting:
@@ -102,7 +104,35 @@ def feed_meetings(*, employee: Employee) -> QuerySet[Meeting]:
     )
 
 
-# --- What is due, surveys, quiet pairs (pure helpers over rows already loaded) --------------------------
+# --- Quiet and stuck pairs ---------------------------------------------------------------------------------
+# One definition for the pair page, the participant home, the reminder sweep and the HR
+# dashboard's snapshot, so that the pairs HR sees as stuck are the ones that get the "it has
+# been quiet" reminder. A live pair is stuck when nothing is booked ahead and its last sign of
+# life (it began, met, or logged a session) is the program's `stuck_after_days` old or more. A
+# cancelled meeting is no sign of life; a meeting booked for later means the pair is moving.
+
+
+def pairs_quiet(pairs: QuerySet[Pair], *, at: datetime.datetime) -> QuerySet[Pair]:
+    """`pairs` annotated, as they stood at `at`, with `last_activity` (the latest of: the pair
+    began, a meeting started, a session was logged) and `booked` (a meeting booked by then
+    for later). Whether the pair is live is the caller's filter: it differs for a past day."""
+    began = Coalesce("started_at", "created_at")
+    last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status=Meeting.Status.SCHEDULED, starts_at__lte=at).order_by("-starts_at").values("starts_at")[:1]
+    last_log = SessionLog.objects.filter(pair=OuterRef("pk"), created_at__lte=at).order_by("-created_at").values("created_at")[:1]
+    booked = Meeting.objects.filter(pair=OuterRef("pk"), status=Meeting.Status.SCHEDULED, starts_at__gt=at, created_at__lte=at)
+    return pairs.annotate(
+        last_activity=Greatest(began, Coalesce(Subquery(last_meeting), began), Coalesce(Subquery(last_log), began)),
+        booked=Exists(booked),
+    )
+
+
+def stuck_q(*, at: datetime.datetime, after_days: int) -> Q:
+    """Over `pairs_quiet(at=at)`: the pairs stuck at `at` for a program that flags them after
+    `after_days` (the same test as `_is_stuck`: quiet for whole days >= after_days)."""
+    return Q(booked=False, last_activity__lte=at - datetime.timedelta(days=after_days))
+
+
+# --- What is due, surveys, quiet days (helpers over rows already loaded) --------------------------------
 
 
 @dataclass
@@ -154,18 +184,17 @@ def _agreement_of(pair: Pair) -> Agreement | None:
         return None
 
 
-def _quiet_days(pair: Pair, meetings: list[Meeting], logs: list[SessionLog], now: datetime.datetime) -> int | None:
-    """Days since the last meeting or log, or None when the pair is not idle (a meeting is
-    booked, or the pair is not live in a running program)."""
-    if pair.status not in LIVE or pair.program.status != Program.Status.ACTIVE:
+def _quiet_days(pair: Pair, now: datetime.datetime) -> int | None:
+    """Days since the pair's last sign of life, or None when it is not idle (a meeting is
+    booked, or the pair is not live in a running program). `pair` carries `pairs_quiet`'s
+    annotations."""
+    if pair.status not in LIVE or pair.program.status != Program.Status.ACTIVE or pair.booked:
         return None
-    if any(m.status == Meeting.Status.SCHEDULED and m.starts_at >= now for m in meetings):
-        return None
-    marks = [pair.started_at or pair.created_at]
-    marks += [m.starts_at for m in meetings if m.status == Meeting.Status.SCHEDULED]
-    marks += [log.created_at for log in logs]
-    marks += [datetime.datetime.combine(log.held_on, datetime.time(12), tzinfo=datetime.UTC) for log in logs]
-    return max(0, (now - max(marks)).days)
+    return max(0, (now - pair.last_activity).days)
+
+
+def _is_stuck(pair: Pair, quiet_days: int | None) -> bool:
+    return quiet_days is not None and quiet_days >= pair.program.stuck_after_days
 
 
 # What is "due" stays recent: a session from months ago is history, not a to-do
@@ -290,7 +319,9 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
     scheduled = [m for m in meetings if m.status == Meeting.Status.SCHEDULED]
     upcoming = [m for m in scheduled if m.ends_at > now]
     cancelled = [m for m in meetings if m.status == Meeting.Status.CANCELLED]
-    quiet = _quiet_days(pair, meetings, logs, now)
+    if not hasattr(pair, "booked"):  # a pair not read through `pair_for`
+        pair.last_activity, pair.booked = pairs_quiet(Pair.objects.filter(pk=pair.pk), at=now).values_list("last_activity", "booked").get()
+    quiet = _quiet_days(pair, now)
     return PairPage(
         pair=pair,
         side=side,
@@ -312,7 +343,7 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
         actions=actions,
         due=_due(pair=pair, side=side, agreement=agreement, meetings=meetings, logs=logs, surveys=surveys, now=now),
         quiet_days=quiet,
-        stuck=quiet is not None and quiet >= pair.program.stuck_after_days,
+        stuck=_is_stuck(pair, quiet),
         my_reflection=next((r for r in reflections if r.author_id == mine.pk), None),
         partner_reflected=any(r.author_id == theirs.pk for r in reflections),
         surveys=surveys,
@@ -341,12 +372,15 @@ class PairSummary:
     live: bool
 
 
-def pairs_for_home(*, employee: Employee | None) -> list[PairSummary]:
+def pairs_for_home(*, employee: Employee | None, with_surveys: bool = True) -> list[PairSummary]:
     """The person's pairs (live first) with the next meeting, what is due and whether the pair
-    has gone quiet, in a fixed number of queries however many pairs and sessions they have."""
+    has gone quiet, in a fixed number of queries however many pairs and sessions they have.
+    Without surveys among what is due: the participant home lists them once, per enrollment
+    (`surveys_due`), pair or no pair."""
     if employee is None:
         return []
-    pairs = list(pairs_of(employee=employee).select_related("agreement"))
+    now, today = timezone.now(), timezone.localdate()
+    pairs = list(pairs_quiet(pairs_of(employee=employee), at=now).select_related("agreement"))
     if not pairs:
         return []
     ids = [p.pk for p in pairs]
@@ -358,10 +392,10 @@ def pairs_for_home(*, employee: Employee | None) -> list[PairSummary]:
         logs[log.pair_id].append(log)
     my_enrollments = [p.mentor if p.mentor.employee_id == employee.pk else p.mentee for p in pairs]
     responses: dict[int, list[SurveyResponse]] = {}
-    for response in SurveyResponse.objects.filter(enrollment__in=my_enrollments).only("id", "enrollment_id", "kind", "submitted_at"):
-        responses.setdefault(response.enrollment_id, []).append(response)
+    if with_surveys:
+        for response in SurveyResponse.objects.filter(enrollment__in=my_enrollments).only("id", "enrollment_id", "kind", "submitted_at"):
+            responses.setdefault(response.enrollment_id, []).append(response)
 
-    now, today = timezone.now(), timezone.localdate()
     out = []
     for pair, mine in zip(pairs, my_enrollments, strict=True):
         side = mine.role
@@ -369,8 +403,8 @@ def pairs_for_home(*, employee: Employee | None) -> list[PairSummary]:
         mine.program = pair.program
         for m in meetings[pair.pk]:
             m.pair = pair
-        surveys = survey_rows(mine, responses.get(mine.pk, []), today) if live else []
-        quiet = _quiet_days(pair, meetings[pair.pk], logs[pair.pk], now)
+        surveys = survey_rows(mine, responses.get(mine.pk, []), today) if live and with_surveys else []
+        quiet = _quiet_days(pair, now)
         upcoming = [m for m in meetings[pair.pk] if m.status == Meeting.Status.SCHEDULED and m.ends_at > now]
         out.append(
             PairSummary(
@@ -379,7 +413,7 @@ def pairs_for_home(*, employee: Employee | None) -> list[PairSummary]:
                 partner=(pair.mentee if side == "mentor" else pair.mentor).employee,
                 next_meeting=upcoming[0] if upcoming else None,
                 due=_due(pair=pair, side=side, agreement=_agreement_of(pair), meetings=meetings[pair.pk], logs=logs[pair.pk], surveys=surveys, now=now),
-                stuck=quiet is not None and quiet >= pair.program.stuck_after_days,
+                stuck=_is_stuck(pair, quiet),
                 quiet_days=quiet,
                 live=live,
             )
@@ -404,3 +438,17 @@ def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[Sur
     )
     today = timezone.localdate()
     return [(e, survey_rows(e, list(e.survey_responses.all()), today)) for e in enrollments]
+
+
+def surveys_due(*, employee: Employee | None) -> list[Due]:
+    """The surveys of the person's approved enrollments that are open now and not yet
+    answered, soonest to close first. The baseline is among them from approval on, before any
+    pair exists: it is the starting point of the mentee's uplift and the mentor's growth."""
+    rows = [
+        row
+        for enrollment, rows in surveys_for(employee=employee)
+        if enrollment.program.status != Program.Status.ARCHIVED
+        for row in rows
+        if row.state == "open"
+    ]
+    return [Due(kind="survey", survey=row) for row in sorted(rows, key=lambda r: (r.closes_on, r.enrollment.pk))]

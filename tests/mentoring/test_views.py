@@ -140,3 +140,43 @@ def test_healthz_with_a_live_redis(client):
 
 def test_healthz_refuses_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+# --- The participant home's things to do ---------------------------------------------------------
+
+
+def test_home_lists_an_open_baseline_survey_before_any_pair_exists(participant_client, participant_user):
+    import datetime
+
+    from django.utils import timezone
+
+    from programs.models import Enrollment, Program
+    from sessions_log.models import SurveyResponse
+    from tests.factories import EnrollmentFactory, ProgramFactory
+
+    program = ProgramFactory(status=Program.Status.MATCHING, name="Digital leaders")
+    mine = EnrollmentFactory(employee=participant_user.employee, program=program, status=Enrollment.Status.APPROVED)
+    EnrollmentFactory(employee=participant_user.employee, status=Enrollment.Status.APPLIED, program__name="Not decided yet")
+    closes = (program.starts_on + datetime.timedelta(days=30)).strftime("%-d %b")
+    answer_url = reverse("survey_answer", args=[mine.pk, "baseline"])
+
+    body = participant_client.get(reverse("participant_home")).content.decode()
+    to_do = body[body.index('id="to-do-heading"') : body.index("My programs")]
+    assert "1 thing to do" in to_do and answer_url in to_do and "Digital leaders" in to_do
+    assert f"Answer the baseline survey (open until {closes})" in to_do
+    assert "Not decided yet" not in to_do
+
+    SurveyResponse.objects.create(enrollment=mine, kind="baseline", submitted_at=timezone.now())
+    assert 'id="to-do-heading"' not in participant_client.get(reverse("participant_home")).content.decode()
+
+
+def test_home_lists_a_survey_of_a_paired_enrollment_once_not_per_pair(participant_client, participant_user):
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    first = make_active_pair(mentor_user=participant_user)  # baseline open, closing today
+    second = make_active_pair(program=first.program)
+    Pair.objects.filter(pk=second.pk).update(mentor=first.mentor)  # one mentor, two mentees
+
+    body = participant_client.get(reverse("participant_home")).content.decode()
+    assert body.count(reverse("survey_answer", args=[first.mentor_id, "baseline"])) == 1

@@ -231,8 +231,13 @@ def test_a_pair_is_stuck_as_of_a_day_only_if_it_was_quiet_by_then(dated_program)
     program, first, _second = dated_program
     program.stuck_after_days = 7
     program.save()
-    # Ten days before the last log, the pair had been quiet since the log five days earlier.
-    assert [p["pair"] for p in snapshots.compute(program=program, as_of=timezone.localdate() - datetime.timedelta(days=6))["pair_health"]["stuck_pairs"]] == [first.pk]
+    six_days_ago = timezone.localdate() - datetime.timedelta(days=6)
+    # Six days ago the pair had been quiet since the meeting fifteen days ago, but its next
+    # meeting (five days ago) was already booked: a pair with a meeting ahead is not stuck.
+    assert snapshots.compute(program=program, as_of=six_days_ago)["pair_health"]["stuck_pairs"] == []
+    # Booked only the day it took place: six days ago nothing was booked, so it was stuck.
+    Meeting.objects.filter(pair=first, starts_at=_ago(5, 10)).update(created_at=_ago(5, 9))
+    assert [p["pair"] for p in snapshots.compute(program=program, as_of=six_days_ago)["pair_health"]["stuck_pairs"]] == [first.pk]
     assert snapshots.compute(program=program)["pair_health"]["stuck_pairs"] == []
 
 

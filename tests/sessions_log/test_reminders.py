@@ -13,7 +13,7 @@ from django.utils import timezone
 from mentoring.models import OutboxMessage
 from programs.models import Enrollment, Program
 from sessions_log import reminders, services
-from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog
+from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
 from sessions_log.tasks import sweep_reminders
 from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair
 
@@ -21,9 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 def settled_pair():
-    """An active pair whose agreement both sides acknowledged: only meeting reminders are due."""
+    """An active pair whose agreement both sides acknowledged and whose baseline survey both
+    answered: only meeting reminders are due."""
     pair = make_active_pair()
     Agreement.objects.create(pair=pair, mentor_acknowledged_version=1, mentee_acknowledged_version=1)
+    for side in (pair.mentor, pair.mentee):
+        SurveyResponse.objects.create(enrollment=side, kind="baseline")
     return pair
 
 
@@ -312,3 +315,49 @@ def test_send_due_starts_no_batch_after_its_time_budget(pair):
     reminders.reminders_sweep()
     assert reminders.reminders_send_due(max_seconds=0) == 0
     assert reminders.reminders_send_due(batch_size=1, max_seconds=60) == 4
+
+
+# --- The baseline survey: owed by every approved person, paired or not -----------------------------
+
+
+def approved(program, *, decided_days_ago=2, **fields):
+    enrollment = EnrollmentFactory(program=program, status=Enrollment.Status.APPROVED, **fields)
+    Enrollment.objects.filter(pk=enrollment.pk).update(decided_at=timezone.now() - datetime.timedelta(days=decided_days_ago))
+    return enrollment
+
+
+def test_an_open_baseline_reminds_each_approved_person_once_before_any_pair_exists(deliver_outbox):
+    program = ProgramFactory(status=Program.Status.MATCHING)  # baseline open from enrollment until a month into the run
+    mentor, mentee = approved(program, role="mentor"), approved(program, role="mentee")
+    approved(program, decided_days_ago=0)  # approved an hour ago: the approval email comes first
+    SurveyResponse.objects.create(enrollment=approved(program), kind="baseline")  # answered
+    approved(program, employee=EmployeeFactory(left_date=timezone.localdate()))
+    EnrollmentFactory(program=program, status=Enrollment.Status.APPLIED)
+    approved(ProgramFactory(status=Program.Status.DRAFT))
+
+    assert reminders.reminders_sweep() == 2
+    assert reminders.reminders_sweep() == 0
+    rows = Reminder.objects.filter(kind="survey")
+    assert set(rows.values_list("recipient_id", flat=True)) == {mentor.employee_id, mentee.employee_id}
+    assert set(rows.values_list("key", flat=True)) == {f"survey:baseline-{e.pk}:{e.employee_id}:open" for e in (mentor, mentee)}
+    assert reminders.reminders_send_due() == 2
+    deliver_outbox()
+    message = next(m for m in mail.outbox if m.to == [mentor.employee.email])
+    assert "baseline survey" in message.body and "/me/surveys/" in message.body
+
+
+def test_a_closing_baseline_reminds_again_and_an_opt_out_or_switch_stops_it():
+    today = timezone.localdate()
+    program = ProgramFactory(status=Program.Status.ACTIVE, starts_on=today - datetime.timedelta(days=28))  # baseline closes in two days
+    mentor = approved(program)
+    Reminder.objects.create(key=f"survey:baseline-{mentor.pk}:{mentor.employee_id}:open", kind="survey", recipient=mentor.employee, program=program, due_at=timezone.now())
+    opted_out = approved(program)
+    ReminderOptOut.objects.create(employee=opted_out.employee, kind="survey")
+    assert reminders.reminders_sweep() == 2
+    assert Reminder.objects.filter(recipient=mentor.employee, key__endswith=":closing").exists()
+    assert reminders.reminders_send_due() == 2  # the "open" one recorded by hand, the "closing" one
+    assert Reminder.objects.get(recipient=opted_out.employee).status == Reminder.Status.SKIPPED
+
+    elsewhere = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, reminders={"survey": False})
+    approved(elsewhere)
+    assert reminders.reminders_sweep() == 0

@@ -211,3 +211,54 @@ def test_old_sessions_are_history_not_to_dos():
     [home] = _selectors.pairs_for_home(employee=pair.mentor.employee)
     logs_due = [d for d in home.due if d.kind == "log"]
     assert [d.meeting.pk for d in logs_due] == [recent.pk]
+
+
+def test_the_pair_page_the_reminder_sweep_and_the_hr_dashboard_agree_on_stuck_pairs(hr_user):
+    """One definition of stuck: a live pair with nothing booked ahead and no meeting or log for
+    the program's threshold. A meeting booked for later is a pair that is moving; a cancelled
+    one is no sign of life."""
+    from programs import snapshots
+    from sessions_log import reminders
+    from sessions_log.models import Reminder, SessionLog
+
+    now, day = timezone.now(), datetime.timedelta(days=1)
+    first = make_active_pair()
+    program = first.program  # flags pairs quiet for 21 days
+
+    def pair_quiet_since(days):
+        p = make_active_pair(program=program)
+        Pair.objects.filter(pk=p.pk).update(started_at=now - days * day)
+        return Pair.objects.get(pk=p.pk)
+
+    def meet(p, days_from_now, status=Meeting.Status.SCHEDULED):
+        Meeting.objects.create(pair=p, starts_at=now + days_from_now * day, duration_minutes=45, status=status, created_at=now - 30 * day)
+
+    Pair.objects.filter(pk=first.pk).update(started_at=now - 40 * day)
+    silent = first
+    booked = pair_quiet_since(40)
+    meet(booked, 10)  # quiet for 40 days, but a meeting is booked: not stuck
+    met = pair_quiet_since(40)
+    meet(met, -5)
+    logged = pair_quiet_since(40)
+    SessionLog.objects.create(pair=logged, author=logged.mentor.employee, held_on=(now - 3 * day).date(), minutes=30, created_at=now - 3 * day)
+    cancelled_past = pair_quiet_since(40)
+    meet(cancelled_past, -5, status=Meeting.Status.CANCELLED)
+    cancelled_ahead = pair_quiet_since(40)
+    meet(cancelled_ahead, 10, status=Meeting.Status.CANCELLED)
+    new = pair_quiet_since(10)
+    paused = pair_quiet_since(40)
+    Pair.objects.filter(pk=paused.pk).update(status=Pair.Status.PAUSED)
+    exactly = pair_quiet_since(21)
+    ended = pair_quiet_since(40)
+    Pair.objects.filter(pk=ended.pk).update(status=Pair.Status.ENDED, ended_at=now - 30 * day)
+    everyone = [silent, booked, met, logged, cancelled_past, cancelled_ahead, new, paused, exactly, ended]
+    expected = {silent.pk, cancelled_past.pk, cancelled_ahead.pk, paused.pk, exactly.pk}
+
+    on_pair_page = {p.pk for p in everyone if selectors.pair_page(pair=selectors.pair_for(employee=p.mentor.employee, pk=p.pk), me=p.mentor.employee).stuck}
+    on_home = {s.pair.pk for p in everyone for s in selectors.pairs_for_home(employee=p.mentor.employee) if s.stuck}
+    on_dashboard = {row["pair"] for row in snapshots.compute(program=program)["pair_health"]["stuck_pairs"]}
+    reminders.reminders_sweep()
+    reminded = set(Reminder.objects.filter(kind=Reminder.Kind.PAIR_STUCK, recipient=hr_user.employee).values_list("pair_id", flat=True))
+
+    assert on_pair_page == on_home == on_dashboard == reminded == expected
+    assert snapshots.compute(program=program)["pairs"]["stuck"] == len(expected)
