@@ -399,12 +399,16 @@ def active_hr_admins():
     return User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).exclude(employee__left_date__isnull=False)
 
 
+def _role_holder(employee: Employee, role: str):
+    if role not in Role.values:
+        raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    return employee.user
+
+
 @transaction.atomic
 def employee_role_grant(*, employee: Employee, role: str) -> None:
     """HR gives a person a role. Audited by user_grant_role, as set_role and the admin are."""
-    if role not in Role.values:
-        raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
-    user = employee.user
+    user = _role_holder(employee, role)
     if user is None:
         raise MentoringError(f"{employee.full_name} has no Upward login yet: roles can be given once they have signed up with their work email.")
     if employee.erased_at is not None or not employee.is_current:
@@ -417,9 +421,7 @@ def employee_role_grant(*, employee: Employee, role: str) -> None:
 @transaction.atomic
 def employee_role_revoke(*, employee: Employee, role: str) -> None:
     """HR takes a role away. Upward always keeps at least one active HR admin."""
-    if role not in Role.values:
-        raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
-    user = employee.user
+    user = _role_holder(employee, role)
     if user is None:
         return
     if role == Role.HR_ADMIN:
