@@ -499,7 +499,7 @@ def pulse_submit(*, log: SessionLog, me: Employee, felt_heard: int, safe_to_be_c
         if not PulseAlert.objects.filter(pair=pair, resolved_at__isnull=True).exists():
             PulseAlert.objects.create(pair=pair)
             # Only that an alert exists: the answers stay with the mentor.
-            hr_notify_pair_care(kind=HR_NOTICE_ALERT, pair=pair, caused_by=me)
+            hr_notify_pair_care(kind=HR_NOTICE_ALERT, pair=pair)
     return pulse
 
 
@@ -529,7 +529,7 @@ def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
     if not text.strip():
         raise SessionError(_("Tell HR what worries you; only HR will read it."))
     concern = Concern.objects.create(pair=pair, raised_by=me, text=text.strip())
-    hr_notify_pair_care(kind=HR_NOTICE_CONCERN, pair=pair, caused_by=me)
+    hr_notify_pair_care(kind=HR_NOTICE_CONCERN, pair=pair)
     return concern
 
 
@@ -691,8 +691,9 @@ class _Addressee:
     time_zone: str = "UTC"
 
 
-def _hr_addressees(*, excluding: Employee | None = None) -> list:
-    """Every active HR admin still with the company, as the person to write to."""
+def _hr_addressees(*, excluding: set[int] = frozenset()) -> list:
+    """Every active HR admin still with the company, as the person to write to, but for the
+    employees in `excluding`."""
     from mentoring.models import Role, User
 
     users = User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).select_related("employee").distinct().order_by("pk")
@@ -701,22 +702,23 @@ def _hr_addressees(*, excluding: Employee | None = None) -> list:
         employee = getattr(user, "employee", None)
         if employee is None:
             addressees.append(_Addressee(email=user.email, first_name=user.get_short_name()))
-        elif employee.left_date is None and employee.erased_at is None and (excluding is None or employee.pk != excluding.pk):
+        elif employee.left_date is None and employee.erased_at is None and employee.pk not in excluding:
             addressees.append(employee)
     return addressees
 
 
-def hr_notify_pair_care(*, kind: str, pair: Pair, caused_by: Employee | None = None) -> int:
+def hr_notify_pair_care(*, kind: str, pair: Pair) -> int:
     """Tell each HR admin that pair care needs them, written to the outbox in the caller's
     transaction (so it is sent after commit, or not at all).
 
     The mail says only what kind of thing is waiting and links to the page: a concern's text
-    and the pulse answers are confidential and never leave Upward by email. The person who
-    caused it (an HR admin can be a mentor too) is not told about their own concern."""
+    and the pulse answers are confidential and never leave Upward by email. Neither person of
+    the pair is told, even if they are HR admins too: a concern about a mentee who is an HR
+    admin must not land in that mentee's mailbox."""
     from django.urls import reverse
 
     context = {"kind": kind, "program": pair.program, "care_url": f"{settings.SITE_URL}{reverse('hr_care')}"}
-    addressees = _hr_addressees(excluding=caused_by)
+    addressees = _hr_addressees(excluding={pair.mentor.employee_id, pair.mentee.employee_id})
     for person in addressees:
         send_templated(to=person, template="sessions_log/email/hr_care_notice", context=context)
     return len(addressees)

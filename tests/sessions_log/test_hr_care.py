@@ -92,6 +92,22 @@ def test_a_new_concern_emails_each_active_hr_admin_a_link_never_the_text(hr_user
         assert pair.mentor.employee.full_name not in text and pair.mentee.employee.full_name not in text
 
 
+def test_an_hr_admin_in_the_pair_is_not_mailed_about_it(hr_user, deliver_outbox, django_capture_on_commit_callbacks):
+    from mentoring.models import Role, User
+    from mentoring.services import user_grant_role
+
+    pair = make_active_pair()
+    for side in (pair.mentor, pair.mentee):  # both people of the pair happen to be HR admins
+        employee = side.employee
+        if employee.user_id is None:
+            employee.user = User.objects.create_user(email=employee.email, password="x")
+            employee.save(update_fields=["user"])
+        user_grant_role(user=employee.user, role=Role.HR_ADMIN)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.concern_raise(pair=pair, me=pair.mentor.employee, text="My mentee talks over me")
+    assert [m.to[0] for m in _hr_mail(deliver_outbox)] == [hr_user.email]
+
+
 def test_no_hr_mail_is_written_when_raising_the_concern_fails_or_rolls_back(hr_user, deliver_outbox):
     from django.db import transaction
 
