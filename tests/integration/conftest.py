@@ -373,8 +373,10 @@ def seed_due_meetings(count: int, *, prefix: str = "load") -> int:
     today = timezone.localdate()
     day = datetime.timedelta(days=1)
     program = ProgramFactory(
-        status=Program.Status.ACTIVE, slug=f"{prefix}-program", enrollment_opens_on=today - 60 * day, enrollment_closes_on=today - 40 * day,
-        starts_on=today - 30 * day, ends_on=today + 150 * day,
+        # Started 45 days ago: the baseline survey's window (30 days from the start) has closed,
+        # so the sweep has no survey reminder to record.
+        status=Program.Status.ACTIVE, slug=f"{prefix}-program", enrollment_opens_on=today - 75 * day, enrollment_closes_on=today - 55 * day,
+        starts_on=today - 45 * day, ends_on=today + 150 * day,
     )
     department, _ = Department.objects.get_or_create(name=f"{prefix} department")
     people = Employee.objects.bulk_create(
