@@ -793,11 +793,13 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
             old, new = _existing_value(person, name), row.values[name]
             if old != new and not (old in (None, "") and new in (None, "")):
                 changes[name] = (old, new)
-        if person["time_zone_chosen"] and "time_zone" in changes:
+        if person["time_zone_chosen"] and "time_zone" in row.values:
             # The person chose their own zone in Upward: it stays; the directory's is kept
-            # aside as their office's, for when they go back to it.
-            office = changes.pop("time_zone")[1]
-            plan.kept_chosen += 1
+            # aside as their office's, for when they go back to it (even when it now equals
+            # the chosen one: they moved there).
+            if changes.pop("time_zone", None):
+                plan.kept_chosen += 1
+            office = row.values["time_zone"]
             if office != person["office_time_zone"]:
                 changes["office_time_zone"] = (person["office_time_zone"], office)
         if not changes:

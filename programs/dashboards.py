@@ -146,7 +146,7 @@ def _latest_run(program: Program, snapshot) -> SnapshotRun | None:
 @require_GET
 def program_dashboard(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
-    snapshot = MetricSnapshot.objects.filter(program=program).order_by("-as_of").first()
+    snapshot = _final_or_latest(MetricSnapshot.objects.filter(program=program), program)
     context = {"program": program, "snapshot": snapshot, "run": _latest_run(program, snapshot)}
     if snapshot is not None:
         data = snapshot.data or {}
@@ -481,6 +481,16 @@ def _trend_window(program: Program, latest_day: datetime.date) -> tuple[datetime
     return max(program.starts_on, latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1)), latest_day
 
 
+def _final_or_latest(snapshots, program: Program, n: int = 1):
+    """The latest snapshot (or `n` of them, newest first): for a finished program, the latest
+    up to its last day, so that HR and executives both read its final figures, not a later
+    night's (older nightly runs kept computing finished programs as of that day)."""
+    newest_first = snapshots.order_by("-as_of")
+    rows = list(newest_first.filter(as_of__lte=program.ends_on)[:n]) if program.status in FINISHED else []
+    rows = rows or list(newest_first[:n])
+    return rows if n > 1 else (rows[0] if rows else None)
+
+
 def executive_dashboard_render(request):
     """The executive home page's body; mentoring.views.executive_home checks the role first."""
     programs = _executive_programs()
@@ -498,9 +508,7 @@ def executive_dashboard_render(request):
     # week in the trend's window, picked from a small read of the window's days; a grouped
     # subquery instead leaves the planner guessing on a table that grows one row a night.
     snapshot_rows = MetricSnapshot.objects.filter(program=program).values_list("pk", "as_of", "computed_at")
-    # A finished program's key figures are those of its last day, not of a later night.
-    latest_two = list(snapshot_rows.filter(as_of__lte=program.ends_on).order_by("-as_of")[:2]) if program.status in FINISHED else []
-    latest_two = latest_two or list(snapshot_rows.order_by("-as_of")[:2])
+    latest_two = _final_or_latest(snapshot_rows, program, 2)
     latest, previous = latest_two[0], (latest_two[1] if len(latest_two) > 1 else None)
     first_day, last_day = _trend_window(program, latest[1])
     last_of_week = {}

@@ -1,8 +1,9 @@
 from celery import shared_task
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import snapshots
-from .models import Program, SnapshotRun
+from .models import MetricSnapshot, Program, SnapshotRun
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=1500, time_limit=1800)
@@ -11,6 +12,13 @@ def snapshot_all_programs() -> int:
     Safe to run twice: a day's snapshot is replaced, not duplicated."""
     count = 0
     for program in Program.objects.filter(status__in=[Program.Status.MATCHING, Program.Status.ACTIVE, Program.Status.COMPLETED]):
+        snapshots.snapshot_save(program=program)
+        count += 1
+    # An archived program is final, but its last day's figures may be missing: the snapshot
+    # queued when it completed or was archived never ran (broker down, or folded into a refresh
+    # already under way). Catch up once; afterwards it is left alone.
+    final_day = MetricSnapshot.objects.filter(program=OuterRef("pk"), as_of=OuterRef("ends_on"))
+    for program in Program.objects.filter(status=Program.Status.ARCHIVED, ends_on__lte=timezone.localdate()).exclude(Exists(final_day)):
         snapshots.snapshot_save(program=program)
         count += 1
     return count

@@ -128,8 +128,9 @@ def pairs_quiet(pairs: QuerySet[Pair], *, at: datetime.datetime) -> QuerySet[Pai
 
 def stuck_q(*, at: datetime.datetime, after_days: int) -> Q:
     """Over `pairs_quiet(at=at)`: the pairs stuck at `at` for a program that flags them after
-    `after_days` (the same test as `_is_stuck`: quiet for whole days >= after_days)."""
-    return Q(booked=False, last_activity__lte=at - datetime.timedelta(days=after_days))
+    `after_days` (the same test as `_is_stuck`: quiet for whole days >= after_days, and not
+    paused: a paused pair is quiet on purpose)."""
+    return Q(booked=False, last_activity__lte=at - datetime.timedelta(days=after_days)) & ~Q(status=Pair.Status.PAUSED)
 
 
 # --- What is due, surveys, quiet days (helpers over rows already loaded) --------------------------------
@@ -194,7 +195,8 @@ def _quiet_days(pair: Pair, now: datetime.datetime) -> int | None:
 
 
 def _is_stuck(pair: Pair, quiet_days: int | None) -> bool:
-    return quiet_days is not None and quiet_days >= pair.program.stuck_after_days
+    # A paused pair is quiet on purpose (HR paused it): not stuck, not nudged.
+    return pair.status != Pair.Status.PAUSED and quiet_days is not None and quiet_days >= pair.program.stuck_after_days
 
 
 # What is "due" stays recent: a session from months ago is history, not a to-do
@@ -434,6 +436,7 @@ def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[Sur
         .exclude(program__status=Program.Status.DRAFT)
         .select_related("program")
         .prefetch_related(Prefetch("survey_responses", queryset=SurveyResponse.objects.only("id", "enrollment_id", "kind", "submitted_at")))
+        .annotate(has_live_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)))
         .order_by("-program__starts_on", "id")
     )
     today = timezone.localdate()
@@ -449,6 +452,7 @@ def surveys_due(*, employee: Employee | None) -> list[Due]:
         for enrollment, rows in surveys_for(employee=employee)
         if enrollment.program.status != Program.Status.ARCHIVED
         for row in rows
-        if row.state == "open"
+        # Midpoint and final ask about a pairing: only for someone in one (the reminders too).
+        if row.state == "open" and (row.kind == SurveyResponse.Kind.BASELINE or enrollment.has_live_pair)
     ]
     return [Due(kind="survey", survey=row) for row in sorted(rows, key=lambda r: (r.closes_on, r.enrollment.pk))]

@@ -85,6 +85,14 @@ def test_going_back_to_the_office_zone_follows_the_directory_again(participant_c
     assert "Times are shown in your office's time zone again: Europe/Paris." in html.unescape(response.content.decode())
     employee.refresh_from_db()
     assert (employee.time_zone, employee.time_zone_chosen, employee.office_time_zone) == ("Europe/Paris", False, "")
-    # And the directory sets it again from now on.
+    # The directory later moves them to the zone they had chosen: that is their office now.
+    participant_client.post(url, {"time_zone": "Asia/Singapore"})
     roster_apply(data=make_csv({**row, "time_zone": "Asia/Singapore"}), filename="roster.csv")
-    assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Singapore"
+    employee.refresh_from_db()
+    assert employee.office_time_zone == "Asia/Singapore"
+    participant_client.post(url, {"use_office": "1"})
+    employee.refresh_from_db()
+    assert (employee.time_zone, employee.time_zone_chosen) == ("Asia/Singapore", False)
+    # And the directory sets it again from now on.
+    roster_apply(data=make_csv({**row, "time_zone": "Asia/Tokyo"}), filename="roster.csv")
+    assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Tokyo"

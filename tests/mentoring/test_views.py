@@ -170,6 +170,23 @@ def test_home_lists_an_open_baseline_survey_before_any_pair_exists(participant_c
     assert 'id="to-do-heading"' not in participant_client.get(reverse("participant_home")).content.decode()
 
 
+def test_home_offers_the_midpoint_survey_only_to_someone_in_a_pair(participant_client, participant_user):
+    import datetime
+
+    from django.utils import timezone
+
+    from programs.models import Enrollment, Program
+    from sessions_log.models import SurveyResponse
+    from tests.factories import EnrollmentFactory, ProgramFactory
+
+    today = timezone.localdate()
+    program = ProgramFactory(status=Program.Status.ACTIVE, starts_on=today - datetime.timedelta(days=60), midpoint_survey_on=today - datetime.timedelta(days=1))
+    mine = EnrollmentFactory(employee=participant_user.employee, program=program, status=Enrollment.Status.APPROVED)
+    SurveyResponse.objects.create(enrollment=mine, kind="baseline", submitted_at=timezone.now())
+    midpoint = reverse("survey_answer", args=[mine.pk, "midpoint"])
+    assert midpoint not in participant_client.get(reverse("participant_home")).content.decode()  # approved, never paired
+
+
 def test_home_lists_a_survey_of_a_paired_enrollment_once_not_per_pair(participant_client, participant_user):
     from pairing.models import Pair
     from tests.factories import make_active_pair

@@ -687,7 +687,7 @@ def test_one_mentee_waiting_reads_in_the_singular(executive_client, program):
     assert "1 of 2 approved mentees have had a pair; 1 waits for one" in executive_client.get(reverse("executive_home")).content.decode()
 
 
-def test_a_finished_programs_key_figures_are_those_of_its_last_day(executive_client):
+def test_a_finished_programs_key_figures_are_those_of_its_last_day(executive_client, hr_client):
     done = _finished(Program.Status.COMPLETED)
     data = snapshot_save(program=done).data
     assert MetricSnapshot.objects.get(program=done).as_of == done.ends_on  # the default day of a finished program
@@ -696,3 +696,5 @@ def test_a_finished_programs_key_figures_are_those_of_its_last_day(executive_cli
     MetricSnapshot.objects.filter(program=done, as_of=done.ends_on).update(data={**data, "match_rate": 0.9})
     body = executive_client.get(reverse("executive_home"), {"program": done.pk}).content.decode()
     assert 'data-kpi="match_rate">90%<' in body
+    # HR's dashboard of the program reads the same snapshot.
+    assert hr_client.get(_hr_url(done)).context["snapshot"].as_of == done.ends_on

@@ -10,7 +10,7 @@ from django.utils import timezone
 from mentoring.models import EmployeeEvent
 from pairing.models import Pair
 from programs import snapshots
-from programs.models import Enrollment, EnrollmentTopic, MetricSnapshot, SnapshotRun
+from programs.models import Enrollment, EnrollmentTopic, MetricSnapshot, Program, SnapshotRun
 from programs.tasks import run_snapshot, snapshot_all_programs
 from sessions_log.models import ActionItem, Feedback, Insight, Meeting, MeetingChange, SessionLog, SurveyAnswer, SurveyResponse
 from tests.factories import EnrollmentFactory, make_active_pair
@@ -105,6 +105,22 @@ def test_snapshot_is_one_per_day_and_recomputing_replaces_it(program_with_histor
     assert MetricSnapshot.objects.filter(program=program).count() == 1
     snapshot_all_programs()
     snapshot_all_programs()
+    assert MetricSnapshot.objects.filter(program=program).count() == 1
+
+
+def test_an_archived_program_without_its_final_figures_gets_them_once_at_night(hr_user):
+    from programs import services as program_services
+
+    today = timezone.localdate()
+    pair = make_active_pair(status=Program.Status.ACTIVE, starts_on=today - datetime.timedelta(days=90), ends_on=today - datetime.timedelta(days=5))
+    program = pair.program
+    # Completed and archived with the broker down: the queued final snapshot never ran.
+    program_services.program_transition(program=program, to=Program.Status.COMPLETED, by=hr_user)
+    program_services.program_transition(program=program, to=Program.Status.ARCHIVED, by=hr_user)
+    assert not MetricSnapshot.objects.filter(program=program).exists()
+    snapshot_all_programs()
+    assert list(MetricSnapshot.objects.filter(program=program).values_list("as_of", flat=True)) == [program.ends_on]
+    snapshot_all_programs()  # then left alone
     assert MetricSnapshot.objects.filter(program=program).count() == 1
 
 
