@@ -9,6 +9,7 @@ from django.template import loader
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -108,8 +109,22 @@ def employee_detail(request, pk: int):
             "direct_reports": employee.direct_reports.select_related("department").order_by("last_name"),
             "subtree_size": len(employee.subtree_ids()),
             "events": employee.events.all(),
+            "role_rows": _role_rows(employee),
         },
     )
+
+
+# The roles HR gives from a person's page: (role, name, what it allows, the grant button).
+ROLE_ROWS = (
+    (Role.HR_ADMIN, _lazy("HR admin"), _lazy("The HR console: directory and roster, programs, applications, pairing, pair care, reports and the audit log, and giving roles."), _lazy("Make HR admin")),
+    (Role.EXECUTIVE, _lazy("Executive sponsor"), _lazy("The impact dashboard: program figures only, never anyone's notes or feedback."), _lazy("Make executive sponsor")),
+    (Role.PARTICIPANT, _lazy("Participant"), _lazy("Applies to programs as a mentor or mentee, meets their partner and logs sessions. Given automatically at sign-up."), _lazy("Make participant")),
+)
+
+
+def _role_rows(employee: Employee) -> list[dict]:
+    held = employee.user.role_names if employee.user else frozenset()
+    return [{"role": role, "name": name, "allows": allows, "grant": grant, "held": role in held} for role, name, allows, grant in ROLE_ROWS]
 
 
 def _database_state() -> str:
