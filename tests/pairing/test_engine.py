@@ -185,12 +185,17 @@ def random_instance(seed: int, n_mentors: int, n_mentees: int, *, strategy=None,
         return tuple(rng.sample(pool, rng.randint(0, min(3, len(pool)))))
 
     def sub(pool, k):
-        return set(rng.sample(pool, rng.randint(0, min(k, len(pool)))))
+        return set(ordered(pool, k))
+
+    def ordered(pool, k):
+        # A list, not a set: iterating a set of strings follows the process's hash seed, so
+        # ratings drawn per element would make a different instance in every process.
+        return rng.sample(pool, rng.randint(0, min(k, len(pool))))
 
     mentors = [
         Mentor(
             id=i, level=rng.randint(1, 5), department=rng.choice(DEPTS), manager_chain=chain(i),
-            teaches={t: rng.randint(1, 5) for t in sub(TOPICS, 3)}, interests=sub(INTERESTS, 3),
+            teaches={t: rng.randint(1, 5) for t in ordered(TOPICS, 3)}, interests=sub(INTERESTS, 3),
             languages=sub(LANGS, 2), availability=sub(SLOTS, 4), utc_offset_minutes=rng.choice(OFFSETS),
             capacity=rng.choice([0, 1, 1, 2, 3]), active_pairs_elsewhere=rng.choice([0, 0, 1, 2]),
             not_with=sub(mentee_ids, 1) if rng.random() < 0.2 else set(),
@@ -200,7 +205,7 @@ def random_instance(seed: int, n_mentors: int, n_mentees: int, *, strategy=None,
     mentees = [
         Mentee(
             id=j, level=rng.randint(2, 8), department=rng.choice(DEPTS), manager_chain=chain(j),
-            wants={t: rng.randint(1, 5) for t in sub(TOPICS, 3)}, interests=sub(INTERESTS, 3),
+            wants={t: rng.randint(1, 5) for t in ordered(TOPICS, 3)}, interests=sub(INTERESTS, 3),
             languages=sub(LANGS, 2), availability=sub(SLOTS, 4), utc_offset_minutes=rng.choice(OFFSETS),
             not_with=sub(mentor_ids, 1) if rng.random() < 0.2 else set(),
         )
