@@ -36,7 +36,7 @@ from mentoring.services import outbox_add_many
 from pairing.models import Pair
 from programs.models import Enrollment, Program
 
-from .models import ActionItem, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
+from .models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
 from .selectors import pairs_quiet, stuck_q
 from .services import survey_window
 
@@ -614,13 +614,88 @@ def _for_this_version(reminder: Reminder, meeting: Meeting) -> bool:
     return reminder.key == _key(K.MEETING_UPCOMING, f"meeting-{meeting.uid}-{meeting.sequence}", reminder.recipient_id, occurrence)
 
 
+def _subject_id(reminder: Reminder) -> int | None:
+    """The number in the key's subject ("baseline-17", "enrollment-5", "log-9", "pair-3-v2",
+    "action-4", "program-2": `_key` and the sweep's sources), or None."""
+    parts = reminder.key.split(":", 2)
+    if len(parts) < 2:
+        return None
+    digits = parts[1].split("-")[1:2]
+    return int(digits[0]) if digits and digits[0].isdigit() else None
+
+
+def _done_since(rows: list[Reminder], now) -> set[int]:
+    """The reminders whose reason went away after the sweep recorded them: the survey was
+    answered (or, for the baseline, the person withdrew or was declined), the invitation
+    answered, the session logged or rated, the agreement acknowledged, the action closed, the
+    quiet pair met. A sender that was down can send hours or days late (`MAX_LATE_BY_KIND`),
+    and "you have not answered" after the answer is wrong, not just late. A few queries per
+    batch, one per kind present."""
+    by_kind: dict[str, dict[int, list[Reminder]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if (subject := _subject_id(r)) is not None:
+            by_kind[r.kind][subject].append(r)
+    done: set[int] = set()
+
+    def drop(kind, subjects, still=lambda r, row: False):
+        for subject, reminders in by_kind[kind].items():
+            row = subjects.get(subject)
+            done.update(r.pk for r in reminders if row is None or not still(r, row))
+
+    if surveys := by_kind.get(K.SURVEY):
+        enrollments = {e["pk"]: e for e in Enrollment.objects.filter(pk__in=surveys).values("pk", "status")}
+        answered = set(SurveyResponse.objects.filter(enrollment_id__in=surveys).values_list("enrollment_id", "kind"))
+
+        def owed(r, e):
+            kind = r.key.split(":", 2)[1].split("-")[0]  # "baseline-17": the survey, then the enrollment
+            return (e["pk"], kind) not in answered and (kind != SurveyResponse.Kind.BASELINE or e["status"] == Enrollment.Status.APPROVED)
+
+        drop(K.SURVEY, enrollments, owed)
+    if invited := by_kind.get(K.INVITATION_UNANSWERED):
+        drop(K.INVITATION_UNANSWERED, {pk: True for pk in Enrollment.objects.filter(pk__in=invited, status=Enrollment.Status.INVITED).values_list("pk", flat=True)}, lambda r, row: True)
+    if closing := by_kind.get(K.ENROLLMENT_CLOSING):
+        still = set(
+            Enrollment.objects.filter(program_id__in=closing, program__status=Program.Status.ENROLLMENT_OPEN, status=Enrollment.Status.INVITED).values_list("program_id", "employee_id")
+        )
+        drop(K.ENROLLMENT_CLOSING, {pid: True for pid in closing}, lambda r, row: (r.program_id, r.recipient_id) in still)
+    if logs := by_kind.get(K.GIVE_FEEDBACK):
+        rated = set(Feedback.objects.filter(session_log_id__in=logs).values_list("session_log_id", "author__employee_id"))
+        drop(K.GIVE_FEEDBACK, {pk: pk for pk in logs}, lambda r, log: (log, r.recipient_id) not in rated)
+    if agreements := by_kind.get(K.AGREEMENT_UNSIGNED):
+        state = {
+            a["pair_id"]: a
+            for a in Agreement.objects.filter(pair_id__in=agreements).values("pair_id", "version", "mentor_acknowledged_version", "mentee_acknowledged_version", "pair__mentor__employee_id")
+        }
+
+        def unsigned(r, a):
+            side = "mentor" if r.recipient_id == a["pair__mentor__employee_id"] else "mentee"
+            return a[f"{side}_acknowledged_version"] < a["version"]
+
+        # No agreement yet: still nothing acknowledged.
+        drop(K.AGREEMENT_UNSIGNED, {pk: state.get(pk, {"version": 1, "mentor_acknowledged_version": 0, "mentee_acknowledged_version": 0, "pair__mentor__employee_id": None}) for pk in agreements}, unsigned)
+    if actions := by_kind.get(K.ACTION_DUE):
+        drop(K.ACTION_DUE, {pk: True for pk in ActionItem.objects.filter(pk__in=actions, status=ActionItem.Status.OPEN).values_list("pk", flat=True)}, lambda r, row: True)
+    if quiet := by_kind.get(K.PAIR_STUCK):
+        quiet_now = {pk: (last, booked) for pk, last, booked in pairs_quiet(Pair.objects.filter(pk__in=quiet), at=now).values_list("pk", "last_activity", "booked")}
+        # Met, logged a session or booked a meeting after the sweep flagged the silence.
+        drop(K.PAIR_STUCK, quiet_now, lambda r, row: row[0] <= r.due_at and not row[1])
+    logs_done = {m for m in (r.meeting_id for r in rows if r.kind == K.LOG_SESSION) if m is not None}
+    if logs_done:
+        logged = set(SessionLog.objects.filter(meeting_id__in=logs_done).values_list("meeting_id", flat=True))
+        done.update(r.pk for r in rows if r.kind == K.LOG_SESSION and r.meeting_id in logged)
+    return done
+
+
 def _queue(rows: list[Reminder], *, now) -> int:
     opted_out = set(ReminderOptOut.objects.filter(employee__in={r.recipient_id for r in rows}).values_list("employee_id", "kind"))
     voided: dict[str, list[int]] = defaultdict(list)
     outgoing = []
+    done = _done_since(rows, now)
     for reminder in rows:
         if status := _void(reminder, opted_out, now):
             voided[status].append(reminder.pk)
+        elif reminder.pk in done:
+            voided[Reminder.Status.CANCELLED].append(reminder.pk)
         else:
             outgoing.append(reminder)
     for status, ids in voided.items():

@@ -220,6 +220,48 @@ def test_every_kind_is_recorded_once_and_the_next_tick_records_nothing(hr_user):
     assert reminders.reminders_sweep() == 0
 
 
+def test_a_reminder_whose_reason_went_away_before_sending_is_cancelled_not_sent(hr_user, deliver_outbox):
+    """The sweep records what is owed; the sender may run seconds or (after an outage) days
+    later. Whatever was done in between must not be asked for again."""
+    busy, quiet = every_kind_due(hr_user)
+    assert reminders.reminders_sweep() == 14
+    now, today = timezone.now(), timezone.localdate()
+
+    # Between the sweep and the sending, each reason goes away but two:
+    Feedback.objects.create(session_log=SessionLog.objects.get(pair=busy), pair=busy, author=busy.mentee, usefulness=3, psychological_safety=4)
+    ActionItem.objects.filter(pair=busy).update(status=ActionItem.Status.DONE)
+    Agreement.objects.create(pair=busy, mentor_acknowledged_version=1, mentee_acknowledged_version=0)  # the mentor acknowledged
+    unlogged = Meeting.objects.get(pair=busy, session_log__isnull=True, starts_at__lt=now)
+    SessionLog.objects.create(pair=busy, meeting=unlogged, author=busy.mentee.employee, held_on=today, minutes=30)
+    SessionLog.objects.create(pair=quiet, author=quiet.mentor.employee, held_on=today, minutes=30)  # the quiet pair met
+    SurveyResponse.objects.create(enrollment=busy.mentor, kind="midpoint")
+    Enrollment.objects.filter(status=Enrollment.Status.INVITED).update(status=Enrollment.Status.DECLINED)
+
+    assert reminders.reminders_send_due() == 4
+    sent = set(Reminder.objects.filter(status="sent").values_list("kind", "recipient_id"))
+    assert sent == {
+        ("meeting_upcoming", busy.mentor.employee_id), ("meeting_upcoming", busy.mentee.employee_id),  # nothing changed
+        ("agreement_unsigned", busy.mentee.employee_id),  # only the mentor acknowledged
+        ("survey", busy.mentee.employee_id),  # only the mentor answered
+    }
+    assert Reminder.objects.exclude(status="sent").count() == 10
+    assert set(Reminder.objects.exclude(status="sent").values_list("status", flat=True)) == {"cancelled"}
+    deliver_outbox()
+    assert len(mail.outbox) == 4
+
+
+def test_a_baseline_reminder_is_not_sent_to_someone_who_withdrew_after_the_sweep(deliver_outbox):
+    program = ProgramFactory(status=Program.Status.MATCHING)
+    staying, leaving = approved(program), approved(program)
+    assert reminders.reminders_sweep() == 2
+    Enrollment.objects.filter(pk=leaving.pk).update(status=Enrollment.Status.WITHDRAWN)
+
+    assert reminders.reminders_send_due() == 1
+    deliver_outbox()
+    assert [m.to for m in mail.outbox] == [[staying.employee.email]]
+    assert Reminder.objects.get(recipient=leaving.employee).status == Reminder.Status.CANCELLED
+
+
 def test_a_tick_with_nothing_new_reads_nothing_back(pair, hr_user, monkeypatch):
     for hours in (0.5, 5, 9):
         meeting_in(pair, hours)
