@@ -636,7 +636,7 @@ _KIND_TEXT = {
     "reporting_line": "in the same reporting line",
     "same_manager": "under the same manager",
     "same_department": "in the same department",
-    "not_with": "on a 'not with' list",
+    "not_with": "on a 'not with' list",  # never counted in reasons: _why_forbidden
     "excluded": "excluded by an admin",
 }
 
@@ -1862,9 +1862,21 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
     return tuple(out)
 
 
+# "Please not with" lists are confidential to their authors (the application form says HR
+# does not see them): reasons count every other rule, and say without a number that
+# confidential preferences rule out the rest, so a reason never tells how many there are.
+_CONFIDENTIAL_KINDS = ("not_with",)
+
+
 def _why_forbidden(grid: _Grid, *, mentor: int | None = None, mentee: int | None = None) -> str:
     kinds = grid.forbidden_kinds(mentor=mentor, mentee=mentee)
-    parts = [f"{int(m.sum())} {_KIND_TEXT[k]}" for k, m in kinds.items() if m.any()]
+    parts = [f"{int(m.sum())} {_KIND_TEXT[k]}" for k, m in kinds.items() if m.any() and k not in _CONFIDENTIAL_KINDS]
+    shown = [m for k, m in kinds.items() if k not in _CONFIDENTIAL_KINDS]
+    hidden = np.logical_or.reduce([kinds[k] for k in _CONFIDENTIAL_KINDS if k in kinds] or [np.zeros(0, bool)])
+    if shown and hidden.size:
+        hidden = hidden & ~np.logical_or.reduce(shown)
+    if hidden.any():
+        parts.append("the others by a confidential preference" if parts else "ruled out by a confidential preference")
     return ", ".join(parts)
 
 

@@ -317,7 +317,8 @@ class ApplicationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy(
             "Work email addresses of colleagues, one per line. This list is confidential: only the pairing engine uses it. "
-            "Nobody sees it, not your future partner, not the people listed and not HR. You do not have to give a reason."
+            "Nobody sees it, not your future partner, not the people listed and not HR; if HR tries to pair you with "
+            "someone on it, they are told only that a confidential preference rules that pair out. You do not have to give a reason."
         ),
     )
 

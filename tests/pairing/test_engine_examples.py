@@ -140,7 +140,12 @@ def test_reason_no_feasible_partner_names_the_rules():
     assert message_of(result, "m1") == "no mentee is allowed for m1: 1 not enough levels apart"
     assert message_of(result, "m2") == "no mentee is allowed for m2: 1 in the same reporting line"
     excluded = run([mentor("m1")], [mentee("e1"), mentee("e2", not_with={"m1"})], exclusions=[("m1", "e1")])
-    assert message_of(excluded, "m1") == "no mentee is allowed for m1: 1 on a 'not with' list, 1 excluded by an admin"
+    # "Please not with" lists are confidential: no count, and only for partners no other rule rules out.
+    assert message_of(excluded, "m1") == "no mentee is allowed for m1: 1 excluded by an admin, the others by a confidential preference"
+    alone = run([mentor("m1")], [mentee("e1", not_with={"m1"}), mentee("e2", not_with={"m1"})])
+    assert message_of(alone, "m1") == "no mentee is allowed for m1: ruled out by a confidential preference"
+    both = run([mentor("m1")], [mentee("e1", not_with={"m1"})], exclusions=[("m1", "e1")])
+    assert message_of(both, "m1") == "no mentee is allowed for m1: 1 excluded by an admin"
 
 
 def test_no_feasible_partner_counts_are_the_same_for_the_first_mentees_and_the_many_after():
@@ -152,7 +157,7 @@ def test_no_feasible_partner_counts_are_the_same_for_the_first_mentees_and_the_m
     result = run(mentors, mentees, exclusions=exclusions)
     for j in range(12):
         assert message_of(result, f"e{j:02d}") == (
-            f"no mentor is allowed for e{j:02d}: 1 not enough levels apart, 1 on a 'not with' list, 2 excluded by an admin"
+            f"no mentor is allowed for e{j:02d}: 1 not enough levels apart, 2 excluded by an admin, the others by a confidential preference"
         )
     # And from the mentors' side.
     mentors = [mentor(f"m{i:02d}") for i in range(12)]

@@ -486,6 +486,9 @@ def test_the_please_not_with_list_never_appears(program, hr_user, hr_client, dja
     senior = mentee(program)
     senior.not_with.set([outsider, m2.employee])
     m1.not_with.set([outsider])
+    lonely = mentee(program)  # unmatched for no reason but the two mentors' and its own requests
+    lonely.not_with.set([m1.employee])
+    m2.not_with.set([lonely.employee])
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     pages = [
         hr_client.get(url("pairing_home", program)),
@@ -499,11 +502,13 @@ def test_the_please_not_with_list_never_appears(program, hr_user, hr_client, dja
     for page in (*pages, refused, pinned):
         body = text(page)
         assert "Quillfeatherstone" not in body
-        assert "asked not to be paired" not in body and "not_with" not in body
+        assert "asked not to be paired" not in body and "not_with" not in body and "'not with'" not in body
         assert '"inputs"' not in body and '"mentors": [' not in body
     assert any("Refused" in m and "confidential preference" in m for m in messages_of(refused))
     assert any("Refused" in m and "confidential preference" in m for m in messages_of(pinned))
     assert m2.employee.full_name not in text(pages[2])  # not offered as an alternative either
+    # The unmatched reason says a confidential preference, never how many.
+    assert f"no mentor is allowed for {lonely.employee.full_name}: ruled out by a confidential preference" in text(pages[1])
     assert Pair.objects.get(match_run=run).mentor == m1
 
 
