@@ -430,13 +430,24 @@ def address_of(recipient: str) -> str:
     return recipient.rsplit("<", 1)[-1].rstrip(">").strip().lower()
 
 
+def _variants(text: str) -> set[str]:
+    ics_text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    ics_param = text.replace("^", "^^").replace('"', "^'").replace("\r\n", "^n").replace("\n", "^n")
+    return {v for base in (text, text.replace("\r\n", "\n")) for v in (base, html.escape(base), ics_text, ics_param)}
+
+
 class _Scrubber:
     """Replaces a person's identifying strings (email, names, employee id) in text and JSON."""
 
-    def __init__(self, *, phrases: dict[str, str], exact: dict[str, str] | None = None):
-        # Each phrase also as HTML shows it ("O'Brien" is "O&#x27;Brien" in an HTML email).
-        phrases = {variant: new for old, new in phrases.items() if old and old.strip() for variant in (old, html.escape(old))}
-        self.pattern = re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)), re.IGNORECASE) if phrases else None
+    def __init__(self, *, phrases: dict[str, str], exact: dict[str, str] | None = None, words: bool = False):
+        # Each phrase also as HTML shows it ("O'Brien" is "O&#x27;Brien" in an HTML email), and
+        # as a calendar file writes it: TEXT values escape \\ ; , and newlines (RFC 5545), and
+        # parameter values such as ATTENDEE;CN= encode " as ^' (RFC 6868).
+        phrases = {variant: new for old, new in phrases.items() if old and old.strip() for variant in _variants(old)}
+        alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+        if words:  # whole words only: a first name inside another word is left alone
+            alternatives = rf"(?<!\w)(?:{alternatives})(?!\w)"
+        self.pattern = re.compile(alternatives, re.IGNORECASE) if phrases else None
         self.lookup = {old.lower(): new for old, new in phrases.items()}
         self.exact = {old: new for old, new in (exact or {}).items() if old}
 
@@ -457,9 +468,17 @@ class _Scrubber:
         return value
 
 
-def _scrub_outbox(scrub: _Scrubber, emails: list[str], names: list[str]) -> dict[str, int]:
+# What a person wrote that mail quotes to their partner (an agenda, a place, a reason) is
+# matched in stored mail only from this length: shorter strings ("ok", "Zoom") are too common
+# to cut from other people's messages.
+_QUOTED_MIN_LENGTH = 6
+REMOVED = "[removed]"
+
+
+def _scrub_outbox(scrub: _Scrubber, emails: list[str], names: list[str], *, first_name: str = "", new_name: str = "", quoted: list[str] = ()) -> dict[str, int]:
     """Mail only to the person is dropped (they will never read it); every other stored message
-    loses their address and name."""
+    loses their address and name, what they wrote that it quotes (`quoted`), and, in a message
+    that is about them, their first name ("Alex wrote: ...", "Alex brings questions")."""
     mine = Q()
     for email in emails:
         mine |= Q(to__icontains=email) | Q(cc__icontains=email) | Q(bcc__icontains=email)
@@ -467,20 +486,38 @@ def _scrub_outbox(scrub: _Scrubber, emails: list[str], names: list[str]) -> dict
     for row in OutboxMessage.objects.filter(mine).only("id", "to", "cc", "bcc"):
         if all(address_of(a) in emails for a in (*row.to, *row.cc, *row.bcc)):
             deleted += OutboxMessage.objects.filter(pk=row.pk).delete()[0]
+    # Whole texts, and each line alone: HTML mail breaks lines with <br>.
+    quoted = sorted({q.strip() for text in quoted if text for q in (text, *text.splitlines()) if len(q.strip()) >= _QUOTED_MIN_LENGTH})
     mentions = mine
-    for phrase in [*emails, *names]:
+    for phrase in [*emails, *names, *quoted]:
         mentions |= Q(subject__icontains=phrase) | Q(body_text__icontains=phrase) | Q(alternatives__icontains=phrase) | Q(reply_to__icontains=phrase)
+    quotes = _Scrubber(phrases=dict.fromkeys(quoted, REMOVED))
+    first = _Scrubber(phrases={first_name: new_name}, words=True) if first_name and new_name else None
+
+    def clean(value: str, about: bool) -> str:
+        value = quotes.text(scrub.text(value))
+        return first.text(value) if about and first is not None else value
+
+    def is_about(*values: str) -> bool:
+        return any(p.pattern is not None and p.pattern.search(v) for p in (scrub, quotes) for v in values if v)
+
     # Calendar invites are base64 attachments: they are decoded and checked one by one.
     candidates = OutboxMessage.objects.filter(mentions | ~Q(attachments=[]))
     redacted = 0
     for row in candidates.iterator(chunk_size=200):
-        attachments = []
+        texts = []
         for attachment in row.attachments:
-            if attachment["mimetype"].startswith("text/"):
-                # Calendar lines are folded at 75 octets: unfold first, or a name split across
-                # two lines would survive.
-                text = base64.b64decode(attachment["content_b64"]).decode("utf-8", errors="replace").replace("\r\n ", "").replace("\r\n\t", "")
-                scrubbed = scrub.text(text)
+            # Calendar lines are folded at 75 octets: unfold first, or a name split across
+            # two lines would survive.
+            texts.append(
+                base64.b64decode(attachment["content_b64"]).decode("utf-8", errors="replace").replace("\r\n ", "").replace("\r\n\t", "")
+                if attachment["mimetype"].startswith("text/") else None
+            )
+        about = is_about(row.subject, row.body_text, *(alt["content"] for alt in row.alternatives), *(t for t in texts if t), *row.to, *row.cc, *row.reply_to)
+        attachments = []
+        for attachment, text in zip(row.attachments, texts):
+            if text is not None:
+                scrubbed = clean(text, about)
                 if scrubbed != text:
                     attachment = {**attachment, "content_b64": base64.b64encode(scrubbed.encode("utf-8")).decode("ascii")}
             attachments.append(attachment)
@@ -489,9 +526,9 @@ def _scrub_outbox(scrub: _Scrubber, emails: list[str], names: list[str]) -> dict
             "cc": [scrub.text(a) for a in row.cc],
             "bcc": [scrub.text(a) for a in row.bcc],
             "reply_to": [scrub.text(a) for a in row.reply_to],
-            "subject": scrub.text(row.subject),
-            "body_text": scrub.text(row.body_text),
-            "alternatives": [{**alt, "content": scrub.text(alt["content"])} for alt in row.alternatives],
+            "subject": clean(row.subject, about),
+            "body_text": clean(row.body_text, about),
+            "alternatives": [{**alt, "content": clean(alt["content"], about)} for alt in row.alternatives],
             "attachments": attachments,
         }
         if any(getattr(row, name) != value for name, value in changes.items()):
@@ -637,6 +674,17 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     ending = running.filter(Q(pairs_as_mentor__status__in=open_pair) | Q(pairs_as_mentee__status__in=open_pair)).distinct()
     counts["pairs_ended"] = sum(len(pairs_end_for_withdrawal(enrollment=enrollment)) for enrollment in list(ending))
 
+    # What mail may have quoted to others, read before it is blanked below.
+    quoted = [
+        *Meeting.objects.filter(scheduled_by=employee).values_list("agenda", flat=True),
+        *Meeting.objects.filter(scheduled_by=employee).values_list("location", flat=True),
+        *Meeting.objects.filter(scheduled_by=employee).values_list("video_url", flat=True),
+        *MeetingChange.objects.filter(requested_by=employee).values_list("reason", flat=True),
+        *ActionItem.objects.filter(committed_by=employee).values_list("text", flat=True),
+        *enrollments.values_list("withdrawal_reason", flat=True),
+        *(Pair.objects.filter(ended_by=user).values_list("end_note", flat=True) if user is not None else ()),
+    ]
+
     # Free text the person wrote. Counts, ratings, minutes and dates stay for the metrics.
     counts["private_notes_deleted"] = PrivateNote.objects.filter(author=employee).delete()[0]
     counts["session_logs_blanked"] = SessionLog.objects.filter(author=employee).update(mentor_learned="", mentee_learned="", shared_notes="")
@@ -657,7 +705,7 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     counts["calendar_feeds_deleted"] = CalendarFeed.objects.filter(employee=employee).delete()[0]
 
     # Copies of their name and address elsewhere.
-    counts.update(_scrub_outbox(scrub, emails, names))
+    counts.update(_scrub_outbox(scrub, emails, names, first_name=old["first_name"], new_name=new_name, quoted=quoted))
     counts["roster_imports_redacted"] = _scrub_roster_imports(
         roster_scrub, [*emails, *names, old["employee_id"]], old_id=old["employee_id"], new_id=f"erased-{employee.pk}", new_name=new_name, new_email=new_email
     )

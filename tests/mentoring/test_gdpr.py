@@ -424,6 +424,41 @@ def test_erasure_withdraws_open_enrollments_ends_live_pairs_and_the_partner_is_t
     assert not Reminder.objects.filter(recipient=petra).exclude(status=Reminder.Status.CANCELLED).exists()
 
 
+def test_mail_already_sent_to_the_partner_loses_what_the_erased_person_wrote_and_their_first_name(hr_user, deliver_outbox):
+    """Invites, moves and cancellations quote the agenda, place and reasons the person typed,
+    and say "<first name> wrote:"; calendar files write a name with a quote as ^' and escape
+    commas and semicolons. None of it may survive in the stored copies."""
+    petra_user = make_person(level=2, first_name="Petronella", last_name='Qz"Quote, Semi;colon')
+    petra = petra_user.employee
+    pair = make_active_pair(mentor_user=petra_user)
+    partner = pair.mentee.employee
+    Employee.objects.exclude(pk=petra.pk).filter(first_name__icontains="petronella").update(first_name="Other")
+    wrote = {
+        "agenda": "qz-agenda: talk about\nqz-agenda-second-line",
+        "location": "qz-location, room 7; east",
+        "moved": "qz-moved-because-of-the-board",
+        "cancelled": "qz-cancelled, sorry; really",
+    }
+    soon = timezone.now() + datetime.timedelta(days=3)
+    first = services.meeting_schedule(pair=pair, me=petra, starts_at=soon, duration_minutes=30, location=wrote["location"], agenda=wrote["agenda"])
+    services.meeting_reschedule(meeting=first, me=petra, starts_at=soon + datetime.timedelta(hours=2), reason=wrote["moved"])
+    second = services.meeting_schedule(pair=pair, me=partner, starts_at=soon + datetime.timedelta(days=1), duration_minutes=30)
+    services.meeting_cancel(meeting=second, me=petra, reason=wrote["cancelled"])
+    deliver_outbox()
+    before = stored_mail_text()
+    assert all(text.split("\n")[0] in before or text.replace(",", "\\,").replace(";", "\\;") in before for text in wrote.values())
+    assert "Petronella wrote:" in before and "^'Quote" in before  # the ICS attendee name, RFC 6868
+
+    gdpr.person_erase(employee=petra, by=hr_user, confirm_email=petra.email)
+
+    after = stored_mail_text()
+    assert OutboxMessage.objects.filter(to__icontains=partner.email).exists()  # the partner's copies stay, cleaned
+    for fragment in ("qz-agenda", "qz-location", "qz-moved", "qz-cancelled", "Petronella", "Quote", "Semi"):
+        assert fragment not in after, fragment
+    assert f"Erased person #{petra.pk} wrote:" in after and "[removed]" in after
+    assert partner.first_name in after  # the partner's own name is untouched
+
+
 def test_the_pool_and_the_reminders_pass_over_an_erased_person_even_where_a_place_or_pair_remains(hr_user):
     """An erased person's declined application can still be reopened and approved by HR, and
     erasures made before programs were left behind kept their pairs: neither reaches them."""
