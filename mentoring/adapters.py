@@ -1,9 +1,10 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
-from allauth.core import context
+from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
+from django.conf import settings
 from django.db import transaction
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,20 @@ class AccountAdapter(DefaultAccountAdapter):
         "too_many_login_attempts": _("Too many failed sign-ins for this account. Wait 5 minutes and try again, or reset your password."),
     }
 
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # allauth builds the links in its mail (password reset, email confirmation) from the
+        # request's Host header, which a caller chooses: any port on an allowed host passes
+        # ALLOWED_HOSTS, and a proxy may pass more. Links and the signature use SITE_URL, as
+        # every other mail does.
+        request = self.request or allauth_context.request
+        values = dict(context, site_url=settings.SITE_URL)
+        if request is not None:
+            origin = request.build_absolute_uri("/")
+            for key, value in context.items():
+                if isinstance(value, str) and value.startswith(origin):
+                    values[key] = settings.SITE_URL + "/" + value[len(origin):]
+        super().send_mail(template_prefix, email, values)
+
     def confirm_email(self, request, email_address):
         # Link the account to its directory entry only once the person has proved they own
         # the address: otherwise anyone could claim a colleague's entry by signing up first.
@@ -34,7 +49,7 @@ class AccountAdapter(DefaultAccountAdapter):
         # MFA_REQUIRED_ROLES sends people: a sign-in within the reauthentication window counts
         # while setting up factors added since that sign-in. Changing older ones still asks.
         required = super().is_reauthentication_required(app=app, **kwargs)
-        request = self.request or context.request
+        request = self.request or allauth_context.request
         if required and app == "allauth.mfa" and request is not None and auth_policy.setting_up_mfa_after_sign_in(request):
             return False
         return required

@@ -96,6 +96,18 @@ def test_password_reset_mail_goes_through_the_outbox(client, deliver_outbox):
     assert mail.outbox[0].body.startswith("Hello from Upward!") and mail.outbox[0].subject.startswith("[Upward] ")
 
 
+def test_the_reset_link_uses_the_site_address_not_the_host_the_request_named(client, deliver_outbox, settings):
+    # Any port on an allowed host passes ALLOWED_HOSTS: a reset asked for through
+    # 127.0.0.1:6666 must still link to the site, or the key goes to whoever listens there.
+    settings.SITE_URL = "https://upward.acme.example"
+    user = UserFactory(roles=[Role.PARTICIPANT])
+    client.post(reverse("account_reset_password"), {"email": user.email}, headers={"host": "127.0.0.1:6666"})
+    assert deliver_outbox() == 1
+    body = mail.outbox[0].body
+    assert "https://upward.acme.example/accounts/password/reset/key/" in body
+    assert "6666" not in body and "127.0.0.1" not in body
+
+
 def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, deliver_outbox):
     response = client.post(reverse("account_reset_password"), {"email": "nobody@elsewhere.example"}, follow=True)
     assert response.status_code == 200
