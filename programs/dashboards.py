@@ -337,15 +337,17 @@ def _uplift(rows, label_key: str) -> dict:
 
 def _career_row(label: str, d: dict | None) -> dict:
     d = d or {}
-    n = d.get("n_participants") or 0
-    hidden = 0 < n < metrics.MIN_GROUP
+    n, n_peers = d.get("n_participants") or 0, d.get("n_peers") or 0
+    # Either group under the minimum hides its own rate, and the difference, which with the
+    # other rate would give it back.
+    hidden, peers_hidden = 0 < n < metrics.MIN_GROUP, 0 < n_peers < metrics.MIN_GROUP
     return {
         "label": label,
         "participants": metrics.FEWER_THAN if hidden else _pct(d.get("participants")),
-        "peers": _pct(d.get("peers")),
-        "difference": "—" if hidden or d.get("difference") is None else _signed(d["difference"] * 100, 0, " pts"),
+        "peers": metrics.FEWER_THAN if peers_hidden else _pct(d.get("peers")),
+        "difference": "—" if hidden or peers_hidden or d.get("difference") is None else _signed(d["difference"] * 100, 0, " pts"),
         "n_participants": metrics.FEWER_THAN if hidden else n,
-        "n_peers": d.get("n_peers") or 0,
+        "n_peers": metrics.FEWER_THAN if peers_hidden else n_peers,
     }
 
 

@@ -384,6 +384,8 @@ def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, p
     data["growth_mentor"] = [{"item": "confidence", "label": "Confidence", "mean": 0.93, "n": 2}]
     data["nps"] = {"score": 42.0, "n": 3}
     data["retention"] = {"participants": 0.75, "peers": 0.9, "difference": -0.15, "n_participants": 4, "n_peers": 100}
+    # Twenty participants against three peers of their levels: the peers' rate names them.
+    data["promotion"] = {"participants": 0.35, "peers": 0.6667, "difference": -0.3167, "n_participants": 20, "n_peers": 3}
     MetricSnapshot.objects.filter(program=program).update(data=data)
 
     response = executive_client.get(reverse("executive_home"))
@@ -392,6 +394,9 @@ def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, p
     assert response.context["uplift"]["chart"]["labels"] == ["Social media"]
     assert {t["key"]: t for t in response.context["kpis"]}["nps"]["value"] == "fewer than 5"
     assert "75%" not in body and "-15 pts" not in body
+    promoted = {r["label"]: r for r in response.context["career"]}["Promoted"]
+    assert (promoted["participants"], promoted["peers"], promoted["difference"]) == ("35%", "fewer than 5", "—")
+    assert "67%" not in body and "-32 pts" not in body
 
 
 # --- CSV export -------------------------------------------------------------------------------
