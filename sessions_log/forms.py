@@ -173,6 +173,18 @@ class SessionLogForm(forms.Form):
                 self.fields[f"action_{i}_due"] = forms.DateField(label=_("Due (optional)"), required=False, widget=forms.DateInput(**DATE))
                 self.action_rows.append((self[f"action_{i}_text"], self[f"action_{i}_due"]))
 
+    def clean(self):
+        data = super().clean()
+        # Said on the field, as the service would refuse it anyway (`_validate_log`).
+        today = timezone.localdate()
+        if data.get("held_on") and data["held_on"] > today:
+            self.add_error("held_on", _("A session is logged after it happened: the date is in the future."))
+        for i in range(len(self.action_rows)):
+            due = data.get(f"action_{i}_due")
+            if due and due < today and (data.get(f"action_{i}_text") or "").strip():
+                self.add_error(f"action_{i}_due", _("The due date is in the past."))
+        return data
+
     def log_input(self) -> LogInput:
         data = self.cleaned_data
         actions = [(data[f"action_{i}_text"], data.get(f"action_{i}_due")) for i in range(len(self.action_rows)) if (data.get(f"action_{i}_text") or "").strip()]

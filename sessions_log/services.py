@@ -403,6 +403,9 @@ class LogInput:
     actions: list[tuple[str, datetime.date | None]] = ()
 
 
+DUPLICATE_LOG_WINDOW = datetime.timedelta(hours=1)
+
+
 @transaction.atomic
 def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Meeting | None = None) -> SessionLog:
     pair = _lock(pair)
@@ -415,6 +418,19 @@ def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Mee
             raise SessionError(_("That meeting was cancelled."))
         if SessionLog.objects.filter(meeting=meeting).exists():
             raise SessionError(_("This meeting has already been logged; edit that log instead."))
+    else:
+        # An ad hoc log has no meeting to make it unique: the same log again within the hour
+        # (Back, then Save again; a second tab) is the same session, not another one.
+        same = SessionLog.objects.filter(
+            pair=pair, meeting=None, author=me, held_on=data.held_on, minutes=data.minutes,
+            mentor_learned=data.mentor_learned.strip(), mentee_learned=data.mentee_learned.strip(), shared_notes=data.shared_notes.strip(),
+            created_at__gte=timezone.now() - DUPLICATE_LOG_WINDOW,
+        )
+        if same.exists():
+            raise SessionError(
+                _("You already logged this session (%(date)s, %(minutes)s minutes): it is on the pair page, where you can edit it.")
+                % {"date": date_format(data.held_on, "j F Y"), "minutes": data.minutes}
+            )
     try:
         with transaction.atomic():
             log = SessionLog.objects.create(
@@ -440,6 +456,8 @@ def _validate_log(pair: Pair, data: LogInput) -> None:
     program_topics = set(pair.program.topics.values_list("pk", flat=True))
     if any(t.pk not in program_topics for t in data.topics):
         raise SessionError(_("Only this program's topics can be chosen."))
+    if any(due and due < timezone.localdate() for text, due in data.actions if text.strip()):
+        raise SessionError(_("The due date is in the past."))  # as `action_commit` says
 
 
 def _add_actions(pair, log, me, side, actions) -> None:

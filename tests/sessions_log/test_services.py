@@ -217,11 +217,19 @@ def test_low_pulse_raises_one_alert_for_hr(pair):
         services.pulse_submit(log=log, me=mentee_of(pair), felt_heard=5, safe_to_be_candid=5, wants_to_continue=5)
     services.pulse_submit(log=log, me=mentor_of(pair), felt_heard=2, safe_to_be_candid=3, wants_to_continue=3)
     assert PulseAlert.objects.filter(pair=pair).count() == 1
-    log2 = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    log2 = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair, minutes=50))  # another session
     services.pulse_submit(log=log2, me=mentor_of(pair), felt_heard=1, safe_to_be_candid=1, wants_to_continue=1)
     assert PulseAlert.objects.filter(pair=pair).count() == 1  # still one open alert
     with pytest.raises(SessionError, match="already answered"):
         services.pulse_submit(log=log2, me=mentor_of(pair), felt_heard=5, safe_to_be_candid=5, wants_to_continue=5)
+
+
+def test_the_same_ad_hoc_log_twice_is_refused_with_where_to_find_it(pair):
+    services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    with pytest.raises(SessionError, match="You already logged this session"):
+        services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
+    services.session_log_create(pair=pair, me=mentee_of(pair), data=a_log(pair))  # the partner's own log of it is theirs
+    assert SessionLog.objects.filter(pair=pair).count() == 2
 
 
 def test_good_pulse_raises_no_alert(pair):

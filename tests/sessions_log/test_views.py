@@ -540,6 +540,28 @@ def test_a_log_in_the_future_is_a_form_error(pair, mentor):
     assert "the date is in the future" in response.content.decode() and not SessionLog.objects.exists()
 
 
+def test_an_action_due_in_the_past_is_refused_on_the_log_form_as_on_the_pair_page(pair, mentee):
+    url = reverse("session_log_create", args=[pair.pk])
+    yesterday = (today_in(NEW_YORK) - datetime.timedelta(days=1)).isoformat()
+    response = mentee.post(url, log_post(pair, NEW_YORK, action_0_text="Try Copilot", action_0_due=yesterday))
+    assert response.status_code == 200
+    assert response.context["form"].errors["action_0_due"] == ["The due date is in the past."]
+    assert not SessionLog.objects.exists() and not ActionItem.objects.exists()
+    assert 'value="Try Copilot"' in response.content.decode()  # what was typed stays
+
+
+def test_saving_the_same_ad_hoc_log_twice_keeps_one(pair, mentor):
+    # Back after saving, then Save again: the same session, not a second one.
+    url = reverse("session_log_create", args=[pair.pk])
+    assert mentor.post(url, log_post(pair)).status_code == 302
+    again = mentor.post(url, log_post(pair))
+    assert again.status_code == 200 and "You already logged this session" in again.content.decode()
+    assert SessionLog.objects.count() == 1
+    # Another session the same day, with other notes, is logged.
+    assert mentor.post(url, log_post(pair, shared_notes="Second chat, on prompts")).status_code == 302
+    assert SessionLog.objects.count() == 2
+
+
 def test_only_the_author_edits_a_log(world, mentor, mentee):
     pair = world["pair"]
     url = reverse("session_log_edit", args=[pair.pk, world["log_id"]])
