@@ -608,7 +608,18 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
         for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
             if by is not None and me.employee.user_id == by.pk:
                 continue  # the person who ended it knows
-            _send(to=me.employee, template="pair_ended", context={"program": pair.program, "partner": partner.employee, "reason": pair.get_end_reason_display(), "home_url": home, "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/"})
+            _send(
+                to=me.employee, template="pair_ended",
+                context={
+                    "program": pair.program, "partner": partner.employee, "reason": pair.get_end_reason_display(), "home_url": home,
+                    "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/",
+                    # Who ended it: the partner, or HR (anyone else); and whether they stay in a
+                    # program that can pair them again.
+                    "ended_by_partner": by is not None and partner.employee.user_id == by.pk,
+                    "ended_by_hr": by is not None and partner.employee.user_id != by.pk,
+                    "rematch": pair.end_reason != Pair.EndReason.COMPLETED and pair.program.status == Program.Status.ACTIVE and me.status == Enrollment.Status.APPROVED,
+                },
+            )
     return pair
 
 

@@ -273,7 +273,7 @@ class PairCloseForm(forms.Form):
         _("Your reflection"),
         COMMENT_MAX,
         rows=5,
-        help_text=_("What did you learn, what would you keep?"),
+        help_text=_("What did you learn, what would you keep? Only you can read it: your partner sees only that you wrote one, HR and executives never see it."),
         error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
     )
 
@@ -283,7 +283,7 @@ class ReflectionForm(forms.Form):
         _("Your reflection"),
         COMMENT_MAX,
         rows=5,
-        help_text=_("What did you learn, what would you keep?"),
+        help_text=_("What did you learn, what would you keep? Only you can read it: your partner sees only that you wrote one, HR and executives never see it."),
         error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
     )
 

@@ -11,7 +11,7 @@ from pairing.models import Pair, PairingOverride
 from pairing.services import MatchError
 from programs.models import Enrollment, Program
 from programs.services import enrollment_withdraw
-from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, make_person
 
 from tests.pairing.helpers import mentee, mentor, run_now
 
@@ -229,6 +229,27 @@ def test_ending_a_pair_tells_both_sides_but_not_the_person_who_ended_it(program,
     assert all("not a good fit" in m.body and "HR note" not in m.body for m in mail.outbox)
     with pytest.raises(MatchError, match="already ended"):
         services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.OTHER, by=hr_user)
+    # Each is told who ended it, and, in a running program, that they can be paired again.
+    by_person = {m.to[0]: m.body for m in mail.outbox}
+    assert f"HR has ended your pair with {e1.employee.full_name}" in by_person[m1.employee.email]
+    assert all("You are still in the program" in body for body in by_person.values())
+
+
+def test_the_partner_who_stays_is_told_who_ended_the_pair_and_what_comes_next(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    m1, e1 = mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    mail.outbox.clear()
+    mentor_user = make_person(level=2)
+    Enrollment.objects.filter(pk=m1.pk).update(employee=mentor_user.employee)
+    m1.refresh_from_db()
+    services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.COMPLETED, by=mentor_user)
+    deliver_outbox()
+    [message] = mail.outbox  # the mentor who ended it knows
+    assert message.to == [e1.employee.email]
+    assert f"{m1.employee.full_name} has ended your pair in {program.name}" in message.body
+    assert "You are still in the program" not in message.body  # finished: nothing more to pair
+    assert "only you can read it" in message.body
 
 
 def test_a_pin_blocked_by_a_not_with_list_fails_without_saying_whose(program, hr_user, django_capture_on_commit_callbacks):
