@@ -30,6 +30,10 @@ def _event(meeting, *, summary: str, description: str, cancelled: bool = False) 
         attendee = icalendar.vCalAddress(f"mailto:{enrollment.employee.email}")
         attendee.params["cn"] = icalendar.vText(enrollment.employee.full_name)
         attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+        # Both people booked it in Upward, which records moves and cancellations: a calendar
+        # must not ask them to accept it, nor send replies to Upward's no-reply address.
+        attendee.params["partstat"] = icalendar.vText("ACCEPTED")
+        attendee.params["rsvp"] = icalendar.vText("FALSE")
         event.add("attendee", attendee, encode=0)
     return event
 
@@ -54,6 +58,17 @@ def invite(meeting, *, cancelled: bool = False) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancelled else "REQUEST")
     calendar.add_component(_event(meeting, summary=meeting_summary(meeting), description=meeting_description(meeting), cancelled=cancelled))
+    return calendar.to_ical()
+
+
+def download(meeting) -> bytes:
+    """One meeting as a file to open in a calendar (METHOD:PUBLISH: an event to add, not an
+    invitation to answer). Same UID and SEQUENCE as the invites, so it replaces, not doubles."""
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(_event(meeting, summary=meeting_summary(meeting), description=meeting_description(meeting), cancelled=meeting.status == "cancelled"))
     return calendar.to_ical()
 
 

@@ -329,6 +329,17 @@ def meeting_cancel(request, pair, me, meeting_id: int):
     return render(request, "sessions_log/meeting_cancel.html", _context(pair, me, meeting=meeting, form=form))
 
 
+@pair_view
+@require_GET
+def meeting_ics(request, pair, me, meeting_id: int):
+    """One meeting to add to a calendar by hand (the invites come by email; the feed is on
+    /me/calendar/)."""
+    meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
+    response = HttpResponse(ics.download(meeting), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="meeting-{meeting.starts_at:%Y-%m-%d}.ics"'
+    return response
+
+
 # --- Session logs -----------------------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ import datetime
 import re
 import zoneinfo
 
+import icalendar
 import pytest
 import vobject
 from django.core import mail
@@ -106,6 +107,7 @@ PAIR_ROUTES = [
     ("meeting_schedule", (), GP),
     ("meeting_reschedule", ("meeting_id",), GP),
     ("meeting_cancel", ("meeting_id",), GP),
+    ("meeting_ics", ("meeting_id",), G),
     ("session_log_create", (), GP),
     ("session_log_edit", ("log_id",), GP),
     ("private_note_edit", ("log_id",), GP),
@@ -205,11 +207,27 @@ def test_a_proposed_pair_is_not_shown_to_its_people(pair, mentor):
     assert mentor.get(reverse("pair_detail", args=[pair.pk])).status_code == 404
 
 
+def test_a_meeting_downloads_as_a_calendar_file_that_asks_nobody_to_reply(world, mentee):
+    pair, meeting = world["pair"], Meeting.objects.get(pk=world["meeting_id"])
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    url = reverse("meeting_ics", args=[pair.pk, meeting.pk])
+    assert url in page and "Add to calendar" in page
+    response = mentee.get(url)
+    assert response["Content-Type"].startswith("text/calendar") and response["Content-Disposition"].startswith("attachment;")
+    event = icalendar.Calendar.from_ical(response.content)
+    assert event["METHOD"] == "PUBLISH"
+    [vevent] = event.walk("VEVENT")
+    assert str(vevent["UID"]) == f"{meeting.uid}@upward" and vevent.decoded("DTSTART") == meeting.starts_at.replace(microsecond=0)
+    attendees = vevent["ATTENDEE"]
+    assert len(attendees) == 2 and all(a.params["RSVP"] == "FALSE" and a.params["PARTSTAT"] == "ACCEPTED" for a in attendees)
+
+
 def test_an_id_from_another_pair_is_404_inside_my_pair(world, mentor_user):
     other = make_active_pair(mentor_user=mentor_user)  # same mentor, second mentee
     foreign = Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30)
     client = client_for(mentor_user)
     assert client.get(reverse("meeting_cancel", args=[world["pair"].pk, foreign.pk])).status_code == 404
+    assert client.get(reverse("meeting_ics", args=[world["pair"].pk, foreign.pk])).status_code == 404
     assert client.get(reverse("session_log_create", args=[world["pair"].pk]) + f"?meeting={foreign.pk}").status_code == 404
 
 
