@@ -201,6 +201,9 @@ class RosterPlan:
     kept_blank: dict[str, int] = field(default_factory=dict)
     # People whose file time zone differs from the one they chose themselves (kept).
     kept_chosen: int = 0
+    # Left dates after the import's day, as (employee id, name, date): not written yet (a
+    # leaver loses their login and their pairs end), recorded by an import on or after it.
+    leaving_later: list[tuple[str, str, datetime.date]] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
@@ -273,6 +276,7 @@ class RosterPlan:
             "blank_keeps": bool(set(self.columns) & set(KEEP_WHEN_BLANK)),
             "kept_blank": [{"field": FIELD_LABELS[name], "count": self.kept_blank[name]} for name in FIELDS if name in self.kept_blank],
             "kept_chosen": self.kept_chosen,
+            "leaving_later": [{"employee_id": eid, "name": name, "left_date": left.isoformat()} for eid, name, left in self.leaving_later[:limit]],
         }
 
 
@@ -713,8 +717,10 @@ def _check_reporting_lines(rows: dict[str, RosterRow], people: dict[str, dict], 
     return errors
 
 
-def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
-    """What importing this file would do. Writes nothing; raises RosterError for an unreadable file."""
+def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = None) -> RosterPlan:
+    """What importing this file would do on `today` (the import's effective day). Writes
+    nothing; raises RosterError for an unreadable file."""
+    today = today or timezone.localdate()
     file_format, table = read_table(data=data, filename=filename)
     if not table:
         raise RosterError(_("“%(name)s” has no rows.") % {"name": filename})
@@ -769,6 +775,16 @@ def roster_preview(*, data: bytes, filename: str) -> RosterPlan:
             if key not in existing_departments:
                 new_departments[row.values["department"]] += 1
     plan.new_departments = sorted(new_departments.items(), key=lambda item: item[0].lower())
+
+    # A left date still to come (HRIS exports carry notice periods) is not a leaving yet:
+    # writing it now would end the person's login and pairs weeks early. It is left out of
+    # this import and shown; an import on or after the date records it.
+    for row in rows.values():
+        left = row.values.get("left_date")
+        if left and left > today:
+            del row.values["left_date"]
+            plan.leaving_later.append((row.employee_id, row.name, left))
+    plan.leaving_later.sort(key=lambda item: (item[2], item[1]))
 
     # The changes the clean rows would make (a file with errors cannot be applied, but the
     # preview still shows them).
@@ -878,10 +894,10 @@ def roster_apply(
     Raises RosterError (and writes nothing) when the file has any error.
     """
     _lock_roster()
-    plan = roster_preview(data=data, filename=filename)
+    today = effective_date or timezone.localdate()
+    plan = roster_preview(data=data, filename=filename, today=today)
     if plan.errors:
         raise RosterError(_error_message(plan))
-    today = effective_date or timezone.localdate()
     now = timezone.now()
 
     # Departments, created by name.

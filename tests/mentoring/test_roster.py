@@ -457,6 +457,35 @@ def test_leaver_stays_in_directory_with_left_event_and_cannot_sign_in():
     assert user.is_active is False
 
 
+def test_a_left_date_still_to_come_is_shown_not_recorded_until_an_import_on_that_day():
+    """HRIS exports carry notice periods: a leaving on 15 January imported on 4 December must
+    not end the person's login and pairs six weeks early."""
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    user = make_person(level=3, employee_id="E5", hire_date=datetime.date(2019, 1, 1))
+    pair = make_active_pair(mentor_user=user)
+    data = make_csv(person("E5", email=user.email, left_date="2027-01-15", hire_date="2019-01-01"), person("N1", left_date="2027-02-01"))
+
+    plan = roster_apply(data=data, filename="roster.csv", effective_date=datetime.date(2026, 12, 4))
+
+    assert plan.leavers == [] and [(eid, left) for eid, _name, left in plan.leaving_later] == [("E5", datetime.date(2027, 1, 15)), ("N1", datetime.date(2027, 2, 1))]
+    assert Employee.objects.get(employee_id="E5").left_date is None and Employee.objects.get(employee_id="N1").left_date is None
+    assert not EmployeeEvent.objects.filter(kind=EmployeeEvent.Kind.LEFT).exists()
+    user.refresh_from_db()
+    pair.refresh_from_db()
+    assert user.is_active and pair.status == Pair.Status.ACTIVE
+    assert plan.to_summary()["leaving_later"][0] == {"employee_id": "E5", "name": plan.leaving_later[0][1], "left_date": "2027-01-15"}
+
+    # The same file imported on the day records the leaving, with everything it brings.
+    plan = roster_apply(data=data, filename="roster.csv", effective_date=datetime.date(2027, 1, 15))
+    assert [leaver.employee_id for leaver in plan.leavers] == ["E5"] and [eid for eid, _n, _l in plan.leaving_later] == ["N1"]
+    assert Employee.objects.get(employee_id="E5").left_date == datetime.date(2027, 1, 15)
+    user.refresh_from_db()
+    pair.refresh_from_db()
+    assert not user.is_active and pair.status == Pair.Status.ENDED
+
+
 def test_rejoiner_gets_a_rejoined_event_and_can_sign_in_again():
     user = make_person(employee_id="E5", left_date=datetime.date(2023, 5, 1))
     user.is_active = False

@@ -79,6 +79,16 @@ def test_past_imports_are_listed_with_status_and_counts(hr_client, hr_user):
     assert cells[1][3:] == ["Previewed", "2", "0", "2", "0", "0"]
 
 
+def test_the_preview_lists_left_dates_still_to_come_apart_from_leavers(hr_client):
+    later = datetime.date.today() + datetime.timedelta(days=40)
+    EmployeeFactory(employee_id="E9", email="e9@acme.example", first_name="Nora", last_name="Notice")
+    upload(hr_client, make_csv(person("E9", email="e9@acme.example", first_name="Nora", last_name="Notice", left_date=later.isoformat())))
+    html = hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode()
+    section = html[html.index('id="leaving-later-heading"') :]
+    assert "Nora Notice" in section[:2000] and later.isoformat() in section[:2000]
+    assert "Leavers and rejoiners" not in html  # nobody leaves with this import
+
+
 def test_applying_twice_applies_once(hr_client):
     upload(hr_client, GOOD_FILE)
     roster_import = RosterImport.objects.get()

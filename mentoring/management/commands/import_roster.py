@@ -36,7 +36,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
         try:
-            plan = roster_preview(data=data, filename=path.name)
+            plan = roster_preview(data=data, filename=path.name, today=effective_date)
         except RosterError as exc:
             raise CommandError(str(exc)) from exc
         if plan.errors:
@@ -65,6 +65,8 @@ class Command(BaseCommand):
         )
         for name, people in plan.new_departments:
             self.stdout.write(f"New department (check the spelling): {name} ({people} {'person' if people == 1 else 'people'})")
+        for employee_id, name, left in plan.leaving_later:
+            self.stdout.write(f"Leaves on {left.isoformat()}, not recorded yet (import again on or after that date): {employee_id} {name}")
         for name, kept in plan.kept_blank.items():
             self.stdout.write(f"Blank {name} cells keep the current value for {kept} {'person' if kept == 1 else 'people'}.")
         if verbose:
