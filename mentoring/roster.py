@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
+import itertools
 import io
 import re
 import zipfile
@@ -991,6 +992,15 @@ def roster_apply(
         pairs_end_for_leavers(employee_ids=leaver_ids)
         enrollments_withdraw_for_leavers(employee_ids=leaver_ids)  # after: an approved place with an ended pair is kept
         CalendarFeed.objects.filter(employee_id__in=leaver_ids).delete()
+    if plan.leaving_later:
+        # Leaving soon: a pair under way runs until the day, but nobody leaving is matched
+        # anew (an open application, or an approved place without a pair, is withdrawn).
+        from programs.services import enrollments_withdraw_for_leavers  # noqa: PLC0415
+
+        for left, people in itertools.groupby(sorted(plan.leaving_later, key=lambda item: item[2]), key=lambda item: item[2]):
+            enrollments_withdraw_for_leavers(
+                employee_ids=[pk_of[eid] for eid, _name, _left in people], reason=_("Leaving the company on %(date)s (recorded by a roster import).") % {"date": left.isoformat()}
+            )
     if rejoiner_users:
         User.objects.filter(pk__in=rejoiner_users, is_active=False).update(is_active=True)
 

@@ -28,7 +28,7 @@ from mentoring.models import AuditEvent, Employee
 from mentoring.roles import hr_required
 
 from . import metrics, snapshots
-from .models import MetricSnapshot, Program, SnapshotRun
+from .models import MetricSnapshot, Program, ProgramTransition, SnapshotRun
 
 # The HR page names the stuck pairs; beyond this many it links to the full pairing list.
 STUCK_LIST_LIMIT = snapshots.STUCK_LIST_LIMIT
@@ -465,6 +465,9 @@ def _executive_programs() -> list[Program]:
     # A program that has just started is listed too ("no figures yet"): hiding it would read
     # as if it did not exist.
     programs = Program.objects.annotate(has_snapshot=has_snapshot).filter(status__in=EXECUTIVE_STATUSES)
+    # A discarded draft (archived straight from draft) never ran: nothing to read.
+    discarded = ProgramTransition.objects.filter(program=OuterRef("pk"), from_status=Program.Status.DRAFT, to_status=Program.Status.ARCHIVED)
+    programs = programs.exclude(Exists(discarded))
     # Running programs first, then completed, then archived; the most recent first in each.
     order = {status: i for i, status in enumerate(EXECUTIVE_STATUSES)}
     return sorted(programs, key=lambda p: (order[p.status], -p.starts_on.toordinal(), p.name))

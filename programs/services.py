@@ -725,7 +725,7 @@ LEAVER_WITHDRAWN = (Enrollment.Status.INVITED, Enrollment.Status.APPLIED, Enroll
 
 
 @transaction.atomic
-def enrollments_withdraw_for_leavers(*, employee_ids) -> int:
+def enrollments_withdraw_for_leavers(*, employee_ids, reason: str = "") -> int:
     """The roster recorded these people as having left: their open enrollments are withdrawn.
 
     Called after their pairs were ended (pairing.services.pairs_end_for_leavers), which also
@@ -749,7 +749,7 @@ def enrollments_withdraw_for_leavers(*, employee_ids) -> int:
         by_program.setdefault(enrollment.program_id, {})[str(enrollment.pk)] = enrollment.status
         enrollment.status = Enrollment.Status.WITHDRAWN
         enrollment.withdrawn_at = now
-        enrollment.withdrawal_reason = _("Left the company (recorded by a roster import).")
+        enrollment.withdrawal_reason = reason or _("Left the company (recorded by a roster import).")
     Enrollment.objects.bulk_update(enrollments, ["status", "withdrawn_at", "withdrawal_reason"])
     for program_id, before in by_program.items():
         audit_record(

@@ -201,6 +201,10 @@ def program_transition(request, pk: int):
         messages.error(request, _("That is not a program status."))
         return redirect("program_detail", pk=pk)
     before = program.get_status_display()
+    if form.cleaned_data["to"] == Program.Status.ARCHIVED and not request.POST.get("confirm"):
+        # Archiving (or discarding a draft) cannot be undone: the box on the page says so.
+        messages.error(request, _("Tick the box to confirm: an archived program is read-only for good."))
+        return redirect("program_detail", pk=pk)
     try:
         program = services.program_transition(program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"])
     except ProgramError as exc:

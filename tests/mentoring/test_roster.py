@@ -8,7 +8,7 @@ import pytest
 
 from mentoring.models import Department, Employee, EmployeeEvent, MAX_CHAIN_DEPTH
 from mentoring.roster import RosterError, roster_apply, roster_preview
-from tests.factories import DepartmentFactory, EmployeeFactory, make_person
+from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, make_person
 
 COLUMNS = [
     "employee_id", "email", "first_name", "last_name", "title", "department", "level", "level_label",
@@ -465,6 +465,7 @@ def test_a_left_date_still_to_come_is_shown_not_recorded_until_an_import_on_that
 
     user = make_person(level=3, employee_id="E5", hire_date=datetime.date(2019, 1, 1))
     pair = make_active_pair(mentor_user=user)
+    application = EnrollmentFactory(employee=user.employee, status="applied")  # to a program still to come
     data = make_csv(person("E5", email=user.email, left_date="2027-01-15", hire_date="2019-01-01"), person("N1", left_date="2027-02-01"))
 
     plan = roster_apply(data=data, filename="roster.csv", effective_date=datetime.date(2026, 12, 4))
@@ -475,6 +476,8 @@ def test_a_left_date_still_to_come_is_shown_not_recorded_until_an_import_on_that
     user.refresh_from_db()
     pair.refresh_from_db()
     assert user.is_active and pair.status == Pair.Status.ACTIVE
+    application.refresh_from_db()  # ... but nobody leaving is matched anew
+    assert application.status == "withdrawn" and "Leaving the company on 2027-01-15" in application.withdrawal_reason
     assert plan.to_summary()["leaving_later"][0] == {"employee_id": "E5", "name": plan.leaving_later[0][1], "left_date": "2027-01-15"}
 
     # The same file imported on the day records the leaving, with everything it brings.

@@ -17,7 +17,7 @@ from mentoring.models import Department, Employee
 from programs.models import Enrollment, MetricSnapshot, Program, SnapshotRun
 from programs.snapshots import snapshot_save
 from sessions_log.models import Feedback, Meeting, PrivateNote, SessionLog
-from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, make_active_pair
+from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -569,6 +569,17 @@ def test_executive_can_read_an_archived_programs_results(executive_client, progr
 
     body = executive_client.get(reverse("executive_home"), {"program": never_computed.pk}).content.decode()
     assert f"No figures for {never_computed.name}" in body and "<canvas" not in body
+
+
+def test_a_discarded_draft_is_not_offered_to_executives(executive_client, hr_user, program):
+    from programs import services as program_services
+
+    snapshot_save(program=program)
+    draft = ProgramFactory(status=Program.Status.DRAFT, name="Dup slug")
+    program_services.program_transition(program=draft, to=Program.Status.ARCHIVED, by=hr_user)
+    response = executive_client.get(reverse("executive_home"))
+    assert draft not in response.context["programs"] and "Dup slug" not in response.content.decode()
+    assert "Dup slug" not in executive_client.get(reverse("executive_home"), {"program": draft.pk}).content.decode().split("</select>")[0]
 
 
 @pytest.mark.parametrize("asked", ["999999", "abc", "draft", "matching"])

@@ -308,8 +308,22 @@ def test_clone_with_a_used_short_name_is_refused(hr_client):
 # --- State machine -------------------------------------------------------------------------------
 
 
-def transition(client, program, to, note=""):
-    return client.post(reverse("program_transition", args=[program.pk]), {"to": to, "note": note})
+def transition(client, program, to, note="", confirm=True):
+    # Archiving asks for a ticked box (it cannot be undone); the other steps ignore it.
+    return client.post(reverse("program_transition", args=[program.pk]), {"to": to, "note": note, **({"confirm": "1"} if confirm else {})})
+
+
+@pytest.mark.parametrize("status", [S.DRAFT, S.COMPLETED])
+def test_archiving_or_discarding_needs_the_box_ticked(hr_client, status):
+    program = past_program(status=status) if status == S.COMPLETED else ProgramFactory(status=status)
+    page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert 'name="confirm" value="1"' in page and "for good" in page
+
+    refused = transition(hr_client, program, S.ARCHIVED, confirm=False)
+
+    program.refresh_from_db()
+    assert program.status == status and not program.transitions.exists()
+    assert "Tick the box to confirm: an archived program is read-only for good." in messages_of(refused)
 
 
 def past_program(**kwargs):
