@@ -8,6 +8,7 @@ from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
@@ -48,7 +49,7 @@ def participant_home(request):
     return render(
         request,
         "mentoring/participant_home.html",
-        {"employee": employee, "enrollments": enrollments, "open_programs": open_programs, "my_pairs": my_pairs, "to_do": to_do},
+        {"employee": employee, "enrollments": enrollments, "open_programs": open_programs, "my_pairs": my_pairs, "to_do": to_do, "today": timezone.localdate()},
     )
 
 

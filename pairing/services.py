@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -570,6 +570,17 @@ def match_run_publish(*, run: MatchRun, by) -> int:
     for pair in pairs:
         for me, partner, role in ((pair.mentor, pair.mentee, "mentor"), (pair.mentee, pair.mentor, "mentee")):
             _send(to=me.employee, template="paired", context={"program": program, "partner": partner.employee, "role": role, "home_url": home, "pair": pair})
+    # Everyone this run considered who is still without a partner hears so too, rather than
+    # wondering: no reason is given (the engine's may rest on someone's confidential request).
+    pool = {person["id"] for side in ("mentors", "mentees") for person in (run.inputs or {}).get(side, ())}
+    live = Pair.objects.filter(Q(mentor_id=OuterRef("pk")) | Q(mentee_id=OuterRef("pk")), status__in=LIVE)
+    left_out = (
+        Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee_id__in=pool, employee__left_date__isnull=True, employee__erased_at__isnull=True)
+        .exclude(Exists(live))
+        .select_related("employee")
+    )
+    for enrollment in left_out:
+        _send(to=enrollment.employee, template="not_paired", context={"program": program, "role": enrollment.role, "home_url": home})
     return len(pairs)
 
 

@@ -1,6 +1,6 @@
 """Reads of programs and enrollment, each scoped to who is asking."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from mentoring.models import Employee
 
@@ -46,10 +46,15 @@ def enrollments_for_review(*, program: Program, role: str = "", status: str = ""
 
 
 def enrollments_of(*, employee: Employee) -> QuerySet[Enrollment]:
-    """A participant's own enrollments, newest program first, with their resources checklist."""
+    """A participant's own enrollments, newest program first, with their resources checklist
+    and whether they are in a live pair (`has_live_pair`)."""
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+
+    live = Pair.objects.filter(Q(mentor_id=OuterRef("pk")) | Q(mentee_id=OuterRef("pk")), status__in=(Pair.Status.ACTIVE, Pair.Status.PAUSED))
     return (
         Enrollment.objects.filter(employee=employee)
         .exclude(program__status=Program.Status.DRAFT)
+        .annotate(has_live_pair=Exists(live))
         .select_related("program")
         .prefetch_related(
             Prefetch("program__resources", queryset=Resource.objects.order_by("order", "id")),

@@ -235,6 +235,27 @@ def test_ending_a_pair_tells_both_sides_but_not_the_person_who_ended_it(program,
     assert all("You are still in the program" in body for body in by_person.values())
 
 
+def test_publishing_tells_whoever_the_run_left_without_a_partner(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    from django.urls import reverse
+
+    from tests.programs.test_views_participant import client_for
+
+    Program.objects.filter(pk=program.pk).update(mentees_per_mentor=1)
+    mentor(program)
+    users = [make_person(level=7) for _ in range(2)]
+    seniors = [EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPROVED, employee=u.employee) for u in users]
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    paired = {p.mentee_id for p in Pair.objects.filter(program=program)}
+    [(left_out, left_out_user)] = [(e, u) for e, u in zip(seniors, users, strict=True) if e.pk not in paired]
+    subjects = {m.to[0]: m.subject for m in mail.outbox}
+    assert subjects[left_out.employee.email] == f"No partner for you yet in {program.name}"
+    assert "You stay in the program" in next(m.body for m in mail.outbox if m.to == [left_out.employee.email])
+    assert sum(s.startswith("No partner") for s in subjects.values()) == 1  # the paired two are told they are paired
+    home = client_for(left_out_user).get(reverse("participant_home")).content.decode()
+    assert "You are not paired at the moment" in home and "The program is running." not in home
+
+
 def test_the_partner_who_stays_is_told_who_ended_the_pair_and_what_comes_next(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     m1, e1 = mentor(program), mentee(program)
     services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
