@@ -193,6 +193,7 @@ OBJECT_TYPES = {
     "programs.program": _("Program"),
     "pairing.matchrun": _("Match run"),
     "pairing.pairingoverride": _("Pin or exclusion"),
+    "pairing.pair": _("Pair"),
     "sessions_log.concern": _("Concern"),
     "sessions_log.pulsealert": _("Safety pulse alert"),
 }
@@ -214,6 +215,11 @@ def object_labels(events) -> dict[tuple[str, int], str]:
     if ids := wanted.get("mentoring.employee"):
         for pk, first, last in Employee.objects.filter(pk__in=ids).values_list("pk", "first_name", "last_name"):
             labels["mentoring.employee", pk] = f"{first} {last}".strip()
+    if ids := wanted.get("pairing.pair"):
+        from pairing.models import Pair
+
+        for pk, mentor, mentee in Pair.objects.filter(pk__in=ids).values_list("pk", "mentor__employee__last_name", "mentee__employee__last_name"):
+            labels["pairing.pair", pk] = f"{mentor} & {mentee}"
     if ids := wanted.get("programs.program"):
         from programs.models import Program
 

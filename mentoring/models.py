@@ -367,6 +367,7 @@ class AuditEvent(models.Model):
         OVERRIDE_SET = "override_set", _("Pin or exclusion set")
         OVERRIDE_REMOVED = "override_removed", _("Pin or exclusion removed")
         MATCH_RUN_PUBLISHED = "match_run_published", _("Pairs published")
+        PAIR_ENDED = "pair_ended", _("Pair ended")
         DATA_EXPORTED = "data_exported", _("Data exported")
         PERSON_ERASED = "person_erased", _("Person erased")
         CONCERN_STATUS_CHANGED = "concern_status_changed", _("Concern status changed")

@@ -548,7 +548,7 @@ def match_run_publish(*, run: MatchRun, by) -> int:
     run.published_at = now
     run.save(update_fields=["status", "published_by", "published_at"])
     audit_record(
-        action=AuditEvent.Action.MATCH_RUN_PUBLISHED, target=run, actor=by, summary=f"{len(pairs)} pairs published for program #{run.program_id}",
+        action=AuditEvent.Action.MATCH_RUN_PUBLISHED, target=run, actor=by, summary=f"{len(pairs)} {'pair' if len(pairs) == 1 else 'pairs'} published for program #{run.program_id}",
         before={"status": RS.PROPOSED}, after={"status": RS.PUBLISHED, "pairs": [p.pk for p in pairs]},
     )
     # A pin has done its work once its pair is live: it would otherwise stay listed "for the
@@ -603,12 +603,18 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
         raise MatchError(_("This pair has already ended."))
     if reason not in Pair.EndReason.values:
         raise MatchError(_("Choose why the pair ends."))
+    was = pair.status
     pair.status = Pair.Status.ENDED
     pair.ended_at = timezone.now()
     pair.end_reason = reason
     pair.end_note = note[:500]
     pair.ended_by = by
     pair.save(update_fields=["status", "ended_at", "end_reason", "end_note", "ended_by"])
+    # Who ended it and why; the note is the person's own words and stays out of the log.
+    audit_record(
+        action=AuditEvent.Action.PAIR_ENDED, target=pair, actor=by, summary=f"Pair #{pair.pk} ended ({pair.get_end_reason_display().lower()}) in program #{pair.program_id}",
+        before={"status": was}, after={"status": Pair.Status.ENDED, "reason": reason},
+    )
     # Its future meetings go with it: both calendars get the cancellation, reminders stop.
     from sessions_log.services import meetings_cancel_for_ended_pair  # sessions_log imports this module
 

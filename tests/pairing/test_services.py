@@ -1,11 +1,13 @@
 """Pairing in the app: match runs from the database, review, publish, re-match, ending pairs."""
 
+import json
 import threading
 
 import pytest
 from django.core import mail
 from django.db import connection
 
+from mentoring.models import AuditEvent
 from pairing import services
 from pairing.models import Pair, PairingOverride
 from pairing.services import MatchError
@@ -229,6 +231,10 @@ def test_ending_a_pair_tells_both_sides_but_not_the_person_who_ended_it(program,
     assert all("not a good fit" in m.body and "HR note" not in m.body for m in mail.outbox)
     with pytest.raises(MatchError, match="already ended"):
         services.pair_end(pair=Pair.objects.get(), reason=Pair.EndReason.OTHER, by=hr_user)
+    # HR's action is in the audit log (reason, not the note), under the pair.
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PAIR_ENDED)
+    assert (event.actor, event.object_type, event.after["reason"]) == (hr_user, "pairing.pair", Pair.EndReason.NOT_A_FIT)
+    assert "HR note" not in json.dumps([event.summary, event.before, event.after])
     # Each is told who ended it, and, in a running program, that they can be paired again.
     by_person = {m.to[0]: m.body for m in mail.outbox}
     assert f"HR has ended your pair with {e1.employee.full_name}" in by_person[m1.employee.email]
