@@ -40,7 +40,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 4
+BODY_LAYOUT_VERSION = 5
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -483,6 +483,8 @@ def _trend_window(program: Program, latest_day: datetime.date) -> tuple[datetime
     after it), or the last TREND_WEEKS weeks of a running one."""
     if program.status in FINISHED:
         return program.starts_on, program.ends_on
+    if program.starts_on > latest_day:  # published before its start: the figures so far only
+        return latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1), latest_day
     return max(program.starts_on, latest_day - datetime.timedelta(weeks=TREND_WEEKS) + datetime.timedelta(days=1)), latest_day
 
 
@@ -505,7 +507,12 @@ def executive_dashboard_render(request):
     # notice (so it tells nothing about the program) and the default program instead.
     unavailable = chosen is not None and program is None
     if program is None:
-        program = next((p for p in programs if p.has_snapshot), programs[0] if programs else None)
+        # A running program that has begun, then any with figures, then the first listed.
+        today = timezone.localdate()
+        program = next(
+            (p for p in programs if p.has_snapshot and p.starts_on <= today),
+            next((p for p in programs if p.has_snapshot), programs[0] if programs else None),
+        )
     context = {"programs": programs, "program_groups": _program_groups(programs), "program": program, "snapshot": None, "unavailable": unavailable, "dashboard_url": reverse("executive_home")}
     if program is None or not program.has_snapshot:
         return render(request, "mentoring/executive_home.html", context)
@@ -534,7 +541,7 @@ def executive_dashboard_render(request):
     body = cache.get(key)
     if body is None:
         body_context = _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()])
-        body_context["trend_window"] = {"start": first_day, "end": last_day, "run": program.status in FINISHED}
+        body_context["trend_window"] = {"start": first_day, "end": last_day, "run": program.status in FINISHED, "starts_on": program.starts_on if program.starts_on > last_day else None}
         body = render_to_string("programs/_dashboard_executive_body.html", body_context)
         cache.set(key, body, EXECUTIVE_BODY_SECONDS)
     context.update(

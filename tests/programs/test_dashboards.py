@@ -3,6 +3,7 @@
 import copy
 import csv
 import datetime
+import re
 import io
 
 import pytest
@@ -569,6 +570,26 @@ def test_executive_can_read_an_archived_programs_results(executive_client, progr
 
     body = executive_client.get(reverse("executive_home"), {"program": never_computed.pk}).content.decode()
     assert f"No figures for {never_computed.name}" in body and "<canvas" not in body
+
+
+def test_a_program_published_before_its_start_is_not_the_default_and_says_when_it_starts(executive_client, program):
+    today = timezone.localdate()
+    Program.objects.filter(pk=program.pk).update(starts_on=today - datetime.timedelta(days=30))
+    snapshot_save(program=program)
+    upcoming = make_active_pair(
+        name="Starts next month", enrollment_opens_on=today - datetime.timedelta(days=40), enrollment_closes_on=today - datetime.timedelta(days=10),
+        starts_on=today + datetime.timedelta(days=32), ends_on=today + datetime.timedelta(days=200),
+    ).program
+    snapshot_save(program=upcoming)
+
+    response = executive_client.get(reverse("executive_home"))
+    assert response.context["program"] == program  # the one under way, not the newest start
+
+    body = executive_client.get(reverse("executive_home"), {"program": upcoming.pk}).content.decode()
+    window = body[body.index('data-testid="trend-window"') :][:200]
+    start, end = (datetime.date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", window)[:2]) if re.findall(r"\d{4}-\d{2}-\d{2}", window) else (None, None)
+    assert start is None or start <= end
+    assert "The program starts on" in body and "while the program ran" not in body
 
 
 def test_a_discarded_draft_is_not_offered_to_executives(executive_client, hr_user, program):
