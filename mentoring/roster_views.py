@@ -71,7 +71,9 @@ def roster_import_detail(request, pk: int):
             "roster_import": roster_import,
             "summary": summary,
             "counts": counts,
-            "can_apply": roster_import.status == RosterImport.Status.PREVIEWED and not counts.get("errors"),
+            "can_apply": roster_import.status == RosterImport.Status.PREVIEWED and not counts.get("errors") and bool(roster_import.file),
+            # A preview whose file went with an erasure (it named the erased person).
+            "file_gone": roster_import.status == RosterImport.Status.PREVIEWED and not roster_import.file,
         },
     )
 

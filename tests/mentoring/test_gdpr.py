@@ -353,6 +353,9 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     for identity in ("Maya", "Mentor-Jones", "Maya Mentor", old_email, old_id):
         assert identity not in after, identity
     assert not RosterImport.objects.get().file  # the uploaded file is gone too
+    # ... so the preview (never applied) says why it cannot be applied, instead of an Apply button that fails.
+    detail = hr_client.get(reverse("roster_import_detail", args=[roster_import.pk])).content.decode()
+    assert 'data-testid="file-gone"' in detail and reverse("roster_import_apply", args=[roster_import.pk]) not in detail
 
     # The erasure itself is audited by id, without her identity.
     [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED)
@@ -457,6 +460,13 @@ def test_mail_already_sent_to_the_partner_loses_what_the_erased_person_wrote_and
         assert fragment not in after, fragment
     assert f"Erased person #{petra.pk} wrote:" in after and "[removed]" in after
     assert partner.first_name in after  # the partner's own name is untouched
+
+
+def test_an_erased_person_without_a_login_is_not_offered_a_sign_up(hr_client, hr_user):
+    person = EmployeeFactory()
+    gdpr.person_erase(employee=person, by=hr_user, confirm_email=person.email)
+    page = hr_client.get(reverse("employee_detail", args=[person.pk])).content.decode()
+    assert "This person was erased" in page and "signing up" not in page and "erased.invalid" not in page.split('id="roles-heading"')[1]
 
 
 def test_the_pool_and_the_reminders_pass_over_an_erased_person_even_where_a_place_or_pair_remains(hr_user):
