@@ -19,7 +19,9 @@ def employee_role_change(request, pk: int):
     if role not in Role.values or change not in ("grant", "revoke"):
         messages.error(request, _("Choose a role to give or take away."))
         return redirect("employee_detail", pk=employee.pk)
-    label = Role(role).label
+    from .views import ROLE_ROWS  # noqa: PLC0415 - the names the page shows
+
+    label = next((str(name) for r, name, _allows, _grant in ROLE_ROWS if r == role), Role(role).label)
     try:
         if change == "grant":
             services.employee_role_grant(employee=employee, role=role)

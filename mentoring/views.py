@@ -111,6 +111,8 @@ def employee_detail(request, pk: int):
             "subtree_size": len(employee.subtree_ids()),
             "events": employee.events.all(),
             "role_rows": _role_rows(employee),
+            # The roles this installation asks a second factor of, by the names the page uses.
+            "mfa_roles": [str(name) for role, name, _allows, _grant in ROLE_ROWS if role in settings.MFA_REQUIRED_ROLES],
         },
     )
 

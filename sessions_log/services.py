@@ -260,10 +260,12 @@ def meeting_reschedule(
     if meeting.status == Meeting.Status.CANCELLED:
         raise SessionError(_("This meeting was cancelled; schedule a new one."))
     if seen_sequence is not None and seen_sequence != meeting.sequence:
-        raise SessionError(
-            _("Your partner changed this meeting while you were choosing a new time: it is now on %(when)s. Check it and move it again if you still need to.")
-            % {"when": when_text(meeting.starts_at)}
-        )
+        last = meeting.changes.order_by("-at", "-id").only("requested_by_id").first()
+        if last is not None and last.requested_by_id == me.pk:  # another tab or window of theirs
+            message = _("You already changed this meeting in another tab or window: it is now on %(when)s. Check it and move it again if you still need to.")
+        else:
+            message = _("Your partner changed this meeting while you were choosing a new time: it is now on %(when)s. Check it and move it again if you still need to.")
+        raise SessionError(message % {"when": when_text(meeting.starts_at)})
     duration = duration_minutes or meeting.duration_minutes
     if starts_at == meeting.starts_at and duration == meeting.duration_minutes:
         # Not a reschedule: nothing to record (the senior side's changes are a metric) or send.

@@ -43,7 +43,7 @@ def test_hr_sees_roles_and_the_buttons_on_the_directory_page(hr_client, person):
 def test_hr_makes_someone_executive_and_the_audit_log_says_who(hr_client, hr_user, person):
     response = hr_client.post(change_url(person), {"role": "executive", "change": "grant"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("employee_detail", args=[person.employee.pk])
-    assert "now has the Executive role" in response.content.decode() and "authenticator app" in response.content.decode()
+    assert "now has the Executive sponsor role" in response.content.decode() and "authenticator app" in response.content.decode()
     assert roles_of(person) == {"executive", "participant"}
     event = role_events().get()
     assert (event.action, event.actor, event.object_id) == (AuditEvent.Action.ROLE_GRANTED, hr_user, person.pk)
@@ -61,7 +61,14 @@ def test_hr_makes_a_second_hr_admin_and_takes_a_role_away(hr_client, hr_user, pe
 def test_without_mfa_required_the_grant_message_does_not_ask_for_it(hr_client, person, settings):
     settings.MFA_REQUIRED_ROLES = ["hr_admin"]
     response = hr_client.post(change_url(person), {"role": "executive", "change": "grant"})
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"{person.employee.full_name} now has the Executive role."]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"{person.employee.full_name} now has the Executive sponsor role."]
+    # The page's note names what this installation requires, not a setting's name.
+    page = hr_client.get(reverse("employee_detail", args=[person.employee.pk])).content.decode()
+    note = page[page.index('data-testid="mfa-note"') :][:400]
+    assert "in this installation, HR admin must set up" in note and "MFA_REQUIRED_ROLES" not in note
+    settings.MFA_REQUIRED_ROLES = []
+    page = hr_client.get(reverse("employee_detail", args=[person.employee.pk])).content.decode()
+    assert "not required for any role" in page
 
 
 @pytest.mark.parametrize("client_fixture", ["participant_client", "executive_client"])

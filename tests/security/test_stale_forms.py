@@ -59,6 +59,17 @@ def _slot(days: int, hour: int) -> datetime.datetime:
     return datetime.datetime.combine(timezone.localdate() + datetime.timedelta(days=days), datetime.time(hour), tzinfo=datetime.UTC)
 
 
+def test_a_move_from_my_own_other_tab_says_so_not_that_the_partner_moved_it(pair):
+    mentee = pair.mentee.employee
+    meeting = services.meeting_schedule(pair=pair, me=mentee, starts_at=_slot(3, 14), duration_minutes=45)
+    url = reverse("meeting_reschedule", args=[pair.pk, meeting.pk])
+    client = signed_in(mentee.user)
+    services.meeting_reschedule(meeting=meeting, me=mentee, starts_at=_slot(4, 14), seen_sequence=0)  # the first tab
+    response = client.post(url, {"day": _slot(5, 10).date().isoformat(), "time": "10:00", "duration_minutes": "45", "reason": "", "sequence": "0"})
+    body = response.content.decode()
+    assert "You already changed this meeting in another tab or window" in body and "Your partner changed" not in body
+
+
 def test_a_move_from_a_stale_form_does_not_undo_the_partners_move(pair):
     mentor, mentee = pair.mentor.employee, pair.mentee.employee
     meeting = services.meeting_schedule(pair=pair, me=mentor, starts_at=_slot(3, 14), duration_minutes=45)
