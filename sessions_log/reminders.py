@@ -492,6 +492,10 @@ def _render(reminder: Reminder):
         action_url = settings.SITE_URL + reverse("program_apply", args=[program.slug])
     elif reminder.kind == K.SURVEY:
         action_url = settings.SITE_URL + "/me/surveys/"
+    elif reminder.kind == K.GIVE_FEEDBACK and partner is not None and (log_id := _subject_id(reminder)) is not None:
+        action_url = settings.SITE_URL + reverse("feedback_submit", args=[pair.pk, log_id])  # straight to the two ratings
+    elif reminder.kind == K.LOG_SESSION and partner is not None and meeting is not None:
+        action_url = settings.SITE_URL + reverse("session_log_create", args=[pair.pk]) + f"?meeting={meeting.pk}"
     elif reminder.kind == K.PAIR_STUCK and partner is None:
         action_url = settings.SITE_URL + reverse("pairs_list", args=[program.slug]) + f"#pair-{pair.pk}"
     elif pair is not None:

@@ -113,6 +113,20 @@ def test_log_your_session_after_the_meeting_ended_unlogged(pair):
     assert set(Reminder.objects.values_list("kind", flat=True)) >= {"log_session"}
 
 
+def test_log_and_rating_reminders_link_straight_to_their_forms(pair, deliver_outbox):
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(hours=8), duration_minutes=45)
+    log = SessionLog.objects.create(pair=pair, author=pair.mentor.employee, held_on=timezone.localdate(), minutes=30, created_at=timezone.now() - datetime.timedelta(hours=3))
+    Feedback.objects.create(session_log=log, pair=pair, author=pair.mentor, usefulness=4, psychological_safety=5)
+    reminders.reminders_sweep()
+    reminders.reminders_send_due()
+    deliver_outbox()
+    bodies = {(m.to[0], m.subject): m.body for m in mail.outbox}
+    log_url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={meeting.pk}"
+    rate_url = reverse("feedback_submit", args=[pair.pk, log.pk])
+    assert sum(log_url in body for body in bodies.values()) == 2  # both sides, straight to the form for that meeting
+    assert [to for (to, _s), body in bodies.items() if rate_url in body] == [pair.mentee.employee.email]  # the mentor has rated
+
+
 def test_a_quiet_pair_is_flagged_to_both_and_hr_once_per_quiet_period(pair, hr_user):
     pair.started_at = timezone.now() - datetime.timedelta(days=40)
     pair.save()
