@@ -428,11 +428,13 @@ def pairs_for_home(*, employee: Employee | None, with_surveys: bool = True) -> l
 
 
 def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[SurveyRow]]]:
-    """Each approved enrollment of the person with its surveys' state today."""
+    """Each approved enrollment of the person with its surveys' state today, and each one they
+    left after answering a survey, with those answers only (their history stays theirs)."""
     if employee is None:
         return []
+    answered_then_left = Q(status=Enrollment.Status.WITHDRAWN) & Exists(SurveyResponse.objects.filter(enrollment=OuterRef("pk")))
     enrollments = (
-        Enrollment.objects.filter(employee=employee, status=Enrollment.Status.APPROVED)
+        Enrollment.objects.filter(Q(status=Enrollment.Status.APPROVED) | answered_then_left, employee=employee)
         .exclude(program__status=Program.Status.DRAFT)
         .select_related("program")
         .prefetch_related(Prefetch("survey_responses", queryset=SurveyResponse.objects.only("id", "enrollment_id", "kind", "submitted_at")))
@@ -440,7 +442,11 @@ def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[Sur
         .order_by("-program__starts_on", "id")
     )
     today = timezone.localdate()
-    return [(e, survey_rows(e, list(e.survey_responses.all()), today)) for e in enrollments]
+    out = []
+    for e in enrollments:
+        rows = survey_rows(e, list(e.survey_responses.all()), today)
+        out.append((e, rows if e.status == Enrollment.Status.APPROVED else [r for r in rows if r.state == "answered"]))
+    return out
 
 
 def surveys_due(*, employee: Employee | None) -> list[Due]:

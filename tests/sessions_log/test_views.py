@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from mentoring.models import Role
 from pairing.models import Pair
-from programs.models import Program
+from programs.models import Enrollment, Program
 from sessions_log import services
 from sessions_log.models import (
     ActionItem,
@@ -719,6 +719,15 @@ def test_surveys_list_their_state_and_an_open_one_can_be_answered(pair, mentee, 
     response = SurveyResponse.objects.get()
     assert response.would_recommend == 9 and response.answers.count() == len(data)
     assert "Answered on" in mentee.get(reverse("survey_list")).content.decode()
+
+
+def test_answered_surveys_stay_listed_after_leaving_the_program(pair, mentee):
+    SurveyResponse.objects.create(enrollment=pair.mentee, kind="baseline")
+    Enrollment.objects.filter(pk=pair.mentee.pk).update(status=Enrollment.Status.WITHDRAWN, withdrawn_at=timezone.now())
+    page = mentee.get(reverse("survey_list")).content.decode()
+    assert pair.program.name in page and "Baseline survey" in page and "Answered on" in page
+    assert "you left this program" in page and "Midpoint survey" not in page and "No survey for you yet" not in page
+    assert reverse("survey_answer", args=[pair.mentee.pk, "midpoint"]) not in page
 
 
 def test_the_baseline_survey_has_no_recommend_question(pair, mentor):
