@@ -75,10 +75,13 @@ def pairing_home(request, slug: str):
     program = _program(slug)
     runs = list(selectors.match_runs_of(program=program))
     in_progress = next((r for r in runs if not r.is_finished), None)
+    # The newest run, when it is a proposal nobody has published yet (a newer run replaces it).
+    awaiting = runs[0] if runs and runs[0].status == MatchRun.Status.PROPOSED else None
     context = {
         "program": program,
         "runs": runs,
         "in_progress": in_progress,
+        "awaiting": awaiting,
         "counts": selectors.pool_counts(program=program),
         "can_run": program.status in (Program.Status.MATCHING, Program.Status.ACTIVE) and in_progress is None,
         "overrides": selectors.overrides_of(program=program),

@@ -165,6 +165,10 @@ def test_home_lists_runs_with_their_stats(program, hr_user, hr_client, django_ca
     body = text(hr_client.get(url("pairing_home", program)))
     assert f"Run #{run.pk}" in body and "Proposed" in body and "50%" in body
     assert hr_user.get_full_name() in body
+    # The proposal is waiting: the page says so and leads there, not "run matching".
+    assert f"Run #{run.pk} is waiting for your review" in body and "Run matching to get a proposal" not in body
+    page = hr_client.get(url("pairing_home", program)).content.decode()
+    assert url("match_run_review", program, run.pk) in page
 
 
 def test_home_without_runs_says_what_to_do(program, hr_client):
@@ -652,7 +656,7 @@ def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_cli
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     services.proposal_unpair(run=run, pair=Pair.objects.filter(match_run=run).first(), by=hr_user)
     body = text(hr_client.get(url("pairing_home", program)))
-    row = body[body.index(f"Run #{run.pk}") :]
+    row = body[body.rindex(f"Run #{run.pk}") :]  # its row in the table (the alert above names it too)
     row = row[: row.index("</tr>")]
     assert '<td class="text-end">1<div class="small text-body-secondary">engine: 2</div></td>' in row
     # Match rate and total score follow what the run holds too, beside the engine's total.
