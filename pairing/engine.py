@@ -729,10 +729,15 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     time zones 6 hours or more apart), so that a page can tell the reasons for a pair from
     what to watch in it."""
     b, labels = breakdown, topic_labels or {}
+    # A topic the mentee already rated 5/5 leaves nothing to learn and scores nothing: not a
+    # reason. A pair with no topic left to learn says so, as something to watch.
+    learning = [t for t in sorted(b.topics, key=_topic_strength) if t.baseline < SCALE_MAX]
     items = [
         (f"teaches {labels.get(t.topic, t.topic)} that the mentee rated {t.baseline}/5 (mentor confidence {t.confidence}/5)", False)
-        for t in sorted(b.topics, key=_topic_strength)
+        for t in learning
     ]
+    if not learning:
+        items.append(("no topic in common for the mentee to learn", True))
     if b.cross_department:
         items.append(("different department", False))
     items.append((f"{_plural(b.levels_apart, 'level')} apart", False))
