@@ -21,6 +21,7 @@ from . import selectors, services
 from .forms import TimeZoneForm
 from .models import Department, Employee, reporting_chains
 from .roles import Role, executive_required, home_url_name, hr_required, participant_required, role_required
+from .timezones import zone_aliases
 
 logger = logging.getLogger(__name__)
 
@@ -194,4 +195,5 @@ def time_zone_settings(request):
         services.time_zone_choose(employee=employee, time_zone=form.cleaned_data["time_zone"])
         messages.success(request, _("Times are now shown in %(tz)s, on every page, in emails and in calendar invites.") % {"tz": employee.time_zone})
         return redirect("time_zone_settings")
-    return render(request, "mentoring/time_zone.html", {"employee": employee, "form": form})
+    # Browsers name some zones by old names (Chrome: "Asia/Calcutta"): the page maps them.
+    return render(request, "mentoring/time_zone.html", {"employee": employee, "form": form, "zone_aliases": zone_aliases()})

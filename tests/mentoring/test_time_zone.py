@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from mentoring.models import Employee
 from mentoring.roster import roster_apply, roster_preview
-from mentoring.timezones import canonical_zones
+from mentoring.timezones import canonical_zones, time_zone_choices
 from tests.mentoring.test_roster import make_csv, person
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +21,14 @@ def test_the_list_holds_places_not_aliases():
     assert 300 < len(zones) < 500
 
 
+def test_each_zone_is_labelled_with_its_offset_today(participant_client):
+    labels = dict(time_zone_choices())
+    assert labels["Asia/Kolkata"] == "Asia / Kolkata (UTC+05:30)" and labels["UTC"] == "UTC (UTC+00:00)"
+    assert labels["America/St_Johns"] in ("America / St Johns (UTC-03:30)", "America / St Johns (UTC-02:30)")  # DST or not
+    page = participant_client.get(reverse("time_zone_settings")).content.decode()
+    assert "Asia / Kolkata (UTC+05:30)" in page and "data-device-zone" in page and "js/timezone" in page
+
+
 def test_choosing_a_time_zone_changes_the_times_shown(participant_client, participant_user):
     employee = participant_user.employee
     employee.time_zone = "Europe/Lisbon"
@@ -28,7 +36,7 @@ def test_choosing_a_time_zone_changes_the_times_shown(participant_client, partic
     url = reverse("time_zone_settings")
     page = participant_client.get(url).content.decode()
     assert "from the company directory" in page and "Times shown in Europe/Lisbon" in page
-    assert 'value="Asia/Calcutta"' not in page and ">America / New York<" in page
+    assert 'value="Asia/Calcutta"' not in page and ">America / New York (UTC-0" in page
 
     response = participant_client.post(url, {"time_zone": "America/New_York"}, follow=True)
     page = response.content.decode()
