@@ -139,6 +139,19 @@ class MeetingForm(_WhenForm):
         self.fields["topics"].queryset = program.topics.order_by("name")
 
 
+class MeetingDetailsForm(forms.Form):
+    """Where and what, not when (moving has its own form, and a reason)."""
+
+    location = MeetingForm.base_fields["location"]
+    video_url = MeetingForm.base_fields["video_url"]
+    agenda = MeetingForm.base_fields["agenda"]
+    topics = _topics_field(_("Topics for this meeting"))
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = program.topics.order_by("name")
+
+
 class RescheduleForm(_WhenForm):
     reason = forms.CharField(label=_("Why it moves"), max_length=500, required=False, help_text=_("Your partner sees this in the email."))
     # The meeting's version when the form was shown: a move by the partner since is not undone.

@@ -284,6 +284,29 @@ def meeting_reschedule(
 
 
 @transaction.atomic
+def meeting_update_details(*, meeting: Meeting, me: Employee, location: str = "", video_url: str = "", agenda: str = "", topics=()) -> Meeting:
+    """Change where a meeting happens, its link, agenda or topics (either side may). Both get
+    the updated invite; the time and the SEQUENCE stay (RFC 5545 asks a new SEQUENCE for a new
+    time, not for a new place), so reminders already sent are not sent again."""
+    meeting = _lock_meeting(meeting)
+    _live_pair(meeting.pair, me)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise SessionError(_("This meeting was cancelled; schedule a new one."))
+    if meeting.starts_at <= timezone.now():
+        raise SessionError(_("This meeting has already started: its details stay as they were."))
+    new = {"location": location.strip()[:200], "video_url": video_url.strip(), "agenda": agenda.strip()}
+    topic_ids = sorted(t.pk for t in topics)
+    if all(getattr(meeting, k) == v for k, v in new.items()) and topic_ids == sorted(meeting.topics.values_list("pk", flat=True)):
+        raise SessionError(_("Nothing changed."))
+    for key, value in new.items():
+        setattr(meeting, key, value)
+    meeting.save(update_fields=list(new))
+    meeting.topics.set(topics)
+    _send_invite(meeting, template="meeting_updated", by=me)
+    return meeting
+
+
+@transaction.atomic
 def meeting_cancel(*, meeting: Meeting, me: Employee, reason: str) -> Meeting:
     meeting = _lock_meeting(meeting)
     side = _live_pair(meeting.pair, me)

@@ -15,6 +15,7 @@ urlpatterns = [
     path(P + "meetings/<int:meeting_id>/reschedule/", views.meeting_reschedule, name="meeting_reschedule"),
     path(P + "meetings/<int:meeting_id>/cancel/", views.meeting_cancel, name="meeting_cancel"),
     path(P + "meetings/<int:meeting_id>/meeting.ics", views.meeting_ics, name="meeting_ics"),
+    path(P + "meetings/<int:meeting_id>/details/", views.meeting_details, name="meeting_details"),
     path(P + "logs/new/", views.session_log_create, name="session_log_create"),
     path(P + "logs/<int:log_id>/edit/", views.session_log_edit, name="session_log_edit"),
     path(P + "logs/<int:log_id>/note/", views.private_note_edit, name="private_note_edit"),

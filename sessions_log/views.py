@@ -32,6 +32,7 @@ from .forms import (
     ConcernForm,
     FeedbackForm,
     GoalProgressForm,
+    MeetingDetailsForm,
     InsightForm,
     MeetingForm,
     PairCloseForm,
@@ -327,6 +328,28 @@ def meeting_cancel(request, pair, me, meeting_id: int):
             messages.success(request, _("Meeting cancelled. Your partner is told by email and their calendar is updated."))
             return redirect(_pair_url(pair, "meetings"))
     return render(request, "sessions_log/meeting_cancel.html", _context(pair, me, meeting=meeting, form=form))
+
+
+@pair_view
+@GET_POST
+def meeting_details(request, pair, me, meeting_id: int):
+    meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
+        return blocked
+    form = MeetingDetailsForm(
+        request.POST or None, program=pair.program,
+        initial={"location": meeting.location, "video_url": meeting.video_url, "agenda": meeting.agenda, "topics": list(meeting.topics.all())},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.meeting_update_details(meeting=meeting, me=me, location=data["location"], video_url=data["video_url"], agenda=data["agenda"], topics=list(data["topics"]))
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Meeting updated. You and your partner each get the updated invite."))
+            return redirect(_pair_url(pair, f"meeting-{meeting.pk}"))
+    return render(request, "sessions_log/meeting_details.html", _context(pair, me, meeting=meeting, form=form))
 
 
 @pair_view

@@ -161,6 +161,7 @@ def mixed_ids(w):
         ("meeting_reschedule", "mentor_a", {"pk": pa, "meeting_id": b["meeting"].pk}),
         ("meeting_cancel", "mentor_a", {"pk": pa, "meeting_id": b["meeting"].pk}),
         ("meeting_ics", "mentee_a", {"pk": pa, "meeting_id": b["meeting"].pk}),
+        ("meeting_details", "mentor_a", {"pk": pa, "meeting_id": b["meeting"].pk}),
         ("session_log_edit", "mentor_a", {"pk": pa, "log_id": b["log"].pk}),
         ("private_note_edit", "mentee_a", {"pk": pa, "log_id": b["log"].pk}),
         ("pulse_submit", "mentor_a", {"pk": pa, "log_id": b["log"].pk}),

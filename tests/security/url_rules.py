@@ -184,6 +184,7 @@ URLS: dict[str, Rule] = {
     "meeting_reschedule": pair(meeting, GET_POST),
     "meeting_cancel": pair(meeting, GET_POST),
     "meeting_ics": pair(meeting),
+    "meeting_details": pair(meeting, GET_POST),
     "session_log_create": pair(pair_a, GET_POST),
     "session_log_edit": pair(log, GET_POST),
     "private_note_edit": pair(log, GET_POST),

@@ -108,6 +108,7 @@ PAIR_ROUTES = [
     ("meeting_reschedule", ("meeting_id",), GP),
     ("meeting_cancel", ("meeting_id",), GP),
     ("meeting_ics", ("meeting_id",), G),
+    ("meeting_details", ("meeting_id",), GP),
     ("session_log_create", (), GP),
     ("session_log_edit", ("log_id",), GP),
     ("private_note_edit", ("log_id",), GP),
@@ -222,12 +223,38 @@ def test_a_meeting_downloads_as_a_calendar_file_that_asks_nobody_to_reply(world,
     assert len(attendees) == 2 and all(a.params["RSVP"] == "FALSE" and a.params["PARTSTAT"] == "ACCEPTED" for a in attendees)
 
 
+def test_either_side_edits_the_place_link_and_agenda_and_both_get_the_updated_invite(world, mentee, deliver_outbox):
+    pair, meeting = world["pair"], Meeting.objects.get(pk=world["meeting_id"])
+    url = reverse("meeting_details", args=[pair.pk, meeting.pk])
+    assert url in mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    deliver_outbox()
+    mail.outbox.clear()
+    before = (meeting.starts_at, meeting.sequence)
+    response = mentee.post(url, {"location": "Café Nero, 2nd floor", "video_url": "meet.example.com/abc", "agenda": "Prompts for reports", "topics": []})
+    assert response.status_code == 302
+    meeting.refresh_from_db()
+    assert (meeting.location, meeting.video_url, meeting.agenda) == ("Café Nero, 2nd floor", "https://meet.example.com/abc", "Prompts for reports")
+    assert (meeting.starts_at, meeting.sequence) == before  # same time, same version: no reminder sent twice
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+    to_mentor = next(m for m in mail.outbox if m.to == [pair.mentor.employee.email])
+    assert to_mentor.subject.startswith("Updated: meeting with") and "updated the details" in to_mentor.body and "Café Nero" in to_mentor.body
+    invite = icalendar.Calendar.from_ical(to_mentor.attachments[0][1])
+    assert str(invite.walk("VEVENT")[0]["LOCATION"]) == "Café Nero, 2nd floor"
+    # The same again changes nothing and says so; a past meeting keeps its details.
+    again = mentee.post(url, {"location": "Café Nero, 2nd floor", "video_url": "https://meet.example.com/abc", "agenda": "Prompts for reports", "topics": []})
+    assert "Nothing changed." in again.content.decode()
+    past = reverse("meeting_details", args=[pair.pk, world["past_meeting_id"]])
+    assert "already started" in mentee.post(past, {"location": "Elsewhere", "video_url": "", "agenda": "", "topics": []}).content.decode()
+
+
 def test_an_id_from_another_pair_is_404_inside_my_pair(world, mentor_user):
     other = make_active_pair(mentor_user=mentor_user)  # same mentor, second mentee
     foreign = Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30)
     client = client_for(mentor_user)
     assert client.get(reverse("meeting_cancel", args=[world["pair"].pk, foreign.pk])).status_code == 404
     assert client.get(reverse("meeting_ics", args=[world["pair"].pk, foreign.pk])).status_code == 404
+    assert client.get(reverse("meeting_details", args=[world["pair"].pk, foreign.pk])).status_code == 404
     assert client.get(reverse("session_log_create", args=[world["pair"].pk]) + f"?meeting={foreign.pk}").status_code == 404
 
 
