@@ -312,7 +312,20 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
         log.my_note = log.my_notes[0].text if log.my_notes else ""
         log.editable = editable and log.author_id == me.pk and now - log.created_at <= LOG_EDIT_WINDOW
     insights = list(insights_of(pair=pair))
+    # Open actions first, soonest due first (undated after), then the done ones, latest first;
+    # an open action past its date says so.
     actions = list(ActionItem.objects.filter(pair=pair).select_related("insight"))
+    today = timezone.localdate()
+    for action in actions:
+        action.overdue = action.status == ActionItem.Status.OPEN and action.due_on is not None and action.due_on < today
+
+
+    def order(a):
+        if a.status == ActionItem.Status.OPEN:
+            return (0, a.due_on or datetime.date.max, 0.0, a.pk)
+        return (1, datetime.date.max, -(a.done_at or a.created_at).timestamp(), a.pk)
+
+    actions.sort(key=order)
     reflections = list(Reflection.objects.filter(pair=pair).only("id", "author_id", "text", "created_at"))
     responses = list(SurveyResponse.objects.filter(enrollment=mine).only("id", "enrollment_id", "kind", "submitted_at"))
     mine.program = pair.program

@@ -248,6 +248,19 @@ def test_either_side_edits_the_place_link_and_agenda_and_both_get_the_updated_in
     assert "already started" in mentee.post(past, {"location": "Elsewhere", "video_url": "", "agenda": "", "topics": []}).content.decode()
 
 
+def test_open_actions_come_first_soonest_due_and_an_overdue_one_says_so(pair, mentee):
+    today = timezone.localdate()
+    done = ActionItem.objects.create(pair=pair, text="qz-done", status=ActionItem.Status.DONE, done_at=timezone.now(), committed_by=pair.mentee.employee)
+    later = ActionItem.objects.create(pair=pair, text="qz-later", due_on=today + datetime.timedelta(days=9), committed_by=pair.mentee.employee)
+    undated = ActionItem.objects.create(pair=pair, text="qz-undated", committed_by=pair.mentee.employee)
+    late = ActionItem.objects.create(pair=pair, text="qz-late", due_on=today - datetime.timedelta(days=3), committed_by=pair.mentee.employee)
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    order = sorted((page.index(a.text), a.text) for a in (done, later, undated, late))
+    assert [text for _i, text in order] == ["qz-late", "qz-later", "qz-undated", "qz-done"]
+    late_row = page[page.index(f'id="action-{late.pk}"') :][:800]
+    assert "Overdue: due" in late_row and "Overdue" not in page[page.index(f'id="action-{later.pk}"') :][:800]
+
+
 def test_an_id_from_another_pair_is_404_inside_my_pair(world, mentor_user):
     other = make_active_pair(mentor_user=mentor_user)  # same mentor, second mentee
     foreign = Meeting.objects.create(pair=other, starts_at=timezone.now() + datetime.timedelta(days=2), duration_minutes=30)
