@@ -1885,6 +1885,18 @@ def _why_forbidden(grid: _Grid, *, mentor: int | None = None, mentee: int | None
     return ", ".join(parts)
 
 
+def forbidden_summary(inputs: PairingInput, person_id: str | int) -> str:
+    """What rules out partners for one person, counted by rule ("12 in the same reporting
+    line, 3 excluded by an admin"; confidential requests uncounted): empty when no partner is
+    ruled out."""
+    grid = _Grid(inputs)
+    if person_id in grid.m_pos:
+        return _why_forbidden(grid, mentor=grid.m_pos[person_id])
+    if person_id in grid.e_pos:
+        return _why_forbidden(grid, mentee=grid.e_pos[person_id])
+    raise PairingError(f"unknown person id {person_id!r}")
+
+
 # --------------------------------------------------------------------------- alternatives
 
 

@@ -171,6 +171,7 @@ class Alternatives:
     rows: list[AlternativeRow]
     current: list[Enrollment]
     problem: str = ""
+    why_none: str = ""  # with no rows: the rules that rule the others out, counted
 
 
 def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Alternatives:
@@ -243,4 +244,5 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
                 blocked=blocked,
             )
         )
-    return Alternatives(person=enrollment, side=side, rows=rows, current=current)
+    why_none = "" if rows else engine.forbidden_summary(inputs, enrollment.employee_id)
+    return Alternatives(person=enrollment, side=side, rows=rows, current=current, why_none=why_none)

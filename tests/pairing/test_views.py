@@ -252,6 +252,16 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     assert "<html" in text(page) and "Alternatives for" in text(page)
 
 
+def test_with_no_alternative_the_panel_says_which_rules_rule_the_others_out(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    ceo = mentee(program)
+    mentor(program)  # the one the CEO gets
+    for i in range(2):
+        mentor(program, manager=ceo.employee)  # in the CEO's reporting line
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, ceo.pk), headers={"HX-Request": "true"}))
+    assert "No other mentor is allowed for this person" in body and "Ruled out: 2 in the same reporting line" in body
+
+
 def test_alternatives_for_a_mentor_list_mentees(program, hr_user, hr_client, django_capture_on_commit_callbacks):
     junior = mentor(program)
     seniors = [mentee(program) for _ in range(4)]
