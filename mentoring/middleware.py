@@ -23,7 +23,12 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The zone is per request: left active, it would stay on this thread for the next
+            # request (another person's, or none) and for any code run after it.
+            timezone.deactivate()
 
 
 class NoStoreForSignedInMiddleware:

@@ -1,6 +1,7 @@
 """Demo programs in every state, with a few hundred enrollments and real pairs."""
 
 import datetime
+import importlib
 import random
 
 from django.db import transaction
@@ -40,6 +41,11 @@ def build_demo_programs(*, seed: int, today: datetime.date) -> int:
         return Program.objects.count()
     rng = random.Random(seed + 1)
     hr = User.objects.filter(email="hr@acme.example").first()
+    # The catalogue migration 0002 seeds, made again if it was emptied since (a flushed
+    # database, a test that truncates tables).
+    seeded = importlib.import_module("programs.migrations.0002_seed_topics").TOPICS
+    for name, description in seeded:
+        Topic.objects.get_or_create(name=name, defaults={"description": description})
     topics = {t.name: t for t in Topic.objects.all()}
     current = list(Employee.objects.current().select_related("department").order_by("id"))
     juniors = [e for e in current if e.level <= 3 and e.email != "mentor@acme.example"]

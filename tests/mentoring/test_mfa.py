@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from mentoring.auth_policy import MFARequiredMiddleware
 from mentoring.models import Role
-from tests.auth_helpers import give_totp, login_with_mfa, totp_code
+from tests.auth_helpers import give_totp, login_with_mfa, totp_code, totp_code_to_type
 from tests.factories import make_person
 from tests.mentoring.test_settings import run_python
 
@@ -75,7 +75,7 @@ def test_activating_totp_with_a_code_from_the_app_opens_the_hr_console(client, p
     password_login(client, hr_without_mfa, password)
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
     secret = client.session["mfa.totp.secret"]  # what the QR code on that page holds
-    response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
+    response = client.post(reverse("mfa_activate_totp"), {"code": totp_code_to_type(secret, seconds_left=2)})
     assert response.status_code == 302 and response["Location"] == reverse("mfa_view_recovery_codes")
     assert Authenticator.objects.filter(user=hr_without_mfa, type=Authenticator.Type.TOTP).exists()
     # Recovery codes were made too, and the console opens without asking for a second code.
@@ -90,7 +90,7 @@ def test_activating_totp_with_a_code_from_the_app_opens_the_hr_console(client, p
 def test_changing_factors_that_predate_the_sign_in_still_asks_for_the_password(client, password, hr_without_mfa):
     secret = give_totp(hr_without_mfa)
     password_login(client, hr_without_mfa, password)
-    client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    client.post(reverse("mfa_authenticate"), {"code": totp_code_to_type(secret, seconds_left=2)})
     for url in (reverse("mfa_deactivate_totp"), reverse("mfa_generate_recovery_codes")):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("account_reauthenticate")), url
@@ -136,7 +136,7 @@ def test_login_asks_for_the_code_before_signing_in(client, password, hr_without_
     response = password_login(client, hr_without_mfa, password)
     assert response.status_code == 302 and response["Location"] == reverse("mfa_authenticate")
     assert "_auth_user_id" not in client.session  # not signed in before the code
-    response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    response = client.post(reverse("mfa_authenticate"), {"code": totp_code_to_type(secret, seconds_left=2)})
     assert response.status_code == 302 and response["Location"] == reverse("hr_home")
     assert client.get(reverse("hr_home")).status_code == 200
 
@@ -183,7 +183,7 @@ def test_a_session_that_never_passed_mfa_is_asked_for_the_code(client, hr_withou
     assert 'id="mfa-verify-explanation"' in page.content.decode()
     # Only the code, sign-out and password confirmation are open; not the setup pages.
     assert client.get(reverse("mfa_index")).status_code == 302
-    response = client.post(response["Location"], {"code": totp_code(secret)})
+    response = client.post(response["Location"], {"code": totp_code_to_type(secret, seconds_left=2)})
     assert response.status_code == 302 and response["Location"] == reverse("directory")
     assert client.get(reverse("directory")).status_code == 200
 
@@ -220,7 +220,7 @@ def test_login_with_mfa_helper_leaves_what_a_real_login_leaves(client, password,
     """The fixtures' shortcut must not grant more than the real flow: compare session records."""
     secret = give_totp(hr_without_mfa)
     password_login(client, hr_without_mfa, password)
-    client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    client.post(reverse("mfa_authenticate"), {"code": totp_code_to_type(secret, seconds_left=2)})
     real = [r["method"] for r in client.session["account_authentication_methods"]]
     shortcut = Client()
     login_with_mfa(shortcut, hr_without_mfa)

@@ -104,3 +104,15 @@ def test_going_back_to_the_office_zone_follows_the_directory_again(participant_c
     # And the directory sets it again from now on.
     roster_apply(data=make_csv({**row, "time_zone": "Asia/Tokyo"}), filename="roster.csv")
     assert Employee.objects.get(pk=employee.pk).time_zone == "Asia/Tokyo"
+
+
+def test_a_persons_zone_does_not_outlive_their_request(participant_client, participant_user, settings):
+    # Left active, the zone stays on the thread: the next request (someone else's, or an
+    # anonymous one) and any code after it would read "today" in Tokyo.
+    from django.utils import timezone
+
+    participant_user.employee.time_zone = "Asia/Tokyo"
+    participant_user.employee.save()
+    assert participant_client.get(reverse("participant_home")).status_code == 200
+    assert timezone.get_current_timezone_name() == settings.TIME_ZONE
+

@@ -54,7 +54,8 @@ def test_program_form_stores_weights_and_reminders_as_json():
 
 @pytest.mark.django_db
 def test_program_form_shows_model_rules_as_field_errors():
-    form = ProgramForm({"name": "P", "slug": "p", "starts_on": "2030-01-10", "ends_on": "2030-01-01", "enrollment_opens_on": "2030-01-01", "enrollment_closes_on": "2030-01-05"})
+    year = datetime.date.today().year + 3  # always ahead
+    form = ProgramForm({"name": "P", "slug": "p", "starts_on": f"{year}-01-10", "ends_on": f"{year}-01-01", "enrollment_opens_on": f"{year}-01-01", "enrollment_closes_on": f"{year}-01-05"})
     assert not form.is_valid()
     assert form.errors["ends_on"] == ["The program must end after it starts."]
     assert "topics" in form.errors

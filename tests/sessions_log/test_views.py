@@ -1007,14 +1007,15 @@ def test_refusals_write_dates_as_the_rest_of_the_app_in_my_time_zone(pair, mento
 
 
 def test_the_schedule_form_shows_the_partners_time_and_warns_at_night(pair, mentor):
-    night_for_sam = local_slot(days=4, hour=8)  # 08:00 in London is 03:00 in New York
+    night_for_sam = local_slot(days=4, hour=8)  # 08:00 in London is 03:00 in New York (04:00 in the weeks between their clock changes)
     there = night_for_sam.astimezone(NEW_YORK)
     page = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"at": night_for_sam.isoformat()}).content.decode()
-    assert f"That is {there:%A} 03:00 for Sam (America/New_York)." in page and "outside usual waking hours" in page
+    assert f"That is {there:%A} {there:%H:%M} for Sam (America/New_York)." in page and "outside usual waking hours" in page
     hint = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"hint": "1", "day": night_for_sam.date().isoformat(), "time": "08:00"}, HTTP_HX_REQUEST="true")
-    assert hint.status_code == 200 and "<html" not in hint.content.decode() and "03:00 for Sam" in hint.content.decode()
+    assert hint.status_code == 200 and "<html" not in hint.content.decode() and f"{there:%H:%M} for Sam" in hint.content.decode()
+    afternoon = local_slot(days=4, hour=15).astimezone(NEW_YORK)
     fine = mentor.get(reverse("meeting_schedule", args=[pair.pk]), {"hint": "1", "day": night_for_sam.date().isoformat(), "time": "15:00"}, HTTP_HX_REQUEST="true").content.decode()
-    assert "10:00 for Sam" in fine and "outside usual waking hours" not in fine
+    assert f"{afternoon:%H:%M} for Sam" in fine and "outside usual waking hours" not in fine
     response = mentor.post(reverse("meeting_schedule", args=[pair.pk]), meeting_post(night_for_sam), follow=True)
     assert Meeting.objects.filter(starts_at=night_for_sam).exists()  # a warning, not a refusal
     assert "outside usual waking hours: check it suits them" in response.content.decode()
