@@ -202,7 +202,7 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _export_rows(program: Program):
+def _export_rows(program: Program, *, tz=None):
     from pairing.models import Pair
     from sessions_log.models import Meeting, SessionLog
 
@@ -233,8 +233,8 @@ def _export_rows(program: Program):
             _cell(mentee.full_name),
             _cell(mentee.department.name if mentee.department else ""),
             pair.get_status_display(),
-            timezone.localdate(pair.started_at).isoformat() if pair.started_at else "",
-            timezone.localdate(pair.ended_at).isoformat() if pair.ended_at else "",
+            timezone.localdate(pair.started_at, tz).isoformat() if pair.started_at else "",
+            timezone.localdate(pair.ended_at, tz).isoformat() if pair.ended_at else "",
             pair.get_end_reason_display() if pair.end_reason else "",
             pair.score,
             pair.meetings_held,
@@ -250,7 +250,10 @@ def program_export(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
     audit_record(action=AuditEvent.Action.DATA_EXPORTED, target=program, actor=request.user, summary="Pairs CSV export", after={"export": "program_pairs_csv"})
     writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in _export_rows(program)), content_type="text/csv; charset=utf-8")
+    # Rows are made while the response streams, after the request's time zone is gone: the
+    # viewer's zone is passed along.
+    rows = _export_rows(program, tz=timezone.get_current_timezone())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{program.slug}-pairs-{timezone.localdate().isoformat()}.csv"'
     return response
 

@@ -433,6 +433,19 @@ def test_export_has_one_row_per_pair_and_no_private_text(hr_client, program, pai
     assert by_id[other.pk][10:] == ["0", "0", "0"]
 
 
+def test_export_dates_are_in_the_viewers_time_zone_though_the_rows_stream_after_the_request(hr_user, hr_client, program, pair):
+    from pairing.models import Pair
+
+    hr_user.employee.time_zone = "Asia/Tokyo"
+    hr_user.employee.save()
+    started = datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=3), datetime.time(20, 0), tzinfo=datetime.UTC)
+    Pair.objects.filter(pk=pair.pk).update(started_at=started)
+    response = hr_client.get(_hr_url(program, "program_export"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    row = next(r for r in rows[1:] if r[0] == str(pair.pk))
+    assert row[6] == (started.date() + datetime.timedelta(days=1)).isoformat()  # 20:00 UTC is the next morning in Tokyo
+
+
 def test_export_queries_do_not_grow_with_pairs(hr_client, program):
     url = _hr_url(program, "program_export")
 
