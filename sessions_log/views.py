@@ -46,7 +46,7 @@ from .forms import (
     goal_formset,
     local_datetime,
 )
-from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
+from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Concern, Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
 from .services import SessionError
 
 GET_POST = require_http_methods(["GET", "POST"])
@@ -109,6 +109,9 @@ def _pair_page(request, pair, me, **bound):
     kept, its panel open, its error next to it) rather than a redirect that loses it."""
     page = selectors.pair_page(pair=pair, me=me)
     context = {"page": page, "pair": pair, "side": page.side, "partner": page.partner}
+    if page.side == "mentor":
+        # Where their own concerns stand with HR: theirs alone (the mentee never sees this).
+        context["my_concerns"] = list(Concern.objects.filter(pair=pair, raised_by=me).order_by("-created_at").only("status", "created_at"))
     if page.editable:
         if page.side == "mentor":
             context["insight_form"] = InsightForm(program=pair.program)
