@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mentoring.models import Employee, Role as UserRole
 from mentoring.roles import hr_required, participant_required
+from mentoring.timezones import zone_aliases
 
 from . import selectors, services
 from .forms import (
@@ -519,7 +520,10 @@ def program_apply(request, slug: str):
     return render(
         request,
         "programs/apply.html",
-        {"program": program, "form": form, "role": role, "role_label": Role(role).label, "enrollment": enrollment, "editing": editing, "invited": enrollment is not None and enrollment.status == ES.INVITED},
+        {
+            "program": program, "form": form, "role": role, "role_label": Role(role).label, "enrollment": enrollment, "editing": editing,
+            "invited": enrollment is not None and enrollment.status == ES.INVITED, "zone_aliases": zone_aliases(),
+        },
     )
 
 

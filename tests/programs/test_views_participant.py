@@ -97,6 +97,7 @@ def test_apply_as_mentor(participant_client, participant_user, open_program):
     body = page.content.decode()
     assert "Topics you can teach" in body and "You are applying as a mentor." in body
     assert 'value="Europe/London" selected' in body  # prefilled from the directory
+    assert "data-device-zone" in body and 'id="zone-aliases"' in body and "js/timezone" in body  # the device's zone offered, as on /me/time-zone/
     confidential = EmployeeFactory(email="keep.away@acme.example")
     first = topics_of(open_program)[0]
 
