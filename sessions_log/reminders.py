@@ -474,7 +474,7 @@ SUBJECTS = {
     K.GIVE_FEEDBACK: _("Two quick ratings for your session with %(partner)s"),
     K.AGREEMENT_UNSIGNED: _("Your agreement with %(partner)s is waiting for you"),
     K.PAIR_STUCK: _("It has been quiet: %(pair)s"),
-    K.SURVEY: _("A short survey for %(program)s"),
+    K.SURVEY: _("%(survey)s survey for %(program)s"),
     K.ENROLLMENT_CLOSING: _("Enrollment for %(program)s closes soon"),
     K.INVITATION_UNANSWERED: _("You're invited to %(program)s"),
     K.ACTION_DUE: _("Your action is due: %(action)s"),
@@ -505,7 +505,11 @@ def _render(reminder: Reminder):
     token = unsubscribe_token(employee=person, kind=reminder.kind)
     unsubscribe_url = settings.SITE_URL + reverse("reminder_unsubscribe", args=[token])
     local_start = meeting.starts_at.astimezone(tz) if meeting else None
+    survey_closes = None
+    if reminder.kind == K.SURVEY and program is not None and (window := survey_window(program, reminder.context.get("survey", ""))):
+        survey_closes = window[1]  # said in the mail: which survey, open until when
     context = {
+        "survey_closes": survey_closes,
         "reminder": reminder,
         "person": person,
         "partner": partner,
@@ -525,6 +529,7 @@ def _render(reminder: Reminder):
         "pair": f"{pair.mentor.employee.full_name} & {pair.mentee.employee.full_name}" if pair else "",
         "program": program.name if program else "",
         "action": reminder.context.get("action", ""),
+        "survey": str(SurveyResponse.Kind(reminder.context["survey"]).label) if reminder.context.get("survey") in SurveyResponse.Kind.values else _("A short"),
     }
     return render_templated(
         to=person, template="sessions_log/email/reminder", context=context, subject=subject,
@@ -543,6 +548,7 @@ _RENDERED = (
     "key", "kind", "context", "status", "due_at", "recipient", "program", "meeting", "pair",
     "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date", "recipient__erased_at",
     "program__slug", "program__name", "program__enrollment_closes_on",
+    "program__enrollment_opens_on", "program__starts_on", "program__ends_on", "program__midpoint_survey_on", "program__final_survey_on",
     "meeting__uid", "meeting__sequence", "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
     "pair__status", "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
     "pair__mentor__employee__first_name", "pair__mentor__employee__last_name", "pair__mentee__employee__first_name", "pair__mentee__employee__last_name",

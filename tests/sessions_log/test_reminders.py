@@ -14,6 +14,7 @@ from mentoring.models import OutboxMessage
 from programs.models import Enrollment, Program
 from sessions_log import reminders, services
 from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
+from sessions_log.services import survey_window
 from sessions_log.tasks import sweep_reminders
 from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair
 
@@ -400,6 +401,24 @@ def test_an_open_baseline_reminds_each_approved_person_once_before_any_pair_exis
     deliver_outbox()
     message = next(m for m in mail.outbox if m.to == [mentor.employee.email])
     assert "baseline survey" in message.body and "/me/surveys/" in message.body
+    # Which survey, and until when it is open.
+    closes = survey_window(program, "baseline")[1]
+    assert message.subject == f"Baseline survey for {program.name}"
+    assert f"It is open until {closes:%A} {closes.day} {closes:%B %Y}." in message.body
+
+
+def test_a_midpoint_survey_reminder_names_the_survey_and_its_last_day(deliver_outbox):
+    pair = make_active_pair(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=2))
+    for side in (pair.mentor, pair.mentee):
+        SurveyResponse.objects.create(enrollment=side, kind="baseline")
+    Agreement.objects.create(pair=pair, mentor_acknowledged_version=1, mentee_acknowledged_version=1)
+    reminders.reminders_sweep()
+    reminders.reminders_send_due()
+    deliver_outbox()
+    closes = survey_window(pair.program, "midpoint")[1]
+    [message] = [m for m in mail.outbox if m.to == [pair.mentee.employee.email] and "survey" in m.subject.lower()]
+    assert message.subject == f"Midpoint survey for {pair.program.name}"
+    assert "Your midpoint survey" in message.body and f"{closes.day} {closes:%B %Y}" in message.body
 
 
 def test_a_closing_baseline_reminds_again_and_an_opt_out_or_switch_stops_it():
