@@ -296,6 +296,8 @@ def meeting_update_details(*, meeting: Meeting, me: Employee, location: str = ""
         raise SessionError(_("This meeting has already started: its details stay as they were."))
     new = {"location": location.strip()[:200], "video_url": video_url.strip(), "agenda": agenda.strip()}
     topic_ids = sorted(t.pk for t in topics)
+    if not set(topic_ids) <= set(meeting.pair.program.topics.values_list("pk", flat=True)):
+        raise SessionError(_("Only this program's topics can be chosen."))
     if all(getattr(meeting, k) == v for k, v in new.items()) and topic_ids == sorted(meeting.topics.values_list("pk", flat=True)):
         raise SessionError(_("Nothing changed."))
     for key, value in new.items():

@@ -12,7 +12,7 @@ from programs.models import Program
 from sessions_log import services
 from sessions_log.models import ActionItem, Agreement, Feedback, Meeting, PulseAlert, SessionLog, SurveyResponse
 from sessions_log.services import GoalInput, LogInput, SessionError
-from tests.factories import EmployeeFactory, make_active_pair
+from tests.factories import EmployeeFactory, TopicFactory, make_active_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +140,14 @@ def test_bad_meeting_times_are_refused_and_nothing_is_sent(pair, when, message):
     with pytest.raises(SessionError, match=message):
         services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=when(pair), duration_minutes=45)
     assert not Meeting.objects.exists() and not mail.outbox
+
+
+def test_meeting_details_take_only_this_programs_topics(pair):
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(), duration_minutes=45)
+    with pytest.raises(SessionError, match="Only this program's topics"):
+        services.meeting_update_details(meeting=meeting, me=mentor_of(pair), location="Room 2", topics=[TopicFactory()])
+    meeting.refresh_from_db()
+    assert meeting.location == "" and not meeting.topics.exists()
 
 
 def test_no_meetings_before_the_program_starts():
