@@ -676,9 +676,7 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
 
     # What mail may have quoted to others, read before it is blanked below.
     quoted = [
-        *Meeting.objects.filter(scheduled_by=employee).values_list("agenda", flat=True),
-        *Meeting.objects.filter(scheduled_by=employee).values_list("location", flat=True),
-        *Meeting.objects.filter(scheduled_by=employee).values_list("video_url", flat=True),
+        *(text for row in Meeting.objects.filter(scheduled_by=employee).values_list("agenda", "location", "video_url") for text in row),
         *MeetingChange.objects.filter(requested_by=employee).values_list("reason", flat=True),
         *ActionItem.objects.filter(committed_by=employee).values_list("text", flat=True),
         *enrollments.values_list("withdrawal_reason", flat=True),

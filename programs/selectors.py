@@ -49,8 +49,9 @@ def enrollments_of(*, employee: Employee) -> QuerySet[Enrollment]:
     """A participant's own enrollments, newest program first, with their resources checklist
     and whether they are in a live pair (`has_live_pair`)."""
     from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+    from pairing.selectors import LIVE  # noqa: PLC0415
 
-    live = Pair.objects.filter(Q(mentor_id=OuterRef("pk")) | Q(mentee_id=OuterRef("pk")), status__in=(Pair.Status.ACTIVE, Pair.Status.PAUSED))
+    live = Pair.objects.filter(Q(mentor_id=OuterRef("pk")) | Q(mentee_id=OuterRef("pk")), status__in=LIVE)
     return (
         Enrollment.objects.filter(employee=employee)
         .exclude(program__status=Program.Status.DRAFT)

@@ -647,7 +647,9 @@ def _done_since(rows: list[Reminder], now) -> set[int]:
             by_kind[r.kind][subject].append(r)
     done: set[int] = set()
 
-    def drop(kind, subjects, still=lambda r, row: False):
+    def drop(kind, subjects, still):
+        """Marks done the reminders of `kind` whose subject is missing from `subjects` or for
+        which still(reminder, subjects[subject]) is false."""
         for subject, reminders in by_kind[kind].items():
             row = subjects.get(subject)
             done.update(r.pk for r in reminders if row is None or not still(r, row))
@@ -678,11 +680,12 @@ def _done_since(rows: list[Reminder], now) -> set[int]:
         }
 
         def unsigned(r, a):
+            if not a:  # no agreement yet: nothing acknowledged
+                return True
             side = "mentor" if r.recipient_id == a["pair__mentor__employee_id"] else "mentee"
             return a[f"{side}_acknowledged_version"] < a["version"]
 
-        # No agreement yet: still nothing acknowledged.
-        drop(K.AGREEMENT_UNSIGNED, {pk: state.get(pk, {"version": 1, "mentor_acknowledged_version": 0, "mentee_acknowledged_version": 0, "pair__mentor__employee_id": None}) for pk in agreements}, unsigned)
+        drop(K.AGREEMENT_UNSIGNED, {pk: state.get(pk, {}) for pk in agreements}, unsigned)
     if actions := by_kind.get(K.ACTION_DUE):
         drop(K.ACTION_DUE, {pk: True for pk in ActionItem.objects.filter(pk__in=actions, status=ActionItem.Status.OPEN).values_list("pk", flat=True)}, lambda r, row: True)
     if quiet := by_kind.get(K.PAIR_STUCK):

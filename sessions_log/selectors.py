@@ -319,7 +319,6 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
     for action in actions:
         action.overdue = action.status == ActionItem.Status.OPEN and action.due_on is not None and action.due_on < today
 
-
     def order(a):
         if a.status == ActionItem.Status.OPEN:
             return (0, a.due_on or datetime.date.max, 0.0, a.pk)
