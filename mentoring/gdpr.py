@@ -696,6 +696,8 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     counts["enrollments_blanked"] = enrollments.update(motivation="", withdrawal_reason="", decision_message="")
     if user is not None:
         Pair.objects.filter(ended_by=user).exclude(end_note="").update(end_note="")
+    # HR's note on a pair they put on hold is often about this person ("on leave until March").
+    Pair.objects.filter(Q(mentor__in=enrollments) | Q(mentee__in=enrollments)).exclude(pause_note="").update(pause_note="")
 
     # Nothing more goes to them.
     counts["reminders_cancelled"] = Reminder.objects.filter(recipient=employee, status=Reminder.Status.PENDING).update(status=Reminder.Status.CANCELLED)

@@ -75,3 +75,28 @@ class SwapForm(forms.Form):
 class PairEndForm(forms.Form):
     reason = forms.ChoiceField(label=_("Why does the pair end?"), choices=Pair.EndReason.choices, widget=forms.Select(attrs=SELECT))
     note = forms.CharField(label=_("Note (optional)"), required=False, max_length=500, widget=forms.TextInput(attrs={"class": "form-control"}))
+
+
+class PairPauseForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to both of them (optional)"), required=False, max_length=500,
+        help_text=_("They see it on their pair page and in the email, e.g. “back after parental leave in March”."),
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+
+
+class PairNudgeForm(forms.Form):
+    message = forms.CharField(
+        label=_("Message (optional)"), required=False, max_length=1000,
+        help_text=_("Both of them get it by email with a link to their pair page."),
+        widget=forms.Textarea(attrs={"class": "form-control", "rows": 3}),
+    )
+
+
+class PairSearchForm(forms.Form):
+    q = forms.CharField(label=_("Name or email"), required=False, max_length=100, widget=forms.TextInput(attrs={"class": "form-control", "type": "search"}))
+    show = forms.ChoiceField(label=_("Show"), required=False, widget=forms.Select(attrs=SELECT))
+
+    def __init__(self, *args, filters: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["show"].choices = [("", _("All pairs")), *filters.items()]

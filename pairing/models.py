@@ -110,6 +110,11 @@ class Pair(models.Model):
     end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
     end_note = models.CharField(max_length=500, blank=True)
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # On hold (HR paused it: leave, workload): since when, and a note both people see.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_note = models.CharField(max_length=500, blank=True)
+    # When HR last sent both people a check-in; one a day at most.
+    nudged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["program", "-score", "id"]

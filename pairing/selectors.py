@@ -7,7 +7,7 @@ of another program is never found (404), whatever id is typed.
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy
 
 from programs.models import Enrollment, Program
 
@@ -45,14 +45,53 @@ def run_pairs(*, run: MatchRun) -> QuerySet[Pair]:
     return Pair.objects.filter(match_run=run).select_related(*PEOPLE).order_by("-score", "id")
 
 
-def program_pairs(*, program: Program) -> QuerySet[Pair]:
-    """Live and ended pairs of the program (not unpublished proposals): live first, newest first."""
+PAIR_FILTERS = {
+    "live": gettext_lazy("Live"),
+    "stuck": gettext_lazy("Gone quiet"),
+    "paused": gettext_lazy("Paused"),
+    "ended": gettext_lazy("Ended"),
+}
+
+
+def program_pairs(*, program: Program, show: str = "", search: str = "") -> QuerySet[Pair]:
+    """Live and ended pairs of the program (not unpublished proposals): live first, newest
+    first, each with ``last_activity`` and ``booked`` (see sessions_log.selectors.pairs_quiet).
+    ``show`` narrows to one of PAIR_FILTERS; ``search`` matches either person's name or email."""
+    from django.utils import timezone
+
+    from sessions_log.selectors import pairs_quiet, stuck_q  # sessions_log reads pairing's models
+
+    pairs = Pair.objects.filter(program=program, status__in=[*LIVE, Pair.Status.ENDED])
+    if show == "live":
+        pairs = pairs.filter(status__in=LIVE)
+    elif show in ("paused", "ended"):
+        pairs = pairs.filter(status=show)
+    for word in search.split()[:5]:
+        pairs = pairs.filter(
+            Q(mentor__employee__first_name__icontains=word) | Q(mentor__employee__last_name__icontains=word) | Q(mentor__employee__email__icontains=word)
+            | Q(mentee__employee__first_name__icontains=word) | Q(mentee__employee__last_name__icontains=word) | Q(mentee__employee__email__icontains=word)
+        )
+    now = timezone.now()
+    pairs = pairs_quiet(pairs, at=now)
+    if show == "stuck":
+        pairs = pairs.filter(stuck_q(at=now, after_days=program.stuck_after_days), status__in=LIVE) if program.status == Program.Status.ACTIVE else pairs.none()
     return (
-        Pair.objects.filter(program=program, status__in=[*LIVE, Pair.Status.ENDED])
-        .select_related(*PEOPLE, "ended_by")
+        pairs.select_related(*PEOPLE, "ended_by")
         .annotate(ended_last=Case(When(status=Pair.Status.ENDED, then=Value(1)), default=Value(0), output_field=IntegerField()))
         .order_by("ended_last", "-started_at", "id")
     )
+
+
+def pair_counts(*, program: Program) -> dict:
+    """Live, paused and ended pairs of the program (one query)."""
+    return Pair.objects.filter(program=program).aggregate(
+        live=Count("id", filter=Q(status__in=LIVE)), paused=Count("id", filter=Q(status=Pair.Status.PAUSED)), ended=Count("id", filter=Q(status=Pair.Status.ENDED))
+    )
+
+
+def program_pair(*, program: Program, pair_id: int) -> Pair:
+    """A published pair of the program, or Pair.DoesNotExist (another program's, or a proposal)."""
+    return Pair.objects.select_related("program", *PEOPLE, "ended_by").get(pk=pair_id, program=program, status__in=[*LIVE, Pair.Status.ENDED])
 
 
 def overrides_of(*, program: Program) -> QuerySet[PairingOverride]:

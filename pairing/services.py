@@ -640,6 +640,72 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
     return pair
 
 
+# Check-ins: HR may write to a pair at most once in this long.
+NUDGE_INTERVAL = datetime.timedelta(hours=24)
+
+
+def _live_pair_for_hr(pair: Pair, by) -> Pair:
+    _require_hr(by)
+    pair = Pair.objects.select_for_update(of=("self",)).select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
+    _require_not_archived(pair.program)
+    if pair.status not in LIVE:
+        raise MatchError(_("This pair has ended."))
+    return pair
+
+
+def _tell_both(pair: Pair, template: str, context: dict) -> None:
+    for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
+        _send(to=me.employee, template=template, context={"program": pair.program, "partner": partner.employee, "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/", **context})
+
+
+@transaction.atomic
+def pair_pause(*, pair: Pair, by, note: str = "") -> Pair:
+    """Put a live pair on hold (leave, workload): it is not flagged as stuck or chased for
+    going quiet while paused; both people are told, with the note."""
+    pair = _live_pair_for_hr(pair, by)
+    if pair.status == Pair.Status.PAUSED:
+        raise MatchError(_("This pair is already paused."))
+    pair.status, pair.paused_at, pair.pause_note = Pair.Status.PAUSED, timezone.now(), note.strip()[:500]
+    pair.save(update_fields=["status", "paused_at", "pause_note"])
+    audit_record(action=AuditEvent.Action.PAIR_PAUSED, target=pair, actor=by, summary=f"Pair #{pair.pk} paused in program #{pair.program_id}", before={"status": Pair.Status.ACTIVE}, after={"status": Pair.Status.PAUSED})
+    _tell_both(pair, "pair_paused", {"note": pair.pause_note})
+    return pair
+
+
+@transaction.atomic
+def pair_resume(*, pair: Pair, by) -> Pair:
+    """A paused pair is active again; both people are told."""
+    pair = _live_pair_for_hr(pair, by)
+    if pair.status != Pair.Status.PAUSED:
+        raise MatchError(_("This pair is not paused."))
+    paused_at = pair.paused_at
+    pair.status, pair.paused_at, pair.pause_note = Pair.Status.ACTIVE, None, ""
+    pair.save(update_fields=["status", "paused_at", "pause_note"])
+    audit_record(action=AuditEvent.Action.PAIR_RESUMED, target=pair, actor=by, summary=f"Pair #{pair.pk} resumed in program #{pair.program_id}", before={"status": Pair.Status.PAUSED}, after={"status": Pair.Status.ACTIVE})
+    _tell_both(pair, "pair_resumed", {"paused_at": paused_at})
+    return pair
+
+
+@transaction.atomic
+def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
+    """HR checks in on a pair: one email to each of them, with HR's message and a link to
+    their pair page. At most one a day, so a double click or a second admin sends nothing twice."""
+    pair = _live_pair_for_hr(pair, by)
+    if pair.status == Pair.Status.PAUSED:
+        raise MatchError(_("This pair is paused: resume it before checking in."))
+    if pair.program.status != Program.Status.ACTIVE:
+        raise MatchError(_("Check-ins are for pairs of a program that is running."))
+    now = timezone.now()
+    if pair.nudged_at is not None and now - pair.nudged_at < NUDGE_INTERVAL:
+        when = date_format(timezone.localtime(pair.nudged_at), "DATETIME_FORMAT")
+        raise MatchError(_("A check-in already went to this pair on %(when)s; one a day at most.") % {"when": when})
+    pair.nudged_at = now
+    pair.save(update_fields=["nudged_at"])
+    audit_record(action=AuditEvent.Action.PAIR_NUDGED, target=pair, actor=by, summary=f"Check-in sent to pair #{pair.pk} in program #{pair.program_id}")
+    _tell_both(pair, "pair_nudge", {"message": message.strip()[:1000], "sender": by.get_full_name() or _("HR")})
+    return pair
+
+
 def _keep_apart_after_end(pair: Pair, by) -> bool:
     """A pair that ended while both people stay in the program is not proposed again: an
     exclusion for the next runs, shown with the other pins and exclusions, where HR can remove

@@ -19,5 +19,9 @@ urlpatterns = [
     path(P + "runs/<int:run_id>/pairs/<int:pair_id>/unpair/", views.proposal_unpair, name="proposal_unpair"),
     path(P + "runs/<int:run_id>/publish/", views.match_run_publish, name="match_run_publish"),
     path(P + "pairs/", views.pairs_list, name="pairs_list"),
+    path(P + "pairs/<int:pair_id>/", views.hr_pair, name="hr_pair"),
     path(P + "pairs/<int:pair_id>/end/", views.pair_end, name="pair_end"),
+    path(P + "pairs/<int:pair_id>/pause/", views.hr_pair_pause, name="hr_pair_pause"),
+    path(P + "pairs/<int:pair_id>/resume/", views.hr_pair_resume, name="hr_pair_resume"),
+    path(P + "pairs/<int:pair_id>/check-in/", views.hr_pair_check_in, name="hr_pair_check_in"),
 ]

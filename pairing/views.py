@@ -5,23 +5,28 @@ call one service, turn a MatchError into a message and redirect. Every page is @
 """
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from mentoring.models import AuditEvent
 from mentoring.roles import hr_required
 from programs.models import Enrollment, Program
+from sessions_log.selectors import hr_pair_overview
 
 from . import engine, selectors, services
-from .forms import ManualPairForm, OverrideForm, PairEndForm, SwapForm
+from .forms import ManualPairForm, OverrideForm, PairEndForm, PairNudgeForm, PairPauseForm, PairSearchForm, SwapForm
 from .models import MatchRun, Pair, PairingOverride
 from .services import MatchError
 
 RS = MatchRun.Status
+PAIRS_PAGE_SIZE = 50
 REASON_LABELS = {
     "no_feasible_partner": gettext_lazy("No allowed partner"),
     "below_min_score": gettext_lazy("Below the minimum score"),
@@ -317,11 +322,87 @@ def match_run_publish(request, slug: str, run_id: int):
 @require_GET
 def pairs_list(request, slug: str):
     program = _program(slug)
-    pairs = list(selectors.program_pairs(program=program))
+    search = PairSearchForm(request.GET, filters=selectors.PAIR_FILTERS)
+    chosen = search.cleaned_data if search.is_valid() else {}
+    pairs = selectors.program_pairs(program=program, show=chosen.get("show", ""), search=chosen.get("q", ""))
+    page = Paginator(pairs, PAIRS_PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    running = program.status == Program.Status.ACTIVE
+    for pair in page.object_list:
+        quiet = (now - pair.last_activity).days if running and pair.status == Pair.Status.ACTIVE and not pair.booked else None
+        pair.quiet_days = quiet if quiet is not None and quiet >= program.stuck_after_days else None
     return render(
         request,
         "pairing/pairs_list.html",
-        {"program": program, "pairs": pairs, "live_count": sum(p.is_live for p in pairs), "end_reasons": Pair.EndReason.choices},
+        {
+            "program": program, "page": page, "search": search, "filtered": any(chosen.values()),
+            "counts": selectors.pair_counts(program=program), "end_reasons": Pair.EndReason.choices,
+        },
+    )
+
+
+@hr_required
+@require_GET
+def hr_pair(request, slug: str, pair_id: int):
+    program = _program(slug)
+    try:
+        pair = selectors.program_pair(program=program, pair_id=pair_id)
+    except Pair.DoesNotExist:
+        raise Http404 from None
+    history = AuditEvent.objects.filter(object_type="pairing.pair", object_id=pair.pk).select_related("actor").order_by("-occurred_at", "-id")[:20]
+    return render(
+        request,
+        "pairing/hr_pair.html",
+        {
+            "program": program, "pair": pair, "overview": hr_pair_overview(pair=pair), "history": list(history),
+            "end_reasons": Pair.EndReason.choices, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
+            "can_change": pair.is_live and not program.is_archived,
+        },
+    )
+
+
+def _pair_action(request, slug: str, pair_id: int, form_class, act, done):
+    """POST handler shape shared by pause, resume and check-in: find the live pair in the
+    program, validate, call the service, say what happened, back to the pair page."""
+    program = _program(slug)
+    pair = get_object_or_404(Pair.objects.select_related("mentor__employee", "mentee__employee"), pk=pair_id, program=program, status__in=[*selectors.LIVE, Pair.Status.ENDED])
+    form = form_class(request.POST) if form_class else None
+    if form is not None and not form.is_valid():
+        _form_errors(request, form)
+    else:
+        try:
+            act(pair, form.cleaned_data if form is not None else {})
+        except MatchError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, done % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name})
+    return redirect("hr_pair", slug=program.slug, pair_id=pair.pk)
+
+
+@hr_required
+@require_POST
+def hr_pair_pause(request, slug: str, pair_id: int):
+    return _pair_action(
+        request, slug, pair_id, PairPauseForm, lambda pair, data: services.pair_pause(pair=pair, by=request.user, note=data["note"]),
+        _("The pair %(mentor)s → %(mentee)s is paused; both have been told. It is not flagged or chased for going quiet until you resume it."),
+    )
+
+
+@hr_required
+@require_POST
+def hr_pair_resume(request, slug: str, pair_id: int):
+    return _pair_action(
+        request, slug, pair_id, None, lambda pair, data: services.pair_resume(pair=pair, by=request.user),
+        _("The pair %(mentor)s → %(mentee)s is active again; both have been told."),
+    )
+
+
+@hr_required
+@require_POST
+def hr_pair_check_in(request, slug: str, pair_id: int):
+    return _pair_action(
+        request, slug, pair_id, PairNudgeForm, lambda pair, data: services.pair_nudge(pair=pair, by=request.user, message=data["message"]),
+        _("A check-in went to %(mentor)s and %(mentee)s."),
     )
 
 
@@ -335,7 +416,7 @@ def pair_end(request, slug: str, pair_id: int):
     form = PairEndForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
-        return redirect("pairs_list", slug=program.slug)
+        return redirect(_back(request, reverse("pairs_list", args=[program.slug])))
     try:
         ended = services.pair_end(pair=pair, by=request.user, **form.cleaned_data)
     except MatchError as exc:
@@ -345,4 +426,4 @@ def pair_end(request, slug: str, pair_id: int):
         if ended.kept_apart:
             done += " " + _("A re-match will not pair them again (an exclusion under Pins and exclusions; remove it to allow it).")
         messages.success(request, done)
-    return redirect("pairs_list", slug=program.slug)
+    return redirect(_back(request, reverse("pairs_list", args=[program.slug])))

@@ -10,7 +10,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -22,11 +22,13 @@ from .models import (
     ActionItem,
     Agreement,
     AgreementGoal,
+    Concern,
     Feedback,
     Insight,
     Meeting,
     MeetingChange,
     PrivateNote,
+    PulseAlert,
     Reflection,
     SafetyPulse,
     SessionLog,
@@ -474,3 +476,67 @@ def surveys_due(*, employee: Employee | None) -> list[Due]:
         if row.state == "open" and (row.kind == SurveyResponse.Kind.BASELINE or enrollment.has_live_pair)
     ]
     return [Due(kind="survey", survey=row) for row in sorted(rows, key=lambda r: (r.closes_on, r.enrollment.pk))]
+
+
+# --- What HR sees of one pair --------------------------------------------------------------------------
+
+
+@dataclass
+class HrPairOverview:
+    """Activity counts for HR's pair page: how often and how recently the pair met, logged and
+    agreed, never what was said. Feedback and pulse answers are not read; a pulse shows only
+    as an open alert, a concern only as a count (the care page holds both)."""
+
+    quiet_days: int | None
+    stuck: bool
+    last_activity: datetime.datetime | None
+    meetings_held: int
+    next_meeting: datetime.datetime | None
+    meetings_booked: int
+    cancelled_by_mentor: int
+    cancelled_by_mentee: int
+    logs: int
+    minutes: int
+    last_log_on: datetime.date | None
+    agreement_version: int | None
+    mentor_acknowledged: bool
+    mentee_acknowledged: bool
+    actions_open: int
+    actions_done: int
+    open_alerts: int
+    open_concerns: int
+
+
+def hr_pair_overview(*, pair: Pair) -> HrPairOverview:
+    now = timezone.now()
+    annotated = pairs_quiet(Pair.objects.filter(pk=pair.pk), at=now).select_related("program").get()
+    quiet = _quiet_days(annotated, now)
+    held = Q(status=Meeting.Status.SCHEDULED, starts_at__lte=now)
+    ahead = Q(status=Meeting.Status.SCHEDULED, starts_at__gt=now)
+    meetings = Meeting.objects.filter(pair=pair).aggregate(held=Count("id", filter=held), booked=Count("id", filter=ahead), next=Min("starts_at", filter=ahead))
+    cancels = MeetingChange.objects.filter(meeting__pair=pair, kind=MeetingChange.Kind.CANCELLED).aggregate(
+        mentor=Count("id", filter=Q(requested_by_role="mentor")), mentee=Count("id", filter=Q(requested_by_role="mentee"))
+    )
+    logs = SessionLog.objects.filter(pair=pair).aggregate(n=Count("id"), minutes=Sum("minutes"), last=Max("held_on"))
+    actions = ActionItem.objects.filter(pair=pair).aggregate(open=Count("id", filter=~Q(status=ActionItem.Status.DONE)), done=Count("id", filter=Q(status=ActionItem.Status.DONE)))
+    agreement = Agreement.objects.filter(pair=pair).first()
+    return HrPairOverview(
+        quiet_days=quiet,
+        stuck=_is_stuck(annotated, quiet),
+        last_activity=annotated.last_activity,
+        meetings_held=meetings["held"],
+        next_meeting=meetings["next"],
+        meetings_booked=meetings["booked"],
+        cancelled_by_mentor=cancels["mentor"],
+        cancelled_by_mentee=cancels["mentee"],
+        logs=logs["n"],
+        minutes=logs["minutes"] or 0,
+        last_log_on=logs["last"],
+        agreement_version=agreement.version if agreement else None,
+        mentor_acknowledged=bool(agreement and agreement.mentor_acknowledged_version == agreement.version),
+        mentee_acknowledged=bool(agreement and agreement.mentee_acknowledged_version == agreement.version),
+        actions_open=actions["open"],
+        actions_done=actions["done"],
+        open_alerts=PulseAlert.objects.filter(pair=pair, resolved_at__isnull=True).count(),
+        open_concerns=Concern.objects.filter(pair=pair).exclude(status=Concern.Status.CLOSED).count(),
+    )

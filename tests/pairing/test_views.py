@@ -75,6 +75,10 @@ VIEWS = [
     ("proposal_unpair", "post", ("run", "pair")),
     ("match_run_publish", "post", ("run",)),
     ("pair_end", "post", ("live_pair",)),
+    ("hr_pair", "get", ("live_pair",)),
+    ("hr_pair_pause", "post", ("live_pair",)),
+    ("hr_pair_resume", "post", ("live_pair",)),
+    ("hr_pair_check_in", "post", ("live_pair",)),
 ]
 IDS = [v[0] for v in VIEWS]
 

@@ -128,7 +128,7 @@ def test_hr_dashboard_shows_funnel_figures_and_stuck_pairs(hr_client, program, p
     assert [s["n"] for s in response.context["funnel"]] == [data["funnel"][k] for k in ("invited", "applied", "approved", "paired", "active")]
     assert "match rate" in body.lower() and "100%" in body  # one approved mentee, paired
     assert pair.mentor.employee.full_name in body
-    assert f"{reverse('pairs_list', args=[program.slug])}#pair-{pair.pk}" in body
+    assert reverse('hr_pair', args=[program.slug, pair.pk]) in body
     assert "reminders sent" in body.lower()
     assert 'id="funnel-chart-data"' in body
     assert reverse("program_export", args=[program.pk]) in body

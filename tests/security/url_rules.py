@@ -175,6 +175,10 @@ URLS: dict[str, Rule] = {
     "match_run_publish": hr(run, POST),
     "pairs_list": hr(program_slug),
     "pair_end": hr(lambda w: {"slug": w.program.slug, "pair_id": w.pair_a.pk}, POST),
+    "hr_pair": hr(lambda w: {"slug": w.program.slug, "pair_id": w.pair_a.pk}),
+    "hr_pair_pause": hr(lambda w: {"slug": w.program.slug, "pair_id": w.pair_a.pk}, POST),
+    "hr_pair_resume": hr(lambda w: {"slug": w.program.slug, "pair_id": w.pair_a.pk}, POST),
+    "hr_pair_check_in": hr(lambda w: {"slug": w.program.slug, "pair_id": w.pair_a.pk}, POST),
     # sessions_log: one pair's pages
     "pair_detail": pair(pair_a),
     "agreement_edit": pair(pair_a, GET_POST),

@@ -1,0 +1,198 @@
+"""HR's page for one published pair: activity without confidential content, pause and resume,
+a check-in email, and the pairs list's search, filters and pages."""
+
+import datetime
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from mentoring.models import AuditEvent
+from pairing import services
+from pairing.models import Pair
+from programs.models import Program
+from sessions_log import selectors as pair_reads, services as sessions
+from sessions_log.models import Meeting
+from sessions_log.services import GoalInput, LogInput
+from tests.factories import EmployeeFactory, make_active_pair, make_person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mentor_user():
+    return make_person(level=2, first_name="Maya", last_name="Mentor")
+
+
+@pytest.fixture
+def mentee_user():
+    return make_person(level=7, first_name="Sam", last_name="Senior")
+
+
+@pytest.fixture
+def pair(mentor_user, mentee_user):
+    return make_active_pair(mentor_user=mentor_user, mentee_user=mentee_user)
+
+
+def page_url(pair, name="hr_pair"):
+    return reverse(name, args=[pair.program.slug, pair.pk])
+
+
+def body(response) -> str:
+    return response.content.decode()
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_pair_page_counts_activity_and_shows_no_confidential_text(pair, hr_client):
+    mentor, mentee = pair.mentor.employee, pair.mentee.employee
+    sessions.agreement_save(pair=pair, me=mentor, meeting_frequency="Fortnightly", boundaries="", confidentiality="", goals=[GoalInput("GOAL-TEXT", 10)])
+    Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=3), duration_minutes=45)
+    ahead = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=5), duration_minutes=45)
+    cancelled = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=9), duration_minutes=45)
+    sessions.meeting_cancel(meeting=cancelled, me=mentee, reason="Board meeting")
+    log = sessions.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=50, topics=[], shared_notes="SHARED-NOTE-TEXT"))
+    sessions.private_note_save(log=log, me=mentor, text="PRIVATE-NOTE-TEXT")
+    sessions.pulse_submit(log=log, me=mentor, felt_heard=1, safe_to_be_candid=1, wants_to_continue=1)
+    sessions.feedback_submit(log=log, me=mentee, usefulness=2, psychological_safety=3, comment="FEEDBACK-COMMENT")
+    sessions.concern_raise(pair=pair, me=mentor, text="CONCERN-TEXT")
+    sessions.action_commit(pair=pair, me=mentee, text="ACTION-TEXT")
+
+    page = body(hr_client.get(page_url(pair)))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Maya Mentor" in text and "Sam Senior" in text
+    assert "Meetings held 1 " in text
+    assert "Next meeting None booked" not in text and "(1 booked)" not in text and ahead.pk
+    assert "0 by the mentor, 1 by the mentee" in text
+    assert "Sessions logged 1 (50 minutes)" in text
+    assert "Waiting for the mentee to acknowledge" in text
+    assert "0 done, 1 open" in text
+    assert "an alert is open" in text and "1 concern from the mentor is open" in text and reverse("hr_care") in page
+    for secret in ("SHARED-NOTE-TEXT", "PRIVATE-NOTE-TEXT", "FEEDBACK-COMMENT", "CONCERN-TEXT", "ACTION-TEXT", "Board meeting", "GOAL-TEXT"):
+        assert secret not in page
+    # The care page's alert leads here.
+    assert page_url(pair) in body(hr_client.get(reverse("hr_care")))
+
+
+def test_pause_tells_both_stops_the_quiet_flag_and_resume_undoes_it(pair, hr_client, hr_user, deliver_outbox, django_capture_on_commit_callbacks):
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=40))
+    assert pair_reads.hr_pair_overview(pair=pair).stuck  # 40 quiet days, the program flags after 21
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hr_client.post(page_url(pair, "hr_pair_pause"), {"note": "Back after parental leave in March"}, follow=True)
+    assert any("is paused; both have been told" in m for m in messages_of(response))
+    pair.refresh_from_db()
+    assert pair.status == "paused" and pair.paused_at is not None and pair.pause_note == "Back after parental leave in March"
+    assert not pair_reads.hr_pair_overview(pair=pair).stuck
+    assert "Paused since" in body(response) and "Resume the pair" in body(response)
+
+    deliver_outbox()
+    sent = {m.to[0]: m for m in mail.outbox}
+    assert set(sent) == {pair.mentor.employee.email, pair.mentee.employee.email}
+    assert all("on hold" in m.subject and "Back after parental leave in March" in m.body for m in sent.values())
+    # The participant's own pair page says so, with the note.
+    from django.test import Client
+
+    mentor_client = Client()
+    mentor_client.force_login(pair.mentor.employee.user)
+    participant_page = body(mentor_client.get(reverse("pair_detail", args=[pair.pk])))
+    assert "HR put this pair on hold" in participant_page and "Back after parental leave in March" in participant_page
+
+    again = hr_client.post(page_url(pair, "hr_pair_pause"), {"note": ""}, follow=True)
+    assert any("already paused" in m for m in messages_of(again))
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = hr_client.post(page_url(pair, "hr_pair_resume"), follow=True)
+    assert any("is active again" in m for m in messages_of(resumed))
+    pair.refresh_from_db()
+    assert (pair.status, pair.paused_at, pair.pause_note) == ("active", None, "")
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+    assert all("active again" in m.subject for m in mail.outbox)
+    actions = list(AuditEvent.objects.filter(object_type="pairing.pair", object_id=pair.pk).values_list("action", "actor_id"))
+    assert ("pair_paused", hr_user.pk) in actions and ("pair_resumed", hr_user.pk) in actions
+    history = body(hr_client.get(page_url(pair)))
+    assert "Pair paused" in history and "Pair resumed" in history
+
+
+def test_check_in_mails_both_once_a_day(pair, hr_client, hr_user, deliver_outbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": "How are the sessions going?"}, follow=True)
+    assert any("A check-in went to Maya Mentor and Sam Senior" in m for m in messages_of(response))
+    deliver_outbox()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+    for message in mail.outbox:
+        assert "How are the sessions going?" in message.body and f"/pairs/{pair.pk}/" in message.body
+        assert hr_user.get_full_name() in message.body
+
+    mail.outbox.clear()
+    twice = hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": "Again"}, follow=True)
+    assert any("already went to this pair" in m and "one a day at most" in m for m in messages_of(twice))
+    deliver_outbox()
+    assert mail.outbox == []
+    assert AuditEvent.objects.filter(action="pair_nudged", object_id=pair.pk).count() == 1
+
+    # A day later it may go again.
+    Pair.objects.filter(pk=pair.pk).update(nudged_at=timezone.now() - datetime.timedelta(hours=25))
+    hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": ""})
+    assert AuditEvent.objects.filter(action="pair_nudged", object_id=pair.pk).count() == 2
+
+
+def test_check_in_pause_and_resume_are_refused_where_they_make_no_sense(pair, hr_user):
+    services.pair_pause(pair=pair, by=hr_user)
+    with pytest.raises(services.MatchError, match="resume it before checking in"):
+        services.pair_nudge(pair=pair, by=hr_user)
+    services.pair_resume(pair=pair, by=hr_user)
+    with pytest.raises(services.MatchError, match="not paused"):
+        services.pair_resume(pair=pair, by=hr_user)
+    services.pair_end(pair=pair, reason="other", by=hr_user)
+    for act in (services.pair_pause, services.pair_nudge):
+        with pytest.raises(services.MatchError, match="ended"):
+            act(pair=pair, by=hr_user)
+    other = make_active_pair()
+    Program.objects.filter(pk=other.program_id).update(status=Program.Status.ARCHIVED)
+    with pytest.raises(services.MatchError, match="archived"):
+        services.pair_pause(pair=other, by=hr_user)
+    participant = make_person()
+    with pytest.raises(services.MatchError, match="Only HR"):
+        services.pair_nudge(pair=make_active_pair(), by=participant)
+
+
+def test_pairs_list_finds_by_name_filters_by_state_and_pages(hr_client, hr_user):
+    program = make_active_pair().program
+    pairs = [make_active_pair(program=program) for _ in range(54)]
+    target = make_active_pair(program=program, mentee_user=make_person(level=7, first_name="Zelda", last_name="Quintero"))
+    Pair.objects.filter(pk=target.pk).update(started_at=timezone.now() - datetime.timedelta(days=60))
+    services.pair_pause(pair=pairs[0], by=hr_user)
+    services.pair_end(pair=pairs[1], reason="other", by=hr_user)
+    url = reverse("pairs_list", args=[program.slug])
+
+    first = body(hr_client.get(url))
+    assert "55 live pairs (1 paused) · 1 ended" in re.sub(r"\s+", " ", first)
+    assert "Page 1 of 2" in first and first.count('<tr id="pair-') == 50
+
+    found = body(hr_client.get(url, {"q": "quintero"}))
+    assert found.count('<tr id="pair-') == 1 and "Zelda Quintero" in found and "1 pair matches." in found
+    assert reverse("hr_pair", args=[program.slug, target.pk]) in found
+
+    quiet = body(hr_client.get(url, {"show": "stuck"}))
+    assert quiet.count('<tr id="pair-') == 1 and "Zelda Quintero" in quiet and "Quiet for 60 days" in quiet
+    assert body(hr_client.get(url, {"show": "paused"})).count('<tr id="pair-') == 1
+    assert body(hr_client.get(url, {"show": "ended"})).count('<tr id="pair-') == 1
+    assert "No pair matches" in body(hr_client.get(url, {"q": "nobody-by-this-name"}))
+    # An unknown filter is ignored, not an error.
+    assert hr_client.get(url, {"show": "<script>"}).status_code == 200
+
+
+def test_erasure_blanks_the_pause_note(pair, hr_user):
+    from mentoring.gdpr import person_erase
+
+    services.pair_pause(pair=pair, by=hr_user, note="Maya is on leave until March")
+    person_erase(employee=pair.mentor.employee, by=hr_user, confirm_email=pair.mentor.employee.email)
+    pair.refresh_from_db()
+    assert pair.pause_note == ""
