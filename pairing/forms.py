@@ -9,20 +9,24 @@ from programs.models import Enrollment
 from .models import Pair, PairingOverride
 
 SELECT = {"class": "form-select"}
+# Person and pair lists run to hundreds of options: static/js/pairing.js makes these
+# type-to-find (Tom Select); without JavaScript they are plain selects.
+SEARCHABLE = {**SELECT, "data-searchable": "true", "data-no-results": _("No one matches that.")}
 
 
 class PersonChoiceField(forms.ModelChoiceField):
     """An enrollment shown as "Name · Department · level" (querysets select the department)."""
 
-    widget = forms.Select(attrs=SELECT)
+    widget = forms.Select(attrs=SEARCHABLE)
 
     def label_from_instance(self, obj: Enrollment) -> str:
+        # The email tells namesakes in one department apart, and can be typed to find them.
         e = obj.employee
-        return f"{e.full_name} · {e.department.name} · {e.level_label or e.level}"
+        return f"{e.full_name} · {e.department.name} · {e.level_label or e.level} · {e.email}"
 
 
 class PairChoiceField(forms.ModelChoiceField):
-    widget = forms.Select(attrs=SELECT)
+    widget = forms.Select(attrs=SEARCHABLE)
 
     def label_from_instance(self, obj: Pair) -> str:
         return f"{obj.mentor.employee.full_name} → {obj.mentee.employee.full_name} ({obj.score})"

@@ -9,6 +9,28 @@
       event.preventDefault();
     }
   });
+  // Person and pair choosers run to hundreds of options: type a few letters of a name or a
+  // department to find someone (Tom Select, vendored). Plain selects without it.
+  if (window.TomSelect) {
+    document.querySelectorAll("select[data-searchable]").forEach(function (select) {
+      new window.TomSelect(select, {
+        maxOptions: 500,
+        allowEmptyOption: false,
+        searchField: ["text"],
+        render: {
+          no_results: function () {
+            var div = document.createElement("div");
+            div.className = "no-results";
+            div.textContent = select.getAttribute("data-no-results") || "No one matches";
+            return div;
+          }
+        }
+      });
+      // The label now names Tom Select's combobox; the native select it fills in stays in
+      // the form, out of the tab order, and is hidden from assistive technology too.
+      select.setAttribute("aria-hidden", "true");
+    });
+  }
   // Alternatives loaded by htmx: move focus to their heading so keyboard and screen-reader
   // users land on what they asked for.
   document.body.addEventListener("htmx:afterSwap", function (event) {

@@ -31,12 +31,32 @@ def test_hr_runs_matching_reviews_alternatives_and_publishes(live_server, page, 
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{live_server.url}/hr/")
 
+    errors = []  # console errors include CSP refusals (a vendored widget's inline styles, say)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     home = f"{live_server.url}/hr/programs/{program.slug}/pairing/"
     page.goto(home)
     expect(page.locator("h1")).to_contain_text("Pairing: AI for leaders")
     expect(page.get_by_text("No match runs yet")).to_be_visible()
     check_accessibility(page)
     screenshot(page, "pairing-home")
+
+    # The person choosers are type-to-find: a few letters of a name, then Enter.
+    page.get_by_role("combobox", name="Mentor").click()
+    page.keyboard.type("bila")
+    expect(page.get_by_role("option", name=re.compile("Bilal Okafor"))).to_be_visible()
+    expect(page.get_by_role("option", name=re.compile("Ada Nguyen"))).to_have_count(0)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # on to the mentee chooser, as a keyboard user would
+    page.keyboard.type("castel")
+    expect(page.get_by_role("option", name=re.compile("Farah Castellanos"))).to_be_visible()
+    page.keyboard.press("Enter")
+    page.get_by_label("Decision").select_option("exclude")
+    screenshot(page, "pairing-home-chooser")
+    page.get_by_role("button", name="Save").click()
+    overrides = page.get_by_role("table", name="Pins and exclusions for the next match run")
+    expect(overrides).to_contain_text("Bilal Okafor")
+    expect(overrides).to_contain_text("Farah Castellanos")
+    check_accessibility(page)
 
     page.get_by_role("button", name="Run matching").click()
     page.wait_for_url(re.compile(r"/pairing/runs/\d+/$"))
@@ -85,6 +105,8 @@ def test_hr_runs_matching_reviews_alternatives_and_publishes(live_server, page, 
     expect(page.get_by_role("button", name="Re-match the remaining pool")).to_be_visible()
     check_accessibility(page)
     screenshot(page, "pairing-home-after-publish")
+    assert not Pair.objects.filter(mentor__employee__first_name="Bilal", mentee__employee__first_name="Farah").exists()
+    assert errors == []
 
 
 def test_a_queued_run_shows_progress_and_the_page_refreshes_when_it_is_done(live_server, page, password, check_accessibility, screenshot):
