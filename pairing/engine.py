@@ -1829,7 +1829,7 @@ def _unmatched(grid: _Grid, S: np.ndarray, cap: np.ndarray, chosen) -> tuple[Unm
         else:
             reason = CAPACITY_EXHAUSTED
             n = int(e_ok[j])
-            msg = f"all {_plural(n, 'suitable mentor')} for {e.label} {'is' if n == 1 else 'are'} at capacity"
+            msg = f"the only suitable mentor for {e.label} is at capacity" if n == 1 else f"all {n} suitable mentors for {e.label} are at capacity"
             if e_ok_nocap[j]:
                 msg += f" ({int(e_ok_nocap[j])} already at the cross-program limit or with capacity 0)"
         out.append(Unmatched(person_id=e.id, side="mentee", reason=reason, message=msg))

@@ -471,7 +471,9 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
         m, e = records.get(mentor.employee_id), records.get(mentee.employee_id)
         if m is None or e is None:
             raise MatchError(_("Only approved people who are not yet paired can be pinned."))
-        problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions)
+        # This pair's own exclusion is what the pin replaces: HR changed their mind.
+        others = [x for x in inputs.exclusions if tuple(x) != (m.id, e.id)]
+        problems = _pair_problems(m, e, inputs.policy, exclusions=others)
         if problems:
             raise MatchError(_("Refused: %(why)s.") % {"why": "; ".join(problems)})
         if PairingOverride.objects.filter(program=program, mentee=mentee, kind=PairingOverride.Kind.PIN).exclude(mentor=mentor).exists():
@@ -492,6 +494,7 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
             )
     previous = PairingOverride.objects.filter(program=program, mentor=mentor, mentee=mentee).values_list("kind", flat=True).first()
     override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
+    override.replaced = previous if previous and previous != kind else None
     audit_record(
         action=AuditEvent.Action.OVERRIDE_SET, target=override, actor=by, summary=f"{kind} for program #{program.pk}",
         before={"kind": previous} if previous else {}, after={"kind": kind, "program": program.pk, "mentor": mentor.pk, "mentee": mentee.pk},

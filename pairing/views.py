@@ -27,6 +27,7 @@ from .services import MatchError
 
 RS = MatchRun.Status
 PAIRS_PAGE_SIZE = 50
+STALE = gettext_lazy("That pair has changed since this page was loaded (in another tab, or by another HR admin). Here is the proposal as it is now.")
 REASON_LABELS = {
     "no_feasible_partner": gettext_lazy("No allowed partner"),
     "below_min_score": gettext_lazy("Below the minimum score"),
@@ -34,6 +35,23 @@ REASON_LABELS = {
     "not_needed": gettext_lazy("Not needed"),
     "": gettext_lazy("Unpaired during review"),
 }
+
+
+def rate_text(part: int, whole: int) -> str:
+    """A share as people read it: "99.7%" for 299 of 300, never rounded up to 100% or down
+    to 0% unless it is exactly that (a 100% beside an unpaired list reads as a mistake)."""
+    if not whole:
+        return "—"
+    value = 100 * part / whole
+    if 0 < part < whole:
+        value = min(max(value, 0.1), 99.9)
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def _stats_rate(stats: dict) -> str:
+    mentees = stats.get("mentees") or 0
+    return rate_text(round((stats.get("match_rate") or 0) * mentees), mentees)
 
 
 def _program(slug: str) -> Program:
@@ -79,6 +97,9 @@ def _histogram(stats: dict) -> list[dict]:
 def pairing_home(request, slug: str):
     program = _program(slug)
     runs = list(selectors.match_runs_of(program=program))
+    for run in runs:
+        run.engine_rate = _stats_rate(run.stats or {})
+        run.now_rate = rate_text(run.paired_mentees, (run.stats or {}).get("mentees") or 0)
     in_progress = next((r for r in runs if not r.is_finished), None)
     # The newest run, when it is a proposal nobody has published yet (a newer run replaces it).
     awaiting = runs[0] if runs and runs[0].status == MatchRun.Status.PROPOSED else None
@@ -138,9 +159,14 @@ def override_set(request, slug: str):
         else:
             names = {"mentor": override.mentor.employee.full_name, "mentee": override.mentee.employee.full_name}
             if override.kind == PairingOverride.Kind.PIN:
-                messages.success(request, _("%(mentor)s and %(mentee)s are pinned together for the next run.") % names)
+                done = _("%(mentor)s and %(mentee)s are pinned together for the next run.") % names
             else:
-                messages.success(request, _("%(mentor)s and %(mentee)s will be kept apart on the next run.") % names)
+                done = _("%(mentor)s and %(mentee)s will be kept apart on the next run.") % names
+            if override.replaced == PairingOverride.Kind.EXCLUDE:
+                done += " " + _("This replaces their exclusion.")
+            elif override.replaced == PairingOverride.Kind.PIN:
+                done += " " + _("This replaces their pin.")
+            messages.success(request, done)
     return redirect(_back(request, reverse("pairing_home", args=[program.slug])))
 
 
@@ -194,6 +220,8 @@ def match_run_review(request, slug: str, run_id: int):
         # Review changed the engine's proposal: the summary says what the engine had proposed.
         "edited": any(stats.get(k) != engine_stats.get(k) for k in ("pairs", "total_score", "match_rate")),
         "histogram": _histogram(stats),
+        "match_rate": _stats_rate(stats),
+        "engine_match_rate": _stats_rate(engine_stats),
         "pool_sizes": f"{stats.get('mentors', 0)} / {stats.get('mentees', 0)}",
         "unpaired": unpaired,
         "has_inputs": bool(run.inputs),
@@ -267,14 +295,27 @@ def proposal_swap(request, slug: str, run_id: int):
     run = _run(program, run_id)
     form = SwapForm(request.POST, pairs=selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED))
     if not form.is_valid():
-        _form_errors(request, form)
+        if form.has_error("pair_a", "invalid_choice") or form.has_error("pair_b", "invalid_choice"):
+            messages.error(request, STALE)  # a pair another tab or admin has changed since
+        else:
+            _form_errors(request, form)
         return _review(program, run)
+    before = form.cleaned_data["pair_a"].score + form.cleaned_data["pair_b"].score
     try:
-        services.proposal_swap(run=run, by=request.user, **form.cleaned_data)
+        a, b = services.proposal_swap(run=run, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("The two pairs swapped mentors."))
+        change = a.score + b.score - before
+        names = {
+            "a": f"{a.mentor.employee.full_name} → {a.mentee.employee.full_name}", "sa": a.score,
+            "b": f"{b.mentor.employee.full_name} → {b.mentee.employee.full_name}", "sb": b.score, "change": f"{change:+d}",
+        }
+        if change:
+            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score changes by %(change)s.") % names
+        else:
+            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.") % names
+        messages.success(request, done)
     return _review(program, run)
 
 
@@ -283,7 +324,13 @@ def proposal_swap(request, slug: str, run_id: int):
 def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
     program = _program(slug)
     run = _run(program, run_id)
-    pair = get_object_or_404(Pair.objects.select_related("mentor__employee", "mentee__employee"), pk=pair_id, match_run=run, program=program)
+    pair = Pair.objects.select_related("mentor__employee", "mentee__employee").filter(pk=pair_id, match_run=run, program=program).first()
+    if pair is None:
+        if Pair.objects.filter(pk=pair_id).exists():
+            raise Http404  # another run's or program's pair
+        # Swaps and manual pairs replace pairs with new ones: a button from before that is stale.
+        messages.error(request, STALE)
+        return _review(program, run)
     try:
         services.proposal_unpair(run=run, pair=pair, by=request.user)
     except MatchError as exc:

@@ -79,6 +79,15 @@ def test_capacity_two_takes_two_mentees():
     assert [u.reason for u in result.unmatched] == [CAPACITY_EXHAUSTED]
 
 
+def test_capacity_reason_reads_well_for_one_mentor_and_for_several():
+    one = run([mentor("m1")], [mentee("e1"), mentee("e2")])
+    [left] = one.unmatched
+    assert left.message.startswith("the only suitable mentor for ") and left.message.endswith(" is at capacity")
+    several = run([mentor("m1"), mentor("m2")], [mentee("e1"), mentee("e2"), mentee("e3")])
+    [left] = several.unmatched
+    assert left.message.startswith("all 2 suitable mentors for ") and left.message.endswith(" are at capacity")
+
+
 def test_cross_program_cap_limits_effective_capacity():
     m = mentor("m1", capacity=3, active_pairs_elsewhere=2)
     result = run([m], [mentee("e1"), mentee("e2")], max_active_pairs=3)

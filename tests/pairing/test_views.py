@@ -358,7 +358,7 @@ def test_swap_exchanges_the_mentors(program, hr_user, hr_client, django_capture_
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     a, b = Pair.objects.filter(match_run=run).order_by("id")
     response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
-    assert "The two pairs swapped mentors." in messages_of(response)
+    assert any(m.startswith("The two pairs swapped mentors: ") for m in messages_of(response))
     assert set(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == {(a.mentor_id, b.mentee_id), (b.mentor_id, a.mentee_id)}
 
 
@@ -408,12 +408,17 @@ def test_pin_and_exclude_from_the_review_page(program, hr_user, hr_client, djang
     assert list(Pair.objects.filter(match_run=rerun).values_list("mentor_id", flat=True)) == [m2.pk]
 
     response = hr_client.post(url("override_set", program), {"mentor": m2.pk, "mentee": e1.pk, "kind": "exclude"}, follow=True)
-    assert any("kept apart" in m for m in messages_of(response))
+    assert any("kept apart" in m and "This replaces their pin." in m for m in messages_of(response))
     assert PairingOverride.objects.get().kind == "exclude"
     with django_capture_on_commit_callbacks(execute=True):
         hr_client.post(url("match_run_start", program))
     rerun = MatchRun.objects.filter(program=program).first()
     assert list(Pair.objects.filter(match_run=rerun).values_list("mentor_id", flat=True)) == [m1.pk]
+
+    # And back: their own exclusion does not stand in the way of pinning them again.
+    response = hr_client.post(url("override_set", program), {"mentor": m2.pk, "mentee": e1.pk, "kind": "pin"}, follow=True)
+    assert any("pinned together" in m and "This replaces their exclusion." in m for m in messages_of(response))
+    assert PairingOverride.objects.get().kind == "pin"
 
 
 def test_a_pin_that_breaks_a_hard_rule_is_refused_with_the_reason(program, hr_client):
@@ -726,3 +731,53 @@ def test_a_published_run_still_lists_who_was_taken_apart_in_review(program, hr_u
     body = text(hr_client.get(url("match_run_review", program, run.pk)))
     unpaired = body[body.index("unpaired-heading") :]
     assert apart.mentee.employee.full_name in unpaired and "Their pair was taken apart during review." in unpaired
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [(299, 300, "99.7%"), (2999, 3000, "99.9%"), (1, 3000, "0.1%"), (1, 3, "33.3%"), (1, 2, "50%"), (300, 300, "100%"), (0, 300, "0%"), (0, 0, "—")],
+)
+def test_match_rates_are_never_rounded_to_all_or_none(part, whole, shown):
+    from pairing.views import rate_text
+
+    assert rate_text(part, whole) == shown
+
+
+def test_review_and_home_show_a_rate_short_of_all_as_such(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    services.proposal_unpair(run=run, pair=Pair.objects.filter(match_run=run).first(), by=hr_user)
+    review = text(hr_client.get(url("match_run_review", program, run.pk)))
+    assert '<div class="stat-value">66.7%</div>' in review
+    assert "(100% of mentees matched" in review
+    assert "66.7%<div" in text(hr_client.get(url("pairing_home", program)))
+
+
+def test_a_stale_unpair_or_swap_says_the_proposal_changed(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    first, second, third = Pair.objects.filter(match_run=run).order_by("id")
+    swap = {"pair_a": first.pk, "pair_b": second.pk}
+    scores_before = first.score + second.score
+    done = hr_client.post(url("proposal_swap", program, run.pk), swap, follow=True)
+    [message] = messages_of(done)
+    a, b = Pair.objects.filter(match_run=run).exclude(pk=third.pk).order_by("id")
+    change = a.score + b.score - scores_before
+    assert "swapped mentors" in message and f"(score {a.score})" in message and f"(score {b.score})" in message
+    assert (f"the total score changes by {change:+d}." if change else "the total score is unchanged.") in message
+
+    # The old page still holds the replaced pairs' buttons.
+    stale_unpair = hr_client.post(url("proposal_unpair", program, run.pk, first.pk), follow=True)
+    assert stale_unpair.status_code == 200 and any("changed since this page was loaded" in m for m in messages_of(stale_unpair))
+    stale_swap = hr_client.post(url("proposal_swap", program, run.pk), swap, follow=True)
+    assert [m for m in messages_of(stale_swap) if "changed since this page was loaded" in m]
+    assert Pair.objects.filter(match_run=run).count() == 3
+
+
+def test_running_again_from_the_home_page_asks_when_a_proposal_waits(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentee(program)
+    assert "data-confirm" not in text(hr_client.get(url("pairing_home", program)))
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert f"Run #{run.pk} is waiting for review: it and any changes made to it are replaced" in text(hr_client.get(url("pairing_home", program)))
