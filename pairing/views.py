@@ -211,10 +211,16 @@ def match_run_review(request, slug: str, run_id: int):
         person.reason_label = REASON_LABELS.get(person.reason, person.reason)
     stats = services.current_stats(run=run, pairs=pairs)
     engine_stats = run.stats or {}
+    # Hundreds of pairs: HR can look at the ones with something to watch, or the weakest first.
+    show = request.GET.get("show", "")
+    shown = [p for p in pairs if p.drawbacks] if show == "watch" else sorted(pairs, key=lambda p: (p.score, p.pk)) if show == "lowest" else pairs
     context = {
         "program": program,
         "run": run,
         "pairs": pairs,
+        "shown_pairs": shown,
+        "show": show if show in ("watch", "lowest") else "",
+        "watch_count": sum(1 for p in pairs if p.drawbacks),
         "stats": stats,
         "engine_stats": engine_stats,
         # Review changed the engine's proposal: the summary says what the engine had proposed.

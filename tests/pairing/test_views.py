@@ -781,3 +781,37 @@ def test_running_again_from_the_home_page_asks_when_a_proposal_waits(program, hr
     assert "data-confirm" not in text(hr_client.get(url("pairing_home", program)))
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     assert f"Run #{run.pk} is waiting for review: it and any changes made to it are replaced" in text(hr_client.get(url("pairing_home", program)))
+
+
+def test_pages_are_compressed_for_browsers_that_accept_it(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    import gzip
+
+    for _ in range(6):
+        mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    plain = hr_client.get(url("match_run_review", program, run.pk))
+    packed = hr_client.get(url("match_run_review", program, run.pk), HTTP_ACCEPT_ENCODING="gzip")
+    assert "Content-Encoding" not in plain and packed["Content-Encoding"] == "gzip"
+    page = gzip.decompress(packed.content).decode()
+    assert "Proposed pairs" in page and len(packed.content) * 3 < len(page)
+
+
+def test_review_lists_the_weakest_first_or_only_pairs_with_something_to_watch(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    for _ in range(4):
+        mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pairs = list(Pair.objects.filter(match_run=run))
+    review = url("match_run_review", program, run.pk)
+
+    def rows(query):
+        return [int(pk) for pk in re.findall(r'<tr id="pair-(\d+)">', text(hr_client.get(review, query)))]
+
+    best_first = rows({})
+    assert sorted(best_first) == sorted(p.pk for p in pairs)
+    lowest = rows({"show": "lowest"})
+    scores = {p.pk: p.score for p in pairs}
+    assert [scores[pk] for pk in lowest] == sorted(scores.values())
+    watch = rows({"show": "watch"})
+    assert set(watch) == {p.pk for p in pairs if p.drawbacks}
+    body = text(hr_client.get(review))
+    assert f"{len(watch)} with something to watch" in body and "0 not paired" in body
