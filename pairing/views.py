@@ -402,7 +402,8 @@ def hr_pair(request, slug: str, pair_id: int):
         pair = selectors.program_pair(program=program, pair_id=pair_id)
     except Pair.DoesNotExist:
         raise Http404 from None
-    history = AuditEvent.objects.filter(object_type="pairing.pair", object_id=pair.pk).select_related("actor").order_by("-occurred_at", "-id")[:20]
+    # The latest 20 events, told oldest first under "Pair published".
+    history = reversed(AuditEvent.objects.filter(object_type="pairing.pair", object_id=pair.pk).select_related("actor").order_by("-occurred_at", "-id")[:20])
     return render(
         request,
         "pairing/hr_pair.html",
