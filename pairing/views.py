@@ -409,6 +409,7 @@ def hr_pair(request, slug: str, pair_id: int):
         "pairing/hr_pair.html",
         {
             "program": program, "pair": pair, "overview": hr_pair_overview(pair=pair), "history": list(history),
+            "people": [(_("Mentor"), pair.mentor.employee), (_("Mentee"), pair.mentee.employee)],
             "end_reasons": Pair.EndReason.choices, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
             "can_change": pair.is_live and not program.is_archived,
         },
