@@ -7,6 +7,7 @@ of another program is never found (404), whatever id is typed.
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
 from programs.models import Enrollment, Program
@@ -57,8 +58,6 @@ def program_pairs(*, program: Program, show: str = "", search: str = "") -> Quer
     """Live and ended pairs of the program (not unpublished proposals): live first, newest
     first, each with ``last_activity`` and ``booked`` (see sessions_log.selectors.pairs_quiet).
     ``show`` narrows to one of PAIR_FILTERS; ``search`` matches either person's name or email."""
-    from django.utils import timezone
-
     from sessions_log.selectors import pairs_quiet, stuck_q  # sessions_log reads pairing's models
 
     pairs = Pair.objects.filter(program=program, status__in=[*LIVE, Pair.Status.ENDED])

@@ -658,7 +658,7 @@ def _live_pair_for_hr(pair: Pair, by) -> Pair:
 
 def _tell_both(pair: Pair, template: str, context: dict) -> None:
     for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
-        _send(to=me.employee, template=template, context={"program": pair.program, "partner": partner.employee, "pair_url": f"{settings.SITE_URL}/pairs/{pair.pk}/", **context})
+        _send(to=me.employee, template=template, context={"program": pair.program, "partner": partner.employee, "pair_url": _absolute("pair_detail", pair.pk), **context})
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mentoring.models import AuditEvent
 from mentoring.roles import hr_required
 from programs.models import Enrollment, Program
-from sessions_log.selectors import hr_pair_overview
+from sessions_log.selectors import hr_pair_overview, stuck_days
 
 from . import engine, selectors, services
 from .forms import ManualPairForm, OverrideForm, PairEndForm, PairNudgeForm, PairPauseForm, PairSearchForm, SwapForm
@@ -380,10 +380,9 @@ def pairs_list(request, slug: str):
     pairs = selectors.program_pairs(program=program, show=chosen.get("show", ""), search=chosen.get("q", ""))
     page = Paginator(pairs, PAIRS_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    running = program.status == Program.Status.ACTIVE
     for pair in page.object_list:
-        quiet = (now - pair.last_activity).days if running and pair.status == Pair.Status.ACTIVE and not pair.booked else None
-        pair.quiet_days = quiet if quiet is not None and quiet >= program.stuck_after_days else None
+        pair.program = program  # the one already loaded, not a query per row
+        pair.quiet_days = stuck_days(pair, now)
     return render(
         request,
         "pairing/pairs_list.html",

@@ -196,6 +196,13 @@ def _quiet_days(pair: Pair, now: datetime.datetime) -> int | None:
     return max(0, (now - pair.last_activity).days)
 
 
+def stuck_days(pair: Pair, now: datetime.datetime) -> int | None:
+    """Days a stuck pair has been quiet, or None when it is not stuck (`pairs_quiet`'s
+    annotations on the pair; pair.program loaded)."""
+    quiet = _quiet_days(pair, now)
+    return quiet if _is_stuck(pair, quiet) else None
+
+
 def _is_stuck(pair: Pair, quiet_days: int | None) -> bool:
     # A paused pair is quiet on purpose (HR paused it): not stuck, not nudged.
     return pair.status != Pair.Status.PAUSED and quiet_days is not None and quiet_days >= pair.program.stuck_after_days
