@@ -22,7 +22,8 @@ class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Enrollment) -> str:
         # The email tells namesakes in one department apart, and can be typed to find them.
         e = obj.employee
-        return f"{e.full_name} · {e.department.name} · {e.level_label or e.level} · {e.email}"
+        label = f"{e.full_name} · {e.department.name} · {e.level_label or e.level} · {e.email}"
+        return f"{label} · {_('has a pair')}" if getattr(obj, "has_pair", False) else label
 
 
 class PairChoiceField(forms.ModelChoiceField):

@@ -105,8 +105,12 @@ def overrides_of(*, program: Program) -> QuerySet[PairingOverride]:
 
 
 def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]:
+    """Approved people still with the company, each with ``has_pair`` (a live pair in the
+    program: only people without one can be pinned, so the choosers say who has)."""
+    live = Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)
     return (
         program.enrollments.filter(status=Enrollment.Status.APPROVED, role=role, employee__left_date__isnull=True)
+        .annotate(has_pair=Exists(live))
         .select_related("employee__department")
         .order_by("employee__last_name", "employee__first_name", "id")
     )

@@ -815,3 +815,13 @@ def test_review_lists_the_weakest_first_or_only_pairs_with_something_to_watch(pr
     assert set(watch) == {p.pk for p in pairs if p.drawbacks}
     body = text(hr_client.get(review))
     assert f"{len(watch)} with something to watch" in body and "0 not paired" in body
+
+
+def test_the_pin_choosers_say_who_already_has_a_pair(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, e1 = mentor(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    late = mentee(program)
+    body = text(hr_client.get(url("pairing_home", program)))
+    options = dict(re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', body))
+    assert options[str(m1.pk)].endswith("· has a pair") and options[str(e1.pk)].endswith("· has a pair")
+    assert "has a pair" not in options[str(late.pk)] and late.employee.email in options[str(late.pk)]
