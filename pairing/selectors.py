@@ -230,7 +230,11 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
         .select_related("mentor__employee", "mentee__employee")
     )
     mine = [p for p in pairs if enrollment.pk in (p.mentor_id, p.mentee_id)]
-    current = [p.mentee if side == "mentor" else p.mentor for p in mine]
+    current = []
+    for p in mine:  # each current partner with their pair's score and row, to compare and go back to
+        partner = p.mentee if side == "mentor" else p.mentor
+        partner.current_score, partner.current_pair_pk = p.score, p.pk
+        current.append(partner)
     current_ids = {e.employee_id for e in current}
     try:
         found = engine.alternatives(inputs, enrollment.employee_id, k=k + len(current_ids))

@@ -241,9 +241,10 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     assert response.status_code == 200 and "<html" not in body
     others = [m for m in allowed if m != current]
     assert all(m.employee.full_name in body for m in others)
-    assert body.count("score ") == 2
+    assert body.count("score ") == 3  # two alternatives, and the current pair to compare them with
     assert "Reporting Lineperson" not in body and "Unwanted Partnerson" not in body
-    assert f"Currently paired with {current.employee.full_name}" in body
+    current_pair = Pair.objects.get(match_run=run, mentee=senior)
+    assert f'Currently paired with <a href="#pair-{current_pair.pk}">{current.employee.full_name}</a> (score {current_pair.score})' in body
     alternatives = response.context["alternatives"]
     assert all(row.score >= 0 for row in alternatives.rows) and len(alternatives.rows) == 2
     # Drawbacks are set apart from the reasons, as on the review page.
