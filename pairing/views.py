@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -236,10 +236,12 @@ def match_run_review(request, slug: str, run_id: int):
         "next_url": request.get_full_path(),
     }
     if editable:
+        pool_mentors, pool_mentees = selectors.run_pool_enrollments(run=run, role="mentor"), selectors.run_pool_enrollments(run=run, role="mentee")
+        proposed = selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED)
         context.update(
             {
-                "manual_form": ManualPairForm(mentors=selectors.run_pool_enrollments(run=run, role="mentor"), mentees=selectors.run_pool_enrollments(run=run, role="mentee")),
-                "swap_form": SwapForm(pairs=selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED)),
+                "manual_form": ManualPairForm(initial=_kept(request, ManualPairForm, mentor=pool_mentors, mentee=pool_mentees), mentors=pool_mentors, mentees=pool_mentees),
+                "swap_form": SwapForm(initial=_kept(request, SwapForm, pair_a=proposed, pair_b=proposed), pairs=proposed),
                 "override_form": _override_form(program),
                 "overrides": selectors.overrides_of(program=program),
             }
@@ -268,8 +270,23 @@ def match_run_alternatives(request, slug: str, run_id: int, enrollment_id: int):
 # --- A run: HR's edits and publishing ----------------------------------------------------------------
 
 
-def _review(program: Program, run: MatchRun):
-    return redirect("match_run_review", slug=program.slug, run_id=run.pk)
+def _review(program: Program, run: MatchRun, *, keep: dict | None = None, at: str = ""):
+    """Back to the review page; after a refusal, with the choices HR made (``keep``, as
+    query parameters the page puts back in the form) and scrolled to that form (``at``)."""
+    url = reverse("match_run_review", args=[program.slug, run.pk])
+    if keep:
+        url += "?" + urlencode({k: v.pk for k, v in keep.items() if v is not None})
+    return redirect(url + (f"#{at}" if at else ""))
+
+
+def _kept(request, form_class, **querysets):
+    """A form filled with the ids a refused edit sent back (unknown ids are dropped)."""
+    initial = {}
+    for name in form_class.base_fields:
+        value = request.GET.get(name, "")
+        if value.isdigit() and name in querysets and querysets[name].filter(pk=int(value)).exists():
+            initial[name] = int(value)
+    return initial
 
 
 @hr_required
@@ -286,6 +303,7 @@ def proposal_pair_manually(request, slug: str, run_id: int):
         pair = services.proposal_pair_manually(run=run, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
+        return _review(program, run, keep=form.cleaned_data, at="manual-heading")
     else:
         done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
         if pair.left_alone:
@@ -311,6 +329,7 @@ def proposal_swap(request, slug: str, run_id: int):
         a, b = services.proposal_swap(run=run, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
+        return _review(program, run, keep=form.cleaned_data, at="swap-heading")
     else:
         change = a.score + b.score - before
         names = {

@@ -332,6 +332,14 @@ def test_manual_pair_is_refused_with_the_reason(program, hr_user, hr_client, dja
     response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": m1.pk, "mentee": too_close.pk}, follow=True)
     assert any("Refused" in m and "level" in m for m in messages_of(response))
     assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == [(m1.pk, e1.pk)]
+    # Back at the form, with the two people still chosen, to try another.
+    assert response.redirect_chain[-1][0].endswith(f"?mentor={m1.pk}&mentee={too_close.pk}#manual-heading")
+    body = text(response)
+    assert re.search(rf'<option value="{m1.pk}" selected>', body) and re.search(rf'<option value="{too_close.pk}" selected>', body)
+    # Ids that are not the run's people are not put back.
+    stranger = mentee(ProgramFactory(status=Program.Status.MATCHING))
+    form = text(hr_client.get(url("match_run_review", program, run.pk), {"mentor": "x", "mentee": stranger.pk})).split('id="manual-heading"')[1].split("</form>")[0]
+    assert not re.search(r'<option value="\d+" selected>', form)
 
 
 def test_manual_pair_replaces_the_mentees_pair(program, hr_user, hr_client, django_capture_on_commit_callbacks):
@@ -383,6 +391,9 @@ def test_swap_that_breaks_a_rule_is_refused(program, hr_user, hr_client, django_
     a, b = Pair.objects.filter(match_run=run)
     response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
     assert any("Refused" in m and "reporting line" in m for m in messages_of(response))
+    assert response.redirect_chain[-1][0].endswith(f"?pair_a={a.pk}&pair_b={b.pk}#swap-heading")
+    swap_form = text(response).split('id="swap-heading"')[1].split("</form>")[0]
+    assert len(re.findall(rf'<option value="(?:{a.pk}|{b.pk})" selected>', swap_form)) == 2
     assert set(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == {a.pk, b.pk}
 
 
