@@ -361,7 +361,11 @@ def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("%(mentor)s and %(mentee)s are no longer paired in this proposal.") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name})
+        messages.success(
+            request,
+            _("%(mentor)s and %(mentee)s are no longer paired in this proposal. A later run may pair them again: to prevent that, keep them apart under Pins and exclusions.")
+            % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name},
+        )
     return _review(program, run)
 
 

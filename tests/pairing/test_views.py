@@ -403,7 +403,7 @@ def test_unpair_takes_a_pair_out_of_the_proposal(program, hr_user, hr_client, dj
     pair = Pair.objects.get()
     response = hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), follow=True)
     assert not Pair.objects.exists()
-    assert any("no longer paired" in m for m in messages_of(response))
+    assert any("no longer paired" in m and "keep them apart under Pins and exclusions" in m for m in messages_of(response))
     assert "Unpaired during review" in text(response) and e1.employee.full_name in text(response)
 
 
