@@ -166,6 +166,11 @@ class Program(models.Model):
                 errors[field] = _("%(what)s must fall within the program (or up to 30 days after it ends).") % {"what": label}
         if self.midpoint_survey_on and self.final_survey_on and self.final_survey_on <= self.midpoint_survey_on:
             errors["final_survey_on"] = _("The final survey comes after the midpoint survey.")
+        if self.mentees_per_mentor and self.max_active_pairs_per_mentor and self.mentees_per_mentor > self.max_active_pairs_per_mentor:
+            errors["mentees_per_mentor"] = _(
+                "A mentor may have at most %(cap)d active pairs across all programs, so they could never take %(n)d mentees here: "
+                "lower this to %(cap)d or raise the cap."
+            ) % {"cap": self.max_active_pairs_per_mentor, "n": self.mentees_per_mentor}
         weights = self.pairing_weights or {}
         unknown = set(weights) - set(DEFAULT_WEIGHTS)
         if unknown:
