@@ -113,6 +113,8 @@ class Pair(models.Model):
     # On hold (HR paused it: leave, workload): since when, and a note both people see.
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_note = models.CharField(max_length=500, blank=True)
+    # When it was last resumed: the quiet clock restarts there (time on hold is not quiet).
+    resumed_at = models.DateTimeField(null=True, blank=True)
     # When HR last sent both people a check-in; one a day at most.
     nudged_at = models.DateTimeField(null=True, blank=True)
 

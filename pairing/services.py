@@ -682,8 +682,8 @@ def pair_resume(*, pair: Pair, by) -> Pair:
     if pair.status != Pair.Status.PAUSED:
         raise MatchError(_("This pair is not paused."))
     paused_at = pair.paused_at
-    pair.status, pair.paused_at, pair.pause_note = Pair.Status.ACTIVE, None, ""
-    pair.save(update_fields=["status", "paused_at", "pause_note"])
+    pair.status, pair.paused_at, pair.pause_note, pair.resumed_at = Pair.Status.ACTIVE, None, "", timezone.now()
+    pair.save(update_fields=["status", "paused_at", "pause_note", "resumed_at"])
     audit_record(action=AuditEvent.Action.PAIR_RESUMED, target=pair, actor=by, summary=f"Pair #{pair.pk} resumed in program #{pair.program_id}", before={"status": Pair.Status.PAUSED}, after={"status": Pair.Status.ACTIVE})
     _tell_both(pair, "pair_resumed", {"paused_at": paused_at})
     return pair

@@ -10,7 +10,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -116,9 +116,10 @@ def feed_meetings(*, employee: Employee) -> QuerySet[Meeting]:
 
 def pairs_quiet(pairs: QuerySet[Pair], *, at: datetime.datetime) -> QuerySet[Pair]:
     """`pairs` annotated, as they stood at `at`, with `last_activity` (the latest of: the pair
-    began, a meeting started, a session was logged) and `booked` (a meeting booked by then
+    began or was last resumed, a meeting started, a session was logged) and `booked` (a meeting booked by then
     for later). Whether the pair is live is the caller's filter: it differs for a past day."""
-    began = Coalesce("started_at", "created_at")
+    # A resume restarts the clock (the time on hold was not quiet), once it had happened by `at`.
+    began = Greatest(Coalesce("started_at", "created_at"), Case(When(resumed_at__lte=at, then=F("resumed_at")), default=Coalesce("started_at", "created_at")))
     last_meeting = Meeting.objects.filter(pair=OuterRef("pk"), status=Meeting.Status.SCHEDULED, starts_at__lte=at).order_by("-starts_at").values("starts_at")[:1]
     last_log = SessionLog.objects.filter(pair=OuterRef("pk"), created_at__lte=at).order_by("-created_at").values("created_at")[:1]
     booked = Meeting.objects.filter(pair=OuterRef("pk"), status=Meeting.Status.SCHEDULED, starts_at__gt=at, created_at__lte=at)

@@ -196,3 +196,21 @@ def test_erasure_blanks_the_pause_note(pair, hr_user):
     person_erase(employee=pair.mentor.employee, by=hr_user, confirm_email=pair.mentor.employee.email)
     pair.refresh_from_db()
     assert pair.pause_note == ""
+
+
+def test_a_resumed_pair_is_not_quiet_for_the_time_it_was_on_hold(pair, hr_user):
+    from sessions_log import reminders
+    from sessions_log.models import Reminder
+
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=60))
+    services.pair_pause(pair=pair, by=hr_user)
+    reminders.reminders_sweep()
+    assert not Reminder.objects.filter(kind="pair_stuck").exists()  # on hold: not chased
+    services.pair_resume(pair=pair, by=hr_user)
+    assert not pair_reads.hr_pair_overview(pair=pair).stuck  # the clock restarts at the resume
+    reminders.reminders_sweep()
+    assert not Reminder.objects.filter(kind="pair_stuck").exists()
+    # ... and runs again from there.
+    later = timezone.now() + datetime.timedelta(days=pair.program.stuck_after_days + 1)
+    reminders.reminders_sweep(now=later)
+    assert Reminder.objects.filter(kind="pair_stuck").exists()
