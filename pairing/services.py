@@ -348,6 +348,13 @@ def _pair_problems(mentor: engine.Participant, mentee: engine.Participant, polic
     return problems
 
 
+def _exclusions_now(run: MatchRun, inputs: engine.PairingInput) -> list[tuple]:
+    """The run's exclusions and those HR has set since it ran: a pair kept apart after the run
+    is not formed by hand in its proposal either."""
+    since = PairingOverride.objects.filter(program_id=run.program_id, kind=PairingOverride.Kind.EXCLUDE).values_list("mentor__employee_id", "mentee__employee_id")
+    return [*inputs.exclusions, *since]
+
+
 def score_one(*, inputs: engine.PairingInput, mentor_id: int, mentee_id: int) -> engine.ProposedPair | None:
     """The engine's score and breakdown for one pair, ignoring the minimum score."""
     mentor = next((m for m in inputs.mentors if m.id == mentor_id), None)
@@ -380,7 +387,7 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
         others = []
     else:
         released = []
-    problems = _pair_problems(m, e, inputs.policy, exclusions=inputs.exclusions, pairs_in_program=len(others))
+    problems = _pair_problems(m, e, inputs.policy, exclusions=_exclusions_now(run, inputs), pairs_in_program=len(others))
     if problems:
         if others and len(others) >= inputs.policy.effective_capacity(m):
             problems.append(_("unpair one of their mentees first"))
@@ -424,8 +431,9 @@ def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pai
     a = Pair.objects.select_related("mentor", "mentee").get(pk=pair_a.pk, match_run=run, status=Pair.Status.PROPOSED)
     b = Pair.objects.select_related("mentor", "mentee").get(pk=pair_b.pk, match_run=run, status=Pair.Status.PROPOSED)
     problems = []
+    exclusions = _exclusions_now(run, inputs)
     for mentor, mentee in ((a.mentor, b.mentee), (b.mentor, a.mentee)):
-        violations = _pair_problems(records[mentor.employee_id], records[mentee.employee_id], inputs.policy, exclusions=inputs.exclusions)
+        violations = _pair_problems(records[mentor.employee_id], records[mentee.employee_id], inputs.policy, exclusions=exclusions)
         problems += [f"{mentor.employee.full_name} + {mentee.employee.full_name}: {v}" for v in violations]
     if problems:
         raise MatchError(_("Refused: %(why)s.") % {"why": "; ".join(problems)})

@@ -162,6 +162,8 @@ def override_set(request, slug: str):
                 done = _("%(mentor)s and %(mentee)s are pinned together for the next run.") % names
             else:
                 done = _("%(mentor)s and %(mentee)s will be kept apart on the next run.") % names
+            if override.kind == PairingOverride.Kind.EXCLUDE and Pair.objects.filter(program=program, mentor=override.mentor, mentee=override.mentee, status=Pair.Status.PROPOSED).exists():
+                done += " " + _("They are paired in the proposal under review: unpair them there, or publishing pairs them.")
             if override.replaced == PairingOverride.Kind.EXCLUDE:
                 done += " " + _("This replaces their exclusion.")
             elif override.replaced == PairingOverride.Kind.PIN:

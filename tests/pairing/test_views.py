@@ -837,3 +837,20 @@ def test_the_pin_choosers_say_who_already_has_a_pair(program, hr_user, hr_client
     options = dict(re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', body))
     assert options[str(m1.pk)].endswith("· has a pair") and options[str(e1.pk)].endswith("· has a pair")
     assert "has a pair" not in options[str(late.pk)] and late.employee.email in options[str(late.pk)]
+
+
+def test_a_pair_kept_apart_after_the_run_is_not_formed_by_hand_in_its_proposal(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, m2, e1, e2 = mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).order_by("id")
+    # Keep apart the pair a swap would form, and one the proposal holds already.
+    response = hr_client.post(url("override_set", program), {"mentor": b.mentor_id, "mentee": a.mentee_id, "kind": "exclude"}, follow=True)
+    assert not any("paired in the proposal under review" in m for m in messages_of(response))
+    response = hr_client.post(url("override_set", program), {"mentor": a.mentor_id, "mentee": a.mentee_id, "kind": "exclude"}, follow=True)
+    assert any("They are paired in the proposal under review: unpair them there" in m for m in messages_of(response))
+
+    swap = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
+    assert any("Refused" in m and "an admin excluded the pair" in m for m in messages_of(swap))
+    by_hand = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": b.mentor_id, "mentee": a.mentee_id}, follow=True)
+    assert any("Refused" in m and "an admin excluded the pair" in m for m in messages_of(by_hand))
+    assert set(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == {a.pk, b.pk}
