@@ -214,14 +214,14 @@ def match_run_review(request, slug: str, run_id: int):
     stats = services.current_stats(run=run, pairs=pairs)
     engine_stats = run.stats or {}
     # Hundreds of pairs: HR can look at the ones with something to watch, or the weakest first.
-    show = request.GET.get("show", "")
+    show = request.GET.get("show", "") if request.GET.get("show") in REVIEW_VIEWS else ""
     shown = [p for p in pairs if p.drawbacks] if show == "watch" else sorted(pairs, key=lambda p: (p.score, p.pk)) if show == "lowest" else pairs
     context = {
         "program": program,
         "run": run,
         "pairs": pairs,
         "shown_pairs": shown,
-        "show": show if show in ("watch", "lowest") else "",
+        "show": show,
         "watch_count": sum(1 for p in pairs if p.drawbacks),
         "stats": stats,
         "engine_stats": engine_stats,
@@ -278,13 +278,20 @@ def match_run_alternatives(request, slug: str, run_id: int, enrollment_id: int):
 # --- A run: HR's edits and publishing ----------------------------------------------------------------
 
 
-def _review(program: Program, run: MatchRun, *, keep: dict | None = None, at: str = ""):
-    """Back to the review page; after a refusal, with the choices HR made (``keep``, as
-    query parameters the page puts back in the form) and scrolled to that form (``at``)."""
-    url = reverse("match_run_review", args=[program.slug, run.pk])
+REVIEW_VIEWS = ("watch", "lowest")  # the review page's ?show=, besides "all, best first"
+
+
+def _review(program: Program, run: MatchRun, request=None, *, keep: dict | None = None):
+    """Back to the review page, at the top where the message is, in the view HR was in (the
+    forms post ``show``); after a refusal, with the choices HR made (``keep``, as query
+    parameters the page puts back in the form)."""
+    query = {}
+    if request is not None and request.POST.get("show") in REVIEW_VIEWS:
+        query["show"] = request.POST["show"]
     if keep:
-        url += "?" + urlencode({k: v.pk for k, v in keep.items() if v is not None})
-    return redirect(url + (f"#{at}" if at else ""))
+        query.update({k: v.pk for k, v in keep.items() if v is not None})
+    url = reverse("match_run_review", args=[program.slug, run.pk])
+    return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
 def _listed_from(form, **objects):
@@ -302,7 +309,7 @@ def _kept(request, form_class, **querysets):
     initial = {}
     for name in form_class.base_fields:
         value = request.GET.get(name, "")
-        if value.isdigit() and name in querysets and querysets[name].filter(pk=int(value)).exists():
+        if value.isdigit() and len(value) < 19 and name in querysets and querysets[name].filter(pk=int(value)).exists():
             initial[name] = int(value)
     return initial
 
@@ -316,18 +323,18 @@ def proposal_pair_manually(request, slug: str, run_id: int):
     form = ManualPairForm(request.POST, mentors=people.filter(role="mentor"), mentees=people.filter(role="mentee"))
     if not form.is_valid():
         _form_errors(request, form)
-        return _review(program, run)
+        return _review(program, run, request)
     try:
         pair = services.proposal_pair_manually(run=run, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
-        return _review(program, run, keep=form.cleaned_data, at="manual-heading")
+        return _review(program, run, request, keep=form.cleaned_data)
     else:
         done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
         if pair.left_alone:
             done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": engine.join_words(pair.left_alone)}
         messages.success(request, done)
-    return _review(program, run)
+    return _review(program, run, request)
 
 
 @hr_required
@@ -341,13 +348,13 @@ def proposal_swap(request, slug: str, run_id: int):
             messages.error(request, STALE)  # a pair another tab or admin has changed since
         else:
             _form_errors(request, form)
-        return _review(program, run)
+        return _review(program, run, request)
     before = form.cleaned_data["pair_a"].score + form.cleaned_data["pair_b"].score
     try:
         a, b = services.proposal_swap(run=run, by=request.user, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
-        return _review(program, run, keep=form.cleaned_data, at="swap-heading")
+        return _review(program, run, request, keep=form.cleaned_data)
     else:
         change = a.score + b.score - before
         names = {
@@ -359,7 +366,7 @@ def proposal_swap(request, slug: str, run_id: int):
         else:
             done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.") % names
         messages.success(request, done)
-    return _review(program, run)
+    return _review(program, run, request)
 
 
 @hr_required
@@ -373,7 +380,7 @@ def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
             raise Http404  # another run's or program's pair
         # Swaps and manual pairs replace pairs with new ones: a button from before that is stale.
         messages.error(request, STALE)
-        return _review(program, run)
+        return _review(program, run, request)
     try:
         services.proposal_unpair(run=run, pair=pair, by=request.user)
     except MatchError as exc:
@@ -384,7 +391,7 @@ def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
             _("%(mentor)s and %(mentee)s are no longer paired in this proposal. A later run may pair them again: to prevent that, keep them apart under Pins and exclusions.")
             % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name},
         )
-    return _review(program, run)
+    return _review(program, run, request)
 
 
 @hr_required

@@ -333,13 +333,15 @@ def test_manual_pair_is_refused_with_the_reason(program, hr_user, hr_client, dja
     assert any("Refused" in m and "level" in m for m in messages_of(response))
     assert list(Pair.objects.filter(match_run=run).values_list("mentor_id", "mentee_id")) == [(m1.pk, e1.pk)]
     # Back at the form, with the two people still chosen, to try another.
-    assert response.redirect_chain[-1][0].endswith(f"?mentor={m1.pk}&mentee={too_close.pk}#manual-heading")
+    # At the top, where the refusal is (a jump to the form hid it), with the choices kept.
+    assert response.redirect_chain[-1][0].endswith(f"?mentor={m1.pk}&mentee={too_close.pk}")
     body = text(response)
     assert re.search(rf'<option value="{m1.pk}" selected>', body) and re.search(rf'<option value="{too_close.pk}" selected>', body)
     # Ids that are not the run's people are not put back.
     stranger = mentee(ProgramFactory(status=Program.Status.MATCHING))
     form = text(hr_client.get(url("match_run_review", program, run.pk), {"mentor": "x", "mentee": stranger.pk})).split('id="manual-heading"')[1].split("</form>")[0]
     assert not re.search(r'<option value="\d+" selected>', form)
+    assert hr_client.get(url("match_run_review", program, run.pk), {"pair_b": "9" * 5000}).status_code == 200  # int() refuses 4,300+ digits
 
 
 def test_manual_pair_replaces_the_mentees_pair(program, hr_user, hr_client, django_capture_on_commit_callbacks):
@@ -391,7 +393,7 @@ def test_swap_that_breaks_a_rule_is_refused(program, hr_user, hr_client, django_
     a, b = Pair.objects.filter(match_run=run)
     response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk}, follow=True)
     assert any("Refused" in m and "reporting line" in m for m in messages_of(response))
-    assert response.redirect_chain[-1][0].endswith(f"?pair_a={a.pk}&pair_b={b.pk}#swap-heading")
+    assert response.redirect_chain[-1][0].endswith(f"?pair_a={a.pk}&pair_b={b.pk}")
     swap_form = text(response).split('id="swap-heading"')[1].split("</form>")[0]
     assert len(re.findall(rf'<option value="(?:{a.pk}|{b.pk})" selected>', swap_form)) == 2
     assert set(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == {a.pk, b.pk}
@@ -854,3 +856,15 @@ def test_a_pair_kept_apart_after_the_run_is_not_formed_by_hand_in_its_proposal(p
     by_hand = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": b.mentor_id, "mentee": a.mentee_id}, follow=True)
     assert any("Refused" in m and "an admin excluded the pair" in m for m in messages_of(by_hand))
     assert set(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == {a.pk, b.pk}
+
+
+def test_edits_return_to_the_review_view_hr_was_in(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    page = text(hr_client.get(url("match_run_review", program, run.pk), {"show": "lowest"}))
+    assert page.count('<input type="hidden" name="show" value="lowest">') >= 3 + 2  # each Unpair, the manual pair and swap forms
+    pair = Pair.objects.filter(match_run=run).first()
+    response = hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), {"show": "lowest"})
+    assert response["Location"] == url("match_run_review", program, run.pk) + "?show=lowest"
+    assert hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), {"show": "<x>"})["Location"] == url("match_run_review", program, run.pk)
