@@ -101,6 +101,8 @@ def test_pause_tells_both_stops_the_quiet_flag_and_resume_undoes_it(pair, hr_cli
     mentor_client.force_login(pair.mentor.employee.user)
     participant_page = body(mentor_client.get(reverse("pair_detail", args=[pair.pk])))
     assert "HR put this pair on hold" in participant_page and "Back after parental leave in March" in participant_page
+    for home in ("participant_home", "my_pairs"):  # their pair cards say so too
+        assert "On hold since" in body(mentor_client.get(reverse(home)))
 
     again = hr_client.post(page_url(pair, "hr_pair_pause"), {"note": ""}, follow=True)
     assert any("already paused" in m for m in messages_of(again))
