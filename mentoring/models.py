@@ -370,7 +370,7 @@ class AuditEvent(models.Model):
         PAIR_ENDED = "pair_ended", _("Pair ended")
         PAIR_PAUSED = "pair_paused", _("Pair paused")
         PAIR_RESUMED = "pair_resumed", _("Pair resumed")
-        PAIR_NUDGED = "pair_nudged", _("Pair sent a check-in")
+        PAIR_NUDGED = "pair_nudged", _("Check-in sent to the pair")
         DATA_EXPORTED = "data_exported", _("Data exported")
         PERSON_ERASED = "person_erased", _("Person erased")
         CONCERN_STATUS_CHANGED = "concern_status_changed", _("Concern status changed")

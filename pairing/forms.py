@@ -95,8 +95,13 @@ class SwapForm(forms.Form):
         return data
 
 
+# "A participant withdrew" is what the withdrawal itself records (the enrollment ends with
+# it); HR ending a pair for that reason would tell both they are still in the program.
+HR_END_REASONS = [(value, label) for value, label in Pair.EndReason.choices if value != Pair.EndReason.WITHDRAWAL]
+
+
 class PairEndForm(forms.Form):
-    reason = forms.ChoiceField(label=_("Why does the pair end?"), choices=Pair.EndReason.choices, widget=forms.Select(attrs=SELECT))
+    reason = forms.ChoiceField(label=_("Why does the pair end?"), choices=HR_END_REASONS, widget=forms.Select(attrs=SELECT))
     note = forms.CharField(label=_("Note (optional)"), required=False, max_length=500, widget=forms.TextInput(attrs={"class": "form-control"}))
 
 

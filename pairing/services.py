@@ -664,9 +664,12 @@ def _live_pair_for_hr(pair: Pair, by) -> Pair:
     return pair
 
 
-def _tell_both(pair: Pair, template: str, context: dict) -> None:
+def _tell_both(pair: Pair, template: str, context: dict, headers: dict | None = None) -> None:
     for me, partner in ((pair.mentor, pair.mentee), (pair.mentee, pair.mentor)):
-        _send(to=me.employee, template=template, context={"program": pair.program, "partner": partner.employee, "pair_url": _absolute("pair_detail", pair.pk), **context})
+        send_templated(
+            to=me.employee, template=f"pairing/email/{template}", headers=headers,
+            context={"program": pair.program, "partner": partner.employee, "pair_url": _absolute("pair_detail", pair.pk), **context},
+        )
 
 
 @transaction.atomic
@@ -697,6 +700,13 @@ def pair_resume(*, pair: Pair, by) -> Pair:
     return pair
 
 
+def next_check_in(pair: Pair):
+    """When HR may check in on the pair again, or None when they may now."""
+    if pair.nudged_at is None or timezone.now() - pair.nudged_at >= NUDGE_INTERVAL:
+        return None
+    return pair.nudged_at + NUDGE_INTERVAL
+
+
 @transaction.atomic
 def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
     """HR checks in on a pair: one email to each of them, with HR's message and a link to
@@ -706,14 +716,14 @@ def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
         raise MatchError(_("This pair is paused: resume it before checking in."))
     if pair.program.status != Program.Status.ACTIVE:
         raise MatchError(_("Check-ins are for pairs of a program that is running."))
-    now = timezone.now()
-    if pair.nudged_at is not None and now - pair.nudged_at < NUDGE_INTERVAL:
+    if next_check_in(pair) is not None:
         when = date_format(timezone.localtime(pair.nudged_at), "DATETIME_FORMAT")
         raise MatchError(_("A check-in already went to this pair on %(when)s; one a day at most.") % {"when": when})
-    pair.nudged_at = now
+    pair.nudged_at = timezone.now()
     pair.save(update_fields=["nudged_at"])
     audit_record(action=AuditEvent.Action.PAIR_NUDGED, target=pair, actor=by, summary=f"Check-in sent to pair #{pair.pk} in program #{pair.program_id}")
-    _tell_both(pair, "pair_nudge", {"message": message.strip()[:1000], "sender": by.get_full_name() or _("HR")})
+    # Replies go to the HR admin who wrote, not to the no-reply sender.
+    _tell_both(pair, "pair_nudge", {"message": message.strip()[:1000], "sender": by.get_full_name() or _("HR")}, headers={"Reply-To": by.email})
     return pair
 
 

@@ -21,7 +21,7 @@ from programs.models import Enrollment, Program
 from sessions_log.selectors import hr_pair_overview, stuck_days
 
 from . import engine, selectors, services
-from .forms import ManualPairForm, OverrideForm, PairEndForm, PairNudgeForm, PairPauseForm, PairSearchForm, SwapForm
+from .forms import HR_END_REASONS, ManualPairForm, OverrideForm, PairEndForm, PairNudgeForm, PairPauseForm, PairSearchForm, SwapForm
 from .models import MatchRun, Pair, PairingOverride
 from .services import MatchError
 
@@ -424,7 +424,8 @@ def match_run_publish(request, slug: str, run_id: int):
 def pairs_list(request, slug: str):
     program = _program(slug)
     search = PairSearchForm(request.GET, filters=selectors.PAIR_FILTERS)
-    chosen = search.cleaned_data if search.is_valid() else {}
+    search.is_valid()  # a bad field (an unknown filter, a 300-character name) is dropped alone
+    chosen = search.cleaned_data
     pairs = selectors.program_pairs(program=program, show=chosen.get("show", ""), search=chosen.get("q", ""))
     page = Paginator(pairs, PAIRS_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
@@ -436,7 +437,7 @@ def pairs_list(request, slug: str):
         "pairing/pairs_list.html",
         {
             "program": program, "page": page, "search": search, "filtered": any(chosen.values()),
-            "counts": selectors.pair_counts(program=program), "end_reasons": Pair.EndReason.choices,
+            "counts": selectors.pair_counts(program=program), "end_reasons": HR_END_REASONS,
         },
     )
 
@@ -457,8 +458,9 @@ def hr_pair(request, slug: str, pair_id: int):
         {
             "program": program, "pair": pair, "overview": hr_pair_overview(pair=pair), "history": list(history),
             "people": [(_("Mentor"), pair.mentor.employee), (_("Mentee"), pair.mentee.employee)],
-            "end_reasons": Pair.EndReason.choices, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
+            "end_reasons": HR_END_REASONS, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
             "can_change": pair.is_live and not program.is_archived,
+            "next_check_in": services.next_check_in(pair),
         },
     )
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, ngettext
 
 from mentoring.models import Department, Employee
 
@@ -167,9 +167,10 @@ class Program(models.Model):
         if self.midpoint_survey_on and self.final_survey_on and self.final_survey_on <= self.midpoint_survey_on:
             errors["final_survey_on"] = _("The final survey comes after the midpoint survey.")
         if self.mentees_per_mentor and self.max_active_pairs_per_mentor and self.mentees_per_mentor > self.max_active_pairs_per_mentor:
-            errors["mentees_per_mentor"] = _(
-                "A mentor may have at most %(cap)d active pairs across all programs, so they could never take %(n)d mentees here: "
-                "lower this to %(cap)d or raise the cap."
+            errors["mentees_per_mentor"] = ngettext(
+                "A mentor may have at most %(cap)d active pair across all programs, so they could never take %(n)d mentees here: lower this to %(cap)d or raise the cap.",
+                "A mentor may have at most %(cap)d active pairs across all programs, so they could never take %(n)d mentees here: lower this to %(cap)d or raise the cap.",
+                self.max_active_pairs_per_mentor,
             ) % {"cap": self.max_active_pairs_per_mentor, "n": self.mentees_per_mentor}
         weights = self.pairing_weights or {}
         unknown = set(weights) - set(DEFAULT_WEIGHTS)

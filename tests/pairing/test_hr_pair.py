@@ -131,6 +131,10 @@ def test_check_in_mails_both_once_a_day(pair, hr_client, hr_user, deliver_outbox
     for message in mail.outbox:
         assert "How are the sessions going?" in message.body and f"/pairs/{pair.pk}/" in message.body
         assert hr_user.get_full_name() in message.body
+        assert message.reply_to == [hr_user.email] or message.extra_headers.get("Reply-To") == hr_user.email  # replies reach HR
+    page = body(hr_client.get(page_url(pair)))
+    assert "the next can go from" in page and "Send a check-in" not in page  # no form to type into for nothing
+    assert "Check-in sent to the pair" in page
 
     mail.outbox.clear()
     twice = hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": "Again"}, follow=True)
@@ -186,9 +190,12 @@ def test_pairs_list_finds_by_name_filters_by_state_and_pages(hr_client, hr_user)
     assert quiet.count('<tr id="pair-') == 1 and "Zelda Quintero" in quiet and "Quiet for 60 days" in quiet
     assert body(hr_client.get(url, {"show": "paused"})).count('<tr id="pair-') == 1
     assert body(hr_client.get(url, {"show": "ended"})).count('<tr id="pair-') == 1
-    assert "No pair matches" in body(hr_client.get(url, {"q": "nobody-by-this-name"}))
-    # An unknown filter is ignored, not an error.
-    assert hr_client.get(url, {"show": "<script>"}).status_code == 200
+    assert "No pair matches that name" in body(hr_client.get(url, {"q": "nobody-by-this-name"}))
+    # An unknown filter is ignored, not an error, and does not drop the search beside it.
+    odd = body(hr_client.get(url, {"show": "<script>", "q": "quintero"}))
+    assert odd.count('<tr id="pair-') == 1 and "Zelda Quintero" in odd
+    # HR does not end a pair 'because a participant withdrew': that is the withdrawal's own record.
+    assert 'value="withdrawal"' not in first and 'value="not_a_fit"' in first
 
 
 def test_erasure_blanks_the_pause_note(pair, hr_user):
@@ -216,3 +223,9 @@ def test_a_resumed_pair_is_not_quiet_for_the_time_it_was_on_hold(pair, hr_user):
     later = timezone.now() + datetime.timedelta(days=pair.program.stuck_after_days + 1)
     reminders.reminders_sweep(now=later)
     assert Reminder.objects.filter(kind="pair_stuck").exists()
+
+
+def test_hr_cannot_end_a_pair_as_a_withdrawal(pair, hr_client):
+    hr_client.post(reverse("pair_end", args=[pair.program.slug, pair.pk]), {"reason": "withdrawal"})
+    pair.refresh_from_db()
+    assert pair.status == "active"

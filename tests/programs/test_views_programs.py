@@ -644,6 +644,6 @@ def test_level_rules_no_pair_in_the_directory_can_meet_are_refused(hr_client):
 def test_a_capacity_the_cross_program_cap_would_never_allow_is_refused(hr_client):
     response = hr_client.post(reverse("program_create"), program_data(mentees_per_mentor=3, max_active_pairs_per_mentor=1))
     assert response.status_code == 200
-    assert "could never take 3 mentees here: lower this to 1 or raise the cap" in response.context["form"].errors["mentees_per_mentor"][0]
+    assert "at most 1 active pair across all programs, so they could never take 3 mentees here: lower this to 1 or raise the cap" in response.context["form"].errors["mentees_per_mentor"][0]
     assert not Program.objects.exists()
     assert hr_client.post(reverse("program_create"), program_data(mentees_per_mentor=2, max_active_pairs_per_mentor=2)).status_code == 302
