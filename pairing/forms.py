@@ -4,7 +4,6 @@ from django import forms
 from django.db.models import QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from programs.models import Enrollment
@@ -26,8 +25,12 @@ class LongSelect(forms.Select):
         widget = self.get_context(name, value, attrs)["widget"]
         options = format_html_join(
             "\n",
-            '<option value="{}"{}>{}</option>',
-            ((option["value"], mark_safe(" selected") if option["selected"] else "", option["label"]) for _group, group, _index in widget["optgroups"] for option in group),
+            "{}",
+            (
+                (format_html('<option value="{}" selected>{}</option>' if option["selected"] else '<option value="{}">{}</option>', option["value"], option["label"]),)
+                for _group, group, _index in widget["optgroups"]
+                for option in group
+            ),
         )
         return format_html('<select name="{}"{}>\n{}\n</select>', widget["name"], flatatt(widget["attrs"]), options)
 

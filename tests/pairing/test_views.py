@@ -868,3 +868,9 @@ def test_edits_return_to_the_review_view_hr_was_in(program, hr_user, hr_client, 
     response = hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), {"show": "lowest"})
     assert response["Location"] == url("match_run_review", program, run.pk) + "?show=lowest"
     assert hr_client.post(url("proposal_unpair", program, run.pk, pair.pk), {"show": "<x>"})["Location"] == url("match_run_review", program, run.pk)
+
+
+def test_names_in_the_choosers_are_escaped(program, hr_client):
+    mentor(program, first_name="<script>alert(1)</script>")
+    body = text(hr_client.get(url("pairing_home", program)))
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
