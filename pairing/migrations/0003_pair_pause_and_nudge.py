@@ -12,6 +12,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='pair',
+            name='resumed_at',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='pair',
             name='nudged_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
