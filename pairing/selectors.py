@@ -117,11 +117,14 @@ def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]
 
 
 def pool_counts(*, program: Program) -> dict:
-    """Approved mentors and mentees, and how many mentees have no live pair yet (one query)."""
-    return program.enrollments.filter(status=Enrollment.Status.APPROVED).aggregate(
-        mentors=Count("id", filter=Q(role="mentor")),
-        mentees=Count("id", filter=Q(role="mentee")),
-        unpaired_mentees=Count("id", filter=~Exists(Pair.objects.filter(mentee=OuterRef("pk"), status__in=LIVE)) & Q(role="mentee")),
+    """Approved mentors and mentees, how many mentees have no live pair yet, and how many
+    applications wait for HR's review (late joiners, once enrollment has closed); one query."""
+    approved = Q(status=Enrollment.Status.APPROVED)
+    return program.enrollments.filter(status__in=(Enrollment.Status.APPROVED, Enrollment.Status.APPLIED)).aggregate(
+        mentors=Count("id", filter=approved & Q(role="mentor")),
+        mentees=Count("id", filter=approved & Q(role="mentee")),
+        unpaired_mentees=Count("id", filter=approved & ~Exists(Pair.objects.filter(mentee=OuterRef("pk"), status__in=LIVE)) & Q(role="mentee")),
+        waiting_review=Count("id", filter=Q(status=Enrollment.Status.APPLIED)),
     )
 
 

@@ -265,8 +265,36 @@ class InviteForm(forms.Form):
         help_text=gettext_lazy("Added to the invitation email."),
     )
 
+    apply_by = forms.DateField(
+        label=gettext_lazy("Last day to apply"),
+        required=False,
+        widget=forms.DateInput(**DATE_WIDGET),
+        help_text=gettext_lazy("Enrollment has closed: people invited now apply by this day. Once you approve them, a re-match pairs them from the remaining pool."),
+    )
+
+    def __init__(self, *args, program=None, late: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.program, self.late = program, late
+        if late:
+            from .services import late_apply_by_default
+
+            self.fields["apply_by"].required = True
+            self.fields["apply_by"].initial = late_apply_by_default(program)
+            self.fields["apply_by"].error_messages["required"] = _("Choose the last day to apply.")
+        else:
+            del self.fields["apply_by"]
+
     def clean_emails(self):
         return split_emails(self.cleaned_data["emails"])
+
+    def clean_apply_by(self):
+        from .services import late_apply_by_problems
+
+        day = self.cleaned_data.get("apply_by")
+        problems = late_apply_by_problems(self.program, day)
+        if problems:
+            raise ValidationError(problems[0])
+        return day
 
     def clean(self):
         cleaned = super().clean()

@@ -254,6 +254,9 @@ class Enrollment(models.Model):
 
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     invited_at = models.DateTimeField(null=True, blank=True)
+    # Set on invitations sent after enrollment closed (the program matching or running): the
+    # last day this person may apply. Invitations sent during enrollment follow its window.
+    apply_by = models.DateField(_("apply by"), null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -273,6 +276,23 @@ class Enrollment(models.Model):
 
     def __str__(self):
         return f"{self.employee} — {self.get_role_display()} in {self.program}"
+
+    def late_window_open(self, on: datetime.date | None = None) -> bool:
+        """Whether a late invitation (sent after enrollment closed) lets this person apply, or
+        change their application, on this day: until its apply_by and while the program is
+        matching or running."""
+        on = on or timezone.localdate()
+        return (
+            self.apply_by is not None
+            and self.status in (self.Status.INVITED, self.Status.APPLIED)
+            and self.program.status in (Program.Status.MATCHING, Program.Status.ACTIVE)
+            and on <= self.apply_by
+            and on < self.program.ends_on
+        )
+
+    @property
+    def late_window(self) -> bool:  # for templates
+        return self.late_window_open()
 
 
 class EnrollmentTopic(models.Model):

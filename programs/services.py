@@ -395,16 +395,61 @@ def resource_remove(*, resource: Resource, by) -> None:
 # --- Eligibility -----------------------------------------------------------------------------
 
 
-def eligibility_problems(*, program: Program, employee: Employee, role: str, on: datetime.date | None = None, check_window: bool = True) -> list[str]:
-    """Why this person cannot apply for this role now, in words they can act on."""
+# Late joiners: while a program is matching or running, HR can still invite people; each
+# late invitation carries its own last day to apply (Enrollment.apply_by), and once HR approves
+# the application the next re-match pairs them from the remaining pool.
+LATE_JOIN_STATUSES = (S.MATCHING, S.ACTIVE)
+LATE_APPLY_DAYS = 14  # the default window of a late invitation
+LATE_WINDOW_STATUSES = (Enrollment.Status.INVITED, Enrollment.Status.APPLIED)
+
+
+def late_join_problems(program: Program, *, on: datetime.date | None = None) -> list[str]:
+    """Why HR cannot invite late joiners to this program now (empty: they can)."""
+    on = on or today()
+    if program.is_archived:
+        return [_("This program is archived and read-only.")]
+    if program.status not in LATE_JOIN_STATUSES:
+        if program.status == S.COMPLETED:
+            return [_("This program is completed: it takes no new people.")]
+        return [_("Open enrollment before inviting people.")]
+    if program.ends_on <= on:
+        return [_("The program ends on %(day)s: it is too late to join.") % {"day": date_format(program.ends_on)}]
+    return []
+
+
+def late_apply_by_default(program: Program, *, on: datetime.date | None = None) -> datetime.date:
+    on = on or today()
+    return max(on, min(on + datetime.timedelta(days=LATE_APPLY_DAYS), program.ends_on - datetime.timedelta(days=1)))
+
+
+def late_window_open(*, program: Program, enrollment: Enrollment | None, on: datetime.date | None = None) -> bool:
+    """Whether a late invitation lets this person apply (or edit their application) today."""
+    if enrollment is None:
+        return False
+    if enrollment.program_id == program.pk:
+        enrollment.program = program  # the caller's copy, fresh from its own (locked) query
+    return enrollment.late_window_open(on or today())
+
+
+def eligibility_problems(
+    *, program: Program, employee: Employee, role: str, on: datetime.date | None = None, check_window: bool = True, enrollment: Enrollment | None = None
+) -> list[str]:
+    """Why this person cannot apply for this role now, in words they can act on.
+
+    `enrollment` is their place in the program if they have one: a late invitation opens its
+    own window after enrollment has closed."""
     on = on or today()
     problems = []
     if program.is_archived:
         return [_("This program is archived.")]
     if not employee.is_current:
         problems.append(_("%(name)s has left the company.") % {"name": employee.full_name})
-    if check_window:
-        if program.status != S.ENROLLMENT_OPEN:
+    if check_window and not late_window_open(program=program, enrollment=enrollment, on=on):
+        if enrollment is not None and enrollment.apply_by is not None and enrollment.status in LATE_WINDOW_STATUSES and program.status in LATE_JOIN_STATUSES:
+            problems.append(
+                _("Your invitation to join was open until %(day)s. Ask HR if you would still like to join.") % {"day": date_format(min(enrollment.apply_by, program.ends_on))}
+            )
+        elif program.status != S.ENROLLMENT_OPEN:
             problems.append(_("Enrollment for this program is not open (the program is %(status)s).") % {"status": program.get_status_display().lower()})
         elif on < program.enrollment_opens_on:
             problems.append(_("Enrollment opens on %(day)s.") % {"day": date_format(program.enrollment_opens_on)})
@@ -444,46 +489,104 @@ class InviteResult:
     invited: list[Employee] = field(default_factory=list)
     skipped: list[tuple[Employee, str]] = field(default_factory=list)
     unknown_emails: list[str] = field(default_factory=list)
+    # Late invitations only: people whose unanswered invitation was sent again with the new date.
+    renewed: list[Employee] = field(default_factory=list)
+    apply_by: datetime.date | None = None
+
+
+def late_apply_by_problems(program: Program, apply_by: datetime.date | None, *, on: datetime.date | None = None) -> list[str]:
+    on = on or today()
+    if apply_by is None:
+        return [_("Choose the last day to apply.")]
+    if apply_by < on:
+        return [_("The last day to apply cannot be in the past.")]
+    if apply_by >= program.ends_on:
+        return [_("The last day to apply must be before the program ends on %(day)s.") % {"day": date_format(program.ends_on)}]
+    return []
+
+
+@dataclass
+class InvitePlan:
+    # (person, their unanswered invitation to send again with a new date, or None)
+    invitable: list[tuple[Employee, Enrollment | None]] = field(default_factory=list)
+    skipped: list[tuple[Employee, str]] = field(default_factory=list)
+
+
+def invite_plan(*, program: Program, employees, role: str, lock: bool = False) -> InvitePlan:
+    """Who an invitation would reach, and why the others are skipped: what the preview shows
+    and what enrollment_invite() does. A late invitation (enrollment closed) goes again to
+    someone who has not answered an earlier one, with its new date."""
+    late = program.status != S.ENROLLMENT_OPEN
+    plan = InvitePlan()
+    employees = list({e.pk: e for e in employees}.values())
+    existing_qs = Enrollment.objects.filter(program=program, employee__in=employees)
+    already = {e.employee_id: e for e in (existing_qs.select_for_update() if lock else existing_qs)}
+    for employee in employees:
+        existing = already.get(employee.pk)
+        if existing is not None and not (late and existing.status == Enrollment.Status.INVITED):
+            plan.skipped.append((employee, _("already in this program")))
+            continue
+        problems = eligibility_problems(program=program, employee=employee, role=role, check_window=False)
+        if problems:
+            plan.skipped.append((employee, problems[0]))
+        else:
+            plan.invitable.append((employee, existing))
+    return plan
 
 
 @transaction.atomic
-def enrollment_invite(*, program: Program, employees, role: str, by, message: str = "", unknown_emails=()) -> InviteResult:
-    """Invite people as mentor or mentee; each gets an email (through the outbox)."""
+def enrollment_invite(
+    *, program: Program, employees, role: str, by, message: str = "", unknown_emails=(), apply_by: datetime.date | None = None
+) -> InviteResult:
+    """Invite people as mentor or mentee; each gets an email (through the outbox).
+
+    While enrollment is open they apply within its window. Once it has closed (the program
+    matching or running), an invitation is a late one: it needs `apply_by`, the last day to
+    apply, and an unanswered invitation is sent again with that date."""
     _require_hr(by)
     program = Program.objects.select_for_update().get(pk=program.pk)
     prefetch_related_objects([program], "departments")  # eligibility reads them per person
     _require_editable(program)
-    if program.status != S.ENROLLMENT_OPEN:
-        raise ProgramError(_("Open enrollment before inviting people."))
-    result = InviteResult(unknown_emails=list(unknown_emails))
-    employees = list({e.pk: e for e in employees}.values())
-    already = set(Enrollment.objects.filter(program=program, employee__in=employees).values_list("employee_id", flat=True))
-    now = timezone.now()
-    to_create = []
-    for employee in employees:
-        if employee.pk in already:
-            result.skipped.append((employee, _("already in this program")))
-            continue
-        problems = eligibility_problems(program=program, employee=employee, role=role, check_window=False)
+    late = program.status != S.ENROLLMENT_OPEN
+    if late:
+        problems = late_join_problems(program) or late_apply_by_problems(program, apply_by)
         if problems:
-            result.skipped.append((employee, problems[0]))
-            continue
-        to_create.append(Enrollment(program=program, employee=employee, role=role, status=Enrollment.Status.INVITED, invited_by=by, invited_at=now, time_zone=employee.time_zone))
+            raise ProgramError(problems[0])
+    else:
+        apply_by = None
+    result = InviteResult(unknown_emails=list(unknown_emails), apply_by=apply_by)
+    plan = invite_plan(program=program, employees=employees, role=role, lock=True)
+    result.skipped = plan.skipped
+    now = timezone.now()
+    to_create, to_renew = [], []
+    for employee, existing in plan.invitable:
+        if existing is not None:
+            existing.role, existing.apply_by, existing.invited_by, existing.invited_at = role, apply_by, by, now
+            to_renew.append(existing)
+            result.renewed.append(employee)
+        else:
+            to_create.append(
+                Enrollment(program=program, employee=employee, role=role, status=Enrollment.Status.INVITED, invited_by=by, invited_at=now, apply_by=apply_by, time_zone=employee.time_zone)
+            )
         result.invited.append(employee)
     Enrollment.objects.bulk_create(to_create)
-    if to_create:
+    Enrollment.objects.bulk_update(to_renew, ["role", "apply_by", "invited_by", "invited_at"])
+    if result.invited:
         # Ids and counts only: the personal message is free text and stays out of the log.
         invited_ids = list(Enrollment.objects.filter(program=program, employee__in=result.invited).order_by("pk").values_list("pk", flat=True))
+        after = {"role": role, "enrollments": invited_ids, "skipped": len(result.skipped), "unknown_emails": len(result.unknown_emails)}
+        if late:
+            after.update(apply_by=apply_by.isoformat(), renewed=len(to_renew))
         audit_record(
             action=AuditEvent.Action.ENROLLMENTS_INVITED,
             target=program,
             actor=by,
-            summary=_plural(len(to_create), "person invited", "people invited") + f" as {role}",
-            after={"role": role, "enrollments": invited_ids, "skipped": len(result.skipped), "unknown_emails": len(result.unknown_emails)},
+            summary=_plural(len(result.invited), "person invited", "people invited") + f" as {role}" + (f" (late, apply by {apply_by.isoformat()})" if late else ""),
+            after=after,
         )
     apply_url = _absolute("program_apply", program.slug)
     for employee in result.invited:
-        _send(to=employee, template="invitation", context={"program": program, "role": Role(role).label.lower(), "message": message, "apply_url": apply_url})
+        _send(to=employee, template="invitation", context={"program": program, "role": Role(role).label.lower(), "message": message, "apply_url": apply_url, "apply_by": apply_by})
     return result
 
 
@@ -513,7 +616,8 @@ OPEN_STATUSES = (Enrollment.Status.APPLIED, Enrollment.Status.APPROVED, Enrollme
 def enrollment_apply(*, program: Program, employee: Employee, application: Application) -> Enrollment:
     """Create or update this person's application. A double submit yields one enrollment."""
     program = Program.objects.get(pk=program.pk)
-    problems = eligibility_problems(program=program, employee=employee, role=application.role)
+    existing = Enrollment.objects.select_for_update().filter(program=program, employee=employee).first()
+    problems = eligibility_problems(program=program, employee=employee, role=application.role, enrollment=existing)
     if problems:
         raise ProgramError(" ".join(problems))
     topic_ids = set(program.topics.values_list("id", flat=True))
@@ -527,7 +631,6 @@ def enrollment_apply(*, program: Program, employee: Employee, application: Appli
     if any(other.pk == employee.pk for other in application.not_with):
         raise ProgramError(_("You cannot list yourself under 'please not with'."))
 
-    existing = Enrollment.objects.select_for_update().filter(program=program, employee=employee).first()
     if existing is None and not program.self_enrollment:
         raise ProgramError(_("This program is by invitation only."))
     if existing is not None:

@@ -267,24 +267,16 @@ def _people_to_invite(form: InviteForm) -> tuple[list[Employee], list[str]]:
 
 
 def _invite_preview(program: Program, people: list[Employee], role: str) -> dict:
-    already = set(program.enrollments.filter(employee__in=people).values_list("employee_id", flat=True))
-    invitable, skipped = [], []
-    for employee in people:
-        if employee.pk in already:
-            skipped.append((employee, _("already in this program")))
-            continue
-        problems = services.eligibility_problems(program=program, employee=employee, role=role, check_window=False)
-        if problems:
-            skipped.append((employee, problems[0]))
-        else:
-            invitable.append(employee)
-    return {"invitable": invitable, "skipped": skipped}
+    plan = services.invite_plan(program=program, employees=people, role=role)
+    return {"invitable": [e for e, _existing in plan.invitable], "renewed": [e for e, existing in plan.invitable if existing is not None], "skipped": plan.skipped}
 
 
 @hr_required
 def program_invite(request, pk: int):
     program = get_object_or_404(Program.objects.prefetch_related("departments"), pk=pk)
-    form = InviteForm(request.POST or None)
+    late = program.status != Program.Status.ENROLLMENT_OPEN
+    refusal = services.late_join_problems(program) if late else []
+    form = InviteForm(request.POST or None, program=program, late=late)
     preview = None
     unknown = []
     if request.method == "POST" and form.is_valid():
@@ -295,7 +287,8 @@ def program_invite(request, pk: int):
         else:
             try:
                 result = services.enrollment_invite(
-                    program=program, employees=people, role=role, by=request.user, message=form.cleaned_data["message"], unknown_emails=unknown
+                    program=program, employees=people, role=role, by=request.user, message=form.cleaned_data["message"], unknown_emails=unknown,
+                    apply_by=form.cleaned_data.get("apply_by"),
                 )
             except ProgramError as exc:
                 messages.error(request, str(exc))
@@ -308,7 +301,7 @@ def program_invite(request, pk: int):
     return render(
         request,
         "programs/program_invite.html",
-        {"program": program, "form": form, "preview": preview, "unknown": unknown, "can_invite": program.status == Program.Status.ENROLLMENT_OPEN},
+        {"program": program, "form": form, "preview": preview, "unknown": unknown, "can_invite": not refusal, "refusal": refusal[0] if refusal else "", "late": late},
     )
 
 
@@ -494,9 +487,10 @@ def program_apply(request, slug: str):
         else:
             return render(request, "programs/apply_role.html", {"program": program, "roles": [(r, Role(r).label) for r in roles]})
 
-    problems = services.eligibility_problems(program=program, employee=employee, role=role)
+    problems = services.eligibility_problems(program=program, employee=employee, role=role, enrollment=enrollment)
     if problems:
         return _blocked(request, program, heading=_("You cannot apply to this program"), problems=problems, enrollment=enrollment)
+    late = services.late_window_open(program=program, enrollment=enrollment)
 
     form = ApplicationForm(
         request.POST or None, program=program, role=role, employee=employee, initial=ApplicationForm.initial_for(employee=employee, enrollment=enrollment)
@@ -510,6 +504,12 @@ def program_apply(request, slug: str):
         else:
             if editing:
                 messages.success(request, _("Your application to %(name)s was updated.") % {"name": program.name})
+            elif late:
+                messages.success(
+                    request,
+                    _("Thank you! Your application to %(name)s is in. Once HR approves it, you are paired in the next round and get an email.")
+                    % {"name": program.name},
+                )
             else:
                 messages.success(
                     request,
@@ -522,7 +522,7 @@ def program_apply(request, slug: str):
         "programs/apply.html",
         {
             "program": program, "form": form, "role": role, "role_label": Role(role).label, "enrollment": enrollment, "editing": editing,
-            "invited": enrollment is not None and enrollment.status == ES.INVITED, "zone_aliases": zone_aliases(),
+            "invited": enrollment is not None and enrollment.status == ES.INVITED, "zone_aliases": zone_aliases(), "late": late,
         },
     )
 

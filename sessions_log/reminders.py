@@ -417,8 +417,11 @@ def _baseline(program: Program, occurrence: str, now) -> Iterator[list[_Due]]:
 
 
 def _enrollment(now, programs: _Programs) -> Iterator[list[_Due]]:
-    """Invited and not answered: enrollment closing in three days, or invited five days ago."""
+    """Invited and not answered: enrollment closing in three days, or invited five days ago.
+    A late invitation (sent after enrollment closed, with its own last day) is reminded once,
+    five days after it was sent or two days before its last day, whichever comes first."""
     today = timezone.localdate(now)
+    yield from _late_invitations(now, programs)
     open_programs = {p["id"]: p for p in programs.rows if p["status"] == Program.Status.ENROLLMENT_OPEN}
     if not open_programs:
         return
@@ -435,6 +438,24 @@ def _enrollment(now, programs: _Programs) -> Iterator[list[_Due]]:
     )
     for chunk in _chunks(unanswered_rows.values_list("pk", "program_id", "employee_id")):
         yield [_Due(_key(K.INVITATION_UNANSWERED, f"enrollment-{pk}", person), K.INVITATION_UNANSWERED, person, program_id) for pk, program_id, person in chunk]
+
+
+def _late_invitations(now, programs: _Programs) -> Iterator[list[_Due]]:
+    today = timezone.localdate(now)
+    late = [p["id"] for p in programs.rows if p["status"] in (Program.Status.MATCHING, Program.Status.ACTIVE) and _enabled(p["reminders"], K.INVITATION_UNANSWERED)]
+    if not late:
+        return
+    rows = (
+        Enrollment.objects.filter(program_id__in=late, status=Enrollment.Status.INVITED, apply_by__gte=today, program__ends_on__gt=today)
+        .filter(Q(invited_at__lte=now - datetime.timedelta(days=5)) | Q(apply_by__lte=today + datetime.timedelta(days=2)))
+        .filter(_staying("employee"))
+        .exclude(_recorded(K.INVITATION_UNANSWERED, "enrollment-", OuterRef("pk"), recipient="employee_id"))
+    )
+    for chunk in _chunks(rows.values_list("pk", "program_id", "employee_id", "apply_by")):
+        yield [
+            _Due(_key(K.INVITATION_UNANSWERED, f"enrollment-{pk}", person), K.INVITATION_UNANSWERED, person, program_id, context={"apply_by": apply_by.isoformat()})
+            for pk, program_id, person, apply_by in chunk
+        ]
 
 
 def _actions(now, programs: _Programs) -> Iterator[list[_Due]]:
@@ -508,6 +529,9 @@ def _render(reminder: Reminder):
     survey_closes = None
     if reminder.kind == K.SURVEY and program is not None and (window := survey_window(program, reminder.context.get("survey", ""))):
         survey_closes = window[1]  # said in the mail: which survey, open until when
+    apply_by = None
+    if reminder.kind == K.INVITATION_UNANSWERED and reminder.context.get("apply_by"):
+        apply_by = datetime.date.fromisoformat(reminder.context["apply_by"])  # a late invitation's last day
     context = {
         "survey_closes": survey_closes,
         "reminder": reminder,
@@ -522,6 +546,7 @@ def _render(reminder: Reminder):
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": settings.SITE_URL + reverse("reminder_preferences"),
         **reminder.context,
+        "apply_by": apply_by,
     }
     subject = SUBJECTS[reminder.kind] % {
         "partner": partner.full_name if partner else "",
@@ -664,7 +689,9 @@ def _done_since(rows: list[Reminder], now) -> set[int]:
 
         drop(K.SURVEY, enrollments, owed)
     if invited := by_kind.get(K.INVITATION_UNANSWERED):
-        drop(K.INVITATION_UNANSWERED, {pk: True for pk in Enrollment.objects.filter(pk__in=invited, status=Enrollment.Status.INVITED).values_list("pk", flat=True)}, lambda r, row: True)
+        today = timezone.localdate(now)
+        owed = Enrollment.objects.filter(pk__in=invited, status=Enrollment.Status.INVITED).filter(Q(apply_by__isnull=True) | Q(apply_by__gte=today))
+        drop(K.INVITATION_UNANSWERED, {pk: True for pk in owed.values_list("pk", flat=True)}, lambda r, row: True)
     if closing := by_kind.get(K.ENROLLMENT_CLOSING):
         still = set(
             Enrollment.objects.filter(program_id__in=closing, program__status=Program.Status.ENROLLMENT_OPEN, status=Enrollment.Status.INVITED).values_list("program_id", "employee_id")

@@ -61,7 +61,7 @@ def test_program_pairs_leave_out_proposals_and_list_live_pairs_first(program, ru
 def test_pool_counts(program, run_now, hr_user):
     mentor(program), mentee(program), mentee(program, level=3)
     EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPLIED)
-    assert selectors.pool_counts(program=program) == {"mentors": 1, "mentees": 2, "unpaired_mentees": 2}
+    assert selectors.pool_counts(program=program) == {"mentors": 1, "mentees": 2, "unpaired_mentees": 2, "waiting_review": 1}
     services.match_run_publish(run=run_now(program), by=hr_user)
     assert selectors.pool_counts(program=program)["unpaired_mentees"] == 1
 

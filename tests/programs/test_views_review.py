@@ -120,7 +120,7 @@ def test_invite_refused_unless_enrollment_is_open(hr_client):
     program = ProgramFactory(status=Program.Status.DRAFT)
     EmployeeFactory(level=2, email="early@acme.example")
     page = hr_client.get(reverse("program_invite", args=[program.pk])).content.decode()
-    assert "Invitations can only be sent while enrollment is open" in page
+    assert "Invitations can be sent while enrollment is open, and to late joiners" in page
     response = invite(hr_client, program, emails="early@acme.example")
     assert "Open enrollment before inviting people." in response.content.decode()
     assert not program.enrollments.exists()

@@ -1,0 +1,276 @@
+"""Late joiners: HR invites people after enrollment closed, they apply by a day HR chose, and a
+re-match pairs them from the remaining pool without touching live pairs."""
+
+import datetime
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from mentoring.models import AuditEvent
+from pairing import services as pairing_services
+from pairing.models import Pair
+from programs import services
+from programs.models import Enrollment, Program
+from programs.services import ProgramError
+from sessions_log import reminders
+from sessions_log.models import Reminder
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, make_person
+from tests.pairing.helpers import mentee, mentor, run_now
+
+pytestmark = pytest.mark.django_db
+ES = Enrollment.Status
+S = Program.Status
+TODAY = timezone.localdate
+
+
+def days(n):
+    return TODAY() + datetime.timedelta(days=n)
+
+
+def running(**fields):
+    """A program well under way: enrollment closed weeks ago, started, ending in months."""
+    values = dict(
+        status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(150), min_score=0, self_enrollment=False
+    )
+    values.update(fields)
+    return ProgramFactory(**values)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def application(program, **overrides) -> dict:
+    first = program.topics.order_by("name").first()
+    data = {f"topic_{first.pk}": 2, "interests": "chess", "languages": "English", "availability": ["mon-08", "wed-14"], "time_zone": "Europe/Paris", "motivation": "", "not_with": ""}
+    data.update(overrides)
+    return data
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+# --- the service ---------------------------------------------------------------------------------
+
+
+def test_a_late_invitation_opens_a_window_until_the_day_hr_chose(hr_user, deliver_outbox):
+    program = running()
+    junior = EmployeeFactory(level=2)
+    result = services.enrollment_invite(program=program, employees=[junior], role="mentor", by=hr_user, apply_by=days(10))
+    assert [e.pk for e in result.invited] == [junior.pk] and result.apply_by == days(10)
+    enrollment = Enrollment.objects.get(program=program, employee=junior)
+    assert (enrollment.status, enrollment.apply_by) == (ES.INVITED, days(10))
+
+    deliver_outbox()
+    assert [m.to for m in mail.outbox] == [[junior.email]]
+    assert f"apply by {date_format(days(10))}" in mail.outbox[0].body and "Enrollment is open until" not in mail.outbox[0].body
+
+    assert services.eligibility_problems(program=program, employee=junior, role="mentor", enrollment=enrollment) == []
+    assert services.eligibility_problems(program=program, employee=junior, role="mentor", enrollment=enrollment, on=days(10)) == []
+    late = services.eligibility_problems(program=program, employee=junior, role="mentor", enrollment=enrollment, on=days(11))
+    assert late == [f"Your invitation to join was open until {date_format(days(10))}. Ask HR if you would still like to join."]
+
+
+def test_a_late_invitation_needs_a_last_day_before_the_program_ends(hr_user):
+    program = running(ends_on=days(30))
+    junior = EmployeeFactory(level=2)
+    for apply_by, message in ((None, "Choose the last day to apply."), (days(-1), "cannot be in the past"), (days(30), "must be before the program ends")):
+        with pytest.raises(ProgramError, match=message):
+            services.enrollment_invite(program=program, employees=[junior], role="mentor", by=hr_user, apply_by=apply_by)
+    assert not program.enrollments.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "ends_in", "message"),
+    [(S.DRAFT, 150, "Open enrollment before inviting people."), (S.COMPLETED, 150, "it takes no new people"), (S.ACTIVE, 0, "too late to join")],
+)
+def test_no_late_invitations_before_enrollment_or_once_the_program_is_over(hr_user, status, ends_in, message):
+    program = running(status=status, ends_on=days(ends_in))
+    with pytest.raises(ProgramError, match=message):
+        services.enrollment_invite(program=program, employees=[EmployeeFactory(level=2)], role="mentor", by=hr_user, apply_by=days(-1 + max(ends_in, 1)))
+    assert not program.enrollments.exists()
+
+
+def test_only_a_late_invitation_opens_the_window(hr_user):
+    """Self-enrollment and invitations from enrollment time stay closed once enrollment has."""
+    program = running(self_enrollment=True)
+    first = program.topics.first()
+    stranger = EmployeeFactory(level=2)
+    with pytest.raises(ProgramError, match="Enrollment for this program is not open"):
+        services.enrollment_apply(program=program, employee=stranger, application=services.Application(role="mentor", topic_levels={first.pk: 4}))
+    old_invite = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, employee=EmployeeFactory(level=2))
+    with pytest.raises(ProgramError, match="Enrollment for this program is not open"):
+        services.enrollment_apply(program=program, employee=old_invite.employee, application=services.Application(role="mentor", topic_levels={first.pk: 4}))
+
+    # HR invites the same person again, late: the invitation is renewed with its date, and works.
+    result = services.enrollment_invite(program=program, employees=[old_invite.employee, stranger], role="mentor", by=hr_user, apply_by=days(7))
+    assert [e.pk for e in result.renewed] == [old_invite.employee.pk] and len(result.invited) == 2
+    services.enrollment_apply(program=program, employee=old_invite.employee, application=services.Application(role="mentor", topic_levels={first.pk: 4}))
+    old_invite.refresh_from_db()
+    assert old_invite.status == ES.APPLIED and old_invite.apply_by == days(7)
+
+
+def test_late_invitations_skip_people_already_in_and_are_audited(hr_user):
+    program = running()
+    applied = EnrollmentFactory(program=program, role="mentor", status=ES.APPLIED, employee=EmployeeFactory(level=2))
+    paired = mentor(program)
+    result = services.enrollment_invite(program=program, employees=[applied.employee, paired.employee], role="mentor", by=hr_user, apply_by=days(7))
+    assert result.invited == [] and {e.pk for e, why in result.skipped if why == "already in this program"} == {applied.employee_id, paired.employee_id}
+
+    newcomer = EmployeeFactory(level=2)
+    services.enrollment_invite(program=program, employees=[newcomer], role="mentor", by=hr_user, apply_by=days(7), message="Private words")
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.ENROLLMENTS_INVITED).latest("pk")
+    assert event.after["apply_by"] == days(7).isoformat() and "late" in event.summary
+    assert "Private words" not in str(event.after) + event.summary
+
+
+def test_a_late_joiner_is_paired_by_the_next_rematch_without_touching_live_pairs(hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    program = ProgramFactory(status=S.MATCHING, min_score=0)
+    mentor(program), mentee(program)
+    first_run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pairing_services.match_run_publish(run=first_run, by=hr_user)
+    live = Pair.objects.get()
+    spare_mentor = mentor(program)  # approved, nobody left to pair with
+    program.refresh_from_db()
+    assert program.status == S.ACTIVE
+
+    senior = EmployeeFactory(level=7)
+    services.enrollment_invite(program=program, employees=[senior], role="mentee", by=hr_user, apply_by=days(5))
+    topic = program.topics.first()
+    late = services.enrollment_apply(program=program, employee=senior, application=services.Application(role="mentee", topic_levels={topic.pk: 2}))
+    services.enrollments_decide(program=program, enrollment_ids=[late.pk], decision=ES.APPROVED, by=hr_user)
+
+    rematch = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert list(Pair.objects.filter(match_run=rematch).values_list("mentor_id", "mentee_id")) == [(spare_mentor.pk, late.pk)]
+    pairing_services.match_run_publish(run=rematch, by=hr_user)
+    live.refresh_from_db()
+    assert live.status == Pair.Status.ACTIVE and live.match_run == first_run
+    assert Pair.objects.get(mentee=late).status == Pair.Status.ACTIVE
+
+
+# --- HR's pages ----------------------------------------------------------------------------------
+
+
+def invite(client, program, **data):
+    return client.post(reverse("program_invite", args=[program.pk]), {"role": "mentor", "invite": "1", **data})
+
+
+def test_hr_invites_late_joiners_from_a_running_program(hr_client, deliver_outbox):
+    program = running(name="Digital habits")
+    junior = EmployeeFactory(level=2, email="late@acme.example", first_name="Lia", last_name="Late")
+    detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "Invite late joiners" in detail
+
+    page = hr_client.get(reverse("program_invite", args=[program.pk])).content.decode()
+    assert "people you invite now are late joiners" in page
+    assert f'value="{days(services.LATE_APPLY_DAYS).isoformat()}"' in page  # a default last day, two weeks out
+
+    missing = invite(hr_client, program, emails="late@acme.example")
+    assert missing.status_code == 200 and "Choose the last day to apply." in missing.content.decode()
+    assert "late@acme.example" in missing.content.decode()  # what was typed is kept
+    past = invite(hr_client, program, emails="late@acme.example", apply_by=days(-2).isoformat())
+    assert "The last day to apply cannot be in the past." in past.content.decode()
+    assert not program.enrollments.exists()
+
+    done = invite(hr_client, program, emails="late@acme.example", apply_by=days(9).isoformat())
+    body = done.content.decode()
+    assert "1 invitation sent." in messages_of(done) and "Lia Late" in body and "re-match the remaining pool" in body
+    assert Enrollment.objects.get(employee=junior).apply_by == days(9)
+    deliver_outbox()
+    assert "Digital habits" in mail.outbox[0].subject and f"apply by {date_format(days(9))}" in mail.outbox[0].body
+
+
+def test_the_preview_says_who_gets_an_earlier_invitation_again(hr_client):
+    program = running()
+    earlier = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, employee=EmployeeFactory(level=2, email="earlier@acme.example"))
+    response = hr_client.post(reverse("program_invite", args=[program.pk]), {"role": "mentor", "preview": "1", "emails": "earlier@acme.example", "apply_by": days(5).isoformat()})
+    body = response.content.decode()
+    assert "1 person would be invited." in body and "invited before: sent again" in body
+    earlier.refresh_from_db()
+    assert earlier.apply_by is None  # a preview writes nothing
+
+
+def test_the_pairing_page_points_to_late_joiners_and_waiting_applications(hr_client):
+    program = running()
+    EnrollmentFactory(program=program, role="mentee", status=ES.APPLIED)
+    page = hr_client.get(reverse("pairing_home", args=[program.slug])).content.decode()
+    assert "invite late joiners" in page and reverse("program_invite", args=[program.pk]) in page
+    assert "1 application is waiting for review" in page and reverse("program_review", args=[program.pk]) + "?status=applied" in page
+
+
+# --- the late joiner's side ----------------------------------------------------------------------
+
+
+def test_a_late_joiner_sees_the_invitation_applies_and_can_edit_until_the_day(hr_user):
+    program = running(name="Digital habits")
+    person = make_person(level=2)
+    services.enrollment_invite(program=program, employees=[person.employee], role="mentor", by=hr_user, apply_by=days(6))
+    client = client_for(person)
+
+    home = client.get(reverse("participant_home")).content.decode()
+    assert f"Apply by {date_format(days(6))}." in home and "Apply now" in home
+
+    form = client.get(reverse("program_apply", args=[program.slug])).content.decode()
+    assert f"apply by {date_format(days(6))}" in form
+    response = client.post(reverse("program_apply", args=[program.slug]), application(program))
+    assert response.status_code == 302
+    assert any("paired in the next round" in m for m in messages_of(response))
+    enrollment = Enrollment.objects.get(program=program, employee=person.employee)
+    assert enrollment.status == ES.APPLIED
+
+    home = client.get(reverse("participant_home")).content.decode()
+    assert f"You can change it until {date_format(days(6))}." in home and "Edit my application" in home
+
+
+def test_an_expired_late_invitation_says_so_and_takes_nothing(hr_user):
+    program = running()
+    person = make_person(level=2)
+    EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.INVITED, apply_by=days(-1))
+    client = client_for(person)
+    home = client.get(reverse("participant_home")).content.decode()
+    assert "enrollment has closed. Ask HR" in home and "Apply now" not in home
+    page = client.get(reverse("program_apply", args=[program.slug])).content.decode()
+    assert f"Your invitation to join was open until {date_format(days(-1))}." in page
+    client.post(reverse("program_apply", args=[program.slug]), application(program))
+    assert Enrollment.objects.get(employee=person.employee).status == ES.INVITED
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+def test_an_unanswered_late_invitation_is_reminded_once_before_its_last_day(deliver_outbox):
+    program = running()
+    now = timezone.now()
+    soon = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=1), apply_by=days(2))
+    fresh = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=1), apply_by=days(10))
+    week_old = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=6), apply_by=days(10))
+    EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=9), apply_by=days(-1))  # expired
+    EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=60))  # from enrollment time
+
+    reminders.reminders_sweep()
+    owed = set(Reminder.objects.filter(kind="invitation_unanswered").values_list("recipient_id", flat=True))
+    assert owed == {soon.employee_id, week_old.employee_id} and fresh.employee_id not in owed
+    assert reminders.reminders_sweep() == 0
+
+    reminders.reminders_send_due()
+    deliver_outbox()
+    to_soon = next(m for m in mail.outbox if m.to == [soon.employee.email])
+    assert f"open until {date_format(days(2))}" in to_soon.body and reverse("program_apply", args=[program.slug]) in to_soon.body
+
+
+def test_a_late_invitation_reminder_is_not_sent_once_the_day_has_passed():
+    program = running()
+    invited = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=timezone.now() - datetime.timedelta(days=6), apply_by=days(1))
+    reminders.reminders_sweep()
+    assert Reminder.objects.filter(kind="invitation_unanswered", recipient_id=invited.employee_id).exists()
+    Enrollment.objects.filter(pk=invited.pk).update(apply_by=days(-1))  # the sender ran late, after the last day
+    reminders.reminders_send_due()
+    assert Reminder.objects.get(kind="invitation_unanswered").status == "cancelled"
