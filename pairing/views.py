@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -294,6 +295,17 @@ def _review(program: Program, run: MatchRun, request=None, *, keep: dict | None 
     return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
+def _with_row_link(request, program: Program, run: MatchRun, text: str, pair: Pair):
+    """A success message that links to the changed pair's row: the page reloads at the top,
+    where the message is, and hundreds of rows may lie between it and the pair. "Something
+    to watch" may not list the new pair, so the link opens the full list there."""
+    show = request.POST.get("show")
+    url = reverse("match_run_review", args=[program.slug, run.pk])
+    if show == "lowest":
+        url += "?" + urlencode({"show": show})
+    return format_html('{} <a class="alert-link" href="{}#pair-{}">{}</a>', text, url, pair.pk, _("Show the pair"))
+
+
 def _listed_from(form, **objects):
     """Choosers whose options are rows the page has already loaded (the pool, for the manual
     pair; the proposed pairs the table shows, for the swap) list those instead of querying
@@ -333,7 +345,7 @@ def proposal_pair_manually(request, slug: str, run_id: int):
         done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
         if pair.left_alone:
             done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": engine.join_words(pair.left_alone)}
-        messages.success(request, done)
+        messages.success(request, _with_row_link(request, program, run, done, pair))
     return _review(program, run, request)
 
 
@@ -365,7 +377,7 @@ def proposal_swap(request, slug: str, run_id: int):
             done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score changes by %(change)s.") % names
         else:
             done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.") % names
-        messages.success(request, done)
+        messages.success(request, _with_row_link(request, program, run, done, a))
     return _review(program, run, request)
 
 

@@ -354,6 +354,23 @@ def test_manual_pair_replaces_the_mentees_pair(program, hr_user, hr_client, djan
     pair = Pair.objects.get(match_run=run)
     assert (pair.mentor, pair.source, pair.created_by) == (chosen, "manual", response.wsgi_request.user)
     assert "by HR" in text(response)
+    # The page reloads at the top, where the message is; the message links to the new row.
+    page = text(response)
+    assert f'href="{url("match_run_review", program, run.pk)}#pair-{pair.pk}">Show the pair</a>' in page and f'<tr id="pair-{pair.pk}"' in page
+
+
+def test_edit_messages_link_to_the_row_in_the_view_hr_was_in_and_escape_names(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program, first_name="<b>Bold</b>"), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    a, b = Pair.objects.filter(match_run=run).order_by("id")
+    response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk, "show": "lowest"}, follow=True)
+    page = text(response)
+    new_a = Pair.objects.get(match_run=run, mentor_id=a.mentor_id)
+    assert f'href="{url("match_run_review", program, run.pk)}?show=lowest#pair-{new_a.pk}">Show the pair</a>' in page
+    assert "&lt;b&gt;Bold&lt;/b&gt;" in page and "<b>Bold</b>" not in page
+    watch = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": new_a.pk, "pair_b": Pair.objects.get(match_run=run, mentor_id=b.mentor_id).pk, "show": "watch"}, follow=True)
+    back = Pair.objects.get(match_run=run, mentor_id=a.mentor_id)
+    assert f'href="{url("match_run_review", program, run.pk)}#pair-{back.pk}">Show the pair</a>' in text(watch)  # the full list: "watch" may not list it
 
 
 def test_manual_pair_with_someone_of_another_program_is_rejected(world, hr_client):
