@@ -20,6 +20,11 @@ One line per phase of that call, with wall time and queries:
   solve     engine.propose_pairs(): scoring, solving with certificate, explanations, reasons
   persist   services._store_proposal(): proposed pairs (bulk insert), the run's inputs/result
   total     the whole match_run_execute() call (claim and progress updates included)
+Then the last run is published the app's way:
+  publish   services.match_run_publish(), what HR's request waits for (pairs made live; the
+            emails too when the run has at most PAIRING_PUBLISH_SYNC_MAX_PAIRS pairs)
+  announce  services.match_run_announce(), the Celery task writing both sides' emails and
+            the not-paired ones to the outbox, for a larger run
 """
 
 from __future__ import annotations
@@ -238,6 +243,16 @@ def main() -> None:
                 extra = f" pairs_stored={stored:,}"
             line(label, f"{seconds:.2f}s queries={n}{extra}")
         line("total", f"{total:.2f}s queries={queries} match_rate={run.stats['match_rate']} under_a_minute={'yes' if total < 60 else 'NO'}")
+
+    from mentoring.models import OutboxMessage
+
+    with connection.execute_wrapper(counter):
+        q0, t0 = counter.count, time.perf_counter()
+        published = services.match_run_publish(run=run, by=hr)
+        line("publish", f"{time.perf_counter() - t0:.2f}s queries={counter.count - q0} pairs={published:,} emails_in_request={OutboxMessage.objects.count():,}")
+        q0, t0 = counter.count, time.perf_counter()
+        written = services.match_run_announce(run_id=run.pk)
+        line("announce", f"{time.perf_counter() - t0:.2f}s queries={counter.count - q0} emails={written:,} (Celery task, after the request)")
 
 
 if __name__ == "__main__":

@@ -297,6 +297,9 @@ STORAGES = {
 # Match runs for pools up to this size are solved in the request (well under a second);
 # larger ones go to Celery and the review page shows progress.
 PAIRING_SYNC_MAX_PEOPLE = env.int("PAIRING_SYNC_MAX_PEOPLE", default=400)
+# Publishing tells both sides of every pair by email: up to this many pairs in the request,
+# more by a Celery task right after (rendering 5,000 emails takes seconds).
+PAIRING_PUBLISH_SYNC_MAX_PAIRS = env.int("PAIRING_PUBLISH_SYNC_MAX_PAIRS", default=100)
 ROSTER_IMPORT_MAX_BYTES = env.int("ROSTER_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -43,6 +43,9 @@ class MatchRun(models.Model):
     error = models.TextField(blank=True)
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     published_at = models.DateTimeField(null=True, blank=True)
+    # When everyone was told (the emails written to the outbox): at publishing for a small
+    # run, by a Celery task moments later for a large one. Null on a published run: owed.
+    announced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -13,9 +13,17 @@ def execute_match_run(run_id: int) -> None:
     services.match_run_execute(run_id=run_id)
 
 
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=1500, time_limit=1800)
+def announce_match_run(run_id: int) -> None:
+    """Email both sides of every pair of a large published run. Safe to run twice."""
+    services.match_run_announce(run_id=run_id)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def resume_match_runs() -> int:
-    """Beat: start runs whose nudge was lost (broker down) and requeue runs whose worker died."""
+    """Beat: start runs whose nudge was lost (broker down) and requeue runs whose worker died;
+    tell the people of published runs nobody has told yet (the same: a lost nudge, a worker
+    killed mid-way, whose transaction rolled back)."""
     now = timezone.now()
     MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=now - datetime.timedelta(minutes=35)).update(
         status=MatchRun.Status.QUEUED, progress=0, progress_note="Restarted after the worker stopped"
@@ -23,4 +31,9 @@ def resume_match_runs() -> int:
     stale = list(MatchRun.objects.filter(status=MatchRun.Status.QUEUED, created_at__lt=now - datetime.timedelta(seconds=30)).values_list("pk", flat=True))
     for run_id in stale:
         services.match_run_execute(run_id=run_id)
-    return len(stale)
+    untold = list(
+        MatchRun.objects.filter(status=MatchRun.Status.PUBLISHED, announced_at__isnull=True, published_at__lt=now - datetime.timedelta(seconds=30)).values_list("pk", flat=True)
+    )
+    for run_id in untold:
+        services.match_run_announce(run_id=run_id)
+    return len(stale) + len(untold)

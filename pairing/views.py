@@ -416,15 +416,15 @@ def match_run_publish(request, slug: str, run_id: int):
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            ngettext(
+        if MatchRun.objects.filter(pk=run.pk, announced_at__isnull=False).exists():
+            text = ngettext(
                 "Published %(count)d pair: both people have been told by email.",
                 "Published %(count)d pairs: everyone has been told by email.",
                 count,
-            )
-            % {"count": count},
-        )
+            ) % {"count": count}
+        else:  # a large run: a Celery task writes the emails (see services.match_run_publish)
+            text = _("Published %(count)s pairs. The emails telling everyone are being written now and go out within minutes.") % {"count": f"{count:,}"}
+        messages.success(request, text)
     return _review(program, run)
 
 

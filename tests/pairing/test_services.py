@@ -241,6 +241,61 @@ def test_ending_a_pair_tells_both_sides_but_not_the_person_who_ended_it(program,
     assert all("You are still in the program" in body for body in by_person.values())
 
 
+def test_a_large_run_is_told_by_a_task_after_publishing_exactly_once(program, hr_user, settings, django_capture_on_commit_callbacks, deliver_outbox):
+    """Above PAIRING_PUBLISH_SYNC_MAX_PAIRS the request only publishes; the emails (two a pair,
+    plus whoever is left without a partner) are written by a task nudged after commit."""
+    from mentoring.models import OutboxMessage
+    from pairing.models import MatchRun
+
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 1
+    people = [mentor(program), mentor(program), mentee(program), mentee(program), mentor(program)]
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as nudges:
+        assert services.match_run_publish(run=run, by=hr_user) == 2
+    run.refresh_from_db()
+    assert run.status == "published" and run.announced_at is None
+    assert not OutboxMessage.objects.exists()  # nothing rendered in the request
+    assert Pair.objects.filter(match_run=run, status="active").count() == 2
+
+    for nudge in nudges:
+        nudge()  # the worker (eager in tests)
+    run.refresh_from_db()
+    assert run.announced_at is not None
+    deliver_outbox()
+    everyone = sorted(p.employee.email for p in people)
+    assert sorted(m.to[0] for m in mail.outbox) == everyone  # four "paired", one "not paired"
+
+    assert services.match_run_announce(run_id=run.pk) == 0  # a second delivery of the task
+    deliver_outbox()
+    assert len(mail.outbox) == 5
+
+
+def test_a_lost_announcement_nudge_is_found_by_the_sweep_and_ended_pairs_are_not_announced(program, hr_user, settings, django_capture_on_commit_callbacks, deliver_outbox):
+    import datetime
+
+    from django.utils import timezone
+
+    from pairing.models import MatchRun
+    from pairing.tasks import resume_match_runs
+
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 0
+    m1, m2, e1, e2 = mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):  # the broker was down: the nudge is lost
+        services.match_run_publish(run=run, by=hr_user)
+    gone = Pair.objects.get(match_run=run, mentee=e2)
+    services.pair_end(pair=gone, reason=Pair.EndReason.NOT_A_FIT, by=hr_user, notify=False)  # ended before anyone was told
+    assert resume_match_runs() == 0  # too recent: the nudged task may still be on its way
+    MatchRun.objects.filter(pk=run.pk).update(published_at=timezone.now() - datetime.timedelta(minutes=2))
+    assert resume_match_runs() == 1
+    deliver_outbox()
+    kept = Pair.objects.get(match_run=run, mentee=e1)
+    # The live pair hears of each other; the ended pair hears nothing more (not "not paired").
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([kept.mentor.employee.email, e1.employee.email])
+    assert any(e1.employee.full_name in m.subject for m in mail.outbox)
+    assert resume_match_runs() == 0  # told once
+
+
 def test_publishing_tells_whoever_the_run_left_without_a_partner(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     from django.urls import reverse
 

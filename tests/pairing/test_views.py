@@ -365,12 +365,15 @@ def test_edit_messages_link_to_the_row_in_the_view_hr_was_in_and_escape_names(pr
     a, b = Pair.objects.filter(match_run=run).order_by("id")
     response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk, "show": "lowest"}, follow=True)
     page = text(response)
-    new_a = Pair.objects.get(match_run=run, mentor_id=a.mentor_id)
-    assert f'href="{url("match_run_review", program, run.pk)}?show=lowest#pair-{new_a.pk}">Show the pair</a>' in page
+    review = url("match_run_review", program, run.pk)
+    linked = re.findall(rf'href="{re.escape(review)}\?show=lowest#pair-(\d+)">Show the pair</a>', page)
+    now = set(Pair.objects.filter(match_run=run).values_list("pk", flat=True))
+    assert len(linked) == 1 and int(linked[0]) in now - {a.pk, b.pk}  # a new pair's row
+    assert f'<tr id="pair-{linked[0]}"' in page
     assert "&lt;b&gt;Bold&lt;/b&gt;" in page and "<b>Bold</b>" not in page
-    watch = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": new_a.pk, "pair_b": Pair.objects.get(match_run=run, mentor_id=b.mentor_id).pk, "show": "watch"}, follow=True)
-    back = Pair.objects.get(match_run=run, mentor_id=a.mentor_id)
-    assert f'href="{url("match_run_review", program, run.pk)}#pair-{back.pk}">Show the pair</a>' in text(watch)  # the full list: "watch" may not list it
+    first, second = sorted(now)
+    watch = text(hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": first, "pair_b": second, "show": "watch"}, follow=True))
+    assert re.search(rf'href="{re.escape(review)}#pair-\d+">Show the pair</a>', watch)  # the full list: "watch" may not list it
 
 
 def test_manual_pair_with_someone_of_another_program_is_rejected(world, hr_client):
@@ -502,6 +505,20 @@ def test_publish_activates_pairs_tells_both_sides_and_starts_the_program(program
     assert any("already published by" in m and hr_user.get_full_name() in m for m in messages_of(again))
     assert deliver_outbox() == 0
     assert Pair.objects.count() == 2 and len(mail.outbox) == 4
+
+
+def test_publishing_a_large_run_says_the_emails_are_on_their_way(program, hr_user, hr_client, settings, django_capture_on_commit_callbacks, deliver_outbox):
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 1
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as nudges:
+        response = hr_client.post(url("match_run_publish", program, run.pk), follow=True)
+    assert "Published 2 pairs. The emails telling everyone are being written now and go out within minutes." in messages_of(response)
+    assert "The emails telling everyone are being written; reload in a minute." in text(response)
+    for nudge in nudges:
+        nudge()
+    assert deliver_outbox() == 4
+    assert "being written" not in text(hr_client.get(url("match_run_review", program, run.pk)))
 
 
 def test_a_published_run_refuses_edits(program, hr_user, hr_client, django_capture_on_commit_callbacks):
