@@ -189,7 +189,7 @@ def _pair(program, hr, today, pin=None):
     run = MatchRun.objects.create(
         program=program, status=MatchRun.Status.PUBLISHED, started_by=hr, created_at=started, started_at=started, finished_at=started,
         progress=100, inputs=inputs.to_dict(), result=result.to_dict(), stats=proposal_stats(scores=[p.score for p in result.pairs], n_mentors=len(inputs.mentors), n_mentees=len(inputs.mentees)),
-        published_by=hr, published_at=started,
+        published_by=hr, published_at=started, announced_at=started,  # demo data: nobody is mailed
     )
     live = program.status == Program.Status.ACTIVE
     Pair.objects.bulk_create(

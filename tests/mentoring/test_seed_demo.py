@@ -50,6 +50,13 @@ def test_seed_demo_has_a_program_in_every_state_with_real_pairs():
         assert not pair.mentor.employee.in_reporting_line_of(pair.mentee.employee)
         assert pair.mentee.employee.level - pair.mentor.employee.level >= active.min_level_gap
 
+    # The demo's published runs count as told: the worker's sweep must not mail its people.
+    from mentoring.models import OutboxMessage
+    from pairing.tasks import resume_match_runs
+
+    before = OutboxMessage.objects.count()
+    assert resume_match_runs() == 0 and OutboxMessage.objects.count() == before
+
 
 def test_seed_demo_refuses_production(settings):
     from django.core.management.base import CommandError

@@ -243,7 +243,7 @@ def build_world(*, deliver_outbox=None) -> World:
         summary={"counts": {"rows": 1, "errors": 1, "creates": 0, "updates": 0, "leavers": 0}, "errors": [{"row": 2, "message": "bad level"}]},
     )
     roster_import.file.save("roster.csv", ContentFile(b"employee_id,email\n"), save=True)
-    match_run = MatchRun.objects.create(program=program, status=MatchRun.Status.PUBLISHED, started_by=users["hr"], published_by=users["hr"], published_at=timezone.now(), finished_at=timezone.now(), progress=100)
+    match_run = MatchRun.objects.create(program=program, status=MatchRun.Status.PUBLISHED, started_by=users["hr"], published_by=users["hr"], published_at=timezone.now(), announced_at=timezone.now(), finished_at=timezone.now(), progress=100)
     Pair.objects.filter(pk__in=[pair_a.pk, pair_b.pk]).update(match_run=match_run)
     spare_mentor = EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.APPROVED)
     spare_mentee = EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPROVED)
