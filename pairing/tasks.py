@@ -1,10 +1,13 @@
 import datetime
+import logging
 
 from celery import shared_task
 from django.utils import timezone
 
 from . import services
 from .models import MatchRun
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=1500, time_limit=1800)
@@ -34,6 +37,12 @@ def resume_match_runs() -> int:
     untold = list(
         MatchRun.objects.filter(status=MatchRun.Status.PUBLISHED, announced_at__isnull=True, published_at__lt=now - datetime.timedelta(seconds=30)).values_list("pk", flat=True)
     )
+    told = 0
     for run_id in untold:
-        services.match_run_announce(run_id=run_id)
-    return len(stale) + len(untold)
+        try:
+            services.match_run_announce(run_id=run_id)
+        except Exception:  # noqa: BLE001 - one run that cannot be told must not keep the others waiting
+            logger.exception("Could not email the people of published match run %s; the next sweep tries again.", run_id)
+        else:
+            told += 1
+    return len(stale) + told

@@ -150,6 +150,11 @@ class Program(models.Model):
     def is_archived(self) -> bool:
         return self.status == self.Status.ARCHIVED
 
+    @property
+    def takes_late_joiners(self) -> bool:
+        """Enrollment has closed but HR may still invite people (see Enrollment.apply_by)."""
+        return self.status in (self.Status.MATCHING, self.Status.ACTIVE) and timezone.localdate() < self.ends_on
+
     def clean(self):
         errors = {}
         if self.starts_on and self.ends_on and self.ends_on <= self.starts_on:
@@ -277,17 +282,33 @@ class Enrollment(models.Model):
     def __str__(self):
         return f"{self.employee} — {self.get_role_display()} in {self.program}"
 
+    def local_today(self) -> datetime.date:
+        """Today in this person's time zone: a last day to apply lasts until their midnight."""
+        import zoneinfo
+
+        try:
+            return timezone.localdate(timezone=zoneinfo.ZoneInfo(self.time_zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return timezone.localdate()
+
+    @property
+    def late_last_day(self) -> datetime.date | None:
+        """The last day a late invitation lets this person apply: its apply_by, or the day
+        before the program ends if HR has since moved the end earlier."""
+        if self.apply_by is None:
+            return None
+        return min(self.apply_by, self.program.ends_on - datetime.timedelta(days=1))
+
     def late_window_open(self, on: datetime.date | None = None) -> bool:
         """Whether a late invitation (sent after enrollment closed) lets this person apply, or
-        change their application, on this day: until its apply_by and while the program is
-        matching or running."""
-        on = on or timezone.localdate()
+        change their application, on this day (their own today by default): until its last
+        day, while the program is matching or running."""
+        on = on or self.local_today()
         return (
             self.apply_by is not None
             and self.status in (self.Status.INVITED, self.Status.APPLIED)
             and self.program.status in (Program.Status.MATCHING, Program.Status.ACTIVE)
-            and on <= self.apply_by
-            and on < self.program.ends_on
+            and on <= self.late_last_day
         )
 
     @property

@@ -428,7 +428,7 @@ def late_window_open(*, program: Program, enrollment: Enrollment | None, on: dat
         return False
     if enrollment.program_id == program.pk:
         enrollment.program = program  # the caller's copy, fresh from its own (locked) query
-    return enrollment.late_window_open(on or today())
+    return enrollment.late_window_open(on)  # on None: the person's own today
 
 
 def eligibility_problems(
@@ -438,17 +438,20 @@ def eligibility_problems(
 
     `enrollment` is their place in the program if they have one: a late invitation opens its
     own window after enrollment has closed."""
+    late_open = check_window and late_window_open(program=program, enrollment=enrollment, on=on)
     on = on or today()
     problems = []
     if program.is_archived:
         return [_("This program is archived.")]
     if not employee.is_current:
         problems.append(_("%(name)s has left the company.") % {"name": employee.full_name})
-    if check_window and not late_window_open(program=program, enrollment=enrollment, on=on):
+    if check_window and not late_open:
         if enrollment is not None and enrollment.apply_by is not None and enrollment.status in LATE_WINDOW_STATUSES and program.status in LATE_JOIN_STATUSES:
-            problems.append(
-                _("Your invitation to join was open until %(day)s. Ask HR if you would still like to join.") % {"day": date_format(min(enrollment.apply_by, program.ends_on))}
-            )
+            day = date_format(enrollment.late_last_day)
+            if enrollment.status == Enrollment.Status.APPLIED:
+                problems.append(_("Your application is waiting for HR's review; the last day to change it was %(day)s.") % {"day": day})
+            else:
+                problems.append(_("Your invitation to join was open until %(day)s. Ask HR if you would still like to join.") % {"day": day})
         elif program.status != S.ENROLLMENT_OPEN:
             problems.append(_("Enrollment for this program is not open (the program is %(status)s).") % {"status": program.get_status_display().lower()})
         elif on < program.enrollment_opens_on:
@@ -526,6 +529,10 @@ def invite_plan(*, program: Program, employees, role: str, lock: bool = False) -
         if existing is not None and not (late and existing.status == Enrollment.Status.INVITED):
             plan.skipped.append((employee, _("already in this program")))
             continue
+        if existing is not None and existing.role != role:
+            # Renewing would silently turn their earlier invitation into the other role.
+            plan.skipped.append((employee, _("invited earlier as a %(role)s, not answered") % {"role": existing.get_role_display().lower()}))
+            continue
         problems = eligibility_problems(program=program, employee=employee, role=role, check_window=False)
         if problems:
             plan.skipped.append((employee, problems[0]))
@@ -561,7 +568,7 @@ def enrollment_invite(
     to_create, to_renew = [], []
     for employee, existing in plan.invitable:
         if existing is not None:
-            existing.role, existing.apply_by, existing.invited_by, existing.invited_at = role, apply_by, by, now
+            existing.apply_by, existing.invited_by, existing.invited_at = apply_by, by, now
             to_renew.append(existing)
             result.renewed.append(employee)
         else:
@@ -570,7 +577,7 @@ def enrollment_invite(
             )
         result.invited.append(employee)
     Enrollment.objects.bulk_create(to_create)
-    Enrollment.objects.bulk_update(to_renew, ["role", "apply_by", "invited_by", "invited_at"])
+    Enrollment.objects.bulk_update(to_renew, ["apply_by", "invited_by", "invited_at"])
     if result.invited:
         # Ids and counts only: the personal message is free text and stays out of the log.
         invited_ids = list(Enrollment.objects.filter(program=program, employee__in=result.invited).order_by("pk").values_list("pk", flat=True))
@@ -617,6 +624,11 @@ def enrollment_apply(*, program: Program, employee: Employee, application: Appli
     """Create or update this person's application. A double submit yields one enrollment."""
     program = Program.objects.get(pk=program.pk)
     existing = Enrollment.objects.select_for_update().filter(program=program, employee=employee).first()
+    if existing is not None:  # what HR decided comes first: "enrollment closed" would mislead
+        if existing.status == Enrollment.Status.DECLINED:
+            raise ProgramError(_("Your application was declined. HR can reopen it if circumstances have changed."))
+        if existing.status in (Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED):
+            raise ProgramError(_("HR has already reviewed your application; it can no longer be changed here."))
     problems = eligibility_problems(program=program, employee=employee, role=application.role, enrollment=existing)
     if problems:
         raise ProgramError(" ".join(problems))
@@ -634,10 +646,6 @@ def enrollment_apply(*, program: Program, employee: Employee, application: Appli
     if existing is None and not program.self_enrollment:
         raise ProgramError(_("This program is by invitation only."))
     if existing is not None:
-        if existing.status == Enrollment.Status.DECLINED:
-            raise ProgramError(_("Your application was declined. HR can reopen it if circumstances have changed."))
-        if existing.status in (Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED):
-            raise ProgramError(_("HR has already reviewed your application; it can no longer be changed here."))
         if existing.status == Enrollment.Status.INVITED and existing.role != application.role:
             raise ProgramError(_("You were invited as a %(role)s.") % {"role": existing.get_role_display().lower()})
         enrollment = existing

@@ -489,7 +489,9 @@ def program_apply(request, slug: str):
 
     problems = services.eligibility_problems(program=program, employee=employee, role=role, enrollment=enrollment)
     if problems:
-        return _blocked(request, program, heading=_("You cannot apply to this program"), problems=problems, enrollment=enrollment)
+        waiting = enrollment is not None and enrollment.status == ES.APPLIED  # in, but no longer editable
+        heading = _("Your application is waiting for HR's review") if waiting else _("You cannot apply to this program")
+        return _blocked(request, program, heading=heading, problems=problems, enrollment=enrollment)
     late = services.late_window_open(program=program, enrollment=enrollment)
 
     form = ApplicationForm(

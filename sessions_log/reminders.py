@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Case, CharField, Exists, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, Left
+from django.db.models.functions import Cast, Coalesce, Concat, ExtractDay, ExtractMonth, ExtractYear, Left
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -441,20 +441,29 @@ def _enrollment(now, programs: _Programs) -> Iterator[list[_Due]]:
 
 
 def _late_invitations(now, programs: _Programs) -> Iterator[list[_Due]]:
+    """Keyed by the invitation's last day as well ("enrollment-5-by-20261210"): an invitation
+    HR sends again with a new day is reminded again, whatever was reminded before."""
     today = timezone.localdate(now)
     late = [p["id"] for p in programs.rows if p["status"] in (Program.Status.MATCHING, Program.Status.ACTIVE) and _enabled(p["reminders"], K.INVITATION_UNANSWERED)]
     if not late:
         return
+    day = datetime.timedelta(days=1)
     rows = (
         Enrollment.objects.filter(program_id__in=late, status=Enrollment.Status.INVITED, apply_by__gte=today, program__ends_on__gt=today)
-        .filter(Q(invited_at__lte=now - datetime.timedelta(days=5)) | Q(apply_by__lte=today + datetime.timedelta(days=2)))
+        # Five days after it was sent, or two days before its last day, but never on the
+        # heels of the invitation itself.
+        .filter(Q(invited_at__lte=now - 5 * day) | Q(apply_by__lte=today + 2 * day, invited_at__lte=now - day))
         .filter(_staying("employee"))
-        .exclude(_recorded(K.INVITATION_UNANSWERED, "enrollment-", OuterRef("pk"), recipient="employee_id"))
+        .annotate(by_day=ExtractYear("apply_by") * 10000 + ExtractMonth("apply_by") * 100 + ExtractDay("apply_by"))
+        .exclude(_recorded(K.INVITATION_UNANSWERED, "enrollment-", OuterRef("pk"), "-by-", OuterRef("by_day"), recipient="employee_id"))
     )
-    for chunk in _chunks(rows.values_list("pk", "program_id", "employee_id", "apply_by")):
+    for chunk in _chunks(rows.values_list("pk", "program_id", "employee_id", "apply_by", "program__ends_on")):
         yield [
-            _Due(_key(K.INVITATION_UNANSWERED, f"enrollment-{pk}", person), K.INVITATION_UNANSWERED, person, program_id, context={"apply_by": apply_by.isoformat()})
-            for pk, program_id, person, apply_by in chunk
+            _Due(
+                _key(K.INVITATION_UNANSWERED, f"enrollment-{pk}-by-{apply_by:%Y%m%d}", person), K.INVITATION_UNANSWERED, person, program_id,
+                context={"apply_by": min(apply_by, ends_on - day).isoformat()},
+            )
+            for pk, program_id, person, apply_by, ends_on in chunk
         ]
 
 
@@ -690,8 +699,20 @@ def _done_since(rows: list[Reminder], now) -> set[int]:
         drop(K.SURVEY, enrollments, owed)
     if invited := by_kind.get(K.INVITATION_UNANSWERED):
         today = timezone.localdate(now)
-        owed = Enrollment.objects.filter(pk__in=invited, status=Enrollment.Status.INVITED).filter(Q(apply_by__isnull=True) | Q(apply_by__gte=today))
-        drop(K.INVITATION_UNANSWERED, {pk: True for pk in owed.values_list("pk", flat=True)}, lambda r, row: True)
+        state = {
+            pk: (apply_by, ends_on, status)
+            for pk, apply_by, ends_on, status in Enrollment.objects.filter(pk__in=invited, status=Enrollment.Status.INVITED).values_list("pk", "apply_by", "program__ends_on", "program__status")
+        }
+
+        def unanswered(r, row):
+            apply_by, ends_on, status = row
+            if r.context.get("apply_by"):  # a late invitation: still its day, still open
+                said = datetime.date.fromisoformat(r.context["apply_by"])
+                return status in (Program.Status.MATCHING, Program.Status.ACTIVE) and apply_by is not None and said == min(apply_by, ends_on - datetime.timedelta(days=1)) and today <= said
+            # One from enrollment time says "enrollment is open until": only while it is.
+            return apply_by is None and status == Program.Status.ENROLLMENT_OPEN
+
+        drop(K.INVITATION_UNANSWERED, state, unanswered)
     if closing := by_kind.get(K.ENROLLMENT_CLOSING):
         still = set(
             Enrollment.objects.filter(program_id__in=closing, program__status=Program.Status.ENROLLMENT_OPEN, status=Enrollment.Status.INVITED).values_list("program_id", "employee_id")

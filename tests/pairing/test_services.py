@@ -296,6 +296,38 @@ def test_a_lost_announcement_nudge_is_found_by_the_sweep_and_ended_pairs_are_not
     assert resume_match_runs() == 0  # told once
 
 
+def test_one_run_that_cannot_be_told_does_not_hold_up_the_others(hr_user, settings, monkeypatch, django_capture_on_commit_callbacks, caplog):
+    import datetime
+
+    from django.utils import timezone
+
+    from pairing.models import MatchRun
+    from pairing.tasks import resume_match_runs
+
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 0
+    runs = []
+    for _ in range(2):
+        other = ProgramFactory(status=Program.Status.MATCHING, min_score=0)
+        mentor(other), mentee(other)
+        run = run_now(other, hr_user, django_capture_on_commit_callbacks)
+        with django_capture_on_commit_callbacks(execute=False):
+            services.match_run_publish(run=run, by=hr_user)
+        runs.append(run)
+    MatchRun.objects.update(published_at=timezone.now() - datetime.timedelta(minutes=5))
+    real = services._announce
+
+    def broken_for_the_first(run, pairs):
+        if run.pk == runs[0].pk:
+            raise RuntimeError("template error")
+        return real(run, pairs)
+
+    monkeypatch.setattr(services, "_announce", broken_for_the_first)
+    assert resume_match_runs() == 1
+    told = dict(MatchRun.objects.values_list("pk", "announced_at"))
+    assert told[runs[0].pk] is None and told[runs[1].pk] is not None
+    assert f"published match run {runs[0].pk}" in caplog.text
+
+
 def test_publishing_tells_whoever_the_run_left_without_a_partner(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     from django.urls import reverse
 

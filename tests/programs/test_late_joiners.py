@@ -274,3 +274,99 @@ def test_a_late_invitation_reminder_is_not_sent_once_the_day_has_passed():
     Enrollment.objects.filter(pk=invited.pk).update(apply_by=days(-1))  # the sender ran late, after the last day
     reminders.reminders_send_due()
     assert Reminder.objects.get(kind="invitation_unanswered").status == "cancelled"
+
+
+# --- from the review of this feature ----------------------------------------------------------------
+
+
+def test_a_last_day_lasts_until_midnight_where_the_person_is(monkeypatch):
+    """apply_by is a calendar day: 10 December ends at midnight in the invitee's own zone."""
+    import datetime as dt
+
+    program = running(ends_on=dt.date(2027, 6, 30), enrollment_opens_on=dt.date(2026, 9, 1), enrollment_closes_on=dt.date(2026, 9, 20), starts_on=dt.date(2026, 10, 1))
+    instant = dt.datetime(2026, 12, 10, 20, 0, tzinfo=dt.UTC)  # noon in Los Angeles, 05:00 on the 11th in Tokyo
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    west = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, apply_by=dt.date(2026, 12, 10), time_zone="America/Los_Angeles")
+    east = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, apply_by=dt.date(2026, 12, 10), time_zone="Asia/Tokyo")
+    assert west.late_window_open() and not east.late_window_open()
+    assert services.eligibility_problems(program=program, employee=west.employee, role="mentor", enrollment=west) == []
+    assert "was open until" in services.eligibility_problems(program=program, employee=east.employee, role="mentor", enrollment=east)[0]
+
+
+def test_renewing_keeps_the_role_it_was_sent_for(hr_user):
+    program = running(mentor_max_level=6, mentee_min_level=5)  # bands overlap: level 5 or 6 can be either
+    earlier = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, employee=EmployeeFactory(level=5))
+    result = services.enrollment_invite(program=program, employees=[earlier.employee], role="mentee", by=hr_user, apply_by=days(7))
+    assert result.invited == [] and result.skipped == [(earlier.employee, "invited earlier as a mentor, not answered")]
+    earlier.refresh_from_db()
+    assert (earlier.role, earlier.apply_by) == ("mentor", None)
+
+
+def test_a_late_joiner_whose_day_passed_after_applying_is_told_it_waits_for_review(hr_user):
+    program = running()
+    person = make_person(level=2)
+    EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.APPLIED, apply_by=days(-1))
+    page = client_for(person).get(reverse("program_apply", args=[program.slug])).content.decode()
+    assert "Your application is waiting for HR&#x27;s review" in page and "the last day to change it was" in page
+    assert "Ask HR if you would still like to join" not in page
+
+
+def test_applying_after_hr_decided_says_it_was_reviewed_not_that_enrollment_closed(hr_user):
+    program = running()
+    employee = EmployeeFactory(level=2)
+    approved = EnrollmentFactory(program=program, employee=employee, role="mentor", status=ES.APPROVED, apply_by=days(3))
+    with pytest.raises(ProgramError, match="HR has already reviewed your application"):
+        services.enrollment_apply(program=program, employee=employee, application=services.Application(role="mentor", topic_levels={program.topics.first().pk: 3}))
+    approved.refresh_from_db()
+    assert approved.status == ES.APPROVED
+
+
+def test_an_end_moved_earlier_shortens_what_the_invitee_is_told(hr_user):
+    program = running(ends_on=days(60))
+    person = make_person(level=2)
+    EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.INVITED, apply_by=days(20))
+    Program.objects.filter(pk=program.pk).update(ends_on=days(10))
+    home = client_for(person).get(reverse("participant_home")).content.decode()
+    assert f"Apply by {date_format(days(9))}." in home and date_format(days(20)) not in home
+
+
+def test_invite_buttons_only_while_late_joiners_can_be_taken(hr_client):
+    over = running(ends_on=days(0))
+    assert "Invite late joiners" not in hr_client.get(reverse("program_detail", args=[over.pk])).content.decode()
+    assert "invite late joiners" not in hr_client.get(reverse("pairing_home", args=[over.slug])).content.decode()
+    EnrollmentFactory(program=ProgramFactory(), role="mentee", status=ES.APPLIED)  # enrollment open: the queue says so itself
+    open_program = Enrollment.objects.get(status=ES.APPLIED).program
+    assert "waiting for review" not in hr_client.get(reverse("pairing_home", args=[open_program.slug])).content.decode()
+
+
+def test_a_renewed_invitation_is_reminded_again_but_never_on_the_heels_of_the_invitation(hr_user):
+    program = running()
+    now = timezone.now()
+    person = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, invited_at=now - datetime.timedelta(days=6), apply_by=days(10))
+    reminders.reminders_sweep()
+    assert Reminder.objects.filter(kind="invitation_unanswered").count() == 1
+
+    # HR sends it again with a short window: nothing at once, one reminder a day later.
+    services.enrollment_invite(program=program, employees=[person.employee], role="mentor", by=hr_user, apply_by=days(2))
+    assert reminders.reminders_sweep() == 0
+    Enrollment.objects.filter(pk=person.pk).update(invited_at=now - datetime.timedelta(days=1, minutes=1))
+    assert reminders.reminders_sweep() == 1
+    newest = Reminder.objects.filter(kind="invitation_unanswered").latest("pk")
+    assert newest.context["apply_by"] == days(2).isoformat()
+    # The first reminder (for day +10) is no longer what the invitation says: it is not sent.
+    reminders.reminders_send_due()
+    statuses = dict(Reminder.objects.filter(kind="invitation_unanswered").values_list("pk", "status"))
+    assert statuses[newest.pk] == "sent" and sorted(statuses.values()) == ["cancelled", "sent"]
+
+
+def test_invitation_reminders_stop_when_the_program_moves_on():
+    late_program = running()
+    late = EnrollmentFactory(program=late_program, role="mentor", status=ES.INVITED, invited_at=timezone.now() - datetime.timedelta(days=6), apply_by=days(5))
+    open_program = ProgramFactory(enrollment_closes_on=days(20))
+    early = EnrollmentFactory(program=open_program, role="mentor", status=ES.INVITED, invited_at=timezone.now() - datetime.timedelta(days=6))
+    reminders.reminders_sweep()
+    assert set(Reminder.objects.values_list("recipient_id", flat=True)) == {late.employee_id, early.employee_id}
+    Program.objects.filter(pk=late_program.pk).update(status=S.COMPLETED)
+    Program.objects.filter(pk=open_program.pk).update(status=S.MATCHING)  # "enrollment is open until ..." would be wrong now
+    reminders.reminders_send_due()
+    assert set(Reminder.objects.values_list("status", flat=True)) == {"cancelled"}
