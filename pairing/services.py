@@ -614,6 +614,7 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
 
     program = run.program
     home = _absolute("participant_home")
+    today = timezone.localdate()
     mail = []
 
     def add(key: str, to: Employee, template: str, context: dict) -> None:
@@ -621,7 +622,7 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
 
     for pair in pairs:
         for me, partner, role in ((pair.mentor, pair.mentee, "mentor"), (pair.mentee, pair.mentor, "mentee")):
-            add(f"pair-published:{pair.pk}:{role}", me.employee, "paired", {"program": program, "partner": partner.employee, "role": role, "home_url": home, "pair": pair})
+            add(f"pair-published:{pair.pk}:{role}", me.employee, "paired", {"program": program, "partner": partner.employee, "role": role, "home_url": home, "pair": pair, "today": today})
     # Everyone this run considered who is still without a partner hears so too, rather than
     # wondering: no reason is given (the engine's may rest on someone's confidential request).
     pool = {person["id"] for side in ("mentors", "mentees") for person in (run.inputs or {}).get(side, ())}

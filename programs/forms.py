@@ -3,6 +3,7 @@
 Forms only parse and validate input; the services in programs/services.py do the writing.
 """
 
+import datetime
 import re
 
 from crispy_forms.helper import FormHelper
@@ -11,6 +12,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -276,10 +278,12 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.program, self.late = program, late
         if late:
-            from .services import late_apply_by_default
-
             self.fields["apply_by"].required = True
-            self.fields["apply_by"].initial = late_apply_by_default(program)
+            self.fields["apply_by"].initial = services.late_apply_by_default(program)
+            # The picker offers only days the server accepts (today to the day before the end).
+            self.fields["apply_by"].widget.attrs.update(
+                min=timezone.localdate().isoformat(), max=(program.ends_on - datetime.timedelta(days=1)).isoformat()
+            )
             self.fields["apply_by"].error_messages["required"] = _("Choose the last day to apply.")
         else:
             del self.fields["apply_by"]
@@ -288,10 +292,8 @@ class InviteForm(forms.Form):
         return split_emails(self.cleaned_data["emails"])
 
     def clean_apply_by(self):
-        from .services import late_apply_by_problems
-
         day = self.cleaned_data.get("apply_by")
-        problems = late_apply_by_problems(self.program, day)
+        problems = services.late_apply_by_problems(self.program, day)
         if problems:
             raise ValidationError(problems[0])
         return day

@@ -515,10 +515,24 @@ class InvitePlan:
     skipped: list[tuple[Employee, str]] = field(default_factory=list)
 
 
-def invite_plan(*, program: Program, employees, role: str, lock: bool = False) -> InvitePlan:
+def _already_in(enrollment: Enrollment) -> str:
+    """Why someone already in the program is not invited again, by where they stand."""
+    ES = Enrollment.Status
+    return {
+        ES.INVITED: _("already invited"),
+        ES.APPLIED: _("already applied"),
+        ES.APPROVED: _("already in this program"),
+        ES.WAITLISTED: _("on the waiting list"),
+        ES.DECLINED: _("declined earlier (HR can reopen the application in the review queue)"),
+        ES.WITHDRAWN: _("left this program or declined the invitation"),
+    }.get(enrollment.status, _("already in this program"))
+
+
+def invite_plan(*, program: Program, employees, role: str, apply_by: datetime.date | None = None, lock: bool = False) -> InvitePlan:
     """Who an invitation would reach, and why the others are skipped: what the preview shows
     and what enrollment_invite() does. A late invitation (enrollment closed) goes again to
-    someone who has not answered an earlier one, with its new date."""
+    someone who has not answered an earlier one, with its new date; not when it already has
+    that date (a double submit or a reload of the result page sends nothing twice)."""
     late = program.status != S.ENROLLMENT_OPEN
     plan = InvitePlan()
     employees = list({e.pk: e for e in employees}.values())
@@ -527,7 +541,10 @@ def invite_plan(*, program: Program, employees, role: str, lock: bool = False) -
     for employee in employees:
         existing = already.get(employee.pk)
         if existing is not None and not (late and existing.status == Enrollment.Status.INVITED):
-            plan.skipped.append((employee, _("already in this program")))
+            plan.skipped.append((employee, _already_in(existing)))
+            continue
+        if existing is not None and apply_by is not None and existing.apply_by == apply_by:
+            plan.skipped.append((employee, _("already invited, to apply by %(day)s") % {"day": date_format(apply_by)}))
             continue
         if existing is not None and existing.role != role:
             # Renewing would silently turn their earlier invitation into the other role.
@@ -562,7 +579,7 @@ def enrollment_invite(
     else:
         apply_by = None
     result = InviteResult(unknown_emails=list(unknown_emails), apply_by=apply_by)
-    plan = invite_plan(program=program, employees=employees, role=role, lock=True)
+    plan = invite_plan(program=program, employees=employees, role=role, apply_by=apply_by, lock=True)
     result.skipped = plan.skipped
     now = timezone.now()
     to_create, to_renew = [], []

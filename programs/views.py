@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -266,8 +267,8 @@ def _people_to_invite(form: InviteForm) -> tuple[list[Employee], list[str]]:
     return list(people.values()), unknown
 
 
-def _invite_preview(program: Program, people: list[Employee], role: str) -> dict:
-    plan = services.invite_plan(program=program, employees=people, role=role)
+def _invite_preview(program: Program, people: list[Employee], role: str, apply_by=None) -> dict:
+    plan = services.invite_plan(program=program, employees=people, role=role, apply_by=apply_by)
     return {"invitable": [e for e, _existing in plan.invitable], "renewed": [e for e, existing in plan.invitable if existing is not None], "skipped": plan.skipped}
 
 
@@ -283,7 +284,7 @@ def program_invite(request, pk: int):
         people, unknown = _people_to_invite(form)
         role = form.cleaned_data["role"]
         if "preview" in request.POST:
-            preview = _invite_preview(program, people, role)
+            preview = _invite_preview(program, people, role, form.cleaned_data.get("apply_by"))
         else:
             try:
                 result = services.enrollment_invite(
@@ -452,8 +453,16 @@ def _blocked(request, program, *, heading, problems=(), problems_by_role=None, e
             "problems_by_role": problems_by_role or [],
             "enrollment": enrollment,
             "reviewed": enrollment is not None and enrollment.status in (ES.APPROVED, ES.WAITLISTED, ES.DECLINED),
+            "paired": enrollment is not None and enrollment.status == ES.APPROVED and _has_live_pair(enrollment),
         },
     )
+
+
+def _has_live_pair(enrollment) -> bool:
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+    from pairing.selectors import LIVE  # noqa: PLC0415
+
+    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE).exists()
 
 
 @participant_required
@@ -509,7 +518,7 @@ def program_apply(request, slug: str):
             elif late:
                 messages.success(
                     request,
-                    _("Thank you! Your application to %(name)s is in. Once HR approves it, you are paired in the next round and get an email.")
+                    _("Thank you! Your application to %(name)s is in. Once HR approves it, you are included in the next pairing round, and you get an email when you are paired.")
                     % {"name": program.name},
                 )
             else:

@@ -123,7 +123,7 @@ def test_late_invitations_skip_people_already_in_and_are_audited(hr_user):
     applied = EnrollmentFactory(program=program, role="mentor", status=ES.APPLIED, employee=EmployeeFactory(level=2))
     paired = mentor(program)
     result = services.enrollment_invite(program=program, employees=[applied.employee, paired.employee], role="mentor", by=hr_user, apply_by=days(7))
-    assert result.invited == [] and {e.pk for e, why in result.skipped if why == "already in this program"} == {applied.employee_id, paired.employee_id}
+    assert result.invited == [] and dict((e.pk, why) for e, why in result.skipped) == {applied.employee_id: "already applied", paired.employee_id: "already in this program"}
 
     newcomer = EmployeeFactory(level=2)
     services.enrollment_invite(program=program, employees=[newcomer], role="mentor", by=hr_user, apply_by=days(7), message="Private words")
@@ -222,7 +222,7 @@ def test_a_late_joiner_sees_the_invitation_applies_and_can_edit_until_the_day(hr
     assert f"apply by {date_format(days(6))}" in form
     response = client.post(reverse("program_apply", args=[program.slug]), application(program))
     assert response.status_code == 302
-    assert any("paired in the next round" in m for m in messages_of(response))
+    assert any("included in the next pairing round, and you get an email when you are paired" in m for m in messages_of(response))
     enrollment = Enrollment.objects.get(program=program, employee=person.employee)
     assert enrollment.status == ES.APPLIED
 
@@ -236,7 +236,7 @@ def test_an_expired_late_invitation_says_so_and_takes_nothing(hr_user):
     EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.INVITED, apply_by=days(-1))
     client = client_for(person)
     home = client.get(reverse("participant_home")).content.decode()
-    assert "enrollment has closed. Ask HR" in home and "Apply now" not in home
+    assert f"Your invitation to join was open until {date_format(days(-1))}. Ask HR" in home and "Apply now" not in home
     page = client.get(reverse("program_apply", args=[program.slug])).content.decode()
     assert f"Your invitation to join was open until {date_format(days(-1))}." in page
     client.post(reverse("program_apply", args=[program.slug]), application(program))
@@ -370,3 +370,77 @@ def test_invitation_reminders_stop_when_the_program_moves_on():
     Program.objects.filter(pk=open_program.pk).update(status=S.MATCHING)  # "enrollment is open until ..." would be wrong now
     reminders.reminders_send_due()
     assert set(Reminder.objects.values_list("status", flat=True)) == {"cancelled"}
+
+
+# --- from the browser QA pass -------------------------------------------------------------------
+
+
+def test_sending_the_same_late_invitation_twice_sends_one_email(hr_client, deliver_outbox):
+    """A reload of the result page (the browser posts again) or a double click."""
+    program = running()
+    EmployeeFactory(level=2, email="twice@acme.example")
+    first = invite(hr_client, program, emails="twice@acme.example", apply_by=days(9).isoformat())
+    again = invite(hr_client, program, emails="twice@acme.example", apply_by=days(9).isoformat())
+    assert "1 invitation sent." in messages_of(first) and "0 invitations sent." in messages_of(again)
+    assert f"already invited, to apply by {date_format(days(9))}" in again.content.decode()
+    assert deliver_outbox() == 1
+
+
+def test_skipped_people_are_told_apart_by_where_they_stand(hr_user):
+    program = running()
+    declined = EnrollmentFactory(program=program, role="mentor", status=ES.DECLINED, employee=EmployeeFactory(level=2))
+    withdrawn = EnrollmentFactory(program=program, role="mentor", status=ES.WITHDRAWN, employee=EmployeeFactory(level=2))
+    waiting = EnrollmentFactory(program=program, role="mentor", status=ES.WAITLISTED, employee=EmployeeFactory(level=2))
+    result = services.enrollment_invite(program=program, employees=[declined.employee, withdrawn.employee, waiting.employee], role="mentor", by=hr_user, apply_by=days(5))
+    reasons = {e.pk: why for e, why in result.skipped}
+    assert reasons[declined.employee_id].startswith("declined earlier")
+    assert reasons[withdrawn.employee_id] == "left this program or declined the invitation"
+    assert reasons[waiting.employee_id] == "on the waiting list"
+
+
+def test_invite_pages_say_what_comes_next_for_the_programs_state(hr_client):
+    matching = running(status=S.MATCHING, starts_on=days(10), enrollment_closes_on=days(-2))
+    page = hr_client.get(reverse("program_invite", args=[matching.pk])).content.decode()
+    assert "the next “Run matching” on the pairing page includes them" in page and "Re-match the remaining pool" not in page
+    field = page.split('name="apply_by"')[1].split(">")[0]
+    assert f'min="{TODAY().isoformat()}"' in field and f'max="{(matching.ends_on - datetime.timedelta(days=1)).isoformat()}"' in field
+    pairing = hr_client.get(reverse("pairing_home", args=[matching.slug])).content.decode()
+    assert reverse("program_invite", args=[matching.pk]) in pairing
+
+    done = running(status=S.COMPLETED)
+    refused = hr_client.get(reverse("program_invite", args=[done.pk])).content.decode()
+    assert refused.count("it takes no new people") == 1 and "is completed." not in refused
+
+
+def test_the_review_queue_shows_a_late_invitations_last_day(hr_client):
+    program = running()
+    EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, apply_by=days(4))
+    page = hr_client.get(reverse("program_review", args=[program.pk])).content.decode()
+    assert f"late invitation: apply by {date_format(days(4))}" in page
+
+
+def test_the_late_joiners_own_pages_follow_them_from_invitation_to_pair(hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    program = ProgramFactory(status=S.MATCHING, min_score=0, enrollment_closes_on=days(-5), starts_on=days(-1), enrollment_opens_on=days(-20))
+    person = make_person(level=7)
+    services.enrollment_invite(program=program, employees=[person.employee], role="mentee", by=hr_user, apply_by=days(3))
+    client = client_for(person)
+    form = client.get(reverse("program_apply", args=[program.slug])).content.decode()
+    sidebar = form.split("About this program")[-1] if "About this program" in form else form
+    assert date_format(days(3)) in sidebar and date_format(program.enrollment_closes_on) not in sidebar
+
+    client.post(reverse("program_apply", args=[program.slug]), application(program))
+    enrollment = Enrollment.objects.get(employee=person.employee)
+    services.enrollments_decide(program=program, enrollment_ids=[enrollment.pk], decision=ES.APPROVED, by=hr_user)
+    home = client.get(reverse("participant_home")).content.decode()
+    assert "HR is pairing people now; you get an email when you are paired." in home and "Pairing happens after enrollment closes" not in home
+
+    mentor(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    deliver_outbox()
+    mail.outbox.clear()
+    pairing_services.match_run_publish(run=run, by=hr_user)
+    deliver_outbox()
+    to_them = next(m for m in mail.outbox if m.to == [person.email])
+    assert "The program is under way; it runs until" in to_them.body and "The program starts on" not in to_them.body
+    blocked = client.get(reverse("program_apply", args=[program.slug])).content.decode()
+    assert "you are paired: your partner and what is due are on your home page" in blocked

@@ -84,9 +84,9 @@ def test_invite_by_pasted_emails_reports_unknown_ones(hr_client, deliver_outbox)
     assert set(program.enrollments.filter(status=ES.INVITED).values_list("employee_id", flat=True)) == {ada.pk, bea.pk}
     result = response.context["result"]
     assert result.unknown_emails == ["nobody@acme.example", "not-an-email"]
-    assert [(e.pk, why) for e, why in result.skipped] == [(already.pk, "already in this program")]
+    assert [(e.pk, why) for e, why in result.skipped] == [(already.pk, "already applied")]
     body = response.content.decode()
-    assert "nobody@acme.example" in body and "already in this program" in body
+    assert "nobody@acme.example" in body and "already applied" in body
     assert deliver_outbox() == 2
 
 
