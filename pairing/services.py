@@ -366,6 +366,15 @@ def score_one(*, inputs: engine.PairingInput, mentor_id: int, mentee_id: int) ->
     return result.pairs[0] if result.pairs else None
 
 
+def _source_of(run: MatchRun, mentor_id: int, mentee_id: int) -> str:
+    """An edit that puts back a pair the engine proposed in this run (an unpair undone, a
+    swap swapped back) gives it back the engine's mark; any other pair is HR's."""
+    for p in (run.result or {}).get("pairs", ()):
+        if p.get("mentor") == mentor_id and p.get("mentee") == mentee_id:
+            return Pair.Source.PINNED if p.get("pinned") else Pair.Source.ENGINE
+    return Pair.Source.MANUAL
+
+
 @transaction.atomic
 def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollment, by) -> Pair:
     """HR pairs two people by hand in a proposal; a hard-constraint violation is refused with why."""
@@ -407,7 +416,7 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
         mentor=mentor,
         mentee=mentee,
         match_run=run,
-        source=Pair.Source.MANUAL,
+        source=_source_of(run, m.id, e.id),
         score=scored.score if scored else 0,
         breakdown=scored.breakdown.to_dict() if scored else {},
         reasons=engine.explain(scored.breakdown) if scored else [],
@@ -449,7 +458,7 @@ def proposal_swap(*, run: MatchRun, pair_a: Pair, pair_b: Pair, by) -> tuple[Pai
         scored = score_one(inputs=inputs, mentor_id=mentor.employee_id, mentee_id=mentee.employee_id)
         new.append(
             Pair.objects.create(
-                program=run.program, mentor=mentor, mentee=mentee, match_run=run, source=Pair.Source.MANUAL, created_by=by,
+                program=run.program, mentor=mentor, mentee=mentee, match_run=run, source=_source_of(run, mentor.employee_id, mentee.employee_id), created_by=by,
                 score=scored.score if scored else 0, breakdown=scored.breakdown.to_dict() if scored else {},
                 reasons=engine.explain(scored.breakdown) if scored else [],
             )

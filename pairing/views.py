@@ -7,6 +7,7 @@ call one service, turn a MatchError into a message and redirect. Every page is @
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -398,11 +399,19 @@ def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
     except MatchError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(
-            request,
-            _("%(mentor)s and %(mentee)s are no longer paired in this proposal. A later run may pair them again: to prevent that, keep them apart under Pins and exclusions.")
-            % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name},
+        text = _("%(mentor)s and %(mentee)s are no longer paired in this proposal. A later run may pair them again: to prevent that, keep them apart under Pins and exclusions.") % {
+            "mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name,
+        }
+        # Undo: the same two paired again by hand (constraint-checked like any manual pair;
+        # a pair the engine proposed gets its mark back).
+        undo = format_html(
+            '<form method="post" action="{}" class="d-inline ms-1"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="mentor" value="{}"><input type="hidden" name="mentee" value="{}"><input type="hidden" name="show" value="{}">'
+            '<button type="submit" class="btn btn-link alert-link p-0 align-baseline">{}</button></form>',
+            reverse("proposal_pair_manually", args=[program.slug, run.pk]), get_token(request), pair.mentor_id, pair.mentee_id,
+            request.POST.get("show", "") if request.POST.get("show") in REVIEW_VIEWS else "", _("Undo"),
         )
+        messages.success(request, format_html("{} {}", text, undo))
     return _review(program, run, request)
 
 

@@ -429,6 +429,46 @@ def test_unpair_takes_a_pair_out_of_the_proposal(program, hr_user, hr_client, dj
     assert "Unpaired during review" in text(response) and e1.employee.full_name in text(response)
 
 
+def test_an_unpair_can_be_undone_from_its_message_and_the_pair_keeps_the_engines_mark(program, hr_user, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    m1, e1 = mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pair = Pair.objects.get()
+    assert pair.source == "engine"
+    from tests.auth_helpers import login_with_mfa
+
+    client = Client(enforce_csrf_checks=True)  # the undo form must carry a valid token
+    login_with_mfa(client, hr_user)
+    review = text(client.get(url("match_run_review", program, run.pk)))
+    token = re.search(r"csrfmiddlewaretoken.{0,30}?value=\"([^\"]+)\"", review).group(1)
+    page = text(client.post(url("proposal_unpair", program, run.pk, pair.pk), {"csrfmiddlewaretoken": token, "show": "lowest"}, follow=True))
+    assert not Pair.objects.exists()
+    form = re.search(r'<form method="post" action="([^"]+)" class="d-inline ms-1">(.*?)</form>', page)
+    assert form and form.group(1) == url("proposal_pair_manually", program, run.pk) and ">Undo</button>" in form.group(2)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
+    assert (fields["mentor"], fields["mentee"], fields["show"]) == (str(m1.pk), str(e1.pk), "lowest")
+
+    undone = client.post(form.group(1), fields, follow=True)
+    restored = Pair.objects.get()
+    assert (restored.mentor, restored.mentee, restored.source, restored.score) == (m1, e1, "engine", pair.score)
+    assert "show=lowest" in undone.redirect_chain[-1][0]
+    assert "by HR" not in text(undone).split('id="pairs-heading"')[1]
+
+
+def test_a_swap_swapped_back_is_the_engines_again(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    engine_pairs = set(Pair.objects.values_list("mentor_id", "mentee_id"))
+    a, b = Pair.objects.order_by("id")
+    hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk})
+    assert set(Pair.objects.values_list("source", flat=True)) == {"manual"}
+    c, d = Pair.objects.order_by("id")
+    hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": c.pk, "pair_b": d.pk})
+    assert set(Pair.objects.values_list("mentor_id", "mentee_id")) == engine_pairs
+    assert set(Pair.objects.values_list("source", flat=True)) == {"engine"}
+
+
 def test_pin_and_exclude_from_the_review_page(program, hr_user, hr_client, django_capture_on_commit_callbacks):
     m1, m2, e1 = mentor(program), mentor(program), mentee(program)
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
