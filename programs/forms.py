@@ -496,7 +496,9 @@ class DecisionForm(forms.Form):
         (Enrollment.Status.WAITLISTED, gettext_lazy("Waitlist")),
         (Enrollment.Status.DECLINED, gettext_lazy("Decline")),
     ]
-    enrollment = IdListField(error_messages={"required": gettext_lazy("Select at least one application first.")})
+    enrollment = IdListField(required=False)
+    # Every application matching the page's filters, on every page (not only the ticked ones).
+    all_matching = forms.BooleanField(required=False)
     decision = forms.ChoiceField(choices=DECISIONS)
     message = forms.CharField(
         required=False,
@@ -505,3 +507,9 @@ class DecisionForm(forms.Form):
     )
     # When the page was loaded: what another HR admin decided since is not overwritten.
     seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("enrollment") and not cleaned.get("all_matching") and not self.errors:
+            raise ValidationError(_("Select at least one application first."))
+        return cleaned

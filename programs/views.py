@@ -318,16 +318,7 @@ def _review_url(pk: int, query: str) -> str:
 @require_GET
 def program_review(request, pk: int):
     program = get_object_or_404(Program, pk=pk)
-    filters = ReviewFilterForm(request.GET)
-    chosen = filters.cleaned_data if filters.is_valid() else {}
-    department = chosen.get("department")
-    enrollments = selectors.enrollments_for_review(
-        program=program,
-        role=chosen.get("role", ""),
-        status=chosen.get("status", ""),
-        department_id=department.pk if department else None,
-        level=chosen.get("level"),
-    )
+    filters, chosen, enrollments = _review_enrollments(program, request.GET)
     page = Paginator(enrollments, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     counts = selectors.enrollment_counts(program=program)
     return render(
@@ -357,9 +348,12 @@ def program_review_decide(request, pk: int):
         messages.error(request, next(iter(form.errors.values()))[0])
     else:
         decision = form.cleaned_data["decision"]
+        ids = form.cleaned_data["enrollment"]
+        if form.cleaned_data["all_matching"]:
+            ids = _all_matching_ids(program, request.GET, seen_at=form.cleaned_data["seen_at"])
         try:
             result = services.enrollments_decide(
-                program=program, enrollment_ids=form.cleaned_data["enrollment"], decision=decision, by=request.user, message=form.cleaned_data["message"],
+                program=program, enrollment_ids=ids, decision=decision, by=request.user, message=form.cleaned_data["message"],
                 seen_at=form.cleaned_data["seen_at"],
             )
         except ProgramError as exc:
@@ -382,6 +376,31 @@ def program_review_decide(request, pk: int):
                 ) % {"count": result.decided_meanwhile}
             (messages.success if result.changed else messages.warning)(request, text)
     return redirect(_review_url(pk, request.GET.urlencode()))
+
+
+def _review_enrollments(program: Program, params) -> tuple[ReviewFilterForm, dict, object]:
+    """The review queue's filters from the query string, and the enrollments they select."""
+    filters = ReviewFilterForm(params)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    department = chosen.get("department")
+    enrollments = selectors.enrollments_for_review(
+        program=program,
+        role=chosen.get("role", ""),
+        status=chosen.get("status", ""),
+        department_id=department.pk if department else None,
+        level=chosen.get("level"),
+    )
+    return filters, chosen, enrollments
+
+
+def _all_matching_ids(program: Program, params, *, seen_at) -> list[int]:
+    """'All N matching these filters': the ids the reviewer's filters select, as the page
+    counted them. An application that came in after the page was loaded is not among them:
+    the reviewer has not seen it."""
+    _filters, _chosen, enrollments = _review_enrollments(program, params)
+    if seen_at is not None:
+        enrollments = enrollments.filter(created_at__lte=seen_at).exclude(applied_at__gt=seen_at)
+    return list(enrollments.values_list("pk", flat=True))
 
 
 def _kept_reasons(result: services.ReviewResult, decision: str) -> list[str]:

@@ -10,4 +10,13 @@
       boxes().forEach(function (box) { box.checked = master.checked; });
     });
   });
+  // "Apply to all N, on every page": a decision for hundreds of people asks once more.
+  document.querySelectorAll("[data-confirm-all]").forEach(function (box) {
+    box.form.addEventListener("submit", function (event) {
+      var decision = event.submitter && event.submitter.name === "decision";
+      if (box.checked && decision && !window.confirm(box.getAttribute("data-confirm-all"))) {
+        event.preventDefault();
+      }
+    });
+  });
 })();

@@ -359,3 +359,36 @@ def test_a_message_to_the_selected_people_is_capped(hr_client):
     assert messages_of(response) == ["The message is 20000 characters long; keep it to 2000 or fewer."]
     enrollment.refresh_from_db()
     assert enrollment.status == ES.APPLIED and not mail.outbox
+
+
+def test_a_decision_for_all_matching_reaches_every_page_but_not_what_arrived_since(hr_client, deliver_outbox):
+    import datetime
+
+    from django.utils import timezone
+
+    program = ProgramFactory()
+    loaded = timezone.now()
+    mentors = [EnrollmentFactory(program=program, role="mentor", created_at=loaded - datetime.timedelta(days=1), applied_at=loaded - datetime.timedelta(days=1)) for _ in range(30)]
+    mentee = EnrollmentFactory(program=program, role="mentee", created_at=loaded - datetime.timedelta(days=1), applied_at=loaded - datetime.timedelta(days=1))
+    page = review(hr_client, program, role="mentor").content.decode()
+    assert "Apply to all 30 applications matching these filters, on every page" in page  # 25 a page
+    assert "all_matching" not in review(hr_client, program, role="mentee").content.decode()  # one page: ticking is enough
+
+    late = EnrollmentFactory(program=program, role="mentor", applied_at=loaded + datetime.timedelta(minutes=1))  # came in after the page loaded
+    url = reverse("program_review_decide", args=[program.pk]) + "?role=mentor"
+    response = hr_client.post(url, {"all_matching": "1", "decision": "approved", "seen_at": loaded.isoformat()}, follow=True)
+    assert "30 applications approved; each person has been told by email." in messages_of(response)[0]
+    assert set(program.enrollments.filter(status=ES.APPROVED).values_list("pk", flat=True)) == {m.pk for m in mentors}
+    late.refresh_from_db()
+    mentee.refresh_from_db()
+    assert late.status == ES.APPLIED and mentee.status == ES.APPLIED  # not seen; not matching the filter
+    assert deliver_outbox() == 30
+    assert response.redirect_chain[-1][0].endswith("?role=mentor")  # back to the same filters
+
+
+def test_all_matching_needs_nothing_ticked_but_something_to_decide(hr_client):
+    program = ProgramFactory()
+    EnrollmentFactory(program=program, role="mentor")
+    nothing = hr_client.post(reverse("program_review_decide", args=[program.pk]), {"decision": "approved"}, follow=True)
+    assert "Select at least one application first." in messages_of(nothing)
+    assert program.enrollments.get().status == ES.APPLIED
