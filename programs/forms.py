@@ -271,7 +271,7 @@ class InviteForm(forms.Form):
         label=gettext_lazy("Last day to apply"),
         required=False,
         widget=forms.DateInput(**DATE_WIDGET),
-        help_text=gettext_lazy("Enrollment has closed: people invited now apply by this day. Once you approve them, a re-match pairs them from the remaining pool."),
+        help_text=gettext_lazy("People invited now can apply until the end of this day in their own time zone."),
     )
 
     def __init__(self, *args, program=None, late: bool = False, **kwargs):
