@@ -376,8 +376,11 @@ def _source_of(run: MatchRun, mentor_id: int, mentee_id: int) -> str:
 
 
 @transaction.atomic
-def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollment, by) -> Pair:
-    """HR pairs two people by hand in a proposal; a hard-constraint violation is refused with why."""
+def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollment, by, undo: bool = False) -> Pair:
+    """HR pairs two people by hand in a proposal; a hard-constraint violation is refused with why.
+
+    ``undo``: putting back a pair HR took apart. Unlike a pair by hand it takes nobody's
+    partner away: if either has been paired since, it is refused and says with whom."""
     run = _editable_run(run, by)
     if mentor.program_id != run.program_id or mentee.program_id != run.program_id or mentor.role != "mentor" or mentee.role != "mentee":
         raise MatchError(_("Choose a mentor and a mentee of this program."))
@@ -387,6 +390,8 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     if m is None or e is None:
         raise MatchError(_("One of them is not in this run's pool (already paired, or not approved when the run started)."))
     proposed = Pair.objects.filter(match_run=run, status=Pair.Status.PROPOSED)
+    if undo:
+        _check_undo(proposed, mentor, mentee, inputs.policy.effective_capacity(m))
     others = list(proposed.filter(mentor=mentor).exclude(mentee=mentee).values_list("pk", flat=True))
     # A mentor with room for one mentee who already has one is re-paired, as the mentee is:
     # their current pair gives way (that mentee goes back to the unpaired list).  A mentor
@@ -429,6 +434,20 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     )
     pair.left_alone = sorted(left_alone)
     return pair
+
+
+def _check_undo(proposed, mentor: Enrollment, mentee: Enrollment, capacity: int) -> None:
+    names = {"mentor": mentor.employee.full_name, "mentee": mentee.employee.full_name}
+    if proposed.filter(mentor=mentor, mentee=mentee).exists():
+        raise MatchError(_("%(mentor)s and %(mentee)s are already paired again.") % names)
+    hint = _("To pair them anyway, use “Pair two people by hand”.")
+    since = proposed.filter(mentee=mentee).select_related("mentor__employee").first()
+    if since is not None:
+        raise MatchError(_("Not undone: %(mentee)s has been paired with %(other)s since.") % {**names, "other": since.mentor.employee.full_name} + " " + hint)
+    theirs = list(proposed.filter(mentor=mentor).select_related("mentee__employee"))
+    if len(theirs) >= capacity:
+        others = engine.join_words([p.mentee.employee.full_name for p in theirs])
+        raise MatchError(_("Not undone: %(mentor)s has been paired with %(other)s since.") % {**names, "other": others} + " " + hint)
 
 
 @transaction.atomic

@@ -337,11 +337,12 @@ def proposal_pair_manually(request, slug: str, run_id: int):
     if not form.is_valid():
         _form_errors(request, form)
         return _review(program, run, request)
+    undo = request.POST.get("undo") == "1"
     try:
-        pair = services.proposal_pair_manually(run=run, by=request.user, **form.cleaned_data)
+        pair = services.proposal_pair_manually(run=run, by=request.user, undo=undo, **form.cleaned_data)
     except MatchError as exc:
         messages.error(request, str(exc))
-        return _review(program, run, request, keep=form.cleaned_data)
+        return _review(program, run, request, keep=None if undo else form.cleaned_data)
     else:
         done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
         if pair.left_alone:
@@ -406,7 +407,7 @@ def proposal_unpair(request, slug: str, run_id: int, pair_id: int):
         # a pair the engine proposed gets its mark back).
         undo = format_html(
             '<form method="post" action="{}" class="d-inline ms-1"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<input type="hidden" name="mentor" value="{}"><input type="hidden" name="mentee" value="{}"><input type="hidden" name="show" value="{}">'
+            '<input type="hidden" name="mentor" value="{}"><input type="hidden" name="mentee" value="{}"><input type="hidden" name="show" value="{}"><input type="hidden" name="undo" value="1">'
             '<button type="submit" class="btn btn-link alert-link p-0 align-baseline">{}</button></form>',
             reverse("proposal_pair_manually", args=[program.slug, run.pk]), get_token(request), pair.mentor_id, pair.mentee_id,
             request.POST.get("show", "") if request.POST.get("show") in REVIEW_VIEWS else "", _("Undo"),

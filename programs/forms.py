@@ -12,7 +12,6 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db.models.functions import Lower
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -282,7 +281,7 @@ class InviteForm(forms.Form):
             self.fields["apply_by"].initial = services.late_apply_by_default(program)
             # The picker offers only days the server accepts (today to the day before the end).
             self.fields["apply_by"].widget.attrs.update(
-                min=timezone.localdate().isoformat(), max=(program.ends_on - datetime.timedelta(days=1)).isoformat()
+                min=services.late_apply_by_first().isoformat(), max=(program.ends_on - datetime.timedelta(days=1)).isoformat()
             )
             self.fields["apply_by"].error_messages["required"] = _("Choose the last day to apply.")
         else:

@@ -412,14 +412,21 @@ def late_join_problems(program: Program, *, on: datetime.date | None = None) -> 
         if program.status == S.COMPLETED:
             return [_("This program is completed: it takes no new people.")]
         return [_("Open enrollment before inviting people.")]
-    if program.ends_on <= on:
+    if program.ends_on <= on + datetime.timedelta(days=1):
         return [_("The program ends on %(day)s: it is too late to join.") % {"day": date_format(program.ends_on)}]
     return []
 
 
+def late_apply_by_first(*, on: datetime.date | None = None) -> datetime.date:
+    """The earliest last day a late invitation can have: tomorrow. Today is already over in
+    time zones ahead of the server's (up to 14 hours), so an invitation sent late in the day
+    could arrive expired."""
+    return (on or today()) + datetime.timedelta(days=1)
+
+
 def late_apply_by_default(program: Program, *, on: datetime.date | None = None) -> datetime.date:
     on = on or today()
-    return max(on, min(on + datetime.timedelta(days=LATE_APPLY_DAYS), program.ends_on - datetime.timedelta(days=1)))
+    return max(late_apply_by_first(on=on), min(on + datetime.timedelta(days=LATE_APPLY_DAYS), program.ends_on - datetime.timedelta(days=1)))
 
 
 def late_window_open(*, program: Program, enrollment: Enrollment | None, on: datetime.date | None = None) -> bool:
@@ -503,6 +510,8 @@ def late_apply_by_problems(program: Program, apply_by: datetime.date | None, *, 
         return [_("Choose the last day to apply.")]
     if apply_by < on:
         return [_("The last day to apply cannot be in the past.")]
+    if apply_by < late_apply_by_first(on=on):
+        return [_("The last day to apply must be tomorrow or later: today is already over where some invitees are.")]
     if apply_by >= program.ends_on:
         return [_("The last day to apply must be before the program ends on %(day)s.") % {"day": date_format(program.ends_on)}]
     return []
@@ -609,8 +618,12 @@ def enrollment_invite(
             after=after,
         )
     apply_url = _absolute("program_apply", program.slug)
+    renewed = {e.pk for e in result.renewed}
     for employee in result.invited:
-        _send(to=employee, template="invitation", context={"program": program, "role": Role(role).label.lower(), "message": message, "apply_url": apply_url, "apply_by": apply_by})
+        _send(
+            to=employee, template="invitation",
+            context={"program": program, "role": Role(role).label.lower(), "message": message, "apply_url": apply_url, "apply_by": apply_by, "renewed": employee.pk in renewed},
+        )
     return result
 
 
@@ -750,6 +763,9 @@ class ReviewResult:
     kept_by_status: dict[str, int] = field(default_factory=dict)
     leavers: list[Employee] = field(default_factory=list)
     not_found: int = 0
+    # Approved people in a live pair, or in the proposal under review, cannot be waitlisted
+    # or declined here: their pair would run on (or be published) with them out.
+    paired: int = 0
 
 
 # Leavers can be declined (that closes their application) but not approved or waitlisted.
@@ -783,6 +799,14 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
         )
     candidates = list(Enrollment.objects.select_for_update().filter(program=program, pk__in=list(enrollment_ids)).select_related("employee"))
     result = ReviewResult()
+    in_a_pair = set()
+    if decision != Enrollment.Status.APPROVED:
+        from pairing.models import MatchRun, Pair  # noqa: PLC0415 - pairing depends on programs
+        from pairing.selectors import LIVE  # noqa: PLC0415
+
+        pairs = Pair.objects.filter(Q(status__in=LIVE) | Q(status=Pair.Status.PROPOSED, match_run__status=MatchRun.Status.PROPOSED), program=program)
+        for mentor_id, mentee_id in pairs.values_list("mentor_id", "mentee_id"):
+            in_a_pair.update((mentor_id, mentee_id))
     now = timezone.now()
     changed, before = [], {}
     for enrollment in candidates:
@@ -791,6 +815,9 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
             continue
         if enrollment.status not in DECISIONS[decision]:
             result.kept_by_status[enrollment.status] = result.kept_by_status.get(enrollment.status, 0) + 1
+            continue
+        if enrollment.pk in in_a_pair:
+            result.paired += 1
             continue
         if decision in LEAVER_REFUSED and not enrollment.employee.is_current:
             result.leavers.append(enrollment.employee)
@@ -804,7 +831,7 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
     Enrollment.objects.bulk_update(changed, ["status", "decided_by", "decided_at", "decision_message"])
     result.changed = len(changed)
     result.not_found = len(set(map(int, enrollment_ids))) - len(candidates)
-    result.skipped = sum(result.kept_by_status.values()) + len(result.leavers) + result.not_found
+    result.skipped = sum(result.kept_by_status.values()) + len(result.leavers) + result.not_found + result.paired
     if changed:
         # Statuses only: the message to the people is free text and stays out of the log.
         audit_record(

@@ -294,10 +294,11 @@ def program_invite(request, pk: int):
             except ProgramError as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(
-                    request,
-                    ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", len(result.invited)) % {"count": len(result.invited)},
-                )
+                if result.invited:
+                    count = len(result.invited)
+                    messages.success(request, ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", count) % {"count": count})
+                else:
+                    messages.warning(request, _("No invitation sent: the page lists why."))
                 return render(request, "programs/program_invite_result.html", {"program": program, "result": result, "role": Role(role).label})
     return render(
         request,
@@ -427,6 +428,15 @@ def _kept_reasons(result: services.ReviewResult, decision: str) -> list[str]:
         )
     if result.not_found:
         reasons.append(ngettext("%(count)d is not in this program.", "%(count)d are not in this program.", result.not_found) % {"count": result.not_found})
+    if result.paired:
+        reasons.append(
+            ngettext(
+                "%(count)d left as it was: the person is paired (end the pair, or unpair them in the proposal, first).",
+                "%(count)d left as they were: these people are paired (end their pairs, or unpair them in the proposal, first).",
+                result.paired,
+            )
+            % {"count": result.paired}
+        )
     return reasons
 
 

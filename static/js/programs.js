@@ -11,12 +11,14 @@
     });
   });
   // "Apply to all N, on every page": a decision for hundreds of people asks once more.
-  document.querySelectorAll("[data-confirm-all]").forEach(function (box) {
-    box.form.addEventListener("submit", function (event) {
-      var decision = event.submitter && event.submitter.name === "decision";
-      if (box.checked && decision && !window.confirm(box.getAttribute("data-confirm-all"))) {
+  var allBox = document.getElementById("all-matching");
+  if (allBox && allBox.form) {
+    allBox.form.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      var question = button && button.name === "decision" && allBox.getAttribute("data-confirm-" + button.value);
+      if (allBox.checked && question && !window.confirm(question)) {
         event.preventDefault();
       }
     });
-  });
+  }
 })();

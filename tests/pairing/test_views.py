@@ -456,6 +456,26 @@ def test_an_unpair_can_be_undone_from_its_message_and_the_pair_keeps_the_engines
     assert "by HR" not in text(undone).split('id="pairs-heading"')[1]
 
 
+def test_undo_takes_nobodys_partner_and_does_nothing_twice(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, m2, e1 = mentor(program), mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    pair = Pair.objects.get()
+    other = m2 if pair.mentor == m1 else m1
+    undo = {"mentor": pair.mentor_id, "mentee": pair.mentee_id, "undo": "1"}
+    hr_client.post(url("proposal_unpair", program, run.pk, pair.pk))
+    hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": other.pk, "mentee": e1.pk})  # HR pairs the mentee anew
+    refused = hr_client.post(url("proposal_pair_manually", program, run.pk), undo, follow=True)
+    assert any(m.startswith(f"Not undone: {e1.employee.full_name} has been paired with {other.employee.full_name} since.") for m in messages_of(refused))
+    assert list(Pair.objects.values_list("mentor_id", "mentee_id")) == [(other.pk, e1.pk)]
+
+    Pair.objects.all().delete()
+    hr_client.post(url("proposal_pair_manually", program, run.pk), undo)
+    first = Pair.objects.get()
+    again = hr_client.post(url("proposal_pair_manually", program, run.pk), undo, follow=True)
+    assert any("are already paired again" in m for m in messages_of(again))
+    assert Pair.objects.get().pk == first.pk  # not recreated
+
+
 def test_a_swap_swapped_back_is_the_engines_again(program, hr_user, hr_client, django_capture_on_commit_callbacks):
     mentor(program), mentor(program), mentee(program), mentee(program)
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)

@@ -381,7 +381,7 @@ def test_sending_the_same_late_invitation_twice_sends_one_email(hr_client, deliv
     EmployeeFactory(level=2, email="twice@acme.example")
     first = invite(hr_client, program, emails="twice@acme.example", apply_by=days(9).isoformat())
     again = invite(hr_client, program, emails="twice@acme.example", apply_by=days(9).isoformat())
-    assert "1 invitation sent." in messages_of(first) and "0 invitations sent." in messages_of(again)
+    assert "1 invitation sent." in messages_of(first) and "No invitation sent: the page lists why." in messages_of(again)
     assert f"already invited, to apply by {date_format(days(9))}" in again.content.decode()
     assert deliver_outbox() == 1
 
@@ -403,7 +403,8 @@ def test_invite_pages_say_what_comes_next_for_the_programs_state(hr_client):
     page = hr_client.get(reverse("program_invite", args=[matching.pk])).content.decode()
     assert "the next “Run matching” on the pairing page includes them" in page and "Re-match the remaining pool" not in page
     field = page.split('name="apply_by"')[1].split(">")[0]
-    assert f'min="{TODAY().isoformat()}"' in field and f'max="{(matching.ends_on - datetime.timedelta(days=1)).isoformat()}"' in field
+    # Tomorrow at the earliest: today is already over where some invitees are.
+    assert f'min="{days(1).isoformat()}"' in field and f'max="{(matching.ends_on - datetime.timedelta(days=1)).isoformat()}"' in field
     pairing = hr_client.get(reverse("pairing_home", args=[matching.slug])).content.decode()
     assert reverse("program_invite", args=[matching.pk]) in pairing
 
@@ -444,3 +445,38 @@ def test_the_late_joiners_own_pages_follow_them_from_invitation_to_pair(hr_user,
     assert "The program is under way; it runs until" in to_them.body and "The program starts on" not in to_them.body
     blocked = client.get(reverse("program_apply", args=[program.slug])).content.decode()
     assert "you are paired: your partner and what is due are on your home page" in blocked
+
+
+# --- from the second browser QA pass --------------------------------------------------------------
+
+
+def test_the_last_day_is_tomorrow_at_the_earliest_and_a_renewal_says_so(hr_user, deliver_outbox):
+    program = running()
+    junior = EmployeeFactory(level=2)
+    with pytest.raises(ProgramError, match="tomorrow or later"):
+        services.enrollment_invite(program=program, employees=[junior], role="mentor", by=hr_user, apply_by=days(0))
+    assert services.late_apply_by_default(program) >= days(1)
+    earlier = EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, employee=EmployeeFactory(level=2), apply_by=days(-2))
+    services.enrollment_invite(program=program, employees=[junior, earlier.employee], role="mentor", by=hr_user, apply_by=days(1))
+    deliver_outbox()
+    body = {m.to[0]: m.body for m in mail.outbox}
+    assert "sent your earlier invitation again, with a new last day" in body[earlier.employee.email]
+    assert "earlier invitation" not in body[junior.email]
+
+
+def test_the_queue_marks_a_late_invitation_whose_day_has_passed(hr_client):
+    program = running()
+    EnrollmentFactory(program=program, role="mentor", status=ES.INVITED, apply_by=days(-3))
+    page = hr_client.get(reverse("program_review", args=[program.pk])).content.decode()
+    assert f"late invitation: closed on {date_format(days(-3))} (invite again to reopen it)" in page
+
+
+def test_a_waiting_application_is_not_told_it_may_be_a_mistake(hr_user):
+    program = running()
+    person = make_person(level=2)
+    EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.APPLIED, apply_by=days(-1))
+    page = client_for(person).get(reverse("program_apply", args=[program.slug])).content.decode()
+    assert "the last day to change it was" in page and "If you think this is a mistake" not in page
+    assert "(your invitation)" in page
+    Enrollment.objects.filter(employee=person.employee).update(status=ES.APPROVED)
+    assert "(your invitation)" not in client_for(person).get(reverse("program_apply", args=[program.slug])).content.decode()

@@ -392,3 +392,26 @@ def test_all_matching_needs_nothing_ticked_but_something_to_decide(hr_client):
     nothing = hr_client.post(reverse("program_review_decide", args=[program.pk]), {"decision": "approved"}, follow=True)
     assert "Select at least one application first." in messages_of(nothing)
     assert program.enrollments.get().status == ES.APPLIED
+
+
+def test_nobody_paired_is_waitlisted_or_declined_even_by_all_matching(hr_client, hr_user, deliver_outbox):
+    from pairing.models import MatchRun, Pair
+    from tests.factories import make_active_pair
+
+    program = ProgramFactory(status=Program.Status.ACTIVE)
+    live = make_active_pair(program=program)
+    free = EnrollmentFactory(program=program, role="mentor", status=ES.APPROVED)
+    proposal = MatchRun.objects.create(program=program, status=MatchRun.Status.PROPOSED, started_by=hr_user)
+    in_review = EnrollmentFactory(program=program, role="mentor", status=ES.APPROVED)
+    Pair.objects.create(program=program, mentor=in_review, mentee=EnrollmentFactory(program=program, role="mentee", status=ES.APPROVED), match_run=proposal, status=Pair.Status.PROPOSED)
+
+    response = hr_client.post(reverse("program_review_decide", args=[program.pk]), {"all_matching": "1", "decision": "waitlisted"}, follow=True)
+    text = messages_of(response)[0]
+    assert text.startswith("1 application waitlisted") and "4 left as they were: these people are paired" in text
+    statuses = dict(program.enrollments.values_list("pk", "status"))
+    assert statuses[free.pk] == ES.WAITLISTED
+    assert statuses[live.mentor_id] == statuses[live.mentee_id] == statuses[in_review.pk] == ES.APPROVED
+    ticked = hr_client.post(reverse("program_review_decide", args=[program.pk]), {"enrollment": [live.mentor_id], "decision": "declined"}, follow=True)
+    assert "the person is paired" in messages_of(ticked)[0]
+    assert program.enrollments.get(pk=live.mentor_id).status == ES.APPROVED
+    assert deliver_outbox() == 1  # only the one waitlisted hears anything
