@@ -457,6 +457,14 @@ class WithdrawForm(forms.Form):
         help_text=gettext_lazy("HR reads this to re-match your partner and improve the program."),
     )
 
+    def __init__(self, *args, declining: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if declining:  # an invitation not answered yet: no partner to re-match, no reason owed
+            field = self.fields["reason"]
+            field.required = False
+            field.label = _("Anything HR should know? (optional)")
+            field.help_text = _("For example, a better time for you to join a later program.")
+
 
 # --- Review -----------------------------------------------------------------------------------
 

@@ -731,7 +731,8 @@ def enrollment_withdraw(*, enrollment: Enrollment, by_employee: Employee, reason
     _require_editable(enrollment.program)
     if enrollment.status in (Enrollment.Status.WITHDRAWN, Enrollment.Status.DECLINED):
         raise ProgramError(_("You are no longer in this program."))
-    if not reason.strip():
+    # Declining an invitation needs no reason; leaving once in does (HR re-matches the partner).
+    if not reason.strip() and enrollment.status != Enrollment.Status.INVITED:
         raise ProgramError(_("Tell us briefly why you are leaving; it helps HR re-match your partner."))
     enrollment.status = Enrollment.Status.WITHDRAWN
     enrollment.withdrawn_at = timezone.now()

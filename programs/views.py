@@ -573,14 +573,18 @@ def enrollment_withdraw(request, pk: int):
     if employee is None:
         return _no_directory_entry(request)
     enrollment = _own_enrollment(employee, pk)
-    form = WithdrawForm(request.POST or None)
+    declining = enrollment.status == ES.INVITED
+    form = WithdrawForm(request.POST or None, declining=declining)
     if request.method == "POST" and form.is_valid():
         try:
             services.enrollment_withdraw(enrollment=enrollment, by_employee=employee, reason=form.cleaned_data["reason"])
         except ProgramError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("You have left %(name)s. Thank you for taking part.") % {"name": enrollment.program.name})
+            if declining:
+                messages.success(request, _("You declined the invitation to %(name)s.") % {"name": enrollment.program.name})
+            else:
+                messages.success(request, _("You have left %(name)s. Thank you for taking part.") % {"name": enrollment.program.name})
             return redirect("participant_home")
     still_in = enrollment.status not in (ES.WITHDRAWN, ES.DECLINED) and not enrollment.program.is_archived
     return render(request, "programs/enrollment_withdraw.html", {"enrollment": enrollment, "program": enrollment.program, "form": form, "still_in": still_in})

@@ -480,3 +480,17 @@ def test_a_waiting_application_is_not_told_it_may_be_a_mistake(hr_user):
     assert "(your invitation)" in page
     Enrollment.objects.filter(employee=person.employee).update(status=ES.APPROVED)
     assert "(your invitation)" not in client_for(person).get(reverse("program_apply", args=[program.slug])).content.decode()
+
+
+def test_declining_an_invitation_is_not_leaving_a_program(hr_user):
+    program = running()
+    person = make_person(level=2)
+    EnrollmentFactory(program=program, employee=person.employee, role="mentor", status=ES.INVITED, apply_by=days(5))
+    client = client_for(person)
+    enrollment = Enrollment.objects.get(employee=person.employee)
+    page = client.get(reverse("enrollment_withdraw", args=[enrollment.pk])).content.decode()
+    assert "Decline the invitation to" in page and "Why are you leaving?" not in page and "the pair ends" not in page
+    response = client.post(reverse("enrollment_withdraw", args=[enrollment.pk]), {"reason": ""}, follow=True)  # no reason owed
+    assert f"You declined the invitation to {program.name}." in messages_of(response)
+    enrollment.refresh_from_db()
+    assert enrollment.status == ES.WITHDRAWN
