@@ -205,12 +205,13 @@ def _cell(value) -> str:
 def _export_rows(program: Program, *, tz=None):
     from pairing.models import Pair
     from sessions_log.models import Meeting, SessionLog
+    from sessions_log.selectors import pairs_quiet
 
     now = timezone.now()
     held = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=now).order_by().values("pair").annotate(n=Count("id")).values("n")
     logs = SessionLog.objects.filter(pair=OuterRef("pk")).order_by().values("pair")
     pairs = (
-        Pair.objects.filter(program=program)
+        pairs_quiet(Pair.objects.filter(program=program), at=now)
         .exclude(status=Pair.Status.PROPOSED)
         .select_related("mentor__employee__department", "mentee__employee__department")
         .annotate(
@@ -223,6 +224,8 @@ def _export_rows(program: Program, *, tz=None):
     yield [
         _("Pair"), _("Mentor"), _("Mentor department"), _("Mentee"), _("Mentee department"), _("Status"), _("Started"), _("Ended"),
         _("End reason"), _("Score"), _("Meetings held"), _("Sessions logged"), _("Minutes logged"),
+        # Added later, at the end, so that sheets built on the first columns keep working.
+        _("Mentor email"), _("Mentor level"), _("Mentee email"), _("Mentee level"), _("Last activity"), _("On hold since"),
     ]  # fmt: skip
     for pair in pairs.iterator(chunk_size=500):
         mentor, mentee = pair.mentor.employee, pair.mentee.employee
@@ -240,6 +243,12 @@ def _export_rows(program: Program, *, tz=None):
             pair.meetings_held,
             pair.sessions_logged,
             pair.minutes_logged,
+            _cell(mentor.email),
+            mentor.level,
+            _cell(mentee.email),
+            mentee.level,
+            timezone.localdate(pair.last_activity, tz).isoformat() if pair.last_activity else "",
+            timezone.localdate(pair.paused_at, tz).isoformat() if pair.status == Pair.Status.PAUSED and pair.paused_at else "",
         ]
 
 

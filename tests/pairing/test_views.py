@@ -657,6 +657,7 @@ def test_pairs_list_shows_live_and_ended_pairs_and_ends_one(program, hr_user, hr
     # Namesakes are told apart by their job title next to the department.
     assert f"{first.mentor.employee.title} · {first.mentor.employee.department.name}" in body
     assert body.count("End this pair") == 1 and f'action="{url("pair_end", program, first.pk)}"' in body
+    assert f'href="{reverse("program_export", args=[program.pk])}"' in body  # the whole list as a spreadsheet
 
     response = hr_client.post(url("pair_end", program, first.pk), {"reason": "hr_decision", "note": "Reorganisation"}, follow=True)
     assert any("has ended" in m and "A re-match will not pair them again" in m for m in messages_of(response))

@@ -408,13 +408,17 @@ def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, p
 # --- CSV export -------------------------------------------------------------------------------
 
 
-def test_export_has_one_row_per_pair_and_no_private_text(hr_client, program, pair):
+def test_export_has_one_row_per_pair_and_no_private_text(hr_client, hr_user, program, pair):
     meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=3), status="scheduled")
     log = SessionLog.objects.create(pair=pair, meeting=meeting, author=pair.mentee.employee, held_on=timezone.localdate(), minutes=50, shared_notes="shared")
     SessionLog.objects.create(pair=pair, author=pair.mentor.employee, held_on=timezone.localdate(), minutes=30)
     PrivateNote.objects.create(session_log=log, author=pair.mentee.employee, text="PRIVATE-MARKER-NOTE")
     Feedback.objects.create(session_log=log, pair=pair, author=pair.mentee, usefulness=4, psychological_safety=5, comment="FEEDBACK-MARKER-COMMENT")
     other = make_active_pair(program=program)
+    from pairing.models import Pair
+
+    paused_at = timezone.now() - datetime.timedelta(days=2)
+    Pair.objects.filter(pk=other.pk).update(status=Pair.Status.PAUSED, paused_at=paused_at)
 
     response = hr_client.get(_hr_url(program, "program_export"))
     assert response.streaming
@@ -422,15 +426,25 @@ def test_export_has_one_row_per_pair_and_no_private_text(hr_client, program, pai
     content = b"".join(response.streaming_content).decode()
     assert "PRIVATE-MARKER-NOTE" not in content and "FEEDBACK-MARKER-COMMENT" not in content and "shared" not in content
     rows = list(csv.reader(io.StringIO(content)))
-    assert rows[0] == ["Pair", "Mentor", "Mentor department", "Mentee", "Mentee department", "Status", "Started", "Ended", "End reason", "Score", "Meetings held", "Sessions logged", "Minutes logged"]
+    assert rows[0] == [
+        "Pair", "Mentor", "Mentor department", "Mentee", "Mentee department", "Status", "Started", "Ended", "End reason", "Score", "Meetings held", "Sessions logged",
+        "Minutes logged", "Mentor email", "Mentor level", "Mentee email", "Mentee level", "Last activity", "On hold since",
+    ]  # fmt: skip
     by_id = {int(r[0]): r for r in rows[1:]}
     assert set(by_id) == {pair.pk, other.pk}
     row = by_id[pair.pk]
     assert row[1] == pair.mentor.employee.full_name and row[3] == pair.mentee.employee.full_name
     assert row[2] == pair.mentor.employee.department.name
     assert row[5] == "Active" and row[9] == "640"
-    assert row[10:] == ["1", "2", "80"]
-    assert by_id[other.pk][10:] == ["0", "0", "0"]
+    assert row[10:13] == ["1", "2", "80"]
+    assert by_id[other.pk][10:13] == ["0", "0", "0"]
+    assert row[13:17] == [pair.mentor.employee.email, str(pair.mentor.employee.level), pair.mentee.employee.email, str(pair.mentee.employee.level)]
+    import zoneinfo
+
+    viewer = zoneinfo.ZoneInfo(hr_user.employee.time_zone)
+    latest_log = SessionLog.objects.filter(pair=pair).latest("created_at").created_at
+    assert row[17] == timezone.localdate(latest_log, viewer).isoformat() and row[18] == ""  # the last session logged; not on hold
+    assert by_id[other.pk][5] == "Paused" and by_id[other.pk][18] == timezone.localdate(paused_at, viewer).isoformat()
 
 
 def test_export_dates_are_in_the_viewers_time_zone_though_the_rows_stream_after_the_request(hr_user, hr_client, program, pair):
