@@ -382,7 +382,8 @@ def program_review_decide(request, pk: int):
 def _review_enrollments(program: Program, params) -> tuple[ReviewFilterForm, dict, object]:
     """The review queue's filters from the query string, and the enrollments they select."""
     filters = ReviewFilterForm(params)
-    chosen = filters.cleaned_data if filters.is_valid() else {}
+    filters.is_valid()  # a bad field (a level of -1, a deleted department) is dropped alone
+    chosen = filters.cleaned_data
     department = chosen.get("department")
     enrollments = selectors.enrollments_for_review(
         program=program,

@@ -415,3 +415,11 @@ def test_nobody_paired_is_waitlisted_or_declined_even_by_all_matching(hr_client,
     assert "the person is paired" in messages_of(ticked)[0]
     assert program.enrollments.get(pk=live.mentor_id).status == ES.APPROVED
     assert deliver_outbox() == 1  # only the one waitlisted hears anything
+
+
+def test_a_bad_filter_value_drops_that_filter_alone(hr_client):
+    program = ProgramFactory()
+    mentee = EnrollmentFactory(program=program, role="mentee")
+    mentor = EnrollmentFactory(program=program, role="mentor")
+    page = review(hr_client, program, role="mentee", level="-1").content.decode()
+    assert mentee.employee.full_name in page and mentor.employee.full_name not in page  # the role filter still holds
