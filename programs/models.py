@@ -153,7 +153,9 @@ class Program(models.Model):
     @property
     def takes_late_joiners(self) -> bool:
         """Enrollment has closed but HR may still invite people (see Enrollment.apply_by)."""
-        return self.status in (self.Status.MATCHING, self.Status.ACTIVE) and timezone.localdate() < self.ends_on
+        # The same rule as programs.services.late_join_problems: a last day to apply between
+        # tomorrow and the day before the end must exist.
+        return self.status in (self.Status.MATCHING, self.Status.ACTIVE) and timezone.localdate() + datetime.timedelta(days=1) < self.ends_on
 
     def clean(self):
         errors = {}

@@ -494,3 +494,11 @@ def test_declining_an_invitation_is_not_leaving_a_program(hr_user):
     assert f"You declined the invitation to {program.name}." in messages_of(response)
     enrollment.refresh_from_db()
     assert enrollment.status == ES.WITHDRAWN
+
+
+@pytest.mark.parametrize("ends_in", [0, 1, 2])
+def test_the_invite_button_and_the_invite_page_agree_near_the_end(hr_client, ends_in):
+    program = running(ends_on=days(ends_in))
+    button = "Invite late joiners" in hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    page = hr_client.get(reverse("program_invite", args=[program.pk])).content.decode()
+    assert button == (ends_in == 2) == ('name="apply_by"' in page)
