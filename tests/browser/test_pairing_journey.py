@@ -45,10 +45,13 @@ def test_hr_runs_matching_reviews_alternatives_and_publishes(live_server, page, 
     page.keyboard.type("bila")
     expect(page.get_by_role("option", name=re.compile("Bilal Okafor"))).to_be_visible()
     expect(page.get_by_role("option", name=re.compile("Ada Nguyen"))).to_have_count(0)
+    # Enter takes the highlighted option: wait until the filter has moved the highlight there
+    # (under load, Enter once took the option highlighted before the filter ran).
+    expect(page.get_by_role("option", name=re.compile("Bilal Okafor"))).to_have_class(re.compile(r"\bactive\b"))
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")  # on to the mentee chooser, as a keyboard user would
     page.keyboard.type("castel")
-    expect(page.get_by_role("option", name=re.compile("Farah Castellanos"))).to_be_visible()
+    expect(page.get_by_role("option", name=re.compile("Farah Castellanos"))).to_have_class(re.compile(r"\bactive\b"))
     page.keyboard.press("Enter")
     page.get_by_label("Decision").select_option("exclude")
     screenshot(page, "pairing-home-chooser")
