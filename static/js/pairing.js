@@ -15,6 +15,9 @@
     document.querySelectorAll("select[data-searchable]").forEach(function (select) {
       new window.TomSelect(select, {
         maxOptions: 500,
+        // Filter at once: Tom Select waits 300 ms by default, and an Enter typed within that
+        // time took the option highlighted before the filter ran (the wrong person).
+        refreshThrottle: 0,
         allowEmptyOption: false,
         searchField: ["text"],
         render: {
