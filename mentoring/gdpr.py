@@ -94,6 +94,7 @@ EXEMPT: dict[str, str] = {
     "pairing.PairingOverride.mentee": "HR's pins and exclusions for a proposal: an exclusion can reveal another person's confidential request",
     "pairing.Pair.created_by": _HR_WORK,
     "pairing.Pair.ended_by": "who ended a pair; the pair's end date and reason are in pairs.json",
+    "pairing.Pair.check_in_by": "the HR admin who last wrote to a pair (HR's own work); the message is blanked when they are erased",
     "sessions_log.Feedback.pair": "feedback about the person is confidential to its author; the product never shows it to the person rated",
     "sessions_log.Reflection.pair": "the partner's reflection is theirs; the product only says that they wrote one",
     "sessions_log.Concern.pair": "a concern is confidential between the mentor who raised it and HR",
@@ -681,6 +682,7 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
         *ActionItem.objects.filter(committed_by=employee).values_list("text", flat=True),
         *enrollments.values_list("withdrawal_reason", flat=True),
         *(Pair.objects.filter(ended_by=user).values_list("end_note", flat=True) if user is not None else ()),
+        *(Pair.objects.filter(check_in_by=user).values_list("check_in_note", flat=True) if user is not None else ()),
     ]
 
     # Free text the person wrote. Counts, ratings, minutes and dates stay for the metrics.
@@ -698,6 +700,10 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
         Pair.objects.filter(ended_by=user).exclude(end_note="").update(end_note="")
     # HR's note on a pair they put on hold is often about this person ("on leave until March").
     Pair.objects.filter(Q(mentor__in=enrollments) | Q(mentee__in=enrollments)).exclude(pause_note="").update(pause_note="")
+    # So is HR's last check-in message to the pair; and what this person wrote as HR.
+    Pair.objects.filter(Q(mentor__in=enrollments) | Q(mentee__in=enrollments)).exclude(check_in_note="").update(check_in_note="")
+    if user is not None:
+        Pair.objects.filter(check_in_by=user).exclude(check_in_note="").update(check_in_note="")
 
     # Nothing more goes to them.
     counts["reminders_cancelled"] = Reminder.objects.filter(recipient=employee, status=Reminder.Status.PENDING).update(status=Reminder.Status.CANCELLED)

@@ -118,8 +118,11 @@ class Pair(models.Model):
     pause_note = models.CharField(max_length=500, blank=True)
     # When it was last resumed: the quiet clock restarts there (time on hold is not quiet).
     resumed_at = models.DateTimeField(null=True, blank=True)
-    # When HR last sent both people a check-in; one a day at most.
+    # When HR last sent both people a check-in (one a day at most), who wrote it and what it
+    # said: the pair page shows it to the other HR admins.
     nudged_at = models.DateTimeField(null=True, blank=True)
+    check_in_note = models.CharField(max_length=1000, blank=True)
+    check_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["program", "-score", "id"]

@@ -90,7 +90,7 @@ def pair_counts(*, program: Program) -> dict:
 
 def program_pair(*, program: Program, pair_id: int) -> Pair:
     """A published pair of the program, or Pair.DoesNotExist (another program's, or a proposal)."""
-    return Pair.objects.select_related("program", *PEOPLE, "ended_by").get(pk=pair_id, program=program, status__in=[*LIVE, Pair.Status.ENDED])
+    return Pair.objects.select_related("program", *PEOPLE, "ended_by", "check_in_by").get(pk=pair_id, program=program, status__in=[*LIVE, Pair.Status.ENDED])
 
 
 def overrides_of(*, program: Program) -> QuerySet[PairingOverride]:

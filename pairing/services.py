@@ -795,7 +795,8 @@ def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
         when = date_format(timezone.localtime(pair.nudged_at), "DATETIME_FORMAT")
         raise MatchError(_("A check-in already went to this pair on %(when)s; one a day at most.") % {"when": when})
     pair.nudged_at = timezone.now()
-    pair.save(update_fields=["nudged_at"])
+    pair.check_in_note, pair.check_in_by = message.strip()[:1000], by
+    pair.save(update_fields=["nudged_at", "check_in_note", "check_in_by"])
     audit_record(action=AuditEvent.Action.PAIR_NUDGED, target=pair, actor=by, summary=f"Check-in sent to pair #{pair.pk} in program #{pair.program_id}")
     # Replies go to the HR admin who wrote, not to the no-reply sender.
     _tell_both(pair, "pair_nudge", {"message": message.strip()[:1000], "sender": by.get_full_name() or _("HR")}, headers={"Reply-To": by.email})

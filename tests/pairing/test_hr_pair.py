@@ -135,6 +135,9 @@ def test_check_in_mails_both_once_a_day(pair, hr_client, hr_user, deliver_outbox
     page = body(hr_client.get(page_url(pair)))
     assert "the next can go from" in page and "Send a check-in" not in page  # no form to type into for nothing
     assert "Check-in sent to the pair" in page
+    # Another HR admin opening the pair sees what was sent, and by whom.
+    assert f"by {hr_user.get_full_name()}." in page and "How are the sessions going?" in page
+    assert AuditEvent.objects.filter(action="pair_nudged").values_list("summary", flat=True).get().find("How are") == -1  # the log keeps no text
 
     mail.outbox.clear()
     twice = hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": "Again"}, follow=True)
@@ -205,6 +208,23 @@ def test_erasure_blanks_the_pause_note(pair, hr_user):
     person_erase(employee=pair.mentor.employee, by=hr_user, confirm_email=pair.mentor.employee.email)
     pair.refresh_from_db()
     assert pair.pause_note == ""
+
+
+def test_the_check_in_message_is_shown_escaped(pair, hr_client, hr_user):
+    services.pair_nudge(pair=pair, by=hr_user, message="<script>alert(1)</script>\nSecond line")
+    page = body(hr_client.get(page_url(pair)))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;<br>Second line" in page and "<script>alert(1)" not in page
+
+
+def test_erasure_blanks_the_check_in_message(pair, hr_user):
+    from mentoring.gdpr import person_erase
+
+    services.pair_nudge(pair=pair, by=hr_user, message="Sam, how is the new role treating you?")
+    pair.refresh_from_db()
+    assert (pair.check_in_note, pair.check_in_by) == ("Sam, how is the new role treating you?", hr_user)
+    person_erase(employee=pair.mentee.employee, by=hr_user, confirm_email=pair.mentee.employee.email)
+    pair.refresh_from_db()
+    assert pair.check_in_note == ""
 
 
 def test_a_resumed_pair_is_not_quiet_for_the_time_it_was_on_hold(pair, hr_user):
