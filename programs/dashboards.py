@@ -127,7 +127,10 @@ def _stuck_pairs(data: dict) -> tuple[list, int]:
         return [], total
     people = {row[1] for row in rows} | {row[2] for row in rows}
     names = {pk: f"{first} {last}".strip() for pk, first, last in Employee.objects.filter(pk__in=people).values_list("pk", "first_name", "last_name")}
-    return [{"pk": pk, "mentor": names.get(mentor, ""), "mentee": names.get(mentee, "")} for pk, mentor, mentee in rows], total
+    # The snapshot is of its hour: a pair HR has since put on hold or ended says so, rather
+    # than reading as stuck until the next snapshot.
+    now = dict(Pair.objects.filter(pk__in=[row[0] for row in rows]).exclude(status=Pair.Status.ACTIVE).values_list("pk", "status"))
+    return [{"pk": pk, "mentor": names.get(mentor, ""), "mentee": names.get(mentee, ""), "now": now.get(pk, "")} for pk, mentor, mentee in rows], total
 
 
 def _latest_run(program: Program, snapshot) -> SnapshotRun | None:

@@ -148,6 +148,20 @@ def test_hr_dashboard_names_the_quietest_pairs_first_and_counts_the_rest(hr_clie
     assert "120 pairs have had no meeting" in body and "and 118 more" in body
 
 
+def test_a_stuck_pair_hr_has_since_paused_or_ended_says_so(hr_client, program, pair):
+    from pairing.models import Pair
+
+    other = make_active_pair(program=program)
+    data = snapshot_save(program=program).data
+    data["pair_health"]["stuck_pairs"] = [_stuck(pair), _stuck(other)]
+    data["pairs"]["stuck"] = 2
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.PAUSED, paused_at=timezone.now())
+    Pair.objects.filter(pk=other.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
+    items = hr_client.get(_hr_url(program)).content.decode().split('data-testid="stuck-pairs"')[1].split("</ul>")[0].split("<li")[1:]
+    assert "now on hold" in items[0] and "now ended" in items[1]
+
+
 def test_hr_dashboard_reads_stuck_pairs_of_a_snapshot_written_before_it_kept_the_people(hr_client, program, pair):
     data = snapshot_save(program=program).data
     data["pair_health"] = {"stuck_pair_ids": [pair.pk]}
