@@ -12,6 +12,12 @@ from django.utils.translation import gettext_lazy as _, ngettext
 from mentoring.models import Department, Employee
 
 
+# Once enrollment has closed, while the program is matching or running, HR can still invite
+# late joiners (Enrollment.apply_by); status values, so that they read before Program is defined.
+LATE_JOIN_STATUSES = ("matching", "active")
+LATE_WINDOW_STATUSES = ("invited", "applied")  # the enrollments a late invitation's window applies to
+
+
 class Topic(models.Model):
     """An HR-managed focus topic: what juniors can teach and seniors want to learn."""
 
@@ -152,10 +158,10 @@ class Program(models.Model):
 
     @property
     def takes_late_joiners(self) -> bool:
-        """Enrollment has closed but HR may still invite people (see Enrollment.apply_by)."""
-        # The same rule as programs.services.late_join_problems: a last day to apply between
-        # tomorrow and the day before the end must exist.
-        return self.status in (self.Status.MATCHING, self.Status.ACTIVE) and timezone.localdate() + datetime.timedelta(days=1) < self.ends_on
+        """Enrollment has closed but HR may still invite people (see Enrollment.apply_by): a
+        last day to apply between tomorrow and the day before the end exists. The one rule;
+        programs.services.late_join_problems says why not in words."""
+        return self.status in LATE_JOIN_STATUSES and timezone.localdate() + datetime.timedelta(days=1) < self.ends_on
 
     def clean(self):
         errors = {}
@@ -308,8 +314,8 @@ class Enrollment(models.Model):
         on = on or self.local_today()
         return (
             self.apply_by is not None
-            and self.status in (self.Status.INVITED, self.Status.APPLIED)
-            and self.program.status in (Program.Status.MATCHING, Program.Status.ACTIVE)
+            and self.status in LATE_WINDOW_STATUSES
+            and self.program.status in LATE_JOIN_STATUSES
             and on <= self.late_last_day
         )
 

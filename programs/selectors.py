@@ -65,6 +65,13 @@ def enrollments_of(*, employee: Employee) -> QuerySet[Enrollment]:
     )
 
 
+def has_live_pair(enrollment: Enrollment) -> bool:
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+    from pairing.selectors import LIVE  # noqa: PLC0415
+
+    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE).exists()
+
+
 def enrollment_for_participant(*, employee: Employee, pk: int) -> Enrollment:
     """The participant's own enrollment or Enrollment.DoesNotExist (a 404, never someone else's)."""
     return Enrollment.objects.select_related("program").get(pk=pk, employee=employee)

@@ -17,7 +17,7 @@ from mentoring.mail import send_templated
 from mentoring.audit import audit_record, changed_fields
 from mentoring.models import AuditEvent, Employee, Role as UserRole
 
-from .models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
+from .models import LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
 S = Program.Status
 
@@ -398,21 +398,18 @@ def resource_remove(*, resource: Resource, by) -> None:
 # Late joiners: while a program is matching or running, HR can still invite people; each
 # late invitation carries its own last day to apply (Enrollment.apply_by), and once HR approves
 # the application the next re-match pairs them from the remaining pool.
-LATE_JOIN_STATUSES = (S.MATCHING, S.ACTIVE)
 LATE_APPLY_DAYS = 14  # the default window of a late invitation
-LATE_WINDOW_STATUSES = (Enrollment.Status.INVITED, Enrollment.Status.APPLIED)
 
 
-def late_join_problems(program: Program, *, on: datetime.date | None = None) -> list[str]:
+def late_join_problems(program: Program) -> list[str]:
     """Why HR cannot invite late joiners to this program now (empty: they can)."""
-    on = on or today()
     if program.is_archived:
         return [_("This program is archived and read-only.")]
     if program.status not in LATE_JOIN_STATUSES:
         if program.status == S.COMPLETED:
             return [_("This program is completed: it takes no new people.")]
         return [_("Open enrollment before inviting people.")]
-    if program.ends_on <= on + datetime.timedelta(days=1):
+    if not program.takes_late_joiners:
         return [_("The program ends on %(day)s: it is too late to join.") % {"day": date_format(program.ends_on)}]
     return []
 

@@ -12,7 +12,6 @@ from django.core.paginator import Paginator
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -483,16 +482,9 @@ def _blocked(request, program, *, heading, problems=(), problems_by_role=None, e
             "problems_by_role": problems_by_role or [],
             "enrollment": enrollment,
             "reviewed": enrollment is not None and enrollment.status in (ES.APPROVED, ES.WAITLISTED, ES.DECLINED),
-            "paired": enrollment is not None and enrollment.status == ES.APPROVED and _has_live_pair(enrollment),
+            "paired": enrollment is not None and enrollment.status == ES.APPROVED and selectors.has_live_pair(enrollment),
         },
     )
-
-
-def _has_live_pair(enrollment) -> bool:
-    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
-    from pairing.selectors import LIVE  # noqa: PLC0415
-
-    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE).exists()
 
 
 @participant_required

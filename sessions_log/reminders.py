@@ -34,7 +34,7 @@ from mentoring.mail import render_templated
 from mentoring.models import Employee, OutboxMessage, Role as UserRole
 from mentoring.services import outbox_add_many
 from pairing.models import Pair
-from programs.models import Enrollment, Program
+from programs.models import LATE_JOIN_STATUSES, Enrollment, Program
 
 from .models import ActionItem, Agreement, Feedback, Meeting, Reminder, ReminderOptOut, SessionLog, SurveyResponse
 from .selectors import pairs_quiet, stuck_q
@@ -444,7 +444,7 @@ def _late_invitations(now, programs: _Programs) -> Iterator[list[_Due]]:
     """Keyed by the invitation's last day as well ("enrollment-5-by-20261210"): an invitation
     HR sends again with a new day is reminded again, whatever was reminded before."""
     today = timezone.localdate(now)
-    late = [p["id"] for p in programs.rows if p["status"] in (Program.Status.MATCHING, Program.Status.ACTIVE) and _enabled(p["reminders"], K.INVITATION_UNANSWERED)]
+    late = [p["id"] for p in programs.rows if p["status"] in LATE_JOIN_STATUSES and _enabled(p["reminders"], K.INVITATION_UNANSWERED)]
     if not late:
         return
     day = datetime.timedelta(days=1)
@@ -708,7 +708,7 @@ def _done_since(rows: list[Reminder], now) -> set[int]:
             apply_by, ends_on, status = row
             if r.context.get("apply_by"):  # a late invitation: still its day, still open
                 said = datetime.date.fromisoformat(r.context["apply_by"])
-                return status in (Program.Status.MATCHING, Program.Status.ACTIVE) and apply_by is not None and said == min(apply_by, ends_on - datetime.timedelta(days=1)) and today <= said
+                return status in LATE_JOIN_STATUSES and apply_by is not None and said == min(apply_by, ends_on - datetime.timedelta(days=1)) and today <= said
             # One from enrollment time says "enrollment is open until": only while it is.
             return apply_by is None and status == Program.Status.ENROLLMENT_OPEN
 
