@@ -301,6 +301,7 @@ PAIRING_SYNC_MAX_PEOPLE = env.int("PAIRING_SYNC_MAX_PEOPLE", default=400)
 # more by a Celery task right after (rendering 5,000 emails takes seconds).
 PAIRING_PUBLISH_SYNC_MAX_PAIRS = env.int("PAIRING_PUBLISH_SYNC_MAX_PAIRS", default=100)
 ROSTER_IMPORT_MAX_BYTES = env.int("ROSTER_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+RESOURCE_MAX_BYTES = env.int("RESOURCE_MAX_BYTES", default=50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Internationalisation and time ---------------------------------------------------------

@@ -5,12 +5,15 @@ Forms only parse and validate input; the services in programs/services.py do the
 
 import datetime
 import re
+from pathlib import PurePath
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.conf import settings
 from django.core.validators import validate_email
+from django.template.defaultfilters import filesizeformat
 from django.db.models.functions import Lower
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -231,11 +234,51 @@ class TransitionForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
+# Files a training resource may be: documents, slides, sheets, images, audio and video.  Not
+# programs, scripts, web pages or archives: participants download them from a page HR vouches
+# for, and an .exe or .html there would be an easy way to pass on something harmful.
+RESOURCE_EXTENSIONS = (
+    ".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt", ".md",
+    ".ppt", ".pptx", ".odp", ".key",
+    ".xls", ".xlsx", ".ods", ".csv",
+    ".png", ".jpg", ".jpeg", ".gif", ".webp",
+    ".mp3", ".m4a", ".wav", ".mp4", ".m4v", ".mov", ".webm",
+)
+
+
 class ResourceForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
     url = forms.URLField(label=gettext_lazy("Link"), required=False, assume_scheme="https")
     file = forms.FileField(label=gettext_lazy("or a file"), required=False)
     audience = forms.ChoiceField(label=gettext_lazy("For"), choices=Resource.Audience.choices, initial=Resource.Audience.EVERYONE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read at request time so the limit follows the setting.
+        self.fields["file"].help_text = _("A document, slides, a sheet, an image, audio or video, up to %(limit)s.") % {
+            "limit": filesizeformat(settings.RESOURCE_MAX_BYTES)
+        }
+        self.fields["file"].widget.attrs["accept"] = ",".join(RESOURCE_EXTENSIONS)
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            return upload
+        name = PurePath(upload.name).name
+        if PurePath(name).suffix.lower() not in RESOURCE_EXTENSIONS:
+            raise ValidationError(
+                _("“%(name)s” is not a kind of file Upward shares. Upload a document (PDF, Word, text), slides, a sheet, an image, audio or video, or give a link instead."),
+                code="file_type",
+                params={"name": name},
+            )
+        limit = settings.RESOURCE_MAX_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                _("“%(name)s” is %(size)s; the limit is %(limit)s. Share a link to a large file instead."),
+                code="file_size",
+                params={"name": name, "size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+            )
+        return upload
 
     def clean(self):
         cleaned = super().clean()

@@ -479,6 +479,35 @@ def test_resource_without_link_or_file_rerenders_with_error(hr_client):
     assert not program.resources.exists()
 
 
+@pytest.mark.parametrize("name", ["setup.exe", "guide.html", "notes.HTM", "run.sh", "bundle.zip", "drawing.svg", "README"])
+def test_resource_file_of_a_kind_upward_does_not_share_is_refused(hr_client, name, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    program = ProgramFactory()
+    upload = SimpleUploadedFile(name, b"<script>alert(1)</script>", content_type="text/html")
+    response = hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Starter kit", "audience": "everyone", "file": upload})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"“{name}” is not a kind of file Upward shares." in page
+    assert 'value="Starter kit"' in page  # the title is kept for the next try
+    assert not program.resources.exists()
+    assert not list(tmp_path.rglob("*"))  # nothing written to storage
+
+
+def test_resource_file_over_the_size_limit_is_refused_with_the_limit(hr_client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.RESOURCE_MAX_BYTES = 2048
+    program = ProgramFactory()
+    page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "up to 2.0\xa0KB" in page and 'accept=".pdf,' in page
+    too_big = SimpleUploadedFile("Slides.PDF", b"%PDF" + b"x" * 3000, content_type="application/pdf")
+    response = hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Deck", "audience": "everyone", "file": too_big})
+    assert "“Slides.PDF” is 2.9\xa0KB; the limit is 2.0\xa0KB." in response.content.decode()
+    assert not program.resources.exists()
+    fits = SimpleUploadedFile("Slides.PDF", b"%PDF" + b"x" * 2044, content_type="application/pdf")
+    hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Deck", "audience": "everyone", "file": fits})
+    assert program.resources.get().file.name.endswith(".PDF")
+
+
 def test_resources_of_an_archived_program_are_read_only(hr_client):
     program = ProgramFactory(status=S.ARCHIVED)
     resource = Resource.objects.create(program=program, title="Kept", url="https://example.com/kept")
