@@ -91,6 +91,8 @@ MAX_LENGTHS = {
     "department": 120, "level_label": 60, "location": 120,
 }
 MAX_LEVEL = 32767  # PositiveSmallIntegerField
+# Below this many people with a level, none is called unusual (too few to know the scale).
+UNUSUAL_LEVEL_MIN_PEOPLE = 10
 MAX_DATA_ROWS = 50_000
 MAX_COLUMNS = 200
 # Stored in RosterImport.summary; the counts always hold the totals.
@@ -205,6 +207,9 @@ class RosterPlan:
     # Left dates after the import's day, as (employee id, name, date): not written yet (a
     # leaver loses their login and their pairs end), recorded by an import on or after it.
     leaving_later: list[tuple[str, str, datetime.date]] = field(default_factory=list)
+    # New or changed levels far above everyone else's, as (employee id, name, level, usual top
+    # level): likely typos, shown but not refused (see _unusual_levels).
+    unusual_levels: list[tuple[str, str, int, int]] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
@@ -278,6 +283,9 @@ class RosterPlan:
             "kept_blank": [{"field": FIELD_LABELS[name], "count": self.kept_blank[name]} for name in FIELDS if name in self.kept_blank],
             "kept_chosen": self.kept_chosen,
             "leaving_later": [{"employee_id": eid, "name": name, "left_date": left.isoformat()} for eid, name, left in self.leaving_later[:limit]],
+            "unusual_levels": [
+                {"employee_id": eid, "name": name, "level": level, "usual_top": top} for eid, name, level, top in self.unusual_levels[:limit]
+            ],
         }
 
 
@@ -837,7 +845,36 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
     )
     plan.not_in_file = len(absent)
     plan.not_in_file_people = absent[:SUMMARY_LIST_LIMIT]
+    plan.unusual_levels = _unusual_levels(plan, rows, people)
     return plan
+
+
+def _unusual_levels(plan: RosterPlan, rows: dict[str, RosterRow], people: dict[str, dict]) -> list[tuple[str, str, int, int]]:
+    """New or changed levels far above the directory's, as (employee id, name, level, usual top).
+
+    A typo such as 77 for 7 is a valid number but makes that person the most senior in the
+    company: eligible as a mentee everywhere and past every seniority gap. The usual top is
+    the 95th percentile of the levels this import leaves alone (so the few at the very top
+    are not flagged, nor are the typos their own yardstick); when the import sets most
+    levels (a first import, a company moving to a new scale), of all levels after it.
+    """
+    candidates = [(c.employee_id, c.name, c.values.get("level")) for c in plan.creates]
+    candidates += [(c.employee_id, c.name, c.to_level) for c in plan.level_changes]
+    candidates = [item for item in candidates if item[2] is not None]
+    moving = {eid for eid, _name, _level in candidates}
+    after = {eid: row.values["level"] for eid, row in rows.items() if row.values.get("level") is not None}
+    after |= {eid: p["level"] for eid, p in people.items() if eid not in rows and p["left_date"] is None and p["level"] is not None}
+    levels = sorted(level for eid, level in after.items() if eid not in moving)
+    if len(levels) < UNUSUAL_LEVEL_MIN_PEOPLE:
+        levels = sorted(after.values())
+    if len(levels) < UNUSUAL_LEVEL_MIN_PEOPLE:
+        return []
+    usual_top = levels[(len(levels) - 1) * 95 // 100]
+    ceiling = usual_top + max(3, usual_top // 2)
+    return sorted(
+        ((eid, name, level, usual_top) for eid, name, level in candidates if level > ceiling),
+        key=lambda item: (-item[2], item[1]),
+    )
 
 
 # --- Applying -------------------------------------------------------------------------------------

@@ -49,6 +49,10 @@ def roster_import(request):
                     % {"count": created.summary["counts"]["new_departments"], "names": ", ".join(d["name"] for d in new_departments[:5])
                        + (", …" if created.summary["counts"]["new_departments"] > 5 else "")},
                 )
+                if created.summary.get("unusual_levels"):
+                    messages.warning(request, _("Some levels are far above the rest of the directory: check them too."))
+            elif created.summary.get("unusual_levels"):
+                messages.warning(request, _("Preview ready. Some levels are far above the rest of the directory; check them, then apply the changes."))
             else:
                 messages.success(request, _("Preview ready. Check the changes below, then apply them."))
             return redirect("roster_import_detail", pk=created.pk)

@@ -559,6 +559,41 @@ def test_preview_warns_about_the_departments_the_import_will_create():
     assert roster_preview(data=data, filename="roster.csv").new_departments == []
 
 
+def test_preview_flags_new_and_changed_levels_far_above_everyone_elses():
+    for k in range(12):
+        EmployeeFactory(employee_id=f"D{k}", email=f"d{k}@acme.example", level=2 + k % 6)  # levels 2 to 7
+    EmployeeFactory(employee_id="CEO", email="ceo@acme.example", level=9)
+    EmployeeFactory(employee_id="T1", email="t1@acme.example", level=4)
+    data = make_csv(
+        person("N1", first_name="Nina", last_name="Typo", level="77"),  # 7 with a finger slip
+        person("N2", first_name="Noor", last_name="Fine", level="9"),  # as senior as the CEO: usual
+        person("T1", first_name="Tariq", last_name="Typo", level="40"),
+        person("CEO", first_name="Cleo", last_name="Chief", level="10"),  # a promotion, one above
+    )
+
+    plan = roster_preview(data=data, filename="roster.csv")
+
+    assert plan.errors == []  # a warning: a company's scale may be unusual
+    assert plan.unusual_levels == [("N1", "Nina Typo", 77, 7), ("T1", "Tariq Typo", 40, 7)]
+    assert plan.to_summary()["unusual_levels"][0] == {"employee_id": "N1", "name": "Nina Typo", "level": 77, "usual_top": 7}
+
+    roster_apply(data=data, filename="roster.csv")
+    assert Employee.objects.get(employee_id="N1").level == 77
+    # Already in the directory and unchanged: not flagged on every later import.
+    assert roster_preview(data=data, filename="roster.csv").unusual_levels == []
+
+
+def test_a_whole_company_on_a_new_scale_is_not_unusual_and_few_people_are_never_judged():
+    for k in range(12):
+        EmployeeFactory(employee_id=f"D{k}", email=f"d{k}@acme.example", level=2 + k % 6)
+    rescaled = [person(f"D{k}", level=str(60 + k % 6)) for k in range(12)]
+    assert roster_preview(data=make_csv(*rescaled), filename="roster.csv").unusual_levels == []
+
+    Employee.objects.all().delete()
+    small = [person(f"S{k}", level="3") for k in range(8)] + [person("S9", level="300")]
+    assert roster_preview(data=make_csv(*small), filename="roster.csv").unusual_levels == []
+
+
 def test_department_move_creates_the_new_department():
     EmployeeFactory(employee_id="E1", email="e1@acme.example", department=DepartmentFactory(name="Finance"))
 

@@ -47,6 +47,17 @@ def test_dry_run_names_new_departments_and_blank_cells_that_keep_values(tmp_path
     assert "Blank hire_date cells keep the current value for 1 person." in out
 
 
+def test_dry_run_names_unusual_levels(tmp_path):
+    for k in range(10):
+        EmployeeFactory(employee_id=f"D{k}", email=f"d{k}@acme.example", level=4)
+    path = tmp_path / "roster.csv"
+    path.write_bytes(make_csv(person("E2", first_name="Eli", last_name="Slip", level="44")))
+
+    out, _err = run(path, "--dry-run")
+
+    assert "Unusual level (check it is not a typo): E2 Eli Slip: level 44, where 95% of people are at level 4 or below" in out
+
+
 def test_import_applies_and_records_the_import(tmp_path):
     EmployeeFactory(employee_id="E1", email="e1@acme.example", level=3)
     path = tmp_path / "roster.csv"

@@ -269,6 +269,22 @@ def test_preview_warns_about_new_departments_and_can_still_be_applied(hr_client)
     assert Employee.objects.get(employee_id="E2").department.name == "Quantum Research"
 
 
+def test_preview_shows_unusual_levels_as_a_warning_that_does_not_block(hr_client):
+    for k in range(12):
+        EmployeeFactory(employee_id=f"D{k}", email=f"d{k}@acme.example", level=3)
+
+    response = upload(hr_client, make_csv(person("E1", first_name="Ed", last_name="Slip", level="999"), person("E2")))
+
+    assert "Some levels are far above the rest of the directory" in " ".join(messages_of(response))
+    assert "new department" in " ".join(messages_of(response))  # both warnings are given
+    html = hr_client.get(response.url).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Unusual levels" in text and "Ed Slip (E1): level 999, where 95% of people are at level 3 or below" in text
+    roster_import = RosterImport.objects.get()
+    hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+    assert Employee.objects.get(employee_id="E1").level == 999
+
+
 @pytest.fixture
 def previewed_import(db):
     from mentoring.roster import roster_import_create

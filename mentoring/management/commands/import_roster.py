@@ -65,6 +65,8 @@ class Command(BaseCommand):
         )
         for name, people in plan.new_departments:
             self.stdout.write(f"New department (check the spelling): {name} ({people} {'person' if people == 1 else 'people'})")
+        for employee_id, name, level, usual_top in plan.unusual_levels:
+            self.stdout.write(f"Unusual level (check it is not a typo): {employee_id} {name}: level {level}, where 95% of people are at level {usual_top} or below")
         for employee_id, name, left in plan.leaving_later:
             self.stdout.write(f"Leaves on {left.isoformat()}, not recorded yet (import again on or after that date): {employee_id} {name}")
         for name, kept in plan.kept_blank.items():
