@@ -11,7 +11,8 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -296,15 +297,20 @@ def _review(program: Program, run: MatchRun, request=None, *, keep: dict | None 
     return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
-def _with_row_link(request, program: Program, run: MatchRun, text: str, pair: Pair):
-    """A success message that links to the changed pair's row: the page reloads at the top,
-    where the message is, and hundreds of rows may lie between it and the pair. "Something
-    to watch" may not list the new pair, so the link opens the full list there."""
+def _row_url(request, program: Program, run: MatchRun, pair: Pair) -> str:
+    """Where a changed pair's row is: the page reloads at the top, where the message is, and
+    hundreds of rows may lie between it and the pair. "Something to watch" may not list the
+    new pair, so the link opens the full list there."""
     show = request.POST.get("show")
     url = reverse("match_run_review", args=[program.slug, run.pk])
     if show == "lowest":
         url += "?" + urlencode({"show": show})
-    return format_html('{} <a class="alert-link" href="{}#pair-{}">{}</a>', text, url, pair.pk, _("Show the pair"))
+    return f"{url}#pair-{pair.pk}"
+
+
+def _with_row_link(request, program: Program, run: MatchRun, text: str, pair: Pair):
+    """A success message that links to the changed pair's row (see _row_url)."""
+    return format_html('{} <a class="alert-link" href="{}">{}</a>', text, _row_url(request, program, run, pair), _("Show the pair"))
 
 
 def _listed_from(form, **objects):
@@ -371,15 +377,19 @@ def proposal_swap(request, slug: str, run_id: int):
         return _review(program, run, request, keep=form.cleaned_data)
     else:
         change = a.score + b.score - before
+        # Both new pairs are named by a link to their row (the same "Show the pair" twice
+        # would not say which is which).
         names = {
-            "a": f"{a.mentor.employee.full_name} → {a.mentee.employee.full_name}", "sa": a.score,
-            "b": f"{b.mentor.employee.full_name} → {b.mentee.employee.full_name}", "sb": b.score, "change": f"{change:+d}",
-        }
+            key: format_html(
+                '<a class="alert-link" href="{}">{} → {}</a>', _row_url(request, program, run, pair), pair.mentor.employee.full_name, pair.mentee.employee.full_name
+            )
+            for key, pair in (("a", a), ("b", b))
+        } | {"sa": a.score, "sb": b.score, "change": f"{change:+d}"}
         if change:
-            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score changes by %(change)s.") % names
+            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score changes by %(change)s.")
         else:
-            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.") % names
-        messages.success(request, _with_row_link(request, program, run, done, a))
+            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.")
+        messages.success(request, mark_safe(conditional_escape(done) % names))  # the template escaped, the names by format_html
     return _review(program, run, request)
 
 

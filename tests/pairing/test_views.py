@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.utils.html import escape
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -366,14 +367,16 @@ def test_edit_messages_link_to_the_row_in_the_view_hr_was_in_and_escape_names(pr
     response = hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": a.pk, "pair_b": b.pk, "show": "lowest"}, follow=True)
     page = text(response)
     review = url("match_run_review", program, run.pk)
-    linked = re.findall(rf'href="{re.escape(review)}\?show=lowest#pair-(\d+)">Show the pair</a>', page)
-    now = set(Pair.objects.filter(match_run=run).values_list("pk", flat=True))
-    assert len(linked) == 1 and int(linked[0]) in now - {a.pk, b.pk}  # a new pair's row
-    assert f'<tr id="pair-{linked[0]}"' in page
+    # Both new pairs are linked, each by its names.
+    linked = dict(re.findall(rf'href="{re.escape(review)}\?show=lowest#pair-(\d+)">([^<]+)</a>', page))
+    now = Pair.objects.filter(match_run=run).select_related("mentor__employee", "mentee__employee")
+    assert linked == {str(p.pk): f"{escape(p.mentor.employee.full_name)} → {p.mentee.employee.full_name}" for p in now}
+    assert not {a.pk, b.pk} & {p.pk for p in now}  # new pairs' rows
+    assert all(f'<tr id="pair-{pk}"' in page for pk in linked)
     assert "&lt;b&gt;Bold&lt;/b&gt;" in page and "<b>Bold</b>" not in page
-    first, second = sorted(now)
+    first, second = sorted(p.pk for p in now)
     watch = text(hr_client.post(url("proposal_swap", program, run.pk), {"pair_a": first, "pair_b": second, "show": "watch"}, follow=True))
-    assert re.search(rf'href="{re.escape(review)}#pair-\d+">Show the pair</a>', watch)  # the full list: "watch" may not list it
+    assert len(re.findall(rf'href="{re.escape(review)}#pair-\d+">', watch)) == 2  # the full list: "watch" may not list them
 
 
 def test_manual_pair_with_someone_of_another_program_is_rejected(world, hr_client):
