@@ -32,6 +32,7 @@ from .models import (
     Reflection,
     SafetyPulse,
     SessionLog,
+    SurveyAnswer,
     SurveyResponse,
 )
 from .services import LOG_EDIT_WINDOW, survey_window
@@ -90,10 +91,46 @@ def my_private_note(*, log: SessionLog, me: Employee) -> str:
     return note.text if note else ""
 
 
-def enrollment_for_survey(*, employee: Employee | None, pk: int) -> Enrollment:
+def enrollment_with_answers(*, employee: Employee | None, pk: int) -> Enrollment:
+    """One of the person's enrollments whose survey answers they may read: approved, or left
+    after answering (their history stays theirs, as on the survey list)."""
     if employee is None:
         raise Enrollment.DoesNotExist
-    return Enrollment.objects.select_related("program").get(pk=pk, employee=employee, status=Enrollment.Status.APPROVED)
+    return Enrollment.objects.select_related("program").get(
+        pk=pk, employee=employee, status__in=[Enrollment.Status.APPROVED, Enrollment.Status.WITHDRAWN]
+    )
+
+
+@dataclass
+class AnswerRow:
+    label: str
+    scores: list  # one per answered survey (None where that survey did not ask it)
+
+    @property
+    def change(self) -> int | None:
+        """Last score minus the first, when the item was rated more than once."""
+        known = [score for score in self.scores if score is not None]
+        return known[-1] - known[0] if len(known) > 1 else None
+
+
+def survey_answers(enrollment: Enrollment, responses: list[SurveyResponse]) -> tuple[list[SurveyResponse], list[AnswerRow], list]:
+    """The person's own answers, survey by survey (baseline, midpoint, final): the responses
+    in that order, one row per item rated in any of them (topics by name, then the growth
+    items), and the would-recommend scores. One query."""
+    order = {kind: k for k, kind in enumerate(SURVEY_KINDS)}
+    responses = sorted(responses, key=lambda r: order.get(r.kind, len(order)))
+    column = {r.pk: k for k, r in enumerate(responses)}
+    rows: dict[tuple, AnswerRow] = {}
+    for answer in SurveyAnswer.objects.filter(response__in=[r.pk for r in responses]).select_related("topic"):
+        if answer.topic_id:
+            key, label = (0, answer.topic.name.lower(), answer.topic_id), answer.topic.name
+        else:
+            growth = list(SurveyAnswer.GROWTH_ITEMS)
+            key = (1, growth.index(answer.growth_item) if answer.growth_item in growth else len(growth), answer.growth_item)
+            label = str(SurveyAnswer.GROWTH_ITEMS.get(answer.growth_item, answer.growth_item))
+        row = rows.setdefault(key, AnswerRow(label, [None] * len(responses)))
+        row.scores[column[answer.response_id]] = answer.score
+    return responses, [rows[key] for key in sorted(rows)], [r.would_recommend for r in responses]
 
 
 def feed_meetings(*, employee: Employee) -> QuerySet[Meeting]:

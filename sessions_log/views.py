@@ -646,13 +646,14 @@ def survey_list(request):
 @GET_POST
 def survey_answer(request, enrollment_id: int, kind: str):
     employee = getattr(request.user, "employee", None)
-    enrollment = _found(selectors.enrollment_for_survey, employee=employee, pk=enrollment_id)
+    enrollment = _found(selectors.enrollment_with_answers, employee=employee, pk=enrollment_id)
     if kind not in SurveyResponse.Kind.values:
         raise Http404
-    rows = {row.kind: row for row in selectors.survey_rows(enrollment, list(enrollment.survey_responses.all()), timezone.localdate())}
+    responses = list(enrollment.survey_responses.all())
+    rows = {row.kind: row for row in selectors.survey_rows(enrollment, responses, timezone.localdate())}
     row = rows.get(kind)
-    if row is None:
-        raise Http404
+    if row is None or (enrollment.status != Enrollment.Status.APPROVED and row.state != "answered"):
+        raise Http404  # someone who left the program keeps what they answered, nothing more
     if request.method == "POST" and row.state != "open":
         # The page shows no questions then: say why instead of "see the fields below".
         messages.error(request, {
@@ -669,7 +670,10 @@ def survey_answer(request, enrollment_id: int, kind: str):
         else:
             messages.success(request, _("Thank you: your %(survey)s survey is in.") % {"survey": row.label.lower()})
             return redirect("survey_list")
-    return render(request, "sessions_log/survey_form.html", {"enrollment": enrollment, "program": enrollment.program, "row": row, "form": form})
+    context = {"enrollment": enrollment, "program": enrollment.program, "row": row, "form": form}
+    if row.state == "answered":
+        context["answered"], context["answers"], context["recommend"] = selectors.survey_answers(enrollment, responses)
+    return render(request, "sessions_log/survey_form.html", context)
 
 
 @participant_required

@@ -801,6 +801,59 @@ def test_a_closed_survey_cannot_be_answered(pair, mentee):
     assert "This survey opens on" in page and "need another look" not in page and not SurveyResponse.objects.exists()
 
 
+def _answer(enrollment, kind, scores, would_recommend=None):
+    response = SurveyResponse.objects.create(enrollment=enrollment, kind=kind, would_recommend=would_recommend)
+    for (key, item, _label), score in zip(services.survey_items(enrollment), scores):
+        if key.startswith("topic-"):
+            response.answers.create(topic=item, score=score)
+        else:
+            response.answers.create(growth_item=item, score=score)
+    return response
+
+
+def test_an_answered_survey_shows_my_answers_beside_my_earlier_ones(pair, mentee, mentor, django_assert_max_num_queries):
+    Program.objects.filter(pk=pair.program_id).update(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=3))
+    items = services.survey_items(pair.mentee)
+    assert len(items) >= 2
+    _answer(pair.mentee, "baseline", [2] * len(items))
+    _answer(pair.mentee, "midpoint", [4] + [1] * (len(items) - 1), would_recommend=8)
+
+    listing = mentee.get(reverse("survey_list")).content.decode()
+    url = reverse("survey_answer", args=[pair.mentee.pk, "midpoint"])
+    assert f'href="{url}"' in listing and "See my answers" in listing
+    with django_assert_max_num_queries(12):
+        page = mentee.get(url).content.decode()
+    table = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page[page.index('id="my-answers"'):page.index("</table>")]))
+    first, second = items[0][2], items[1][2]
+    assert f"{first} 2/5 4/5 +2" in table and f"{second} 2/5 1/5 -1" in table
+    assert "Baseline" in table and "Midpoint" in table and "Would recommend the program — 8/10" in table
+    assert "Send my answers" not in page
+    # The partner cannot read them.
+    assert mentor.get(url).status_code == 404
+
+
+def test_the_baseline_alone_shows_its_answers_without_a_change_column(pair, mentor):
+    _answer(pair.mentor, "baseline", [3, 4, 5])
+    page = mentor.get(reverse("survey_answer", args=[pair.mentor.pk, "baseline"])).content.decode()
+    table = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page[page.index('id="my-answers"'):page.index("</table>")]))
+    assert "Confidence with senior leaders 3/5" in table and "Visibility in the organisation 5/5" in table
+    assert "Change" not in table and "recommend" not in table
+
+
+def test_someone_who_left_reads_what_they_answered_and_nothing_more(pair, mentee):
+    items = services.survey_items(pair.mentee)
+    _answer(pair.mentee, "baseline", [3] * len(items))
+    Program.objects.filter(pk=pair.program_id).update(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=3))
+    Enrollment.objects.filter(pk=pair.mentee.pk).update(status=Enrollment.Status.WITHDRAWN, withdrawn_at=timezone.now())
+
+    answered = mentee.get(reverse("survey_answer", args=[pair.mentee.pk, "baseline"]))
+    assert answered.status_code == 200 and f"{items[0][2]}" in answered.content.decode()
+    midpoint = reverse("survey_answer", args=[pair.mentee.pk, "midpoint"])  # open, but they left
+    assert mentee.get(midpoint).status_code == 404
+    assert mentee.post(midpoint, {key: "3" for key, _i, _l in items} | {"would_recommend": "5"}).status_code == 404
+    assert SurveyResponse.objects.filter(kind="midpoint").count() == 0
+
+
 def test_someone_elses_survey_is_404(pair, mentor, participant_client):
     assert participant_client.get(reverse("survey_answer", args=[pair.mentee.pk, "baseline"])).status_code == 404
     assert mentor.get(reverse("survey_answer", args=[pair.mentee.pk, "baseline"])).status_code == 404
