@@ -76,6 +76,12 @@ def goal_of(*, pair: Pair, pk: int) -> AgreementGoal:
     return goal
 
 
+def insight_of(*, pair: Pair, pk: int) -> Insight:
+    insight = Insight.objects.select_related("topic").get(pk=pk, pair=pair)
+    insight.pair = pair
+    return insight
+
+
 def action_of(*, pair: Pair, pk: int) -> ActionItem:
     action = ActionItem.objects.get(pk=pk, pair=pair)
     action.pair = pair

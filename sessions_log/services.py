@@ -592,6 +592,26 @@ def insight_add(*, pair: Pair, me: Employee, text: str, topic: Topic | None = No
     return Insight.objects.create(pair=pair, topic=topic, text=text.strip(), created_by=me)
 
 
+def insight_update(*, insight: Insight, me: Employee, text: str, topic: Topic | None = None) -> Insight:
+    """The mentor corrects an insight they recorded (a typo, the wrong topic)."""
+    if _live_pair(insight.pair, me) != "mentor":
+        raise SessionError(_("Insights are recorded by the mentor."))
+    if not text.strip():
+        raise SessionError(_("Write the insight."))
+    if topic is not None and not insight.pair.program.topics.filter(pk=topic.pk).exists():
+        raise SessionError(_("Only this program's topics can be chosen."))
+    insight.text, insight.topic = text.strip(), topic
+    insight.save(update_fields=["text", "topic"])
+    return insight
+
+
+def insight_remove(*, insight: Insight, me: Employee) -> None:
+    """The mentor removes an insight; actions committed from it stay, unlinked."""
+    if _live_pair(insight.pair, me) != "mentor":
+        raise SessionError(_("Insights are recorded by the mentor."))
+    insight.delete()
+
+
 @transaction.atomic
 def action_commit(*, pair: Pair, me: Employee, text: str, due_on: datetime.date | None = None, insight: Insight | None = None) -> ActionItem:
     if _live_pair(pair, me) != "mentee":
@@ -603,6 +623,28 @@ def action_commit(*, pair: Pair, me: Employee, text: str, due_on: datetime.date 
     if insight is not None and insight.pair_id != pair.pk:
         raise SessionError(_("That insight belongs to another pair."))
     return ActionItem.objects.create(pair=pair, insight=insight, text=text.strip()[:500], due_on=due_on, committed_by=me)
+
+
+def action_update(*, action: ActionItem, me: Employee, text: str, due_on: datetime.date | None = None, insight: Insight | None = None) -> ActionItem:
+    """The mentee rewords an action or moves its date. A new date must not be in the past; a
+    past one already set may stay (the action is simply overdue)."""
+    if _live_pair(action.pair, me) != "mentee":
+        raise SessionError(_("Actions are committed by the mentee."))
+    if not text.strip():
+        raise SessionError(_("Write the action."))
+    if due_on and due_on != action.due_on and due_on < timezone.localdate():
+        raise SessionError(_("The due date is in the past."))
+    if insight is not None and insight.pair_id != action.pair_id:
+        raise SessionError(_("That insight belongs to another pair."))
+    action.text, action.due_on, action.insight = text.strip()[:500], due_on, insight
+    action.save(update_fields=["text", "due_on", "insight"])
+    return action
+
+
+def action_remove(*, action: ActionItem, me: Employee) -> None:
+    if _live_pair(action.pair, me) != "mentee":
+        raise SessionError(_("Actions are committed by the mentee."))
+    action.delete()
 
 
 @transaction.atomic

@@ -46,7 +46,7 @@ from .forms import (
     goal_formset,
     local_datetime,
 )
-from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Concern, Feedback, Meeting, SafetyPulse, SessionLog, SurveyResponse
+from .models import ActionItem, Agreement, AgreementGoal, CalendarFeed, Concern, Feedback, Insight, Meeting, SafetyPulse, SessionLog, SurveyResponse
 from .services import SessionError
 
 GET_POST = require_http_methods(["GET", "POST"])
@@ -71,7 +71,7 @@ def pair_view(view):
 def _found(lookup, **kwargs):
     try:
         return lookup(**kwargs)
-    except (Meeting.DoesNotExist, SessionLog.DoesNotExist, AgreementGoal.DoesNotExist, ActionItem.DoesNotExist, Enrollment.DoesNotExist):
+    except (Meeting.DoesNotExist, SessionLog.DoesNotExist, AgreementGoal.DoesNotExist, ActionItem.DoesNotExist, Insight.DoesNotExist, Enrollment.DoesNotExist):
         raise Http404 from None
 
 
@@ -571,6 +571,60 @@ def action_commit(request, pair, me):
             messages.success(request, _("Action committed. Close it here when it is done."))
             return redirect(_pair_url(pair, "actions"))
     return _pair_page(request, pair, me, action_form=form)
+
+
+@pair_view
+@GET_POST
+def insight_edit(request, pair, me, insight_id: int):
+    """The mentor corrects or removes an insight they recorded."""
+    insight = _found(selectors.insight_of, pair=pair, pk=insight_id)
+    if blocked := _read_only(request, pair):
+        return blocked
+    if services.side_of(pair, me) != "mentor":
+        messages.error(request, _("Insights are recorded by the mentor."))
+        return redirect(_pair_url(pair, f"insight-{insight.pk}"))
+    if request.method == "POST" and request.POST.get("remove") == "1":
+        services.insight_remove(insight=insight, me=me)
+        messages.success(request, _("Insight removed."))
+        return redirect(_pair_url(pair, "insights"))
+    form = InsightForm(request.POST or None, program=pair.program, initial={"topic": insight.topic, "text": insight.text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.insight_update(insight=insight, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Insight updated."))
+            return redirect(_pair_url(pair, f"insight-{insight.pk}"))
+    actions = insight.actions.count()
+    return render(request, "sessions_log/insight_form.html", _context(pair, me, form=form, insight=insight, linked_actions=actions))
+
+
+@pair_view
+@GET_POST
+def action_edit(request, pair, me, action_id: int):
+    """The mentee rewords, re-dates or removes an action they committed to."""
+    action = _found(selectors.action_of, pair=pair, pk=action_id)
+    if blocked := _read_only(request, pair):
+        return blocked
+    if services.side_of(pair, me) != "mentee":
+        messages.error(request, _("Actions are committed by the mentee."))
+        return redirect(_pair_url(pair, f"action-{action.pk}"))
+    if request.method == "POST" and request.POST.get("remove") == "1":
+        services.action_remove(action=action, me=me)
+        messages.success(request, _("Action removed."))
+        return redirect(_pair_url(pair, "actions"))
+    form = ActionForm(request.POST or None, pair=pair, initial={"text": action.text, "due_on": action.due_on, "insight": action.insight_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.action_update(action=action, me=me, **form.cleaned_data)
+        except SessionError as exc:
+            due_on = form.cleaned_data.get("due_on")
+            form.add_error("due_on" if due_on and due_on < timezone.localdate() else None, str(exc))
+        else:
+            messages.success(request, _("Action updated."))
+            return redirect(_pair_url(pair, f"action-{action.pk}"))
+    return render(request, "sessions_log/action_form.html", _context(pair, me, form=form, action=action))
 
 
 @pair_view

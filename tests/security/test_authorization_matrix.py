@@ -168,6 +168,8 @@ def mixed_ids(w):
         ("feedback_submit", "mentee_a", {"pk": pa, "log_id": b["log"].pk}),
         ("goal_progress", "mentee_a", {"pk": pa, "goal_id": b["goal"].pk}),
         ("action_set_done", "mentee_a", {"pk": pa, "action_id": b["action"].pk}),
+        ("action_edit", "mentee_a", {"pk": pa, "action_id": b["action"].pk}),
+        ("insight_edit", "mentor_a", {"pk": pa, "insight_id": b["insight"].pk}),
         ("session_log_create", "mentor_a", {"pk": pa, "?": f"meeting={b['past_meeting'].pk}"}),
         ("resource_mark", "mentee_a", {"pk": w.mentee_enrollment.pk, "resource_pk": b["resource"].pk}),
         ("resource_remove", "hr", {"pk": w.program.pk, "resource_pk": b["resource"].pk}),

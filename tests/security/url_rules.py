@@ -198,6 +198,8 @@ URLS: dict[str, Rule] = {
     "insight_add": pair(pair_a, POST),
     "action_commit": pair(pair_a, POST),
     "action_set_done": pair(lambda w: {"pk": w.pair_a.pk, "action_id": w.action.pk}, POST),
+    "insight_edit": pair(lambda w: {"pk": w.pair_a.pk, "insight_id": w.insight.pk}, GET_POST),
+    "action_edit": pair(lambda w: {"pk": w.pair_a.pk, "action_id": w.action.pk}, GET_POST),
     "pair_close": pair(pair_a, GET_POST),
     "reflection_save": pair(pair_a, POST),
     # sessions_log: the signed-in participant's own pages

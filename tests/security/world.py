@@ -228,6 +228,7 @@ def build_world(*, deliver_outbox=None) -> World:
         "log": services.session_log_create(pair=pair_b, me=other, data=LogInput(held_on=today - datetime.timedelta(days=3), minutes=30, topics=[])),
         "goal": AgreementGoal.objects.get(agreement__pair=pair_b),
         "action": services.action_commit(pair=pair_b, me=mentee_b, text="Pair B action"),
+        "insight": services.insight_add(pair=pair_b, me=pair_b.mentor.employee, text="Pair B insight"),
     }
     # Pair C ended, with a reflection.
     services.pair_close(pair=pair_c, me=pair_c.mentor.employee, reason=Pair.EndReason.COMPLETED, reflection="Pair C reflection")

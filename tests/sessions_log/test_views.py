@@ -737,6 +737,72 @@ def test_insights_by_the_mentor_actions_by_the_mentee(pair, mentor, mentee):
     assert all("Teams prefer chat" in p and "Use chat for a week" in p for p in both)
 
 
+def test_the_mentor_corrects_or_removes_an_insight_the_mentee_cannot(pair, mentor, mentee):
+    topics = list(pair.program.topics.order_by("name")[:2])
+    insight = services.insight_add(pair=pair, me=pair.mentor.employee, text="Teams prefr chat", topic=topics[0])
+    action = services.action_commit(pair=pair, me=pair.mentee.employee, text="Use chat for a week", insight=insight)
+    url = reverse("insight_edit", args=[pair.pk, insight.pk])
+    assert f'href="{url}"' in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert f'href="{url}"' not in mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+
+    page = mentor.get(url).content.decode()
+    assert "Teams prefr chat" in page and "Removing it keeps the action your mentee committed to from it." in page
+    blank = mentor.post(url, {"topic": topics[0].pk, "text": "  "})
+    assert blank.status_code == 200 and "Write the insight." in blank.content.decode()
+    assert mentor.post(url, {"topic": topics[1].pk, "text": "Teams prefer chat"}).status_code == 302
+    insight.refresh_from_db()
+    assert (insight.text, insight.topic) == ("Teams prefer chat", topics[1])
+
+    refused = mentee.post(url, {"text": "Mine now"}, follow=True)
+    assert "Insights are recorded by the mentor." in refused.content.decode()
+    assert mentee.post(url, {"remove": "1"}).status_code == 302
+    assert Insight.objects.get().text == "Teams prefer chat"
+
+    assert mentor.post(url, {"remove": "1"}).status_code == 302
+    assert not Insight.objects.exists()
+    action.refresh_from_db()
+    assert action.insight is None and action.text == "Use chat for a week"  # the action stays
+    assert mentor.get(url).status_code == 404
+
+
+def test_the_mentee_rewords_redates_or_removes_an_action(pair, mentor, mentee):
+    today = timezone.localdate()
+    action = services.action_commit(pair=pair, me=pair.mentee.employee, text="Try Copilt", due_on=today + datetime.timedelta(days=3))
+    url = reverse("action_edit", args=[pair.pk, action.pk])
+    assert f'href="{url}"' in mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert f'href="{url}"' not in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+
+    past = mentee.post(url, {"text": "Try Copilot", "due_on": (today - datetime.timedelta(days=3)).isoformat()})
+    assert past.status_code == 200 and "The due date is in the past." in past.content.decode()
+    assert 'value="Try Copilot"' in past.content.decode()  # what was typed is kept
+    assert mentee.post(url, {"text": "Try Copilot", "due_on": (today + datetime.timedelta(days=10)).isoformat()}).status_code == 302
+    action.refresh_from_db()
+    assert (action.text, action.due_on) == ("Try Copilot", today + datetime.timedelta(days=10))
+
+    # A date that has passed may stay while the wording changes (the action is overdue).
+    ActionItem.objects.filter(pk=action.pk).update(due_on=today - datetime.timedelta(days=2))
+    assert mentee.post(url, {"text": "Try Copilot in Word", "due_on": (today - datetime.timedelta(days=2)).isoformat()}).status_code == 302
+    action.refresh_from_db()
+    assert action.text == "Try Copilot in Word"
+
+    assert "Actions are committed by the mentee." in mentor.post(url, {"remove": "1"}, follow=True).content.decode()
+    assert ActionItem.objects.exists()
+    assert mentee.post(url, {"remove": "1"}).status_code == 302
+    assert not ActionItem.objects.exists()
+
+
+def test_insights_and_actions_of_an_ended_pair_cannot_be_edited(pair, mentor, mentee):
+    insight = services.insight_add(pair=pair, me=pair.mentor.employee, text="Kept as it was")
+    action = services.action_commit(pair=pair, me=pair.mentee.employee, text="Kept too")
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
+    for client, url in ((mentor, reverse("insight_edit", args=[pair.pk, insight.pk])), (mentee, reverse("action_edit", args=[pair.pk, action.pk]))):
+        assert "can be read but not changed" in client.get(url, follow=True).content.decode()
+        client.post(url, {"text": "Changed", "remove": "1"})
+    assert Insight.objects.get().text == "Kept as it was" and ActionItem.objects.get().text == "Kept too"
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert reverse("insight_edit", args=[pair.pk, insight.pk]) not in page
+
+
 def test_ending_a_pair_takes_a_reason_and_a_reflection_then_the_partner_adds_theirs(pair, mentor, mentee):
     url = reverse("pair_close", args=[pair.pk])
     response = mentor.post(url, {"reason": "completed", "reflection": ""})
