@@ -565,6 +565,16 @@ def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psycholog
         raise SessionError(_("You have already given feedback on this session.")) from exc
 
 
+# The same words sent again this soon are the same submission (a double click, a browser
+# retrying a slow request): the first one is kept and returned, nothing is written twice.
+RESUBMIT_WINDOW = datetime.timedelta(minutes=1)
+
+
+def _just_written(queryset):
+    """The row a moment ago's identical submission wrote, if any (callers hold the pair's lock)."""
+    return queryset.filter(created_at__gte=timezone.now() - RESUBMIT_WINDOW).order_by("-pk").first()
+
+
 @transaction.atomic
 def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
     side = side_of(pair, me)
@@ -573,6 +583,9 @@ def concern_raise(*, pair: Pair, me: Employee, text: str) -> Concern:
         raise SessionError(_("Concerns are raised by the mentor; mentees can talk to HR directly."))
     if not text.strip():
         raise SessionError(_("Tell HR what worries you; only HR will read it."))
+    _lock(pair)
+    if again := _just_written(Concern.objects.filter(pair=pair, raised_by=me, text=text.strip())):
+        return again  # HR was told the first time
     concern = Concern.objects.create(pair=pair, raised_by=me, text=text.strip())
     hr_notify_pair_care(kind=HR_NOTICE_CONCERN, pair=pair)
     return concern
@@ -589,6 +602,9 @@ def insight_add(*, pair: Pair, me: Employee, text: str, topic: Topic | None = No
         raise SessionError(_("Write the insight."))
     if topic is not None and not pair.program.topics.filter(pk=topic.pk).exists():
         raise SessionError(_("Only this program's topics can be chosen."))
+    _lock(pair)
+    if again := _just_written(Insight.objects.filter(pair=pair, topic=topic, text=text.strip(), created_by=me)):
+        return again
     return Insight.objects.create(pair=pair, topic=topic, text=text.strip(), created_by=me)
 
 
@@ -622,7 +638,11 @@ def action_commit(*, pair: Pair, me: Employee, text: str, due_on: datetime.date 
         raise SessionError(_("The due date is in the past."))
     if insight is not None and insight.pair_id != pair.pk:
         raise SessionError(_("That insight belongs to another pair."))
-    return ActionItem.objects.create(pair=pair, insight=insight, text=text.strip()[:500], due_on=due_on, committed_by=me)
+    _lock(pair)
+    text = text.strip()[:500]
+    if again := _just_written(ActionItem.objects.filter(pair=pair, insight=insight, text=text, due_on=due_on, committed_by=me, session_log=None)):
+        return again
+    return ActionItem.objects.create(pair=pair, insight=insight, text=text, due_on=due_on, committed_by=me)
 
 
 def action_update(*, action: ActionItem, me: Employee, text: str, due_on: datetime.date | None = None, insight: Insight | None = None) -> ActionItem:

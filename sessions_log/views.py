@@ -647,7 +647,9 @@ def action_set_done(request, pair, me, action_id: int):
 @pair_view
 @GET_POST
 def pair_close(request, pair, me):
-    if request.method == "GET" and (blocked := _read_only(request, pair)):
+    if request.method == "POST" and pair.status == Pair.Status.ENDED and pair.ended_by_id == request.user.pk and pair.ended_at >= timezone.now() - services.RESUBMIT_WINDOW:
+        return redirect(_pair_url(pair))  # a second click on "End the pair": the first one ended it
+    if blocked := _read_only(request, pair):
         return blocked
     form = PairCloseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -188,6 +188,7 @@ def test_every_pair_page_is_accessible_and_fits_a_phone(live_server, browser, pa
         "log-edit": f"{p}/logs/{log.pk}/edit/",
         "private-note": f"{p}/logs/{log.pk}/note/",
         "concern": f"{p}/concern/",
+        "insight-edit": f"{p}/insights/{insight.pk}/edit/",
         "pair-close": f"{p}/end/",
         "pair-ended": f"{live_server.url}/pairs/{ended.pk}/",
         "my-pairs": f"{live_server.url}/me/pairs/",
@@ -208,3 +209,34 @@ def test_every_pair_page_is_accessible_and_fits_a_phone(live_server, browser, pa
         check_accessibility(page)
         screenshot(page, f"sessions-{name}-laptop")
     context.close()
+
+
+def test_a_double_click_on_save_posts_once(live_server, browser, password):
+    from sessions_log.models import ActionItem
+
+    mentee_user = make_person(roles=[Role.PARTICIPANT], level=7, first_name="Sam", last_name="Senior")
+    pair = make_active_pair(mentee_user=mentee_user)
+    page = browser.new_page()
+    sign_in(page, live_server.url, mentee_user, password)
+    page.goto(f"{live_server.url}/pairs/{pair.pk}/")
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.get_by_text("Commit to an action").click()
+    page.get_by_label("What I will do").fill("Answer in chat for a week")
+    # The second click 30 ms after the first, while the first post is still on its way.
+    page.evaluate("""() => {
+        const button = [...document.querySelectorAll("button")].find(b => b.textContent.trim() === "Commit");
+        button.click();
+        setTimeout(() => button.click(), 30);
+    }""")
+    expect(page.get_by_text("Action committed.")).to_be_visible()
+    assert [url for url in posts if url.endswith("/actions/")] == [f"{live_server.url}/pairs/{pair.pk}/actions/"]
+    assert ActionItem.objects.filter(pair=pair).count() == 1
+    # Back on the page (kept by the browser), the form can be sent again.
+    page.go_back()
+    page.go_forward()
+    page.get_by_text("Commit to an action").click()
+    page.get_by_label("What I will do").fill("Try an AI summary")
+    page.get_by_role("button", name="Commit", exact=True).click()
+    expect(page.get_by_role("button", name="Mark done “Try an AI summary”")).to_be_visible()
+    assert ActionItem.objects.filter(pair=pair).count() == 2

@@ -737,6 +737,34 @@ def test_insights_by_the_mentor_actions_by_the_mentee(pair, mentor, mentee):
     assert all("Teams prefer chat" in p and "Use chat for a week" in p for p in both)
 
 
+def test_the_same_insight_action_or_concern_sent_twice_is_saved_once(pair, mentor, mentee):
+    from mentoring.models import OutboxMessage
+
+    UserFactory(roles=[Role.HR_ADMIN])  # told of the concern
+    topic = pair.program.topics.first()
+    for _ in range(2):  # a double click, or a browser retrying a slow post
+        assert mentor.post(reverse("insight_add", args=[pair.pk]), {"topic": topic.pk, "text": "Chat beats email"}).status_code == 302
+        assert mentee.post(reverse("action_commit", args=[pair.pk]), {"text": "Answer in chat"}).status_code == 302
+        assert mentor.post(reverse("concern_raise", args=[pair.pk]), {"text": "Meetings run late"}).status_code == 302
+    assert (Insight.objects.count(), ActionItem.objects.count(), Concern.objects.count()) == (1, 1, 1)
+    assert OutboxMessage.objects.count() == 1  # HR is told once
+    # Different words, or the same ones a while later, are new.
+    mentee.post(reverse("action_commit", args=[pair.pk]), {"text": "Answer in chat", "due_on": (timezone.localdate() + datetime.timedelta(days=9)).isoformat()})
+    assert ActionItem.objects.count() == 2
+    Insight.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=2))
+    mentor.post(reverse("insight_add", args=[pair.pk]), {"topic": topic.pk, "text": "Chat beats email"})
+    assert Insight.objects.count() == 2
+
+
+def test_a_second_click_on_end_the_pair_lands_on_the_ended_pair(pair, mentor):
+    url = reverse("pair_close", args=[pair.pk])
+    data = {"reason": "completed", "reflection": "I learned to explain."}
+    assert mentor.post(url, data).status_code == 302
+    again = mentor.post(url, data)
+    assert again.status_code == 302 and again.url == reverse("pair_detail", args=[pair.pk])
+    assert Reflection.objects.count() == 1
+
+
 def test_the_mentor_corrects_or_removes_an_insight_the_mentee_cannot(pair, mentor, mentee):
     topics = list(pair.program.topics.order_by("name")[:2])
     insight = services.insight_add(pair=pair, me=pair.mentor.employee, text="Teams prefr chat", topic=topics[0])
