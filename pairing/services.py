@@ -719,7 +719,8 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
                     # Who ended it: the partner, or HR (anyone else); and whether they stay in a
                     # program that can pair them again.
                     "ended_by_partner": by is not None and partner.employee.user_id == by.pk,
-                    "ended_by_hr": by is not None and partner.employee.user_id != by.pk,
+                    # A pair that ends with its program is not HR's doing, whoever pressed the button.
+                    "ended_by_hr": by is not None and partner.employee.user_id != by.pk and reason != Pair.EndReason.COMPLETED,
                     "rematch": pair.end_reason != Pair.EndReason.COMPLETED and pair.program.status == Program.Status.ACTIVE and me.status == Enrollment.Status.APPROVED,
                 },
             )
@@ -801,6 +802,17 @@ def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
     # Replies go to the HR admin who wrote, not to the no-reply sender.
     _tell_both(pair, "pair_nudge", {"message": message.strip()[:1000], "sender": by.get_full_name() or _("HR")}, headers={"Reply-To": by.email})
     return pair
+
+
+def pairs_end_with_program(*, program: Program, by) -> int:
+    """A program that completes ends its live pairs ("Program completed"): their future
+    meetings are cancelled and both people are told and asked for their reflection. In the
+    caller's transaction; returns how many ended."""
+    ended = 0
+    for pair in Pair.objects.filter(program=program, status__in=LIVE).order_by("pk"):
+        pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by)
+        ended += 1
+    return ended
 
 
 def _keep_apart_after_end(pair: Pair, by) -> bool:

@@ -129,6 +129,10 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     if "enrollment_closes_on" in fields:
         before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
     audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
+    if to == S.COMPLETED:
+        from pairing.services import pairs_end_with_program  # noqa: PLC0415 - pairing depends on programs
+
+        pairs_end_with_program(program=program, by=by)
     if to in (S.COMPLETED, S.ARCHIVED):
         # Final figures for the dashboards, as of the program's last day (the nightly task
         # skips archived programs). Queued for Celery after commit, like HR's refresh: the

@@ -173,6 +173,15 @@ def program_detail(request, pk: int):
     return render(request, "programs/program_detail.html", _detail_context(program, ResourceForm()))
 
 
+def _live_pairs(program: Program) -> int:
+    return program.pairs.filter(status__in=["active", "paused"]).count()
+
+
+def _ends_early(program: Program) -> bool:
+    """Completing now would end live pairs before the program's planned end."""
+    return program.status == Program.Status.ACTIVE and services.today() < program.ends_on and _live_pairs(program) > 0
+
+
 def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
     transitions = [
         {"to": to, "label": label, "problems": services.transition_problems(program=program, to=to)}
@@ -190,6 +199,8 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "resources": program.resources.all(),
         "resource_form": resource_form,
         "level_warnings": services.level_rule_warnings(program),
+        "live_pairs": _live_pairs(program) if program.status == Program.Status.ACTIVE else 0,
+        "ends_early": program.status == Program.Status.ACTIVE and services.today() < program.ends_on,
     }
 
 
@@ -205,6 +216,10 @@ def program_transition(request, pk: int):
     if form.cleaned_data["to"] == Program.Status.ARCHIVED and not request.POST.get("confirm"):
         # Archiving (or discarding a draft) cannot be undone: the box on the page says so.
         messages.error(request, _("Tick the box to confirm: an archived program is read-only for good."))
+        return redirect("program_detail", pk=pk)
+    if form.cleaned_data["to"] == Program.Status.COMPLETED and _ends_early(program) and not request.POST.get("confirm"):
+        # Completing ends every live pair: before the planned end, that is a decision to confirm.
+        messages.error(request, _("Tick the box to confirm: completing the program now ends its live pairs before the planned end on %(day)s.") % {"day": date_format(program.ends_on)})
         return redirect("program_detail", pk=pk)
     try:
         program = services.program_transition(program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"])

@@ -676,3 +676,44 @@ def test_a_capacity_the_cross_program_cap_would_never_allow_is_refused(hr_client
     assert "at most 1 active pair across all programs, so they could never take 3 mentees here: lower this to 1 or raise the cap" in response.context["form"].errors["mentees_per_mentor"][0]
     assert not Program.objects.exists()
     assert hr_client.post(reverse("program_create"), program_data(mentees_per_mentor=2, max_active_pairs_per_mentor=2)).status_code == 302
+
+
+def test_completing_before_the_planned_end_asks_first_then_ends_the_live_pairs(hr_client):
+    from mentoring.models import OutboxMessage
+    from pairing.models import Pair
+    from sessions_log.models import Meeting
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    program = pair.program
+    second = make_active_pair(program=program)
+    meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=4), duration_minutes=45)
+    page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "End the 2 live pairs now, before the planned end on" in page
+
+    refused = hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "completed"})
+    assert any("Tick the box to confirm: completing the program now ends its live pairs" in m for m in messages_of(refused))
+    program.refresh_from_db()
+    assert program.status == S.ACTIVE and Pair.objects.filter(status="active").count() == 2
+
+    hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "completed", "confirm": "1"})
+    program.refresh_from_db()
+    assert program.status == S.COMPLETED
+    assert set(Pair.objects.values_list("status", "end_reason")) == {("ended", "completed")}
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.CANCELLED
+    told = [m for m in OutboxMessage.objects.filter(body_text__contains="has ended (program completed)") if second.mentee.employee.email in m.to]
+    assert len(told) == 1 and "HR has ended" not in told[0].body_text
+
+
+def test_completing_at_the_planned_end_needs_no_tick_and_ends_the_pairs(hr_client):
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(ends_on=timezone.localdate())
+    page = hr_client.get(reverse("program_detail", args=[pair.program.pk])).content.decode()
+    assert "Its 1 live pair ends with it" in page and "before the planned end" not in page
+    hr_client.post(reverse("program_transition", args=[pair.program.pk]), {"to": "completed"})
+    pair.refresh_from_db()
+    assert (pair.program.status, pair.status, pair.end_reason) == (S.COMPLETED, Pair.Status.ENDED, Pair.EndReason.COMPLETED)
+
