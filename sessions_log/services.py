@@ -443,6 +443,8 @@ def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Mee
             raise SessionError(_("That meeting belongs to another pair."))
         if meeting.status == Meeting.Status.CANCELLED:
             raise SessionError(_("That meeting was cancelled."))
+        if meeting.starts_at > timezone.now():
+            raise SessionError(meeting_not_yet(meeting))
         if SessionLog.objects.filter(meeting=meeting).exists():
             raise SessionError(_("This meeting has already been logged; edit that log instead."))
     else:
@@ -471,6 +473,34 @@ def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Mee
         PrivateNote.objects.create(session_log=log, author=me, text=data.private_note.strip())
     _add_actions(pair, log, me, side, data.actions)
     return log
+
+
+def meeting_not_yet(meeting: Meeting) -> str:
+    return _("This meeting has not happened yet (it is on %(when)s): log it once it has, or log a session you held without it.") % {"when": when_text(meeting.starts_at)}
+
+
+@transaction.atomic
+def session_log_join(*, log: SessionLog, me: Employee, data: LogInput) -> int:
+    """The partner logged the meeting first: what the second person wrote is kept on that log
+    instead of being lost. Their private note is added to their own note on it; what they
+    wrote for both of them goes there too (only the log's author may change the log itself);
+    a mentee's actions are committed from it. Returns how many actions were added."""
+    pair = _lock(log.pair)
+    side = _live_pair(pair, me)
+    parts = [data.private_note.strip()]
+    shared = [(label, text.strip()) for label, text in (
+        (_("What the mentor learned"), data.mentor_learned), (_("What the mentee learned"), data.mentee_learned), (_("Shared notes"), data.shared_notes),
+    ) if text.strip()]
+    if shared:
+        parts.append(_("Written for the log that %(name)s saved first:") % {"name": log.author.first_name if log.author else _("your partner")})
+        parts.extend(f"{label}: {text}" for label, text in shared)
+    earlier = PrivateNote.objects.filter(session_log=log, author=me).values_list("text", flat=True).first()
+    text = "\n\n".join(part for part in [earlier or "", *parts] if part)
+    if text:
+        PrivateNote.objects.update_or_create(session_log=log, author=me, defaults={"text": text, "updated_at": timezone.now()})
+    actions = [(t, due) for t, due in data.actions if t.strip()]
+    _add_actions(pair, log, me, side, actions)
+    return len(actions)
 
 
 def _validate_log(pair: Pair, data: LogInput) -> None:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -66,6 +67,25 @@ def pair_view(view):
         return view(request, pair=pair, me=me, **kwargs)
 
     return wrapped
+
+
+def posted_from_pair_page(anchor):
+    """For the small forms of the pair page, which post here: a GET (the address bar after a
+    form came back with an error, the sign-in page's "next" once a session had expired) goes
+    back to that part of the pair page rather than to a bare 405 page. `anchor` is the
+    part's id, or a function of (pair, URL kwargs) that looks the object up (404 when it is
+    not this pair's) and names its id."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, pair, me, **kwargs):
+            if request.method == "GET":
+                return redirect(_pair_url(pair, anchor(pair, kwargs) if callable(anchor) else anchor))
+            return view(request, pair=pair, me=me, **kwargs)
+
+        return GET_POST(wrapped)
+
+    return decorate
 
 
 def _found(lookup, **kwargs):
@@ -166,7 +186,7 @@ def agreement_edit(request, pair, me):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page("agreement")
 def agreement_acknowledge(request, pair, me):
     try:
         version = int(request.POST.get("version", ""))
@@ -182,7 +202,7 @@ def agreement_acknowledge(request, pair, me):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page(lambda pair, kw: f"goal-{_found(selectors.goal_of, pair=pair, pk=kw['goal_id']).pk}")
 def goal_progress(request, pair, me, goal_id: int):
     goal = _found(selectors.goal_of, pair=pair, pk=goal_id)
     if blocked := _read_only(request, pair):
@@ -389,6 +409,9 @@ def session_log_create(request, pair, me):
         return blocked
     side = services.side_of(pair, me)
     if request.method == "GET" and meeting is not None:
+        if meeting.status != Meeting.Status.CANCELLED and meeting.starts_at > timezone.now():
+            messages.info(request, services.meeting_not_yet(meeting))
+            return redirect(_pair_url(pair))
         # Said before the form is filled in, not after: this meeting has its log already.
         existing = SessionLog.objects.filter(meeting=meeting).select_related("author").first()
         if existing is not None or meeting.status == Meeting.Status.CANCELLED:
@@ -401,13 +424,28 @@ def session_log_create(request, pair, me):
     if request.method == "POST":
         form = SessionLogForm(request.POST, program=pair.program, with_actions=side == "mentee")
         if form.is_valid():
-            try:
-                log = services.session_log_create(pair=pair, me=me, data=form.log_input(), meeting=meeting)
-            except SessionError as exc:
-                form.add_error(None, str(exc))
+            first = SessionLog.objects.filter(meeting=meeting).exclude(author=me).select_related("author").first() if meeting else None
+            if first is not None:
+                # The partner saved theirs while this form was open: keep what was written here.
+                try:
+                    added = services.session_log_join(log=first, me=me, data=form.log_input())
+                except SessionError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    name = first.author.first_name if first.author else _("Your partner")
+                    text = _("%(name)s logged this meeting first. What you wrote is kept in your private note on that log (only you can read it: share what you like with %(name)s).") % {"name": name}
+                    if added:
+                        text += " " + ngettext("Your action is added to it.", "Your %(count)d actions are added to it.", added) % {"count": added}
+                    messages.success(request, text)
+                    return redirect(_pair_url(pair, f"log-{first.pk}"))
             else:
-                messages.success(request, _("Session logged. Thank you!"))
-                return redirect(_after_log(pair, side, log))
+                try:
+                    log = services.session_log_create(pair=pair, me=me, data=form.log_input(), meeting=meeting)
+                except SessionError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, _("Session logged. Thank you!"))
+                    return redirect(_after_log(pair, side, log))
     else:
         initial = {"held_on": timezone.localdate(), "minutes": pair.program.meeting_minutes}
         if meeting is not None:
@@ -533,7 +571,7 @@ def concern_raise(request, pair, me):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page("insights")
 def insight_add(request, pair, me):
     if blocked := _read_only(request, pair):
         return blocked
@@ -553,7 +591,7 @@ def insight_add(request, pair, me):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page("actions")
 def action_commit(request, pair, me):
     if blocked := _read_only(request, pair):
         return blocked
@@ -628,7 +666,7 @@ def action_edit(request, pair, me, action_id: int):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page(lambda pair, kw: f"action-{_found(selectors.action_of, pair=pair, pk=kw['action_id']).pk}")
 def action_set_done(request, pair, me, action_id: int):
     action = _found(selectors.action_of, pair=pair, pk=action_id)
     done = request.POST.get("done") == "1"
@@ -664,7 +702,7 @@ def pair_close(request, pair, me):
 
 
 @pair_view
-@require_POST
+@posted_from_pair_page("reflection")
 def reflection_save(request, pair, me):
     form = ReflectionForm(request.POST)
     if not form.is_valid():

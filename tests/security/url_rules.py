@@ -182,8 +182,8 @@ URLS: dict[str, Rule] = {
     # sessions_log: one pair's pages
     "pair_detail": pair(pair_a),
     "agreement_edit": pair(pair_a, GET_POST),
-    "agreement_acknowledge": pair(pair_a, POST),
-    "goal_progress": pair(lambda w: {"pk": w.pair_a.pk, "goal_id": w.goal.pk}, POST),
+    "agreement_acknowledge": pair(pair_a, GET_POST),
+    "goal_progress": pair(lambda w: {"pk": w.pair_a.pk, "goal_id": w.goal.pk}, GET_POST),
     "meeting_schedule": pair(pair_a, GET_POST),
     "meeting_reschedule": pair(meeting, GET_POST),
     "meeting_cancel": pair(meeting, GET_POST),
@@ -195,13 +195,13 @@ URLS: dict[str, Rule] = {
     "pulse_submit": pair(log, GET_POST, allowed=("mentor_a",)),  # the mentor's alone
     "feedback_submit": pair(log, GET_POST),
     "concern_raise": pair(pair_a, GET_POST, allowed=("mentor_a",)),  # mentees talk to HR directly
-    "insight_add": pair(pair_a, POST),
-    "action_commit": pair(pair_a, POST),
-    "action_set_done": pair(lambda w: {"pk": w.pair_a.pk, "action_id": w.action.pk}, POST),
+    "insight_add": pair(pair_a, GET_POST),
+    "action_commit": pair(pair_a, GET_POST),
+    "action_set_done": pair(lambda w: {"pk": w.pair_a.pk, "action_id": w.action.pk}, GET_POST),
     "insight_edit": pair(lambda w: {"pk": w.pair_a.pk, "insight_id": w.insight.pk}, GET_POST),
     "action_edit": pair(lambda w: {"pk": w.pair_a.pk, "action_id": w.action.pk}, GET_POST),
     "pair_close": pair(pair_a, GET_POST),
-    "reflection_save": pair(pair_a, POST),
+    "reflection_save": pair(pair_a, GET_POST),
     # sessions_log: the signed-in participant's own pages
     "my_pairs": participant(),
     "survey_list": participant(),

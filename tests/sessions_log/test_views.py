@@ -179,10 +179,15 @@ def test_anonymous_is_sent_to_login(world, client, name, ids, methods):
 
 
 @pytest.mark.parametrize(("name", "ids", "methods"), PAIR_ROUTES, ids=ROUTE_IDS)
-def test_wrong_method_is_405_for_the_owner(world, mentor, name, ids, methods):
+def test_wrong_method_is_refused_for_the_owner(world, mentor, name, ids, methods):
     url = url_for(name, ids, world)
     if methods == P:
-        assert mentor.get(url).status_code == 405
+        # The pair page's small forms post here; a GET (the address bar after an error, the
+        # sign-in page's "next") goes back to that part of the pair page, not to a bare 405.
+        before = snapshot()
+        response = mentor.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("pair_detail", args=[world["pair"].pk]) + "#")
+        assert snapshot() == before
     elif methods == G:
         assert mentor.post(url).status_code == 405
     assert mentor.put(url).status_code == 405
@@ -1191,6 +1196,39 @@ def test_logging_a_meeting_already_logged_says_so_up_front_with_a_link(world, me
     assert 'name="shared_notes"' not in page
     page = mentor.get(url).content.decode()
     assert "You have already logged this meeting." in page and reverse("session_log_edit", args=[pair.pk, log.pk]) in page
+
+
+def test_when_the_partner_logs_the_meeting_first_what_i_wrote_is_kept_on_their_log(world, mentor, mentee):
+    pair = world["pair"]
+    url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['past_meeting_id']}"
+    form = mentee.get(url).context["form"]  # both have the form open
+    assert form is not None
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair), meeting=Meeting.objects.get(pk=world["past_meeting_id"]))
+    data = {
+        "held_on": (timezone.localdate() - datetime.timedelta(days=2)).isoformat(), "minutes": "45", "mentee_learned": "How to prompt", "shared_notes": "Great session",
+        "private_note": "Ask about budgets", "action_0_text": "Prompt daily", "action_0_due": "",
+    }
+    response = mentee.post(url, data, follow=True)
+    page = response.content.decode()
+    assert "Maya logged this meeting first. What you wrote is kept in your private note on that log" in page
+    assert "Your action is added to it." in page
+    assert SessionLog.objects.filter(meeting_id=world["past_meeting_id"]).count() == 1
+    note = PrivateNote.objects.get(session_log=log, author=pair.mentee.employee).text
+    assert note.startswith("Ask about budgets") and "What the mentee learned: How to prompt" in note and "Shared notes: Great session" in note
+    assert ActionItem.objects.filter(session_log=log, text="Prompt daily").count() == 1
+    log.refresh_from_db()
+    assert log.shared_notes == "We tried prompts"  # the author's log is unchanged
+
+
+def test_a_meeting_still_to_come_cannot_be_logged(world, mentor):
+    pair = world["pair"]
+    url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['meeting_id']}"
+    shown = mentor.get(url, follow=True).content.decode()
+    assert "This meeting has not happened yet" in shown and 'name="shared_notes"' not in shown
+    before = SessionLog.objects.count()
+    posted = mentor.post(url, {"held_on": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(), "minutes": "45", "shared_notes": "Early"})
+    assert posted.status_code == 200 and "This meeting has not happened yet" in posted.content.decode()
+    assert SessionLog.objects.count() == before
 
 
 def test_an_insight_with_another_programs_topic_says_so(pair, mentor):
