@@ -284,6 +284,8 @@ class ResourceForm(forms.Form):
         cleaned = super().clean()
         if not cleaned.get("url") and not cleaned.get("file") and not self.errors:
             raise ValidationError(_("Give a link or upload a file."))
+        if cleaned.get("url") and cleaned.get("file"):
+            raise ValidationError(_("Give a link or upload a file, not both: add them as two resources if both are wanted."))
         return cleaned
 
 

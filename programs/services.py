@@ -386,6 +386,10 @@ def resource_add(*, program: Program, by, title: str, url: str = "", file=None, 
     except ValidationError as exc:
         raise ProgramError(" ".join(exc.messages)) from exc
     resource.save()
+    audit_record(
+        action=AuditEvent.Action.PROGRAM_UPDATED, target=program, actor=by, summary=f"Resource added: {title}"[:300],
+        after={"resource": title, "file" if resource.file else "link": resource.file.name if resource.file else url, "for": audience},
+    )
     return resource
 
 
@@ -393,6 +397,10 @@ def resource_add(*, program: Program, by, title: str, url: str = "", file=None, 
 def resource_remove(*, resource: Resource, by) -> None:
     _require_hr(by)
     _require_editable(resource.program)
+    audit_record(
+        action=AuditEvent.Action.PROGRAM_UPDATED, target=resource.program, actor=by, summary=f"Resource removed: {resource.title}"[:300],
+        before={"resource": resource.title, "file" if resource.file else "link": resource.file.name if resource.file else resource.url},
+    )
     resource.delete()
 
 

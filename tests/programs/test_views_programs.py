@@ -508,6 +508,24 @@ def test_resource_file_over_the_size_limit_is_refused_with_the_limit(hr_client, 
     assert program.resources.get().file.name.endswith(".PDF")
 
 
+def test_a_resource_with_both_a_link_and_a_file_is_refused_and_adding_or_removing_one_is_audited(hr_client, settings, tmp_path):
+    from mentoring.models import AuditEvent
+
+    settings.MEDIA_ROOT = tmp_path
+    program = ProgramFactory()
+    both = {"title": "Both", "url": "https://example.com/guide", "audience": "everyone", "file": SimpleUploadedFile("guide.pdf", b"%PDF-1.4", content_type="application/pdf")}
+    response = hr_client.post(reverse("resource_add", args=[program.pk]), both)
+    assert "Give a link or upload a file, not both" in response.content.decode()
+    assert not program.resources.exists()
+
+    hr_client.post(reverse("resource_add", args=[program.pk]), {"title": "Guide", "url": "https://example.com/guide", "audience": "mentors"})
+    resource = program.resources.get()
+    hr_client.post(reverse("resource_remove", args=[program.pk, resource.pk]))
+    events = AuditEvent.objects.filter(object_type="programs.program", object_id=program.pk).order_by("id")
+    assert [(e.summary, e.actor_id) for e in events] == [("Resource added: Guide", response.wsgi_request.user.pk), ("Resource removed: Guide", response.wsgi_request.user.pk)]
+    assert events[0].after == {"resource": "Guide", "link": "https://example.com/guide", "for": "mentors"}
+
+
 def test_resources_of_an_archived_program_are_read_only(hr_client):
     program = ProgramFactory(status=S.ARCHIVED)
     resource = Resource.objects.create(program=program, title="Kept", url="https://example.com/kept")
