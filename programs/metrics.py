@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 MIN_GROUP = 5
 FEWER_THAN = f"fewer than {MIN_GROUP}"
+# A group of MIN_GROUP or more hidden with a small one, so the small one cannot be worked out
+# from the total: "fewer than 5" would be untrue of it.
+WITHHELD = "withheld"
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -76,10 +79,13 @@ class Cell:
     n: int  # people behind the value
     value: float | int | None
     hidden: bool = False
+    complementary: bool = False  # hidden to protect a small group, not small itself
 
     @property
     def shown(self):
-        return FEWER_THAN if self.hidden else self.value
+        if not self.hidden:
+            return self.value
+        return WITHHELD if self.complementary else FEWER_THAN
 
 
 def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_published: bool = True, min_group: int = MIN_GROUP) -> list[Cell]:
@@ -98,7 +104,7 @@ def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_publi
             candidates = sorted((c for c in out.values() if not c.hidden and c.n > 0), key=lambda c: (c.n, c.label))
             if candidates:
                 partner = candidates[0]
-                out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True)
+                out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True, complementary=True)
     return list(out.values())
 
 

@@ -53,6 +53,8 @@ def test_a_group_of_four_is_hidden_and_cannot_be_worked_out_from_the_total():
     # With a published total of 32 people, Legal's 4 = 32 - 12 - 9 - 7: a second cell goes too.
     hidden = [c.label for c in shown.values() if c.hidden]
     assert len(hidden) == 2 and "Finance" in hidden  # the smallest shown group
+    # Finance's 7 people are not "fewer than 5": it says it is withheld.
+    assert shown["Finance"].shown == "withheld" and shown["Legal"].shown == "fewer than 5"
     total = sum(n for n, _v in cells.values())
     visible = sum(c.n for c in shown.values() if not c.hidden)
     assert total - visible == 4 + 7  # only the sum of two hidden cells can be derived
