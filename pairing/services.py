@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _, ngettext
 
 from mentoring.audit import audit_record
 from mentoring.mail import render_templated, send_templated
-from mentoring.models import AuditEvent, Employee, Role as UserRole, reporting_chains
+from mentoring.models import AuditEvent, Employee, OutboxMessage, Role as UserRole, reporting_chains
 from mentoring.queue import nudge_on_commit
 from programs.models import Enrollment, EnrollmentTopic, Program
 
@@ -662,8 +662,20 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
         .exclude(Exists(Pair.objects.filter(paired, match_run=run)))
         .select_related("employee")
     )
+    # Once per enrollment, not per run: the email promises the next one will say they are
+    # paired, and a re-match that leaves them out again has nothing new to tell. (Keys were
+    # per run before: someone told then is not told again.)
+    left_out = list(left_out)
+    earlier_runs = MatchRun.objects.filter(program=program, status=RS.PUBLISHED).exclude(pk=run.pk).values_list("pk", flat=True)
+    told_before = {
+        int(key.rsplit(":", 1)[1])
+        for key in OutboxMessage.objects.filter(
+            idempotency_key__in=[f"run-not-paired:{r}:{e.pk}" for r in earlier_runs for e in left_out]
+        ).values_list("idempotency_key", flat=True)
+    }
     for enrollment in left_out:
-        add(f"run-not-paired:{run.pk}:{enrollment.pk}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
+        if enrollment.pk not in told_before:
+            add(f"not-paired:{enrollment.pk}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
     outbox_add_many(messages=mail)
     run.announced_at = timezone.now()
     run.save(update_fields=["announced_at"])

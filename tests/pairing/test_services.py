@@ -349,6 +349,38 @@ def test_publishing_tells_whoever_the_run_left_without_a_partner(program, hr_use
     assert "You are not paired at the moment" in home and "The program is running." not in home
 
 
+def test_someone_left_out_again_by_a_rematch_is_not_told_again(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    from mentoring.models import OutboxMessage
+
+    Program.objects.filter(pk=program.pk).update(mentees_per_mentor=1)
+    mentor(program)
+    mentee(program), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    [left_out] = [e for e in Enrollment.objects.filter(program=program, role="mentee") if not Pair.objects.filter(mentee=e).exists()]
+    assert [m.subject for m in mail.outbox if m.to == [left_out.employee.email]] == [f"No partner for you yet in {program.name}"]
+    mail.outbox.clear()
+
+    # A re-match pairs a newcomer; the one left out before is left out again (kept apart).
+    newcomer = mentor(program)
+    left_out.not_with.add(newcomer.employee)
+    mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    assert Pair.objects.filter(mentor=newcomer).exists() and not Pair.objects.filter(mentee=left_out).exists()
+    assert [m for m in mail.outbox if m.to == [left_out.employee.email]] == []  # the first email promised the next one says "paired"
+
+    # Told under the old per-run key (before this rule): not told again either.
+    OutboxMessage.objects.filter(idempotency_key=f"not-paired:{left_out.pk}").update(idempotency_key=f"run-not-paired:{Pair.objects.filter(mentor__role='mentor').order_by('pk').first().match_run_id}:{left_out.pk}")
+    mail.outbox.clear()
+    third = mentor(program)
+    left_out.not_with.add(third.employee)
+    mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    assert [m for m in mail.outbox if m.to == [left_out.employee.email]] == []
+
+
 def test_the_partner_who_stays_is_told_who_ended_the_pair_and_what_comes_next(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     m1, e1 = mentor(program), mentee(program)
     services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
