@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from .audit import audit_record
 from .models import AuditEvent, Employee, OutboxMessage, Role, User
@@ -432,5 +433,24 @@ def employee_role_revoke(*, employee: Employee, role: str) -> None:
         if admins.filter(pk=user.pk).exists() and not admins.exclude(pk=user.pk).exists():
             raise MentoringError(
                 f"{employee.full_name} is the last active HR admin: someone must be able to administer Upward. Make another person HR admin first."
+            )
+    if role == Role.PARTICIPANT:
+        # Their pair pages need the role: taking it from someone in a live pair would lock
+        # them out of it while the partner waits. The pairs end first, on purpose.
+        from pairing.models import Pair  # noqa: PLC0415 - pairing depends on this app
+
+        live = list(
+            Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee), status__in=[Pair.Status.ACTIVE, Pair.Status.PAUSED])
+            .select_related("program")
+            .order_by("program__name")
+        )
+        if live:
+            raise MentoringError(
+                ngettext(
+                    "%(name)s is in a live pair (%(programs)s): without the Participant role they could no longer open it. End the pair first (the program's Pairs page), then take the role away.",
+                    "%(name)s is in %(count)d live pairs (%(programs)s): without the Participant role they could no longer open them. End the pairs first (each program's Pairs page), then take the role away.",
+                    len(live),
+                )
+                % {"name": employee.full_name, "count": len(live), "programs": ", ".join(dict.fromkeys(p.program.name for p in live))}
             )
     user_revoke_role(user=user, role=role)

@@ -58,6 +58,20 @@ def test_hr_makes_a_second_hr_admin_and_takes_a_role_away(hr_client, hr_user, pe
     assert (revoked.actor, revoked.before, revoked.after) == (hr_user, {"roles": ["hr_admin", "participant"]}, {"roles": ["hr_admin"]})
 
 
+def test_the_participant_role_stays_while_its_holder_is_in_a_live_pair(hr_client, person):
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(mentee_user=person)
+    response = hr_client.post(change_url(person), {"role": "participant", "change": "revoke"}, follow=True)
+    page = response.content.decode()
+    assert f"{person.employee.full_name} is in a live pair ({pair.program.name}): without the Participant role they could no longer open it." in page
+    assert roles_of(person) == {"participant"} and not role_events().exists()
+    Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=pair.started_at)
+    hr_client.post(change_url(person), {"role": "participant", "change": "revoke"})
+    assert roles_of(person) == set()
+
+
 def test_without_mfa_required_the_grant_message_does_not_ask_for_it(hr_client, person, settings):
     settings.MFA_REQUIRED_ROLES = ["hr_admin"]
     response = hr_client.post(change_url(person), {"role": "executive", "change": "grant"})
