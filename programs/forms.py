@@ -12,7 +12,7 @@ from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.conf import settings
-from django.core.validators import validate_email
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.template.defaultfilters import filesizeformat
 from django.db.models.functions import Lower
 from django.utils.formats import date_format
@@ -94,6 +94,9 @@ class ProgramForm(forms.ModelForm):
             "pairing_strategy": forms.RadioSelect,
             **{name: forms.DateInput(**DATE_WIDGET) for name in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on")},
         }
+        error_messages = {
+            "slug": {"unique": gettext_lazy("Another program already uses this short name: choose another (it appears in links).")},
+        }
         help_texts = {
             "topics": gettext_lazy("What mentors teach and mentees learn in this program."),
             "agreement_template": gettext_lazy("Each pair starts its agreement from this text: goals, how often to meet, confidentiality, boundaries."),
@@ -127,6 +130,15 @@ class ProgramForm(forms.ModelForm):
                 initial=weights.get(key, 0),
                 error_messages={"min_value": _("Weights must be zero or more."), "max_value": _("Use a weight from 0 to 100.")},
             )
+        # The number inputs offer what the server accepts (the model's limits), so the
+        # arrows stop where a save would be refused.
+        for name, field in self.fields.items():
+            if isinstance(field, forms.IntegerField) and name in self._meta.fields:
+                for validator in Program._meta.get_field(name).validators:
+                    if isinstance(validator, MinValueValidator):
+                        field.widget.attrs["min"] = validator.limit_value
+                    elif isinstance(validator, MaxValueValidator):
+                        field.widget.attrs["max"] = validator.limit_value
         reminders = {**{k: True for k in REMINDER_KINDS}, **(program.reminders or {})}
         for kind, label in REMINDER_KINDS.items():
             self.fields[REMINDER_PREFIX + kind] = forms.BooleanField(label=label, required=False, initial=bool(reminders.get(kind)))

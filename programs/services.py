@@ -271,12 +271,20 @@ def level_rule_warnings(program: Program) -> list[str]:
     need = program.mentor_max_level + program.min_level_gap
     if need <= program.mentee_min_level:
         return []
+    # Every way out that exists: a mentor ceiling of 0 or more, a gap of 0 or more (none when
+    # mentors may be more senior than mentees), and a higher floor for mentees (always).
+    ways = []
+    if program.mentee_min_level - program.min_level_gap >= 0:
+        ways.append(_("keep the mentors' highest level at %(level)s or below") % {"level": program.mentee_min_level - program.min_level_gap})
+    ways.append(_("raise the mentees' lowest level to %(level)s") % {"level": need})
+    if program.mentee_min_level - program.mentor_max_level >= 0:
+        ways.append(_("lower the gap to %(gap)s") % {"gap": program.mentee_min_level - program.mentor_max_level})
     return [
         _(
             "Not every eligible pair is possible: a mentor at level %(max)s needs a mentee at level %(need)s or above (a gap of at least %(gap)s), "
-            "but mentees start at level %(min)s. To make every eligible mentor and mentee pairable, keep the mentors' highest level at %(limit)s or below."
+            "but mentees start at level %(min)s. To make every eligible mentor and mentee pairable, %(ways)s."
         )
-        % {"max": program.mentor_max_level, "need": need, "gap": program.min_level_gap, "min": program.mentee_min_level, "limit": max(program.mentee_min_level - program.min_level_gap, 0)}
+        % {"max": program.mentor_max_level, "need": need, "gap": program.min_level_gap, "min": program.mentee_min_level, "ways": _(", or ").join(ways)}
     ]
 
 
@@ -954,8 +962,8 @@ def topic_save(*, by, topic: Topic | None = None, name: str, description: str = 
     clash = Topic.objects.filter(name__iexact=name)
     if topic is not None:
         clash = clash.exclude(pk=topic.pk)
-    if clash.exists():
-        raise ProgramError(_("There is already a topic called %(name)s.") % {"name": name})
+    if existing := clash.first():
+        raise ProgramError(_("There is already a topic called %(name)s.") % {"name": existing.name})
     topic = topic or Topic()
     topic.name, topic.description, topic.active = name, description, active
     topic.save()

@@ -285,6 +285,14 @@ def test_preview_shows_unusual_levels_as_a_warning_that_does_not_block(hr_client
     assert Employee.objects.get(employee_id="E1").level == 999
 
 
+def test_preview_tiles_read_in_the_singular_for_one(hr_client):
+    EmployeeFactory(employee_id="E1", email="e1@acme.example", level=3)
+    response = upload(hr_client, make_csv(person("E1", level="4"), person("E2")))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", hr_client.get(response.url).content.decode()))
+    assert "1 person updated" in text and "1 new person" in text and "1 level change" in text and "2 rows in the file" in text
+    assert "1 people" not in text
+
+
 @pytest.fixture
 def previewed_import(db):
     from mentoring.roster import roster_import_create

@@ -1,6 +1,7 @@
 """The HR console for programs: list, create/edit, clone, the state machine, resources, topics."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -558,7 +559,7 @@ def test_duplicate_topic_name_is_refused(hr_client):
     Topic.objects.get_or_create(name="AI tools")
     response = hr_client.post(reverse("topic_create"), {"name": "ai TOOLS", "active": "on"})
     assert response.status_code == 200
-    assert "There is already a topic called ai TOOLS." in response.content.decode()
+    assert "There is already a topic called AI tools." in response.content.decode()  # the existing one's name
     assert Topic.objects.filter(name__iexact="ai tools").count() == 1
 
 
@@ -671,6 +672,25 @@ def test_level_rules_that_leave_pairs_impossible_are_warned_about(hr_client):
     assert response.status_code == 302
     assert any("Not every eligible pair is possible: a mentor at level 8 needs a mentee at level 10 or above" in m for m in messages_of(response))
     assert "Not every eligible pair is possible" in hr_client.get(response["Location"]).content.decode()
+    # A mentor above the mentees' floor: no gap helps, only the levels.
+    assert any(m.endswith("keep the mentors' highest level at 0 or below, or raise the mentees' lowest level to 10.") for m in messages_of(response))
+
+
+def test_a_gap_no_mentor_level_can_meet_suggests_only_a_smaller_gap(hr_client):
+    make_person(level=1), make_person(level=30)
+    response = hr_client.post(reverse("program_create"), program_data(mentor_max_level=3, mentee_min_level=6, min_level_gap=20))
+    [warning] = [m for m in messages_of(response) if "Not every eligible pair is possible" in m]
+    assert warning.endswith("pairable, raise the mentees' lowest level to 23, or lower the gap to 3.")  # no mentor level is low enough
+    page = hr_client.get(response["Location"]).content.decode()
+    assert "at least 20 levels apart" in page
+
+
+def test_program_form_number_inputs_carry_the_servers_limits_and_a_taken_short_name_says_so(hr_client):
+    page = hr_client.get(reverse("program_create")).content.decode()
+    assert re.search(r'<input type="number" name="meeting_minutes"[^>]*min="10"', page) and re.search(r'name="cadence_days"[^>]*max="90"', page)
+    taken = ProgramFactory(slug="ai-2027")
+    response = hr_client.post(reverse("program_create"), program_data(slug=taken.slug))
+    assert "Another program already uses this short name" in response.content.decode()
 
 
 def test_capacity_reads_in_the_singular_for_one(hr_client):
