@@ -477,7 +477,12 @@ def pairs_list(request, slug: str):
 @hr_required
 @require_GET
 def hr_pair(request, slug: str, pair_id: int):
-    program = _program(slug)
+    return _hr_pair_page(request, _program(slug), pair_id)
+
+
+def _hr_pair_page(request, program: Program, pair_id: int, **forms):
+    """The HR pair page; `forms` are bound forms that came back with errors (what was typed
+    stays in them)."""
     try:
         pair = selectors.program_pair(program=program, pair_id=pair_id)
     except Pair.DoesNotExist:
@@ -493,18 +498,22 @@ def hr_pair(request, slug: str, pair_id: int):
             "end_reasons": HR_END_REASONS, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
             "can_change": pair.is_live and not program.is_archived,
             "next_check_in": services.next_check_in(pair),
+            **forms,
         },
     )
 
 
-def _pair_action(request, slug: str, pair_id: int, form_class, act, done):
+def _pair_action(request, slug: str, pair_id: int, form_class, act, done, form_name: str = ""):
     """POST handler shape shared by pause, resume and check-in: find the live pair in the
-    program, validate, call the service, say what happened, back to the pair page."""
+    program, validate, call the service, say what happened, back to the pair page. A form
+    with errors comes back on the page with what was typed (as `form_name`)."""
     program = _program(slug)
     pair = get_object_or_404(Pair.objects.select_related("mentor__employee", "mentee__employee"), pk=pair_id, program=program, status__in=[*selectors.LIVE, Pair.Status.ENDED])
     form = form_class(request.POST) if form_class else None
     if form is not None and not form.is_valid():
         _form_errors(request, form)
+        if form_name:
+            return _hr_pair_page(request, program, pair.pk, **{form_name: form})
     else:
         try:
             act(pair, form.cleaned_data if form is not None else {})
@@ -520,7 +529,7 @@ def _pair_action(request, slug: str, pair_id: int, form_class, act, done):
 def hr_pair_pause(request, slug: str, pair_id: int):
     return _pair_action(
         request, slug, pair_id, PairPauseForm, lambda pair, data: services.pair_pause(pair=pair, by=request.user, note=data["note"]),
-        _("The pair %(mentor)s → %(mentee)s is paused; both have been told. It is not flagged or chased for going quiet until you resume it."),
+        _("The pair %(mentor)s → %(mentee)s is paused; both have been told. It is not flagged or chased for going quiet until you resume it."), form_name="pause_form",
     )
 
 
@@ -538,7 +547,7 @@ def hr_pair_resume(request, slug: str, pair_id: int):
 def hr_pair_check_in(request, slug: str, pair_id: int):
     return _pair_action(
         request, slug, pair_id, PairNudgeForm, lambda pair, data: services.pair_nudge(pair=pair, by=request.user, message=data["message"]),
-        _("A check-in went to %(mentor)s and %(mentee)s."),
+        _("A check-in went to %(mentor)s and %(mentee)s."), form_name="nudge_form",
     )
 
 

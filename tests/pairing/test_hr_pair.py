@@ -249,3 +249,13 @@ def test_hr_cannot_end_a_pair_as_a_withdrawal(pair, hr_client):
     hr_client.post(reverse("pair_end", args=[pair.program.slug, pair.pk]), {"reason": "withdrawal"})
     pair.refresh_from_db()
     assert pair.status == "active"
+
+
+def test_a_check_in_too_long_comes_back_with_what_was_typed(pair, hr_client):
+    long = "Checking in on how things are going. " * 40  # 1,480 characters, over the 1,000 allowed
+    response = hr_client.post(page_url(pair, "hr_pair_check_in"), {"message": long})
+    page = body(response)
+    assert response.status_code == 200 and "at most 1000 characters" in page
+    assert long.strip()[:200] in page  # in the textarea, not lost
+    pair.refresh_from_db()
+    assert pair.nudged_at is None
