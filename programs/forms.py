@@ -27,7 +27,7 @@ from .models import DEFAULT_WEIGHTS, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, 
 from .services import Application
 
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
-EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
+ENTRY_SEPARATORS = re.compile(r"[\n,;]+")
 
 
 def split_words(text: str) -> list[str]:
@@ -36,13 +36,28 @@ def split_words(text: str) -> list[str]:
 
 
 def split_emails(text: str) -> list[str]:
-    """Emails pasted one per line or separated by commas, lower-cased, duplicates dropped."""
+    """Emails pasted one per line or separated by commas (or spaces), lower-cased, duplicates
+    dropped. A mail client's 'Ann Lee <ann@acme.example>' gives the address alone; an entry
+    with no address at all stays one entry ('not an email'), for the caller to refuse whole."""
     seen = []
-    for token in EMAIL_SEPARATORS.split(text or ""):
-        token = token.strip().strip("<>").lower()
-        if token and token not in seen:
-            seen.append(token)
+    for chunk in ENTRY_SEPARATORS.split(text or ""):
+        words = [w.strip("<>()\"'").lower() for w in chunk.split()]
+        words = [w for w in words if w]
+        for token in [w for w in words if "@" in w] or ([" ".join(words)] if words else []):
+            if token not in seen:
+                seen.append(token)
     return seen
+
+
+def not_emails(emails: list[str]) -> list[str]:
+    """The entries of `split_emails` that are not email addresses."""
+    invalid = []
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            invalid.append(email)
+    return invalid
 
 
 def employees_by_email(emails: list[str]) -> tuple[list[Employee], list[str]]:
@@ -345,6 +360,8 @@ class InviteForm(forms.Form):
             del self.fields["apply_by"]
 
     def clean_emails(self):
+        # Entries found nowhere (a typo, 'not an email') are listed after the preview, the
+        # others invited: one stray line does not hold back the rest.
         return split_emails(self.cleaned_data["emails"])
 
     def clean_apply_by(self):
@@ -450,13 +467,7 @@ class ApplicationForm(forms.Form):
         emails = split_emails(self.cleaned_data["not_with"])
         if len(emails) > MAX_NOT_WITH:
             raise ValidationError(_("List at most %(n)d colleagues.") % {"n": MAX_NOT_WITH})
-        invalid = []
-        for email in emails:
-            try:
-                validate_email(email)
-            except ValidationError:
-                invalid.append(email)
-        if invalid:
+        if invalid := not_emails(emails):
             raise ValidationError(_("These are not email addresses: %(emails)s.") % {"emails": ", ".join(invalid)})
         people, unknown = employees_by_email(emails)
         if unknown:

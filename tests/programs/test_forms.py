@@ -18,6 +18,18 @@ def test_split_emails_accepts_lines_commas_and_semicolons():
     assert split_emails("") == []
 
 
+def test_split_emails_takes_addresses_from_mail_client_lists_and_keeps_a_non_address_whole():
+    assert split_emails("Ann Lee <ann@acme.example>, bo@acme.example cy@acme.example") == ["ann@acme.example", "bo@acme.example", "cy@acme.example"]
+    assert split_emails("not an email\nann@acme.example") == ["not an email", "ann@acme.example"]
+
+
+def test_invite_form_keeps_an_entry_that_is_not_an_address_whole_to_be_reported(db):
+    from tests.factories import ProgramFactory
+
+    form = InviteForm({"role": "mentor", "emails": "ann@acme.example\nnot an email"}, program=ProgramFactory())
+    assert form.is_valid() and form.cleaned_data["emails"] == ["ann@acme.example", "not an email"]
+
+
 def test_split_words():
     assert split_words(" chess,, podcasts , ") == ["chess", "podcasts"]
 
