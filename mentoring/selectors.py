@@ -16,7 +16,7 @@ def employees_for_directory(*, query: str = "", department_id: int | None = None
     if query:
         for word in query.split():
             qs = qs.filter(
-                Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word) | Q(employee_id__iexact=word) | Q(title__icontains=word)
+                Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word) | Q(employee_id__istartswith=word) | Q(title__icontains=word)
             )
     return qs.order_by("last_name", "first_name", "id")
 

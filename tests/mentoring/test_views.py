@@ -92,6 +92,14 @@ def test_directory_search_and_department_filter(hr_client):
     assert "Zanele Mokoena" in body and "Oskar Berg" not in body
 
 
+def test_directory_search_finds_employee_ids_by_their_start(hr_client):
+    EmployeeFactory(first_name="Zanele", last_name="Mokoena", employee_id="Q90001")
+    EmployeeFactory(first_name="Oskar", last_name="Berg", employee_id="D00351")
+    body = hr_client.get(reverse("directory"), {"q": "q9000"}).content.decode()
+    assert "Zanele Mokoena" in body and "Oskar Berg" not in body
+    assert "Oskar Berg" not in hr_client.get(reverse("directory"), {"q": "0001"}).content.decode()  # the start, not any part
+
+
 def test_directory_page_query_count_does_not_grow_with_people(hr_client, django_assert_max_num_queries):
     boss = EmployeeFactory()
     for _ in range(5):
