@@ -306,7 +306,7 @@ def meeting_schedule(request, pair, me):
 @GET_POST
 def meeting_reschedule(request, pair, me, meeting_id: int):
     meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
-    if request.method == "GET" and (blocked := _read_only(request, pair)):
+    if request.method == "GET" and not _hint_requested(request) and (blocked := _read_only(request, pair) or _meeting_past_changing(request, pair, meeting, cancelled_too=False)):
         return blocked
     if _hint_requested(request) and meeting.status == Meeting.Status.SCHEDULED:
         return _slot_hint(request, pair, me)
@@ -335,11 +335,25 @@ def meeting_reschedule(request, pair, me, meeting_id: int):
     return render(request, "sessions_log/meeting_reschedule.html", _context(pair, me, meeting=meeting, form=form, slot=_slot_of(pair, me, form)))
 
 
+def _meeting_past_changing(request, pair, meeting, *, cancelled_too: bool = True):
+    """A move or cancel page opened for a meeting that can no longer change: said before the
+    form is filled in, not after. (The move page has its own words for a cancelled one.)"""
+    if meeting.status == Meeting.Status.CANCELLED:
+        if not cancelled_too:
+            return None
+        messages.info(request, _("This meeting is already cancelled."))
+    elif meeting.starts_at <= timezone.now():
+        messages.info(request, _("This meeting has already started; log it instead, or leave it unlogged."))
+    else:
+        return None
+    return redirect(_pair_url(pair, "meetings"))
+
+
 @pair_view
 @GET_POST
 def meeting_cancel(request, pair, me, meeting_id: int):
     meeting = _found(selectors.meeting_of, pair=pair, pk=meeting_id)
-    if request.method == "GET" and (blocked := _read_only(request, pair)):
+    if request.method == "GET" and (blocked := _read_only(request, pair) or _meeting_past_changing(request, pair, meeting)):
         return blocked
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -463,6 +477,9 @@ def session_log_edit(request, pair, me, log_id: int):
             return blocked
         if log.author_id != me.pk:
             messages.info(request, _("Only the person who wrote this log can edit it; you can keep your own private note on it."))
+            return redirect("private_note_edit", pk=pair.pk, log_id=log.pk)
+        if timezone.now() - log.created_at > services.LOG_EDIT_WINDOW:
+            messages.info(request, _("Logs can be edited for a week after they are written; you can still keep your own private note on it."))
             return redirect("private_note_edit", pk=pair.pk, log_id=log.pk)
     if request.method == "POST":
         form = SessionLogForm(request.POST, program=pair.program)

@@ -1220,6 +1220,23 @@ def test_when_the_partner_logs_the_meeting_first_what_i_wrote_is_kept_on_their_l
     assert log.shared_notes == "We tried prompts"  # the author's log is unchanged
 
 
+def test_pages_that_can_no_longer_change_say_so_before_the_form(world, mentor):
+    pair = world["pair"]
+    past = world["past_meeting_id"]
+    for name in ("meeting_cancel", "meeting_reschedule"):
+        response = mentor.get(reverse(name, args=[pair.pk, past]), follow=True)
+        page = response.content.decode()
+        assert response.redirect_chain[-1][0] == reverse("pair_detail", args=[pair.pk]) + "#meetings"
+        assert "This meeting has already started; log it instead, or leave it unlogged." in page
+    log = SessionLog.objects.get(pk=world["log_id"])
+    SessionLog.objects.filter(pk=log.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
+    response = mentor.get(reverse("session_log_edit", args=[pair.pk, log.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("private_note_edit", args=[pair.pk, log.pk])
+    assert "Logs can be edited for a week after they are written" in response.content.decode()
+    # A meeting still to come opens its forms as before.
+    assert mentor.get(reverse("meeting_cancel", args=[pair.pk, world["meeting_id"]])).status_code == 200
+
+
 def test_a_meeting_still_to_come_cannot_be_logged(world, mentor):
     pair = world["pair"]
     url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['meeting_id']}"
