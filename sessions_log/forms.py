@@ -194,7 +194,10 @@ class SessionLogForm(forms.Form):
             self.add_error("held_on", _("A session is logged after it happened: the date is in the future."))
         for i in range(len(self.action_rows)):
             due = data.get(f"action_{i}_due")
-            if due and due < today and (data.get(f"action_{i}_text") or "").strip():
+            if due and not (data.get(f"action_{i}_text") or "").strip():
+                # A date alone would be dropped without a word: ask what it is for.
+                self.add_error(f"action_{i}_text", _("Write the action this date is for, or clear the date."))
+            elif due and due < today:
                 self.add_error(f"action_{i}_due", _("The due date is in the past."))
         return data
 

@@ -1237,6 +1237,13 @@ def test_pages_that_can_no_longer_change_say_so_before_the_form(world, mentor):
     assert mentor.get(reverse("meeting_cancel", args=[pair.pk, world["meeting_id"]])).status_code == 200
 
 
+def test_a_due_date_without_its_action_is_not_dropped_silently(pair, mentee):
+    data = {"held_on": (timezone.localdate() - datetime.timedelta(days=2)).isoformat(), "minutes": "45", "action_0_text": "", "action_0_due": (timezone.localdate() + datetime.timedelta(days=5)).isoformat()}
+    response = mentee.post(reverse("session_log_create", args=[pair.pk]), data)
+    assert response.status_code == 200 and "Write the action this date is for, or clear the date." in response.content.decode()
+    assert not SessionLog.objects.exists()
+
+
 def test_a_meeting_still_to_come_cannot_be_logged(world, mentor):
     pair = world["pair"]
     url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['meeting_id']}"
