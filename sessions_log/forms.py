@@ -284,7 +284,7 @@ CLOSE_REASONS = [
 
 
 class PairCloseForm(forms.Form):
-    reason = forms.ChoiceField(label=_("Why the pair ends"), choices=CLOSE_REASONS, widget=forms.RadioSelect)
+    reason = forms.ChoiceField(label=_("Why the pair ends"), choices=CLOSE_REASONS, widget=forms.RadioSelect, error_messages={"required": _("Choose why the pair ends.")})
     reflection = _long_text(
         _("Your reflection"),
         COMMENT_MAX,

@@ -186,7 +186,7 @@ def stuck_q(*, at: datetime.datetime, after_days: int) -> Q:
 class Due:
     """Something the person should do on a pair. `kind` picks the wording in the template."""
 
-    kind: str  # "agreement_setup" | "agreement" | "log" | "feedback" | "pulse" | "survey"
+    kind: str  # "agreement_setup" | "agreement" | "log" | "feedback" | "pulse" | "survey" | "reflection"
     meeting: Meeting | None = None
     log: SessionLog | None = None
     survey: "SurveyRow | None" = None
@@ -257,13 +257,24 @@ def _is_stuck(pair: Pair, quiet_days: int | None) -> bool:
 DUE_WINDOW = datetime.timedelta(days=14)
 
 
-def _due(*, pair: Pair, side: str, agreement: Agreement | None, meetings: list[Meeting], logs: list[SessionLog], surveys: list[SurveyRow], now: datetime.datetime) -> list[Due]:
+# The reflection is asked for this long after a pair ends (the email asks once; the home
+# page keeps it in view meanwhile).
+REFLECTION_WINDOW = datetime.timedelta(days=30)
+
+
+def _due(
+    *, pair: Pair, side: str, agreement: Agreement | None, meetings: list[Meeting], logs: list[SessionLog], surveys: list[SurveyRow], now: datetime.datetime,
+    reflected: bool = True,
+) -> list[Due]:
     if pair.program.status == Program.Status.ARCHIVED:
         return []
     if pair.status not in LIVE:
+        due = []
+        if not reflected and pair.ended_at and pair.ended_at >= now - REFLECTION_WINDOW:
+            due.append(Due(kind="reflection"))
         # An ended pair's recent sessions can still be rated: the last one often is the
         # one that mattered.
-        return [Due(kind="feedback", log=log) for log in logs if log.created_at >= now - DUE_WINDOW and not log.my_feedback]
+        return due + [Due(kind="feedback", log=log) for log in logs if log.created_at >= now - DUE_WINDOW and not log.my_feedback]
     due: list[Due] = []
     if agreement is None:
         due.append(Due(kind="agreement_setup"))
@@ -408,7 +419,7 @@ def pair_page(*, pair: Pair, me: Employee) -> PairPage:
         logs=logs,
         insights=insights,
         actions=actions,
-        due=_due(pair=pair, side=side, agreement=agreement, meetings=meetings, logs=logs, surveys=surveys, now=now),
+        due=_due(pair=pair, side=side, agreement=agreement, meetings=meetings, logs=logs, surveys=surveys, now=now, reflected=any(r.author_id == mine.pk for r in reflections)),
         quiet_days=quiet,
         stuck=_is_stuck(pair, quiet),
         my_reflection=next((r for r in reflections if r.author_id == mine.pk), None),
@@ -447,7 +458,11 @@ def pairs_for_home(*, employee: Employee | None, with_surveys: bool = True) -> l
     if employee is None:
         return []
     now, today = timezone.now(), timezone.localdate()
-    pairs = list(pairs_quiet(pairs_of(employee=employee), at=now).select_related("agreement"))
+    pairs = list(
+        pairs_quiet(pairs_of(employee=employee), at=now)
+        .select_related("agreement")
+        .annotate(i_reflected=Exists(Reflection.objects.filter(pair=OuterRef("pk"), author__employee=employee)))
+    )
     if not pairs:
         return []
     ids = [p.pk for p in pairs]
@@ -479,7 +494,7 @@ def pairs_for_home(*, employee: Employee | None, with_surveys: bool = True) -> l
                 side=side,
                 partner=(pair.mentee if side == "mentor" else pair.mentor).employee,
                 next_meeting=upcoming[0] if upcoming else None,
-                due=_due(pair=pair, side=side, agreement=_agreement_of(pair), meetings=meetings[pair.pk], logs=logs[pair.pk], surveys=surveys, now=now),
+                due=_due(pair=pair, side=side, agreement=_agreement_of(pair), meetings=meetings[pair.pk], logs=logs[pair.pk], surveys=surveys, now=now, reflected=pair.i_reflected),
                 stuck=_is_stuck(pair, quiet),
                 quiet_days=quiet,
                 live=live,

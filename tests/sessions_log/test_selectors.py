@@ -91,7 +91,10 @@ def test_what_is_due(pair):
 
     Pair.objects.filter(pk=pair.pk).update(status=Pair.Status.ENDED, ended_at=timezone.now())
     pair.refresh_from_db()
-    # Once ended, only rating the recent sessions is left (no pulse, no survey nudges here).
+    # Once ended, the reflection and rating the recent sessions are left (no pulse, no survey
+    # nudges here); the reflection until it is written.
+    assert [(d.kind, d.log) for d in selectors.pair_page(pair=pair, me=mentor).due] == [("reflection", None), ("feedback", log)]
+    services.reflection_save(pair=pair, me=mentor, text="Learned a lot")
     assert [(d.kind, d.log) for d in selectors.pair_page(pair=pair, me=mentor).due] == [("feedback", log)]
 
 
@@ -147,7 +150,7 @@ def test_pairs_for_home_summarises_each_pair_live_first(pair):
     live = summaries[0]
     assert live.partner == pair.mentee.employee and live.side == "mentor" and live.next_meeting == meeting
     assert [d.kind for d in live.due if d.kind != "survey"] == ["agreement_setup"]
-    assert summaries[1].due == []
+    assert [d.kind for d in summaries[1].due] == ["reflection"]  # ended just now, not yet reflected on
     assert selectors.pairs_for_home(employee=None) == []
 
 

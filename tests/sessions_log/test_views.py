@@ -836,6 +836,15 @@ def test_insights_and_actions_of_an_ended_pair_cannot_be_edited(pair, mentor, me
     assert reverse("insight_edit", args=[pair.pk, insight.pk]) not in page
 
 
+def test_the_partner_of_someone_who_ended_the_pair_is_asked_for_a_reflection_at_home(pair, mentor, mentee):
+    services.pair_close(pair=pair, me=pair.mentor.employee, reason="completed", reflection="I learned to explain.")
+    ask = "Write your reflection on the pair that ended"
+    assert ask in mentee.get(reverse("participant_home")).content.decode()
+    assert ask not in mentor.get(reverse("participant_home")).content.decode()  # theirs is written
+    mentee.post(reverse("reflection_save", args=[pair.pk]), {"text": "I learned to ask."})
+    assert ask not in mentee.get(reverse("participant_home")).content.decode()
+
+
 def test_ending_a_pair_takes_a_reason_and_a_reflection_then_the_partner_adds_theirs(pair, mentor, mentee):
     url = reverse("pair_close", args=[pair.pk])
     response = mentor.post(url, {"reason": "completed", "reflection": ""})
