@@ -11,8 +11,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -386,10 +385,10 @@ def proposal_swap(request, slug: str, run_id: int):
             for key, pair in (("a", a), ("b", b))
         } | {"sa": a.score, "sb": b.score, "change": f"{change:+d}"}
         if change:
-            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score changes by %(change)s.")
+            done = _("The two pairs swapped mentors: {a} (score {sa}) and {b} (score {sb}); the total score changes by {change}.")
         else:
-            done = _("The two pairs swapped mentors: %(a)s (score %(sa)d) and %(b)s (score %(sb)d); the total score is unchanged.")
-        messages.success(request, mark_safe(conditional_escape(done) % names))  # the template escaped, the names by format_html
+            done = _("The two pairs swapped mentors: {a} (score {sa}) and {b} (score {sb}); the total score is unchanged.")
+        messages.success(request, format_html(done, **names))  # the names' links are format_html's too
     return _review(program, run, request)
 
 

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -38,6 +38,20 @@ def reminder_unsubscribe(request, token: str):
     return render(request, "sessions_log/reminder_unsubscribe.html", {"kind_label": kind_label, "token": token})
 
 
+# What each reminder is about, beside its name on the settings page.
+REMINDER_ABOUT = {
+    Reminder.Kind.MEETING_UPCOMING: gettext_lazy("before a meeting with your partner"),
+    Reminder.Kind.LOG_SESSION: gettext_lazy("after a meeting that nobody has logged yet"),
+    Reminder.Kind.GIVE_FEEDBACK: gettext_lazy("after a logged session you have not rated"),
+    Reminder.Kind.AGREEMENT_UNSIGNED: gettext_lazy("when your pair's agreement waits for your acknowledgement"),
+    Reminder.Kind.PAIR_STUCK: gettext_lazy("when your pair has had no meeting or log for a while"),
+    Reminder.Kind.SURVEY: gettext_lazy("when a program survey opens or is about to close"),
+    Reminder.Kind.ENROLLMENT_CLOSING: gettext_lazy("before enrollment closes in a program you are invited to"),
+    Reminder.Kind.INVITATION_UNANSWERED: gettext_lazy("when an invitation to a program is still unanswered"),
+    Reminder.Kind.ACTION_DUE: gettext_lazy("as a mentee, when an action you committed to is due"),
+}
+
+
 @participant_required
 @require_http_methods(["GET", "POST"])
 def reminder_preferences(request):
@@ -51,7 +65,7 @@ def reminder_preferences(request):
         messages.success(request, _("Your reminder settings are saved."))
         return redirect("reminder_preferences")
     off = set(ReminderOptOut.objects.filter(employee=employee).values_list("kind", flat=True))
-    kinds = [{"value": k.value, "label": k.label, "on": k.value not in off} for k in Reminder.Kind]
+    kinds = [{"value": k.value, "label": k.label, "about": REMINDER_ABOUT.get(k, ""), "on": k.value not in off} for k in Reminder.Kind]
     return render(request, "sessions_log/reminder_preferences.html", {"kinds": kinds})
 
 

@@ -157,6 +157,8 @@ def test_preferences_page_switches_kinds(client, pair):
     assert response.status_code == 302
     off = set(ReminderOptOut.objects.filter(employee=user.employee).values_list("kind", flat=True))
     assert "meeting_upcoming" not in off and "give_feedback" in off
+    page = client.get(reverse("reminder_preferences")).content.decode()
+    assert "Action item due <span class=\"small text-body-secondary\">· as a mentee, when an action you committed to is due" in page
 
 
 @pytest.mark.django_db(transaction=True)
