@@ -322,6 +322,15 @@ def test_mark_a_resource_done_and_undone(participant_client, my_enrollment):
     assert not ResourceCompletion.objects.exists()
 
 
+def test_a_completed_programs_resources_stay_readable_without_a_to_do(participant_client, my_enrollment):
+    from programs.models import Program
+
+    Resource.objects.create(program=my_enrollment.program, title="Mentor guide", url="https://example.com/g", audience="mentors")
+    Program.objects.filter(pk=my_enrollment.program_id).update(status=Program.Status.COMPLETED)
+    home = participant_client.get(reverse("participant_home")).content.decode()
+    assert "Mentor guide" in home and "Mark as done" not in home and ">Preparation<" not in home
+
+
 def test_mark_with_htmx_returns_the_item(participant_client, my_enrollment):
     guide = Resource.objects.create(program=my_enrollment.program, title="Mentor guide", url="https://example.com/g")
     response = participant_client.post(mark_url(my_enrollment, guide), {"done": "1"}, headers={"HX-Request": "true"})
