@@ -295,13 +295,19 @@ class PairCloseForm(forms.Form):
 
 
 class ReflectionForm(forms.Form):
+    """On the ended pair's page, under the heading "Your reflection", which labels the box."""
+
     text = _long_text(
-        _("Your reflection"),
+        "",
         COMMENT_MAX,
         rows=5,
         help_text=_("What did you learn, what would you keep? Only you can read it: your partner sees only that you wrote one, HR and executives never see it."),
         error_messages={"required": _("Write a short reflection: what did you learn, what would you keep?")},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["text"].widget.attrs["aria-labelledby"] = "reflection-heading"
 
 
 # --- Surveys ----------------------------------------------------------------------------------------------------

@@ -841,8 +841,12 @@ def test_the_partner_of_someone_who_ended_the_pair_is_asked_for_a_reflection_at_
     ask = "Write your reflection on the pair that ended"
     assert ask in mentee.get(reverse("participant_home")).content.decode()
     assert ask not in mentor.get(reverse("participant_home")).content.decode()  # theirs is written
+    page = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert page.count("Your reflection") == 1 and 'aria-labelledby="reflection-heading"' in page  # the heading labels the box
     mentee.post(reverse("reflection_save", args=[pair.pk]), {"text": "I learned to ask."})
     assert ask not in mentee.get(reverse("participant_home")).content.decode()
+    my_pairs = mentee.get(reverse("my_pairs")).content.decode()
+    assert my_pairs.count(">My pairs<") == 2  # breadcrumb and title, no third heading
 
 
 def test_ending_a_pair_takes_a_reason_and_a_reflection_then_the_partner_adds_theirs(pair, mentor, mentee):
