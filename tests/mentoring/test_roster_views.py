@@ -89,6 +89,18 @@ def test_the_preview_lists_left_dates_still_to_come_apart_from_leavers(hr_client
     assert "A left date still to come is not recorded by this import" in html
 
 
+def test_a_file_whose_only_news_is_a_left_date_to_come_is_not_called_nothing_to_change(hr_client):
+    later = datetime.date.today() + datetime.timedelta(days=40)
+    nora = person("E9", first_name="Nora", last_name="Notice")
+    upload(hr_client, make_csv(nora))
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+    upload(hr_client, make_csv({**nora, "left_date": later.isoformat()}))
+    second = RosterImport.objects.order_by("-pk").first()
+    html = hr_client.get(reverse("roster_import_detail", args=[second.pk])).content.decode()
+    assert "Nothing to change" not in html and "A left date still to come is not recorded by this import" in html
+    assert reverse("roster_import_apply", args=[second.pk]) in html  # applying withdraws open applications
+
+
 def test_applying_twice_applies_once(hr_client):
     upload(hr_client, GOOD_FILE)
     roster_import = RosterImport.objects.get()
