@@ -147,6 +147,7 @@ class PlannedCreate:
     employee_id: str
     name: str
     values: dict
+    manager: str = ""  # "Name (id)" for the preview, from the file or the directory
 
 
 @dataclass
@@ -253,6 +254,7 @@ class RosterPlan:
                     "department": c.values.get("department") or "",
                     "level": c.values.get("level"),
                     "manager_id": c.values.get("manager_id") or "",
+                    "manager": c.manager,
                 }
                 for c in self.creates[:limit]
             ],
@@ -804,7 +806,8 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
             continue
         person = people.get(row.employee_id)
         if person is None:
-            plan.creates.append(PlannedCreate(row.line, row.employee_id, row.name, row.values))
+            manager_id = row.values.get("manager_id") or ""
+            plan.creates.append(PlannedCreate(row.line, row.employee_id, row.name, row.values, _person_label(manager_id, rows, people) if manager_id else ""))
             if row.values.get("left_date"):
                 plan.leavers.append(Leaver(row.employee_id, row.name, row.values["left_date"], is_new=True))
             continue
