@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class Role(models.TextChoices):
@@ -432,6 +433,11 @@ def _audit_display(name: str, value) -> str | None:
         labels = dict(Role.choices)
         values = value if isinstance(value, list) else [value]
         return ", ".join(str(labels.get(v, v)) for v in values) or "—"
+    if name == "pairs" and isinstance(value, list) and all(isinstance(v, list) and len(v) == 3 for v in value):
+        # A match run's proposal: [mentor's employee id, mentee's employee id, score] each.
+        return ngettext("%(n)d pair: %(pairs)s", "%(n)d pairs: %(pairs)s", len(value)) % {
+            "n": len(value), "pairs": "; ".join(_("#%(mentor)s → #%(mentee)s (score %(score)s)") % {"mentor": m, "mentee": e, "score": sc} for m, e, sc in value),
+        }
     if isinstance(value, list):
         return ", ".join(_audit_display("", v) or "—" for v in value) or "—"
     if isinstance(value, dict):

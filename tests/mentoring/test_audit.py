@@ -381,3 +381,10 @@ def test_hr_navigation_links_the_audit_log_and_participants_do_not_see_it(hr_cli
     assert reverse("audit_log") in hr_client.get(reverse("hr_home")).content.decode()
     assert reverse("audit_log") not in participant_client.get(reverse("participant_home")).content.decode()
 
+
+
+def test_a_match_runs_proposal_reads_as_pairs_in_the_log(db):
+    event = audit_record(action=AuditEvent.Action.MATCH_RUN_PROPOSED, summary="2 pairs proposed", after={"pairs": [[120, 156, 933], [111, 147, 668]], "match_rate": 1.0})
+    readable = dict((name, after) for name, _before, after in event.readable_changes)
+    assert readable["pairs"] == "2 pairs: #120 → #156 (score 933); #111 → #147 (score 668)"
+    assert readable["match_rate"] == "1.0"
