@@ -665,6 +665,18 @@ def test_an_unknown_or_unreadable_program_gets_a_notice_and_the_default(executiv
     assert 'data-testid="program-unavailable"' not in executive_client.get(reverse("executive_home")).content.decode()
 
 
+def test_a_running_programs_trend_heading_starts_at_its_first_point(executive_client, program):
+    Program.objects.filter(pk=program.pk).update(starts_on=timezone.localdate() - datetime.timedelta(days=200))
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    for weeks in range(3):  # figures for the last three weeks only
+        _snapshot(program, data, days_ago=7 * weeks)
+    response = executive_client.get(reverse("executive_home"))
+    first = min(r["as_of"] for r in response.context["trend"]["rows"])
+    window = response.content.decode().split('data-testid="trend-window">')[1].split("</small>")[0]
+    assert window.startswith(f"one point a week, {first:%-d %b %Y} to ")
+
+
 def test_a_finished_programs_trend_covers_its_run_not_the_weeks_after(executive_client):
     done = _finished(Program.Status.COMPLETED)
     data = snapshot_save(program=done).data
@@ -763,7 +775,13 @@ def test_a_running_programs_trend_starts_no_earlier_than_the_program(executive_c
     snapshot_save(program=program)
     body = executive_client.get(reverse("executive_home")).content.decode()
     window = body[body.index('data-testid="trend-window"') :]
-    assert f"one point a week, {date_format(program.starts_on)} to" in window[:200]
+    # Figures only from today: the heading says so rather than the program's start.
+    assert f"one point so far, {date_format(timezone.localdate())}" in window[:200]
+    _snapshot(program, snapshot_save(program=program).data, days_ago=21)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    window = body[body.index('data-testid="trend-window"') :]
+    start = timezone.localdate() - datetime.timedelta(days=21)
+    assert start >= program.starts_on and f"one point a week, {date_format(start)} to" in window[:200]
 
 
 def test_one_mentee_waiting_reads_in_the_singular(executive_client, program):
