@@ -138,6 +138,13 @@ def test_other_program_pages_are_accessible(live_server, page, browser, password
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"a long title widens the program page at {width}px"
         remove = page.get_by_role("button", name=re.compile("Remove")).first.bounding_box()
         assert remove["x"] + remove["width"] <= width, f"the Remove button is off screen at {width}px"
+        assert remove["height"] < 2 * 31, f"the Remove button is squeezed into a column at {width}px"
+    # The HR menu: one line per label on a laptop (no "Roster / import"), nothing wider than the page.
+    for width in (1200, 1280):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(base + "/hr/")
+        heights = page.evaluate("[...document.querySelectorAll('nav.navbar .nav-link')].map(a => a.getBoundingClientRect().height)")
+        assert max(heights) < 48 and page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"the menu wraps at {width}px: {heights}"
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/hr/programs/{program.pk}/invite/")
     page.get_by_label("Department").select_option(label="Sales")
