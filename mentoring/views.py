@@ -112,10 +112,28 @@ def employee_detail(request, pk: int):
             "subtree_size": len(employee.subtree_ids()),
             "events": employee.events.all(),
             "role_rows": _role_rows(employee),
+            "participation": _participation(employee),
             # The roles this installation asks a second factor of, by the names the page uses.
             "mfa_roles": [str(name) for role, name, _allows, _grant in ROLE_ROWS if role in settings.MFA_REQUIRED_ROLES],
         },
     )
+
+
+def _participation(employee: Employee) -> list[dict]:
+    """The person's programs, newest first, each with their role, status and pairs (partner,
+    status, a link to HR's pair page). Two queries."""
+    from django.db.models import Q  # noqa: PLC0415
+
+    from pairing.models import Pair  # noqa: PLC0415 - pairing builds on the directory
+    from programs.models import Enrollment  # noqa: PLC0415
+
+    enrollments = list(Enrollment.objects.filter(employee=employee).select_related("program").order_by("-program__starts_on", "-pk"))
+    pairs = Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee)).exclude(status=Pair.Status.PROPOSED)
+    by_enrollment: dict[int, list] = {}
+    for pair in pairs.select_related("mentor__employee", "mentee__employee").order_by("-created_at"):
+        mine, partner = (pair.mentor, pair.mentee) if pair.mentor.employee_id == employee.pk else (pair.mentee, pair.mentor)
+        by_enrollment.setdefault(mine.pk, []).append({"pair": pair, "partner": partner.employee})
+    return [{"enrollment": e, "program": e.program, "pairs": by_enrollment.get(e.pk, [])} for e in enrollments]
 
 
 # The roles HR gives from a person's page: (role, name, what it allows, the grant button).

@@ -1,5 +1,7 @@
 """Role access per page: owner, wrong role, anonymous, wrong method."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -120,6 +122,20 @@ def test_employee_detail_shows_the_whole_reporting_line(hr_client):
     body = body[body.index('id="line-heading"'):]
     assert body.index("Helena Marsh") < body.index("Ivo Novak") < body.index("Kemi Adeyemi")
     assert hr_client.get(reverse("employee_detail", args=[999999])).status_code == 404
+
+
+def test_employee_detail_lists_their_programs_and_pairs(hr_client):
+    from tests.factories import EnrollmentFactory, ProgramFactory, make_active_pair
+
+    pair = make_active_pair()
+    senior = pair.mentee.employee
+    EnrollmentFactory(program=ProgramFactory(name="Next year's program"), employee=senior, role="mentee", status="applied")
+    page = hr_client.get(reverse("employee_detail", args=[senior.pk])).content.decode()
+    section = page[page.index('id="programs-heading"') : page.index('id="history-heading"')]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert f"{pair.program.name}" in text and f"with {pair.mentor.employee.full_name} · Active" in text
+    assert "Next year&#x27;s program" in section and "Applied" in text
+    assert reverse("hr_pair", args=[pair.program.slug, pair.pk]) in section
 
 
 def test_employee_detail_is_hr_only(participant_client):
