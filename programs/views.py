@@ -37,7 +37,7 @@ from .forms import (
     WithdrawForm,
     employees_by_email,
 )
-from .models import Enrollment, Program, Resource, ResourceCompletion, Role, Topic
+from .models import REMINDER_KINDS, Enrollment, Program, Resource, ResourceCompletion, Role, Topic
 from .services import ProgramError
 
 REVIEW_PAGE_SIZE = 25
@@ -199,6 +199,7 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "resources": program.resources.all(),
         "resource_form": resource_form,
         "level_warnings": services.level_rule_warnings(program),
+        "reminders_off": [label for kind, label in REMINDER_KINDS.items() if not (program.reminders or {}).get(kind, True)],
         "live_pairs": _live_pairs(program) if program.status == Program.Status.ACTIVE else 0,
         "ends_early": program.status == Program.Status.ACTIVE and services.today() < program.ends_on,
     }
