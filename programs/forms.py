@@ -200,6 +200,10 @@ class ProgramForm(forms.ModelForm):
             Fieldset(_("Agreement"), "agreement_template", css_class="mb-4"),
         )
 
+    def clean_objectives(self):
+        """One per line, as the help says: blank lines and stray spaces go."""
+        return "\n".join(line.strip() for line in (self.cleaned_data.get("objectives") or "").splitlines() if line.strip())
+
     def clean(self):
         cleaned = super().clean()
         weight_names = [WEIGHT_PREFIX + key for key in DEFAULT_WEIGHTS]

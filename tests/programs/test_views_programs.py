@@ -765,3 +765,9 @@ def test_the_program_page_shows_its_pairing_care_and_reminder_settings(hr_client
     assert "all on except Pair has gone quiet, Survey open and closing" in page
     assert "Agreement template We meet every two weeks." in page
 
+
+def test_objectives_are_kept_one_per_line_without_blank_ones(hr_client):
+    response = hr_client.post(reverse("program_create"), program_data(objectives="  Leaders use AI weekly \n\n\n Juniors present to the board\n  "))
+    assert response.status_code == 302
+    assert Program.objects.get(slug=program_data()["slug"]).objectives == "Leaders use AI weekly\nJuniors present to the board"
+
