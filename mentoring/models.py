@@ -433,7 +433,7 @@ def _audit_display(name: str, value) -> str | None:
         labels = dict(Role.choices)
         values = value if isinstance(value, list) else [value]
         return ", ".join(str(labels.get(v, v)) for v in values) or "—"
-    if name == "pairs" and isinstance(value, list) and all(isinstance(v, list) and len(v) == 3 for v in value):
+    if name == "pairs" and isinstance(value, list) and value and all(isinstance(v, list) and len(v) == 3 for v in value):
         # A match run's proposal: [mentor's employee id, mentee's employee id, score] each.
         return ngettext("%(n)d pair: %(pairs)s", "%(n)d pairs: %(pairs)s", len(value)) % {
             "n": len(value), "pairs": "; ".join(_("#%(mentor)s → #%(mentee)s (score %(score)s)") % {"mentor": m, "mentee": e, "score": sc} for m, e, sc in value),

@@ -440,7 +440,10 @@ def employee_role_revoke(*, employee: Employee, role: str) -> None:
         from pairing.models import Pair  # noqa: PLC0415 - pairing depends on this app
 
         live = list(
+            # Pairs left live by a program completed before completing ended them are not counted:
+            # nobody uses them, and an archived program's cannot be ended any more.
             Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee), status__in=[Pair.Status.ACTIVE, Pair.Status.PAUSED])
+            .exclude(program__status__in=["completed", "archived"])
             .select_related("program")
             .order_by("program__name")
         )

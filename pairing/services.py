@@ -693,7 +693,7 @@ def program_start_problems(*, program: Program) -> list[str]:
 
 
 @transaction.atomic
-def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True) -> Pair:
+def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True, with_program: bool = False) -> Pair:
     """End a live pair with a reason and date; the people in it are told."""
     pair = Pair.objects.select_for_update().select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
     _require_not_archived(pair.program)
@@ -732,7 +732,7 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
                     # program that can pair them again.
                     "ended_by_partner": by is not None and partner.employee.user_id == by.pk,
                     # A pair that ends with its program is not HR's doing, whoever pressed the button.
-                    "ended_by_hr": by is not None and partner.employee.user_id != by.pk and reason != Pair.EndReason.COMPLETED,
+                    "ended_by_hr": by is not None and partner.employee.user_id != by.pk and not with_program,
                     "rematch": pair.end_reason != Pair.EndReason.COMPLETED and pair.program.status == Program.Status.ACTIVE and me.status == Enrollment.Status.APPROVED,
                 },
             )
@@ -822,7 +822,7 @@ def pairs_end_with_program(*, program: Program, by) -> int:
     caller's transaction; returns how many ended."""
     ended = 0
     for pair in Pair.objects.filter(program=program, status__in=LIVE).order_by("pk"):
-        pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by)
+        pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by, with_program=True)
         ended += 1
     return ended
 

@@ -556,10 +556,10 @@ def executive_dashboard_render(request):
     body = cache.get(key)
     if body is None:
         body_context = _executive_body(program, latest[0], previous[0] if previous else None, [d[0] for d in last_of_week.values()])
-        # A running program's heading names the days the chart shows: from its first point
-        # (figures may begin after the window does). A finished one's names its run.
+        # The heading names the days the chart shows: from its first point (figures may begin
+        # after the window does, or after a finished program's first day).
         first_point = min((day[1] for day in last_of_week.values()), default=first_day)
-        body_context["trend_window"] = {"start": first_day if program.status in FINISHED else max(first_day, first_point), "end": last_day, "run": program.status in FINISHED, "starts_on": program.starts_on if program.starts_on > last_day else None}
+        body_context["trend_window"] = {"start": max(first_day, first_point), "end": last_day, "run": program.status in FINISHED, "starts_on": program.starts_on if program.starts_on > last_day else None}
         body = render_to_string("programs/_dashboard_executive_body.html", body_context)
         cache.set(key, body, EXECUTIVE_BODY_SECONDS)
     context.update(

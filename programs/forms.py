@@ -40,7 +40,16 @@ def split_emails(text: str) -> list[str]:
     dropped. A mail client's 'Ann Lee <ann@acme.example>' gives the address alone; an entry
     with no address at all stays one entry ('not an email'), for the caller to refuse whole."""
     seen = []
-    for chunk in ENTRY_SEPARATORS.split(text or ""):
+    chunks = []
+    for line in (text or "").splitlines():
+        if "<" in line:
+            # Outlook's 'Lee, Ann <ann@acme.example>; Doe, Bob <bob@...>': the commas belong to
+            # the names, the addresses are between the brackets (plus any bare ones).
+            chunks += re.findall(r"<([^<>]*)>", line)
+            chunks += [w for w in re.split(r"[\s,;]+", re.sub(r"<[^<>]*>", " ", line)) if "@" in w]
+        else:
+            chunks += ENTRY_SEPARATORS.split(line)
+    for chunk in chunks:
         words = [w.strip("<>()\"'").lower() for w in chunk.split()]
         words = [w for w in words if w]
         for token in [w for w in words if "@" in w] or ([" ".join(words)] if words else []):
@@ -304,10 +313,13 @@ class ResourceForm(forms.Form):
             )
         limit = settings.RESOURCE_MAX_BYTES
         if upload.size > limit:
+            size = filesizeformat(upload.size)
+            if size == filesizeformat(limit):  # just over: the rounded sizes would read the same
+                size = _("just over %(limit)s") % {"limit": filesizeformat(limit)}
             raise ValidationError(
                 _("“%(name)s” is %(size)s; the limit is %(limit)s. Share a link to a large file instead."),
                 code="file_size",
-                params={"name": name, "size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+                params={"name": name, "size": size, "limit": filesizeformat(limit)},
             )
         return upload
 

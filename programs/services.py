@@ -746,6 +746,8 @@ def enrollment_withdraw(*, enrollment: Enrollment, by_employee: Employee, reason
     if enrollment.employee_id != by_employee.pk:
         raise ProgramError(_("Only the person enrolled can withdraw."))
     _require_editable(enrollment.program)
+    if enrollment.program.status == S.COMPLETED:
+        raise ProgramError(_("This program is complete: there is nothing to leave, and your part in it stays on record."))
     if enrollment.status in (Enrollment.Status.WITHDRAWN, Enrollment.Status.DECLINED):
         raise ProgramError(_("You are no longer in this program."))
     # Declining an invitation needs no reason; leaving once in does (HR re-matches the partner).

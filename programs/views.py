@@ -582,6 +582,9 @@ def enrollment_withdraw(request, pk: int):
     if employee is None:
         return _no_directory_entry(request)
     enrollment = _own_enrollment(employee, pk)
+    if request.method == "GET" and enrollment.program.status == Program.Status.COMPLETED:
+        messages.info(request, _("This program is complete: there is nothing to leave, and your part in it stays on record."))
+        return redirect("participant_home")
     declining = enrollment.status == ES.INVITED
     form = WithdrawForm(request.POST or None, declining=declining)
     if request.method == "POST" and form.is_valid():

@@ -494,11 +494,16 @@ def session_log_join(*, log: SessionLog, me: Employee, data: LogInput) -> int:
     if shared:
         parts.append(_("Written for the log that %(name)s saved first:") % {"name": log.author.first_name if log.author else _("your partner")})
         parts.extend(f"{label}: {text}" for label, text in shared)
-    earlier = PrivateNote.objects.filter(session_log=log, author=me).values_list("text", flat=True).first()
-    text = "\n\n".join(part for part in [earlier or "", *parts] if part)
-    if text:
+    earlier = PrivateNote.objects.filter(session_log=log, author=me).values_list("text", flat=True).first() or ""
+    added = "\n\n".join(part for part in parts if part)
+    if added and not earlier.endswith(added):  # the same post again (a retry) adds nothing
+        # Within what the private note form accepts, so the note stays editable.
+        text = "\n\n".join(part for part in (earlier, added) if part)[:PRIVATE_NOTE_MAX]
         PrivateNote.objects.update_or_create(session_log=log, author=me, defaults={"text": text, "updated_at": timezone.now()})
-    actions = [(t, due) for t, due in data.actions if t.strip()]
+    actions = [
+        (t, due) for t, due in data.actions
+        if t.strip() and not _just_written(ActionItem.objects.filter(pair=pair, session_log=log, committed_by=me, text=t.strip()[:500], due_on=due))
+    ]
     _add_actions(pair, log, me, side, actions)
     return len(actions)
 
@@ -594,6 +599,9 @@ def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psycholog
     except IntegrityError as exc:
         raise SessionError(_("You have already given feedback on this session.")) from exc
 
+
+# The longest private note the note form accepts (sessions_log.forms.NOTE_MAX).
+PRIVATE_NOTE_MAX = 10_000
 
 # The same words sent again this soon are the same submission (a double click, a browser
 # retrying a slow request): the first one is kept and returned, nothing is written twice.

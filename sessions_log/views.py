@@ -27,6 +27,7 @@ from programs.models import Enrollment
 
 from . import ics, selectors, services
 from .forms import (
+    COMMENT_MAX,
     ActionForm,
     AgreementForm,
     CancelForm,
@@ -704,9 +705,18 @@ def action_set_done(request, pair, me, action_id: int):
 def pair_close(request, pair, me):
     if request.method == "POST" and pair.status == Pair.Status.ENDED and pair.ended_by_id == request.user.pk and pair.ended_at >= timezone.now() - services.RESUBMIT_WINDOW:
         return redirect(_pair_url(pair))  # a second click on "End the pair": the first one ended it
-    if blocked := _read_only(request, pair):
+    if request.method == "GET" and (blocked := _read_only(request, pair)):
         return blocked
     form = PairCloseForm(request.POST or None)
+    if request.method == "POST" and pair.status == Pair.Status.ENDED and not pair.program.is_archived and (form.data.get("reflection") or "").strip():
+        # The partner ended it while this form was open: the reflection typed here is kept.
+        try:
+            services.reflection_save(pair=pair, me=me, text=form.data["reflection"][:COMMENT_MAX])
+        except SessionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.info(request, _("%(name)s had already ended the pair; your reflection is saved.") % {"name": services.partner_of(pair, me).first_name})
+            return redirect(_pair_url(pair, "reflection"))
     if request.method == "POST" and form.is_valid():
         try:
             services.pair_close(pair=pair, me=me, reason=form.cleaned_data["reason"], reflection=form.cleaned_data["reflection"])

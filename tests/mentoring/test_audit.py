@@ -388,3 +388,6 @@ def test_a_match_runs_proposal_reads_as_pairs_in_the_log(db):
     readable = dict((name, after) for name, _before, after in event.readable_changes)
     assert readable["pairs"] == "2 pairs: #120 → #156 (score 933); #111 → #147 (score 668)"
     assert readable["match_rate"] == "1.0"
+    empty = audit_record(action=AuditEvent.Action.PROPOSAL_CHANGED, summary="unpaired", after={"pairs": []})
+    assert dict((n, a) for n, _b, a in empty.readable_changes)["pairs"] == "—"
+

@@ -72,6 +72,17 @@ def test_the_participant_role_stays_while_its_holder_is_in_a_live_pair(hr_client
     assert roles_of(person) == set()
 
 
+
+def test_a_pair_left_live_in_a_completed_program_does_not_hold_the_role(hr_client, person):
+    from programs.models import Program
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(mentee_user=person)
+    Program.objects.filter(pk=pair.program_id).update(status=Program.Status.ARCHIVED)  # completed before completing ended pairs
+    hr_client.post(change_url(person), {"role": "participant", "change": "revoke"})
+    assert roles_of(person) == set()
+
+
 def test_without_mfa_required_the_grant_message_does_not_ask_for_it(hr_client, person, settings):
     settings.MFA_REQUIRED_ROLES = ["hr_admin"]
     response = hr_client.post(change_url(person), {"role": "executive", "change": "grant"})

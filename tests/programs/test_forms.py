@@ -21,6 +21,8 @@ def test_split_emails_accepts_lines_commas_and_semicolons():
 def test_split_emails_takes_addresses_from_mail_client_lists_and_keeps_a_non_address_whole():
     assert split_emails("Ann Lee <ann@acme.example>, bo@acme.example cy@acme.example") == ["ann@acme.example", "bo@acme.example", "cy@acme.example"]
     assert split_emails("not an email\nann@acme.example") == ["not an email", "ann@acme.example"]
+    outlook = 'Lee, Ann <Ann@acme.example>; Doe, Bob <bob@acme.example>; "Ng, Cy" <cy@acme.example>, dee@acme.example'
+    assert split_emails(outlook) == ["ann@acme.example", "bob@acme.example", "cy@acme.example", "dee@acme.example"]
 
 
 def test_invite_form_keeps_an_entry_that_is_not_an_address_whole_to_be_reported(db):

@@ -331,6 +331,19 @@ def test_a_completed_programs_resources_stay_readable_without_a_to_do(participan
     assert "Mentor guide" in home and "Mark as done" not in home and ">Preparation<" not in home
 
 
+def test_nobody_leaves_a_completed_program(participant_client, my_enrollment):
+    from programs.models import Program
+
+    Program.objects.filter(pk=my_enrollment.program_id).update(status=Program.Status.COMPLETED)
+    url = reverse("enrollment_withdraw", args=[my_enrollment.pk])
+    assert url not in participant_client.get(reverse("participant_home")).content.decode()
+    assert participant_client.get(url).status_code == 302
+    response = participant_client.post(url, {"reason": "Done"})
+    assert "This program is complete: there is nothing to leave" in response.content.decode()
+    my_enrollment.refresh_from_db()
+    assert my_enrollment.status == "approved"
+
+
 def test_mark_with_htmx_returns_the_item(participant_client, my_enrollment):
     guide = Resource.objects.create(program=my_enrollment.program, title="Mentor guide", url="https://example.com/g")
     response = participant_client.post(mark_url(my_enrollment, guide), {"done": "1"}, headers={"HX-Request": "true"})

@@ -1257,6 +1257,33 @@ def test_a_due_date_without_its_action_is_not_dropped_silently(pair, mentee):
     assert not SessionLog.objects.exists()
 
 
+def test_the_partner_first_path_posted_twice_keeps_one_copy_and_stays_editable(world, mentee):
+    from sessions_log.forms import NOTE_MAX
+
+    assert services.PRIVATE_NOTE_MAX == NOTE_MAX
+    pair = world["pair"]
+    url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['past_meeting_id']}"
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=a_log(pair), meeting=Meeting.objects.get(pk=world["past_meeting_id"]))
+    data = {"held_on": (timezone.localdate() - datetime.timedelta(days=2)).isoformat(), "minutes": "45", "private_note": "Ask about budgets", "action_0_text": "Prompt daily"}
+    for _ in range(2):  # a browser retrying the post
+        assert mentee.post(url, data).status_code == 302
+    note = PrivateNote.objects.get(session_log=log, author=pair.mentee.employee).text
+    assert note.count("Ask about budgets") == 1
+    assert ActionItem.objects.filter(session_log=log, text="Prompt daily").count() == 1
+    long = {**data, "private_note": "x" * 9000, "shared_notes": "y" * 9000, "action_0_text": ""}
+    mentee.post(url, long)
+    assert len(PrivateNote.objects.get(session_log=log, author=pair.mentee.employee).text) <= NOTE_MAX
+
+
+def test_a_reflection_typed_while_the_partner_ended_the_pair_is_kept(pair, mentor, mentee):
+    url = reverse("pair_close", args=[pair.pk])
+    assert mentee.get(url).status_code == 200  # the mentee has the form open
+    services.pair_close(pair=pair, me=pair.mentor.employee, reason="completed", reflection="Mine.")
+    response = mentee.post(url, {"reason": "completed", "reflection": "I learned to ask."}, follow=True)
+    assert "had already ended the pair; your reflection is saved." in response.content.decode()
+    assert Reflection.objects.get(author=pair.mentee).text == "I learned to ask."
+
+
 def test_a_meeting_still_to_come_cannot_be_logged(world, mentor):
     pair = world["pair"]
     url = reverse("session_log_create", args=[pair.pk]) + f"?meeting={world['meeting_id']}"
