@@ -640,8 +640,12 @@ def insight_edit(request, pair, me, insight_id: int):
         messages.error(request, _("Insights are recorded by the mentor."))
         return redirect(_pair_url(pair, f"insight-{insight.pk}"))
     if request.method == "POST" and request.POST.get("remove") == "1":
-        services.insight_remove(insight=insight, me=me)
-        messages.success(request, _("Insight removed."))
+        try:
+            services.insight_remove(insight=insight, me=me)
+        except SessionError as exc:  # the pair ended meanwhile
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Insight removed."))
         return redirect(_pair_url(pair, "insights"))
     form = InsightForm(request.POST or None, program=pair.program, initial={"topic": insight.topic, "text": insight.text})
     if request.method == "POST" and form.is_valid():
@@ -667,8 +671,12 @@ def action_edit(request, pair, me, action_id: int):
         messages.error(request, _("Actions are committed by the mentee."))
         return redirect(_pair_url(pair, f"action-{action.pk}"))
     if request.method == "POST" and request.POST.get("remove") == "1":
-        services.action_remove(action=action, me=me)
-        messages.success(request, _("Action removed."))
+        try:
+            services.action_remove(action=action, me=me)
+        except SessionError as exc:  # the pair ended meanwhile
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Action removed."))
         return redirect(_pair_url(pair, "actions"))
     form = ActionForm(request.POST or None, pair=pair, initial={"text": action.text, "due_on": action.due_on, "insight": action.insight_id})
     if request.method == "POST" and form.is_valid():

@@ -6,7 +6,8 @@
   // On window, so it runs after the handlers on document (data-confirm) and sees their answer.
   window.addEventListener("submit", function (event) {
     var form = event.target;
-    if (event.defaultPrevented || !form || (form.getAttribute("method") || "").toLowerCase() !== "post") {
+    // data-no-guard: a form whose answer is a download (the page stays where it is).
+    if (event.defaultPrevented || !form || (form.getAttribute("method") || "").toLowerCase() !== "post" || form.hasAttribute("data-no-guard")) {
       return;
     }
     if (form.getAttribute("data-submitting")) {
