@@ -17,7 +17,7 @@ from pairing.models import Pair
 from programs.models import Topic
 
 from .models import Insight
-from .services import GoalInput, LogInput
+from .services import NOTE_MAX, GoalInput, LogInput
 
 DATE = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 TIME = {"attrs": {"type": "time", "step": 300}, "format": "%H:%M"}
@@ -27,7 +27,6 @@ GOAL_ROWS = 5
 ACTION_ROWS = 3
 # Free text has a ceiling, so a pasted document does not become a session log: long notes,
 # shorter comments and reflections, one-paragraph insights.
-NOTE_MAX = 10_000
 COMMENT_MAX = 2_000
 INSIGHT_MAX = 1_000
 

@@ -498,7 +498,7 @@ def session_log_join(*, log: SessionLog, me: Employee, data: LogInput) -> int:
     added = "\n\n".join(part for part in parts if part)
     if added and not earlier.endswith(added):  # the same post again (a retry) adds nothing
         # Within what the private note form accepts, so the note stays editable.
-        text = "\n\n".join(part for part in (earlier, added) if part)[:PRIVATE_NOTE_MAX]
+        text = "\n\n".join(part for part in (earlier, added) if part)[:NOTE_MAX]
         PrivateNote.objects.update_or_create(session_log=log, author=me, defaults={"text": text, "updated_at": timezone.now()})
     actions = [
         (t, due) for t, due in data.actions
@@ -600,8 +600,8 @@ def feedback_submit(*, log: SessionLog, me: Employee, usefulness: int, psycholog
         raise SessionError(_("You have already given feedback on this session.")) from exc
 
 
-# The longest private note the note form accepts (sessions_log.forms.NOTE_MAX).
-PRIVATE_NOTE_MAX = 10_000
+# The longest note, log field or agreement text the forms accept (sessions_log.forms).
+NOTE_MAX = 10_000
 
 # The same words sent again this soon are the same submission (a double click, a browser
 # retrying a slow request): the first one is kept and returned, nothing is written twice.

@@ -450,7 +450,7 @@ def session_log_create(request, pair, me):
                     name = first.author.first_name if first.author else _("Your partner")
                     text = _("%(name)s logged this meeting first. What you wrote is kept in your private note on that log (only you can read it: share what you like with %(name)s).") % {"name": name}
                     if added:
-                        text += " " + ngettext("Your action is added to it.", "Your %(count)d actions are added to it.", added) % {"count": added}
+                        text += " " + ngettext("%(count)d action of yours is added to it.", "%(count)d actions of yours are added to it.", added) % {"count": added}
                     messages.success(request, text)
                     return redirect(_pair_url(pair, f"log-{first.pk}"))
             else:
