@@ -298,7 +298,8 @@ STORAGES = {
 # larger ones go to Celery and the review page shows progress.
 PAIRING_SYNC_MAX_PEOPLE = env.int("PAIRING_SYNC_MAX_PEOPLE", default=400)
 # Publishing tells both sides of every pair by email: up to this many pairs in the request,
-# more by a Celery task right after (rendering 5,000 emails takes seconds).
+# more by a Celery task right after (rendering 5,000 emails takes seconds). Completing a
+# program ends its live pairs (meetings cancelled, both told) under the same limit.
 PAIRING_PUBLISH_SYNC_MAX_PAIRS = env.int("PAIRING_PUBLISH_SYNC_MAX_PAIRS", default=100)
 ROSTER_IMPORT_MAX_BYTES = env.int("ROSTER_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
 RESOURCE_MAX_BYTES = env.int("RESOURCE_MAX_BYTES", default=50 * 1024 * 1024)

@@ -818,13 +818,70 @@ def pair_nudge(*, pair: Pair, by, message: str = "") -> Pair:
 
 def pairs_end_with_program(*, program: Program, by) -> int:
     """A program that completes ends its live pairs ("Program completed"): their future
-    meetings are cancelled and both people are told and asked for their reflection. In the
-    caller's transaction; returns how many ended."""
+    meetings are cancelled and both people are told and asked for their reflection.
+
+    Up to PAIRING_PUBLISH_SYNC_MAX_PAIRS pairs end in the caller's transaction; more (about
+    14 queries and two emails each: a request would time out and roll back) end in a Celery
+    task right after commit. The live pairs of a completed program are what is owed, so the
+    beat sweep finds a lost nudge. Returns how many ended here (0 when left to the task)."""
+    live = Pair.objects.filter(program=program, status__in=LIVE).order_by("pk")
+    if live.count() > settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS:
+        from .tasks import end_pairs_of_completed_program
+
+        nudge_on_commit(end_pairs_of_completed_program, program.pk)
+        return 0
     ended = 0
-    for pair in Pair.objects.filter(program=program, status__in=LIVE).order_by("pk"):
+    for pair in live:
         pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by, with_program=True)
         ended += 1
     return ended
+
+
+# Pairs ended per transaction by the task: a worker stopped midway keeps what it finished.
+PROGRAM_END_BATCH = 50
+
+
+def pairs_end_for_completed_program(*, program_id: int) -> int:
+    """End what is left live in a completed program, in batches of their own transactions.
+    Safe to run twice at once: each pair is locked and ended once, the other run skips it.
+    Ended by whoever completed the program (the emails do not blame them either way)."""
+    from programs.models import ProgramTransition  # noqa: PLC0415 - the transition row says who
+
+    last = ProgramTransition.objects.filter(program_id=program_id, to_status=Program.Status.COMPLETED).select_related("by").order_by("-pk").first()
+    by = last.by if last else None
+    ended, after = 0, 0
+    while True:
+        with transaction.atomic():
+            # Rows another run holds are skipped, not waited for: it is ending them.
+            batch = list(
+                Pair.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(program_id=program_id, program__status=Program.Status.COMPLETED, status__in=LIVE, pk__gt=after)
+                .order_by("pk")[:PROGRAM_END_BATCH]
+            )
+            if not batch:
+                break
+            after = batch[-1].pk
+            for pair in batch:
+                try:
+                    pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by, with_program=True)
+                except MatchError:
+                    continue  # another run ended it first
+                ended += 1
+    if ended and not Pair.objects.filter(program_id=program_id, status__in=LIVE).exists():
+        # The final figures, now that every pair has ended (the transition left them to us).
+        from programs.snapshots import snapshot_request  # noqa: PLC0415 - snapshots reads programs
+
+        with transaction.atomic():
+            snapshot_request(program=Program.objects.get(pk=program_id), by=by)
+    return ended
+
+
+def program_archive_problems(*, program: Program) -> list[str]:
+    """A completed program is archived once its pairs have all ended (a large one ends them
+    in the background for a minute or two)."""
+    if Pair.objects.filter(program=program, status__in=LIVE).exists():
+        return [_("Its pairs are still being ended and their people told: archive it once that has finished (usually a minute or two).")]
+    return []
 
 
 def _keep_apart_after_end(pair: Pair, by) -> bool:

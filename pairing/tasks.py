@@ -5,6 +5,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import services
+from programs.models import Program
+
 from .models import MatchRun
 
 logger = logging.getLogger(__name__)
@@ -22,11 +24,18 @@ def announce_match_run(run_id: int) -> None:
     services.match_run_announce(run_id=run_id)
 
 
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=1500, time_limit=1800)
+def end_pairs_of_completed_program(program_id: int) -> None:
+    """End the live pairs of a large program that completed. Safe to run twice."""
+    services.pairs_end_for_completed_program(program_id=program_id)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def resume_match_runs() -> int:
     """Beat: start runs whose nudge was lost (broker down) and requeue runs whose worker died;
     tell the people of published runs nobody has told yet (the same: a lost nudge, a worker
-    killed mid-way, whose transaction rolled back)."""
+    killed mid-way, whose transaction rolled back); end the pairs left live in completed
+    programs (the same again)."""
     now = timezone.now()
     MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=now - datetime.timedelta(minutes=35)).update(
         status=MatchRun.Status.QUEUED, progress=0, progress_note="Restarted after the worker stopped"
@@ -45,4 +54,14 @@ def resume_match_runs() -> int:
             logger.exception("Could not email the people of published match run %s; the next sweep tries again.", run_id)
         else:
             told += 1
-    return len(stale) + told
+    cutoff = now - datetime.timedelta(seconds=30)
+    completed = list(
+        Program.objects.filter(status=Program.Status.COMPLETED, pairs__status__in=services.LIVE, transitions__to_status=Program.Status.COMPLETED, transitions__at__lt=cutoff)
+        .values_list("pk", flat=True).distinct()
+    )
+    for program_id in completed:
+        try:
+            services.pairs_end_for_completed_program(program_id=program_id)
+        except Exception:  # noqa: BLE001 - as above: the other programs go on
+            logger.exception("Could not end the pairs of completed program %s; the next sweep tries again.", program_id)
+    return len(stale) + told + len(completed)

@@ -83,6 +83,10 @@ def transition_problems(*, program: Program, to: str, on: datetime.date | None =
     elif to == S.COMPLETED:
         if on < program.starts_on:
             problems.append(_("The program has not started yet (it starts on %(day)s).") % {"day": date_format(program.starts_on)})
+    elif to == S.ARCHIVED and current == S.COMPLETED:
+        from pairing.services import program_archive_problems  # noqa: PLC0415 - pairing depends on programs
+
+        problems.extend(program_archive_problems(program=program))
     return problems
 
 
@@ -129,11 +133,14 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     if "enrollment_closes_on" in fields:
         before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
     audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
+    pairs_left = False
     if to == S.COMPLETED:
-        from pairing.services import pairs_end_with_program  # noqa: PLC0415 - pairing depends on programs
+        from pairing.services import LIVE, pairs_end_with_program  # noqa: PLC0415 - pairing depends on programs
 
         pairs_end_with_program(program=program, by=by)
-    if to in (S.COMPLETED, S.ARCHIVED):
+        # A large program's pairs end in a task, which asks for the final figures once done.
+        pairs_left = program.pairs.filter(status__in=LIVE).exists()
+    if to in (S.COMPLETED, S.ARCHIVED) and not pairs_left:
         # Final figures for the dashboards, as of the program's last day (the nightly task
         # skips archived programs). Queued for Celery after commit, like HR's refresh: the
         # status change neither waits for the computation nor fails with it.

@@ -200,7 +200,7 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "resource_form": resource_form,
         "level_warnings": services.level_rule_warnings(program),
         "reminders_off": [label for kind, label in REMINDER_KINDS.items() if not (program.reminders or {}).get(kind, True)],
-        "live_pairs": _live_pairs(program) if program.status == Program.Status.ACTIVE else 0,
+        "live_pairs": _live_pairs(program) if program.status in (Program.Status.ACTIVE, Program.Status.COMPLETED) else 0,
         "ends_early": program.status == Program.Status.ACTIVE and services.today() < program.ends_on,
     }
 
@@ -228,6 +228,15 @@ def program_transition(request, pk: int):
         messages.error(request, str(exc))
     else:
         messages.success(request, _("“%(name)s” moved from %(before)s to %(after)s.") % {"name": program.name, "before": before, "after": program.get_status_display()})
+        if program.status == Program.Status.COMPLETED and (left := _live_pairs(program)):
+            messages.info(
+                request,
+                ngettext(
+                    "Its %(count)d live pair is being ended in the background, and both people told.",
+                    "Its %(count)d live pairs are being ended in the background, and everyone told: this takes a minute or two.",
+                    left,
+                ) % {"count": left},
+            )
     return redirect("program_detail", pk=pk)
 
 

@@ -296,6 +296,32 @@ def test_a_lost_announcement_nudge_is_found_by_the_sweep_and_ended_pairs_are_not
     assert resume_match_runs() == 0  # told once
 
 
+def test_a_completed_programs_pairs_left_live_by_a_lost_nudge_are_ended_by_the_sweep(hr_user, settings, django_capture_on_commit_callbacks):
+    import datetime
+
+    from django.utils import timezone
+
+    from pairing.tasks import resume_match_runs
+    from programs import services as program_services
+    from programs.models import ProgramTransition
+    from tests.factories import make_active_pair
+
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 0
+    pair = make_active_pair(ends_on=timezone.localdate())
+    untouched = make_active_pair()  # another program, still running
+    with django_capture_on_commit_callbacks(execute=False):  # the broker was down: the nudge is lost
+        program_services.program_transition(program=pair.program, to=Program.Status.COMPLETED, by=hr_user)
+    assert resume_match_runs() == 0  # too recent: the nudged task may still be on its way
+    ProgramTransition.objects.filter(program=pair.program).update(at=timezone.now() - datetime.timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert resume_match_runs() == 1
+    pair.refresh_from_db()
+    untouched.refresh_from_db()
+    assert (pair.status, pair.end_reason, pair.ended_by) == (Pair.Status.ENDED, Pair.EndReason.COMPLETED, hr_user)
+    assert untouched.status == Pair.Status.ACTIVE
+    assert resume_match_runs() == 0  # nothing owed any more
+
+
 def test_one_run_that_cannot_be_told_does_not_hold_up_the_others(hr_user, settings, monkeypatch, django_capture_on_commit_callbacks, caplog):
     import datetime
 

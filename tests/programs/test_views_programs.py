@@ -759,6 +759,57 @@ def test_completing_at_the_planned_end_needs_no_tick_and_ends_the_pairs(hr_clien
     assert (pair.program.status, pair.status, pair.end_reason) == (S.COMPLETED, Pair.Status.ENDED, Pair.EndReason.COMPLETED)
 
 
+def test_completing_a_large_program_ends_its_pairs_in_the_background_and_archiving_waits(hr_client, settings, django_capture_on_commit_callbacks, deliver_outbox):
+    """Above PAIRING_PUBLISH_SYNC_MAX_PAIRS the request only completes the program (ending
+    hundreds of pairs one by one would time out and roll back): a task ends them after commit,
+    in batches, then asks for the final figures; archiving waits until it has finished."""
+    from django.core import mail
+
+    from pairing import services as pairing_services
+    from pairing.models import Pair
+    from programs.models import SnapshotRun
+    from sessions_log.models import Meeting
+    from tests.factories import make_active_pair
+
+    settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 2
+    first = make_active_pair(ends_on=timezone.localdate())
+    program = first.program
+    pairs = [first, *(make_active_pair(program=program) for _ in range(4))]
+    meeting = Meeting.objects.create(pair=pairs[3], starts_at=timezone.now() + datetime.timedelta(days=4), duration_minutes=45)
+    with django_capture_on_commit_callbacks(execute=False) as nudges:
+        response = hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "completed"}, follow=True)
+    program.refresh_from_db()
+    assert program.status == S.COMPLETED
+    assert "Its 5 live pairs are being ended in the background, and everyone told: this takes a minute or two." in messages_of(response)
+    assert Pair.objects.filter(status="active").count() == 5  # nothing ended in the request
+    assert not SnapshotRun.objects.exists()  # the final figures wait for the pairs
+    page = re.sub(r"\s+", " ", response.content.decode())
+    assert "Ending the 5 live pairs of this program" in page
+    assert "Its pairs are still being ended and their people told" in page  # archiving waits
+    refused = hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "archived", "confirm": "1"}, follow=True)
+    assert any("still being ended" in m for m in messages_of(refused))
+
+    monkey_batch, pairing_services.PROGRAM_END_BATCH = pairing_services.PROGRAM_END_BATCH, 2  # three batches
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            for nudge in nudges:
+                nudge()  # the worker (eager in tests)
+    finally:
+        pairing_services.PROGRAM_END_BATCH = monkey_batch
+    assert set(Pair.objects.values_list("status", "end_reason")) == {("ended", "completed")}
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.CANCELLED
+    assert SnapshotRun.objects.filter(program=program).count() == 1
+    deliver_outbox()
+    told = [m for m in mail.outbox if "has ended (program completed)" in m.body]
+    assert len(told) == 10 and not any("HR has ended" in m.body for m in told)
+    assert "Ending the" not in hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert pairing_services.pairs_end_for_completed_program(program_id=program.pk) == 0  # a second delivery
+    hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "archived", "confirm": "1"})
+    program.refresh_from_db()
+    assert program.status == S.ARCHIVED
+
+
 def test_the_program_page_shows_its_pairing_care_and_reminder_settings(hr_client):
     program = ProgramFactory(ban_same_department=True, min_score=200, stuck_after_days=21, agreement_template="We meet every two weeks.")
     Program.objects.filter(pk=program.pk).update(reminders={"pair_stuck": False, "survey": False})
