@@ -119,19 +119,22 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     problems = transition_problems(program=program, to=to)
     if problems:
         raise ProgramError(" ".join(problems))
-    previous, previous_closes_on = program.status, program.enrollment_closes_on
+    previous = program.status
+    dates_before = {f: getattr(program, f) for f in DATE_FIELDS}
     program.status = to
-    fields = ["status", "updated_at"]
     if to == S.MATCHING and program.enrollment_closes_on > today():
         # Closing early: the window now says so (never before it opened).
         program.enrollment_closes_on = max(today(), program.enrollment_opens_on)
-        fields.append("enrollment_closes_on")
-    program.save(update_fields=fields)
+    if to == S.COMPLETED and program.ends_on > today():
+        _end_early(program, today())
+    dates_changed = [f for f in DATE_FIELDS if getattr(program, f) != dates_before[f]]
+    program.save(update_fields=["status", "updated_at", *dates_changed])
     ProgramTransition.objects.create(program=program, from_status=previous, to_status=to, by=by, note=note[:300])
     # The note is HR's free text: it stays on the transition, not in the audit log.
     before, after = {"status": previous}, {"status": to}
-    if "enrollment_closes_on" in fields:
-        before["enrollment_closes_on"], after["enrollment_closes_on"] = previous_closes_on.isoformat(), program.enrollment_closes_on.isoformat()
+    iso = lambda day: day.isoformat() if day else None  # noqa: E731
+    for f in dates_changed:
+        before[f], after[f] = iso(dates_before[f]), iso(getattr(program, f))
     audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
     pairs_left = False
     if to == S.COMPLETED:
@@ -148,6 +151,18 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
 
         snapshot_request(program=program, by=by)
     return program
+
+
+def _end_early(program: Program, on: datetime.date) -> None:
+    """A program completed before its planned end ended on that day: its end date says so
+    (cards, the dashboard's last point, the survey windows), a midpoint survey still to come
+    is dropped (it never opened, so nobody answered it), and the final survey opens now
+    instead of after the program is over."""
+    program.ends_on = max(on, program.starts_on + datetime.timedelta(days=1))  # ends after it starts
+    if program.midpoint_survey_on and program.midpoint_survey_on > on:
+        program.midpoint_survey_on = None
+    if program.final_survey_on and program.final_survey_on > on:
+        program.final_survey_on = on
 
 
 def _validate(program: Program) -> None:

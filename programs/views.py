@@ -202,6 +202,7 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "reminders_off": [label for kind, label in REMINDER_KINDS.items() if not (program.reminders or {}).get(kind, True)],
         "live_pairs": _live_pairs(program) if program.status in (Program.Status.ACTIVE, Program.Status.COMPLETED) else 0,
         "ends_early": program.status == Program.Status.ACTIVE and services.today() < program.ends_on,
+        "today": services.today(),
     }
 
 

@@ -367,9 +367,11 @@ BASELINE_AFTER_APPROVAL = datetime.timedelta(days=1)
 
 
 def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
-    """A survey window open (and again when it closes in three days), to each side who has not answered."""
+    """A survey window open (and again when it closes in three days), to each side who has not
+    answered. The final survey stays open for a month after the program: its people are
+    reminded after it completed too (the sides of the pairs that ended with it)."""
     today = timezone.localdate(now)
-    enabled = {p["id"] for p in programs.enabled(K.SURVEY) if p["status"] in BASELINE_PROGRAMS}
+    enabled = {p["id"] for p in programs.enabled(K.SURVEY) if p["status"] in (*BASELINE_PROGRAMS, Program.Status.COMPLETED)}
     for program in Program.objects.filter(pk__in=enabled):
         for kind in (SurveyResponse.Kind.BASELINE, SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
             window = survey_window(program, kind)
@@ -377,13 +379,18 @@ def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
                 continue
             occurrence = "closing" if (window[1] - today).days <= 3 else "open"
             if kind == SurveyResponse.Kind.BASELINE:
-                yield from _baseline(program, occurrence, now)
+                if program.status in BASELINE_PROGRAMS:
+                    yield from _baseline(program, occurrence, now)
                 continue
-            if program.status != Program.Status.ACTIVE:
+            if program.status == Program.Status.ACTIVE:
+                pairs = _live_pairs([{"id": program.pk}])
+            elif program.status == Program.Status.COMPLETED and kind == SurveyResponse.Kind.FINAL:
+                pairs = Pair.objects.filter(program=program, status=Pair.Status.ENDED, end_reason=Pair.EndReason.COMPLETED)
+            else:
                 continue
 
             rows = (
-                _live_pairs([{"id": program.pk}])
+                pairs
                 .filter(_survey_owed("mentor", kind, occurrence) | _survey_owed("mentee", kind, occurrence))
                 .annotate(mentor_answered=_survey_answered("mentor", kind), mentee_answered=_survey_answered("mentee", kind))
                 .values_list(
@@ -391,9 +398,13 @@ def _surveys(now, programs: _Programs) -> Iterator[list[_Due]]:
                     "mentee_id", "mentee__employee_id", _gone("mentee__employee"), "mentee_answered",
                 )
             )
+            # A running program's reminder goes with its pair (cancelled if the pair ends
+            # first); after completion the pair has ended by design and the survey is the
+            # person's, like the baseline.
+            with_pair = program.status == Program.Status.ACTIVE
             for chunk in _chunks(rows):
                 yield [
-                    _Due(_key(K.SURVEY, f"{kind}-{enrollment_id}", person, occurrence), K.SURVEY, person, program.pk, pair_id=pair_id, context={"survey": kind})
+                    _Due(_key(K.SURVEY, f"{kind}-{enrollment_id}", person, occurrence), K.SURVEY, person, program.pk, pair_id=pair_id if with_pair else None, context={"survey": kind})
                     for pair_id, *sides in chunk
                     for enrollment_id, person, left, done in (sides[0:4], sides[4:8])
                     if left is None and not done

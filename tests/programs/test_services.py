@@ -453,6 +453,33 @@ def test_a_running_program_may_extend_its_end_and_move_a_future_survey(hr_user):
     assert (program.ends_on, program.final_survey_on, program.name) == (days(150), days(140), "Renamed")
 
 
+def test_completing_early_makes_today_the_end_and_opens_the_final_survey(hr_user):
+    from mentoring.models import AuditEvent
+
+    today = timezone.localdate()
+    early = ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=today - datetime.timedelta(days=60), enrollment_closes_on=today - datetime.timedelta(days=40),
+        starts_on=today - datetime.timedelta(days=30), ends_on=today + datetime.timedelta(days=100),
+        midpoint_survey_on=today + datetime.timedelta(days=10), final_survey_on=today + datetime.timedelta(days=90),
+    )
+    services.program_transition(program=early, to=S.COMPLETED, by=hr_user)
+    early.refresh_from_db()
+    assert (early.ends_on, early.midpoint_survey_on, early.final_survey_on) == (today, None, today)
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED).latest("pk")
+    assert event.before["ends_on"] == (today + datetime.timedelta(days=100)).isoformat() and event.after["ends_on"] == today.isoformat()
+    assert event.before["midpoint_survey_on"] and event.after["midpoint_survey_on"] is None
+
+    # At (or after) the planned end nothing moves: the dates were already true.
+    on_time = ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=today - datetime.timedelta(days=90), enrollment_closes_on=today - datetime.timedelta(days=70),
+        starts_on=today - datetime.timedelta(days=60), ends_on=today, midpoint_survey_on=today - datetime.timedelta(days=30), final_survey_on=today - datetime.timedelta(days=5),
+    )
+    services.program_transition(program=on_time, to=S.COMPLETED, by=hr_user)
+    on_time.refresh_from_db()
+    assert (on_time.ends_on, on_time.midpoint_survey_on, on_time.final_survey_on) == (today, today - datetime.timedelta(days=30), today - datetime.timedelta(days=5))
+    assert "ends_on" not in AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED).latest("pk").after
+
+
 def test_a_completed_programs_dates_are_fixed(hr_user):
     program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
     with pytest.raises(ProgramError, match="The program is completed, so its dates are fixed."):

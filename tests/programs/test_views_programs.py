@@ -731,6 +731,7 @@ def test_completing_before_the_planned_end_asks_first_then_ends_the_live_pairs(h
     meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() + datetime.timedelta(days=4), duration_minutes=45)
     page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
     assert "End the 2 live pairs now, before the planned end on" in page
+    assert "Completing now makes today the program's end date" in page
 
     refused = hr_client.post(reverse("program_transition", args=[program.pk]), {"to": "completed"})
     assert any("Tick the box to confirm: completing the program now ends its live pairs" in m for m in messages_of(refused))
@@ -753,7 +754,7 @@ def test_completing_at_the_planned_end_needs_no_tick_and_ends_the_pairs(hr_clien
 
     pair = make_active_pair(ends_on=timezone.localdate())
     page = hr_client.get(reverse("program_detail", args=[pair.program.pk])).content.decode()
-    assert "Its 1 live pair ends with it" in page and "before the planned end" not in page
+    assert "Its 1 live pair ends with it" in page and "before the planned end" not in page and "Completing now makes today" not in page
     hr_client.post(reverse("program_transition", args=[pair.program.pk]), {"to": "completed"})
     pair.refresh_from_db()
     assert (pair.program.status, pair.status, pair.end_reason) == (S.COMPLETED, Pair.Status.ENDED, Pair.EndReason.COMPLETED)

@@ -423,6 +423,43 @@ def test_a_midpoint_survey_reminder_names_the_survey_and_its_last_day(deliver_ou
     assert "Your midpoint survey" in message.body and f"{closes.day} {closes:%B %Y}" in message.body
 
 
+def test_a_program_completed_early_opens_its_final_survey_now_and_reminds_the_people_of_its_pairs(hr_user, deliver_outbox):
+    """Completing before the planned end used to leave the final survey dated after the end:
+    shown as 'upcoming', unanswerable, never reminded (reminders only followed live pairs of
+    running programs). Now the survey opens on the day, and its reminders go to both sides of
+    the pairs that ended with the program, not to people whose pair ended earlier for another reason."""
+    from pairing.models import Pair
+    from pairing.services import pair_end
+    from programs.services import program_transition
+
+    today = timezone.localdate()
+    pair = make_active_pair(midpoint_survey_on=today - datetime.timedelta(days=40), final_survey_on=today + datetime.timedelta(days=60), ends_on=today + datetime.timedelta(days=70))
+    program = pair.program
+    for side in (pair.mentor, pair.mentee):
+        SurveyResponse.objects.create(enrollment=side, kind="baseline")
+        SurveyResponse.objects.create(enrollment=side, kind="midpoint")
+    parted = make_active_pair(program=program)
+    pair_end(pair=parted, reason=Pair.EndReason.NOT_A_FIT, by=hr_user, notify=False)
+    assert survey_window(program, "final")[0] > today
+    reminders.reminders_sweep()
+    assert not Reminder.objects.filter(kind="survey", key__contains="final").exists()
+
+    program_transition(program=program, to=Program.Status.COMPLETED, by=hr_user)
+    program.refresh_from_db()
+    assert (program.ends_on, program.final_survey_on) == (today, today)
+    reminders.reminders_sweep()
+    told = set(Reminder.objects.filter(kind="survey", key__contains=":final-").values_list("recipient_id", flat=True))
+    assert told == {pair.mentor.employee_id, pair.mentee.employee_id}
+    assert reminders.reminders_send_due() >= 2
+    deliver_outbox()
+    [message] = [m for m in mail.outbox if m.to == [pair.mentee.employee.email] and m.subject.startswith("Final survey")]
+    closes = today + datetime.timedelta(days=30)
+    assert f"{closes.day} {closes:%B %Y}" in message.body
+    # Answering it is possible today, and stops the reminder for that side.
+    scores = {key: 4 for key, _i, _l in services.survey_items(pair.mentee)}
+    services.survey_submit(enrollment=pair.mentee, me=pair.mentee.employee, kind="final", scores=scores, would_recommend=9)
+
+
 def test_a_closing_baseline_reminds_again_and_an_opt_out_or_switch_stops_it():
     today = timezone.localdate()
     program = ProgramFactory(status=Program.Status.ACTIVE, starts_on=today - datetime.timedelta(days=28))  # baseline closes in two days
