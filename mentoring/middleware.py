@@ -50,3 +50,46 @@ class NoStoreForSignedInMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class FriendlyMethodNotAllowedMiddleware:
+    """A browser that opens an address meant for a form's POST (the address bar after a form
+    came back with an error, the sign-in page's "next" once a session had expired, a bookmark)
+    gets a page of the product saying so, with a link to the nearest page above it, instead
+    of Django's blank 405. The status stays 405 and the Allow header stays; API-style
+    callers (no text/html in Accept) keep the bare response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code != 405
+            or request.method not in ("GET", "HEAD")
+            or response.content
+            or "text/html" not in request.headers.get("Accept", "")
+        ):
+            return response
+        from django.shortcuts import render  # noqa: PLC0415 - templates load after apps
+
+        page = render(request, "405.html", {"up_url": nearest_page_above(request.path_info)}, status=405)
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        return page
+
+
+def nearest_page_above(path: str) -> str | None:
+    """The closest shorter path that is a page of the site: /pairs/28/insights/add/ -> /pairs/28/."""
+    from django.urls import Resolver404, get_script_prefix, resolve  # noqa: PLC0415
+
+    parts = [p for p in path.split("/") if p]
+    while parts:
+        parts.pop()
+        candidate = "/" + "".join(f"{p}/" for p in parts)
+        try:
+            resolve(candidate)
+        except Resolver404:
+            continue
+        return get_script_prefix().rstrip("/") + candidate
+    return None

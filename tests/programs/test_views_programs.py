@@ -109,6 +109,26 @@ def test_hr_post_only_views(client, hr_client, participant_client, executive_cli
     assert client.post(url)["Location"].startswith(reverse("account_login"))
 
 
+def test_a_browser_opening_a_form_address_gets_a_page_pointing_up_not_a_blank_405(hr_client, participant_client, participant_user):
+    """The address bar after an error, or the sign-in page's "next", can land a browser on an
+    address that only takes a POST: the product's own page, still a 405, linking to the page
+    the form lives on. Nothing happens; a caller without text/html keeps the bare 405."""
+    program = ProgramFactory()
+    html = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = hr_client.get(reverse("program_transition", args=[program.pk]), **html)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    body = response.content.decode()
+    assert "This address only takes a form" in body and "Nothing was changed" in body
+    assert f'href="{reverse("program_detail", args=[program.pk])}"' in body
+    assert ProgramTransition.objects.filter(program=program).count() == 0  # nothing happened
+    assert hr_client.get(reverse("program_transition", args=[program.pk])).content == b""
+    # A participant's form address: the nearest page above it.
+    my_enrollment = EnrollmentFactory(employee=participant_user.employee, role="mentor", status=Enrollment.Status.APPROVED)
+    guide = Resource.objects.create(program=my_enrollment.program, title="Guide", url="https://example.com/guide")
+    mark = participant_client.get(reverse("resource_mark", args=[my_enrollment.pk, guide.pk]), **html)
+    assert mark.status_code == 405 and "This address only takes a form" in mark.content.decode()
+
+
 def test_topic_edit_and_resource_remove_access(client, hr_client, participant_client):
     topic = TopicFactory(name="Podcasting")
     resource = Resource.objects.create(program=ProgramFactory(), title="Guide", url="https://example.com/guide")
