@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -660,11 +660,14 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
         Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee_id__in=pool, employee__left_date__isnull=True, employee__erased_at__isnull=True)
         .exclude(Exists(Pair.objects.filter(paired, status__in=LIVE)))
         .exclude(Exists(Pair.objects.filter(paired, match_run=run)))
+        .annotate(last_pair=Subquery(Pair.objects.filter(paired).order_by("-pk").values("pk")[:1]))
         .select_related("employee")
     )
-    # Once per enrollment, not per run: the email promises the next one will say they are
-    # paired, and a re-match that leaves them out again has nothing new to tell. (Keys were
-    # per run before: someone told then is not told again.)
+    # Once per spell without a partner, not per run: the email promises the next one will
+    # say they are paired, and a re-match that leaves them out again has nothing new to tell.
+    # Someone whose pair has ended since is in a new spell (the pair-ended email said they
+    # could be paired again): their key names that pair. (Keys were per run before: someone
+    # told then is not told again.)
     left_out = list(left_out)
     earlier_runs = MatchRun.objects.filter(program=program, status=RS.PUBLISHED).exclude(pk=run.pk).values_list("pk", flat=True)
     told_before = {
@@ -674,8 +677,9 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
         ).values_list("idempotency_key", flat=True)
     }
     for enrollment in left_out:
-        if enrollment.pk not in told_before:
-            add(f"not-paired:{enrollment.pk}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
+        if enrollment.pk not in told_before or enrollment.last_pair is not None:
+            spell = f":after-pair-{enrollment.last_pair}" if enrollment.last_pair is not None else ""
+            add(f"not-paired:{enrollment.pk}{spell}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
     outbox_add_many(messages=mail)
     run.announced_at = timezone.now()
     run.save(update_fields=["announced_at"])

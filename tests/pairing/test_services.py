@@ -407,6 +407,36 @@ def test_someone_left_out_again_by_a_rematch_is_not_told_again(program, hr_user,
     assert [m for m in mail.outbox if m.to == [left_out.employee.email]] == []
 
 
+def test_someone_whose_pair_ended_and_who_is_left_out_again_is_told_again_once(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
+    """'No partner for you yet' goes once per spell without a partner: left out, paired, the
+    pair ended (the email said they could be paired again), left out by the next re-match:
+    told again, and only once for that spell."""
+    Program.objects.filter(pk=program.pk).update(mentees_per_mentor=1)
+    first_mentor = mentor(program)
+    waiting = mentee(program)
+    rival = mentee(program)
+    waiting.not_with.add(first_mentor.employee)  # the rival takes the only mentor
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    second = mentor(program)
+    rival.not_with.add(second.employee)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    pair = Pair.objects.get(mentee=waiting, status="active")
+    services.pair_end(pair=pair, reason=Pair.EndReason.NOT_A_FIT, by=hr_user)
+    deliver_outbox()
+    assert [m.subject for m in mail.outbox if m.to == [waiting.employee.email] and m.subject.startswith("No partner")] == [f"No partner for you yet in {program.name}"]
+    mail.outbox.clear()
+
+    # A re-match with a newcomer the waiting mentee is kept apart from: left out again.
+    for _ in range(2):
+        newcomer = mentor(program)
+        waiting.not_with.add(newcomer.employee)
+        mentee(program)
+        services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    assert not Pair.objects.filter(mentee=waiting, status="active").exists()
+    assert [m.subject for m in mail.outbox if m.to == [waiting.employee.email]] == [f"No partner for you yet in {program.name}"]  # once for the two runs
+
+
 def test_the_partner_who_stays_is_told_who_ended_the_pair_and_what_comes_next(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     m1, e1 = mentor(program), mentee(program)
     services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
