@@ -1,7 +1,7 @@
 import zoneinfo
 
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
 class UserTimezoneMiddleware:
@@ -57,7 +57,8 @@ class FriendlyMethodNotAllowedMiddleware:
     came back with an error, the sign-in page's "next" once a session had expired, a bookmark)
     gets a page of the product saying so, with a link to the nearest page above it, instead
     of Django's blank 405. The status stays 405 and the Allow header stays; API-style
-    callers (no text/html in Accept) keep the bare response."""
+    callers (no text/html in Accept) keep the bare response. Only for a GET of an address
+    that takes a POST: a HEAD or a PUT gets Django's answer."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -66,21 +67,27 @@ class FriendlyMethodNotAllowedMiddleware:
         response = self.get_response(request)
         if (
             response.status_code != 405
-            or request.method not in ("GET", "HEAD")
+            or request.method != "GET"
+            or response.streaming
             or response.content
-            or "text/html" not in request.headers.get("Accept", "")
+            or "POST" not in response.get("Allow", "")
         ):
+            return response
+        patch_vary_headers(response, ["Accept"])
+        if "text/html" not in request.headers.get("Accept", ""):
             return response
         from django.shortcuts import render  # noqa: PLC0415 - templates load after apps
 
         page = render(request, "405.html", {"up_url": nearest_page_above(request.path_info)}, status=405)
-        if response.has_header("Allow"):
-            page["Allow"] = response["Allow"]
+        page["Allow"] = response["Allow"]
+        patch_vary_headers(page, ["Accept"])
         return page
 
 
 def nearest_page_above(path: str) -> str | None:
-    """The closest shorter path that is a page of the site: /pairs/28/insights/add/ -> /pairs/28/."""
+    """The closest shorter path that is a page of the site: /pairs/28/insights/add/ -> /pairs/28/.
+    A path that is itself only a form's address (/hr/programs/1/resources/, where the "add"
+    form posts) is passed over."""
     from django.urls import Resolver404, get_script_prefix, resolve  # noqa: PLC0415
 
     parts = [p for p in path.split("/") if p]
@@ -88,8 +95,22 @@ def nearest_page_above(path: str) -> str | None:
         parts.pop()
         candidate = "/" + "".join(f"{p}/" for p in parts)
         try:
-            resolve(candidate)
+            match = resolve(candidate)
         except Resolver404:
+            continue
+        if "GET" not in _allowed_methods(match.func):
             continue
         return get_script_prefix().rstrip("/") + candidate
     return None
+
+
+def _allowed_methods(view) -> tuple[str, ...]:
+    """The methods a function view takes, read from Django's require_http_methods wrapper
+    (require_POST, require_GET...) in its chain of decorators; all of them when it has none."""
+    seen = 0
+    while view is not None and seen < 20:
+        code, cells = getattr(view, "__code__", None), getattr(view, "__closure__", None)
+        if code is not None and cells and "request_method_list" in code.co_freevars:
+            return tuple(cells[code.co_freevars.index("request_method_list")].cell_contents)
+        view, seen = getattr(view, "__wrapped__", None), seen + 1
+    return ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -73,13 +73,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mentoring.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "mentoring.middleware.FriendlyMethodNotAllowedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "mentoring.auth_policy.SessionTimeoutMiddleware",
     "mentoring.auth_policy.MFARequiredMiddleware",
     "mentoring.middleware.UserTimezoneMiddleware",
+    # Last, so the page it renders in place of a blank 405 still gets the CSP and frame headers.
+    "mentoring.middleware.FriendlyMethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "mentoring.urls"
