@@ -495,10 +495,17 @@ def proposal_unpair(*, run: MatchRun, pair: Pair, by) -> None:
 
 
 @transaction.atomic
+def _require_runs_ahead(program: Program) -> None:
+    """Pins and exclusions steer the next run: a completed program has none."""
+    _require_not_archived(program)
+    if program.status == Program.Status.COMPLETED:
+        raise MatchError(_("The program has completed: there is no next run to steer."))
+
+
 def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, kind: str, by) -> PairingOverride:
     """Pin or exclude a pair for the next run. A pin that breaks a hard rule is refused now."""
     _require_hr(by)
-    _require_not_archived(program)
+    _require_runs_ahead(program)
     if mentor.program_id != program.pk or mentee.program_id != program.pk or mentor.role != "mentor" or mentee.role != "mentee":
         raise MatchError(_("Choose a mentor and a mentee of this program."))
     if kind == PairingOverride.Kind.PIN:
@@ -541,7 +548,7 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
 @transaction.atomic
 def override_remove(*, override: PairingOverride, by) -> None:
     _require_hr(by)
-    _require_not_archived(override.program)
+    _require_runs_ahead(override.program)
     audit_record(
         action=AuditEvent.Action.OVERRIDE_REMOVED, target=override, actor=by, summary=f"{override.kind} removed for program #{override.program_id}",
         before={"kind": override.kind, "program": override.program_id, "mentor": override.mentor_id, "mentee": override.mentee_id},
@@ -660,26 +667,30 @@ def _announce(run: MatchRun, pairs: list[Pair]) -> int:
         Enrollment.objects.filter(program=program, status=Enrollment.Status.APPROVED, employee_id__in=pool, employee__left_date__isnull=True, employee__erased_at__isnull=True)
         .exclude(Exists(Pair.objects.filter(paired, status__in=LIVE)))
         .exclude(Exists(Pair.objects.filter(paired, match_run=run)))
-        .annotate(last_pair=Subquery(Pair.objects.filter(paired).order_by("-pk").values("pk")[:1]))
+        .annotate(
+            last_pair=Subquery(Pair.objects.filter(paired, status=Pair.Status.ENDED).order_by("-ended_at", "-pk").values("pk")[:1]),
+            last_ended_at=Subquery(Pair.objects.filter(paired, status=Pair.Status.ENDED).order_by("-ended_at", "-pk").values("ended_at")[:1]),
+        )
         .select_related("employee")
     )
     # Once per spell without a partner, not per run: the email promises the next one will
     # say they are paired, and a re-match that leaves them out again has nothing new to tell.
     # Someone whose pair has ended since is in a new spell (the pair-ended email said they
-    # could be paired again): their key names that pair. (Keys were per run before: someone
-    # told then is not told again.)
+    # could be paired again): their key names that pair. Told under an earlier key (per run
+    # before this rule, per person before spells) after that pair ended counts as told.
     left_out = list(left_out)
     earlier_runs = MatchRun.objects.filter(program=program, status=RS.PUBLISHED).exclude(pk=run.pk).values_list("pk", flat=True)
-    told_before = {
-        int(key.rsplit(":", 1)[1])
-        for key in OutboxMessage.objects.filter(
-            idempotency_key__in=[f"run-not-paired:{r}:{e.pk}" for r in earlier_runs for e in left_out]
-        ).values_list("idempotency_key", flat=True)
-    }
+    told_at: dict[int, datetime.datetime] = {}
+    earlier_keys = [f"run-not-paired:{r}:{e.pk}" for r in earlier_runs for e in left_out] + [f"not-paired:{e.pk}" for e in left_out]
+    for key, at in OutboxMessage.objects.filter(idempotency_key__in=earlier_keys).values_list("idempotency_key", "created_at"):
+        pk = int(key.rsplit(":", 1)[1])
+        told_at[pk] = max(at, told_at.get(pk, at))
     for enrollment in left_out:
-        if enrollment.pk not in told_before or enrollment.last_pair is not None:
-            spell = f":after-pair-{enrollment.last_pair}" if enrollment.last_pair is not None else ""
-            add(f"not-paired:{enrollment.pk}{spell}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
+        told = told_at.get(enrollment.pk)
+        if told is not None and (enrollment.last_ended_at is None or told >= enrollment.last_ended_at):
+            continue
+        spell = f":after-pair-{enrollment.last_pair}" if enrollment.last_pair is not None else ""
+        add(f"not-paired:{enrollment.pk}{spell}", enrollment.employee, "not_paired", {"program": program, "role": enrollment.role, "home_url": home})
     outbox_add_many(messages=mail)
     run.announced_at = timezone.now()
     run.save(update_fields=["announced_at"])
@@ -699,7 +710,9 @@ def program_start_problems(*, program: Program) -> list[str]:
 @transaction.atomic
 def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True, with_program: bool = False) -> Pair:
     """End a live pair with a reason and date; the people in it are told."""
-    pair = Pair.objects.select_for_update().select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
+    # The pair's row only: locking its program too (select_related) made every ending in a
+    # program queue behind one another and could deadlock with a transition of the program.
+    pair = Pair.objects.select_for_update(of=("self",)).select_related("program", "mentor__employee", "mentee__employee").get(pk=pair.pk)
     _require_not_archived(pair.program)
     if pair.status not in LIVE:
         raise MatchError(_("This pair has already ended."))
@@ -867,9 +880,12 @@ def pairs_end_for_completed_program(*, program_id: int) -> int:
             after = batch[-1].pk
             for pair in batch:
                 try:
-                    pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by, with_program=True)
+                    pair_end(pair=pair, reason=Pair.EndReason.COMPLETED, by=by, with_program=True)  # a savepoint of its own
                 except MatchError:
                     continue  # another run ended it first
+                except Exception:  # noqa: BLE001 - one pair that cannot end must not hold up the rest
+                    logger.exception("Could not end pair %s of completed program %s; it stays live for HR to end.", pair.pk, program_id)
+                    continue
                 ended += 1
     if ended and not Pair.objects.filter(program_id=program_id, status__in=LIVE).exists():
         # The final figures, now that every pair has ended (the transition left them to us).

@@ -2,12 +2,17 @@ import datetime
 import logging
 
 from celery import shared_task
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import services
+from mentoring.queue import nudge
 from programs.models import Program
 
-from .models import MatchRun
+from . import services
+from .models import MatchRun, Pair
+
+# The sweep restarts the ending of a completed program's pairs after this long without one.
+ENDING_QUIET = datetime.timedelta(minutes=2)
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +59,14 @@ def resume_match_runs() -> int:
             logger.exception("Could not email the people of published match run %s; the next sweep tries again.", run_id)
         else:
             told += 1
-    cutoff = now - datetime.timedelta(seconds=30)
+    # A completed program whose pairs are still live, and no ending for a while: the nudge
+    # was lost or the worker died. Queued, not run here: it can take minutes.
+    quiet = now - ENDING_QUIET
     completed = list(
-        Program.objects.filter(status=Program.Status.COMPLETED, pairs__status__in=services.LIVE, transitions__to_status=Program.Status.COMPLETED, transitions__at__lt=cutoff)
+        Program.objects.filter(status=Program.Status.COMPLETED, pairs__status__in=services.LIVE, transitions__to_status=Program.Status.COMPLETED, transitions__at__lt=quiet)
+        .exclude(Exists(Pair.objects.filter(program=OuterRef("pk"), end_reason=Pair.EndReason.COMPLETED, ended_at__gte=quiet)))
         .values_list("pk", flat=True).distinct()
     )
     for program_id in completed:
-        try:
-            services.pairs_end_for_completed_program(program_id=program_id)
-        except Exception:  # noqa: BLE001 - as above: the other programs go on
-            logger.exception("Could not end the pairs of completed program %s; the next sweep tries again.", program_id)
+        nudge(end_pairs_of_completed_program, program_id)
     return len(stale) + told + len(completed)

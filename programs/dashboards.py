@@ -40,7 +40,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 5
+BODY_LAYOUT_VERSION = 6
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -77,12 +77,12 @@ def _suppressed(n, value, fmt) -> str:
 # --- HR dashboard -----------------------------------------------------------------------------
 
 
-def _hr_figures(data: dict) -> list[dict]:
+def _hr_figures(data: dict, finished: bool = False) -> list[dict]:
     fb, nps = data.get("feedback", {}), data.get("nps", {})
     usefulness, safety = fb.get("usefulness", {}), fb.get("psychological_safety", {})
     ttfm = data.get("time_to_first_meeting_days", {})
     figures = [
-        {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _matching_detail(data) or _("approved mentees who have a pair")},
+        {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _matching_detail(data, finished) or _("approved mentees who have a pair")},
         {"label": _("active pairs"), "value": _num(_get(data, "pairs.active"), 0), "note": _("%(n)s paused") % {"n": _num(_get(data, "pairs.paused"), 0)}},
         {"label": _("stuck pairs"), "value": _num(_get(data, "pairs.stuck"), 0), "note": _("no activity for a while")},
         {"label": _("ended pairs"), "value": _num(_get(data, "pairs.ended"), 0), "note": ""},
@@ -157,7 +157,7 @@ def program_dashboard(request, pk: int):
         funnel = _funnel(data)
         context.update(
             {
-                "figures": _hr_figures(data),
+                "figures": _hr_figures(data, program.status in FINISHED),
                 "funnel": funnel,
                 "funnel_chart": {"type": "bar", "horizontal": True, "labels": [s["label"] for s in funnel], "datasets": [{"label": _("People"), "data": [s["n"] for s in funnel]}]},
                 "stuck_pairs": stuck,
@@ -293,12 +293,20 @@ def _kpi_value(data: dict, path: str, n_path):
     return value, False
 
 
-def _matching_detail(data: dict) -> str | None:
+def _matching_detail(data: dict, finished: bool = False) -> str | None:
     """What the match rate counts, so that a fall reads as what it is: approved mentees who
-    still wait for a pair (ended pairs still count as paired)."""
+    still wait for a pair (ended pairs still count as paired); once the program is over,
+    those who never had one."""
     paired, approved = _get(data, "matching.paired_mentees"), _get(data, "matching.approved_mentees")
     if paired is None or approved is None:
         return None
+    if approved > paired and finished:
+        never = approved - paired
+        return ngettext(
+            "%(paired)s of %(approved)s approved mentees had a pair; %(never)s never had one",
+            "%(paired)s of %(approved)s approved mentees had a pair; %(never)s never had one",
+            never,
+        ) % {"paired": paired, "approved": approved, "never": never}
     if approved > paired:
         waiting = approved - paired
         return ngettext(
@@ -309,13 +317,13 @@ def _matching_detail(data: dict) -> str | None:
     return _("%(paired)s of %(approved)s approved mentees have had a pair") % {"paired": paired, "approved": approved}
 
 
-def _kpis(latest: dict, previous: dict | None) -> list[dict]:
+def _kpis(latest: dict, previous: dict | None, finished: bool = False) -> list[dict]:
     tiles = []
     for key, path, label, fmt, better, n_path in KPIS:
         value, hidden = _kpi_value(latest, path, n_path)
         tile = {"key": key, "label": _(label), "value": metrics.FEWER_THAN if hidden else FORMATS[fmt](value), "change": None, "direction": None, "detail": None}
         if key == "match_rate":
-            tile["detail"] = _matching_detail(latest)
+            tile["detail"] = _matching_detail(latest, finished)
         if previous is not None and not hidden and value is not None:
             before, before_hidden = _kpi_value(previous, path, n_path)
             if before is not None and not before_hidden:
@@ -559,7 +567,7 @@ def executive_dashboard_render(request):
         # The heading names the days the chart shows: from its first point (figures may begin
         # after the window does, or after a finished program's first day).
         first_point = min((day[1] for day in last_of_week.values()), default=first_day)
-        body_context["trend_window"] = {"start": max(first_day, first_point), "end": last_day, "run": program.status in FINISHED, "starts_on": program.starts_on if program.starts_on > last_day else None}
+        body_context["trend_window"] = {"start": max(first_day, first_point), "end": last_day, "run": program.status in FINISHED, "run_start": program.starts_on, "starts_on": program.starts_on if program.starts_on > last_day else None}
         body = render_to_string("programs/_dashboard_executive_body.html", body_context)
         cache.set(key, body, EXECUTIVE_BODY_SECONDS)
     context.update(
@@ -591,7 +599,7 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
         "program": program,
         "snapshot": snapshot,
         "previous": previous,
-        "kpis": _kpis(data, previous.data if previous else None),
+        "kpis": _kpis(data, previous.data if previous else None, program.status in FINISHED),
         "trend": _trend(series),
         "by_department": _breakdown(data.get("by_department")),
         "by_level_band": _breakdown(data.get("by_level_band")),

@@ -125,8 +125,9 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     if to == S.MATCHING and program.enrollment_closes_on > today():
         # Closing early: the window now says so (never before it opened).
         program.enrollment_closes_on = max(today(), program.enrollment_opens_on)
-    if to == S.COMPLETED and program.ends_on > today():
-        _end_early(program, today())
+    if to == S.COMPLETED:
+        for field, day in early_end_dates(program).items():
+            setattr(program, field, day)
     dates_changed = [f for f in DATE_FIELDS if getattr(program, f) != dates_before[f]]
     program.save(update_fields=["status", "updated_at", *dates_changed])
     ProgramTransition.objects.create(program=program, from_status=previous, to_status=to, by=by, note=note[:300])
@@ -153,16 +154,35 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
     return program
 
 
-def _end_early(program: Program, on: datetime.date) -> None:
-    """A program completed before its planned end ended on that day: its end date says so
-    (cards, the dashboard's last point, the survey windows), a midpoint survey still to come
-    is dropped (it never opened, so nobody answered it), and the final survey opens now
-    instead of after the program is over."""
-    program.ends_on = max(on, program.starts_on + datetime.timedelta(days=1))  # ends after it starts
-    if program.midpoint_survey_on and program.midpoint_survey_on > on:
-        program.midpoint_survey_on = None
-    if program.final_survey_on and program.final_survey_on > on:
-        program.final_survey_on = on
+def site_today() -> datetime.date:
+    """The organisation's date (settings.TIME_ZONE), the same in a request, whoever makes it,
+    and in a worker: for the dates everyone shares, such as the day a program ended."""
+    return timezone.localdate(timezone=timezone.get_default_timezone())
+
+
+def early_end_dates(program: Program, on: datetime.date | None = None) -> dict[str, datetime.date | None]:
+    """The dates that completing ``program`` on ``on`` (the site's date) changes: none at or
+    after its planned end. Before it, the program ended that day, which its end date then says
+    (cards, the dashboard's last point, the survey windows); the final survey opens at once
+    instead of after the program is over, dated the day before so that people west of the
+    site's zone, still on the previous day, can answer it too; a midpoint survey nobody has
+    answered that would fall on or after it is dropped (the program ended first)."""
+    on = on or site_today()
+    if program.ends_on <= on:
+        return {}
+    changes: dict[str, datetime.date | None] = {"ends_on": max(on, program.starts_on + datetime.timedelta(days=1))}  # ends after it starts
+    final = max(on - datetime.timedelta(days=1), program.starts_on)
+    midpoint = program.midpoint_survey_on
+    if midpoint and midpoint >= final:
+        from sessions_log.models import SurveyResponse  # noqa: PLC0415 - sessions_log depends on programs
+
+        if SurveyResponse.objects.filter(enrollment__program=program, kind=SurveyResponse.Kind.MIDPOINT).exists():
+            final = midpoint + datetime.timedelta(days=1)  # the final survey comes after the midpoint
+        else:
+            changes["midpoint_survey_on"] = None
+    if program.final_survey_on and program.final_survey_on > final:
+        changes["final_survey_on"] = final
+    return changes
 
 
 def _validate(program: Program) -> None:

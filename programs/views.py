@@ -173,13 +173,16 @@ def program_detail(request, pk: int):
     return render(request, "programs/program_detail.html", _detail_context(program, ResourceForm()))
 
 
+ENDING_STALLED_AFTER = datetime.timedelta(minutes=10)
+
+
 def _live_pairs(program: Program) -> int:
     return program.pairs.filter(status__in=["active", "paused"]).count()
 
 
 def _ends_early(program: Program) -> bool:
     """Completing now would end live pairs before the program's planned end."""
-    return program.status == Program.Status.ACTIVE and services.today() < program.ends_on and _live_pairs(program) > 0
+    return program.status == Program.Status.ACTIVE and services.site_today() < program.ends_on and _live_pairs(program) > 0
 
 
 def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
@@ -200,9 +203,12 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "resource_form": resource_form,
         "level_warnings": services.level_rule_warnings(program),
         "reminders_off": [label for kind, label in REMINDER_KINDS.items() if not (program.reminders or {}).get(kind, True)],
-        "live_pairs": _live_pairs(program) if program.status in (Program.Status.ACTIVE, Program.Status.COMPLETED) else 0,
-        "ends_early": program.status == Program.Status.ACTIVE and services.today() < program.ends_on,
-        "today": services.today(),
+        "live_pairs": (live := _live_pairs(program) if program.status in (Program.Status.ACTIVE, Program.Status.COMPLETED) else 0),
+        # A completed program's pairs should all have ended within minutes.
+        "ending_stalled": bool(live) and program.status == Program.Status.COMPLETED and not program.transitions.filter(to_status=Program.Status.COMPLETED, at__gt=timezone.now() - ENDING_STALLED_AFTER).exists(),
+        "ends_early": program.status == Program.Status.ACTIVE and services.site_today() < program.ends_on,
+        # What completing now would change (the service applies the same).
+        "early_end": services.early_end_dates(program) if program.status == Program.Status.ACTIVE else {},
     }
 
 
@@ -229,15 +235,6 @@ def program_transition(request, pk: int):
         messages.error(request, str(exc))
     else:
         messages.success(request, _("“%(name)s” moved from %(before)s to %(after)s.") % {"name": program.name, "before": before, "after": program.get_status_display()})
-        if program.status == Program.Status.COMPLETED and (left := _live_pairs(program)):
-            messages.info(
-                request,
-                ngettext(
-                    "Its %(count)d live pair is being ended in the background, and both people told.",
-                    "Its %(count)d live pairs are being ended in the background, and everyone told: this takes a minute or two.",
-                    left,
-                ) % {"count": left},
-            )
     return redirect("program_detail", pk=pk)
 
 

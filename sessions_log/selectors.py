@@ -35,7 +35,7 @@ from .models import (
     SurveyAnswer,
     SurveyResponse,
 )
-from .services import LOG_EDIT_WINDOW, survey_window
+from .services import LOG_EDIT_WINDOW, PAIRED_SURVEYS, survey_open, survey_window
 
 LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
 # Proposed pairs are HR's draft until published: participants never see them.
@@ -203,8 +203,9 @@ class SurveyRow:
     response: SurveyResponse | None = None
 
 
-def survey_rows(enrollment: Enrollment, responses: list[SurveyResponse], today: datetime.date) -> list[SurveyRow]:
-    """The program's surveys for one enrollment with their state today (answered, open, ...)."""
+def survey_rows(enrollment: Enrollment, responses: list[SurveyResponse], today: datetime.date, *, had_pair: bool = True) -> list[SurveyRow]:
+    """The program's surveys for one enrollment with their state today (answered, open, ...).
+    Midpoint and final only for someone who has or had a pair (``had_pair``), or answered."""
     by_kind = {r.kind: r for r in responses}
     rows = []
     for kind in SURVEY_KINDS:
@@ -212,9 +213,11 @@ def survey_rows(enrollment: Enrollment, responses: list[SurveyResponse], today: 
         if window is None:
             continue
         response = by_kind.get(kind)
+        if response is None and kind in PAIRED_SURVEYS and not had_pair:
+            continue
         if response is not None:
             state = "answered"
-        elif window[0] <= today <= window[1]:
+        elif survey_open(enrollment.program, kind, today):
             state = "open"
         elif today < window[0]:
             state = "upcoming"
@@ -518,13 +521,16 @@ def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[Sur
         .exclude(program__status=Program.Status.DRAFT)
         .select_related("program")
         .prefetch_related(Prefetch("survey_responses", queryset=SurveyResponse.objects.only("id", "enrollment_id", "kind", "submitted_at")))
-        .annotate(has_live_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)))
+        .annotate(
+            has_live_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)),
+            had_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=[*LIVE, Pair.Status.ENDED])),
+        )
         .order_by("-program__starts_on", "id")
     )
     today = timezone.localdate()
     out = []
     for e in enrollments:
-        rows = survey_rows(e, list(e.survey_responses.all()), today)
+        rows = survey_rows(e, list(e.survey_responses.all()), today, had_pair=e.had_pair)
         out.append((e, rows if e.status == Enrollment.Status.APPROVED else [r for r in rows if r.state == "answered"]))
     return out
 
@@ -538,8 +544,10 @@ def surveys_due(*, employee: Employee | None) -> list[Due]:
         for enrollment, rows in surveys_for(employee=employee)
         if enrollment.program.status != Program.Status.ARCHIVED
         for row in rows
-        # Midpoint and final ask about a pairing: only for someone in one (the reminders too).
-        if row.state == "open" and (row.kind == SurveyResponse.Kind.BASELINE or enrollment.has_live_pair)
+        # Midpoint and final ask about a pairing (rows only for someone who had one): due while
+        # the pair is live, and once the program has completed (its emails go to the pairs
+        # that ended with it).
+        if row.state == "open" and (row.kind == SurveyResponse.Kind.BASELINE or enrollment.has_live_pair or enrollment.program.status == Program.Status.COMPLETED)
     ]
     return [Due(kind="survey", survey=row) for row in sorted(rows, key=lambda r: (r.closes_on, r.enrollment.pk))]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -730,6 +731,26 @@ def survey_window(program: Program, kind: str) -> tuple[datetime.date, datetime.
     return None
 
 
+# Midpoint and final ask about a pairing: they are for someone who has or had a pair in the
+# program (an unpaired person's NPS and uplift would be about nothing they took part in).
+PAIRED_SURVEYS = (SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL)
+
+
+def survey_open(program: Program, kind: str, today: datetime.date) -> bool:
+    """Whether a survey takes answers on ``today``: inside its window, in a program that is
+    not archived (read-only); the baseline, the starting point, no longer once the program
+    has completed."""
+    window = survey_window(program, kind)
+    if window is None or not window[0] <= today <= window[1] or program.status == Program.Status.ARCHIVED:
+        return False
+    return not (kind == SurveyResponse.Kind.BASELINE and program.status == Program.Status.COMPLETED)
+
+
+def had_pair(enrollment: Enrollment) -> bool:
+    """Has or had a pair in the program (a proposal HR never published does not count)."""
+    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=[Pair.Status.ACTIVE, Pair.Status.PAUSED, Pair.Status.ENDED]).exists()
+
+
 def survey_items(enrollment: Enrollment) -> list[tuple[str, object, str]]:
     """(key, topic or growth key, label): the mentee rates their learning topics, the mentor
     their own growth."""
@@ -744,10 +765,10 @@ def survey_submit(*, enrollment: Enrollment, me: Employee, kind: str, scores: di
     enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
     if enrollment.employee_id != me.pk:
         raise SessionError(_("This survey is someone else's."))
-    window = survey_window(enrollment.program, kind)
-    today = timezone.localdate()
-    if window is None or not window[0] <= today <= window[1]:
+    if not survey_open(enrollment.program, kind, timezone.localdate()):
         raise SessionError(_("This survey is not open now."))
+    if kind in PAIRED_SURVEYS and not had_pair(enrollment):
+        raise SessionError(_("This survey is about your pair: it opens to you once you are paired."))
     items = survey_items(enrollment)
     missing = [label for key, _item, label in items if not scores.get(key)]
     if missing:

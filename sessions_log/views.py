@@ -779,7 +779,7 @@ def survey_answer(request, enrollment_id: int, kind: str):
     if kind not in SurveyResponse.Kind.values:
         raise Http404
     responses = list(enrollment.survey_responses.all())
-    rows = {row.kind: row for row in selectors.survey_rows(enrollment, responses, timezone.localdate())}
+    rows = {row.kind: row for row in selectors.survey_rows(enrollment, responses, timezone.localdate(), had_pair=services.had_pair(enrollment))}
     row = rows.get(kind)
     if row is None or (enrollment.status != Enrollment.Status.APPROVED and row.state != "answered"):
         raise Http404  # someone who left the program keeps what they answered, nothing more

@@ -308,18 +308,73 @@ def test_a_completed_programs_pairs_left_live_by_a_lost_nudge_are_ended_by_the_s
 
     settings.PAIRING_PUBLISH_SYNC_MAX_PAIRS = 0
     pair = make_active_pair(ends_on=timezone.localdate())
+    second = make_active_pair(program=pair.program)
     untouched = make_active_pair()  # another program, still running
     with django_capture_on_commit_callbacks(execute=False):  # the broker was down: the nudge is lost
         program_services.program_transition(program=pair.program, to=Program.Status.COMPLETED, by=hr_user)
     assert resume_match_runs() == 0  # too recent: the nudged task may still be on its way
-    ProgramTransition.objects.filter(program=pair.program).update(at=timezone.now() - datetime.timedelta(minutes=2))
+    ProgramTransition.objects.filter(program=pair.program).update(at=timezone.now() - datetime.timedelta(minutes=5))
+    # A task at work (a pair ended a moment ago) is left to finish: no second one.
+    Pair.objects.filter(pk=second.pk).update(status=Pair.Status.ENDED, end_reason=Pair.EndReason.COMPLETED, ended_at=timezone.now())
+    assert resume_match_runs() == 0
+    Pair.objects.filter(pk=second.pk).update(ended_at=timezone.now() - datetime.timedelta(minutes=3))
     with django_capture_on_commit_callbacks(execute=False):
-        assert resume_match_runs() == 1
+        assert resume_match_runs() == 1  # queued (the worker runs it: eager in tests)
     pair.refresh_from_db()
     untouched.refresh_from_db()
     assert (pair.status, pair.end_reason, pair.ended_by) == (Pair.Status.ENDED, Pair.EndReason.COMPLETED, hr_user)
     assert untouched.status == Pair.Status.ACTIVE
     assert resume_match_runs() == 0  # nothing owed any more
+
+
+def test_a_pair_that_cannot_end_does_not_hold_up_the_rest_of_a_completed_program(hr_user, monkeypatch, caplog, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from programs.models import ProgramTransition
+    from tests.factories import make_active_pair
+
+    first = make_active_pair(ends_on=timezone.localdate())
+    pairs = [first, *(make_active_pair(program=first.program) for _ in range(2))]
+    Program.objects.filter(pk=first.program_id).update(status=Program.Status.COMPLETED)
+    ProgramTransition.objects.create(program=first.program, from_status="active", to_status="completed", by=hr_user)
+    real = services.pair_end
+
+    def broken_for_the_middle_one(*, pair, **kwargs):
+        if pair.pk == pairs[1].pk:
+            raise RuntimeError("template error")
+        return real(pair=pair, **kwargs)
+
+    monkeypatch.setattr(services, "pair_end", broken_for_the_middle_one)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.pairs_end_for_completed_program(program_id=first.program_id) == 2
+    assert dict(Pair.objects.values_list("pk", "status")) == {pairs[0].pk: "ended", pairs[1].pk: "active", pairs[2].pk: "ended"}
+    assert f"Could not end pair {pairs[1].pk} of completed program" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ending_a_completed_programs_pairs_skips_a_pair_another_worker_holds(hr_user):
+    """Two workers at once (a re-sent nudge): rows the other holds are skipped, not waited
+    for, and each pair ends once."""
+    if connection.vendor == "sqlite":
+        pytest.skip("row locks need PostgreSQL; CI runs this there")
+    import psycopg
+    from django.utils import timezone
+
+    from programs.models import ProgramTransition
+    from tests.factories import make_active_pair
+
+    first = make_active_pair(ends_on=timezone.localdate())
+    held = make_active_pair(program=first.program)
+    Program.objects.filter(pk=first.program_id).update(status=Program.Status.COMPLETED)
+    ProgramTransition.objects.create(program=first.program, from_status="active", to_status="completed", by=hr_user)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "dbname", "user", "password")}) as other:
+        other.execute("SELECT id FROM pairing_pair WHERE id = %s FOR UPDATE", [held.pk])  # the other worker's batch
+        assert services.pairs_end_for_completed_program(program_id=first.program_id) == 1
+        assert dict(Pair.objects.values_list("pk", "status")) == {first.pk: "ended", held.pk: "active"}
+        other.rollback()
+    assert services.pairs_end_for_completed_program(program_id=first.program_id) == 1
+    assert set(Pair.objects.values_list("status", flat=True)) == {"ended"}
 
 
 def test_one_run_that_cannot_be_told_does_not_hold_up_the_others(hr_user, settings, monkeypatch, django_capture_on_commit_callbacks, caplog):
@@ -435,6 +490,19 @@ def test_someone_whose_pair_ended_and_who_is_left_out_again_is_told_again_once(p
     deliver_outbox()
     assert not Pair.objects.filter(mentee=waiting, status="active").exists()
     assert [m.subject for m in mail.outbox if m.to == [waiting.employee.email]] == [f"No partner for you yet in {program.name}"]  # once for the two runs
+
+    # Told under the key from before spells (after the pair ended): not told again either.
+    from mentoring.models import OutboxMessage
+
+    OutboxMessage.objects.filter(idempotency_key=f"not-paired:{waiting.pk}").delete()
+    OutboxMessage.objects.filter(idempotency_key=f"not-paired:{waiting.pk}:after-pair-{pair.pk}").update(idempotency_key=f"not-paired:{waiting.pk}")
+    mail.outbox.clear()
+    newcomer = mentor(program)
+    waiting.not_with.add(newcomer.employee)
+    mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    deliver_outbox()
+    assert [m for m in mail.outbox if m.to == [waiting.employee.email]] == []
 
 
 def test_the_partner_who_stays_is_told_who_ended_the_pair_and_what_comes_next(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):

@@ -972,3 +972,16 @@ def test_names_in_the_choosers_are_escaped(program, hr_client):
     mentor(program, first_name="<script>alert(1)</script>")
     body = text(hr_client.get(url("pairing_home", program)))
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_a_completed_programs_pairing_page_offers_no_next_run(hr_client, hr_user):
+    """Found in QA: it said to move the program back to Matching (impossible once completed)
+    and offered pins and exclusions 'for the next run'."""
+    program = ProgramFactory(status=Program.Status.COMPLETED)
+    m, e = mentor(program), mentee(program)
+    page = text(hr_client.get(url("pairing_home", program)))
+    assert "The program has completed: its pairs have ended and there is no more matching." in page
+    assert "move it to Matching" not in page and url("override_set", program) not in page
+    response = hr_client.post(url("override_set", program), {"mentor": m.pk, "mentee": e.pk, "kind": "exclude"}, follow=True)
+    assert "there is no next run to steer" in text(response)
+    assert not PairingOverride.objects.exists()

@@ -693,6 +693,14 @@ def test_a_finished_programs_trend_covers_its_run_not_the_weeks_after(executive_
     window = response.content.decode().split('data-testid="trend-window">')[1].split("</small>")[0]
     assert window == f"over the program's run, {done.starts_on:%-d %b %Y} to {done.ends_on:%-d %b %Y}"
 
+    # Figures that begin after its first day do not claim the whole run; one point is one point.
+    MetricSnapshot.objects.filter(program=done, as_of__lt=run[2]).delete()
+    window = executive_client.get(reverse("executive_home")).content.decode().split('data-testid="trend-window">')[1].split("</small>")[0]
+    assert window == f"one point a week, {run[2]:%-d %b %Y} to {done.ends_on:%-d %b %Y}"
+    MetricSnapshot.objects.filter(program=done, as_of__lt=done.ends_on).delete()
+    window = executive_client.get(reverse("executive_home")).content.decode().split('data-testid="trend-window">')[1].split("</small>")[0]
+    assert window == f"one point, {done.ends_on:%-d %b %Y}"
+
 
 def test_a_finished_program_without_snapshots_in_its_run_says_so_instead_of_flat_lines(executive_client):
     done = _finished(Program.Status.COMPLETED)
@@ -736,6 +744,14 @@ def test_the_match_rate_says_how_many_approved_mentees_wait_for_a_pair(executive
     assert "1 of 3 approved mentees have had a pair; 2 wait for one" in body
     assert "it falls when newly approved mentees wait for a pair" in body
     assert "1 of 3 approved mentees have had a pair; 2 wait for one" in hr_client.get(_hr_url(program)).content.decode()
+
+    # Once the program is over nobody waits any more: they never had one; no "live pair" talk.
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.COMPLETED)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert "1 of 3 approved mentees had a pair; 2 never had one" in body and "wait for one" not in body
+    hr = re.sub(r"\s+", " ", hr_client.get(_hr_url(program)).content.decode())
+    assert "1 of 3 approved mentees had a pair; 2 never had one" in hr
+    assert "its pairs have ended with it" in hr and "every live pair" not in hr
 
 
 def test_the_trend_table_has_fixed_decimals_per_column_and_dates_in_the_viewers_format(executive_client, program):

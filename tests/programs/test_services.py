@@ -2,6 +2,7 @@
 
 import datetime
 import threading
+import zoneinfo
 
 import pytest
 from django.core import mail
@@ -462,9 +463,12 @@ def test_completing_early_makes_today_the_end_and_opens_the_final_survey(hr_user
         starts_on=today - datetime.timedelta(days=30), ends_on=today + datetime.timedelta(days=100),
         midpoint_survey_on=today + datetime.timedelta(days=10), final_survey_on=today + datetime.timedelta(days=90),
     )
-    services.program_transition(program=early, to=S.COMPLETED, by=hr_user)
+    # Whoever presses the button, wherever they are: the site's date (UTC here), not theirs.
+    with timezone.override(zoneinfo.ZoneInfo("Pacific/Kiritimati")):  # UTC+14
+        services.program_transition(program=early, to=S.COMPLETED, by=hr_user)
     early.refresh_from_db()
-    assert (early.ends_on, early.midpoint_survey_on, early.final_survey_on) == (today, None, today)
+    # Open at once for everyone: dated the day before, for people still on yesterday west of UTC.
+    assert (early.ends_on, early.midpoint_survey_on, early.final_survey_on) == (today, None, today - datetime.timedelta(days=1))
     event = AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED).latest("pk")
     assert event.before["ends_on"] == (today + datetime.timedelta(days=100)).isoformat() and event.after["ends_on"] == today.isoformat()
     assert event.before["midpoint_survey_on"] and event.after["midpoint_survey_on"] is None
@@ -478,6 +482,28 @@ def test_completing_early_makes_today_the_end_and_opens_the_final_survey(hr_user
     on_time.refresh_from_db()
     assert (on_time.ends_on, on_time.midpoint_survey_on, on_time.final_survey_on) == (today, today - datetime.timedelta(days=30), today - datetime.timedelta(days=5))
     assert "ends_on" not in AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED).latest("pk").after
+
+
+def test_completing_early_on_the_midpoint_surveys_day_keeps_the_surveys_in_order(hr_user):
+    """A midpoint survey on or after the final survey's new day is dropped when nobody has
+    answered it; once someone has, it stays and the final survey follows it by a day."""
+    from sessions_log.models import SurveyResponse
+
+    today = timezone.localdate()
+    dates = {
+        "status": S.ACTIVE, "enrollment_opens_on": today - datetime.timedelta(days=60), "enrollment_closes_on": today - datetime.timedelta(days=40),
+        "starts_on": today - datetime.timedelta(days=30), "ends_on": today + datetime.timedelta(days=100),
+        "midpoint_survey_on": today, "final_survey_on": today + datetime.timedelta(days=90),
+    }
+    unanswered, answered = ProgramFactory(**dates), ProgramFactory(**dates)
+    SurveyResponse.objects.create(enrollment=EnrollmentFactory(program=answered, status=Enrollment.Status.APPROVED), kind="midpoint")
+    for program in (unanswered, answered):
+        services.program_transition(program=program, to=S.COMPLETED, by=hr_user)
+        program.refresh_from_db()
+    assert (unanswered.midpoint_survey_on, unanswered.final_survey_on) == (None, today - datetime.timedelta(days=1))
+    assert (answered.midpoint_survey_on, answered.final_survey_on) == (today, today + datetime.timedelta(days=1))
+    for program in (unanswered, answered):
+        program.full_clean()  # the dates still follow the program's own rules
 
 
 def test_a_completed_programs_dates_are_fixed(hr_user):

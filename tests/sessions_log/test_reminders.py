@@ -446,7 +446,7 @@ def test_a_program_completed_early_opens_its_final_survey_now_and_reminds_the_pe
 
     program_transition(program=program, to=Program.Status.COMPLETED, by=hr_user)
     program.refresh_from_db()
-    assert (program.ends_on, program.final_survey_on) == (today, today)
+    assert (program.ends_on, program.final_survey_on) == (today, today - datetime.timedelta(days=1))
     reminders.reminders_sweep()
     told = set(Reminder.objects.filter(kind="survey", key__contains=":final-").values_list("recipient_id", flat=True))
     assert told == {pair.mentor.employee_id, pair.mentee.employee_id}
@@ -455,9 +455,12 @@ def test_a_program_completed_early_opens_its_final_survey_now_and_reminds_the_pe
     [message] = [m for m in mail.outbox if m.to == [pair.mentee.employee.email] and m.subject.startswith("Final survey")]
     closes = today + datetime.timedelta(days=30)
     assert f"{closes.day} {closes:%B %Y}" in message.body
-    # Answering it is possible today, and stops the reminder for that side.
+    # It can be answered today; the answer stops that side's closing reminder, not the other's.
     scores = {key: 4 for key, _i, _l in services.survey_items(pair.mentee)}
     services.survey_submit(enrollment=pair.mentee, me=pair.mentee.employee, kind="final", scores=scores, would_recommend=9)
+    reminders.reminders_sweep(now=timezone.now() + datetime.timedelta(days=28))  # three days before it closes
+    closing = set(Reminder.objects.filter(kind="survey", key__endswith=":closing").values_list("recipient_id", flat=True))
+    assert closing == {pair.mentor.employee_id}
 
 
 def test_a_closing_baseline_reminds_again_and_an_opt_out_or_switch_stops_it():

@@ -913,6 +913,53 @@ def test_a_closed_survey_cannot_be_answered(pair, mentee):
     assert "This survey opens on" in page and "need another look" not in page and not SurveyResponse.objects.exists()
 
 
+def test_after_completion_the_final_survey_is_a_to_do_and_the_baseline_is_closed(pair, mentee, mentee_user, hr_user):
+    """Found in QA: once the pair had ended with the program, the open final survey was on
+    the surveys page but not on the home page (only people with a live pair had it there),
+    while an unanswered baseline stayed open as the only to-do of a finished program."""
+    from programs.services import program_transition
+
+    today = timezone.localdate()
+    Program.objects.filter(pk=pair.program_id).update(starts_on=today - datetime.timedelta(days=20), final_survey_on=today + datetime.timedelta(days=60))
+    pair.program.refresh_from_db()
+    program_transition(program=pair.program, to=Program.Status.COMPLETED, by=hr_user)
+    home = mentee.get(reverse("participant_home")).content.decode()
+    assert "Answer the final survey" in home
+    assert "Answer the baseline survey" not in home
+    baseline = reverse("survey_answer", args=[pair.mentee.pk, "baseline"])
+    answers = {key: "3" for key, _i, _l in services.survey_items(pair.mentee)}
+    assert "This survey has closed." in mentee.post(baseline, answers, follow=True).content.decode()
+    assert mentee.post(reverse("survey_answer", args=[pair.mentee.pk, "final"]), {**answers, "would_recommend": "8"}).status_code == 302
+    assert list(SurveyResponse.objects.values_list("kind", flat=True)) == ["final"]
+
+
+def test_the_midpoint_and_final_surveys_are_for_people_who_had_a_pair(pair, hr_user):
+    """Someone approved but never paired answering NPS and uplift would be about nothing
+    they took part in: those surveys are not listed for them and refuse their answers."""
+    user = make_person(level=7)
+    unpaired = Enrollment.objects.create(program=pair.program, employee=user.employee, role="mentee", status=Enrollment.Status.APPROVED)
+    Program.objects.filter(pk=pair.program_id).update(midpoint_survey_on=timezone.localdate() - datetime.timedelta(days=2))
+    client = client_for(user)
+    page = client.get(reverse("survey_list")).content.decode()
+    assert "Baseline survey" in page and "Midpoint survey" not in page
+    assert "Answer the midpoint survey" not in client.get(reverse("participant_home")).content.decode()
+    url = reverse("survey_answer", args=[unpaired.pk, "midpoint"])
+    assert client.post(url, {"would_recommend": "9"}).status_code == 404
+    with pytest.raises(services.SessionError, match="about your pair"):
+        services.survey_submit(enrollment=unpaired, me=user.employee, kind="midpoint", scores={}, would_recommend=9)
+    # Once paired (and after the pair ended), they are.
+    Pair.objects.create(program=pair.program, mentor=pair.mentor, mentee=unpaired, status=Pair.Status.ENDED, ended_at=timezone.now())
+    assert "Midpoint survey" in client.get(reverse("survey_list")).content.decode()
+
+
+def test_an_archived_programs_surveys_take_no_answers(pair, mentee):
+    today = timezone.localdate()
+    Program.objects.filter(pk=pair.program_id).update(status=Program.Status.ARCHIVED, final_survey_on=today - datetime.timedelta(days=2), ends_on=today - datetime.timedelta(days=1))
+    answers = {key: "3" for key, _i, _l in services.survey_items(pair.mentee)}
+    page = mentee.post(reverse("survey_answer", args=[pair.mentee.pk, "final"]), {**answers, "would_recommend": "9"}, follow=True).content.decode()
+    assert "This survey has closed." in page and not SurveyResponse.objects.exists()
+
+
 def _answer(enrollment, kind, scores, would_recommend=None):
     response = SurveyResponse.objects.create(enrollment=enrollment, kind=kind, would_recommend=would_recommend)
     for (key, item, _label), score in zip(services.survey_items(enrollment), scores):
