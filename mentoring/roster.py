@@ -849,7 +849,27 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
     plan.not_in_file = len(absent)
     plan.not_in_file_people = absent[:SUMMARY_LIST_LIMIT]
     plan.unusual_levels = _unusual_levels(plan, rows, people)
+    plan.errors += _last_hr_admins_leaving(plan, rows, written.get("left_date", "left_date"))
+    plan.errors.sort(key=lambda e: e.line)
     return plan
+
+
+def _last_hr_admins_leaving(plan: RosterPlan, rows: dict[str, RosterRow], column: str) -> list[RowError]:
+    """A file that makes every active HR admin a leaver would close the last HR login (a
+    leaver's account is closed on import): nobody could administer Upward, nor undo it. The
+    same rule as taking the role away by hand."""
+    leaving = {leaver.employee_id for leaver in plan.leavers}
+    if not leaving:
+        return []
+    from .services import active_hr_admins  # noqa: PLC0415 - services imports this module
+
+    admins = list(active_hr_admins().values_list("employee__employee_id", "full_name"))
+    if not admins or any(eid not in leaving for eid, _name in admins):
+        return []
+    return [
+        RowError(rows[eid].line, column, _("%(name)s is the last active HR admin: as a leaver they could no longer sign in, and nobody could administer Upward. Make another person HR admin first.") % {"name": name or eid})
+        for eid, name in admins
+    ]
 
 
 def _unusual_levels(plan: RosterPlan, rows: dict[str, RosterRow], people: dict[str, dict]) -> list[tuple[str, str, int, int]]:
@@ -1127,3 +1147,20 @@ def roster_import_apply(*, roster_import_id: int, effective_date: datetime.date 
         raise RosterError(_("The uploaded file “%(name)s” is no longer available; upload it again.") % {"name": roster_import.filename}) from exc
     plan = roster_apply(data=data, filename=roster_import.filename, effective_date=effective_date, roster_import=roster_import)
     return roster_import, plan
+
+
+def roster_import_refresh(*, roster_import_id: int) -> None:
+    """After an apply was refused because the file is no longer clean (the directory moved on
+    since the preview: someone else's import, a role change), store the fresh preview: the
+    page then lists the problems and offers no Apply, instead of a stale "0 problems"."""
+    roster_import = RosterImport.objects.filter(pk=roster_import_id, status=RosterImport.Status.PREVIEWED).first()
+    if roster_import is None or not roster_import.file:
+        return
+    try:
+        with roster_import.file.open("rb") as handle:
+            plan = roster_preview(data=handle.read(), filename=roster_import.filename)
+    except (FileNotFoundError, OSError, ValueError, RosterError):
+        return
+    roster_import.summary = plan.to_summary()
+    roster_import.status = RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED
+    roster_import.save(update_fields=["summary", "status"])

@@ -90,6 +90,7 @@ def roster_import_apply(request, pk: int):
         _applied, plan = roster.roster_import_apply(roster_import_id=pk)
     except RosterError as exc:
         messages.error(request, str(exc))
+        roster.roster_import_refresh(roster_import_id=pk)
     else:
         counts = plan.counts()
         messages.success(

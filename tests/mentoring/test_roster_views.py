@@ -138,18 +138,35 @@ def test_file_with_errors_is_rejected_with_each_line_listed_and_cannot_be_applie
     assert not Employee.objects.filter(employee_id__in=["E1", "E2"]).exists()
 
 
-def test_error_found_at_apply_time_leaves_the_import_previewed(hr_client):
+def test_error_found_at_apply_time_writes_nothing_and_the_preview_shows_it(hr_client):
     upload(hr_client, GOOD_FILE)
     roster_import = RosterImport.objects.get()
     # Someone else takes E1's email between the preview and the apply.
     EmployeeFactory(employee_id="X9", email="e1@acme.example")
 
-    response = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+    response = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]), follow=True)
 
     assert any("nothing was imported" in m and "e1@acme.example belongs to" in m for m in messages_of(response))
-    roster_import.refresh_from_db()
-    assert roster_import.status == RosterImport.Status.PREVIEWED
     assert not Employee.objects.filter(employee_id__in=["E1", "E2"]).exists()
+    # Found in QA: the page still said "0 problems" and offered Apply again.
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.REJECTED and roster_import.summary["counts"]["errors"] == 1
+    page = response.content.decode()
+    assert "e1@acme.example belongs to" in page and reverse("roster_import_apply", args=[roster_import.pk]) not in page
+
+
+def test_a_file_making_the_last_hr_admin_a_leaver_is_refused(hr_client, hr_user):
+    """Found in QA: importing the only HR admin as a leaver closed their login, and nobody
+    could administer Upward any more (taking the role away by hand is refused for this)."""
+    me = hr_user.employee
+    row = person(me.employee_id, first_name=me.first_name, last_name=me.last_name, email=me.email, left_date=(datetime.date.today() - datetime.timedelta(days=1)).isoformat())
+    upload(hr_client, make_csv(row))
+    roster_import = RosterImport.objects.get()
+    assert roster_import.status == RosterImport.Status.REJECTED
+    page = hr_client.get(reverse("roster_import_detail", args=[roster_import.pk])).content.decode()
+    assert "is the last active HR admin: as a leaver they could no longer sign in" in page
+    me.refresh_from_db()
+    assert me.left_date is None and hr_client.get(reverse("hr_home")).status_code == 200
 
 
 def test_apply_when_the_stored_file_is_gone_says_so(hr_client):
