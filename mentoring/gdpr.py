@@ -558,8 +558,11 @@ def _scrub_roster_entry(entry, *, old_id: str, new_id: str, new_name: str, new_e
     return entry
 
 
-def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> int:
-    """Roster import previews list names and emails; the uploaded files are removed."""
+def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> tuple[int, int]:
+    """Roster import previews list names and emails (the person's own rows, or among the
+    people a file left out): they are scrubbed. An uploaded file goes only when it names the
+    person (their row, or their id as someone's manager): a file that never mentioned them
+    stays usable. Returns (previews scrubbed, files removed)."""
     text = Cast("summary", TextField())
     match = Q()
     for needle in needles:
@@ -567,10 +570,12 @@ def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> int
     files = []
     count = 0
     for roster_import in RosterImport.objects.annotate(summary_text=text).filter(match):
-        if roster_import.file:
-            files.append((roster_import.file.storage, roster_import.file.name))
         summary = scrub.json(_scrub_roster_entry(roster_import.summary, **person))
-        RosterImport.objects.filter(pk=roster_import.pk).update(summary=summary, file="")
+        changes = {"summary": summary}
+        if roster_import.file and _roster_file_names(roster_import, person["old_id"], needles):
+            files.append((roster_import.file.storage, roster_import.file.name))
+            changes["file"] = ""
+        RosterImport.objects.filter(pk=roster_import.pk).update(**changes)
         count += 1
 
     def delete_files():
@@ -579,7 +584,21 @@ def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> int
 
     # Files are not transactional: they go only once the erasure is committed.
     transaction.on_commit(delete_files)
-    return count
+    return count, len(files)
+
+
+def _roster_file_names(roster_import: RosterImport, employee_id: str, needles: list[str]) -> bool:
+    """Whether an uploaded roster file mentions the person: a cell holding their employee id
+    or one of their addresses. A file that cannot be read counts as naming them (it goes)."""
+    from .roster import RosterError, read_table  # noqa: PLC0415 - roster imports this module's neighbours
+
+    wanted = {employee_id.strip().lower(), *(n.strip().lower() for n in needles if "@" in n)}
+    try:
+        with roster_import.file.open("rb") as handle:
+            _format, table = read_table(data=handle.read(), filename=roster_import.filename)
+    except (FileNotFoundError, OSError, ValueError, RosterError):
+        return True
+    return any(str(cell).strip().lower() in wanted for _line, cells in table for cell in cells if cell not in (None, ""))
 
 
 def _scrub_match_runs(scrub: _Scrubber, employee: Employee) -> int:
@@ -712,7 +731,7 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
 
     # Copies of their name and address elsewhere.
     counts.update(_scrub_outbox(scrub, emails, names, first_name=old["first_name"], new_name=new_name, quoted=quoted))
-    counts["roster_imports_redacted"] = _scrub_roster_imports(
+    counts["roster_imports_redacted"], counts["roster_files_removed"] = _scrub_roster_imports(
         roster_scrub, [*emails, *names, old["employee_id"]], old_id=old["employee_id"], new_id=f"erased-{employee.pk}", new_name=new_name, new_email=new_email
     )
     counts["match_runs_redacted"] = _scrub_match_runs(scrub, employee)

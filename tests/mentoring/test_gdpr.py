@@ -545,3 +545,25 @@ def test_an_hr_admins_export_holds_no_other_persons_before_and_after(hr_client, 
     text = json.dumps(events)
     for other_people in ('"level"', "qztitle", "pseudonym", "private_notes_deleted", str(victim.pk) + '"'):
         assert other_people.lower() not in text.lower(), other_people
+
+
+def test_erasing_someone_keeps_the_roster_files_that_never_named_them(hr_user, settings):
+    """Found in QA: every stored upload lost its file (11 of them), because each preview's list
+    of people missing from the file named the erased person. Only a file with their row, or
+    their id as a manager, goes; the previews are scrubbed either way."""
+    from django.core.files.storage import default_storage
+
+    from mentoring.gdpr import person_erase
+    from mentoring.roster import roster_import_create
+
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    gone = make_person(level=3).employee
+    stays = make_person(level=3).employee
+    naming = roster_import_create(data=make_csv(person("NEW-1", manager_id=gone.employee_id), person(gone.employee_id, email=gone.email)), filename="with-her.csv", uploaded_by=hr_user)
+    silent = roster_import_create(data=make_csv(person(stays.employee_id, email=stays.email, first_name=stays.first_name, last_name=stays.last_name)), filename="without.csv", uploaded_by=hr_user)
+    assert gone.full_name in json.dumps(silent.summary)  # listed among the people the file leaves out
+    person_erase(employee=gone, by=hr_user, confirm_email=gone.email)
+    naming.refresh_from_db()
+    silent.refresh_from_db()
+    assert not naming.file and silent.file and default_storage.exists(silent.file.name)
+    assert gone.full_name not in json.dumps(silent.summary) and gone.full_name not in json.dumps(naming.summary)
