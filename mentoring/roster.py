@@ -1043,6 +1043,13 @@ def roster_apply(
         User.objects.filter(pk__in=leaver_users, is_active=True).update(is_active=False)
         # ... and is signed out everywhere now, not at their next request.
         user_sessions_end(user_ids=leaver_users)
+        # Their HR admin or executive rights go too (audited): someone who rejoins, maybe
+        # years later, is a participant again, not silently an administrator.
+        from .services import LEAVER_REVOKED_ROLES, user_revoke_role  # noqa: PLC0415 - services imports this module
+
+        for user in User.objects.filter(pk__in=leaver_users, groups__name__in=LEAVER_REVOKED_ROLES).distinct():
+            for role in set(user.groups.values_list("name", flat=True)) & set(LEAVER_REVOKED_ROLES):
+                user_revoke_role(user=user, role=role)
     leaver_ids = [pk_of[leaver.employee_id] for leaver in plan.leavers]
     if leaver_ids:
         from pairing.services import pairs_end_for_leavers  # noqa: PLC0415 - pairing builds on the directory

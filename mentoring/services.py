@@ -334,6 +334,10 @@ def user_grant_role(*, user: User, role: str) -> None:
         audit_record(action=AuditEvent.Action.ROLE_GRANTED, target=user, summary=f"Role {Role(role).label} granted", before={"roles": before}, after={"roles": sorted([*before, role])})
 
 
+# Taken from someone who leaves the company: a rejoiner is not silently an administrator again.
+LEAVER_REVOKED_ROLES = (Role.HR_ADMIN, Role.EXECUTIVE)
+
+
 @transaction.atomic
 def user_revoke_role(*, user: User, role: str) -> None:
     before = _role_names(user)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _, ngettext
 
-from mentoring.audit import audit_record
+from mentoring.audit import FROM_REQUEST, audit_record
 from mentoring.mail import render_templated, send_templated
 from mentoring.models import AuditEvent, Employee, OutboxMessage, Role as UserRole, reporting_chains
 from mentoring.queue import nudge_on_commit
@@ -727,7 +727,9 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
     pair.save(update_fields=["status", "ended_at", "end_reason", "end_note", "ended_by"])
     # Who ended it and why; the note is the person's own words and stays out of the log.
     audit_record(
-        action=AuditEvent.Action.PAIR_ENDED, target=pair, actor=by, summary=f"Pair #{pair.pk} ended ({pair.get_end_reason_display().lower()}) in program #{pair.program_id}",
+        # Ended by nobody in particular (a leaver in an import, a withdrawal): whoever's request
+        # it was (the HR admin applying the roster, the person withdrawing); a task's is System.
+        action=AuditEvent.Action.PAIR_ENDED, target=pair, actor=by if by is not None else FROM_REQUEST, summary=f"Pair #{pair.pk} ended ({pair.get_end_reason_display().lower()}) in program #{pair.program_id}",
         before={"status": was}, after={"status": Pair.Status.ENDED, "reason": reason},
     )
     # Its future meetings go with it: both calendars get the cancellation, reminders stop.

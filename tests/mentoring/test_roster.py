@@ -489,6 +489,21 @@ def test_a_left_date_still_to_come_is_shown_not_recorded_until_an_import_on_that
     assert not user.is_active and pair.status == Pair.Status.ENDED
 
 
+def test_a_leaver_loses_hr_admin_and_executive_rights_so_a_rejoiner_is_a_participant_again(hr_user):
+    """Found in QA: an executive imported as a leaver, then as a rejoiner, was straight back on
+    the executive dashboard (an HR admin would have been back in the console)."""
+    from mentoring.models import AuditEvent, Role
+
+    user = make_person(level=8, employee_id="E5", hire_date=datetime.date(2019, 1, 1), roles=[Role.EXECUTIVE, Role.HR_ADMIN, Role.PARTICIPANT])
+    row = person("E5", email=user.email, hire_date="2019-01-01", level="8")
+    roster_apply(data=make_csv({**row, "left_date": "2025-02-28"}), filename="roster.csv", effective_date=datetime.date(2025, 3, 1))
+    assert sorted(user.groups.values_list("name", flat=True)) == [Role.PARTICIPANT]
+    assert set(AuditEvent.objects.filter(action=AuditEvent.Action.ROLE_REVOKED, object_id=user.pk).values_list("summary", flat=True)) == {"Role HR admin revoked", "Role Executive revoked"}
+    roster_apply(data=make_csv(row), filename="roster.csv", effective_date=datetime.date(2025, 6, 2))
+    user.refresh_from_db()
+    assert user.is_active and not user.has_role(Role.EXECUTIVE) and not user.has_role(Role.HR_ADMIN)
+
+
 def test_rejoiner_gets_a_rejoined_event_and_can_sign_in_again():
     user = make_person(employee_id="E5", left_date=datetime.date(2023, 5, 1))
     user.is_active = False

@@ -354,3 +354,16 @@ def test_anonymous_is_sent_to_login(client, previewed_import):
         assert response.status_code == 302 and response.url.startswith(login)
     previewed_import.refresh_from_db()
     assert previewed_import.status == RosterImport.Status.PREVIEWED
+
+
+def test_pairs_ended_by_an_import_are_logged_as_the_hr_admin_who_applied_it(hr_client, hr_user):
+    """Found in QA: the audit log said 'System' for the pairs a roster import ended."""
+    from mentoring.models import AuditEvent
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    leaver = pair.mentor.employee
+    upload(hr_client, make_csv(person(leaver.employee_id, email=leaver.email, first_name=leaver.first_name, last_name=leaver.last_name, left_date=(datetime.date.today() - datetime.timedelta(days=1)).isoformat(), hire_date="2015-01-01")))
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PAIR_ENDED)
+    assert event.actor == hr_user and event.after["reason"] == "left_company"
