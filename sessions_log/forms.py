@@ -75,6 +75,8 @@ class AgreementForm(forms.Form):
     meeting_frequency = forms.CharField(label=_("How often we meet"), max_length=200, required=False, help_text=_("For example: every two weeks, 45 minutes, on video."))
     boundaries = _long_text(_("Boundaries"), NOTE_MAX, required=False, help_text=_("Topics you keep out, how you give feedback, how you reach each other."))
     confidentiality = _long_text(_("Confidentiality"), NOTE_MAX, required=False)
+    # The agreement as the form was opened on (services.agreement_revision).
+    revision = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class GoalForm(forms.Form):

@@ -5,6 +5,8 @@ side they are on, so a view cannot forget it.
 """
 
 import datetime
+import hashlib
+import json
 import zoneinfo
 from dataclasses import dataclass
 
@@ -114,9 +116,25 @@ class GoalInput:
     note: str = ""
 
 
+class AgreementChanged(SessionError):
+    """The agreement changed since the form was opened: saving would silently undo it."""
+
+
+def agreement_revision(agreement: Agreement) -> str:
+    """A short fingerprint of everything the edit form writes (terms, goals, their progress
+    and notes): the form carries it, and a save from a form opened on another revision is
+    refused instead of overwriting the partner's changes."""
+    goals = [(g.title, g.progress, g.note) for g in agreement.goals.order_by("order", "pk")]
+    state = json.dumps([agreement.meeting_frequency, agreement.boundaries, agreement.confidentiality, goals], ensure_ascii=False)
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
 @transaction.atomic
-def agreement_save(*, pair: Pair, me: Employee, meeting_frequency: str, boundaries: str, confidentiality: str, goals: list[GoalInput]) -> Agreement:
-    """Edit the agreement. A change to its terms asks both sides to acknowledge again."""
+def agreement_save(
+    *, pair: Pair, me: Employee, meeting_frequency: str, boundaries: str, confidentiality: str, goals: list[GoalInput], revision: str | None = None
+) -> Agreement:
+    """Edit the agreement. A change to its terms asks both sides to acknowledge again. With
+    ``revision`` (the form's), refused when the agreement changed since (AgreementChanged)."""
     pair = _lock(pair)
     side = _live_pair(pair, me)
     if not [g for g in goals if g.title.strip()]:
@@ -125,6 +143,10 @@ def agreement_save(*, pair: Pair, me: Employee, meeting_frequency: str, boundari
         raise SessionError(_("Progress goes from 0 to 100%."))
     agreement = agreement_for(pair)
     agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
+    if revision and revision != agreement_revision(agreement):
+        raise AgreementChanged(
+            _("Your partner changed the agreement while you were editing it: what is saved now is shown above. Your text is still in the form: check it, then save again to replace theirs.")
+        )
     old_terms = (agreement.meeting_frequency, agreement.boundaries, agreement.confidentiality, [g.title for g in agreement.goals.all()])
     agreement.meeting_frequency = meeting_frequency.strip()[:200]
     agreement.boundaries = boundaries.strip()

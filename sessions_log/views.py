@@ -171,13 +171,27 @@ def agreement_edit(request, pair, me):
         if form.is_valid() and formset.is_valid():
             try:
                 services.agreement_save(pair=pair, me=me, goals=[g for f in formset for g in [f.goal()] if g], **form.cleaned_data)
+            except services.AgreementChanged as exc:
+                # The partner's version above, the person's own text kept in the form, which now
+                # carries the new revision: a second save replaces theirs knowingly.
+                agreement = Agreement.objects.get(pk=agreement.pk)
+                data = request.POST.copy()
+                data["revision"] = services.agreement_revision(agreement)
+                form = AgreementForm(data)
+                form.is_valid()
+                form.add_error(None, str(exc))
             except SessionError as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Agreement saved. Your partner is asked to read and acknowledge it."))
                 return redirect(_pair_url(pair, "agreement"))
     else:
-        form = AgreementForm(initial={"meeting_frequency": agreement.meeting_frequency, "boundaries": agreement.boundaries, "confidentiality": agreement.confidentiality})
+        form = AgreementForm(
+            initial={
+                "meeting_frequency": agreement.meeting_frequency, "boundaries": agreement.boundaries, "confidentiality": agreement.confidentiality,
+                "revision": services.agreement_revision(agreement),
+            }
+        )
         formset = goal_formset(goals=goals)
     side = services.side_of(pair, me)
     context = _context(

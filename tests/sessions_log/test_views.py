@@ -417,6 +417,29 @@ def test_agreement_is_written_then_acknowledged_by_the_partner(pair, mentor, men
     assert agreement.fully_acknowledged
 
 
+def test_saving_an_agreement_the_partner_changed_meanwhile_is_refused_and_keeps_my_text(pair, mentor, mentee):
+    """Found in QA: the mentor's form, opened before the mentee changed the boundaries and a
+    goal's progress, saved over both without a word."""
+    import re as _re
+
+    services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="Every two weeks", boundaries="Template", confidentiality="", goals=[GoalInput("Learn prompts", 30)])
+    page = mentor.get(reverse("agreement_edit", args=[pair.pk])).content.decode()
+    revision = _re.search(r'name="revision" value="([0-9a-f]+)"', page).group(1)
+    services.agreement_save(pair=pair, me=pair.mentee.employee, meeting_frequency="Every two weeks", boundaries="No calls after 19:00", confidentiality="", goals=[GoalInput("Learn prompts", 60, "Asked 3 of 8")])
+    mine = agreement_post(**{"revision": revision, "confidentiality": "Only what we both agree", "goals-0-title": "Learn prompts", "goals-0-progress": "30"})
+
+    response = mentor.post(reverse("agreement_edit", args=[pair.pk]), mine)
+    body = response.content.decode()
+    assert response.status_code == 200 and "Your partner changed the agreement while you were editing it" in body
+    assert "No calls after 19:00" in body and "Only what we both agree" in body  # theirs above, mine kept in the form
+    agreement = Agreement.objects.get(pair=pair)
+    assert agreement.boundaries == "No calls after 19:00" and agreement.goals.get().progress == 60
+    # Saving again (the form now carries the new revision) replaces theirs, knowingly.
+    again = {**mine, "revision": _re.search(r'name="revision" value="([0-9a-f]+)"', body).group(1)}
+    assert mentor.post(reverse("agreement_edit", args=[pair.pk]), again).status_code == 302
+    assert Agreement.objects.get(pair=pair).confidentiality == "Only what we both agree"
+
+
 def test_acknowledging_an_old_version_is_refused_with_a_message(pair, mentor, mentee):
     services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="a", boundaries="", confidentiality="", goals=[GoalInput("g")])
     services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="b", boundaries="", confidentiality="", goals=[GoalInput("g")])
