@@ -58,7 +58,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "department": ("department", "dept"),
     "level": ("level",),
     "level_label": ("level label", "grade"),
-    "manager_id": ("manager id", "manager employee id", "manager"),
+    # An HRIS names the manager by employee id or by email address: both are understood.
+    "manager_id": (
+        "manager id", "manager employee id", "manager", "manager email", "manager e mail", "manager's email", "line manager", "line manager email",
+        "supervisor", "supervisor id", "supervisor email", "reports to",
+    ),
     "location": ("location", "office"),
     "time_zone": ("time zone", "timezone", "tz"),
     "hire_date": ("hire date", "start date"),
@@ -665,6 +669,24 @@ def _person_label(employee_id: str, rows: dict[str, RosterRow], people: dict[str
     return employee_id
 
 
+def _managers_by_email(rows: dict[str, RosterRow], email_owner: dict[str, str], manager_written: str) -> list[RowError]:
+    """A manager given by email address becomes their employee id: someone in this file by
+    that address first, else the directory's. An address nobody has is an error here."""
+    in_file = {row.values["email"]: eid for eid, row in rows.items() if row.values.get("email")}
+    errors = []
+    for row in rows.values():
+        manager = row.values.get("manager_id")
+        if not manager or "@" not in manager:
+            continue
+        eid = in_file.get(manager.lower()) or email_owner.get(manager.lower())
+        if eid is None:
+            errors.append(RowError(row.line, manager_written, _("Manager “%(email)s”: nobody in this file or in the directory has that email address.") % {"email": manager}))
+            del row.values["manager_id"]  # reported once, not again as an unknown id
+        else:
+            row.values["manager_id"] = eid
+    return errors
+
+
 def _check_reporting_lines(rows: dict[str, RosterRow], people: dict[str, dict], manager_written: str) -> list[RowError]:
     """Unknown managers, cycles and over-deep chains, on the directory as it would be after the import."""
     errors: list[RowError] = []
@@ -772,6 +794,7 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
                     errors.append(RowError(line, written["email"], _("Email %(email)s belongs to %(person)s in the directory, not to %(id)s.")
                                            % {"email": email, "person": _person_label(owner, {}, people), "id": row.employee_id}))
         rows[row.employee_id] = row
+    errors += _managers_by_email(rows, email_owner, written.get("manager_id", "manager_id"))
     errors += _check_reporting_lines(rows, people, written.get("manager_id", "manager_id"))
     plan.errors = sorted(errors, key=lambda e: e.line)
 

@@ -727,3 +727,22 @@ def test_two_admins_applying_at_once_apply_once(settings):
     assert sorted(outcomes) == ["applied", "“roster.csv” has already been applied."]
     assert Employee.objects.count() == 2
     assert EmployeeEvent.objects.count() == 2
+
+
+def test_managers_can_be_given_by_email_address_in_a_manager_email_column():
+    """Found in QA: a "Manager Email" column was ignored (its people got no manager), and
+    addresses in the "Manager" column were 'neither in this file nor in the directory'."""
+    boss = EmployeeFactory(employee_id="B1", email="jun.silva@acme.example")
+    columns = [c if c != "manager_id" else "Manager Email" for c in COLUMNS]
+    rows = [
+        {**person("N1"), "Manager Email": "Jun.Silva@acme.example"},  # in the directory, any case
+        {**person("N2"), "Manager Email": "n3@acme.example"},  # later in this file
+        {**person("N3"), "Manager Email": ""},
+    ]
+    plan = roster_apply(data=make_csv(*rows, columns=columns), filename="roster.csv")
+    assert not plan.errors
+    managers = dict(Employee.objects.filter(employee_id__in=["N1", "N2", "N3"]).values_list("employee_id", "manager__employee_id"))
+    assert managers == {"N1": boss.employee_id, "N2": "N3", "N3": None}
+
+    unknown = roster_preview(data=make_csv({**person("N4"), "Manager Email": "nobody@acme.example"}, columns=columns), filename="roster.csv")
+    assert [e.message for e in unknown.errors] == ["Manager “nobody@acme.example”: nobody in this file or in the directory has that email address."]
