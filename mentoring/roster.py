@@ -178,6 +178,8 @@ class Leaver:
     name: str
     left_date: datetime.date
     is_new: bool = False
+    live_pairs: int = 0  # that end when the leaving is recorded
+    roles: tuple[str, ...] = ()  # HR admin / executive roles taken away with it
 
 
 @dataclass
@@ -277,7 +279,8 @@ class RosterPlan:
                 {"employee_id": c.employee_id, "name": c.name, "from": c.from_level, "to": c.to_level} for c in self.level_changes[:limit]
             ],
             "leavers": [
-                {"employee_id": c.employee_id, "name": c.name, "left_date": c.left_date.isoformat(), "is_new": c.is_new} for c in self.leavers[:limit]
+                {"employee_id": c.employee_id, "name": c.name, "left_date": c.left_date.isoformat(), "is_new": c.is_new, "live_pairs": c.live_pairs, "roles": list(c.roles)}
+                for c in self.leavers[:limit]
             ],
             "rejoiners": [
                 {"employee_id": c.employee_id, "name": c.name, "previous_left_date": c.previous_left_date.isoformat()}
@@ -872,9 +875,36 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
     plan.not_in_file = len(absent)
     plan.not_in_file_people = absent[:SUMMARY_LIST_LIMIT]
     plan.unusual_levels = _unusual_levels(plan, rows, people)
+    _what_leaving_ends(plan)
     plan.errors += _last_hr_admins_leaving(plan, rows, written.get("left_date", "left_date"))
     plan.errors.sort(key=lambda e: e.line)
     return plan
+
+
+def _what_leaving_ends(plan: RosterPlan) -> None:
+    """Per leaver already in the directory: their live pairs (they end, partners are told) and
+    the roles they lose, for HR to see before applying. Two queries, whatever the count."""
+    known = [leaver for leaver in plan.leavers if not leaver.is_new]
+    if not known:
+        return
+    from django.db.models import Q  # noqa: PLC0415
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on this app
+
+    from .models import Role  # noqa: PLC0415
+    from .services import LEAVER_REVOKED_ROLES  # noqa: PLC0415 - services imports this module
+
+    ids = [leaver.employee_id for leaver in known]
+    pairs: dict[str, int] = defaultdict(int)
+    live = Pair.objects.filter(Q(mentor__employee__employee_id__in=ids) | Q(mentee__employee__employee_id__in=ids), status__in=(Pair.Status.ACTIVE, Pair.Status.PAUSED))
+    for mentor_eid, mentee_eid in live.values_list("mentor__employee__employee_id", "mentee__employee__employee_id"):
+        for eid in {mentor_eid, mentee_eid} & set(ids):
+            pairs[eid] += 1
+    roles: dict[str, list[str]] = defaultdict(list)
+    for eid, role in Employee.objects.filter(employee_id__in=ids, user__groups__name__in=LEAVER_REVOKED_ROLES).values_list("employee_id", "user__groups__name"):
+        roles[eid].append(str(Role(role).label))
+    for leaver in known:
+        leaver.live_pairs = pairs.get(leaver.employee_id, 0)
+        leaver.roles = tuple(sorted(roles[leaver.employee_id]))
 
 
 def _last_hr_admins_leaving(plan: RosterPlan, rows: dict[str, RosterRow], column: str) -> list[RowError]:

@@ -367,3 +367,17 @@ def test_pairs_ended_by_an_import_are_logged_as_the_hr_admin_who_applied_it(hr_c
     hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
     [event] = AuditEvent.objects.filter(action=AuditEvent.Action.PAIR_ENDED)
     assert event.actor == hr_user and event.after["reason"] == "left_company"
+
+
+def test_the_preview_says_what_a_leaving_ends_before_it_is_applied(hr_client, hr_user):
+    """Found in QA: a leaver's row said only 'Leaves on ...'; their live pair ended on apply."""
+    from mentoring.models import Role
+    from tests.factories import make_active_pair, make_person
+
+    exec_user = make_person(level=8, roles=[Role.EXECUTIVE, Role.PARTICIPANT])
+    pair = make_active_pair(mentee_user=exec_user)
+    leaver = pair.mentee.employee
+    yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
+    upload(hr_client, make_csv(person(leaver.employee_id, email=leaver.email, first_name=leaver.first_name, last_name=leaver.last_name, left_date=yesterday, hire_date="2015-01-01", level=str(leaver.level))))
+    page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode())
+    assert "Their live pair ends; the partner is told." in page and "Loses the role: Executive." in page
