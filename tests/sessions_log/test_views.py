@@ -1372,3 +1372,14 @@ def test_an_insight_with_another_programs_topic_says_so(pair, mentor):
     page = response.content.decode()
     assert response.status_code == 200 and "Choose one of this program" in page and "Write the insight." not in page
     assert "Teams prefer chat" in page and not Insight.objects.exists()
+
+
+def test_a_partner_who_left_is_not_said_to_owe_a_reflection(pair, mentor):
+    from pairing.services import pair_end
+
+    pair_end(pair=pair, reason=Pair.EndReason.LEFT_COMPANY, by=None, notify=False)
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert "has not written theirs yet" in page
+    type(pair.mentee.employee).objects.filter(pk=pair.mentee.employee_id).update(left_date=timezone.localdate())
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert f"{pair.mentee.employee.full_name} has left and will not write one." in page and "has not written theirs yet" not in page
