@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from .audit import audit_record
 from .auth_policy import user_sessions_end
-from .models import AuditEvent, Employee, OutboxMessage, Role, RosterImport, User
+from .models import AuditEvent, Employee, ErasedIdentity, OutboxMessage, Role, RosterImport, User
 
 
 class GdprError(Exception):
@@ -82,6 +82,7 @@ EXEMPT: dict[str, str] = {
     "admin.LogEntry.user": "Django admin's change history of staff accounts (operators only); erasure renames the person in it",
     "usersessions.UserSession.user": "sign-in sessions (address, browser): technical, and all of them end at erasure",
     "mentoring.RosterImport.uploaded_by": _HR_WORK,
+    "mentoring.ErasedIdentity.employee": "only for an erased person: keyed fingerprints that keep the next HRIS import from bringing them back, no data",
     "programs.Program.created_by": _HR_WORK,
     "programs.ProgramTransition.by": _HR_WORK,
     "programs.Enrollment.invited_by": _HR_WORK,
@@ -661,6 +662,11 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     roster_scrub = _Scrubber(phrases=phrases, exact={old["employee_id"]: f"erased-{employee.pk}"})
     counts: dict[str, int] = {}
 
+    # Recognised, not brought back, by the next HRIS import that still lists them.
+    ErasedIdentity.objects.bulk_create(
+        [ErasedIdentity(digest=ErasedIdentity.digest_of(kind, value), employee=employee) for kind, value in (("employee_id", old["employee_id"]), ("email", old["email"]))],
+        ignore_conflicts=True,
+    )
     # Identity.
     Employee.objects.filter(pk=employee.pk).update(
         first_name="Erased", last_name=f"person #{employee.pk}", email=new_email, employee_id=f"erased-{employee.pk}",

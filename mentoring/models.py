@@ -248,6 +248,22 @@ class EmployeeEvent(models.Model):
         return self.kind == self.Kind.LEVEL_CHANGE and (self.to_level or 0) > (self.from_level or 0)
 
 
+class ErasedIdentity(models.Model):
+    """A keyed fingerprint (HMAC with the site's secret key, never the value itself) of an
+    erased person's employee id and email address: the next HRIS import, which still lists
+    them, is recognised and does not bring them back under their name."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    @staticmethod
+    def digest_of(kind: str, value: str) -> str:
+        from django.utils.crypto import salted_hmac  # noqa: PLC0415
+
+        return salted_hmac("upward.erased-identity", f"{kind}:{value.strip().lower()}", algorithm="sha256").hexdigest()
+
+
 class RosterImport(models.Model):
     """One uploaded HRIS export: previewed first, applied at most once."""
 

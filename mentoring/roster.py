@@ -202,6 +202,7 @@ class RosterPlan:
     level_changes: list[LevelChange] = field(default_factory=list)
     leavers: list[Leaver] = field(default_factory=list)
     rejoiners: list[Rejoiner] = field(default_factory=list)
+    erased_lines: list[int] = field(default_factory=list)  # rows of erased people, left out
     unchanged: int = 0
     not_in_file: int = 0
     not_in_file_people: list[tuple[str, str]] = field(default_factory=list)
@@ -238,6 +239,7 @@ class RosterPlan:
             "unchanged": self.unchanged,
             "not_in_file": self.not_in_file,
             "new_departments": len(self.new_departments),
+            "erased": len(self.erased_lines),
         }
 
     def to_summary(self) -> dict:
@@ -292,6 +294,8 @@ class RosterPlan:
             "kept_blank": [{"field": FIELD_LABELS[name], "count": self.kept_blank[name]} for name in FIELDS if name in self.kept_blank],
             "kept_chosen": self.kept_chosen,
             "leaving_later": [{"employee_id": eid, "name": name, "left_date": left.isoformat()} for eid, name, left in self.leaving_later[:limit]],
+            # Line numbers only: the preview must not hold the erased person's name again.
+            "erased_lines": self.erased_lines[:limit],
             "unusual_levels": [
                 {"employee_id": eid, "name": name, "level": level, "usual_top": top} for eid, name, level, top in self.unusual_levels[:limit]
             ],
@@ -651,7 +655,7 @@ def _directory_snapshot() -> tuple[dict[str, dict], dict[str, str]]:
         for row in Employee.objects.values(
             "pk", "employee_id", "email", "first_name", "last_name", "title", "department__name", "level",
             "level_label", "manager__employee_id", "location", "time_zone", "hire_date", "left_date", "user_id",
-            "time_zone_chosen", "office_time_zone",
+            "time_zone_chosen", "office_time_zone", "erased_at",
         )
     }
     departments = {name.lower(): name for name in Department.objects.values_list("name", flat=True)}
@@ -670,6 +674,33 @@ def _person_label(employee_id: str, rows: dict[str, RosterRow], people: dict[str
         person = people[employee_id]
         return f"{person['first_name']} {person['last_name']} ({employee_id})"
     return employee_id
+
+
+def _leave_erased_out(rows: dict[str, RosterRow], errors: list[RowError]) -> tuple[list[int], list[RowError]]:
+    """Rows of people erased from Upward (their employee id or address matches an erased
+    identity's fingerprint) are left out, by line number only: importing them would bring the
+    person back under their name. Someone else's manager given as an erased person's id or
+    address points at the erased record, as the directory already does."""
+    from .models import ErasedIdentity  # noqa: PLC0415
+
+    erased = dict(ErasedIdentity.objects.values_list("digest", "employee__employee_id"))
+    if not erased:
+        return [], errors
+
+    def erased_id(kind: str, value) -> str | None:
+        return erased.get(ErasedIdentity.digest_of(kind, value)) if value else None
+
+    lines = []
+    for eid, row in list(rows.items()):
+        if erased_id("employee_id", eid) or erased_id("email", row.values.get("email")):
+            lines.append(row.line)
+            del rows[eid]
+    for row in rows.values():
+        manager = row.values.get("manager_id")
+        if manager and (now := erased_id("email" if "@" in manager else "employee_id", manager)):
+            row.values["manager_id"] = now
+    skipped = set(lines)
+    return sorted(lines), [e for e in errors if e.line not in skipped]
 
 
 def _managers_by_email(rows: dict[str, RosterRow], email_owner: dict[str, str], manager_written: str) -> list[RowError]:
@@ -797,6 +828,7 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
                     errors.append(RowError(line, written["email"], _("Email %(email)s belongs to %(person)s in the directory, not to %(id)s.")
                                            % {"email": email, "person": _person_label(owner, {}, people), "id": row.employee_id}))
         rows[row.employee_id] = row
+    plan.erased_lines, errors = _leave_erased_out(rows, errors)
     errors += _managers_by_email(rows, email_owner, written.get("manager_id", "manager_id"))
     errors += _check_reporting_lines(rows, people, written.get("manager_id", "manager_id"))
     plan.errors = sorted(errors, key=lambda e: e.line)
@@ -869,7 +901,7 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
             elif new_left is None:
                 plan.rejoiners.append(Rejoiner(row.employee_id, row.name, old_left))
     absent = sorted(
-        ((eid, f"{p['first_name']} {p['last_name']}") for eid, p in people.items() if eid not in file_ids and p["left_date"] is None),
+        ((eid, f"{p['first_name']} {p['last_name']}") for eid, p in people.items() if eid not in file_ids and p["left_date"] is None and p["erased_at"] is None),
         key=lambda item: item[1],
     )
     plan.not_in_file = len(absent)

@@ -567,3 +567,31 @@ def test_erasing_someone_keeps_the_roster_files_that_never_named_them(hr_user, s
     silent.refresh_from_db()
     assert not naming.file and silent.file and default_storage.exists(silent.file.name)
     assert gone.full_name not in json.dumps(silent.summary) and gone.full_name not in json.dumps(naming.summary)
+
+
+def test_the_next_hris_import_does_not_bring_an_erased_person_back(hr_user, hr_client, settings):
+    """Found in QA: the HRIS export still lists the erased person; importing it created them
+    again under their name, and their report's manager 'erased-16 becomes D00016'."""
+    from mentoring.gdpr import person_erase
+    from mentoring.models import ErasedIdentity
+
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    gone = make_person(level=5, first_name="Hamza", last_name="Fernandes").employee
+    report = make_person(level=3).employee
+    type(report).objects.filter(pk=report.pk).update(manager=gone)
+    old_id, old_email = gone.employee_id, gone.email
+    person_erase(employee=gone, by=hr_user, confirm_email=gone.email)
+    assert not ErasedIdentity.objects.filter(digest__icontains=old_id.lower()).exists()  # fingerprints, not the values
+    rows = [
+        person(old_id, email=old_email, first_name="Hamza", last_name="Fernandes", level="5", department=gone.department.name),
+        person(report.employee_id, email=report.email, first_name=report.first_name, last_name=report.last_name, level="3", department=report.department.name, manager_id=old_id),
+    ]
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", make_csv(*rows))})
+    roster_import = RosterImport.objects.latest("pk")
+    assert roster_import.summary["erased_lines"] == [2] and "Hamza" not in json.dumps(roster_import.summary)
+    page = hr_client.get(reverse("roster_import_detail", args=[roster_import.pk])).content.decode()
+    assert "Line 2 is someone erased from Upward at their request" in page
+    hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
+    assert not Employee.objects.filter(email__iexact=old_email).exists() and not Employee.objects.filter(employee_id=old_id).exists()
+    report.refresh_from_db()
+    assert report.manager_id == gone.pk  # still the erased record, not a new person

@@ -685,7 +685,7 @@ def test_preview_makes_a_fixed_number_of_queries_and_writes_nothing(django_asser
     rows = [person(f"E{i}", manager_id=f"E{i // 2}" if i else "", level=str(3 + i % 3)) for i in range(300)]
     before = directory_state()
 
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):  # directory, departments, erased people's fingerprints
         plan = roster_preview(data=make_csv(*rows), filename="roster.csv")
 
     assert plan.errors == []
