@@ -1,8 +1,33 @@
 """Reads of the org directory that more than one caller needs."""
 
+import functools
+import re
+import unicodedata
+
 from django.db.models import Count, Q, QuerySet
 
 from .models import Department, Employee, EmployeeEvent
+
+
+@functools.cache
+def _accented() -> dict[str, str]:
+    """Base letter -> the letter and its accented forms in Latin-1 and Latin Extended-A
+    (a -> aàáâãäåāăą), both cases, for matching names whatever their accents."""
+    variants: dict[str, set[str]] = {}
+    for code in range(0x00C0, 0x0180):
+        char = chr(code)
+        base = unicodedata.normalize("NFD", char)[0]
+        if base.isascii() and base.isalpha():
+            variants.setdefault(base.lower(), {base.lower(), base.upper()}).update({char.lower(), char.upper()})
+    return {base: "".join(sorted(chars)) for base, chars in variants.items()}
+
+
+def accent_insensitive(word: str) -> str:
+    """A case- and accent-insensitive regular expression for ``word``: "tomas" and "Tomás"
+    both find "Tomás Ruiz" (directory search; icontains compares accents exactly)."""
+    folded = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+    table = _accented()
+    return "".join(f"[{table[c.lower()]}]" if c.lower() in table else re.escape(c) for c in folded)
 
 
 def employees_for_directory(*, query: str = "", department_id: int | None = None, status: str = "current") -> QuerySet[Employee]:
@@ -15,8 +40,9 @@ def employees_for_directory(*, query: str = "", department_id: int | None = None
         qs = qs.filter(department_id=department_id)
     if query:
         for word in query.split():
+            names = accent_insensitive(word)
             qs = qs.filter(
-                Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word) | Q(employee_id__istartswith=word) | Q(title__icontains=word)
+                Q(first_name__iregex=names) | Q(last_name__iregex=names) | Q(email__icontains=word) | Q(employee_id__istartswith=word) | Q(title__iregex=names)
             )
     return qs.order_by("last_name", "first_name", "id")
 

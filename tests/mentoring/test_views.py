@@ -94,6 +94,18 @@ def test_directory_search_and_department_filter(hr_client):
     assert "Zanele Mokoena" in body and "Oskar Berg" not in body
 
 
+def test_directory_search_ignores_accents_and_case_both_ways(hr_client):
+    """Found in QA: "tomas" did not find Tomás Ruiz."""
+    EmployeeFactory(first_name="Tomás", last_name="Ruiz")
+    EmployeeFactory(first_name="Zoë", last_name="Öztürk")
+    EmployeeFactory(first_name="Tomasz", last_name="Nowak")
+    EmployeeFactory(first_name="Ana", last_name="O'Brien")
+    for query, found in (("tomas ruiz", ["Tomás Ruiz"]), ("TOMÁS", ["Tomás Ruiz", "Tomasz Nowak"]), ("zoe ozturk", ["Zoë Öztürk"]), ("o'brien", ["Ana O&#x27;Brien"]), ("ruíz", ["Tomás Ruiz"])):
+        body = hr_client.get(reverse("directory"), {"q": query}).content.decode()
+        for name in ("Tomás Ruiz", "Zoë Öztürk", "Tomasz Nowak", "Ana O&#x27;Brien"):
+            assert (name in body) == (name in found), (query, name)
+
+
 def test_directory_search_finds_employee_ids_by_their_start(hr_client):
     EmployeeFactory(first_name="Zanele", last_name="Mokoena", employee_id="Q90001")
     EmployeeFactory(first_name="Oskar", last_name="Berg", employee_id="D00351")
