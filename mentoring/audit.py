@@ -174,10 +174,18 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
         qs = qs.filter(match)
     if filters.action:
         qs = qs.filter(action=filters.action)
-    if filters.object_type:
-        qs = qs.filter(object_type=filters.object_type)
-    if filters.object_id is not None:
-        qs = qs.filter(object_id=filters.object_id)
+    if filters.object_type == "mentoring.employee" and filters.object_id is not None:
+        # A person's events include the roster imports that changed them (one event per
+        # import, listing each person changed by id).
+        qs = qs.filter(
+            Q(object_type=filters.object_type, object_id=filters.object_id)
+            | Q(action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id))
+        )
+    else:
+        if filters.object_type:
+            qs = qs.filter(object_type=filters.object_type)
+        if filters.object_id is not None:
+            qs = qs.filter(object_id=filters.object_id)
     if filters.since:
         qs = qs.filter(occurred_at__gte=_day_start(filters.since))
     if filters.until:

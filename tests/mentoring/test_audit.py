@@ -324,6 +324,16 @@ def test_hr_filters_by_actor_action_object_and_local_dates(tokyo_hr, hr_user):
     assert "No event matches these filters" in client.get(reverse("audit_log"), {"since": (datetime.date.today() + datetime.timedelta(days=30)).isoformat()}).content.decode()
 
 
+def test_a_persons_events_include_the_roster_imports_that_changed_them(tokyo_hr):
+    """Found in QA: filtering by the person an import made a leaver found nothing."""
+    user, client = tokyo_hr
+    old_event(at(2026, 1, 10, 9, 0), action=A.ROSTER_IMPORTED, object_type="mentoring.rosterimport", object_id=3, summary="import-changing-339", after={"employees": {"339": {"left_date": "2026-01-09"}}})
+    old_event(at(2026, 1, 11, 9, 0), action=A.ROSTER_IMPORTED, object_type="mentoring.rosterimport", object_id=4, summary="import-changing-others", after={"employees": {"3390": {"level": 4}}})
+    old_event(at(2026, 1, 12, 9, 0), action=A.PERSON_ERASED, object_type="mentoring.employee", object_id=339, summary="erasure-of-339")
+    html = client.get(reverse("audit_log"), {"object_type": "mentoring.employee", "object_id": 339}).content.decode()
+    assert "import-changing-339" in html and "erasure-of-339" in html and "import-changing-others" not in html
+
+
 def test_role_changes_read_as_role_names_not_codes_or_python_lists(tokyo_hr):
     user, client = tokyo_hr
     old_event(at(2026, 1, 10, 9, 0), action=A.ROLE_GRANTED, object_type="mentoring.user", object_id=user.pk, before={"roles": ["participant"]}, after={"roles": ["hr_admin", "participant"]})
