@@ -113,6 +113,15 @@ class SessionLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    @property
+    def day(self) -> datetime.date:
+        """The session's day as the reader sees it: a logged meeting's start in the reader's
+        time zone (held_on is the author's own calendar day, which around midnight differs
+        from the partner's), else held_on."""
+        if self.meeting_id is not None and self.meeting is not None:
+            return timezone.localtime(self.meeting.starts_at).date()
+        return self.held_on
+
     class Meta:
         ordering = ["-held_on", "-id"]
         # (pair, created_at): when a pair last logged anything, for the snapshots' stuck pairs.

@@ -1383,3 +1383,18 @@ def test_a_partner_who_left_is_not_said_to_owe_a_reflection(pair, mentor):
     type(pair.mentee.employee).objects.filter(pk=pair.mentee.employee_id).update(left_date=timezone.localdate())
     page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
     assert f"{pair.mentee.employee.full_name} has left and will not write one." in page and "has not written theirs yet" not in page
+
+
+def test_a_logged_meetings_day_is_each_readers_own(pair, mentor, mentee):
+    """Found in QA: a meeting at 02:00 London logged from New York (21:00 the evening before)
+    showed the New York day to the London mentor, beside 'Past meetings' showing the London
+    day for the same session."""
+    london_day = timezone.localdate() - datetime.timedelta(days=3)
+    starts = datetime.datetime.combine(london_day, datetime.time(2, 0), tzinfo=LONDON)
+    meeting = Meeting.objects.create(pair=pair, starts_at=starts, duration_minutes=45)
+    new_york_day = starts.astimezone(NEW_YORK).date()
+    assert new_york_day == london_day - datetime.timedelta(days=1)
+    services.session_log_create(pair=pair, me=pair.mentee.employee, meeting=meeting, data=LogInput(held_on=new_york_day, minutes=45, topics=[], shared_notes="Good talk"))
+    title = lambda client: re.search(r'id="log-\d+-title">([^<]+)', client.get(reverse("pair_detail", args=[pair.pk])).content.decode()).group(1)  # noqa: E731
+    assert title(mentor).startswith(f"{london_day:%A} {london_day.day} {london_day:%B %Y}")
+    assert title(mentee).startswith(f"{new_york_day:%A} {new_york_day.day} {new_york_day:%B %Y}")
