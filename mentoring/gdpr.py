@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from .audit import audit_record
 from .auth_policy import user_sessions_end
-from .models import AuditEvent, Employee, ErasedIdentity, OutboxMessage, Role, RosterImport, User
+from .models import AuditEvent, Employee, EmployeeEvent, ErasedIdentity, OutboxMessage, Role, RosterImport, User
 
 
 class GdprError(Exception):
@@ -667,6 +667,8 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
         [ErasedIdentity(digest=ErasedIdentity.digest_of(kind, value), employee=employee) for kind, value in (("employee_id", old["employee_id"]), ("email", old["email"]))],
         ignore_conflicts=True,
     )
+    # The hire date goes from the record below; its "Joined" line in the history goes with it.
+    counts["history_joined_deleted"] = EmployeeEvent.objects.filter(employee=employee, kind=EmployeeEvent.Kind.JOINED).delete()[0]
     # Identity.
     Employee.objects.filter(pk=employee.pk).update(
         first_name="Erased", last_name=f"person #{employee.pk}", email=new_email, employee_id=f"erased-{employee.pk}",

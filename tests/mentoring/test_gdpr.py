@@ -562,7 +562,12 @@ def test_erasing_someone_keeps_the_roster_files_that_never_named_them(hr_user, s
     naming = roster_import_create(data=make_csv(person("NEW-1", manager_id=gone.employee_id), person(gone.employee_id, email=gone.email)), filename="with-her.csv", uploaded_by=hr_user)
     silent = roster_import_create(data=make_csv(person(stays.employee_id, email=stays.email, first_name=stays.first_name, last_name=stays.last_name)), filename="without.csv", uploaded_by=hr_user)
     assert gone.full_name in json.dumps(silent.summary)  # listed among the people the file leaves out
+    from mentoring.models import EmployeeEvent
+
+    EmployeeEvent.objects.create(employee=gone, kind=EmployeeEvent.Kind.JOINED, effective_date=datetime.date(2020, 2, 3))
     person_erase(employee=gone, by=hr_user, confirm_email=gone.email)
+    # Found in QA too: the record's hire date was blank, its history still said "Joined 3 Feb 2020".
+    assert not EmployeeEvent.objects.filter(employee=gone, kind=EmployeeEvent.Kind.JOINED).exists()
     naming.refresh_from_db()
     silent.refresh_from_db()
     assert not naming.file and silent.file and default_storage.exists(silent.file.name)
