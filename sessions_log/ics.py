@@ -12,7 +12,7 @@ PRODID = "-//Upward//Reverse mentoring//EN"
 def _event(meeting, *, summary: str, description: str, cancelled: bool = False) -> icalendar.Event:
     event = icalendar.Event()
     event.add("uid", f"{meeting.uid}@upward")
-    event.add("sequence", meeting.sequence)
+    event.add("sequence", meeting.ics_sequence)
     event.add("dtstamp", datetime.datetime.now(datetime.UTC))
     event.add("dtstart", meeting.starts_at.astimezone(datetime.UTC))
     event.add("dtend", meeting.ends_at.astimezone(datetime.UTC))

@@ -59,7 +59,11 @@ class Meeting(models.Model):
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="meetings")
     # Calendar identity: the UID never changes; SEQUENCE grows with every change.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    sequence = models.PositiveIntegerField(default=0)
+    sequence = models.PositiveIntegerField(default=0)  # the time's version: moves, cancellation
+    # Changes of place, link, agenda or topics. The invite's SEQUENCE is both together
+    # (ics_sequence): calendar apps take a changed place only with a higher SEQUENCE, while
+    # reminders, keyed by `sequence`, are not sent again for a new room.
+    details_version = models.PositiveIntegerField(default=0)
     starts_at = models.DateTimeField(_("starts"))
     duration_minutes = models.PositiveSmallIntegerField(_("length (minutes)"), default=45, validators=[MinValueValidator(10), MaxValueValidator(240)])
     location = models.CharField(_("place"), max_length=200, blank=True)
@@ -74,6 +78,10 @@ class Meeting(models.Model):
         ordering = ["starts_at"]
         # (pair, starts_at): a pair's first and latest meeting, looked up for every pair by the metric snapshots.
         indexes = [models.Index(fields=["status", "starts_at"]), models.Index(fields=["pair", "starts_at"])]
+
+    @property
+    def ics_sequence(self) -> int:
+        return self.sequence + self.details_version
 
     @property
     def ends_at(self):

@@ -309,8 +309,8 @@ def meeting_reschedule(
 @transaction.atomic
 def meeting_update_details(*, meeting: Meeting, me: Employee, location: str = "", video_url: str = "", agenda: str = "", topics=()) -> Meeting:
     """Change where a meeting happens, its link, agenda or topics (either side may). Both get
-    the updated invite; the time and the SEQUENCE stay (RFC 5545 asks a new SEQUENCE for a new
-    time, not for a new place), so reminders already sent are not sent again."""
+    the updated invite with a higher SEQUENCE (calendar apps ignore an update without one);
+    the time's version stays, so reminders already sent are not sent again."""
     meeting = _lock_meeting(meeting)
     _live_pair(meeting.pair, me)
     if meeting.status == Meeting.Status.CANCELLED:
@@ -325,7 +325,8 @@ def meeting_update_details(*, meeting: Meeting, me: Employee, location: str = ""
         raise SessionError(_("Nothing changed."))
     for key, value in new.items():
         setattr(meeting, key, value)
-    meeting.save(update_fields=list(new))
+    meeting.details_version += 1
+    meeting.save(update_fields=[*new, "details_version"])
     meeting.topics.set(topics)
     _send_invite(meeting, template="meeting_updated", by=me)
     return meeting

@@ -246,6 +246,9 @@ def test_either_side_edits_the_place_link_and_agenda_and_both_get_the_updated_in
     assert to_mentor.subject.startswith("Updated: meeting with") and "updated the details" in to_mentor.body and "Café Nero" in to_mentor.body
     invite = icalendar.Calendar.from_ical(to_mentor.attachments[0][1])
     assert str(invite.walk("VEVENT")[0]["LOCATION"]) == "Café Nero, 2nd floor"
+    # A higher SEQUENCE than the first invite's (found in QA: calendar apps may ignore an
+    # update without one), while the time's version (reminders) stays.
+    assert int(invite.walk("VEVENT")[0]["SEQUENCE"]) == before[1] + 1
     # The same again changes nothing and says so; a past meeting keeps its details.
     again = mentee.post(url, {"location": "Café Nero, 2nd floor", "video_url": "https://meet.example.com/abc", "agenda": "Prompts for reports", "topics": []})
     assert "Nothing changed." in again.content.decode()
