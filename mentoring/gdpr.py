@@ -570,14 +570,19 @@ def _scrub_roster_imports(scrub: _Scrubber, needles: list[str], **person) -> tup
         match |= Q(summary_text__icontains=needle)
     files = []
     count = 0
-    for roster_import in RosterImport.objects.annotate(summary_text=text).filter(match):
+    for roster_import in RosterImport.objects.annotate(summary_text=text).filter(match | (Q(file__isnull=False) & ~Q(file=""))):
+        changes = {}
         summary = scrub.json(_scrub_roster_entry(roster_import.summary, **person))
-        changes = {"summary": summary}
+        if summary != roster_import.summary:
+            changes["summary"] = summary
+        # Every stored file is read, not only those whose preview names them: a row the import
+        # left unchanged is in the file but not in the preview.
         if roster_import.file and _roster_file_names(roster_import, person["old_id"], needles):
             files.append((roster_import.file.storage, roster_import.file.name))
             changes["file"] = ""
-        RosterImport.objects.filter(pk=roster_import.pk).update(**changes)
-        count += 1
+        if changes:
+            RosterImport.objects.filter(pk=roster_import.pk).update(**changes)
+            count += 1
 
     def delete_files():
         for storage, name in files:
@@ -642,6 +647,11 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
 
     if by is None or not by.has_role(Role.HR_ADMIN):
         raise GdprError("Only HR admins can erase a person.")
+    # Not beside a roster import: an apply previewed before the erasure would write the name
+    # back onto the record, and an upload stored meanwhile would keep it in its preview.
+    from .roster import _lock_roster  # noqa: PLC0415
+
+    _lock_roster()
     employee = Employee.objects.select_for_update(of=("self",)).select_related("user").get(pk=employee.pk)
     if employee.erased_at is not None:
         raise GdprError(f"{erased_name(employee)} was already erased on {timezone.localtime(employee.erased_at):%Y-%m-%d}.")
@@ -659,7 +669,10 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     scrub = _Scrubber(phrases=phrases)
     # Elsewhere in roster previews (another person's manager) the HRIS id stands alone as a
     # value: replaced only where it is the whole value, as a short id is a common string.
-    roster_scrub = _Scrubber(phrases=phrases, exact={old["employee_id"]: f"erased-{employee.pk}"})
+    # Names only beside their id ("Name (D00016)", as previews label people) or in the
+    # person's own entries (_scrub_roster_entry): a namesake in the same preview keeps theirs.
+    roster_phrases = {**{email: new_email for email in emails}, **{f"{name} ({old['employee_id']})": f"{new_name} (erased-{employee.pk})" for name in names}}
+    roster_scrub = _Scrubber(phrases=roster_phrases, exact={old["employee_id"]: f"erased-{employee.pk}"})
     counts: dict[str, int] = {}
 
     # Recognised, not brought back, by the next HRIS import that still lists them.

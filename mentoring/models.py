@@ -258,10 +258,21 @@ class ErasedIdentity(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     @staticmethod
-    def digest_of(kind: str, value: str) -> str:
+    def digest_of(kind: str, value: str, secret: str | None = None) -> str:
+        """The fingerprint under ``secret`` (settings.SECRET_KEY by default). Employee ids are
+        compared exactly ("ab12" is not "AB12"), addresses in lower case."""
         from django.utils.crypto import salted_hmac  # noqa: PLC0415
 
-        return salted_hmac("upward.erased-identity", f"{kind}:{value.strip().lower()}", algorithm="sha256").hexdigest()
+        value = value.strip().lower() if kind == "email" else value.strip()
+        return salted_hmac("upward.erased-identity", f"{kind}:{value}", secret=secret, algorithm="sha256").hexdigest()
+
+    @classmethod
+    def digests_of(cls, kind: str, value: str) -> list[str]:
+        """Under the current key and each of settings.SECRET_KEY_FALLBACKS: a key rotated the
+        Django way (the old one kept as a fallback) still recognises people erased before."""
+        from django.conf import settings  # noqa: PLC0415
+
+        return [cls.digest_of(kind, value, secret) for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))]
 
 
 class RosterImport(models.Model):

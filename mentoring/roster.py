@@ -37,7 +37,7 @@ from django.utils.translation import ngettext
 
 from .auth_policy import user_sessions_end
 from .audit import audit_record
-from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, RosterImport, User
+from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, Role, RosterImport, User
 
 
 class RosterError(Exception):
@@ -58,11 +58,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "department": ("department", "dept"),
     "level": ("level",),
     "level_label": ("level label", "grade"),
-    # An HRIS names the manager by employee id or by email address: both are understood.
-    "manager_id": (
-        "manager id", "manager employee id", "manager", "manager email", "manager e mail", "manager's email", "line manager", "line manager email",
-        "supervisor", "supervisor id", "supervisor email", "reports to",
-    ),
+    "manager_id": ("manager id", "manager employee id", "manager"),
+    # An HRIS may name the manager by address instead: used where the id is absent or blank.
+    "manager_email": ("manager email", "manager e mail", "manager's email", "line manager email", "supervisor email"),
     "location": ("location", "office"),
     "time_zone": ("time zone", "timezone", "tz"),
     "hire_date": ("hire date", "start date"),
@@ -87,7 +85,7 @@ KEEP_WHEN_BLANK = ("title", "level_label", "location", "time_zone", "hire_date")
 FIELD_LABELS = {
     "employee_id": "employee id", "email": "email", "first_name": "first name", "last_name": "last name",
     "name": "name", "title": "title", "department": "department", "level": "level",
-    "level_label": "level label", "manager_id": "manager", "location": "location",
+    "level_label": "level label", "manager_id": "manager", "manager_email": "manager's email", "location": "location",
     "time_zone": "time zone", "office_time_zone": "office time zone", "hire_date": "hire date", "left_date": "left date",
 }
 MAX_LENGTHS = {
@@ -592,8 +590,8 @@ def _check_row(line: int, cells: list, index: dict[str, int], written: dict[str,
             else:
                 blank.add(column)
 
-    if "manager_id" in index:
-        values["manager_id"] = text("manager_id") or None
+    if "manager_id" in index or "manager_email" in index:
+        values["manager_id"] = (text("manager_id") if "manager_id" in index else None) or (text("manager_email") if "manager_email" in index else None) or None
         if employee_id and values["manager_id"] == employee_id:
             error("manager_id", _("%(id)s is listed as their own manager.") % {"id": employee_id})
 
@@ -688,7 +686,9 @@ def _leave_erased_out(rows: dict[str, RosterRow], errors: list[RowError]) -> tup
         return [], errors
 
     def erased_id(kind: str, value) -> str | None:
-        return erased.get(ErasedIdentity.digest_of(kind, value)) if value else None
+        if not value:
+            return None
+        return next((erased[d] for d in ErasedIdentity.digests_of(kind, value) if d in erased), None)
 
     lines = []
     for eid, row in list(rows.items()):
@@ -716,6 +716,10 @@ def _managers_by_email(rows: dict[str, RosterRow], email_owner: dict[str, str], 
         if eid is None:
             errors.append(RowError(row.line, manager_written, _("Manager “%(email)s”: nobody in this file or in the directory has that email address.") % {"email": manager}))
             del row.values["manager_id"]  # reported once, not again as an unknown id
+        elif eid == row.employee_id:
+            # Checked here, not with the ids in _check_row: the address was not an id yet.
+            errors.append(RowError(row.line, manager_written, _("“%(email)s” is this person's own address: someone cannot be their own manager.") % {"email": manager}))
+            del row.values["manager_id"]
         else:
             row.values["manager_id"] = eid
     return errors
@@ -829,8 +833,9 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
                                            % {"email": email, "person": _person_label(owner, {}, people), "id": row.employee_id}))
         rows[row.employee_id] = row
     plan.erased_lines, errors = _leave_erased_out(rows, errors)
-    errors += _managers_by_email(rows, email_owner, written.get("manager_id", "manager_id"))
-    errors += _check_reporting_lines(rows, people, written.get("manager_id", "manager_id"))
+    manager_written = written.get("manager_id") or written.get("manager_email") or "manager_id"
+    errors += _managers_by_email(rows, email_owner, manager_written)
+    errors += _check_reporting_lines(rows, people, manager_written)
     plan.errors = sorted(errors, key=lambda e: e.line)
 
     # Department names match case-insensitively; the directory's spelling wins, and among new
@@ -1033,17 +1038,28 @@ def _error_message(plan: RosterPlan) -> str:
 
 @transaction.atomic
 def roster_apply(
-    *, data: bytes, filename: str, effective_date: datetime.date | None = None, roster_import: RosterImport | None = None
+    *, data: bytes, filename: str, effective_date: datetime.date | None = None, roster_import: RosterImport | None = None, by: User | None = None
 ) -> RosterPlan:
     """Import the file: upsert by employee id, set managers, record the roster history.
 
     Raises RosterError (and writes nothing) when the file has any error.
     """
     _lock_roster()
+    # Taking the HR admin role away by hand locks this row to count the admins left: an import
+    # that makes one a leaver counts after it (or before), never beside it.
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+
+    from .services import role_group  # noqa: PLC0415 - services imports this module
+
+    Group.objects.select_for_update().filter(pk=role_group(Role.HR_ADMIN).pk).first()
     today = effective_date or timezone.localdate()
     plan = roster_preview(data=data, filename=filename, today=today)
     if plan.errors:
         raise RosterError(_error_message(plan))
+    mine = getattr(getattr(by, "employee", None), "employee_id", None)
+    if mine is not None and any(leaver.employee_id == mine for leaver in plan.leavers):
+        # Their login would close (and their session end) in the middle of their own request.
+        raise RosterError(_("This file makes you a leaver: applying it would close your own login. Ask another HR admin to apply it."))
     now = timezone.now()
 
     # Departments, created by name.
@@ -1160,7 +1176,13 @@ def roster_apply(
         roster_import.status = RosterImport.Status.APPLIED
         roster_import.applied_at = now
         roster_import.summary = {**plan.to_summary(), "applied": True, "effective_date": today.isoformat()}
-        roster_import.save(update_fields=["status", "applied_at", "summary"])
+        # The upload has done its work: the whole HRIS export is not kept beyond it (the
+        # preview summary stays). Removed from storage once the import has committed.
+        if roster_import.file:
+            storage, name = roster_import.file.storage, roster_import.file.name
+            transaction.on_commit(lambda: storage.delete(name))
+            roster_import.file = ""
+        roster_import.save(update_fields=["status", "applied_at", "summary", "file"])
     _audit_roster(plan=plan, pk_of=pk_of, roster_import=roster_import, effective_date=today)
     return plan
 
@@ -1208,6 +1230,7 @@ def roster_import_create(*, data: bytes, filename: str, uploaded_by: User | None
 
     An unreadable file raises RosterError and stores nothing.
     """
+    _lock_roster()  # not beside an erasure, whose scrubbing would miss this new preview
     plan = roster_preview(data=data, filename=filename)
     roster_import = RosterImport(
         filename=PurePath(filename).name[:255],
@@ -1215,14 +1238,16 @@ def roster_import_create(*, data: bytes, filename: str, uploaded_by: User | None
         status=RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED,
         summary=plan.to_summary(),
     )
-    # Through the FileField, i.e. the default storage: the apply request may reach another machine.
-    roster_import.file.save(PurePath(filename).name, ContentFile(data), save=False)
+    # Through the FileField, i.e. the default storage: the apply request may reach another
+    # machine. A file with errors cannot be applied: only its preview is kept.
+    if not plan.errors:
+        roster_import.file.save(PurePath(filename).name, ContentFile(data), save=False)
     roster_import.save()
     return roster_import
 
 
 @transaction.atomic
-def roster_import_apply(*, roster_import_id: int, effective_date: datetime.date | None = None) -> tuple[RosterImport, RosterPlan]:
+def roster_import_apply(*, roster_import_id: int, effective_date: datetime.date | None = None, by: User | None = None) -> tuple[RosterImport, RosterPlan]:
     """Apply a previewed upload exactly once; on any error the import stays as it was."""
     # The conditional update is the claim: a second click, or a second HR admin, waits for the
     # first transaction and then matches no row.
@@ -1237,7 +1262,7 @@ def roster_import_apply(*, roster_import_id: int, effective_date: datetime.date 
             data = handle.read()
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise RosterError(_("The uploaded file “%(name)s” is no longer available; upload it again.") % {"name": roster_import.filename}) from exc
-    plan = roster_apply(data=data, filename=roster_import.filename, effective_date=effective_date, roster_import=roster_import)
+    plan = roster_apply(data=data, filename=roster_import.filename, effective_date=effective_date, roster_import=roster_import, by=by)
     return roster_import, plan
 
 
@@ -1253,6 +1278,7 @@ def roster_import_refresh(*, roster_import_id: int) -> None:
             plan = roster_preview(data=handle.read(), filename=roster_import.filename)
     except (FileNotFoundError, OSError, ValueError, RosterError):
         return
-    roster_import.summary = plan.to_summary()
-    roster_import.status = RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED
-    roster_import.save(update_fields=["summary", "status"])
+    # Only while still a preview: an apply that committed meanwhile is not turned back.
+    RosterImport.objects.filter(pk=roster_import.pk, status=RosterImport.Status.PREVIEWED).update(
+        summary=plan.to_summary(), status=RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED
+    )

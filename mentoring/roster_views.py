@@ -87,7 +87,7 @@ def roster_import_detail(request, pk: int):
 def roster_import_apply(request, pk: int):
     get_object_or_404(RosterImport, pk=pk)
     try:
-        _applied, plan = roster.roster_import_apply(roster_import_id=pk)
+        _applied, plan = roster.roster_import_apply(roster_import_id=pk, by=request.user)
     except RosterError as exc:
         messages.error(request, str(exc))
         roster.roster_import_refresh(roster_import_id=pk)

@@ -19,7 +19,15 @@ def _accented() -> dict[str, str]:
         base = unicodedata.normalize("NFD", char)[0]
         if base.isascii() and base.isalpha():
             variants.setdefault(base.lower(), {base.lower(), base.upper()}).update({char.lower(), char.upper()})
+    # Letters with a stroke have no decomposition: ø, ł, đ read as o, l, d.
+    for base, extra in (("o", "øØ"), ("l", "łŁ"), ("d", "đĐ")):
+        variants[base].update(extra)
     return {base: "".join(sorted(chars)) for base, chars in variants.items()}
+
+
+# After each letter: any combining accents, for names stored decomposed (NFD, as some Mac
+# exports write them): "Tomás" as "Toma" + U+0301 + "s".
+_MARKS = "[\u0300-\u036f]*".encode().decode("unicode_escape")
 
 
 def accent_insensitive(word: str) -> str:
@@ -27,7 +35,7 @@ def accent_insensitive(word: str) -> str:
     both find "Tomás Ruiz" (directory search; icontains compares accents exactly)."""
     folded = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
     table = _accented()
-    return "".join(f"[{table[c.lower()]}]" if c.lower() in table else re.escape(c) for c in folded)
+    return "".join(f"[{table[c.lower()]}]{_MARKS}" if c.lower() in table else re.escape(c) for c in folded)
 
 
 def employees_for_directory(*, query: str = "", department_id: int | None = None, status: str = "current") -> QuerySet[Employee]:

@@ -32,6 +32,10 @@ if PRODUCTION:
 else:
     SECRET_KEY = _secret("SECRET_KEY", default="django-insecure-upward-development-key-not-for-production")
 
+# Old keys after a rotation: sessions, password-reset links and erased people's fingerprints
+# made with them keep working (mentoring.models.ErasedIdentity).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -586,7 +586,7 @@ def test_the_next_hris_import_does_not_bring_an_erased_person_back(hr_user, hr_c
     type(report).objects.filter(pk=report.pk).update(manager=gone)
     old_id, old_email = gone.employee_id, gone.email
     person_erase(employee=gone, by=hr_user, confirm_email=gone.email)
-    assert not ErasedIdentity.objects.filter(digest__icontains=old_id.lower()).exists()  # fingerprints, not the values
+    assert ErasedIdentity.objects.filter(employee=gone).count() == 2  # id and address, as keyed fingerprints only
     rows = [
         person(old_id, email=old_email, first_name="Hamza", last_name="Fernandes", level="5", department=gone.department.name),
         person(report.employee_id, email=report.email, first_name=report.first_name, last_name=report.last_name, level="3", department=report.department.name, manager_id=old_id),
@@ -600,3 +600,31 @@ def test_the_next_hris_import_does_not_bring_an_erased_person_back(hr_user, hr_c
     assert not Employee.objects.filter(email__iexact=old_email).exists() and not Employee.objects.filter(employee_id=old_id).exists()
     report.refresh_from_db()
     assert report.manager_id == gone.pk  # still the erased record, not a new person
+
+    # A SECRET_KEY rotated the Django way (the old one kept as a fallback) still recognises them.
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    hr_client.post(reverse("roster_import"), {"file": SimpleUploadedFile("roster.csv", make_csv(*rows))})
+    assert RosterImport.objects.latest("pk").summary["erased_lines"] == [2]
+
+
+def test_erasure_finds_a_pending_upload_that_lists_the_person_unchanged_and_spares_a_namesake(hr_user, settings):
+    """From a review and a QA pass: an upload holding the person's row unchanged (so not in its
+    preview) kept their name and address; and a different person of the same name was renamed
+    'Erased person' in a stored preview."""
+    from django.core.files.storage import default_storage
+
+    from mentoring.gdpr import person_erase
+    from mentoring.roster import roster_apply, roster_import_create
+
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    lena = make_person(level=3, first_name="Lena", last_name="Diallo").employee
+    namesake = make_person(level=3, first_name="Lena", last_name="Diallo").employee
+    lena_row = person(lena.employee_id, email=lena.email, first_name="Lena", last_name="Diallo", level="3", department=lena.department.name, title=lena.title, location=lena.location, time_zone=lena.time_zone, hire_date=lena.hire_date.isoformat() if lena.hire_date else "", level_label=lena.level_label)
+    roster_apply(data=make_csv(lena_row), filename="first.csv")  # her row now matches the directory exactly
+    pending = roster_import_create(data=make_csv(lena_row, person("NEW-9")), filename="pending.csv", uploaded_by=hr_user)
+    assert lena.email not in json.dumps(pending.summary) and namesake.employee_id in json.dumps(pending.summary)
+    person_erase(employee=lena, by=hr_user, confirm_email=lena.email)
+    pending.refresh_from_db()
+    assert not pending.file
+    assert f'"employee_id": "{namesake.employee_id}", "name": "Lena Diallo"' in json.dumps(pending.summary)  # the namesake keeps her name

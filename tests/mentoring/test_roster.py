@@ -746,3 +746,37 @@ def test_managers_can_be_given_by_email_address_in_a_manager_email_column():
 
     unknown = roster_preview(data=make_csv({**person("N4"), "Manager Email": "nobody@acme.example"}, columns=columns), filename="roster.csv")
     assert [e.message for e in unknown.errors] == ["Manager “nobody@acme.example”: nobody in this file or in the directory has that email address."]
+
+
+def test_a_manager_email_column_beside_the_id_fills_blank_ids_and_ones_own_address_is_refused():
+    """From a review: a file with both columns must still import (the id wins, the address
+    fills a blank id), a column that usually holds a name ("Supervisor") stays ignored, and a
+    person given their own address as manager is an error in the preview (it hung the apply)."""
+    EmployeeFactory(employee_id="B1", email="boss@acme.example")
+    columns = [*COLUMNS, "Manager Email", "Supervisor"]
+    rows = [
+        {**person("N1", manager_id="B1"), "Manager Email": "n2@acme.example", "Supervisor": "Jun Silva"},
+        {**person("N2", manager_id=""), "Manager Email": "boss@acme.example", "Supervisor": "Jun Silva"},
+    ]
+    plan = roster_apply(data=make_csv(*rows, columns=columns), filename="roster.csv")
+    assert not plan.errors and plan.ignored_columns == ("Supervisor",)
+    assert dict(Employee.objects.filter(employee_id__in=["N1", "N2"]).values_list("employee_id", "manager__employee_id")) == {"N1": "B1", "N2": "B1"}
+
+    own = roster_preview(data=make_csv({**person("N3", manager_id=""), "Manager Email": "n3@acme.example"}, columns=[*COLUMNS, "Manager Email"]), filename="roster.csv")
+    assert [e.message for e in own.errors] == ["“n3@acme.example” is this person's own address: someone cannot be their own manager."]
+
+
+def test_the_migration_takes_admin_roles_from_people_who_had_already_left(hr_user):
+    """From a review: only leavers recorded after the rule lost their roles; an earlier leaver
+    rejoining would have been an administrator again."""
+    import importlib
+
+    from django.apps import apps
+
+    from mentoring.models import Role
+
+    earlier = make_person(level=8, employee_id="OLD1", left_date=datetime.date(2024, 1, 31), roles=[Role.EXECUTIVE, Role.HR_ADMIN, Role.PARTICIPANT])
+    staying = make_person(level=8, roles=[Role.EXECUTIVE])
+    importlib.import_module("mentoring.migrations.0010_leavers_lose_admin_roles").forwards(apps, None)
+    assert sorted(earlier.groups.values_list("name", flat=True)) == [Role.PARTICIPANT]
+    assert staying.has_role(Role.EXECUTIVE) and hr_user.has_role(Role.HR_ADMIN)

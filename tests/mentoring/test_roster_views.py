@@ -381,3 +381,36 @@ def test_the_preview_says_what_a_leaving_ends_before_it_is_applied(hr_client, hr
     upload(hr_client, make_csv(person(leaver.employee_id, email=leaver.email, first_name=leaver.first_name, last_name=leaver.last_name, left_date=yesterday, hire_date="2015-01-01", level=str(leaver.level))))
     page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode())
     assert "Their live pair ends; the partner is told." in page and "Loses the role: Executive." in page
+
+
+def test_an_hr_admin_cannot_apply_a_file_that_makes_them_a_leaver(hr_client, hr_user):
+    """Found in QA: it applied, closed their login midway and answered 'Bad Request (400)'."""
+    from mentoring.models import Role
+    from tests.factories import make_person
+
+    make_person(level=6, roles=[Role.HR_ADMIN])  # another HR admin: the last-admin rule does not apply
+    me = hr_user.employee
+    row = person(me.employee_id, first_name=me.first_name, last_name=me.last_name, email=me.email, level=str(me.level), left_date=(datetime.date.today() - datetime.timedelta(days=1)).isoformat(), hire_date="2015-01-01")
+    upload(hr_client, make_csv(row))
+    response = hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]), follow=True)
+    assert response.status_code == 200
+    assert any("This file makes you a leaver" in m for m in messages_of(response))
+    me.refresh_from_db()
+    assert me.left_date is None
+
+
+def test_the_upload_is_kept_only_while_it_waits_to_be_applied(hr_client, django_capture_on_commit_callbacks):
+    """A whole HRIS export is personal data: a file with errors is not stored, and an applied
+    one is removed once applied (its preview stays)."""
+    upload(hr_client, make_csv(person("E1", level="abc")))
+    rejected = RosterImport.objects.get()
+    assert rejected.status == RosterImport.Status.REJECTED and not rejected.file
+    upload(hr_client, GOOD_FILE)
+    waiting = RosterImport.objects.exclude(pk=rejected.pk).get()
+    name = waiting.file.name
+    assert default_storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(reverse("roster_import_apply", args=[waiting.pk]))
+    waiting.refresh_from_db()
+    assert waiting.status == RosterImport.Status.APPLIED and not waiting.file and not default_storage.exists(name)
+    assert "Bea Reporter" in hr_client.get(reverse("roster_import_detail", args=[waiting.pk])).content.decode()
