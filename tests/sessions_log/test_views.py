@@ -1401,3 +1401,9 @@ def test_a_logged_meetings_day_is_each_readers_own(pair, mentor, mentee):
     title = lambda client: re.search(r'id="log-\d+-title">([^<]+)', client.get(reverse("pair_detail", args=[pair.pk])).content.decode()).group(1)  # noqa: E731
     assert title(mentor).startswith(f"{london_day:%A} {london_day.day} {london_day:%B %Y}")
     assert title(mentee).startswith(f"{new_york_day:%A} {new_york_day.day} {new_york_day:%B %Y}")
+
+
+def test_an_action_whose_text_was_erased_says_so_instead_of_a_blank_line(pair, mentor):
+    """Found in QA: after the mentee's erasure, their actions showed only 'Overdue: due ...'."""
+    ActionItem.objects.create(pair=pair, text="", committed_by=pair.mentee.employee, due_on=timezone.localdate() + datetime.timedelta(days=3))
+    assert "(text removed at its author's request)" in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
