@@ -201,6 +201,8 @@ class RosterPlan:
     leavers: list[Leaver] = field(default_factory=list)
     rejoiners: list[Rejoiner] = field(default_factory=list)
     erased_lines: list[int] = field(default_factory=list)  # rows of erased people, left out
+    # Employee id -> "Name (id)" for the managers in planned changes: the preview names them.
+    manager_labels: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     not_in_file: int = 0
     not_in_file_people: list[tuple[str, str]] = field(default_factory=list)
@@ -270,7 +272,8 @@ class RosterPlan:
                     "employee_id": u.employee_id,
                     "name": u.name,
                     "changes": [
-                        {"field": FIELD_LABELS[f], "old": _display(old), "new": _display(new)} for f, (old, new) in u.changes.items()
+                        {"field": FIELD_LABELS[f], "old": _display(self.manager_labels.get(old, old) if f == "manager_id" else old), "new": _display(self.manager_labels.get(new, new) if f == "manager_id" else new)}
+                        for f, (old, new) in u.changes.items()
                     ],
                 }
                 for u in self.updates[:limit]
@@ -897,6 +900,9 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
             plan.unchanged += 1
             continue
         plan.updates.append(PlannedUpdate(row.line, row.employee_id, row.name, changes, pk=person["pk"], user_id=person["user_id"]))
+        for manager in changes.get("manager_id", ()):
+            if manager:
+                plan.manager_labels[manager] = _person_label(manager, rows, people)
         if "level" in changes:
             plan.level_changes.append(LevelChange(row.employee_id, row.name, *changes["level"]))
         if "left_date" in changes:

@@ -414,3 +414,14 @@ def test_the_upload_is_kept_only_while_it_waits_to_be_applied(hr_client, django_
     waiting.refresh_from_db()
     assert waiting.status == RosterImport.Status.APPLIED and not waiting.file and not default_storage.exists(name)
     assert "Bea Reporter" in hr_client.get(reverse("roster_import_detail", args=[waiting.pk])).content.decode()
+
+
+def test_a_manager_change_in_the_preview_names_both_managers(hr_client):
+    """Found in QA: 'manager: D00021 becomes D00046' while new people's rows named theirs."""
+    old_boss = EmployeeFactory(employee_id="M1", first_name="Olu", last_name="Reyes")
+    new_boss = EmployeeFactory(employee_id="M2", first_name="Farid", last_name="Haddad")
+    EmployeeFactory(employee_id="E7", email="e7@acme.example", manager=old_boss)
+    upload(hr_client, make_csv(person("E7", manager_id="M2")))
+    page = hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode()
+    assert "<del>Olu Reyes (M1)</del>" in page and "<ins>Farid Haddad (M2)</ins>" in page
+    assert new_boss.pk
