@@ -494,7 +494,6 @@ def proposal_unpair(*, run: MatchRun, pair: Pair, by) -> None:
         audit_record(action=AuditEvent.Action.PROPOSAL_CHANGED, target=run, actor=by, summary="Pair taken apart", before={"pairs": [list(p) for p in removed]}, after={"pairs": []})
 
 
-@transaction.atomic
 def _require_runs_ahead(program: Program) -> None:
     """Pins and exclusions steer the next run: a completed program has none."""
     _require_not_archived(program)
@@ -502,6 +501,7 @@ def _require_runs_ahead(program: Program) -> None:
         raise MatchError(_("The program has completed: there is no next run to steer."))
 
 
+@transaction.atomic
 def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, kind: str, by) -> PairingOverride:
     """Pin or exclude a pair for the next run. A pin that breaks a hard rule is refused now."""
     _require_hr(by)
