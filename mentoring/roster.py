@@ -37,7 +37,7 @@ from django.utils.translation import ngettext
 
 from .auth_policy import user_sessions_end
 from .audit import audit_record
-from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, Role, RosterImport, User
+from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, ErasedIdentity, Role, RosterImport, User
 
 
 class RosterError(Exception):
@@ -682,8 +682,6 @@ def _leave_erased_out(rows: dict[str, RosterRow], errors: list[RowError]) -> tup
     identity's fingerprint) are left out, by line number only: importing them would bring the
     person back under their name. Someone else's manager given as an erased person's id or
     address points at the erased record, as the directory already does."""
-    from .models import ErasedIdentity  # noqa: PLC0415
-
     erased = dict(ErasedIdentity.objects.values_list("digest", "employee__employee_id"))
     if not erased:
         return [], errors
@@ -933,7 +931,6 @@ def _what_leaving_ends(plan: RosterPlan) -> None:
     from django.db.models import Q  # noqa: PLC0415
     from pairing.models import Pair  # noqa: PLC0415 - pairing depends on this app
 
-    from .models import Role  # noqa: PLC0415
     from .services import LEAVER_REVOKED_ROLES  # noqa: PLC0415 - services imports this module
 
     ids = [leaver.employee_id for leaver in known]
@@ -1284,7 +1281,11 @@ def roster_import_refresh(*, roster_import_id: int) -> None:
             plan = roster_preview(data=handle.read(), filename=roster_import.filename)
     except (FileNotFoundError, OSError, ValueError, RosterError):
         return
-    # Only while still a preview: an apply that committed meanwhile is not turned back.
-    RosterImport.objects.filter(pk=roster_import.pk, status=RosterImport.Status.PREVIEWED).update(
-        summary=plan.to_summary(), status=RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED
-    )
+    # Only while still a preview: an apply that committed meanwhile is not turned back. A file
+    # that now has errors cannot be applied: like a rejected upload, it is not kept.
+    changes = {"summary": plan.to_summary(), "status": RosterImport.Status.REJECTED if plan.errors else RosterImport.Status.PREVIEWED}
+    if plan.errors:
+        changes["file"] = ""
+    updated = RosterImport.objects.filter(pk=roster_import.pk, status=RosterImport.Status.PREVIEWED).update(**changes)
+    if updated and plan.errors:
+        roster_import.file.storage.delete(roster_import.file.name)

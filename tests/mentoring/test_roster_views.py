@@ -151,6 +151,7 @@ def test_error_found_at_apply_time_writes_nothing_and_the_preview_shows_it(hr_cl
     # Found in QA: the page still said "0 problems" and offered Apply again.
     roster_import.refresh_from_db()
     assert roster_import.status == RosterImport.Status.REJECTED and roster_import.summary["counts"]["errors"] == 1
+    assert not roster_import.file  # a file that cannot be applied is not kept
     page = response.content.decode()
     assert "e1@acme.example belongs to" in page and reverse("roster_import_apply", args=[roster_import.pk]) not in page
 
