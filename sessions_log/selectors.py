@@ -35,7 +35,7 @@ from .models import (
     SurveyAnswer,
     SurveyResponse,
 )
-from .services import LOG_EDIT_WINDOW, PAIRED_SURVEYS, survey_open, survey_window
+from .services import HAD_PAIR_STATUSES, LOG_EDIT_WINDOW, PAIRED_SURVEYS, survey_open, survey_window
 
 LIVE = (Pair.Status.ACTIVE, Pair.Status.PAUSED)
 # Proposed pairs are HR's draft until published: participants never see them.
@@ -523,7 +523,7 @@ def surveys_for(*, employee: Employee | None) -> list[tuple[Enrollment, list[Sur
         .prefetch_related(Prefetch("survey_responses", queryset=SurveyResponse.objects.only("id", "enrollment_id", "kind", "submitted_at")))
         .annotate(
             has_live_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)),
-            had_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=[*LIVE, Pair.Status.ENDED])),
+            had_pair=Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=HAD_PAIR_STATUSES)),
         )
         .order_by("-program__starts_on", "id")
     )

@@ -769,9 +769,13 @@ def survey_open(program: Program, kind: str, today: datetime.date) -> bool:
     return not (kind == SurveyResponse.Kind.BASELINE and program.status == Program.Status.COMPLETED)
 
 
+# A pair someone has or had (a proposal HR never published does not count).
+HAD_PAIR_STATUSES = (Pair.Status.ACTIVE, Pair.Status.PAUSED, Pair.Status.ENDED)
+
+
 def had_pair(enrollment: Enrollment) -> bool:
-    """Has or had a pair in the program (a proposal HR never published does not count)."""
-    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=[Pair.Status.ACTIVE, Pair.Status.PAUSED, Pair.Status.ENDED]).exists()
+    """Has or had a pair in the program."""
+    return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=HAD_PAIR_STATUSES).exists()
 
 
 def survey_items(enrollment: Enrollment) -> list[tuple[str, object, str]]:
