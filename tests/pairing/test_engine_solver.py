@@ -275,3 +275,31 @@ def test_grid_scores_equal_the_reference_for_every_vocabulary_width(seed, n, voc
     for i, m in enumerate(grid.mentors):
         for j, e in enumerate(grid.mentees):
             assert S[i, j] == reference_score(m, e, policy)
+
+
+# --------------------------------------------------------------------------- the dense path
+
+
+@settings(SETTINGS, max_examples=80)
+@given(
+    seed=st.integers(0, 10**9), m=st.integers(1, 40), e=st.integers(1, 40), max_cap=st.integers(1, 3),
+    levels=st.sampled_from([3, 12, 1001]), strategy=st.sampled_from(["best_score", "most_matched"]),
+)
+def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, levels, strategy):
+    """Square, near-square (padded for LAPJV) and wide cost matrices, tie-heavy (few score
+    levels) or not, against scipy's linear_sum_assignment on the replicated weight matrix."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(seed)
+    S = (rng.integers(-1, levels, size=(m, e)) * (1000 // (levels - 1))).clip(-1, 1000).astype(np.int16)
+    cap = rng.integers(0, max_cap + 1, size=m)
+    thr = int(rng.integers(0, 1001))  # up to most cells unacceptable
+    obj = engine._Objective.of(strategy, int(min(e, cap.sum())))
+    mi, mj = engine._solve_dense(S, cap, thr, obj)
+    assert np.all(S[mi, mj] >= thr)
+    assert np.all(np.bincount(mi, minlength=m) <= cap)
+    assert len(set(mj.tolist())) == len(mj)
+    owner = np.repeat(np.arange(m), cap)
+    W = np.where(S[owner] >= thr, obj(S[owner]), 0)
+    r, c = linear_sum_assignment(W, maximize=True)
+    assert int(obj(S[mi, mj]).sum()) == int(W[r, c].sum())
