@@ -847,6 +847,9 @@ def _thread_count() -> int:
 
 SWEEP_THREADS = _thread_count()
 _PARALLEL_CELLS = 4_000_000
+# The score sweep splits smaller grids too, into one block per thread: at 500 x 500 on two
+# threads it took 2.35 ms instead of 4.3 (the thread pool costs ~0.1 ms).
+_PARALLEL_SCORE_CELLS = 100_000
 
 
 _blas = None
@@ -1167,8 +1170,12 @@ class _Grid:
         def fill(r0, r1):
             S[r0:r1] = self.block(np.arange(r0, r1), mark=False)
 
+        step = _row_step(self.E)
+        parallel = self.M * self.E >= _PARALLEL_SCORE_CELLS
+        if parallel:  # at least one block per thread
+            step = min(step, -(-self.M // SWEEP_THREADS))
         with _blas_one_thread():
-            _sweep(fill, self.M, _row_step(self.E), self.M * self.E >= _PARALLEL_CELLS)
+            _sweep(fill, self.M, step, parallel)
         cells = S.reshape(-1)
         for keys in self.raw_kinds.values():
             cells[keys] = -1
