@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
@@ -177,10 +178,14 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.object_type == "mentoring.employee" and filters.object_id is not None:
         # A person's events include the roster imports that changed them (one event per
         # import, listing each person changed by id).
-        qs = qs.filter(
-            Q(object_type=filters.object_type, object_id=filters.object_id)
-            | Q(action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id))
+        person = Q(object_type=filters.object_type, object_id=filters.object_id) | Q(
+            action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id)
         )
+        if connection.features.supports_json_field_contains:
+            # Imports logged before created people were keys of "employees" listed them
+            # under "created" (a list: PostgreSQL can look inside it, SQLite cannot).
+            person |= Q(action=Action.ROSTER_IMPORTED, after__created__contains=[filters.object_id])
+        qs = qs.filter(person)
     else:
         if filters.object_type:
             qs = qs.filter(object_type=filters.object_type)

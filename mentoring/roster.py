@@ -1209,6 +1209,9 @@ def _audit_roster(*, plan: RosterPlan, pk_of: dict[str, int], roster_import: Ros
     updates = plan.updates[:_AUDIT_MAX_PEOPLE]
     before = {str(u.pk): {name: _audit_value(name, old, pk_of) for name, (old, _new) in u.changes.items()} for u in updates}
     after = {str(u.pk): {name: _audit_value(name, new, pk_of) for name, (_old, new) in u.changes.items()} for u in updates}
+    # People the import created are keys of "employees" too, so that the audit filter for a
+    # person finds the import that created them with the same key lookup on every database.
+    after.update({str(pk_of[c.employee_id]): {"created": True} for c in plan.creates[:_AUDIT_MAX_PEOPLE]})
     audit_record(
         action=AuditEvent.Action.ROSTER_IMPORTED,
         target=roster_import,
@@ -1217,7 +1220,6 @@ def _audit_roster(*, plan: RosterPlan, pk_of: dict[str, int], roster_import: Ros
         after={
             "counts": plan.counts(),
             "effective_date": effective_date.isoformat(),
-            "created": [pk_of[c.employee_id] for c in plan.creates[:_AUDIT_MAX_PEOPLE]],
             "employees": after,
             "truncated": len(plan.updates) > _AUDIT_MAX_PEOPLE or len(plan.creates) > _AUDIT_MAX_PEOPLE,
         },
