@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connections
 from django.db.models import Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -181,10 +182,19 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
         person = Q(object_type=filters.object_type, object_id=filters.object_id) | Q(
             action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id)
         )
-        if connection.features.supports_json_field_contains:
-            # Imports logged before created people were keys of "employees" listed them
-            # under "created" (a list: PostgreSQL can look inside it, SQLite cannot).
+        # Imports logged before created people were keys of "employees" listed them under
+        # "created", a list: PostgreSQL looks inside it with containment, SQLite (which has
+        # no JSON containment lookup) with json_each.
+        db = connections[qs.db]
+        if db.features.supports_json_field_contains:
             person |= Q(action=Action.ROSTER_IMPORTED, after__created__contains=[filters.object_id])
+        elif db.vendor == "sqlite":
+            table = db.ops.quote_name(AuditEvent._meta.db_table)
+            listed = RawSQL(
+                f"SELECT e.id FROM {table} e, json_each(e.after, '$.created') j WHERE e.action = %s AND j.value = %s",
+                [Action.ROSTER_IMPORTED, filters.object_id],
+            )
+            person |= Q(pk__in=listed)
         qs = qs.filter(person)
     else:
         if filters.object_type:

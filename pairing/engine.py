@@ -24,8 +24,9 @@ encode the objective lexicographically:
 
 Small problems are solved densely (mentor rows replicated by capacity) with the
 Jonker-Volgenant algorithm (``lap.lapjv`` from lapx) on square and near-square cost
-matrices, ``scipy.optimize.linear_sum_assignment`` on wide ones.  Large ones are solved on a sparse candidate graph (each person's
-best-scoring partners) with scipy's LAPJVsp, then *certified* optimal for the full problem:
+matrices, ``scipy.optimize.linear_sum_assignment`` on wide or big ones.  Large ones are
+solved on a sparse candidate graph (each person's best-scoring partners) with scipy's
+LAPJVsp, then *certified* optimal for the full problem:
 LP duals are rebuilt from the restricted optimum and checked against every feasible pair of
 the full grid; pairs that violate dual feasibility first join the dual system alone (the
 restricted optimum is often already optimal and only its duals were the wrong ones), and
@@ -56,10 +57,10 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
+from lap import lapjv
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
-from lap import lapjv
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
@@ -115,11 +116,15 @@ REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 # 1000 slots the sparse rounds win).
 DENSE_CELLS = 1_000_000
 # The dense solve uses LAPJV when the cost matrix's rows are at least this share of its
-# columns (it is padded to a square), scipy's shortest augmenting path otherwise.  On the
-# bench's grids LAPJV took 2.4-3.6 ms at 500 x 500 where scipy took 11.5-16 ms, 1.7 against
-# 6.7 at 400 x 500 and 5.9 against 7.3 at 500 x 900; at 500 x 1100 the two were equal and
-# on narrower matrices the padding costs more than it saves (300 x 1100: 5.5 against 2.8).
+# columns (it is padded to a square) and it has at most _LAPJV_MAX_SIDE columns, scipy's
+# shortest augmenting path otherwise.  On the bench's grids LAPJV took 2.4-4.2 ms at 500 x
+# 500 where scipy took 11.5-16 ms, 1.7 against 6.7 at 400 x 500 and 5.9 against 7.3 at 500 x
+# 900; at 500 x 1100 the two were equal and on narrower matrices the padding costs more than
+# it saves (300 x 1100: 5.5 against 2.8).  Its lead shrinks with size: 900 x 900 15-30 ms
+# against 34-48, 1000 x 1000 21-45 against 38-57, 2000 x 2000 0.38 s against 0.14 (the
+# certificate's fallback can hand over such grids).
 _LAPJV_MIN_FILL = 0.5
+_LAPJV_MAX_SIDE = 1100
 # Candidate partners kept per person for the sparse solve (see _candidate_keys), on grids
 # under 4,096 people a side and on wider ones.  A second round (a second LAPJVsp solve on
 # a slightly larger graph) costs more than a longer list in the first: on the bench's grids
@@ -1386,7 +1391,7 @@ def _solve_dense(S, cap, thr, obj):
     n_rows, E = len(owner), S.shape[1]
     tall = n_rows > E
     R, C = (E, n_rows) if tall else (n_rows, E)
-    jv = R >= _LAPJV_MIN_FILL * C
+    jv = R >= _LAPJV_MIN_FILL * C and C <= _LAPJV_MAX_SIDE
     cost = np.empty((C if jv else R, C), dtype=np.float64)
     step = _row_step(E)
     for r0 in range(0, n_rows, step):
@@ -1403,8 +1408,11 @@ def _solve_dense(S, cap, thr, obj):
         # LAPJV still sees the real costs (zero rows made it 8-10x slower, measured).
         cost[R:] = -float(obj.max_weight)
         x = lapjv(cost, return_cost=False)[0][:R]
-        r, c = np.arange(R), x.astype(np.int64)
         cost = cost[:R]
+        if (x < 0).any():  # a full square always has a complete assignment; be safe
+            r, c = linear_sum_assignment(cost)
+        else:
+            r, c = np.arange(R), x.astype(np.int64)
     else:
         r, c = linear_sum_assignment(cost)
     keep = cost[r, c] < 0  # acceptable cells cost -w <= -1

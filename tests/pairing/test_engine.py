@@ -429,10 +429,10 @@ def test_restricted_optimum_always_has_duals(seed, n, candidates):
 def test_threaded_grid_sweeps_give_identical_results(seed, n):
     inputs = random_instance(seed, n, n + 1)
     single = propose_pairs(inputs, solver="sparse", candidates=2).to_dict()
-    saved = engine.SWEEP_THREADS, engine._PARALLEL_CELLS
-    engine.SWEEP_THREADS, engine._PARALLEL_CELLS = 3, 1  # threads even for tiny grids
+    saved = engine.SWEEP_THREADS, engine._PARALLEL_CELLS, engine._PARALLEL_SCORE_CELLS
+    engine.SWEEP_THREADS, engine._PARALLEL_CELLS, engine._PARALLEL_SCORE_CELLS = 3, 1, 1  # threads even for tiny grids
     try:
         threaded = propose_pairs(inputs, solver="sparse", candidates=2).to_dict()
     finally:
-        engine.SWEEP_THREADS, engine._PARALLEL_CELLS = saved
+        engine.SWEEP_THREADS, engine._PARALLEL_CELLS, engine._PARALLEL_SCORE_CELLS = saved
     assert threaded == single

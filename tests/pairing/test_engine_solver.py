@@ -10,6 +10,7 @@ import random
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -303,3 +304,48 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, le
     W = np.where(S[owner] >= thr, obj(S[owner]), 0)
     r, c = linear_sum_assignment(W, maximize=True)
     assert int(obj(S[mi, mj]).sum()) == int(W[r, c].sum())
+
+
+@pytest.mark.parametrize(
+    "m, e, cap",
+    [
+        (30, 30, 1),  # square
+        (15, 30, 1),  # rows exactly half the columns: padded for LAPJV
+        (14, 30, 1),  # just under half: scipy
+        (40, 25, 2),  # tall: mentees x 80 slots, under half: scipy
+        (30, 40, 2),  # tall: 40 mentees x 60 slots, padded for LAPJV
+        (1200, 6, 1),  # tall and narrow: scipy
+        (1150, 1150, 1),  # square but bigger than LAPJV takes: scipy
+    ],
+)
+def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap):
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(m * 1000 + e)
+    S = rng.integers(-1, 1001, size=(m, e)).astype(np.int16)
+    caps = np.full(m, cap)
+    for strategy in ("best_score", "most_matched"):
+        obj = engine._Objective.of(strategy, int(min(e, caps.sum())))
+        mi, mj = engine._solve_dense(S, caps, 300, obj)
+        assert np.all(S[mi, mj] >= 300) and len(set(mj.tolist())) == len(mj)
+        assert np.all(np.bincount(mi, minlength=m) <= caps)
+        owner = np.repeat(np.arange(m), caps)
+        W = np.where(S[owner] >= 300, obj(S[owner]), 0)
+        r, c = linear_sum_assignment(W, maximize=True)
+        assert int(obj(S[mi, mj]).sum()) == int(W[r, c].sum())
+
+
+def test_dense_solve_is_exact_with_weights_above_a_million():
+    """At 1,000 per side best_score weights reach 1,001,001: past the fixed bound old lap
+    releases used inside their dense kernel (lapx starts from the real costs)."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(11)
+    S = ((rng.integers(0, 8, size=(1000, 1)) * rng.integers(0, 8, size=(1, 1000))) * 1000 // 49).astype(np.int16)
+    cap = np.ones(1000, dtype=np.int64)
+    obj = engine._Objective.of("best_score", 1000)
+    assert obj.max_weight > 1_000_000
+    mi, mj = engine._solve_dense(S, cap, 0, obj)
+    r, c = linear_sum_assignment(obj(S), maximize=True)
+    assert int(obj(S[mi, mj]).sum()) == int(obj(S[r, c]).sum())
+    assert len(mi) == 1000
