@@ -1383,7 +1383,7 @@ def _solve_dense(S, cap, thr, obj):
     The cost matrix is -w (0 on unacceptable cells), oriented with no more rows than columns
     (mentees x slots when there are more slots than mentees).  Square and near-square
     matrices go to lapx's Jonker-Volgenant solver (LAPJV), padded to a square with rows of
-    the lowest cost; wide ones to scipy's linear_sum_assignment (see _LAPJV_MIN_FILL)."""
+    the lowest cost; wide or big ones to scipy's linear_sum_assignment (see _LAPJV_MIN_FILL)."""
     rep = np.minimum(cap, np.count_nonzero(S >= thr, axis=1))
     if rep.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -1403,8 +1403,8 @@ def _solve_dense(S, cap, thr, obj):
         val -= obj.offset
         np.putmask(val, blk < thr, 0)
     if jv:
-        # Padding rows of the lowest cost, not 0: each takes a slot nobody else wants for the
-        # same constant, so the optimum is unchanged, and the column reduction that starts
+        # Padding rows of the lowest cost, not 0: each takes a column no real row is given, for
+        # the same constant, so the optimum is unchanged, and the column reduction that starts
         # LAPJV still sees the real costs (zero rows made it 8-10x slower, measured).
         cost[R:] = -float(obj.max_weight)
         x = lapjv(cost, return_cost=False)[0][:R]
