@@ -177,11 +177,14 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.action:
         qs = qs.filter(action=filters.action)
     if filters.object_type == "mentoring.employee" and filters.object_id is not None:
-        # A person's events include the roster imports that changed them (one event per
-        # import, listing each person changed by id).
+        # A person's events include those on their login (roles, sign-ins) and the roster
+        # imports that created or changed them (one event per import, listing each by id).
         person = Q(object_type=filters.object_type, object_id=filters.object_id) | Q(
             action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id)
         )
+        user_id = Employee.objects.filter(pk=filters.object_id).values_list("user_id", flat=True).first()
+        if user_id is not None:
+            person |= Q(object_type="mentoring.user", object_id=user_id)
         # Imports logged before created people were keys of "employees" listed them under
         # "created", a list: PostgreSQL looks inside it with containment, SQLite (which has
         # no JSON containment lookup) with json_each.

@@ -88,4 +88,7 @@ def audit_log(request):
     labels = audit.object_labels(page.object_list)
     rows = [(event, labels.get((event.object_type, event.object_id)), audit.OBJECT_TYPES.get(event.object_type, event.object_type)) for event in page.object_list]
     filtered = not form.is_valid() or any(value not in (None, "") for value in form.cleaned_data.values())
-    return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered})
+    person = None
+    if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" and form.cleaned_data["object_id"]:
+        person = Employee.objects.filter(pk=form.cleaned_data["object_id"]).first()
+    return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered, "person": person})

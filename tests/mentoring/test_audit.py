@@ -416,3 +416,21 @@ def test_a_match_runs_proposal_reads_as_pairs_in_the_log(db):
     empty = audit_record(action=AuditEvent.Action.PROPOSAL_CHANGED, summary="unpaired", after={"pairs": []})
     assert dict((n, a) for n, _b, a in empty.readable_changes)["pairs"] == "—"
 
+
+
+def test_a_persons_page_links_to_their_events_including_those_on_their_login(tokyo_hr):
+    """Found in QA: the person page had no way to their audit events, and the log filtered
+    to a person left out role changes, which are recorded on their login."""
+    user, client = tokyo_hr
+    someone = make_person(roles=[Role.PARTICIPANT], first_name="Quinn", last_name="Subject")
+    other = make_person(roles=[Role.PARTICIPANT], first_name="Otto", last_name="Bystander")
+    user_grant_role(user=someone, role=Role.EXECUTIVE)
+    user_grant_role(user=other, role=Role.EXECUTIVE)
+    page = client.get(reverse("employee_detail", args=[someone.employee.pk])).content.decode()
+    link = f'{reverse("audit_log")}?object_type=mentoring.employee&amp;object_id={someone.employee.pk}'
+    assert link in page
+    response = client.get(link.replace("&amp;", "&"))
+    shown = list(response.context["page"].object_list)
+    assert [(e.action, e.object_id) for e in shown] == [(A.ROLE_GRANTED, someone.pk)]
+    html = response.content.decode()
+    assert "Events about" in html and "Quinn Subject" in html and reverse("employee_detail", args=[someone.employee.pk]) in html
