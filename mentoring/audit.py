@@ -16,7 +16,6 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.db.models import Model, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -186,18 +185,12 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
         if user_id is not None:
             person |= Q(object_type="mentoring.user", object_id=user_id)
         # Imports logged before created people were keys of "employees" listed them under
-        # "created", a list: PostgreSQL looks inside it with containment, SQLite (which has
-        # no JSON containment lookup) with json_each.
-        db = connections[qs.db]
-        if db.features.supports_json_field_contains:
+        # "created", a list of ids: PostgreSQL looks inside it with containment; SQLite, which
+        # has no JSON containment, matches the id as a whole element of the list's text.
+        if connections[qs.db].features.supports_json_field_contains:
             person |= Q(action=Action.ROSTER_IMPORTED, after__created__contains=[filters.object_id])
-        elif db.vendor == "sqlite":
-            table = db.ops.quote_name(AuditEvent._meta.db_table)
-            listed = RawSQL(
-                f"SELECT e.id FROM {table} e, json_each(e.after, '$.created') j WHERE e.action = %s AND j.value = %s",
-                [Action.ROSTER_IMPORTED, filters.object_id],
-            )
-            person |= Q(pk__in=listed)
+        else:
+            person |= Q(action=Action.ROSTER_IMPORTED, after__created__regex=rf"[\[,]\s*{int(filters.object_id)}\s*[,\]]")
         qs = qs.filter(person)
     else:
         if filters.object_type:
