@@ -607,6 +607,13 @@ def test_a_superseded_run_is_read_only_and_points_to_the_newer_one(program, hr_u
     assert "A newer run replaced this proposal" in body and f"See run #{second.pk}" in body and f"See run #{failed.pk}" not in body
     assert "The pairs of a replaced proposal are not kept" in body and "Not paired" not in body
     assert "Publish" not in body and "Pair them" not in body
+    # Found in QA: "24 pairs proposed" beside "Proposed pairs 0". The figures say whose they are.
+    assert "pairs the engine proposed" in body and "before any change made in review" in body
+    heading = body[body.index('id="pairs-heading"') : body.index("</h2>", body.index('id="pairs-heading"'))]
+    assert "badge" not in heading
+    home = text(hr_client.get(url("pairing_home", program)))
+    row = home[home.index(f"Run #{first.pk}<") : home.index("</tr>", home.index(f"Run #{first.pk}<"))]
+    assert "as proposed" in row
     response = hr_client.post(url("match_run_publish", program, first.pk), follow=True)
     assert any("Only a finished proposal can be published" in m for m in messages_of(response))
 
