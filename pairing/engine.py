@@ -1393,12 +1393,20 @@ def _solve_dense(S, cap, thr, obj):
     R, C = (E, n_rows) if tall else (n_rows, E)
     jv = R >= _LAPJV_MIN_FILL * C and C <= _LAPJV_MAX_SIDE
     cost = np.empty((C if jv else R, C), dtype=np.float64)
-    step = _row_step(E)
-    for r0 in range(0, n_rows, step):
-        blk = S[owner[r0 : r0 + step]]
+    if tall and jv:
+        # Mentee rows from a transposed view of the (small) replicated grid: contiguous
+        # writes instead of column writes (959 x 959 at capacity 2: 1.4 ms instead of 2.2).
+        src, n_src, step = S[owner].T, R, _row_step(C)
+    else:
+        src, n_src, step = None, n_rows, _row_step(E)
+    for r0 in range(0, n_src, step):
         # Written in place: a temporary per block plus the copy into ``cost`` touched twice
         # the fresh memory (page faults: 1.8 ms of 2.1 at 500 x 500, measured).
-        val = cost[:R, r0 : r0 + step].T if tall else cost[r0 : min(r0 + step, R)]
+        if src is not None:
+            blk, val = src[r0 : r0 + step], cost[r0 : min(r0 + step, R)]
+        else:
+            blk = S[owner[r0 : r0 + step]]
+            val = cost[:R, r0 : r0 + step].T if tall else cost[r0 : min(r0 + step, R)]
         np.multiply(blk, -float(obj.scale), out=val)  # exact: |w| < 2**53
         val -= obj.offset
         np.putmask(val, blk < thr, 0)
