@@ -452,6 +452,18 @@ class AuditEvent(models.Model):
         """changes as a person reads them: lists joined, role codes as their names."""
         return [(name, _audit_display(name, before), _audit_display(name, after)) for name, before, after in self.changes]
 
+    def readable_changes_of(self, employee_pk: int) -> list[tuple[str, str | None, str | None]]:
+        """A roster import's changes to one person only (the log filtered to them), else all."""
+        if self.action != self.Action.ROSTER_IMPORTED:
+            return self.readable_changes
+        key = str(employee_pk)
+        before = (self.before.get("employees") or {}).get(key) or {}
+        after = dict((self.after.get("employees") or {}).get(key) or {})
+        if employee_pk in (self.after.get("created") or []):  # imports logged before 2026-12
+            after["created"] = True
+        names = list(dict.fromkeys([*before, *after]))
+        return [(name, _audit_display(name, before.get(name)), _audit_display(name, after.get(name))) for name in names]
+
 
 def _audit_display(name: str, value) -> str | None:
     if value is None:

@@ -86,9 +86,19 @@ def audit_log(request):
     events = audit.audit_search(filters=form.filters()) if form.is_valid() else AuditEvent.objects.none()
     page = Paginator(events, audit.PAGE_SIZE).get_page(request.GET.get("page"))
     labels = audit.object_labels(page.object_list)
-    rows = [(event, labels.get((event.object_type, event.object_id)), audit.OBJECT_TYPES.get(event.object_type, event.object_type)) for event in page.object_list]
     filtered = not form.is_valid() or any(value not in (None, "") for value in form.cleaned_data.values())
     person = None
     if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" and form.cleaned_data["object_id"]:
         person = Employee.objects.filter(pk=form.cleaned_data["object_id"]).first()
+    # Filtered to a person, an import's row shows what it changed of them, not of everyone.
+    person_pk = form.cleaned_data["object_id"] if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" else None
+    rows = [
+        (
+            event,
+            labels.get((event.object_type, event.object_id)),
+            audit.OBJECT_TYPES.get(event.object_type, event.object_type),
+            event.readable_changes_of(person_pk) if person_pk else event.readable_changes,
+        )
+        for event in page.object_list
+    ]
     return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered, "person": person})

@@ -434,3 +434,22 @@ def test_a_persons_page_links_to_their_events_including_those_on_their_login(tok
     assert [(e.action, e.object_id) for e in shown] == [(A.ROLE_GRANTED, someone.pk)]
     html = response.content.decode()
     assert "Events about" in html and "Quinn Subject" in html and reverse("employee_detail", args=[someone.employee.pk]) in html
+
+
+def test_filtered_to_a_person_an_import_row_shows_only_their_changes(tokyo_hr):
+    """Found in QA: the import's row listed every person it changed, also when the log was
+    filtered to one of them."""
+    user, client = tokyo_hr
+    old_event(at(2026, 1, 10, 9, 0), action=A.ROSTER_IMPORTED, object_type="mentoring.rosterimport", object_id=3, summary="import-of-two",
+              before={"employees": {"339": {"level": 3}, "77001": {"level": 5}}}, after={"employees": {"339": {"level": 4}, "77001": {"level": 6}, "88002": {"created": True}}})
+    old_event(at(2026, 1, 9, 9, 0), action=A.ROSTER_IMPORTED, object_type="mentoring.rosterimport", object_id=2, summary="old-import", after={"created": [339, 99003], "employees": {}})
+
+    def changes_column(query):
+        response = client.get(reverse("audit_log"), query)
+        return {row[0].summary: row[3] for row in response.context["rows"]}
+
+    mine = changes_column({"object_type": "mentoring.employee", "object_id": 339})
+    assert mine["import-of-two"] == [("level", "3", "4")]
+    assert mine["old-import"] == [("created", None, "yes")]  # the older format, created listed apart
+    everyone = changes_column({})
+    assert "77001" in " ".join(str(v) for v in everyone["import-of-two"][0])
