@@ -87,11 +87,10 @@ def audit_log(request):
     page = Paginator(events, audit.PAGE_SIZE).get_page(request.GET.get("page"))
     labels = audit.object_labels(page.object_list)
     filtered = not form.is_valid() or any(value not in (None, "") for value in form.cleaned_data.values())
-    person = None
-    if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" and form.cleaned_data["object_id"]:
-        person = Employee.objects.filter(pk=form.cleaned_data["object_id"]).first()
-    # Filtered to a person, an import's row shows what it changed of them, not of everyone.
+    # Filtered to a person: the page names them, and an import's row shows what it changed
+    # of them, not of everyone.
     person_pk = form.cleaned_data["object_id"] if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" else None
+    person = Employee.objects.filter(pk=person_pk).first() if person_pk else None
     rows = [
         (
             event,
