@@ -430,6 +430,16 @@ def test_publishing_tells_whoever_the_run_left_without_a_partner(program, hr_use
     assert "You are not paired at the moment" in home and "The program is running." not in home
 
 
+def rematch_leaving_out(program, hr_user, capture, person):
+    """A re-match with a newcomer mentor (and mentee) that ``person`` is kept apart from: they
+    are left out again.  Returns the newcomer."""
+    newcomer = mentor(program)
+    person.not_with.add(newcomer.employee)
+    mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, capture), by=hr_user)
+    return newcomer
+
+
 def test_someone_left_out_again_by_a_rematch_is_not_told_again(program, hr_user, django_capture_on_commit_callbacks, deliver_outbox):
     from mentoring.models import OutboxMessage
 
@@ -443,10 +453,7 @@ def test_someone_left_out_again_by_a_rematch_is_not_told_again(program, hr_user,
     mail.outbox.clear()
 
     # A re-match pairs a newcomer; the one left out before is left out again (kept apart).
-    newcomer = mentor(program)
-    left_out.not_with.add(newcomer.employee)
-    mentee(program)
-    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    newcomer = rematch_leaving_out(program, hr_user, django_capture_on_commit_callbacks, left_out)
     deliver_outbox()
     assert Pair.objects.filter(mentor=newcomer).exists() and not Pair.objects.filter(mentee=left_out).exists()
     assert [m for m in mail.outbox if m.to == [left_out.employee.email]] == []  # the first email promised the next one says "paired"
@@ -454,10 +461,7 @@ def test_someone_left_out_again_by_a_rematch_is_not_told_again(program, hr_user,
     # Told under the old per-run key (before this rule): not told again either.
     OutboxMessage.objects.filter(idempotency_key=f"not-paired:{left_out.pk}").update(idempotency_key=f"run-not-paired:{Pair.objects.filter(mentor__role='mentor').order_by('pk').first().match_run_id}:{left_out.pk}")
     mail.outbox.clear()
-    third = mentor(program)
-    left_out.not_with.add(third.employee)
-    mentee(program)
-    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    rematch_leaving_out(program, hr_user, django_capture_on_commit_callbacks, left_out)
     deliver_outbox()
     assert [m for m in mail.outbox if m.to == [left_out.employee.email]] == []
 
@@ -483,10 +487,7 @@ def test_someone_whose_pair_ended_and_who_is_left_out_again_is_told_again_once(p
 
     # A re-match with a newcomer the waiting mentee is kept apart from: left out again.
     for _ in range(2):
-        newcomer = mentor(program)
-        waiting.not_with.add(newcomer.employee)
-        mentee(program)
-        services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+        rematch_leaving_out(program, hr_user, django_capture_on_commit_callbacks, waiting)
     deliver_outbox()
     assert not Pair.objects.filter(mentee=waiting, status="active").exists()
     assert [m.subject for m in mail.outbox if m.to == [waiting.employee.email]] == [f"No partner for you yet in {program.name}"]  # once for the two runs
@@ -497,10 +498,7 @@ def test_someone_whose_pair_ended_and_who_is_left_out_again_is_told_again_once(p
     OutboxMessage.objects.filter(idempotency_key=f"not-paired:{waiting.pk}").delete()
     OutboxMessage.objects.filter(idempotency_key=f"not-paired:{waiting.pk}:after-pair-{pair.pk}").update(idempotency_key=f"not-paired:{waiting.pk}")
     mail.outbox.clear()
-    newcomer = mentor(program)
-    waiting.not_with.add(newcomer.employee)
-    mentee(program)
-    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    rematch_leaving_out(program, hr_user, django_capture_on_commit_callbacks, waiting)
     deliver_outbox()
     assert [m for m in mail.outbox if m.to == [waiting.employee.email]] == []
 
