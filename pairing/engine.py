@@ -23,8 +23,8 @@ encode the objective lexicographically:
     most_matched: w = score + 1000 * n + 1     (number of pairs first, then total score)
 
 Small problems are solved densely (mentor rows replicated by capacity) with the
-Jonker-Volgenant algorithm (``lap.lapjv`` from lapx) on square and near-square cost
-matrices, ``scipy.optimize.linear_sum_assignment`` on wide or big ones.  Large ones are
+Jonker-Volgenant algorithm from lapx (``lap.lapjv`` on small square cost matrices,
+``lap.lapjvr`` on all others).  Large ones are
 solved on a sparse candidate graph (each person's best-scoring partners) with scipy's
 LAPJVsp, then *certified* optimal for the full problem:
 LP duals are rebuilt from the restricted optimum and checked against every feasible pair of
@@ -58,6 +58,11 @@ from typing import Any
 
 import numpy as np
 from lap import lapjv
+
+try:
+    from lap import lapjvr
+except ImportError:  # lapx's musllinux ARMv7 wheels leave out its Rust solvers: scipy instead
+    lapjvr = None
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
@@ -115,16 +120,23 @@ REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 # dense ~60 ms, sparse 40-60 ms in one round, 80-90 ms in two; from 1200 x 1200 or 2000 x
 # 1000 slots the sparse rounds win).
 DENSE_CELLS = 1_000_000
-# The dense solve uses LAPJV when the cost matrix's rows are at least this share of its
-# columns (it is padded to a square) and it has at most _LAPJV_MAX_SIDE columns, scipy's
-# shortest augmenting path otherwise.  On the bench's grids LAPJV took 2.4-4.2 ms at 500 x
-# 500 where scipy took 11.5-16 ms, 1.7 against 6.7 at 400 x 500 and 5.9 against 7.3 at 500 x
-# 900; at 500 x 1100 the two were equal and on narrower matrices the padding costs more than
-# it saves (300 x 1100: 5.5 against 2.8).  Its lead shrinks with size: 900 x 900 15-30 ms
-# against 34-48, 1000 x 1000 21-45 against 38-57, 2000 x 2000 0.38 s against 0.14 (the
-# certificate's fallback can hand over such grids).
-_LAPJV_MIN_FILL = 0.5
-_LAPJV_MAX_SIDE = 1100
+# The dense solve uses lapx's LAPJV (``lapjv``) on squares up to this many columns and its
+# rectangular Jonker-Volgenant (``lapjvr``) on everything else, a square given one extra
+# column for it.  Which solver is fastest depends on the grid, not only its size.  Measured
+# on two families of generated grids, the bench's own (n per side, seniors down to level 5)
+# and the top 500-2,000 seniors of a 3,000-person org ("top"), ms:
+#                      scipy     lapjv    lapjvr
+#   500 x 500  bench   14-16     4.2-5.5  6.5-9.4
+#              top     5.8-6.3   8.4-13   1.5-2.2
+#   1000x1000  bench   45-61     35-55    16-26
+#              top     26-27     59-69    6.5-7
+#   2000x2000  bench   160-170   680-735  70-106
+#              top     120-132   610-830  37-99
+#   rectangles: 900 x 1000 bench 43 / - / 15, top 22 / - / 5; 300 x 3000 top 5-6 / - / 0.5-0.7
+# lapjvr never lost to scipy; lapjv did (2.3x slower at 500 and 6x at 2,000 on "top"), but it
+# leads on the bench's small squares, where a few milliseconds are the whole difference:
+# hence lapjv for small squares only, where its worst case costs milliseconds.
+_LAPJV_SQUARE_MAX = 700
 # Candidate partners kept per person for the sparse solve (see _candidate_keys), on grids
 # under 4,096 people a side and on wider ones.  A second round (a second LAPJVsp solve on
 # a slightly larger graph) costs more than a longer list in the first: on the bench's grids
@@ -1381,9 +1393,10 @@ def _solve_dense(S, cap, thr, obj):
     """Max-weight b-matching by replicating mentor rows; returns (mentor idx, mentee idx).
 
     The cost matrix is -w (0 on unacceptable cells), oriented with no more rows than columns
-    (mentees x slots when there are more slots than mentees).  Square and near-square
-    matrices go to lapx's Jonker-Volgenant solver (LAPJV), padded to a square with rows of
-    the lowest cost; wide or big ones to scipy's linear_sum_assignment (see _LAPJV_MIN_FILL)."""
+    (mentees x slots when there are more slots than mentees).  Small squares go to lapx's
+    Jonker-Volgenant solver (``lapjv``), everything else to its rectangular solver
+    (``lapjvr``); a square is given one extra column it never takes for that (see
+    _LAPJV_SQUARE_MAX).  scipy's linear_sum_assignment is the fallback should lapx fail."""
     rep = np.minimum(cap, np.count_nonzero(S >= thr, axis=1))
     if rep.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -1391,9 +1404,12 @@ def _solve_dense(S, cap, thr, obj):
     n_rows, E = len(owner), S.shape[1]
     tall = n_rows > E
     R, C = (E, n_rows) if tall else (n_rows, E)
-    jv = R >= _LAPJV_MIN_FILL * C and C <= _LAPJV_MAX_SIDE
-    cost = np.empty((C if jv else R, C), dtype=np.float64)
-    if tall and jv:
+    jv = R == C and C <= _LAPJV_SQUARE_MAX
+    # A square for lapjvr gets a column costing 1, more than any real cell (-w <= -1, or 0):
+    # a row put there would do better on the real column left over, so none is.
+    full = np.empty((R, C + (R == C and not jv)), dtype=np.float64)
+    cost = full[:, :C]
+    if tall and n_rows * E <= DENSE_CELLS:
         # Mentee rows from a transposed view of the (small) replicated grid: contiguous
         # writes instead of column writes (959 x 959 at capacity 2: 1.4 ms instead of 2.2).
         src, n_src, step = S[owner].T, R, _row_step(C)
@@ -1403,25 +1419,28 @@ def _solve_dense(S, cap, thr, obj):
         # Written in place: a temporary per block plus the copy into ``cost`` touched twice
         # the fresh memory (page faults: 1.8 ms of 2.1 at 500 x 500, measured).
         if src is not None:
-            blk, val = src[r0 : r0 + step], cost[r0 : min(r0 + step, R)]
+            blk, val = src[r0 : r0 + step], cost[r0 : r0 + step]
         else:
             blk = S[owner[r0 : r0 + step]]
-            val = cost[:R, r0 : r0 + step].T if tall else cost[r0 : min(r0 + step, R)]
+            val = cost[:, r0 : r0 + step].T if tall else cost[r0 : r0 + step]
         np.multiply(blk, -float(obj.scale), out=val)  # exact: |w| < 2**53
         val -= obj.offset
         np.putmask(val, blk < thr, 0)
-    if jv:
-        # Padding rows of the lowest cost, not 0: each takes a column no real row is given, for
-        # the same constant, so the optimum is unchanged, and the column reduction that starts
-        # LAPJV still sees the real costs (zero rows made it 8-10x slower, measured).
-        cost[R:] = -float(obj.max_weight)
-        x = lapjv(cost, return_cost=False)[0][:R]
-        cost = cost[:R]
-        if (x < 0).any():  # a full square always has a complete assignment; be safe
-            r, c = linear_sum_assignment(cost)
-        else:
-            r, c = np.arange(R), x.astype(np.int64)
-    else:
+    r = None
+    try:
+        if jv:
+            x = lapjv(full, return_cost=False)[0]
+            if (x >= 0).all():  # a full square always has a complete assignment; be safe
+                r, c = np.arange(R), x.astype(np.int64)
+        elif lapjvr is not None:
+            full[:, C:] = 1.0
+            r, c = lapjvr(full, extend_cost=True, return_cost=False)
+            r, c = np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64)
+            if len(r) != R or (c >= C).any():  # cannot happen (see above); be safe
+                r = None
+    except (ValueError, RuntimeError):  # lapx refused the matrix: scipy solves it
+        r = None
+    if r is None:
         r, c = linear_sum_assignment(cost)
     keep = cost[r, c] < 0  # acceptable cells cost -w <= -1
     slots, mentees = (c, r) if tall else (r, c)

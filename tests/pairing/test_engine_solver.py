@@ -287,8 +287,8 @@ def test_grid_scores_equal_the_reference_for_every_vocabulary_width(seed, n, voc
     levels=st.sampled_from([3, 12, 1001]), strategy=st.sampled_from(["best_score", "most_matched"]),
 )
 def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, levels, strategy):
-    """Square, near-square (padded for LAPJV) and wide cost matrices, tie-heavy (few score
-    levels) or not, against scipy's linear_sum_assignment on the replicated weight matrix."""
+    """Square, near-square, wide and tall cost matrices, tie-heavy (few score levels) or
+    not, against scipy's linear_sum_assignment on the replicated weight matrix."""
     from scipy.optimize import linear_sum_assignment
 
     rng = np.random.default_rng(seed)
@@ -307,20 +307,26 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, le
 
 
 @pytest.mark.parametrize(
-    "m, e, cap",
+    "m, e, cap, solver",
     [
-        (30, 30, 1),  # square
-        (15, 30, 1),  # rows exactly half the columns: padded for LAPJV
-        (14, 30, 1),  # just under half: scipy
-        (40, 25, 2),  # tall: mentees x 80 slots, under half: scipy
-        (30, 40, 2),  # tall: 40 mentees x 60 slots, padded for LAPJV
-        (1200, 6, 1),  # tall and narrow: scipy
-        (1150, 1150, 1),  # square but bigger than LAPJV takes: scipy
+        (30, 30, 1, "lapjv"),  # small square
+        (700, 700, 1, "lapjv"),  # the biggest square lapjv gets
+        (701, 701, 1, "lapjvr"),  # one more: lapjvr, given a column no row may take
+        (15, 30, 1, "lapjvr"),  # wide
+        (29, 30, 1, "lapjvr"),  # nearly square
+        (40, 25, 2, "lapjvr"),  # tall: 25 mentees x 80 slots
+        (30, 40, 2, "lapjvr"),  # tall: 40 mentees x 60 slots
+        (1200, 6, 1, "lapjvr"),  # tall and narrow
+        (20, 10, 1, "lapjvr"),  # tall at capacity 1
     ],
 )
-def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap):
+def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap, solver, monkeypatch):
     from scipy.optimize import linear_sum_assignment
 
+    used = []
+    for name in ("lapjv", "lapjvr", "linear_sum_assignment"):  # scipy: the fallback, unused here
+        real = getattr(engine, name)
+        monkeypatch.setattr(engine, name, lambda *a, _real=real, _name=name, **k: used.append(_name) or _real(*a, **k))
     rng = np.random.default_rng(m * 1000 + e)
     S = rng.integers(-1, 1001, size=(m, e)).astype(np.int16)
     caps = np.full(m, cap)
@@ -333,11 +339,34 @@ def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap):
         W = np.where(S[owner] >= 300, obj(S[owner]), 0)
         r, c = linear_sum_assignment(W, maximize=True)
         assert int(obj(S[mi, mj]).sum()) == int(W[r, c].sum())
+    assert used == [solver, solver]
+
+
+@pytest.mark.parametrize("name, shape", [("lapjv", (30, 30)), ("lapjvr", (20, 30)), ("lapjvr", (800, 800))])
+def test_dense_solve_falls_back_to_scipy_when_lapx_refuses(name, shape, monkeypatch):
+    """lapx may refuse a matrix (its reduced costs overflow, a native limit) or lack lapjvr
+    (its musllinux ARMv7 wheels): scipy solves it."""
+    from scipy.optimize import linear_sum_assignment
+
+    def refuse(*args, **kwargs):
+        raise ValueError("reduced costs overflow")
+
+    monkeypatch.setattr(engine, name, refuse if name == "lapjv" or shape[0] < shape[1] else None)  # None: not in this wheel
+    m, e = shape
+    S = np.random.default_rng(5).integers(-1, 1001, size=shape).astype(np.int16)
+    cap = np.ones(m, dtype=np.int64)
+    obj = engine._Objective.of("best_score", min(m, e))
+    mi, mj = engine._solve_dense(S, cap, 300, obj)
+    W = np.where(S >= 300, obj(S), 0)
+    r, c = linear_sum_assignment(W, maximize=True)
+    assert int(obj(S[mi, mj]).sum()) == int(W[r, c].sum()) > 0
+    assert np.all(S[mi, mj] >= 300) and len(set(mj.tolist())) == len(mj)
 
 
 def test_dense_solve_is_exact_with_weights_above_a_million():
     """At 1,000 per side best_score weights reach 1,001,001: past the fixed bound old lap
-    releases used inside their dense kernel (lapx starts from the real costs)."""
+    releases used inside their dense kernel (lapx starts from the real costs), and lapjvr
+    gets this square with one extra column."""
     from scipy.optimize import linear_sum_assignment
 
     rng = np.random.default_rng(11)
