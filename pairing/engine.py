@@ -115,11 +115,19 @@ NOT_NEEDED = "not_needed"
 REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 
 # Problems up to this many mentor-slot x mentee cells are solved densely straight away:
-# below it scipy's dense assignment is about as fast as one certified sparse round and
-# clearly faster than two (measured on the bench's structured grids: at 1000 x 1000 slots
-# dense ~60 ms, sparse 40-60 ms in one round, 80-90 ms in two; from 1200 x 1200 or 2000 x
-# 1000 slots the sparse rounds win).
+# below it the dense assignment is about as fast as one certified sparse round and clearly
+# faster than two (measured on the bench's structured grids: at 1000 x 1000 slots dense
+# ~60 ms with scipy, sparse 40-60 ms in one round, 80-90 ms in two).  With capacities above
+# 1 the replicated rows (identical pairs of rows) slow the dense solvers down: at capacity 2
+# lapjvr and one sparse round were level from 1,000 to 1,400 per side (50 and 105 ms) and
+# the sparse round ahead at 1,750 (160 ms against 195-215).
 DENSE_CELLS = 1_000_000
+# ... and with no mentor given more than one slot, up to this many: there lapjvr (see
+# _LAPJV_SQUARE_MAX) solved 1,500-3,000 per side 2.5-3x faster than a sparse round (bench
+# and "top" grids: 2,000 47-68 ms against 145-147, 3,000 101-113 against 298-306; end to end
+# at 2,000 0.16 s against 0.32, 3,000 0.31 against 0.60), and still led at 5,000 (0.89 s
+# against 1.35) but with a 200 MB cost matrix: the sparse solve keeps bigger runs lean.
+DENSE_CELLS_ONE_SLOT = 9_000_000
 # The dense solve uses lapx's LAPJV (``lapjv``) on squares up to this many columns and its
 # rectangular Jonker-Volgenant (``lapjvr``) on everything else, a square given one extra
 # column for it.  Which solver is fastest depends on the grid, not only its size.  Measured
@@ -1736,7 +1744,9 @@ def _solve(S, cap, thr, strategy, *, solver="auto", candidates=None):
     obj = _Objective.of(strategy, n_max)
     if solver not in ("auto", "sparse", "dense"):
         raise PairingError(f"unknown solver {solver!r}")
-    if solver == "dense" or (solver == "auto" and int(np.minimum(cap, E).sum()) * E <= DENSE_CELLS):
+    slots = np.minimum(cap, E)
+    limit = DENSE_CELLS if (slots > 1).any() else DENSE_CELLS_ONE_SLOT
+    if solver == "dense" or (solver == "auto" and int(slots.sum()) * E <= limit):
         return (*_solve_dense(S, cap, thr, obj), "dense")
     k = candidates or (CANDIDATES_PER_PERSON if max(M, E) < _SAMPLE_WIDE else CANDIDATES_PER_PERSON_WIDE)
     keys = _candidate_keys(S, thr, k)

@@ -378,3 +378,25 @@ def test_dense_solve_is_exact_with_weights_above_a_million():
     r, c = linear_sum_assignment(obj(S), maximize=True)
     assert int(obj(S[mi, mj]).sum()) == int(obj(S[r, c]).sum())
     assert len(mi) == 1000
+
+
+@pytest.mark.parametrize(
+    "caps, how",
+    [
+        ([1] * 30, "dense"),  # 900 cells, one slot each: under the one-slot limit
+        ([2] * 30, "sparse+certificate"),  # 1,800 slot cells: over the limit for replicated rows
+        ([1] * 29 + [2], "sparse+certificate"),  # one mentor with two slots is enough
+        ([1] * 10 + [0] * 20, "dense"),  # 300 cells
+    ],
+)
+def test_auto_solver_goes_dense_further_when_no_mentor_has_two_slots(caps, how, monkeypatch):
+    """With one slot per mentor the dense solve wins to much bigger grids than with
+    replicated rows (see DENSE_CELLS_ONE_SLOT); the limits are shrunk here to keep it quick."""
+    monkeypatch.setattr(engine, "DENSE_CELLS", 500)
+    monkeypatch.setattr(engine, "DENSE_CELLS_ONE_SLOT", 1000)
+    S = np.random.default_rng(3).integers(0, 1001, size=(30, 30)).astype(np.int16)
+    cap = np.array(caps, dtype=np.int64)
+    mi, mj, solved = engine._solve(S, cap, 300, "best_score")
+    assert solved.startswith(how), solved
+    dense = engine._solve(S, cap, 300, "best_score", solver="dense")
+    assert int(S[mi, mj].sum()) == int(S[dense[0], dense[1]].sum())
