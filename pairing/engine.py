@@ -122,11 +122,14 @@ REASONS = (NO_FEASIBLE_PARTNER, BELOW_MIN_SCORE, CAPACITY_EXHAUSTED, NOT_NEEDED)
 # lapjvr and one sparse round were level from 1,000 to 1,400 per side (50 and 105 ms) and
 # the sparse round ahead at 1,750 (160 ms against 195-215).
 DENSE_CELLS = 1_000_000
-# ... and with no mentor given more than one slot, up to this many: there lapjvr (see
-# _LAPJV_SQUARE_MAX) solved 1,500-3,000 per side 2.5-3x faster than a sparse round (bench
-# and "top" grids: 2,000 47-68 ms against 145-147, 3,000 101-113 against 298-306; end to end
-# at 2,000 0.16 s against 0.32, 3,000 0.31 against 0.60), and still led at 5,000 (0.89 s
-# against 1.35) but with a 200 MB cost matrix: the sparse solve keeps bigger runs lean.
+# ... and with no mentor given more than one slot and no more mentors than mentees, up to
+# this many: there lapjvr (see _LAPJV_SQUARE_MAX) solved 1,500-3,000 per side 2.5-3x faster
+# than a sparse round (bench and "top" grids: 2,000 47-68 ms against 145-147, 3,000 101-113
+# against 298-306; end to end at 2,000 0.16 s against 0.32, 3,000 0.31 against 0.60), and
+# still led at 5,000 (0.89 s against 1.35) but with a 200 MB cost matrix: the sparse solve
+# keeps bigger runs lean.  A few more mentors than mentees made every dense solver slow on
+# the bench's grids (2,990 mentees x 3,000 mentors: lapjvr 0.96-2.4 s, scipy 3.3 s; sparse
+# 0.45 s), as did capacity 2: those keep the lower limit.
 DENSE_CELLS_ONE_SLOT = 9_000_000
 # The dense solve uses lapx's LAPJV (``lapjv``) on squares up to this many columns and its
 # rectangular Jonker-Volgenant (``lapjvr``) on everything else, a square given one extra
@@ -1415,7 +1418,7 @@ def _solve_dense(S, cap, thr, obj):
     jv = R == C and C <= _LAPJV_SQUARE_MAX
     # A square for lapjvr gets a column costing 1, more than any real cell (-w <= -1, or 0):
     # a row put there would do better on the real column left over, so none is.
-    full = np.empty((R, C + (R == C and not jv)), dtype=np.float64)
+    full = np.empty((R, C + (R == C and not jv and lapjvr is not None)), dtype=np.float64)
     cost = full[:, :C]
     if tall and n_rows * E <= DENSE_CELLS:
         # Mentee rows from a transposed view of the (small) replicated grid: contiguous
@@ -1745,7 +1748,8 @@ def _solve(S, cap, thr, strategy, *, solver="auto", candidates=None):
     if solver not in ("auto", "sparse", "dense"):
         raise PairingError(f"unknown solver {solver!r}")
     slots = np.minimum(cap, E)
-    limit = DENSE_CELLS if (slots > 1).any() else DENSE_CELLS_ONE_SLOT
+    one_slot = lapjvr is not None and not (slots > 1).any() and int(np.count_nonzero(slots)) <= E
+    limit = DENSE_CELLS_ONE_SLOT if one_slot else DENSE_CELLS
     if solver == "dense" or (solver == "auto" and int(slots.sum()) * E <= limit):
         return (*_solve_dense(S, cap, thr, obj), "dense")
     k = candidates or (CANDIDATES_PER_PERSON if max(M, E) < _SAMPLE_WIDE else CANDIDATES_PER_PERSON_WIDE)

@@ -281,12 +281,20 @@ def test_grid_scores_equal_the_reference_for_every_vocabulary_width(seed, n, voc
 # --------------------------------------------------------------------------- the dense path
 
 
-@settings(SETTINGS, max_examples=80)
+@pytest.mark.parametrize(
+    "square_max, dense_cells",
+    [
+        (engine._LAPJV_SQUARE_MAX, engine.DENSE_CELLS),  # as shipped: these sizes take lapjv or lapjvr
+        (0, engine.DENSE_CELLS),  # squares too go to lapjvr, with the extra column
+        (engine._LAPJV_SQUARE_MAX, 0),  # tall grids written column-wise (as past DENSE_CELLS)
+    ],
+)
+@settings(SETTINGS, max_examples=60)
 @given(
     seed=st.integers(0, 10**9), m=st.integers(1, 40), e=st.integers(1, 40), max_cap=st.integers(1, 3),
     levels=st.sampled_from([3, 12, 1001]), strategy=st.sampled_from(["best_score", "most_matched"]),
 )
-def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, levels, strategy):
+def test_dense_solve_equals_scipy_on_the_replicated_grid(square_max, dense_cells, seed, m, e, max_cap, levels, strategy):
     """Square, near-square, wide and tall cost matrices, tie-heavy (few score levels) or
     not, against scipy's linear_sum_assignment on the replicated weight matrix."""
     from scipy.optimize import linear_sum_assignment
@@ -296,7 +304,10 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, le
     cap = rng.integers(0, max_cap + 1, size=m)
     thr = int(rng.integers(0, 1001))  # up to most cells unacceptable
     obj = engine._Objective.of(strategy, int(min(e, cap.sum())))
-    mi, mj = engine._solve_dense(S, cap, thr, obj)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_LAPJV_SQUARE_MAX", square_max)
+        patch.setattr(engine, "DENSE_CELLS", dense_cells)
+        mi, mj = engine._solve_dense(S, cap, thr, obj)
     assert np.all(S[mi, mj] >= thr)
     assert np.all(np.bincount(mi, minlength=m) <= cap)
     assert len(set(mj.tolist())) == len(mj)
@@ -320,6 +331,7 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(seed, m, e, max_cap, le
         (20, 10, 1, "lapjvr"),  # tall at capacity 1
     ],
 )
+@pytest.mark.skipif(engine.lapjvr is None, reason="this lapx wheel has no lapjvr")
 def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap, solver, monkeypatch):
     from scipy.optimize import linear_sum_assignment
 
@@ -387,6 +399,7 @@ def test_dense_solve_is_exact_with_weights_above_a_million():
         ([2] * 30, "sparse+certificate"),  # 1,800 slot cells: over the limit for replicated rows
         ([1] * 29 + [2], "sparse+certificate"),  # one mentor with two slots is enough
         ([1] * 10 + [0] * 20, "dense"),  # 300 cells
+        ([1] * 30 + [1], "sparse+certificate"),  # one slot each but more mentors than mentees
     ],
 )
 def test_auto_solver_goes_dense_further_when_no_mentor_has_two_slots(caps, how, monkeypatch):
@@ -394,9 +407,12 @@ def test_auto_solver_goes_dense_further_when_no_mentor_has_two_slots(caps, how, 
     replicated rows (see DENSE_CELLS_ONE_SLOT); the limits are shrunk here to keep it quick."""
     monkeypatch.setattr(engine, "DENSE_CELLS", 500)
     monkeypatch.setattr(engine, "DENSE_CELLS_ONE_SLOT", 1000)
-    S = np.random.default_rng(3).integers(0, 1001, size=(30, 30)).astype(np.int16)
+    S = np.random.default_rng(3).integers(0, 1001, size=(len(caps), 30)).astype(np.int16)
     cap = np.array(caps, dtype=np.int64)
     mi, mj, solved = engine._solve(S, cap, 300, "best_score")
     assert solved.startswith(how), solved
+    if how == "dense":  # without lapjvr (some lapx wheels) the one-slot limit does not apply
+        monkeypatch.setattr(engine, "lapjvr", None)
+        assert engine._solve(S, cap, 300, "best_score")[2].startswith("dense" if int(cap.sum()) * 30 <= 500 else "sparse")
     dense = engine._solve(S, cap, 300, "best_score", solver="dense")
     assert int(S[mi, mj].sum()) == int(S[dense[0], dense[1]].sum())
