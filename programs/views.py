@@ -185,6 +185,19 @@ def _ends_early(program: Program) -> bool:
     return program.status == Program.Status.ACTIVE and services.site_today() < program.ends_on and _live_pairs(program) > 0
 
 
+def _early_close(program: Program, invited: int | None = None) -> dict:
+    """What closing enrollment now cuts short: the planned last day still to come, and
+    invitations nobody has answered yet ({} when neither: nothing to confirm)."""
+    if program.status != Program.Status.ENROLLMENT_OPEN:
+        return {}
+    if invited is None:
+        invited = program.enrollments.filter(status=ES.INVITED).count()
+    early = services.site_today() < program.enrollment_closes_on
+    if not early and not invited:
+        return {}
+    return {"early": early, "invited": invited}
+
+
 def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
     transitions = [
         {"to": to, "label": label, "problems": services.transition_problems(program=program, to=to)}
@@ -209,6 +222,7 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         "ends_early": program.status == Program.Status.ACTIVE and services.site_today() < program.ends_on,
         # What completing now would change (the service applies the same).
         "early_end": services.early_end_dates(program) if program.status == Program.Status.ACTIVE else {},
+        "early_close": _early_close(program, counts[ES.INVITED]["total"]),
     }
 
 
@@ -228,6 +242,11 @@ def program_transition(request, pk: int):
     if form.cleaned_data["to"] == Program.Status.COMPLETED and _ends_early(program) and not request.POST.get("confirm"):
         # Completing ends every live pair: before the planned end, that is a decision to confirm.
         messages.error(request, _("Tick the box to confirm: completing the program now ends its live pairs before the planned end on %(day)s.") % {"day": date_format(program.ends_on)})
+        return redirect("program_detail", pk=pk)
+    if form.cleaned_data["to"] == Program.Status.MATCHING and _early_close(program) and not request.POST.get("confirm"):
+        # Closing shuts out whoever was still to apply: before the planned day, or with
+        # invitations unanswered, that is a decision to confirm.
+        messages.error(request, _("Tick the box to confirm: closing enrollment now stops people applying."))
         return redirect("program_detail", pk=pk)
     try:
         program = services.program_transition(program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"])

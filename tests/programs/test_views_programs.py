@@ -356,6 +356,43 @@ def test_archiving_or_discarding_needs_the_box_ticked(hr_client, status):
     assert "Tick the box to confirm: an archived program is read-only for good." in messages_of(refused)
 
 
+@pytest.mark.parametrize(
+    ("closes_in", "invited", "wording"),
+    [
+        (5, 0, "before the planned close on"),  # early, nobody left hanging
+        (0, 2, "2 invited people have not answered and can no longer apply"),  # on the day
+        (5, 1, "1 invited person has not answered"),
+    ],
+)
+def test_closing_enrollment_early_or_over_unanswered_invitations_needs_the_box_ticked(hr_client, closes_in, invited, wording):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, enrollment_opens_on=days(-10), enrollment_closes_on=services.site_today() + datetime.timedelta(days=closes_in))
+    EnrollmentFactory.create_batch(invited, program=program, role="mentor", status=Enrollment.Status.INVITED)
+    for role in ("mentor", "mentee"):  # matching needs someone on each side
+        EnrollmentFactory(program=program, role=role, status=Enrollment.Status.APPROVED)
+    page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert 'id="confirm-matching"' in page and wording in re.sub(r"\s+", " ", page)
+
+    refused = transition(hr_client, program, S.MATCHING, confirm=False)
+
+    program.refresh_from_db()
+    assert program.status == S.ENROLLMENT_OPEN and not program.transitions.exists()
+    assert "Tick the box to confirm: closing enrollment now stops people applying." in messages_of(refused)
+    transition(hr_client, program, S.MATCHING)
+    program.refresh_from_db()
+    assert program.status == S.MATCHING
+
+
+def test_closing_enrollment_on_its_day_with_every_invitation_answered_asks_nothing(hr_client):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, enrollment_opens_on=days(-10), enrollment_closes_on=services.site_today())
+    for role in ("mentor", "mentee"):
+        EnrollmentFactory(program=program, role=role, status=Enrollment.Status.APPROVED)
+    page = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert "Close enrollment and start matching" in page and 'id="confirm-matching"' not in page
+    transition(hr_client, program, S.MATCHING, confirm=False)
+    program.refresh_from_db()
+    assert program.status == S.MATCHING
+
+
 def past_program(**kwargs):
     return ProgramFactory(enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(100), **kwargs)
 
