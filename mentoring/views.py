@@ -146,7 +146,16 @@ ROLE_ROWS = (
 
 def _role_rows(employee: Employee) -> list[dict]:
     held = employee.user.role_names if employee.user else frozenset()
-    return [{"role": role, "name": name, "allows": allows, "grant": grant, "held": role in held} for role, name, allows, grant in ROLE_ROWS]
+    name_of = employee.full_name
+    # Giving HR admin opens everything (and executive sponsor the figures): the button asks first.
+    confirm = {
+        Role.HR_ADMIN: _("Make %(name)s an HR admin? They will see the directory, every program and application, pair care, reports and the audit log, and can give roles to others.") % {"name": name_of},
+        Role.EXECUTIVE: _("Make %(name)s an executive sponsor? They will see every program's impact dashboard.") % {"name": name_of},
+    }
+    return [
+        {"role": role, "name": name, "allows": allows, "grant": grant, "held": role in held, "confirm": confirm.get(role, "")}
+        for role, name, allows, grant in ROLE_ROWS
+    ]
 
 
 def _database_state() -> str:

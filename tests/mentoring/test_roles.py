@@ -40,6 +40,20 @@ def test_hr_sees_roles_and_the_buttons_on_the_directory_page(hr_client, person):
     assert "authenticator app" in page and person.email in page
 
 
+def test_giving_hr_admin_or_executive_asks_first_naming_the_person(hr_client, person):
+    """One click made someone HR admin (every program, the directory, the audit log): the
+    grant buttons of the two powerful roles ask, by name; taking away and Participant do not."""
+    import html
+    import re
+
+    page = hr_client.get(reverse("employee_detail", args=[person.employee.pk])).content.decode()
+    asks = [html.unescape(a) for a in re.findall(r'data-confirm="([^"]*)"', page)]
+    name = person.employee.full_name
+    assert any(a.startswith(f"Make {name} an HR admin?") and "audit log" in a for a in asks), asks
+    assert any(a.startswith(f"Make {name} an executive sponsor?") for a in asks), asks
+    assert len(asks) == 2  # Participant is held (Take away) or harmless to give: no question
+
+
 def test_hr_makes_someone_executive_and_the_audit_log_says_who(hr_client, hr_user, person):
     response = hr_client.post(change_url(person), {"role": "executive", "change": "grant"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("employee_detail", args=[person.employee.pk])
