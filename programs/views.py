@@ -36,6 +36,7 @@ from .forms import (
     TransitionForm,
     WithdrawForm,
     employees_by_email,
+    not_emails,
 )
 from .models import REMINDER_KINDS, Enrollment, Program, Resource, ResourceCompletion, Role, Topic
 from .services import ProgramError
@@ -320,9 +321,11 @@ def program_invite(request, pk: int):
     refusal = services.late_join_problems(program) if late else []
     form = InviteForm(request.POST or None, program=program, late=late)
     preview = None
-    unknown = []
+    unknown = not_addresses = []
     if request.method == "POST" and form.is_valid():
         people, unknown = _people_to_invite(form)
+        # A line that is no address at all is a typo to fix, not someone missing from the roster.
+        not_addresses = not_emails(unknown)
         role = form.cleaned_data["role"]
         if "preview" in request.POST:
             preview = _invite_preview(program, people, role, form.cleaned_data.get("apply_by"))
@@ -340,11 +343,18 @@ def program_invite(request, pk: int):
                     messages.success(request, ngettext("%(count)d invitation sent.", "%(count)d invitations sent.", count) % {"count": count})
                 else:
                     messages.warning(request, _("No invitation sent: the page lists why."))
-                return render(request, "programs/program_invite_result.html", {"program": program, "result": result, "role": Role(role).label})
+                return render(
+                    request,
+                    "programs/program_invite_result.html",
+                    {"program": program, "result": result, "role": Role(role).label, "unknown": [e for e in unknown if e not in not_addresses], "not_addresses": not_addresses},
+                )
     return render(
         request,
         "programs/program_invite.html",
-        {"program": program, "form": form, "preview": preview, "unknown": unknown, "can_invite": not refusal, "refusal": refusal[0] if refusal else "", "late": late},
+        {
+            "program": program, "form": form, "preview": preview, "unknown": [e for e in unknown if e not in not_addresses], "not_addresses": not_addresses,
+            "can_invite": not refusal, "refusal": refusal[0] if refusal else "", "late": late,
+        },
     )
 
 

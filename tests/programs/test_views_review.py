@@ -49,6 +49,21 @@ def test_invite_by_department_sends_emails_after_commit_and_reports_skipped(hr_c
     assert reverse("program_apply", args=[program.slug]) in mail.outbox[0].body
 
 
+@pytest.mark.parametrize("button", ["preview", "invite"])
+def test_pasted_lines_that_are_no_address_are_told_apart_from_addresses_not_in_the_directory(hr_client, button):
+    program = ProgramFactory()
+    ada = EmployeeFactory(level=2, first_name="Ada", last_name="Known")
+    response = hr_client.post(
+        reverse("program_invite", args=[program.pk]), {"role": "mentor", button: "1", "emails": f"{ada.email}\nnot-an-email\nghost@example.com"}
+    )
+    body = response.content.decode()
+    no_address = body.index("Not email addresses")
+    missing = body.index("Not in the directory")
+    assert body.index("not-an-email", no_address) < missing  # listed under the first heading
+    assert "ghost@example.com" in body[missing:] and "ghost@example.com" not in body[no_address:missing]
+    assert "Ada Known" in body
+
+
 def test_invite_by_level_range(hr_client, deliver_outbox):
     program = ProgramFactory()
     people = {level: EmployeeFactory(level=level) for level in (5, 7, 8, 10)}
