@@ -195,7 +195,7 @@ def match_run_start(*, program: Program, by) -> MatchRun:
         raise MatchError(_("A match run for this program is already in progress."))
     run = MatchRun.objects.create(program=program, kind=kind, started_by=by, progress_note=_("Waiting for a worker"))
     pool = program.enrollments.filter(status=Enrollment.Status.APPROVED).count()
-    audit_record(action=AuditEvent.Action.MATCH_RUN_STARTED, target=run, actor=by, summary=f"{kind} run for program #{program.pk}", after={"program": program.pk, "kind": kind, "pool": pool})
+    audit_record(action=AuditEvent.Action.MATCH_RUN_STARTED, target=run, actor=by, summary=f"{kind} run for “{program.name}” (program #{program.pk})", after={"program": program.pk, "kind": kind, "pool": pool})
     if pool <= settings.PAIRING_SYNC_MAX_PEOPLE:
         transaction.on_commit(lambda: match_run_execute(run_id=run.pk))
     else:
@@ -272,7 +272,7 @@ def _store_proposal(*, run_id: int, inputs, result, by_employee: dict[int, Enrol
     run.save()
     # The engine proposed these pairs, not a person: the event has no actor.
     audit_record(
-        action=AuditEvent.Action.MATCH_RUN_PROPOSED, target=run, actor=None, ip=None, summary=f"{run.stats['pairs']} pairs proposed for program #{program.pk}",
+        action=AuditEvent.Action.MATCH_RUN_PROPOSED, target=run, actor=None, ip=None, summary=f"{run.stats['pairs']} {'pair' if run.stats['pairs'] == 1 else 'pairs'} proposed for “{program.name}” (program #{program.pk})",
         after={"program": program.pk, "pairs": [[by_employee[p.mentor_id].pk, by_employee[p.mentee_id].pk, p.score] for p in result.pairs], **{k: run.stats[k] for k in ("match_rate", "total_score")}},
     )
 
@@ -539,7 +539,7 @@ def override_set(*, program: Program, mentor: Enrollment, mentee: Enrollment, ki
     override, _created = PairingOverride.objects.update_or_create(program=program, mentor=mentor, mentee=mentee, defaults={"kind": kind, "created_by": by})
     override.replaced = previous if previous and previous != kind else None
     audit_record(
-        action=AuditEvent.Action.OVERRIDE_SET, target=override, actor=by, summary=f"{kind} for program #{program.pk}",
+        action=AuditEvent.Action.OVERRIDE_SET, target=override, actor=by, summary=f"{kind} for “{program.name}” (program #{program.pk})",
         before={"kind": previous} if previous else {}, after={"kind": kind, "program": program.pk, "mentor": mentor.pk, "mentee": mentee.pk},
     )
     return override

@@ -669,3 +669,13 @@ def test_withdrawal_cancels_the_pairs_future_meetings(deliver_outbox):
     assert meeting.status == "cancelled"
     deliver_outbox()
     assert sorted(m.to[0] for m in mail.outbox if m.attachments) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
+
+
+def test_a_proposal_of_one_pair_reads_as_one_pair_in_the_audit_log_and_names_the_program(hr_user, django_capture_on_commit_callbacks):
+    """QA read '1 pairs proposed for program #3' in the audit log."""
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=0, min_level_gap=2, name="Data fluency")
+    mentor(program)
+    mentee(program)
+    run_now(program, hr_user, django_capture_on_commit_callbacks)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MATCH_RUN_PROPOSED)
+    assert event.summary.startswith("1 pair proposed for “Data fluency”"), event.summary
