@@ -81,14 +81,23 @@ def _hr_figures(data: dict, finished: bool = False) -> list[dict]:
     fb, nps = data.get("feedback", {}), data.get("nps", {})
     usefulness, safety = fb.get("usefulness", {}), fb.get("psychological_safety", {})
     ttfm = data.get("time_to_first_meeting_days", {})
+    has_pairs = any(_get(data, f"pairs.{k}") for k in ("active", "paused", "ended"))
     figures = [
         {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _matching_detail(data, finished) or _("approved mentees who have a pair")},
         {"label": _("active pairs"), "value": _num(_get(data, "pairs.active"), 0), "note": _("%(n)s paused") % {"n": _num(_get(data, "pairs.paused"), 0)}},
         {"label": _("stuck pairs"), "value": _num(_get(data, "pairs.stuck"), 0), "note": _("no activity for a while")},
         {"label": _("ended pairs"), "value": _num(_get(data, "pairs.ended"), 0), "note": ""},
         {"label": _("days to first meeting"), "value": _num(ttfm.get("mean")), "note": _("mean over %(n)s pairs") % {"n": ttfm.get("n", 0)}},
-        {"label": _("meetings per pair per month"), "value": _num(_get(data, "meetings.per_pair_per_month")), "note": _("%(n)s meetings held") % {"n": _get(data, "meetings.held") or 0}},
-        {"label": _("cadence adherence"), "value": _pct(_get(data, "meetings.cadence_adherence")), "note": _("meetings held against the cadence")},
+        {
+            "label": _("meetings per pair per month"),
+            "value": _num(_get(data, "meetings.per_pair_per_month")),
+            "note": _("%(n)s meetings held") % {"n": _get(data, "meetings.held") or 0} if _get(data, "meetings.per_pair_per_month") is not None or not has_pairs else _("too early: the pairs are new"),
+        },
+        {
+            "label": _("cadence adherence"),
+            "value": _pct(_get(data, "meetings.cadence_adherence")),
+            "note": _("meetings held of those due so far") if _get(data, "meetings.cadence_adherence") is not None or not has_pairs else _("no meeting is due yet"),
+        },
         {"label": _("senior-side cancellations"), "value": _num(_get(data, "cancellations.senior_side"), 0), "note": _("%(r)s per pair") % {"r": _num(_get(data, "cancellations.senior_side_per_pair"), 2)}},
         {"label": _("usefulness (1–5)"), "value": _suppressed(usefulness.get("n"), usefulness.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": usefulness.get("n", 0)}},
         {"label": _("psychological safety (1–5)"), "value": _suppressed(safety.get("n"), safety.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": safety.get("n", 0)}},

@@ -52,16 +52,28 @@ def uplift(pairs: Iterable[tuple[float, float]]) -> Uplift:
     return Uplift(mean=sum(diffs) / len(diffs) if diffs else None, n=len(diffs))
 
 
-def meetings_per_pair_per_month(*, meetings: int, pair_days: float) -> float | None:
-    """Meetings held divided by the pair-months they had (30-day months)."""
+def meetings_per_pair_per_month(*, meetings: int, pair_days: float, min_pair_days: float = 0.0) -> float | None:
+    """Meetings held divided by the pair-months they had (30-day months); None while the
+    pairs have had less than ``min_pair_days`` between them (too early: pairs one hour old
+    read '0.0 a month')."""
+    if pair_days < min_pair_days:
+        return None
     return ratio(meetings, pair_days / 30.0)
 
 
-def cadence_adherence(*, meetings: int, pair_days: float, cadence_days: int) -> float | None:
-    """Meetings held against the meetings the cadence asked for, capped at 100%."""
-    expected = pair_days / cadence_days if cadence_days else 0
-    value = ratio(meetings, expected)
-    return None if value is None else min(value, 1.0)
+def cadence_adherence(*, pairs: Iterable[tuple[int, float]], cadence_days: int) -> float | None:
+    """Share of the meetings due so far that were held: each pair (meetings held, days live)
+    owes one meeting per whole cadence period it has been live, and counts at most that many
+    (a pair meeting weekly does not make up for one that never met).  None while nothing is
+    due yet: a pair younger than one cadence period owes no meeting."""
+    if not cadence_days:
+        return None
+    due = held = 0
+    for meetings, days in pairs:
+        owed = int(days // cadence_days)
+        due += owed
+        held += min(meetings, owed)
+    return ratio(held, due) if due else None
 
 
 def rate_difference(*, group_events: int, group_size: int, peer_events: int, peer_size: int) -> dict:

@@ -17,7 +17,7 @@ import time
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg, Case, Count, DurationField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mentoring.models import Employee, EmployeeEvent
@@ -45,6 +45,8 @@ TREND_FIGURES = {
 # The HR page names the quietest stuck pairs; the snapshot keeps that many and the count of
 # all, so that a snapshot's size (read on every page view) does not grow with the program.
 STUCK_LIST_LIMIT = 50
+# Meetings a month are shown once the pairs have had this many days each on average.
+MIN_DAYS_FOR_A_RATE = 7
 
 
 def _days(delta) -> float:
@@ -163,18 +165,21 @@ def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
     )
     data["time_to_first_meeting_days"] = {"mean": round(_days(ttfm["avg"]), 1) if ttfm["n"] else None, "n": ttfm["n"]}
 
-    pair_time = pairs.filter(started_at__isnull=False).aggregate(
-        total=Sum(ExpressionWrapper(Least(Coalesce(F("ended_at"), Value(at)), Value(at)) - F("started_at"), output_field=DurationField()))
+    # Days each pair has been live up to `at`, and the meetings each held by then.
+    spans = {pk: max((min(ended or at, at) - started).total_seconds() / 86400, 0.0) for pk, started, ended in pairs.filter(started_at__isnull=False).values_list("pk", "started_at", "ended_at")}
+    pair_days = sum(spans.values())
+    held_by_pair = dict(
+        Meeting.objects.filter(pair__in=pairs, status="scheduled", starts_at__lte=at, created_at__lte=at).values("pair").annotate(n=Count("id")).order_by().values_list("pair", "n")
     )
-    pair_days = _days(pair_time["total"])
-    held = Meeting.objects.filter(pair__in=pairs, status="scheduled", starts_at__lte=at, created_at__lte=at).count()
+    held = sum(held_by_pair.values())
     minutes = SessionLog.objects.filter(pair__in=pairs, created_at__lte=at).aggregate(m=Coalesce(Sum("minutes"), 0), n=Count("id"))
     data["meetings"] = {
         "held": held,
         "logged_sessions": minutes["n"],
         "minutes_logged": minutes["m"],
-        "per_pair_per_month": _round(metrics.meetings_per_pair_per_month(meetings=held, pair_days=pair_days)),
-        "cadence_adherence": _round(metrics.cadence_adherence(meetings=held, pair_days=pair_days, cadence_days=program.cadence_days)),
+        # A rate over pairs a week old on average or more: pairs an hour old read "0.0 a month".
+        "per_pair_per_month": _round(metrics.meetings_per_pair_per_month(meetings=held, pair_days=pair_days, min_pair_days=MIN_DAYS_FOR_A_RATE * len(spans))),
+        "cadence_adherence": _round(metrics.cadence_adherence(pairs=((held_by_pair.get(pk, 0), days) for pk, days in spans.items()), cadence_days=program.cadence_days)),
     }
     cancellations = {"mentor": 0, "mentee": 0}
     for row in MeetingChange.objects.filter(meeting__pair__in=pairs, kind="cancelled", at__lte=at).values("requested_by_role").annotate(n=Count("id")).order_by():

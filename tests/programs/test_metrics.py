@@ -36,9 +36,15 @@ def test_uplift_uses_only_people_with_both_answers():
 def test_meetings_per_pair_per_month_and_cadence():
     # 2 pairs for 60 days each = 4 pair-months; 6 meetings -> 1.5 a month
     assert metrics.meetings_per_pair_per_month(meetings=6, pair_days=120) == pytest.approx(1.5)
-    # a 14-day cadence over 120 pair-days asks for ~8.57 meetings; 6 held -> 70%
-    assert metrics.cadence_adherence(meetings=6, pair_days=120, cadence_days=14) == pytest.approx(6 / (120 / 14))
-    assert metrics.cadence_adherence(meetings=50, pair_days=120, cadence_days=14) == 1.0
+    assert metrics.meetings_per_pair_per_month(meetings=0, pair_days=1, min_pair_days=14) is None  # too early to tell
+    # A 14-day cadence: 60 days owe 4 meetings per pair (whole periods), 8 in all; pair one
+    # held 5 (counts 4), pair two 2 -> 6 of 8.
+    assert metrics.cadence_adherence(pairs=[(5, 60), (2, 60)], cadence_days=14) == pytest.approx(6 / 8)
+    assert metrics.cadence_adherence(pairs=[(50, 60), (50, 60)], cadence_days=14) == 1.0
+    # Pairs younger than one cadence period owe nothing yet: no figure, not 0%.
+    assert metrics.cadence_adherence(pairs=[(0, 0.04), (0, 13.9)], cadence_days=14) is None
+    assert metrics.cadence_adherence(pairs=[(0, 14), (1, 3)], cadence_days=14) == 0.0
+    assert metrics.cadence_adherence(pairs=[], cadence_days=14) is None
 
 
 def test_retention_comparison():

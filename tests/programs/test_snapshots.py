@@ -320,3 +320,27 @@ def test_saving_a_finished_programs_run_stores_each_week_and_its_last_day_once(p
     assert days[-1] == program.ends_on and days[0] <= program.starts_on + datetime.timedelta(days=6)
     assert all(d.weekday() == 6 for d in days[:-1]) and all(program.starts_on <= d <= program.ends_on for d in days)
     assert len(days) == len(set(days))
+
+
+def test_pairs_an_hour_old_owe_no_meeting_yet_and_have_no_monthly_rate(hr_client):
+    """QA: just after publishing, the dashboard read 'Cadence adherence 0%' and '0.0
+    meetings per pair per month' for pairs one hour old."""
+    from django.urls import reverse
+
+    first = make_active_pair()
+    second = make_active_pair(program=first.program)
+    Pair.objects.filter(pk__in=[first.pk, second.pk]).update(started_at=timezone.now() - datetime.timedelta(hours=1))
+    data = snapshots.compute(program=first.program)
+    assert data["meetings"]["cadence_adherence"] is None and data["meetings"]["per_pair_per_month"] is None
+
+    # A cadence period later, the pair that never met shows: one meeting due each, one held.
+    Pair.objects.filter(pk__in=[first.pk, second.pk]).update(started_at=timezone.now() - datetime.timedelta(days=first.program.cadence_days + 1))
+    meeting(first, 2)
+    data = snapshots.compute(program=first.program)
+    assert data["meetings"]["cadence_adherence"] == 0.5
+
+    Pair.objects.filter(pk__in=[first.pk, second.pk]).update(started_at=timezone.now() - datetime.timedelta(hours=1))
+    Meeting.objects.all().delete()
+    snapshots.snapshot_save(program=first.program)
+    page = " ".join(hr_client.get(reverse("program_dashboard", args=[first.program.pk])).content.decode().split())
+    assert "no meeting is due yet" in page and "too early: the pairs are new" in page
