@@ -17,6 +17,7 @@ import csv
 import datetime
 import functools
 import itertools
+import json
 import io
 import re
 import zipfile
@@ -28,6 +29,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.template.defaultfilters import filesizeformat
@@ -1041,11 +1043,18 @@ def _error_message(plan: RosterPlan) -> str:
 
 @transaction.atomic
 def roster_apply(
-    *, data: bytes, filename: str, effective_date: datetime.date | None = None, roster_import: RosterImport | None = None, by: User | None = None
+    *,
+    data: bytes,
+    filename: str,
+    effective_date: datetime.date | None = None,
+    roster_import: RosterImport | None = None,
+    by: User | None = None,
+    previewed: dict | None = None,
 ) -> RosterPlan:
     """Import the file: upsert by employee id, set managers, record the roster history.
 
-    Raises RosterError (and writes nothing) when the file has any error.
+    Raises RosterError (and writes nothing) when the file has any error, or when
+    ``previewed`` (the summary HR read) is no longer what the file would do.
     """
     _lock_roster()
     # Taking the HR admin role away by hand locks this row to count the admins left: an import
@@ -1059,6 +1068,9 @@ def roster_apply(
     plan = roster_preview(data=data, filename=filename, today=today)
     if plan.errors:
         raise RosterError(_error_message(plan))
+    if previewed is not None and json.loads(json.dumps(plan.to_summary(), cls=DjangoJSONEncoder)) != previewed:
+        # Another import or an edit since the preview: HR approved what the page showed, not this.
+        raise RosterError(_("The directory has changed since this preview, so the file would now do something else. The preview is up to date again: check it and apply."))
     mine = getattr(getattr(by, "employee", None), "employee_id", None)
     if mine is not None and any(leaver.employee_id == mine for leaver in plan.leavers):
         # Their login would close (and their session end) in the middle of their own request.
@@ -1267,7 +1279,7 @@ def roster_import_apply(*, roster_import_id: int, effective_date: datetime.date 
             data = handle.read()
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise RosterError(_("The uploaded file “%(name)s” is no longer available; upload it again.") % {"name": roster_import.filename}) from exc
-    plan = roster_apply(data=data, filename=roster_import.filename, effective_date=effective_date, roster_import=roster_import, by=by)
+    plan = roster_apply(data=data, filename=roster_import.filename, effective_date=effective_date, roster_import=roster_import, by=by, previewed=roster_import.summary)
     return roster_import, plan
 
 

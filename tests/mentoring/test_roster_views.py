@@ -426,3 +426,28 @@ def test_a_manager_change_in_the_preview_names_both_managers(hr_client):
     page = hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode()
     assert "<del>Olu Reyes (M1)</del>" in page and "<ins>Farid Haddad (M2)</ins>" in page
     assert new_boss.pk
+
+
+def test_a_preview_the_directory_has_moved_past_is_refreshed_not_applied(hr_client):
+    """QA previewed two files, applied the first, then applied the second from its stale
+    preview ('3 new people, level 1 -> 3'): it did something else (0 added, level 2 -> 3)."""
+    first = make_csv(person("E1", level="2"))
+    second = make_csv(person("E1", level="3"))
+    upload(hr_client, first)
+    upload(hr_client, second)
+    one, two = RosterImport.objects.order_by("pk")
+    assert two.summary["counts"]["creates"] == 1  # previewed before E1 existed
+    hr_client.post(reverse("roster_import_apply", args=[one.pk]))
+    assert Employee.objects.get(employee_id="E1").level == 2
+
+    refused = hr_client.post(reverse("roster_import_apply", args=[two.pk]))
+
+    assert any("changed since this preview" in m for m in messages_of(refused))
+    two.refresh_from_db()
+    assert two.status == RosterImport.Status.PREVIEWED and Employee.objects.get(employee_id="E1").level == 2  # nothing written
+    assert two.summary["counts"]["creates"] == 0 and two.summary["level_changes"] == [{"employee_id": "E1", "name": "Ann PersonE1", "from": 2, "to": 3}]
+    page = hr_client.get(reverse("roster_import_detail", args=[two.pk])).content.decode()
+    assert reverse("roster_import_apply", args=[two.pk]) in page
+
+    hr_client.post(reverse("roster_import_apply", args=[two.pk]))  # what the page now shows
+    assert Employee.objects.get(employee_id="E1").level == 3
