@@ -28,3 +28,17 @@
     document.querySelectorAll("form[data-submitting]").forEach(release);
   });
 })();
+
+// Every page with htmx: a fragment request answered with a whole page (the sign-in page after
+// the session ended, "this meeting was cancelled" after the partner cancelled it) is not put
+// inside the form: the page is loaded again, so the person sees that page, as without htmx.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var text = event.detail.xhr && event.detail.xhr.responseText;
+    if (text && /^\s*<!doctype html/i.test(text)) {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+    }
+  });
+})();

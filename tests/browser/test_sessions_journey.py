@@ -240,3 +240,20 @@ def test_a_double_click_on_save_posts_once(live_server, browser, password):
     page.get_by_role("button", name="Commit", exact=True).click()
     expect(page.get_by_role("button", name="Mark done “Try an AI summary”")).to_be_visible()
     assert ActionItem.objects.filter(pair=pair).count() == 2
+
+
+def test_a_time_hint_answered_by_the_sign_in_page_reloads_instead_of_nesting_it(live_server, browser, password):
+    """QA: signed out in another tab, changing the meeting's time put the whole sign-in page
+    (header, footer) inside the form, between 'Start time' and 'Place'."""
+    mentor_user = make_person(roles=[Role.PARTICIPANT], level=2, first_name="Maya", last_name="Mentor")
+    pair = make_active_pair(mentor_user=mentor_user)
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, live_server.url, mentor_user, password)
+    page.goto(f"{live_server.url}/pairs/{pair.pk}/meetings/new/")
+    context.clear_cookies()  # the session ends elsewhere
+    page.get_by_label("Start time").fill("11:30")
+    page.get_by_label("Start time").dispatch_event("change")
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    assert page.locator("#slot-hint").count() == 0
+    assert page.locator("footer").count() == 1  # one page, not a page inside a page
