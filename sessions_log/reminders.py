@@ -28,6 +28,7 @@ from django.db.models import BooleanField, Case, CharField, Exists, F, OuterRef,
 from django.db.models.functions import Cast, Coalesce, Concat, ExtractDay, ExtractMonth, ExtractYear, Left
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from mentoring.mail import render_templated
@@ -522,7 +523,7 @@ SUBJECTS = {
 }
 
 
-def _render(reminder: Reminder):
+def _render(reminder: Reminder, actions: dict[int, dict] | None = None):
     person = reminder.recipient
     tz = zoneinfo.ZoneInfo(person.time_zone)
     pair, meeting, program = reminder.pair, reminder.meeting, reminder.program
@@ -549,6 +550,9 @@ def _render(reminder: Reminder):
     survey_closes = None
     if reminder.kind == K.SURVEY and program is not None and (window := survey_window(program, reminder.context.get("survey", ""))):
         survey_closes = window[1]  # said in the mail: which survey, open until when
+    # The action's text is read when sent (see _render_each), not stored with the reminder:
+    # it is the pair's own words, which may be edited or erased in between.
+    action = (actions or {}).get(_subject_id(reminder)) if reminder.kind == K.ACTION_DUE else None
     apply_by = None
     if reminder.kind == K.INVITATION_UNANSWERED and reminder.context.get("apply_by"):
         apply_by = datetime.date.fromisoformat(reminder.context["apply_by"])  # a late invitation's last day
@@ -567,13 +571,14 @@ def _render(reminder: Reminder):
         "preferences_url": settings.SITE_URL + reverse("reminder_preferences"),
         **reminder.context,
         "apply_by": apply_by,
+        "action": action,
     }
     subject = SUBJECTS[reminder.kind] % {
         "partner": partner.full_name if partner else "",
-        "when": local_start.strftime("%a %d %b %H:%M") + f" ({person.time_zone})" if local_start else "",
+        "when": f"{local_start:%a} {local_start.day} {local_start:%b %H:%M} ({person.time_zone})" if local_start else "",
         "pair": f"{pair.mentor.employee.full_name} & {pair.mentee.employee.full_name}" if pair else "",
         "program": program.name if program else "",
-        "action": reminder.context.get("action", ""),
+        "action": Truncator(" ".join(action["text"].split())).chars(60) if action else _("an action you committed to"),
         "survey": str(SurveyResponse.Kind(reminder.context["survey"]).label) if reminder.context.get("survey") in SurveyResponse.Kind.values else _("A short"),
     }
     return render_templated(
@@ -808,10 +813,12 @@ def _render_all(reminders: list[Reminder]) -> list[tuple[Reminder, object]]:
 
 def _render_each(reminders: list[Reminder], *, isolated: bool) -> tuple[list, list]:
     rendered, failed = [], []
+    action_ids = {_subject_id(r) for r in reminders if r.kind == K.ACTION_DUE} - {None}
+    actions = {row["pk"]: row for row in ActionItem.objects.filter(pk__in=action_ids).values("pk", "text", "due_on")} if action_ids else {}
     for reminder in reminders:
         try:
             with transaction.atomic() if isolated else contextlib.nullcontext():
-                message = _render(reminder)
+                message = _render(reminder, actions)
         except DatabaseError as exc:
             if not isolated:
                 raise  # the batch's savepoint is spoiled: start again, one savepoint each

@@ -478,3 +478,15 @@ def test_a_closing_baseline_reminds_again_and_an_opt_out_or_switch_stops_it():
     elsewhere = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, reminders={"survey": False})
     approved(elsewhere)
     assert reminders.reminders_sweep() == 0
+
+
+def test_an_action_reminder_says_which_action_and_when(pair, deliver_outbox):
+    """QA: the subject read 'Your action is due: ' with nothing after it."""
+    today = timezone.localdate()
+    ActionItem.objects.create(pair=pair, text="Try the AI assistant\non a real report", due_on=today + datetime.timedelta(days=1))
+    reminders.reminders_sweep()
+    reminders.reminders_send_due()
+    deliver_outbox()
+    [message] = [m for m in mail.outbox if "action" in m.subject.lower()]
+    assert message.subject == "Your action is due: Try the AI assistant on a real report"
+    assert "“Try the AI assistant\non a real report”" in message.body and "due on" in message.body
