@@ -385,3 +385,20 @@ def test_slot_times_flag_hours_outside_the_day_for_either_side(pair):
     assert slot.odd_for_partner and not slot.odd_for_me and slot.partner == mentee_of(pair)
     afternoon = services.slot_times(pair=pair, me=mentor_of(pair), starts_at=soon(days=5).replace(hour=15))
     assert not afternoon.odd_for_partner and not afternoon.odd_for_me
+
+
+def test_the_moved_email_says_who_moved_the_meeting(pair, deliver_outbox):
+    """QA: the mentor read 'Your meeting with Hamza Fernandes has moved' with no word of who
+    moved it (the cancelled and updated emails say who did)."""
+    meeting = services.meeting_schedule(pair=pair, me=mentor_of(pair), starts_at=soon(), duration_minutes=45)
+    deliver_outbox()
+    mail.outbox.clear()
+    services.meeting_reschedule(meeting=meeting, me=mentee_of(pair), starts_at=soon(days=5, hour=16), reason="")
+    deliver_outbox()
+    by_person = {m.to[0]: m for m in mail.outbox}
+    mentee_name = mentee_of(pair).full_name
+    to_mentor = by_person[mentor_of(pair).email]
+    assert f"{mentee_name} moved your meeting (it was on" in to_mentor.body
+    assert "\n\n\n" not in to_mentor.body  # no empty reason line
+    assert f"You moved your meeting with {mentor_of(pair).full_name}" in by_person[mentee_of(pair).email].body
+    assert f"{mentee_name} moved your meeting" in to_mentor.alternatives[0][0]
