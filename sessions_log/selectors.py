@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mentoring.models import Employee
 from pairing.models import Pair
@@ -352,6 +353,14 @@ class PairPage:
     my_reflection: Reflection | None
     partner_reflected: bool
     surveys: list[SurveyRow] = field(default_factory=list)
+
+    @property
+    def upcoming_heading(self) -> str:
+        """'Also coming up' only over meetings that are: struck-through ones alone (all
+        cancelled, or the pair ended) are 'Cancelled meetings'."""
+        if any(m.status == Meeting.Status.SCHEDULED for m in self.upcoming):
+            return _("Also coming up") if self.next_meeting else _("Coming up")
+        return _("Cancelled meetings")
 
 
 def pair_page(*, pair: Pair, me: Employee) -> PairPage:

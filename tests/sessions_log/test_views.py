@@ -1407,3 +1407,22 @@ def test_an_action_whose_text_was_erased_says_so_instead_of_a_blank_line(pair, m
     """Found in QA: after the mentee's erasure, their actions showed only 'Overdue: due ...'."""
     ActionItem.objects.create(pair=pair, text="", committed_by=pair.mentee.employee, due_on=timezone.localdate() + datetime.timedelta(days=3))
     assert "(text removed at its author's request)" in mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+
+
+def test_cancelled_meetings_alone_are_not_headed_also_coming_up(pair, mentor):
+    """QA: on a pair whose meetings were all cancelled, they sat struck through under 'Also
+    coming up'."""
+    import re
+
+    def heading():
+        page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+        found = re.search(r'<h2 id="upcoming-heading"[^>]*>([^<]*)</h2>', page)
+        return found and found.group(1)
+
+    first, second, third = book(pair, days=3), book(pair, days=5), book(pair, days=7)
+    assert heading() == "Also coming up"
+    services.meeting_cancel(meeting=second, me=pair.mentor.employee, reason="Travel")
+    services.meeting_cancel(meeting=third, me=pair.mentor.employee, reason="Travel")
+    assert heading() == "Cancelled meetings"  # the next meeting stands, the later ones are off
+    services.meeting_cancel(meeting=first, me=pair.mentor.employee, reason="Travel")
+    assert heading() == "Cancelled meetings"
