@@ -77,3 +77,16 @@ def test_guessing_the_totp_code_locks_out(client, password):
     response = client.post(reverse("mfa_authenticate"), {"code": right})
     assert response.status_code == 200 and LOCKED in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_too_many_password_changes_get_the_sites_own_429_page(client, password):
+    """QA hit a bare, unstyled '429 Too Many Requests' after a few password changes."""
+    user = make_person(roles=[Role.PARTICIPANT])
+    client.force_login(user)
+    url = reverse("account_change_password")
+    responses = [client.post(url, {"oldpassword": "wrong", "password1": "x", "password2": "x"}) for _ in range(8)]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, [r.status_code for r in responses]
+    page = limited[0].content.decode()
+    assert "Too many attempts in a short time" in page and "Wait five minutes" in page
+    assert 'href="/me/"' in page or "Go to your home page" in page  # the site's own page, with its menu
