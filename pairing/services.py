@@ -735,7 +735,7 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
     # Its future meetings go with it: both calendars get the cancellation, reminders stop.
     from sessions_log.services import meetings_cancel_for_ended_pair  # sessions_log imports this module
 
-    meetings_cancel_for_ended_pair(pair=pair)
+    cancelled = meetings_cancel_for_ended_pair(pair=pair)
     pair.kept_apart = _keep_apart_after_end(pair, by)
     if notify:
         home = _absolute("participant_home")
@@ -753,6 +753,8 @@ def pair_end(*, pair: Pair, reason: str, by, note: str = "", notify: bool = True
                     # A pair that ends with its program is not HR's doing, whoever pressed the button.
                     "ended_by_hr": by is not None and partner.employee.user_id != by.pk and not with_program,
                     "rematch": pair.end_reason != Pair.EndReason.COMPLETED and pair.program.status == Program.Status.ACTIVE and me.status == Enrollment.Status.APPROVED,
+                    "early": pair.end_reason != Pair.EndReason.COMPLETED,
+                    "cancelled_meetings": len(cancelled),
                 },
             )
     return pair

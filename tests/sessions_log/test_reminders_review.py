@@ -130,10 +130,10 @@ def test_a_reminder_that_fails_to_render_is_marked_and_the_rest_are_sent(pair, m
     bad = Reminder.objects.filter(recipient=pair.mentor.employee).order_by("due_at", "id").first()
     render = reminders._render
 
-    def render_or_fail(reminder):
+    def render_or_fail(reminder, *args):
         if reminder.pk == bad.pk:
             raise ValueError("template broke")
-        return render(reminder)
+        return render(reminder, *args)
 
     monkeypatch.setattr(reminders, "_render", render_or_fail)
     assert reminders.reminders_send_due() == 3
@@ -150,11 +150,11 @@ def test_a_reminder_whose_rendering_breaks_the_transaction_holds_no_other_back(p
     bad = Reminder.objects.order_by("due_at", "id").first()
     render = reminders._render
 
-    def render_or_query_badly(reminder):
+    def render_or_query_badly(reminder, *args):
         if reminder.pk == bad.pk:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT no_such_column FROM no_such_table")  # aborts the transaction on PostgreSQL
-        return render(reminder)
+        return render(reminder, *args)
 
     monkeypatch.setattr(reminders, "_render", render_or_query_badly)
     assert reminders.reminders_send_due() == 3

@@ -1137,6 +1137,12 @@ def test_ending_a_pair_cancels_its_future_meetings_on_the_page_and_in_the_feed(p
     cancellations = [m for m in mail.outbox if m.attachments]
     assert sorted(m.to[0] for m in cancellations) == sorted([pair.mentor.employee.email, pair.mentee.employee.email])
     assert all(parse_ics(m).method.value == "CANCEL" for m in cancellations)
+    # QA: the partner got 'X has ended your pair (not a good fit)' and two bare cancellations.
+    [ended] = [m for m in mail.outbox if "ended" in m.subject.lower()]
+    assert ended.to == [pair.mentee.employee.email]
+    body = " ".join(ended.body.split())
+    assert "it says nothing about what you bring" in body
+    assert "Your upcoming meeting is cancelled: your calendar gets a cancellation for it in a separate email." in body
 
 
 def test_the_reason_for_a_move_or_a_cancel_is_in_both_emails_and_on_the_pair_page(pair, mentor, mentee, deliver_outbox):
