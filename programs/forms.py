@@ -14,8 +14,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.template.defaultfilters import filesizeformat
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.formats import date_format
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -127,9 +129,14 @@ class ProgramForm(forms.ModelForm):
             "mentor_max_level": gettext_lazy("Higher levels are more senior."),
         }
 
+    # The program as the edit form was opened on (services.program_revision); not on a new one.
+    revision = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         program = self.instance
+        if not program.pk:
+            del self.fields["revision"]
         topics = Topic.objects.filter(active=True)
         if program.pk:
             topics = (topics | Topic.objects.filter(programs=program)).distinct()
@@ -243,6 +250,25 @@ class ProgramForm(forms.ModelForm):
             errors = ValidationError(mapped)
         super()._update_errors(errors)
 
+    def mark_differences_from_saved(self) -> list[str]:
+        """After an edit conflict: put the saved value next to every entry that differs from
+        the program as saved now (the instance the form was made with), and return their labels.
+        Fields the program's status has fixed are not entries: they show the saved value."""
+        differing = []
+        for name, field in self.fields.items():
+            if name == "revision" or field.disabled:
+                continue
+            saved = self.get_initial_for_field(field, name)
+            if name in self.cleaned_data:
+                differs = not _same_entry(saved, self.cleaned_data[name])
+            else:  # an entry with an error: compare what was typed
+                differs = field.has_changed(saved, self[name].data)
+            if differs:
+                differing.append((name, saved))
+        for name, saved in differing:
+            self.add_error(name, _("Saved now: %(value)s") % {"value": _shown(self.fields[name], saved)})
+        return [str(self.fields[name].label) for name, _saved in differing]
+
     def service_fields(self) -> dict:
         """Keyword arguments for program_create / program_update."""
         data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
@@ -251,6 +277,29 @@ class ProgramForm(forms.ModelForm):
         data["topics"] = list(data["topics"])
         data["departments"] = list(data["departments"])
         return data
+
+
+def _same_entry(saved, entered) -> bool:
+    if isinstance(entered, (QuerySet, list)):  # topics, departments
+        return {getattr(x, "pk", x) for x in saved or ()} == {getattr(x, "pk", x) for x in entered}
+    if isinstance(entered, str):  # a browser sends a text area's line breaks as \r\n
+        return (saved or "").replace("\r\n", "\n").strip() == entered.replace("\r\n", "\n").strip()
+    return saved == entered
+
+
+def _shown(field: forms.Field, value) -> str:
+    """A saved value as the person would recognise it in the form."""
+    if isinstance(field, forms.BooleanField):
+        return _("ticked") if value else _("not ticked")
+    if isinstance(field, forms.ModelMultipleChoiceField):
+        return ", ".join(str(x) for x in value) if value else _("none")
+    if value is None or value == "":
+        return _("empty")
+    if isinstance(value, datetime.date):
+        return date_format(value)
+    if isinstance(field, forms.ChoiceField):
+        return str(dict(field.choices).get(value, value))
+    return f"“{Truncator(str(value)).chars(120)}”" if isinstance(value, str) else str(value)
 
 
 class CloneForm(forms.Form):

@@ -1,11 +1,14 @@
 """Writes for programs and enrollment. Every function is atomic and raises ProgramError."""
 
 import datetime
+import hashlib
+import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
@@ -376,11 +379,58 @@ def program_create(*, by, topics, departments=(), **fields) -> Program:
     return program
 
 
+class ProgramChanged(ProgramError):
+    """The program changed since the edit form was opened: saving would silently undo that."""
+
+
+def program_revision(program: Program) -> str:
+    """A short fingerprint of everything the edit form writes (every field but the status, with
+    the topics and departments): the form carries it, and a save from a form opened on another
+    revision is refused instead of writing the whole form back over what someone saved since.
+
+    Being a fingerprint of the values rather than a counter, every writer moves it without
+    having to remember to: an edit, and a status change that moves a date (closing enrollment
+    or completing the program early); a status change alone does not, so a form opened
+    before it still saves."""
+    values = {name: value for name, value in _audit_values(program).items() if name != "status"}
+    for f in Program._meta.concrete_fields:
+        # 3 as typed or defaulted, 3.0 as read back: the same threshold, the same revision.
+        if isinstance(f, models.DecimalField) and getattr(program, f.name) is not None:
+            values[f.name] = str(f.to_python(getattr(program, f.name)).quantize(Decimal(1).scaleb(-f.decimal_places)))
+    state = json.dumps(values, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _changed_since_message(program: Program, *, by) -> str:
+    # Who and when from the audit log: the last edit, or status change that moved a date
+    # (one that moved only the status left the form's values as they were).
+    last = (
+        AuditEvent.objects.filter(object_type=Program._meta.label_lower, object_id=program.pk)
+        .filter(Q(action=AuditEvent.Action.PROGRAM_UPDATED) | Q(action=AuditEvent.Action.PROGRAM_TRANSITIONED, after__has_any_keys=list(DATE_FIELDS)))
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    then = _("Nothing was saved: your entries are kept below, and each field that differs from what is saved now shows the saved value. Check them, then save again to replace what is saved.")
+    if last is None or last.actor is None:
+        return _("This program was changed since you opened it. %(then)s") % {"then": then}
+    who = _("you, in another tab or window,") if last.actor_id == by.pk else last.actor.get_full_name()
+    return _("This program was changed by %(who)s on %(when)s since you opened it. %(then)s") % {
+        "who": who, "when": date_format(timezone.localtime(last.occurred_at), "DATETIME_FORMAT"), "then": then
+    }
+
+
 @transaction.atomic
-def program_update(*, program: Program, by, topics=None, departments=None, **fields) -> Program:
+def program_update(*, program: Program, by, topics=None, departments=None, revision: str | None = None, **fields) -> Program:
+    """Write the edit form's fields. With ``revision`` (the form's, see program_revision),
+    refused when the program changed since the form was opened (ProgramChanged)."""
     _require_hr(by)
+    # The lock makes check-then-write one step: of two saves from forms opened on the same
+    # revision, the second waits here and then finds the revision moved on.
     program = Program.objects.select_for_update().get(pk=program.pk)
     _require_editable(program)
+    if revision and revision != program_revision(program):
+        raise ProgramChanged(_changed_since_message(program, by=by))
     checked = {**fields, **({"departments": departments} if departments is not None else {})}
     _raise_change_problems(program_change_problems(program=program, fields=checked))
     before = _audit_values(program)

@@ -125,10 +125,24 @@ def program_edit(request, pk: int):
         messages.error(request, _("This program is archived and read-only."))
         return redirect("program_detail", pk=pk)
     # The form works on its own copy: a rejected edit must not show up in the page title.
-    form = ProgramForm(request.POST or None, instance=Program.objects.get(pk=pk))
+    saved = Program.objects.get(pk=pk)
+    form = ProgramForm(request.POST or None, instance=saved, initial=None if request.method == "POST" else {"revision": services.program_revision(saved)})
     if request.method == "POST" and form.is_valid():
         try:
-            program = services.program_update(program=program, by=request.user, **form.service_fields())
+            program = services.program_update(program=program, by=request.user, revision=form.cleaned_data["revision"], **form.service_fields())
+        except services.ProgramChanged as exc:
+            # Someone saved since this page was opened. The person's entries stay in the form,
+            # now compared with what is saved, and the form carries the new revision: a second
+            # save replaces what is saved, knowingly.
+            program = Program.objects.get(pk=pk)
+            saved = Program.objects.get(pk=pk)
+            data = request.POST.copy()
+            data["revision"] = services.program_revision(saved)
+            form = ProgramForm(data, instance=saved)
+            form.is_valid()
+            form.add_error(None, str(exc))
+            if differing := form.mark_differences_from_saved():
+                form.add_error(None, _("Different from what is saved now: %(fields)s.") % {"fields": ", ".join(differing)})
         except ProgramError as exc:
             form.add_error(None, str(exc))
         else:

@@ -134,6 +134,20 @@ def test_only_hr_moves_a_program(participant_user):
         services.program_transition(program=program, to=S.ENROLLMENT_OPEN, by=participant_user)
 
 
+def test_an_edit_from_an_older_revision_is_refused_and_changes_nothing(hr_user):
+    program = ProgramFactory(status=S.DRAFT, name="AI for leaders")
+    opened = services.program_revision(program)
+    assert opened == services.program_revision(Program.objects.get(pk=program.pk))  # as created (3) or read back (3.0)
+    services.program_update(program=program, by=hr_user, topics=[TopicFactory(name="Inclusion")])  # only the topics moved
+    with pytest.raises(services.ProgramChanged, match="since you opened it"):
+        services.program_update(program=program, by=hr_user, revision=opened, name="Mine")
+    program.refresh_from_db()
+    assert program.name == "AI for leaders"
+    services.program_update(program=program, by=hr_user, revision=services.program_revision(program), name="Mine")
+    program.refresh_from_db()
+    assert program.name == "Mine"
+
+
 def test_archived_program_is_read_only(hr_user):
     program = ProgramFactory(status=S.ARCHIVED)
     enrollment = EnrollmentFactory(program=program)

@@ -1,18 +1,22 @@
 """The HR console for programs: list, create/edit, clone, the state machine, resources, topics."""
 
 import datetime
+import html
 import re
 
 import pytest
+from django import forms
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from mentoring.models import Role as UserRole
+from mentoring.models import AuditEvent, Role as UserRole
 from programs import services
 from programs.models import DEFAULT_WEIGHTS, REMINDER_KINDS, Enrollment, Program, ProgramTransition, Resource, Topic
-from tests.auth_helpers import sign_in
+from tests.auth_helpers import login_with_mfa, sign_in
 from tests.factories import DepartmentFactory, EnrollmentFactory, ProgramFactory, TopicFactory, make_person
 
 pytestmark = pytest.mark.django_db
@@ -303,6 +307,134 @@ def test_archived_program_cannot_be_edited(hr_client):
     assert program.name == "Done and dusted"
     detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
     assert reverse("program_edit", args=[program.pk]) not in detail and "read-only" in detail
+
+
+# --- Two admins (or two tabs) editing one program --------------------------------------------------
+
+
+def as_posted(form) -> dict:
+    """What a browser sends from this form as it is shown: every input that is not disabled,
+    unticked boxes left out."""
+    data = {}
+    for field in form:
+        if field.field.disabled:
+            continue
+        value = field.value()
+        if isinstance(field.field, forms.BooleanField):
+            if value:
+                data[field.html_name] = "on"
+        elif isinstance(value, (list, tuple)):
+            data[field.html_name] = [getattr(v, "pk", v) for v in value]
+        elif isinstance(value, datetime.date):
+            data[field.html_name] = value.isoformat()
+        else:
+            data[field.html_name] = "" if value is None else value
+    return data
+
+
+def other_hr_client():
+    client = Client()
+    login_with_mfa(client, make_person(roles=[UserRole.HR_ADMIN, UserRole.PARTICIPANT], level=6, title="HR Business Partner"))
+    return client
+
+
+def test_a_save_from_a_tab_opened_before_another_save_is_refused_and_keeps_my_entries(hr_client):
+    """Found in browser QA: tab B, opened before tab A saved a new name and number of sessions,
+    saved only a new meeting length, said "Changes saved." and wrote A's fields back as they were."""
+    program = ProgramFactory(name="AI for leaders", status=S.DRAFT, meeting_minutes=45, expected_sessions=6)
+    url = reverse("program_edit", args=[program.pk])
+    tab_b = as_posted(hr_client.get(url).context["form"])
+    tab_a_client = other_hr_client()
+    tab_a = as_posted(tab_a_client.get(url).context["form"])
+    assert tab_a_client.post(url, {**tab_a, "name": "AI for the leadership team", "expected_sessions": 10}).status_code == 302
+
+    response = hr_client.post(url, {**tab_b, "meeting_minutes": 60})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "This program was changed by" in body and "since you opened it" in body and "Changes saved." not in messages_of(response)
+    program.refresh_from_db()
+    assert (program.name, program.expected_sessions, program.meeting_minutes) == ("AI for the leadership team", 10, 45)  # A's edits survive
+    form = response.context["form"]
+    assert (form["name"].value(), str(form["expected_sessions"].value()), str(form["meeting_minutes"].value())) == ("AI for leaders", "6", "60")  # B's entries kept
+    # Every field that differs from what is saved now says so, with the saved value; no other.
+    assert {name for name, errors in form.errors.items() if any(e.startswith("Saved now") for e in errors)} == {"name", "expected_sessions", "meeting_minutes"}
+    assert form.errors["name"] == ["Saved now: “AI for the leadership team”"] and form.errors["expected_sessions"] == ["Saved now: 10"]
+    assert "Different from what is saved now: Name, Meeting length (minutes), Expected sessions." in body
+
+    # B re-applies A's changes and saves again (the page now carries the new revision): all kept.
+    again = {**as_posted(form), "name": "AI for the leadership team", "expected_sessions": 10}
+    assert hr_client.post(url, again).status_code == 302
+    program.refresh_from_db()
+    assert (program.name, program.expected_sessions, program.meeting_minutes) == ("AI for the leadership team", 10, 60)
+
+
+def test_the_conflict_names_who_saved_and_when(hr_client):
+    program = ProgramFactory(status=S.DRAFT)
+    url = reverse("program_edit", args=[program.pk])
+    mine = as_posted(hr_client.get(url).context["form"])
+    other = other_hr_client()
+    other.post(url, {**as_posted(other.get(url).context["form"]), "cadence_days": 7})
+    edit = AuditEvent.objects.select_related("actor").get(action=AuditEvent.Action.PROGRAM_UPDATED)
+
+    body = hr_client.post(url, {**mine, "min_score": 200}).content.decode()
+
+    when = date_format(timezone.localtime(edit.occurred_at), "DATETIME_FORMAT")
+    assert f"This program was changed by {edit.actor.full_name} on {when} since you opened it." in html.unescape(body)
+    # Two tabs of one admin: the message says so rather than naming them to themselves.
+    mine = as_posted(hr_client.get(url).context["form"])
+    hr_client.post(url, {**as_posted(hr_client.get(url).context["form"]), "cadence_days": 21})
+    assert "changed by you, in another tab or window," in html.unescape(hr_client.post(url, mine).content.decode())
+
+
+def test_a_single_edit_from_the_form_saves(hr_client):
+    program = ProgramFactory(name="AI for leaders", status=S.ENROLLMENT_OPEN, meeting_minutes=45)
+    url = reverse("program_edit", args=[program.pk])
+    response = hr_client.post(url, {**as_posted(hr_client.get(url).context["form"]), "meeting_minutes": 60})
+    assert response.status_code == 302 and "Changes saved." in messages_of(response)
+    program.refresh_from_db()
+    assert (program.name, program.meeting_minutes) == ("AI for leaders", 60)
+
+
+def test_closing_enrollment_early_makes_a_form_opened_before_it_stale(hr_client):
+    """The transition moves a date the form shows (enrollment closes today): a form opened
+    before it is refused like one opened before an edit, and names the move."""
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, enrollment_closes_on=days(14), meeting_minutes=45)
+    EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.APPROVED)
+    EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPROVED)
+    url = reverse("program_edit", args=[program.pk])
+    mine = as_posted(hr_client.get(url).context["form"])
+    assert transition(other_hr_client(), program, S.MATCHING).status_code == 302
+
+    response = hr_client.post(url, {**mine, "meeting_minutes": 60})
+
+    assert response.status_code == 200 and "This program was changed by" in response.content.decode()
+    program.refresh_from_db()
+    assert (program.status, program.enrollment_closes_on, program.meeting_minutes) == (S.MATCHING, days(0), 45)
+
+
+def test_a_status_change_alone_does_not_make_an_open_form_stale(hr_client):
+    """Opening enrollment moves no field the form shows: a form opened before it still saves."""
+    program = ProgramFactory(status=S.DRAFT, meeting_minutes=45)
+    url = reverse("program_edit", args=[program.pk])
+    mine = as_posted(hr_client.get(url).context["form"])
+    assert transition(other_hr_client(), program, S.ENROLLMENT_OPEN).status_code == 302
+
+    assert hr_client.post(url, {**mine, "meeting_minutes": 60}).status_code == 302
+    program.refresh_from_db()
+    assert (program.status, program.meeting_minutes) == (S.ENROLLMENT_OPEN, 60)
+
+
+def test_a_form_opened_before_the_check_existed_saves_as_before(hr_client):
+    """No revision posted (a page rendered before this release): saved unchecked, as the
+    agreement editor does with its own forms from before its check."""
+    program = ProgramFactory(status=S.DRAFT, meeting_minutes=45)
+    url = reverse("program_edit", args=[program.pk])
+    old_page = {name: value for name, value in as_posted(hr_client.get(url).context["form"]).items() if name != "revision"}
+    services.program_update(program=program, by=make_person(roles=[UserRole.HR_ADMIN]), name="Renamed elsewhere")
+    assert hr_client.post(url, {**old_page, "meeting_minutes": 60}).status_code == 302
+    program.refresh_from_db()
+    assert program.meeting_minutes == 60
 
 
 # --- Clone ---------------------------------------------------------------------------------------

@@ -153,6 +153,20 @@ def test_two_hr_admins_moving_a_program_on_at_once_one_wins():
     assert program.transitions.filter(to_status=Program.Status.MATCHING).count() == 1
 
 
+def test_two_hr_admins_saving_forms_opened_on_the_same_program_one_edit_stands():
+    hr_a = make_person(roles=[Role.HR_ADMIN], level=6)
+    hr_b = make_person(roles=[Role.HR_ADMIN], level=6)
+    program = ProgramFactory(status=Program.Status.DRAFT, name="AI for leaders", meeting_minutes=45, expected_sessions=6)
+    opened = program_services.program_revision(program)  # both edit forms were opened on this
+    first, second = race(
+        lambda: program_services.program_update(program=program, by=hr_a, revision=opened, name="AI for the leadership team", expected_sessions=10),
+        lambda: program_services.program_update(program=program, by=hr_b, revision=opened, meeting_minutes=60),
+    )
+    assert_one_wins(first, second, message="since you opened it")
+    program.refresh_from_db()
+    assert (program.name, program.expected_sessions, program.meeting_minutes) == ("AI for the leadership team", 10, 45)
+
+
 # --- Pairing --------------------------------------------------------------------------------------------
 
 
