@@ -147,6 +147,21 @@ class Pair(models.Model):
     def is_live(self) -> bool:
         return self.status in (self.Status.ACTIVE, self.Status.PAUSED)
 
+    @property
+    def withdrawn_side(self) -> Enrollment | None:
+        """The enrollment whose withdrawal ended this pair, or None. Its withdrawal reason was
+        written for HR ("HR reads this to re-match your partner"); the partner never sees it.
+        Read from the two enrollments already loaded with the pair: no query of its own."""
+        if self.end_reason != self.EndReason.WITHDRAWAL:
+            return None
+        gone = [e for e in (self.mentor, self.mentee) if e.status == Enrollment.Status.WITHDRAWN]
+        if len(gone) > 1 and self.ended_at is not None:
+            # Both have left since: the one who left first ended it (the withdrawal is stamped
+            # just before its pair ends); the other left later, from no pair.
+            before = [e for e in gone if e.withdrawn_at is not None and e.withdrawn_at <= self.ended_at]
+            gone = sorted(before or gone, key=lambda e: e.withdrawn_at or self.ended_at)
+        return gone[-1] if gone else None
+
     @cached_property
     def reason_items(self) -> list[tuple[str, bool]]:
         """The stored reasons, each with True when it is a drawback (see engine.explain_items);

@@ -6,7 +6,7 @@ of another program is never found (404), whatever id is typed.
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
@@ -116,15 +116,46 @@ def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]
     )
 
 
+def _in_pool() -> Q:
+    """Approved people who can still be paired (as build_input reads the pool): not leavers
+    (nor leaving on a date still to come), not erased."""
+    return Q(status=Enrollment.Status.APPROVED, employee__left_date__isnull=True, employee__erased_at__isnull=True)
+
+
+def _no_live_pair() -> Exists:
+    return ~Exists(Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE))
+
+
 def pool_counts(*, program: Program) -> dict:
-    """Approved mentors and mentees, how many mentees have no live pair yet, and how many
-    applications wait for HR's review (late joiners, once enrollment has closed); one query."""
+    """Approved mentors and mentees, how many of the people who can still be paired have no
+    live pair (a mentor whose mentee withdrew is one of them), and how many applications wait
+    for HR's review (late joiners, once enrollment has closed); one query."""
     approved = Q(status=Enrollment.Status.APPROVED)
+    waiting = _in_pool() & _no_live_pair()
     return program.enrollments.filter(status__in=(Enrollment.Status.APPROVED, Enrollment.Status.APPLIED)).aggregate(
         mentors=Count("id", filter=approved & Q(role="mentor")),
         mentees=Count("id", filter=approved & Q(role="mentee")),
-        unpaired_mentees=Count("id", filter=approved & ~Exists(Pair.objects.filter(mentee=OuterRef("pk"), status__in=LIVE)) & Q(role="mentee")),
+        unpaired_mentors=Count("id", filter=waiting & Q(role="mentor")),
+        unpaired_mentees=Count("id", filter=waiting & Q(role="mentee")),
         waiting_review=Count("id", filter=Q(status=Enrollment.Status.APPLIED)),
+    )
+
+
+def waiting_for_partner(*, program: Program) -> QuerySet[Enrollment]:
+    """The people pool_counts counts as without a live pair: approved, still here, in no live
+    pair of the program. Each carries their latest ended pair, if any (``last_pair_id``,
+    ``last_pair_ended_at``, ``last_pair_end_reason``): whose pair ended most recently first,
+    then those never paired, by name. One query."""
+    ended = Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status=Pair.Status.ENDED).order_by("-ended_at", "-pk")
+    return (
+        program.enrollments.filter(_in_pool() & _no_live_pair())
+        .annotate(
+            last_pair_id=Subquery(ended.values("pk")[:1]),
+            last_pair_ended_at=Subquery(ended.values("ended_at")[:1]),
+            last_pair_end_reason=Subquery(ended.values("end_reason")[:1]),
+        )
+        .select_related("employee__department")
+        .order_by(F("last_pair_ended_at").desc(nulls_last=True), "role", "employee__last_name", "employee__first_name", "id")
     )
 
 

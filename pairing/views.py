@@ -29,6 +29,7 @@ from .services import MatchError
 
 RS = MatchRun.Status
 PAIRS_PAGE_SIZE = 50
+WAITING_LIST_LIMIT = 20  # people waiting for a partner named on the pairing page
 STALE = gettext_lazy("That pair has changed since this page was loaded (in another tab, or by another HR admin). Here is the proposal as it is now.")
 REASON_LABELS = {
     "no_feasible_partner": gettext_lazy("No allowed partner"),
@@ -105,12 +106,25 @@ def pairing_home(request, slug: str):
     in_progress = next((r for r in runs if not r.is_finished), None)
     # The newest run, when it is a proposal nobody has published yet (a newer run replaces it).
     awaiting = runs[0] if runs and runs[0].status == MatchRun.Status.PROPOSED else None
+    counts = selectors.pool_counts(program=program)
+    waiting = []
+    if program.status == Program.Status.ACTIVE and counts["unpaired_mentors"] + counts["unpaired_mentees"]:
+        # Who a re-match is for: people whose pair ended (a partner withdrew, left, or HR
+        # ended it), the latest first, then approved people never paired. The first few; the
+        # count says how many more.
+        waiting = list(selectors.waiting_for_partner(program=program)[:WAITING_LIST_LIMIT])
+        for person in waiting:
+            person.last_pair_end_label = Pair.EndReason(person.last_pair_end_reason).label if person.last_pair_end_reason in Pair.EndReason.values else ""
+    unpaired = counts["unpaired_mentors"] + counts["unpaired_mentees"]
     context = {
         "program": program,
         "runs": runs,
         "in_progress": in_progress,
         "awaiting": awaiting,
-        "counts": selectors.pool_counts(program=program),
+        "counts": counts,
+        "unpaired": unpaired,
+        "waiting": waiting,
+        "waiting_more": unpaired - len(waiting) if waiting else 0,
         "can_run": program.status in (Program.Status.MATCHING, Program.Status.ACTIVE) and in_progress is None,
         "overrides": selectors.overrides_of(program=program),
         "override_form": _override_form(program),
@@ -488,11 +502,16 @@ def _hr_pair_page(request, program: Program, pair_id: int, **forms):
         raise Http404 from None
     # The latest 20 events, told oldest first under "Pair published".
     history = reversed(AuditEvent.objects.filter(object_type="pairing.pair", object_id=pair.pk).select_related("actor").order_by("-occurred_at", "-id")[:20])
+    # An ended pair of a running program: who of the two is now without a partner, for a re-match.
+    waiting = []
+    if pair.status == Pair.Status.ENDED and program.status == Program.Status.ACTIVE:
+        waiting = list(selectors.waiting_for_partner(program=program).filter(pk__in=(pair.mentor_id, pair.mentee_id)))
     return render(
         request,
         "pairing/hr_pair.html",
         {
             "program": program, "pair": pair, "overview": hr_pair_overview(pair=pair), "history": list(history),
+            "withdrawn": pair.withdrawn_side, "waiting": waiting,
             "people": [(_("Mentor"), pair.mentor.employee), (_("Mentee"), pair.mentee.employee)],
             "end_reasons": HR_END_REASONS, "pause_form": PairPauseForm(), "nudge_form": PairNudgeForm(),
             "can_change": pair.is_live and not program.is_archived,

@@ -156,6 +156,27 @@ def test_employee_detail_lists_their_programs_and_pairs(hr_client):
     assert reverse("hr_pair", args=[pair.program.slug, pair.pk]) in section
 
 
+def test_employee_detail_says_why_they_left_a_program_and_how_their_pairs_ended(hr_client):
+    from pairing.models import Pair
+    from programs.services import enrollment_withdraw
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair()
+    senior, junior = pair.mentee.employee, pair.mentor.employee
+    enrollment_withdraw(enrollment=pair.mentee, by_employee=senior, reason="qz-reason-5512 A new job <abroad>")
+    for person in (senior, junior):
+        page = hr_client.get(reverse("employee_detail", args=[person.pk])).content.decode()
+        section = page[page.index('id="programs-heading"') : page.index('id="history-heading"')]
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+        assert "· Ended on" in text and "(a participant withdrew)" in text
+        assert reverse("hr_pair", args=[pair.program.slug, pair.pk]) in section
+        if person == senior:
+            assert "Withdrawn on" in text and "qz-reason-5512 A new job &lt;abroad&gt;" in section
+        else:  # the partner's row: their own application, still approved; the reason is on the pair page and the senior's
+            assert "Approved" in text and "qz-reason-5512" not in section
+    assert Pair.objects.get().status == "ended"
+
+
 def test_employee_detail_is_hr_only(participant_client):
     e = EmployeeFactory()
     assert participant_client.get(reverse("employee_detail", args=[e.pk])).status_code == 403

@@ -259,3 +259,82 @@ def test_a_check_in_too_long_comes_back_with_what_was_typed(pair, hr_client):
     assert long.strip()[:200] in page  # in the textarea, not lost
     pair.refresh_from_db()
     assert pair.nudged_at is None
+
+
+# --- A withdrawal: HR reads why, and who is left without a partner --------------------------------------
+
+REASON = "qz-withdrawal-reason-7301 My new role leaves no time before June"
+
+
+def _withdraw(pair, *, deliver_outbox, django_capture_on_commit_callbacks):
+    """The mentee leaves the program from their own page, giving the reason the form asks for."""
+    from django.test import Client
+
+    mentee = Client()
+    mentee.force_login(pair.mentee.employee.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = mentee.post(reverse("enrollment_withdraw", args=[pair.mentee.pk]), {"reason": REASON})
+    assert response.status_code == 302
+    deliver_outbox()
+    pair.refresh_from_db()
+    assert (pair.status, pair.end_reason, pair.ended_by) == ("ended", "withdrawal", None)
+    return mentee
+
+
+def test_hr_sees_on_the_ended_pair_who_withdrew_when_and_why_and_that_the_mentor_waits(pair, hr_client, deliver_outbox, django_capture_on_commit_callbacks):
+    _withdraw(pair, deliver_outbox=deliver_outbox, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+    page = body(hr_client.get(page_url(pair)))
+    ended = page[page.index('data-testid="pair-ended"') : page.index('id="people-heading"')]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", ended))
+    assert "This pair ended on" in text and "A participant withdrew" in text
+    assert "Sam Senior (mentee) left the program on" in text and "which ended the pair" in text
+    assert REASON in text and "written for HR" in text
+    assert reverse("employee_detail", args=[pair.mentee.employee_id]) in ended
+    # The mentor stays in the running program without a partner: HR is pointed to a re-match.
+    assert "Maya Mentor (mentor) is still in the program with no live pair" in text
+    assert reverse("pairing_home", args=[pair.program.slug]) + "#waiting-heading" in ended
+
+
+def test_a_pair_ended_otherwise_quotes_no_withdrawal_reason(pair, hr_client, hr_user):
+    from programs.models import Enrollment
+
+    # Left over from an earlier time: a reason on an enrollment that did not end this pair.
+    Enrollment.objects.filter(pk=pair.mentee_id).update(withdrawal_reason=REASON)
+    services.pair_end(pair=pair, reason=Pair.EndReason.NOT_A_FIT, by=hr_user)
+    page = body(hr_client.get(page_url(pair)))
+    assert REASON not in page and "left the program" not in page
+    assert "Maya Mentor (mentor) is still in the program with no live pair" in page and "Sam Senior (mentee) is still in the program" in page
+
+
+def test_the_withdrawal_reason_reaches_hr_only(pair, hr_client, executive_client, participant_client, deliver_outbox, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    mentee = _withdraw(pair, deliver_outbox=deliver_outbox, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+    mentor = Client()
+    mentor.force_login(pair.mentor.employee.user)
+    other = participant_client  # a participant in no pair with them
+    hr_pages = [
+        page_url(pair),
+        reverse("program_review", args=[pair.program.pk]) + "?status=withdrawn",
+        reverse("employee_detail", args=[pair.mentee.employee_id]),
+        reverse("pairing_home", args=[pair.program.slug]),
+    ]
+    assert all(REASON in body(hr_client.get(url)) for url in hr_pages[:3])
+    for client in (mentor, other, executive_client):
+        for url in hr_pages:
+            response = client.get(url)
+            assert response.status_code == 403 and REASON not in body(response)
+    # The partner's own pages, and anything they were sent, say only that the mentee left.
+    for url in (reverse("pair_detail", args=[pair.pk]), reverse("participant_home"), reverse("my_pairs")):
+        response = mentor.get(url)
+        assert response.status_code == 200 and REASON not in body(response)
+    assert REASON not in body(other.get(reverse("participant_home")))
+    assert mail.outbox and all(REASON not in m.body and all(REASON not in str(c) for c, _t in m.alternatives) for m in mail.outbox)
+    # The log keeps no free text.
+    assert all(REASON not in f"{e.summary} {e.before} {e.after}" for e in AuditEvent.objects.all())
+    # The person who wrote it finds it in their own data, as before.
+    from mentoring.gdpr import person_export_data
+
+    assert REASON in str(person_export_data(user=pair.mentee.employee.user)["enrollments.json"])
+    assert REASON not in str(person_export_data(user=pair.mentor.employee.user))
+    assert mentee  # signed in as themselves throughout

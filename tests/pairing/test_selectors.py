@@ -61,9 +61,27 @@ def test_program_pairs_leave_out_proposals_and_list_live_pairs_first(program, ru
 def test_pool_counts(program, run_now, hr_user):
     mentor(program), mentee(program), mentee(program, level=3)
     EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPLIED)
-    assert selectors.pool_counts(program=program) == {"mentors": 1, "mentees": 2, "unpaired_mentees": 2, "waiting_review": 1}
+    assert selectors.pool_counts(program=program) == {"mentors": 1, "mentees": 2, "unpaired_mentors": 1, "unpaired_mentees": 2, "waiting_review": 1}
     services.match_run_publish(run=run_now(program), by=hr_user)
-    assert selectors.pool_counts(program=program)["unpaired_mentees"] == 1
+    counts = selectors.pool_counts(program=program)
+    assert (counts["unpaired_mentors"], counts["unpaired_mentees"]) == (0, 1)
+
+
+def test_a_mentor_whose_mentee_withdrew_waits_for_a_partner_and_a_leaver_does_not(program, run_now, hr_user):
+    from programs.services import enrollment_withdraw
+
+    m, e = mentor(program), mentee(program)
+    gone_mentor = mentor(program, left_date=datetime.date(2024, 1, 1))  # approved, but no longer here
+    services.match_run_publish(run=run_now(program), by=hr_user)
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.ACTIVE)
+    assert list(selectors.waiting_for_partner(program=program)) == []
+    enrollment_withdraw(enrollment=e, by_employee=e.employee, reason="New role, no time")
+    counts = selectors.pool_counts(program=program)
+    assert (counts["mentors"], counts["mentees"], counts["unpaired_mentors"], counts["unpaired_mentees"]) == (2, 0, 1, 0)
+    [waiting] = selectors.waiting_for_partner(program=program)
+    pair = Pair.objects.get(mentor=m)
+    assert waiting == m and gone_mentor != waiting
+    assert (waiting.last_pair_id, waiting.last_pair_end_reason) == (pair.pk, Pair.EndReason.WITHDRAWAL)
 
 
 def test_run_pool_maps_employees_to_enrollments_in_one_query(program, run_now, django_assert_num_queries):

@@ -704,6 +704,42 @@ def test_proposed_pairs_are_not_on_the_pairs_list(program, hr_user, hr_client, d
     assert e.employee.full_name not in text(hr_client.get(url("pairs_list", program)))
 
 
+def test_a_mentor_whose_mentee_withdrew_is_counted_and_offered_a_rematch(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    from programs.services import enrollment_withdraw
+
+    m, e = mentor(program, first_name="Maya", last_name="Mentor"), mentee(program)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    pair = Pair.objects.get()
+    enrollment_withdraw(enrollment=e, by_employee=e.employee, reason="No time")
+    page = text(hr_client.get(url("pairing_home", program)))
+    plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "1 approved mentor · 0 approved mentees · 1 approved person without a live pair (1 mentor, 0 mentees)" in plain
+    waiting = page[page.index('data-testid="waiting-for-partner"') : page.index('id="runs-heading"')]
+    assert "Maya Mentor" in waiting and reverse("employee_detail", args=[m.employee_id]) in waiting
+    assert url("hr_pair", program, pair.pk) in waiting and "A participant withdrew" in waiting
+    assert f'action="{url("match_run_start", program)}"' in waiting and "Re-match them" in waiting
+    assert "No approved mentee is free" in waiting  # a re-match now would find nobody for her
+    assert "No time" not in page  # the reason is on the pair page, not in this list
+    pairs = text(hr_client.get(url("pairs_list", program)))
+    assert f"{e.employee.full_name} withdrew" in pairs and url("hr_pair", program, pair.pk) in pairs and "No time" not in pairs
+
+    # A late joiner approved: the re-match from here pairs the mentor again.
+    late = mentee(program)
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(url("match_run_start", program))
+    rematch = MatchRun.objects.filter(program=program).first()
+    assert rematch.kind == "rematch" and list(Pair.objects.filter(match_run=rematch).values_list("mentor_id", "mentee_id")) == [(m.pk, late.pk)]
+    services.match_run_publish(run=rematch, by=hr_user)
+    after = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(hr_client.get(url("pairing_home", program)))))
+    assert "0 approved people without a live pair (0 mentors, 0 mentees)" in after and "Waiting for a partner" not in after
+
+
+def test_the_waiting_list_is_only_for_a_running_program(program, hr_client):
+    mentor(program), mentee(program)  # in Matching: everyone is unpaired until the first run
+    page = text(hr_client.get(url("pairing_home", program)))
+    assert "without a live pair" not in page and 'data-testid="waiting-for-partner"' not in page
+
+
 # --- Constant queries as rows grow ------------------------------------------------------------------------------------
 
 
@@ -752,6 +788,23 @@ def test_pairing_home_queries_do_not_grow_with_runs_and_overrides(program, hr_us
     PairingOverride.objects.create(program=program, kind="exclude", mentor=mentors[1], mentee=mentees[1], created_by=hr_user)
     with django_assert_max_num_queries(len(few)):
         assert hr_client.get(url("pairing_home", program)).status_code == 200
+
+
+def test_pairing_home_queries_do_not_grow_with_people_waiting_for_a_partner(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    from pairing.views import WAITING_LIST_LIMIT
+
+    _grow(program, 2)
+    services.match_run_publish(run=run_now(program, hr_user, django_capture_on_commit_callbacks), by=hr_user)
+    services.pair_end(pair=Pair.objects.first(), reason="other", by=hr_user)
+    mentor(program)  # approved, never paired
+    with CaptureQueriesContext(connection) as few:
+        assert len(hr_client.get(url("pairing_home", program)).context["waiting"]) == 3
+    for _ in range(WAITING_LIST_LIMIT + 2):
+        mentor(program)
+    with django_assert_max_num_queries(len(few)):
+        page = hr_client.get(url("pairing_home", program))
+    assert len(page.context["waiting"]) == WAITING_LIST_LIMIT and page.context["waiting_more"] == 5
+    assert "and 5 more" in text(page)
 
 
 def test_alternatives_queries_are_constant(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):

@@ -1,5 +1,7 @@
 """Invitations and the HR review queue."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
@@ -301,6 +303,29 @@ def test_review_queue_query_count_does_not_grow(hr_client, django_assert_max_num
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = review(hr_client, program)
     assert len(response.context["page"].object_list) == 23
+
+
+def test_the_queue_shows_why_a_person_withdrew_and_when(hr_client, django_assert_max_num_queries):
+    import datetime
+
+    from django.utils import timezone
+
+    program = ProgramFactory()
+    left = EnrollmentFactory(program=program, role="mentee", status=ES.WITHDRAWN, withdrawn_at=timezone.now() - datetime.timedelta(days=2), withdrawal_reason="qz-reason-4410 Moving teams\nback in autumn")
+    EnrollmentFactory(program=program, role="mentor", status=ES.APPROVED, withdrawal_reason="qz-stale-reason")  # rejoined since: not a withdrawal
+    assert "qz-stale-reason" not in review(hr_client, program).content.decode()
+    with django_assert_max_num_queries(25) as few:
+        response = review(hr_client, program, status="withdrawn")
+    few = len(few.captured_queries)  # read now: the next request resets the connection's log
+    body = response.content.decode()
+    row = body[body.index(left.employee.full_name) :]
+    row = row[: row.index("</tr>")]
+    assert 'data-testid="withdrawal-reason"' in row and "qz-reason-4410 Moving teams<br>back in autumn" in row
+    assert re.search(r"left \d", row)  # and when
+    for _ in range(10):
+        EnrollmentFactory(program=program, role="mentor", status=ES.WITHDRAWN, withdrawn_at=timezone.now(), withdrawal_reason="Workload")
+    with django_assert_max_num_queries(few):
+        assert review(hr_client, program, status="withdrawn").content.decode().count('data-testid="withdrawal-reason"') == 11
 
 
 def test_review_paginates(hr_client):
