@@ -99,6 +99,7 @@ EXEMPT: dict[str, str] = {
     "sessions_log.Feedback.pair": "feedback about the person is confidential to its author; the product never shows it to the person rated",
     "sessions_log.Reflection.pair": "the partner's reflection is theirs; the product only says that they wrote one",
     "sessions_log.Concern.pair": "a concern is confidential between the mentor who raised it and HR",
+    "sessions_log.Concern.hr_note_by": "the HR admin who wrote HR's note on a concern (HR's own work); the note is blanked when they are erased",
     "sessions_log.PulseAlert.pair": "HR's alert derived from the mentor's pulse; the pulse answers are exported to the mentor",
     "sessions_log.Reminder.pair": "the partner's reminders are theirs; a person's own reminders are exported by recipient",
 }
@@ -744,6 +745,11 @@ def person_erase(*, employee: Employee, by: User, confirm_email: str) -> Employe
     Pair.objects.filter(Q(mentor__in=enrollments) | Q(mentee__in=enrollments)).exclude(check_in_note="").update(check_in_note="")
     if user is not None:
         Pair.objects.filter(check_in_by=user).exclude(check_in_note="").update(check_in_note="")
+    # HR's note on a concern about this person's pair names them as often ("called Sam, who
+    # agreed to ..."); and the notes this person wrote as HR.
+    Concern.objects.filter(Q(pair__mentor__in=enrollments) | Q(pair__mentee__in=enrollments)).exclude(hr_note="").update(hr_note="")
+    if user is not None:
+        Concern.objects.filter(hr_note_by=user).exclude(hr_note="").update(hr_note="")
 
     # Nothing more goes to them.
     counts["reminders_cancelled"] = Reminder.objects.filter(recipient=employee, status=Reminder.Status.PENDING).update(status=Reminder.Status.CANCELLED)

@@ -4,8 +4,8 @@ Participants change these records through the pages and services (with their rul
 act, ICS invites, versions); here nothing can be added, changed or deleted.
 
 Confidential rows are deliberately NOT registered: private notes (author only), safety pulses
-(HR only ever sees an alert) and feedback (the partner never sees it). A concern's text (for HR's
-care page only) and calendar feed tokens (secrets) are not shown.
+(HR only ever sees an alert) and feedback (the partner never sees it). A concern's text and
+HR's note on it (for HR's care page only) and calendar feed tokens (secrets) are not shown.
 """
 
 from django.contrib import admin
@@ -76,9 +76,10 @@ class ConcernAdmin(ReadOnlyAdmin):
     list_display = ("pair", "raised_by", "status", "created_at")
     list_filter = ("status",)
     list_select_related = ("pair__mentor__employee", "pair__mentee__employee", "raised_by")
-    raw_id_fields = ("pair", "raised_by")
-    # Confidential: the mentor wrote it for HR, who read it on the HR care page; not for the admin.
-    exclude = ("text",)
+    raw_id_fields = ("pair", "raised_by", "hr_note_by")
+    # Confidential: the mentor wrote it for HR, who read it on the HR care page, and HR's note
+    # of what they did is for HR there too; neither is for the admin.
+    exclude = ("text", "hr_note")
 
 
 @admin.register(PulseAlert)

@@ -917,9 +917,23 @@ def hr_notify_pair_care(*, kind: str, pair: Pair) -> int:
     return len(addressees)
 
 
+CONCERN_NOTE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class ConcernChange:
+    status_changed: bool
+    note_changed: bool
+
+    def __bool__(self) -> bool:
+        return self.status_changed or self.note_changed
+
+
 @transaction.atomic
-def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = "") -> bool:
-    """HR moves a concern along (or reopens it). Returns False when it already had that status.
+def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = "", note: str | None = None) -> ConcernChange:
+    """HR moves a concern along (or reopens it), optionally with a note of what HR did (None:
+    the note stays as it is; "" clears it). Says what changed; nothing when the concern already
+    had that status and note.
 
     `seen_status` is the status on the page HR acted from: if another admin changed it since,
     nothing is changed and the admin is asked to look again, rather than silently undoing it."""
@@ -928,24 +942,30 @@ def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = 
 
     if status not in Concern.Status.values:
         raise SessionError(_("Choose a status."))
+    if note is not None and len(note.strip()) > CONCERN_NOTE_MAX:
+        raise SessionError(_("Keep the note to %(n)d characters; it is a record for HR, not the whole story.") % {"n": CONCERN_NOTE_MAX})
     concern = Concern.objects.select_for_update().get(pk=concern.pk)
     if seen_status and seen_status != concern.status:
         raise SessionError(_("Someone else set this concern to “%(status)s” a moment ago: check it and try again.") % {"status": concern.get_status_display()})
+    note_changed = note is not None and note.strip() != concern.hr_note
+    if note_changed:
+        concern.hr_note, concern.hr_note_by, concern.hr_note_at = note.strip(), by, timezone.now()
+        concern.save(update_fields=["hr_note", "hr_note_by", "hr_note_at"])
     if concern.status == status:
-        return False
+        return ConcernChange(status_changed=False, note_changed=note_changed)
     before = concern.status
     concern.status = status
     concern.save(update_fields=["status"])
-    # Ids and statuses only: the concern's text never reaches the log.
+    # Ids and statuses only: the concern's text, and HR's note, never reach the log.
     audit_record(
         action=AuditEvent.Action.CONCERN_STATUS_CHANGED,
         target=concern,
         actor=by,
         summary=f"{Concern.Status(before).label} → {Concern.Status(status).label}",
         before={"status": before},
-        after={"status": status, "pair": concern.pair_id},
+        after={"status": status, "pair": concern.pair_id, **({"note_changed": True} if note_changed else {})},
     )
-    return True
+    return ConcernChange(status_changed=True, note_changed=note_changed)
 
 
 @transaction.atomic

@@ -245,21 +245,23 @@ def _close_many(n, *, by):
     for _ in range(n):
         pair = make_active_pair()
         concern = services.concern_raise(pair=pair, me=pair.mentor.employee, text="Worried")
-        concern_set_status(concern=concern, status=Concern.Status.CLOSED, by=by)
+        concern_set_status(concern=concern, status=Concern.Status.CLOSED, by=by, note="Called them; agreed a re-match")
         services.concern_raise(pair=pair, me=pair.mentor.employee, text="Still open")
         pulse_alert_resolve(alert=PulseAlert.objects.create(pair=pair), by=by)
         PulseAlert.objects.create(pair=pair)
 
 
 def test_the_care_page_costs_the_same_queries_for_few_or_many_and_pages_the_history(hr_client, hr_user, django_assert_max_num_queries):
+    from mentoring.models import Role
     from sessions_log.care_views import HISTORY_PAGE_SIZE
+    from tests.factories import make_person
 
     url = reverse("hr_care") + "?closed=1"
     _close_many(2, by=hr_user)
     hr_client.get(url)  # warm up the session
     with django_assert_max_num_queries(25) as few:
         assert hr_client.get(url).status_code == 200
-    _close_many(HISTORY_PAGE_SIZE + 3, by=hr_user)
+    _close_many(HISTORY_PAGE_SIZE + 3, by=make_person(roles=[Role.HR_ADMIN], level=6))  # another admin's notes: one more person to name
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = hr_client.get(url)
     assert len(page.context["concerns"]) == len(page.context["alerts"]) == HISTORY_PAGE_SIZE + 5
@@ -267,3 +269,133 @@ def test_the_care_page_costs_the_same_queries_for_few_or_many_and_pages_the_hist
     second = hr_client.get(url, {"closed": "1", "concerns_page": "2"})
     assert len(second.context["closed_concerns"]) == 5 and second.context["resolved_alerts"].number == 1
     assert "alerts_page=2" in second.content.decode()
+
+
+
+# --- Reaching the mentor, and noting what HR did -------------------------------------------------------------
+
+
+def _card(body: str, concern) -> str:
+    card = body[body.index(f'id="concern-{concern.pk}"') :]
+    return card[: card.index("</article>")]
+
+
+def test_a_concern_card_leads_to_the_pair_and_both_people_and_says_how_to_reach_the_mentor(hr_client, troubled_pair):
+    import datetime
+    import re
+    import zoneinfo
+
+    from mentoring.models import Employee
+
+    mentor, mentee = troubled_pair.mentor.employee, troubled_pair.mentee.employee
+    Employee.objects.filter(pk=mentor.pk).update(time_zone="Asia/Tokyo")
+    before = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    card = _card(hr_client.get(reverse("hr_care")).content.decode(), Concern.objects.get())
+    after = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f'href="{reverse("hr_pair", args=[troubled_pair.program.slug, troubled_pair.pk])}"' in card
+    assert f'href="{reverse("employee_detail", args=[mentor.pk])}"' in card and f'href="{reverse("employee_detail", args=[mentee.pk])}"' in card
+    assert f'href="mailto:{mentor.email}"' in card and mentee.full_name in card
+    local = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", card[card.index('data-testid="raiser-local-time"') :]))
+    assert f"for {mentor.first_name} now (Asia/Tokyo)" in local
+    assert any(f"It is {t:%H:%M} on {t:%A}" in local for t in (before, after))  # the mentor's clock, not HR's
+
+
+def test_hr_notes_what_they_did_when_closing_a_concern_and_the_log_keeps_no_text(hr_client, hr_user, troubled_pair):
+    from mentoring.models import AuditEvent
+
+    concern = Concern.objects.get()
+    url = reverse("hr_concern_status", args=[concern.pk])
+    response = hr_client.post(url, {"status": "in_hand", "seen_status": "open", "hr_note": "  qz-hr-note-8120 Called Maya on Tuesday  "}, follow=True)
+    assert "Concern set to “In hand”. Your note is saved." in response.content.decode()
+    concern.refresh_from_db()
+    assert (concern.status, concern.hr_note, concern.hr_note_by) == ("in_hand", "qz-hr-note-8120 Called Maya on Tuesday", hr_user)
+    assert concern.hr_note_at is not None
+    card = _card(hr_client.get(reverse("hr_care")).content.decode(), concern)
+    assert "qz-hr-note-8120 Called Maya on Tuesday" in card and f"note by {hr_user.get_full_name()}" in card
+
+    # The note alone, the status unchanged.
+    response = hr_client.post(url, {"status": "in_hand", "seen_status": "in_hand", "hr_note": "qz-hr-note-8121 Re-match agreed"}, follow=True)
+    assert "Your note is saved; the concern stays “In hand”." in response.content.decode()
+    hr_client.post(url, {"status": "closed", "seen_status": "in_hand", "hr_note": "qz-hr-note-8121 Re-match agreed"})
+    # Reopening from the closed list sends no note: it stays.
+    hr_client.post(url, {"status": "open", "seen_status": "closed", "return": "closed"})
+    hr_client.post(url, {"status": "closed", "seen_status": "open"})
+    concern.refresh_from_db()
+    assert (concern.status, concern.hr_note) == ("closed", "qz-hr-note-8121 Re-match agreed")
+    closed = hr_client.get(reverse("hr_care"), {"closed": "1"}).content.decode()
+    assert "qz-hr-note-8121 Re-match agreed" in closed
+    assert reverse("hr_pair", args=[troubled_pair.program.slug, troubled_pair.pk]) in closed
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.CONCERN_STATUS_CHANGED)
+    assert events.count() == 4 and all("qz-hr-note" not in f"{e.summary} {e.before} {e.after}" for e in events)
+
+
+def test_a_note_too_long_is_refused_and_nothing_changes(hr_client, troubled_pair):
+    from sessions_log.services import CONCERN_NOTE_MAX
+
+    concern = Concern.objects.get()
+    response = hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "closed", "hr_note": "x" * (CONCERN_NOTE_MAX + 1)}, follow=True)
+    assert "Keep the note to 1000 characters" in response.content.decode()
+    concern.refresh_from_db()
+    assert (concern.status, concern.hr_note) == ("open", "")
+
+
+def test_hrs_note_is_for_hr_only(hr_client, troubled_pair, participant_client):
+    from django.test import Client
+
+    from mentoring.gdpr import person_export_data
+    from mentoring.models import Role
+    from tests.factories import UserFactory
+
+    concern = Concern.objects.get()
+    hr_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "in_hand", "hr_note": "qz-hr-note-8130 Spoke to the mentee's manager"})
+    # A participant cannot write one.
+    assert participant_client.post(reverse("hr_concern_status", args=[concern.pk]), {"status": "closed", "hr_note": "mine"}).status_code == 403
+    concern.refresh_from_db()
+    assert (concern.status, concern.hr_note) == ("in_hand", "qz-hr-note-8130 Spoke to the mentee's manager")
+    for side in (troubled_pair.mentor, troubled_pair.mentee):  # both have a login
+        user = UserFactory(email=side.employee.email, roles=[Role.PARTICIPANT])
+        side.employee.user = user
+        side.employee.save(update_fields=["user"])
+        client = Client()
+        client.force_login(user)
+        response = client.get(reverse("pair_detail", args=[troubled_pair.pk]))
+        assert response.status_code == 200 and "qz-hr-note-8130" not in response.content.decode()
+        assert "qz-hr-note-8130" not in str(person_export_data(user=user))
+
+
+def test_the_care_page_points_to_the_quiet_pairs_of_each_running_program(hr_client, troubled_pair):
+    from programs.models import Program
+    from tests.factories import ProgramFactory
+
+    draft = ProgramFactory(status=Program.Status.DRAFT)
+    body = hr_client.get(reverse("hr_care")).content.decode()
+    assert f'href="{reverse("pairs_list", args=[troubled_pair.program.slug])}?show=stuck"' in body
+    assert reverse("pairs_list", args=[draft.slug]) not in body
+
+
+def test_erasure_blanks_hrs_note_on_a_concern_about_the_person_and_the_notes_they_wrote_as_hr(hr_user, troubled_pair):
+    from mentoring.gdpr import person_erase
+    from mentoring.models import Role
+    from sessions_log.services import concern_set_status
+    from tests.factories import make_person
+
+    about = Concern.objects.get()
+    concern_set_status(concern=about, status=Concern.Status.IN_HAND, by=hr_user, note="Sam agreed to listen more")
+    other_pair = make_active_pair()
+    written = services.concern_raise(pair=other_pair, me=other_pair.mentor.employee, text="Worried")
+    second_hr = make_person(roles=[Role.HR_ADMIN], level=6)
+    concern_set_status(concern=written, status=Concern.Status.IN_HAND, by=second_hr, note="Met them both")
+    third_pair = make_active_pair()
+    untouched = services.concern_raise(pair=third_pair, me=third_pair.mentor.employee, text="Also worried")
+    concern_set_status(concern=untouched, status=Concern.Status.IN_HAND, by=hr_user, note="Checked in")
+
+    mentee = troubled_pair.mentee.employee
+    person_erase(employee=mentee, by=hr_user, confirm_email=mentee.email)
+    about.refresh_from_db()
+    written.refresh_from_db()
+    assert about.hr_note == "" and about.text == "My mentee talks over me"  # the mentor's words are theirs, kept
+    assert written.hr_note == "Met them both"
+    person_erase(employee=second_hr.employee, by=hr_user, confirm_email=second_hr.employee.email)
+    written.refresh_from_db()
+    untouched.refresh_from_db()
+    assert written.hr_note == "" and untouched.hr_note == "Checked in"
