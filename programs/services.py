@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
+from django.db.models import Exists, Min, OuterRef, Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -316,10 +316,12 @@ def level_rule_warnings(program: Program) -> list[str]:
     need = program.mentor_max_level + program.min_level_gap
     if need <= program.mentee_min_level:
         return []
-    # Every way out that exists: a mentor ceiling of 0 or more, a gap of 0 or more (none when
-    # mentors may be more senior than mentees), and a higher floor for mentees (always).
+    # Every way out that exists: a mentor ceiling someone in the directory is at or under (a
+    # ceiling of 0 when nobody is at level 0 leaves no mentor at all), a gap of 0 or more (none
+    # when mentors may be more senior than mentees), and a higher floor for mentees (always).
     ways = []
-    if program.mentee_min_level - program.min_level_gap >= 0:
+    lowest = Employee.objects.current().aggregate(low=Min("level"))["low"]
+    if lowest is not None and program.mentee_min_level - program.min_level_gap >= lowest:
         ways.append(_("keep the mentors' highest level at %(level)s or below") % {"level": program.mentee_min_level - program.min_level_gap})
     ways.append(_("raise the mentees' lowest level to %(level)s") % {"level": need})
     if program.mentee_min_level - program.mentor_max_level >= 0:

@@ -873,8 +873,13 @@ def test_level_rules_that_leave_pairs_impossible_are_warned_about(hr_client):
     assert response.status_code == 302
     assert any("Not every eligible pair is possible: a mentor at level 8 needs a mentee at level 10 or above" in m for m in messages_of(response))
     assert "Not every eligible pair is possible" in hr_client.get(response["Location"]).content.decode()
-    # A mentor above the mentees' floor: no gap helps, only the levels.
-    assert any(m.endswith("keep the mentors' highest level at 0 or below, or raise the mentees' lowest level to 10.") for m in messages_of(response))
+    # A mentor above the mentees' floor: no gap helps, only the levels; and a ceiling of 0,
+    # below everyone in the directory (QA: 'keep the mentors' highest level at 0 or below'),
+    # would leave no mentor: not offered.
+    assert any(m.endswith("To make every eligible mentor and mentee pairable, raise the mentees' lowest level to 10.") for m in messages_of(response))
+    make_person(level=0)
+    page = hr_client.get(response["Location"]).content.decode()
+    assert "keep the mentors&#x27; highest level at 0 or below, or raise the mentees&#x27; lowest level to 10." in page
 
 
 def test_a_gap_no_mentor_level_can_meet_suggests_only_a_smaller_gap(hr_client):
