@@ -157,6 +157,16 @@ class Program(models.Model):
         return self.status == self.Status.ARCHIVED
 
     @property
+    def is_discarded_draft(self) -> bool:
+        """Archived straight from draft ('Discard draft'): it never ran. Lists annotate
+        ``discarded_draft`` (selectors.programs_for_hr); one program reads its timeline."""
+        if self.status != self.Status.ARCHIVED:
+            return False
+        if hasattr(self, "discarded_draft"):
+            return self.discarded_draft
+        return self.transitions.filter(from_status=self.Status.DRAFT, to_status=self.Status.ARCHIVED).exists()
+
+    @property
     def takes_late_joiners(self) -> bool:
         """Enrollment has closed but HR may still invite people (see Enrollment.apply_by): a
         last day to apply between tomorrow and the day before the end exists. The one rule;

@@ -4,19 +4,22 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from mentoring.models import Employee
 
-from .models import Enrollment, EnrollmentTopic, Program, Resource, ResourceCompletion
+from .models import Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion
 
 ES = Enrollment.Status
 
 
 def programs_for_hr() -> QuerySet[Program]:
+    """Every program with its enrollment counts; drafts discarded unrun come last."""
+    discarded = ProgramTransition.objects.filter(program=OuterRef("pk"), from_status=Program.Status.DRAFT, to_status=Program.Status.ARCHIVED)
     return Program.objects.annotate(
         n_invited=Count("enrollments", filter=Q(enrollments__status=ES.INVITED)),
         n_applied=Count("enrollments", filter=Q(enrollments__status=ES.APPLIED)),
         n_approved=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED)),
         n_mentors=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentor")),
         n_mentees=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentee")),
-    ).order_by("-starts_on", "name")
+        discarded_draft=Exists(discarded),  # a draft archived is archived for good
+    ).order_by("discarded_draft", "-starts_on", "name")
 
 
 def enrollment_counts(*, program: Program) -> dict:

@@ -1036,3 +1036,24 @@ def test_objectives_are_kept_one_per_line_without_blank_ones(hr_client):
     assert response.status_code == 302
     assert Program.objects.get(slug=program_data()["slug"]).objectives == "Leaders use AI weekly\nJuniors present to the board"
 
+
+
+def test_a_discarded_draft_reads_as_such_comes_last_and_offers_no_dashboard_or_review(hr_client, hr_user, django_assert_max_num_queries):
+    """QA: discarded drafts showed as 'Archived' with Dashboard, Review and Pairing links,
+    mixed in with programs that ran."""
+    ran = past_program(status=S.COMPLETED, name="Ran and finished")
+    services.program_transition(program=ran, to=S.ARCHIVED, by=hr_user)
+    draft = ProgramFactory(status=S.DRAFT, name="Never ran", starts_on=days(400), ends_on=days(500))
+    services.program_transition(program=draft, to=S.ARCHIVED, by=hr_user)
+    ProgramFactory(status=S.ENROLLMENT_OPEN, name="Open now")
+    with django_assert_max_num_queries(12):
+        page = hr_client.get(reverse("program_list")).content.decode()
+    assert page.index("Open now") < page.index("Ran and finished") < page.index("Never ran")  # though it starts latest
+    assert page.count("Discarded draft") == 1
+    row = page[page.index("Never ran") :]
+    assert "Discarded draft" in row[: row.index("</tr>")]
+    detail = hr_client.get(reverse("program_detail", args=[draft.pk])).content.decode()
+    assert "Discarded draft" in detail
+    for url in (reverse("program_dashboard", args=[draft.pk]), reverse("program_review", args=[draft.pk])):
+        assert f'href="{url}"' not in detail
+    assert f'href="{reverse("program_dashboard", args=[ran.pk])}"' in hr_client.get(reverse("program_detail", args=[ran.pk])).content.decode()
