@@ -180,3 +180,23 @@ def test_other_program_pages_are_accessible(live_server, page, browser, password
     check_accessibility(mentor_page)
     screenshot(mentor_page, "withdraw")
     context.close()
+
+
+def test_hr_home_and_the_pairs_list_read_as_cards_on_a_phone(live_server, browser, password):
+    """QA at 390 px: the HR home's programs and the pairs list clipped their Runs and Score
+    columns behind a sideways scroll inside the table."""
+    from tests.factories import make_active_pair
+
+    hr = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6)
+    pair = make_active_pair()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, live_server.url, hr, password)
+    page.wait_for_url(f"{live_server.url}/hr/")
+    for url in (f"{live_server.url}/hr/", f"{live_server.url}/hr/programs/{pair.program.slug}/pairing/pairs/"):
+        page.goto(url)
+        clipped = page.evaluate("[...document.querySelectorAll('.table-responsive')].filter(t => t.scrollWidth > t.clientWidth + 1).length")
+        assert clipped == 0, f"{url}: a table scrolls sideways"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    expect(page.get_by_text(str(pair.score), exact=False).first).to_be_visible()
+    context.close()
