@@ -149,6 +149,13 @@ class Employee(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
+    def level_text(self) -> str:
+        """'level 8 (Senior Director)': said as a level, so a level label is not read as the
+        job title shown elsewhere ('Director, Sales' and 'Senior Director' for one person)."""
+        level = _("level %(n)s") % {"n": self.level}
+        return f"{level} ({self.level_label})" if self.level_label else level
+
+    @property
     def is_current(self) -> bool:
         return self.left_date is None
 

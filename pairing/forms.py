@@ -43,7 +43,7 @@ class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Enrollment) -> str:
         # The email tells namesakes in one department apart, and can be typed to find them.
         e = obj.employee
-        label = f"{e.full_name} · {e.department.name} · {e.level_label or e.level} · {e.email}"
+        label = f"{e.full_name} · {e.department.name} · {e.level_text} · {e.email}"
         return f"{label} · {_('has a pair')}" if getattr(obj, "has_pair", False) else label
 
 

@@ -1045,3 +1045,16 @@ def test_a_completed_programs_pairing_page_offers_no_next_run(hr_client, hr_user
     response = hr_client.post(url("override_set", program), {"mentor": m.pk, "mentee": e.pk, "kind": "exclude"}, follow=True)
     assert "there is no next run to steer" in text(response)
     assert not PairingOverride.objects.exists()
+
+
+def test_pairing_pages_say_a_level_as_a_level_not_like_a_job_title(db):
+    """QA: choosers said 'Hamza Fernandes · Sales · Senior Director' where the pairs list said
+    'Director, Sales' (his title): the level label read as a second, different title."""
+    from pairing.forms import PersonChoiceField
+    from tests.factories import EmployeeFactory, EnrollmentFactory
+
+    employee = EmployeeFactory(first_name="Hamza", last_name="Fernandes", level=8, level_label="Senior Director", title="Director, Sales")
+    enrollment = EnrollmentFactory(employee=employee, role="mentee")
+    label = PersonChoiceField(queryset=None).label_from_instance(enrollment)
+    assert " · level 8 (Senior Director) · " in label
+    assert EmployeeFactory(level=3, level_label="").level_text == "level 3"
