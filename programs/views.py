@@ -612,7 +612,7 @@ def program_apply(request, slug: str):
             else:
                 messages.success(
                     request,
-                    _("Thank you! Your application to %(name)s is in. HR reviews applications after enrollment closes on %(day)s.")
+                    _("Thank you! Your application to %(name)s is in. You get an email once HR has reviewed it; enrollment closes on %(day)s and pairing follows.")
                     % {"name": program.name, "day": date_format(program.enrollment_closes_on)},
                 )
             return redirect("participant_home")
