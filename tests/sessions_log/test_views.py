@@ -1432,3 +1432,12 @@ def test_cancelled_meetings_alone_are_not_headed_also_coming_up(pair, mentor):
     assert heading() == "Cancelled meetings"  # the next meeting stands, the later ones are off
     services.meeting_cancel(meeting=first, me=pair.mentor.employee, reason="Travel")
     assert heading() == "Cancelled meetings"
+
+
+def test_the_next_meeting_on_my_pairs_says_whose_clock_it_is(pair, mentor):
+    """QA: home read 'Next meeting: Thursday 10 December, 01:00' with the zone only in the footer."""
+    meeting = book(pair, days=4, hour=15)
+    page = " ".join(mentor.get(reverse("my_pairs")).content.decode().split())
+    mine = pair.mentor.employee.time_zone
+    local = meeting.starts_at.astimezone(__import__("zoneinfo").ZoneInfo(mine))
+    assert f"Next meeting: {local:%A} {local.day} {local:%B, %H:%M} ({mine})" in page
