@@ -461,16 +461,11 @@ LEVEL_CHOICES = [("", "—"), *[(n, str(n)) for n in range(1, 6)]]
 MAX_NOT_WITH = 10
 
 
-class ApplicationForm(forms.Form):
-    """One person's answers for one role. Topic fields are made per program topic:
-    `topic_<id>` for the role's own list, `extra_<id>` for the other list in two-way programs."""
+class AvailabilityForm(forms.Form):
+    """When and in which languages a person can meet: the weekly grid of two-hour slots in
+    their own time zone (templates/programs/_availability_fields.html). On the application,
+    and on its own once the application is approved (programs.views.enrollment_availability)."""
 
-    interests = forms.CharField(
-        label=gettext_lazy("Interests"),
-        required=False,
-        max_length=500,
-        help_text=gettext_lazy("Separated by commas, e.g. photography, football, podcasts. Shared interests help the pairing."),
-    )
     languages = forms.CharField(
         label=gettext_lazy("Languages you can hold a meeting in"),
         max_length=300,
@@ -478,6 +473,45 @@ class ApplicationForm(forms.Form):
     )
     availability = forms.MultipleChoiceField(label=gettext_lazy("When you can usually meet"), choices=SLOTS, widget=forms.CheckboxSelectMultiple, required=False)
     time_zone = forms.ChoiceField(label=gettext_lazy("Your time zone"))
+
+    weekdays = WEEKDAYS
+
+    def __init__(self, *args, employee: Employee, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.employee = employee
+        self.fields["time_zone"].choices = time_zone_choices(self.initial.get("time_zone") or employee.time_zone)
+
+    def availability_grid(self):
+        """Rows of (time label, [(slot value, accessible label, checked), ...]) for the weekly grid."""
+        chosen = set(self["availability"].value() or [])
+        labels = dict(SLOTS)
+        return [
+            (f"{hour:02d}:00–{hour + 2:02d}:00", [(f"{day}-{hour:02d}", labels[f"{day}-{hour:02d}"], f"{day}-{hour:02d}" in chosen) for day, _d in WEEKDAYS])
+            for hour in SLOT_HOURS
+        ]
+
+    @staticmethod
+    def initial_from(enrollment: Enrollment) -> dict:
+        return {"languages": ", ".join(enrollment.languages), "availability": list(enrollment.availability), "time_zone": enrollment.time_zone}
+
+    def availability_fields(self) -> dict:
+        """Keyword arguments for services.enrollment_availability_update."""
+        c = self.cleaned_data
+        return {"languages": split_words(c["languages"]), "availability": list(c["availability"]), "time_zone": c["time_zone"]}
+
+
+class ApplicationForm(AvailabilityForm):
+    """One person's answers for one role. Topic fields are made per program topic:
+    `topic_<id>` for the role's own list, `extra_<id>` for the other list in two-way programs."""
+
+    field_order = ["interests", "languages", "availability", "time_zone", "motivation", "not_with"]
+
+    interests = forms.CharField(
+        label=gettext_lazy("Interests"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Separated by commas, e.g. photography, football, podcasts. Shared interests help the pairing."),
+    )
     motivation = forms.CharField(label=gettext_lazy("What do you hope to get from the program?"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
     not_with = forms.CharField(
         label=gettext_lazy("Please do not pair me with (optional, confidential)"),
@@ -490,12 +524,9 @@ class ApplicationForm(forms.Form):
         ),
     )
 
-    weekdays = WEEKDAYS
-
     def __init__(self, *args, program: Program, role: str, employee: Employee, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.program, self.role, self.employee = program, role, employee
-        self.fields["time_zone"].choices = time_zone_choices(self.initial.get("time_zone") or employee.time_zone)
+        super().__init__(*args, employee=employee, **kwargs)
+        self.program, self.role = program, role
         self.topics = list(program.topics.all())
         own_help = _("How confident are you teaching it? 1 = the basics, 5 = I could run a workshop.") if role == Role.MENTOR else _("Your level today: 1 = new to it, 5 = expert.")
         for topic in self.topics:
@@ -518,15 +549,6 @@ class ApplicationForm(forms.Form):
 
     def extra_rows(self):
         return [(topic, self[f"extra_{topic.pk}"]) for topic in self.topics] if self.is_two_way else []
-
-    def availability_grid(self):
-        """Rows of (time label, [(slot value, accessible label, checked), ...]) for the weekly grid."""
-        chosen = set(self["availability"].value() or [])
-        labels = dict(SLOTS)
-        return [
-            (f"{hour:02d}:00–{hour + 2:02d}:00", [(f"{day}-{hour:02d}", labels[f"{day}-{hour:02d}"], f"{day}-{hour:02d}" in chosen) for day, _d in WEEKDAYS])
-            for hour in SLOT_HOURS
-        ]
 
     def clean_not_with(self):
         emails = split_emails(self.cleaned_data["not_with"])
@@ -555,9 +577,7 @@ class ApplicationForm(forms.Form):
             topic_levels={t.pk: c[f"topic_{t.pk}"] for t in self.topics if c.get(f"topic_{t.pk}")},
             extra_topic_levels={t.pk: c[f"extra_{t.pk}"] for t in self.topics if c.get(f"extra_{t.pk}")} if self.is_two_way else {},
             interests=split_words(c["interests"]),
-            languages=split_words(c["languages"]),
-            availability=list(c["availability"]),
-            time_zone=c["time_zone"],
+            **self.availability_fields(),
             motivation=c["motivation"].strip(),
             not_with=c["not_with"],
         )
@@ -569,10 +589,8 @@ class ApplicationForm(forms.Form):
             return {"time_zone": employee.time_zone}
         own_kind = EnrollmentTopic.Kind.TEACH if enrollment.role == Role.MENTOR else EnrollmentTopic.Kind.LEARN
         initial = {
+            **AvailabilityForm.initial_from(enrollment),
             "interests": ", ".join(enrollment.interests),
-            "languages": ", ".join(enrollment.languages),
-            "availability": list(enrollment.availability),
-            "time_zone": enrollment.time_zone,
             "motivation": enrollment.motivation,
             # The author's own list, shown back to them only.
             "not_with": "\n".join(e.email for e in enrollment.not_with.all()),

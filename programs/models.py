@@ -16,6 +16,10 @@ from mentoring.models import Department, Employee
 # late joiners (Enrollment.apply_by); status values, so that they read before Program is defined.
 LATE_JOIN_STATUSES = ("matching", "active")
 LATE_WINDOW_STATUSES = ("invited", "applied")  # the enrollments a late invitation's window applies to
+# Once approved, a person keeps their availability, time zone and languages current for as long
+# as there is pairing or meeting ahead: until the program completes (the application form
+# closes at review, but a six-month program outlives anyone's calendar).
+AVAILABILITY_EDIT_STATUSES = ("enrollment_open", "matching", "active")
 
 
 class Topic(models.Model):
@@ -332,6 +336,12 @@ class Enrollment(models.Model):
     @property
     def late_window(self) -> bool:  # for templates
         return self.late_window_open()
+
+    @property
+    def availability_editable(self) -> bool:
+        """Whether the person may update their availability, time zone and languages now
+        (programs.services.availability_update_problem says why not, in words)."""
+        return self.status == self.Status.APPROVED and self.program.status in AVAILABILITY_EDIT_STATUSES
 
 
 class EnrollmentTopic(models.Model):

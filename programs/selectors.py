@@ -75,6 +75,14 @@ def has_live_pair(enrollment: Enrollment) -> bool:
     return Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE).exists()
 
 
+def live_pair_ids(enrollment: Enrollment) -> list[int]:
+    """The ids of this enrollment's live pairs (a mentor may have several), oldest first."""
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+    from pairing.selectors import LIVE  # noqa: PLC0415
+
+    return list(Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status__in=LIVE).order_by("created_at", "id").values_list("id", flat=True))
+
+
 def enrollment_for_participant(*, employee: Employee, pk: int) -> Enrollment:
     """The participant's own enrollment or Enrollment.DoesNotExist (a 404, never someone else's)."""
     return Enrollment.objects.select_related("program").get(pk=pk, employee=employee)

@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from django.utils.translation import ngettext
 
 from mentoring.mail import send_templated
 from mentoring.audit import audit_record, changed_fields
-from mentoring.models import AuditEvent, Employee, Role as UserRole
+from mentoring.models import AuditEvent, Employee, Role as UserRole, validate_time_zone
 
 from .models import LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
@@ -854,6 +855,58 @@ def enrollment_withdraw(*, enrollment: Enrollment, by_employee: Employee, reason
     from pairing.services import pairs_end_for_withdrawal  # noqa: PLC0415
 
     pairs_end_for_withdrawal(enrollment=enrollment)
+    return enrollment
+
+
+# --- Keeping availability current ---------------------------------------------------------------
+
+# A weekly slot as the pairing engine and the scheduler read it: a weekday and the hour its
+# two-hour block starts, in the person's own time zone ("tue-10").
+SLOT_PATTERN = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)-([01][0-9]|2[0-3])$")
+
+
+def availability_update_problem(enrollment: Enrollment) -> str:
+    """Why this person cannot update their availability now ("" when they can)."""
+    if enrollment.availability_editable:
+        return ""
+    program = enrollment.program
+    if program.is_archived:
+        return _("This program is archived and read-only.")
+    if program.status == S.COMPLETED:
+        return _("This program is complete: there are no more meetings to plan.")
+    if enrollment.status in (Enrollment.Status.WITHDRAWN, Enrollment.Status.DECLINED):
+        return _("You are no longer in this program.")
+    if enrollment.status in (Enrollment.Status.INVITED, Enrollment.Status.APPLIED):
+        return _("Your application has not been approved yet: change your availability on the application itself while you can.")
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        return _("You are on the waiting list; your answers can no longer be changed here.")
+    return _("This program is not running at the moment (it is back in draft).")
+
+
+@transaction.atomic
+def enrollment_availability_update(*, enrollment: Enrollment, by_employee: Employee, languages: list[str], availability: list[str], time_zone: str) -> Enrollment:
+    """An approved participant updates when they can meet, in which zone and languages. What
+    the application said about topics, role and baseline stays as HR approved it. The
+    scheduler's suggestions (read per request) and the next pairing round use the new answers."""
+    enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
+    if enrollment.employee_id != by_employee.pk:
+        raise ProgramError(_("Only the person enrolled can change their availability."))
+    if problem := availability_update_problem(enrollment):
+        raise ProgramError(problem)
+    languages = _clean_words(languages)
+    if not languages:
+        raise ProgramError(_("Give at least one language you can hold a meeting in."))
+    slots = sorted(set(availability))
+    if any(not isinstance(slot, str) or not SLOT_PATTERN.match(slot) for slot in slots):
+        raise ProgramError(_("Choose your availability from the weekly grid."))
+    try:
+        validate_time_zone(time_zone)
+    except ValidationError as exc:
+        raise ProgramError(exc.messages[0]) from exc
+    enrollment.languages = languages
+    enrollment.availability = slots
+    enrollment.time_zone = time_zone
+    enrollment.save(update_fields=["languages", "availability", "time_zone"])
     return enrollment
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("resources/<int:pk>/download/", views.resource_download, name="resource_download"),
     path("programs/<slug:slug>/apply/", views.program_apply, name="program_apply"),
     path("me/enrollments/<int:pk>/withdraw/", views.enrollment_withdraw, name="enrollment_withdraw"),
+    path("me/enrollments/<int:pk>/availability/", views.enrollment_availability, name="enrollment_availability"),
     path("me/enrollments/<int:pk>/resources/<int:resource_pk>/", views.resource_mark, name="resource_mark"),
 ]
 

@@ -15,9 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mentoring.models import Employee, Role as UserRole
 from mentoring.roles import hr_required, participant_required
@@ -26,6 +27,7 @@ from mentoring.timezones import zone_aliases
 from . import selectors, services
 from .forms import (
     ApplicationForm,
+    AvailabilityForm,
     CloneForm,
     DecisionForm,
     InviteForm,
@@ -650,6 +652,55 @@ def enrollment_withdraw(request, pk: int):
             return redirect("participant_home")
     still_in = enrollment.status not in (ES.WITHDRAWN, ES.DECLINED) and not enrollment.program.is_archived
     return render(request, "programs/enrollment_withdraw.html", {"enrollment": enrollment, "program": enrollment.program, "form": form, "still_in": still_in})
+
+
+def _safe_next(request) -> str:
+    """The page the person came from (`next`), if it is one of ours; else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return ""
+
+
+def _availability_back(enrollment: Enrollment, pair_ids: list[int]) -> str:
+    """Without a `next`: the pair page when there is one pair to go back to, else the program's card."""
+    if len(pair_ids) == 1:
+        return reverse("pair_detail", args=[pair_ids[0]])
+    return reverse("participant_home") + f"#enrollment-{enrollment.pk}"
+
+
+@participant_required
+@require_http_methods(["GET", "POST"])
+def enrollment_availability(request, pk: int):
+    """An approved participant keeps their availability, time zone and languages current; the
+    topics, baseline and role stay as HR approved them. Only their own enrollment: 404 otherwise."""
+    employee = _employee(request)
+    if employee is None:
+        return _no_directory_entry(request)
+    enrollment = _own_enrollment(employee, pk)
+    pair_ids = selectors.live_pair_ids(enrollment)
+    back = _safe_next(request) or _availability_back(enrollment, pair_ids)
+    if problem := services.availability_update_problem(enrollment):
+        messages.info(request, problem)
+        return redirect(back)
+    form = AvailabilityForm(request.POST or None, employee=employee, initial=AvailabilityForm.initial_from(enrollment))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enrollment_availability_update(enrollment=enrollment, by_employee=employee, **form.availability_fields())
+        except ProgramError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if pair_ids:
+                text = _("Your availability for %(name)s is saved. Meeting times suggested to you and your partner now come from it.")
+            else:
+                text = _("Your availability for %(name)s is saved. HR's next pairing round uses it.")
+            messages.success(request, text % {"name": enrollment.program.name})
+            return redirect(back)
+    return render(
+        request,
+        "programs/enrollment_availability.html",
+        {"enrollment": enrollment, "program": enrollment.program, "form": form, "next": _safe_next(request), "back": back, "paired": bool(pair_ids), "zone_aliases": zone_aliases()},
+    )
 
 
 @participant_required

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -314,7 +315,17 @@ def meeting_schedule(request, pair, me):
     else:
         form = MeetingForm(initial={"duration_minutes": pair.program.meeting_minutes, **_suggested_initial(request, pair)}, program=pair.program)
     suggestions = services.suggested_times(pair=pair)
-    return render(request, "sessions_log/meeting_form.html", _context(pair, me, form=form, suggestions=suggestions, slot=_slot_of(pair, me, form)))
+    context = _context(pair, me, form=form, suggestions=suggestions, slot=_slot_of(pair, me, form), availability_url=_availability_url(pair, me))
+    return render(request, "sessions_log/meeting_form.html", context)
+
+
+def _availability_url(pair: Pair, me) -> str:
+    """Where I update the availability the suggestions come from, and come back here; "" when
+    my program no longer takes changes."""
+    mine = pair.mentor if services.side_of(pair, me) == "mentor" else pair.mentee
+    if not mine.availability_editable:
+        return ""
+    return reverse("enrollment_availability", args=[mine.pk]) + "?" + urlencode({"next": reverse("meeting_schedule", args=[pair.pk])})
 
 
 @pair_view

@@ -345,6 +345,97 @@ def test_withdraw_needs_a_reason_and_only_the_person():
     assert enrollment.status == "withdrawn" and enrollment.withdrawal_reason == "New job"
 
 
+# --- keeping availability current ----------------------------------------------------------------
+
+
+def running_enrollment(**fields) -> Enrollment:
+    program = ProgramFactory(status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(30))
+    return EnrollmentFactory(program=program, status="approved", availability=["tue-10"], **fields)
+
+
+def update_availability(enrollment, by=None, **overrides):
+    fields = {"languages": ["English", " english ", "Hindi"], "availability": ["wed-14", "mon-08", "mon-08"], "time_zone": "Asia/Kolkata"}
+    fields.update(overrides)
+    return services.enrollment_availability_update(enrollment=enrollment, by_employee=by or enrollment.employee, **fields)
+
+
+@pytest.mark.parametrize("program_status", [S.ENROLLMENT_OPEN, S.MATCHING, S.ACTIVE])
+def test_an_approved_participant_updates_availability_while_the_program_runs(program_status):
+    enrollment = running_enrollment()
+    Program.objects.filter(pk=enrollment.program_id).update(status=program_status)
+    ratings = list(enrollment.topic_ratings.values_list("topic_id", "kind", "level").order_by("topic_id"))
+    update_availability(enrollment)
+    enrollment.refresh_from_db()
+    assert (enrollment.languages, enrollment.availability, enrollment.time_zone) == (["English", "Hindi"], ["mon-08", "wed-14"], "Asia/Kolkata")
+    assert enrollment.status == "approved" and list(enrollment.topic_ratings.values_list("topic_id", "kind", "level").order_by("topic_id")) == ratings
+
+
+@pytest.mark.parametrize(
+    ("enrollment_status", "program_status", "why"),
+    [
+        ("approved", S.COMPLETED, "complete"),
+        ("approved", S.ARCHIVED, "archived"),
+        ("approved", S.DRAFT, "not running"),
+        ("withdrawn", S.ACTIVE, "no longer in this program"),
+        ("declined", S.ACTIVE, "no longer in this program"),
+        ("waitlisted", S.ACTIVE, "waiting list"),
+        ("applied", S.ACTIVE, "not been approved"),
+        ("invited", S.ACTIVE, "not been approved"),
+    ],
+)
+def test_availability_update_is_refused_outside_an_approved_running_enrollment(enrollment_status, program_status, why):
+    enrollment = running_enrollment()
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=enrollment_status)
+    Program.objects.filter(pk=enrollment.program_id).update(status=program_status)
+    with pytest.raises(ProgramError, match=why):
+        update_availability(enrollment)
+    enrollment.refresh_from_db()
+    assert enrollment.availability == ["tue-10"] and not enrollment.availability_editable
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        ({"languages": [" ", ""]}, "at least one language"),
+        ({"availability": ["someday-10"]}, "weekly grid"),
+        ({"availability": ["mon-24"]}, "weekly grid"),
+        ({"time_zone": "Nowhere/Atlantis"}, "not a known time zone"),
+    ],
+)
+def test_availability_update_refuses_bad_answers_and_saves_nothing(overrides, why):
+    enrollment = running_enrollment()
+    with pytest.raises(ProgramError, match=why):
+        update_availability(enrollment, **overrides)
+    enrollment.refresh_from_db()
+    assert (enrollment.languages, enrollment.availability) == (["English"], ["tue-10"])
+
+
+def test_only_the_person_enrolled_updates_their_availability():
+    enrollment = running_enrollment()
+    with pytest.raises(ProgramError, match="Only the person"):
+        update_availability(enrollment, by=EmployeeFactory())
+    enrollment.refresh_from_db()
+    assert enrollment.availability == ["tue-10"]
+
+
+def test_the_next_pairing_round_reads_the_updated_availability():
+    from pairing.services import build_input
+
+    enrollment = running_enrollment(role="mentee", employee=EmployeeFactory(level=7, time_zone="UTC"))
+    update_availability(enrollment, availability=["thu-12"], time_zone="UTC")
+    data, by_employee = build_input(program=enrollment.program)
+    [mentee] = [m for m in data.mentees if m.id == enrollment.employee_id]
+    assert set(mentee.availability) == {"thu-12"}
+
+
+def test_availability_updates_are_not_audited():
+    # Like editing an application: the participant's own answers, not an HR action.
+    from mentoring.models import AuditEvent
+
+    update_availability(running_enrollment())
+    assert not AuditEvent.objects.exists()
+
+
 # --- invitations and review -----------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
 """The participant's side: apply, edit, withdraw, the resources checklist and the home page."""
 
 import datetime
+import zoneinfo
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.messages import get_messages
@@ -11,7 +13,7 @@ from django.utils.formats import date_format
 
 from mentoring.models import Role as UserRole
 from programs.models import Enrollment, EnrollmentTopic, Program, Resource, ResourceCompletion
-from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, UserFactory, make_person
+from tests.factories import EmployeeFactory, EnrollmentFactory, ProgramFactory, UserFactory, make_active_pair, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -437,3 +439,178 @@ def test_resource_files_are_served_only_to_their_audience_and_hr(hr_client, part
     assert client.get(url).status_code == 404  # the wrong audience
     client.logout()
     assert client.get(url).status_code == 302
+
+
+# --- Keeping availability current after approval ------------------------------------------------
+
+
+def availability_url(enrollment, next_url: str | None = None) -> str:
+    url = reverse("enrollment_availability", args=[enrollment.pk])
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def availability_form(**overrides) -> dict:
+    data = {"languages": "English, Portuguese", "availability": ["mon-08", "tue-14"], "time_zone": "Europe/Lisbon"}
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def live_pair():
+    """An active pair whose weekly availabilities never meet: London Mondays, New York Fridays."""
+    mentor_user = make_person(level=2, time_zone="Europe/London")
+    mentee_user = make_person(level=7, time_zone="America/New_York")
+    pair = make_active_pair(mentor_user=mentor_user, mentee_user=mentee_user)
+    Enrollment.objects.filter(pk=pair.mentor_id).update(availability=["mon-08"])
+    Enrollment.objects.filter(pk=pair.mentee_id).update(availability=["tue-10", "fri-16"])
+    pair.refresh_from_db()
+    return pair
+
+
+def test_paired_mentor_updates_availability_and_both_schedulers_suggest_times(live_pair):
+    mentor, mentee = client_for(live_pair.mentor.employee.user), client_for(live_pair.mentee.employee.user)
+    schedule = reverse("meeting_schedule", args=[live_pair.pk])
+    before = mentor.get(schedule)
+    assert before.context["suggestions"] == [] and mentee.get(schedule).context["suggestions"] == []
+    # "Your availabilities do not overlap" leads to the fix, and back to the scheduler.
+    link = availability_url(live_pair.mentor, schedule)
+    assert "do not overlap" in before.content.decode() and link.replace("&", "&amp;") in before.content.decode()
+
+    assert mentor.get(link).status_code == 200
+    # Every weekday afternoon in London meets New York's Tuesday morning, whatever the season.
+    afternoons = [f"{day}-{hour}" for day in ("mon", "tue", "wed", "thu", "fri") for hour in ("12", "14", "16")]
+    response = mentor.post(link, availability_form(availability=afternoons, time_zone="Europe/London", languages="English, Welsh", next=schedule))
+
+    assert response.status_code == 302 and response["Location"] == schedule
+    assert any("availability" in m and "saved" in m for m in messages_of(response))
+    live_pair.mentor.refresh_from_db()
+    assert live_pair.mentor.availability == sorted(afternoons) and live_pair.mentor.languages == ["English", "Welsh"]
+    assert live_pair.mentor.time_zone == "Europe/London"
+    # The partner sees the overlap at once, without doing anything.
+    after = mentee.get(schedule).context["suggestions"]
+    assert after and all(slot.astimezone(zoneinfo.ZoneInfo("America/New_York")).strftime("%a %H") in ("Tue 10", "Tue 11") for slot in after)
+    assert mentor.get(schedule).context["suggestions"] == after
+
+
+def test_availability_update_keeps_role_topics_and_baseline(live_pair):
+    mentor = client_for(live_pair.mentor.employee.user)
+    ratings = sorted(EnrollmentTopic.objects.filter(enrollment=live_pair.mentor).values_list("topic_id", "kind", "level"))
+    topic = live_pair.program.topics.first()
+    response = mentor.post(
+        availability_url(live_pair.mentor),
+        availability_form(role="mentee", **{f"topic_{topic.pk}": 1, "interests": "knitting", "motivation": "changed", "not_with": live_pair.mentee.employee.email}),
+    )
+    assert response.status_code == 302
+    enrollment = Enrollment.objects.get(pk=live_pair.mentor_id)
+    assert enrollment.role == "mentor" and enrollment.status == ES.APPROVED and enrollment.interests == [] and enrollment.motivation == ""
+    assert sorted(EnrollmentTopic.objects.filter(enrollment=enrollment).values_list("topic_id", "kind", "level")) == ratings
+    assert not enrollment.not_with.exists()
+    assert enrollment.availability == ["mon-08", "tue-14"]
+
+
+def test_availability_update_goes_back_to_the_pair_page_without_next_and_ignores_foreign_next(live_pair):
+    mentor = client_for(live_pair.mentor.employee.user)
+    pair_page = reverse("pair_detail", args=[live_pair.pk])
+    assert mentor.post(availability_url(live_pair.mentor), availability_form())["Location"] == pair_page
+    for unsafe in ("https://evil.example/phish", "//evil.example/", "javascript:alert(1)"):
+        response = mentor.post(availability_url(live_pair.mentor, unsafe), availability_form(next=unsafe))
+        assert response["Location"] == pair_page
+        assert "evil.example" not in mentor.get(availability_url(live_pair.mentor, unsafe)).content.decode()
+
+
+def test_unpaired_approved_person_updates_availability_from_the_home_page(participant_client, participant_user):
+    program = ProgramFactory(status=Program.Status.MATCHING, enrollment_closes_on=TODAY() - datetime.timedelta(days=1))
+    enrollment = EnrollmentFactory(program=program, employee=participant_user.employee, status=ES.APPROVED, availability=["tue-10"])
+    home = participant_client.get(reverse("participant_home")).content.decode()
+    link = availability_url(enrollment, reverse("participant_home") + f"#enrollment-{enrollment.pk}")
+    assert "Update my availability" in home and link in home
+
+    response = participant_client.post(link, availability_form(next=reverse("participant_home") + f"#enrollment-{enrollment.pk}"))
+    assert response.status_code == 302 and response["Location"] == reverse("participant_home") + f"#enrollment-{enrollment.pk}"
+    assert any("next pairing round" in m for m in messages_of(response))
+    enrollment.refresh_from_db()
+    assert enrollment.availability == ["mon-08", "tue-14"] and enrollment.time_zone == "Europe/Lisbon" and enrollment.languages == ["English", "Portuguese"]
+
+
+def test_approved_application_page_points_to_the_availability_update(participant_client, participant_user):
+    program = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN, self_enrollment=True)
+    enrollment = EnrollmentFactory(program=program, employee=participant_user.employee, status=ES.APPROVED)
+    body = participant_client.get(apply_url(program)).content.decode()
+    assert "can no longer be changed here" in body and availability_url(enrollment) in body
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"languages": ""}, "languages"),
+        ({"availability": ["sat-03"]}, "availability"),
+        ({"availability": ["mon-09"]}, "availability"),
+        ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
+    ],
+)
+def test_bad_availability_input_is_shown_again_and_saves_nothing(live_pair, form, field):
+    mentor = client_for(live_pair.mentor.employee.user)
+    before = Enrollment.objects.filter(pk=live_pair.mentor_id).values("languages", "availability", "time_zone").get()
+    response = mentor.post(availability_url(live_pair.mentor), availability_form(**form))
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] and "Some answers need another look" in response.content.decode()
+    assert Enrollment.objects.filter(pk=live_pair.mentor_id).values("languages", "availability", "time_zone").get() == before
+    assert not messages_of(response)
+
+
+def test_only_the_enrollments_own_person_may_update_its_availability(client, executive_client, hr_client, live_pair):
+    url = availability_url(live_pair.mentor)
+    other = EnrollmentFactory(program=live_pair.program, role="mentee", status=ES.APPROVED, employee=make_person(level=7).employee)
+    before = list(Enrollment.objects.filter(pk=live_pair.mentor_id).values("languages", "availability", "time_zone"))
+    for outsider in (client_for(live_pair.mentee.employee.user), client_for(other.employee.user), hr_client):
+        assert outsider.get(url).status_code == 404
+        assert outsider.post(url, availability_form()).status_code == 404
+    assert executive_client.get(url).status_code == 403
+    anonymous = client.post(url, availability_form())
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("account_login"))
+    assert client_for(live_pair.mentor.employee.user).put(url).status_code == 405
+    assert list(Enrollment.objects.filter(pk=live_pair.mentor_id).values("languages", "availability", "time_zone")) == before
+
+
+def _set_up(participant_user, *, enrollment_status=ES.APPROVED, program_status=Program.Status.ACTIVE):
+    program = ProgramFactory(
+        status=program_status,
+        enrollment_opens_on=TODAY() - datetime.timedelta(days=60),
+        enrollment_closes_on=TODAY() - datetime.timedelta(days=40),
+        starts_on=TODAY() - datetime.timedelta(days=30),
+        ends_on=TODAY() + datetime.timedelta(days=30),
+    )
+    return EnrollmentFactory(program=program, employee=participant_user.employee, status=enrollment_status, availability=["tue-10"])
+
+
+@pytest.mark.parametrize(
+    ("enrollment_status", "program_status", "why"),
+    [
+        (ES.WITHDRAWN, Program.Status.ACTIVE, "no longer in this program"),
+        (ES.DECLINED, Program.Status.ACTIVE, "no longer in this program"),
+        (ES.WAITLISTED, Program.Status.ACTIVE, "waiting list"),
+        (ES.APPLIED, Program.Status.MATCHING, "not been approved yet"),
+        (ES.APPROVED, Program.Status.COMPLETED, "complete"),
+        (ES.APPROVED, Program.Status.ARCHIVED, "archived"),
+    ],
+)
+def test_availability_update_is_neither_offered_nor_accepted_outside_an_approved_running_enrollment(participant_client, participant_user, enrollment_status, program_status, why):
+    enrollment = _set_up(participant_user, enrollment_status=enrollment_status, program_status=program_status)
+    url = availability_url(enrollment)
+    assert url not in participant_client.get(reverse("participant_home")).content.decode()
+
+    opened = participant_client.get(url)
+    assert opened.status_code == 302 and opened["Location"] == reverse("participant_home") + f"#enrollment-{enrollment.pk}"
+    assert any(why in m for m in messages_of(opened))
+    posted = participant_client.post(url, availability_form())
+    assert posted.status_code == 302 and any(why in m for m in messages_of(posted))
+    enrollment.refresh_from_db()
+    assert enrollment.availability == ["tue-10"] and enrollment.languages == ["English"]
+
+
+def test_scheduler_offers_no_availability_link_once_the_program_is_completed(live_pair):
+    # The pair is still live for the minutes completing takes; the scheduler is read-only then.
+    Program.objects.filter(pk=live_pair.program_id).update(status=Program.Status.COMPLETED)
+    mentor = client_for(live_pair.mentor.employee.user)
+    response = mentor.get(reverse("meeting_schedule", args=[live_pair.pk]))
+    assert reverse("enrollment_availability", args=[live_pair.mentor_id]) not in response.content.decode()

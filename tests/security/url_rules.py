@@ -160,6 +160,7 @@ URLS: dict[str, Rule] = {
     "resource_download": signed_in(lambda w: {"pk": w.resource.pk}, allowed=("mentee_a", "hr")),
     "program_apply": participant(lambda w: {"slug": w.open_program.slug}, GET_POST),
     "enrollment_withdraw": owner(lambda w: {"pk": w.mentor_enrollment.pk}, GET_POST, allowed=("mentor_a",)),
+    "enrollment_availability": owner(lambda w: {"pk": w.mentor_enrollment.pk}, GET_POST, allowed=("mentor_a",)),
     "resource_mark": owner(lambda w: {"pk": w.mentee_enrollment.pk, "resource_pk": w.resource.pk}, POST, allowed=("mentee_a",)),
     # pairing: HR console
     "pairing_home": hr(program_slug),
