@@ -1,3 +1,6 @@
+import datetime
+import zoneinfo
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
@@ -7,10 +10,18 @@ from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnec
 from django.conf import settings
 from django.db import transaction
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import auth_policy, services
 from .models import Employee, User
+
+
+def _zone(name: str) -> datetime.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return datetime.UTC
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -28,20 +39,29 @@ class AccountAdapter(DefaultAccountAdapter):
         # ALLOWED_HOSTS, and a proxy may pass more. Links and the signature use SITE_URL, as
         # every other mail does.
         request = self.request or allauth_context.request
-        values = dict(context, site_url=settings.SITE_URL)
+        # Greet people by the name the directory knows (an account is linked to its entry
+        # only once the address is confirmed), and show times such as a notification's "when"
+        # in their own time zone, as Upward's other mail does (mentoring.mail).
+        employee = services.employee_for_email(email)
+        zone = _zone(employee.time_zone if employee else "UTC")
+        values = dict(context, site_url=settings.SITE_URL, first_name=employee.first_name if employee else "", time_zone=str(zone))
         if request is not None:
             origin = request.build_absolute_uri("/")
             for key, value in context.items():
                 if isinstance(value, str) and value.startswith(origin):
                     values[key] = settings.SITE_URL + "/" + value[len(origin):]
-        super().send_mail(template_prefix, email, values)
+        with timezone.override(zone):
+            super().send_mail(template_prefix, email, values)
 
     def confirm_email(self, request, email_address):
         # Link the account to its directory entry only once the person has proved they own
         # the address: otherwise anyone could claim a colleague's entry by signing up first.
-        super().confirm_email(request, email_address)
-        if email_address.primary or email_address.email.lower() == email_address.user.email.lower():
+        # allauth reads the result: without it a confirmation counted as failed, so the person
+        # was not signed in (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION) and landed on the sign-in page.
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed and (email_address.primary or email_address.email.lower() == email_address.user.email.lower()):
             services.user_link_employee(user=email_address.user)
+        return confirmed
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         # allauth asks for the password again before adding an authenticator or showing

@@ -150,7 +150,11 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "mentoring.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "mentoring.account_forms.DirectorySignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "mentoring.account_forms.DirectorySignupForm",
+    "change_password": "mentoring.account_forms.ChangePasswordForm",
+    "reset_password_from_key": "mentoring.account_forms.ResetPasswordKeyForm",
+}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -164,6 +168,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upward] "
 # A reset asked for an address nobody has gets no email: Upward does not write to
 # addresses that anyone can type in (the page says the same either way).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# Tell people by email when their password, address, authenticator or SSO link changes, so a
+# change they did not make does not go unnoticed (templates/account/email/, mfa/email/).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 # Behind a reverse proxy, how many proxies add to X-Forwarded-For: without it every login
 # would share the proxy's address and one bucket of the per-IP rate limit.

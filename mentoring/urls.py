@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from sessions_log import care_views, reminder_views
 
-from . import privacy_views, role_views, roster_views, views
+from . import account_views, privacy_views, role_views, roster_views, views
 
 # The admin signs in through allauth: the same rate limits and MFA as everywhere else.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -38,6 +38,8 @@ urlpatterns = [
     path("", include("programs.urls")),
     path("", include("pairing.urls")),
     path("", include("sessions_log.urls")),
+    # Ahead of allauth's route of the same name: a link opened again says it was used.
+    path("accounts/confirm-email/<str:key>/", account_views.confirm_email, name="account_confirm_email"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -30,13 +30,13 @@ def test_sign_in_lands_on_the_role_home(live_server, page, password, check_acces
 
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     if needs_code:
         page.wait_for_url(f"{live_server.url}/accounts/2fa/authenticate/")
         check_accessibility(page)
         screenshot(page, "mfa-code")
         page.locator("input[name=code]").fill(totp_code_to_type(secret))
-        page.get_by_role("button", name="Sign In").click()
+        page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}{path}")
     assert heading in page.locator("h1").first.inner_text()
     check_accessibility(page)
@@ -48,7 +48,7 @@ def test_hr_admin_without_mfa_sets_it_up_then_reaches_the_console(live_server, p
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
 
     # Sent to set up an authenticator app, with the reason, instead of the console.
     page.wait_for_url(f"{live_server.url}/accounts/2fa/totp/activate/**")
@@ -75,7 +75,7 @@ def test_participant_sees_403_page_on_hr_console(live_server, page, password, ch
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/me/")
     response = page.goto(f"{live_server.url}/hr/")
     assert response.status == 403

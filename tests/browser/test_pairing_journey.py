@@ -28,7 +28,7 @@ def test_hr_runs_matching_reviews_alternatives_and_publishes(live_server, page, 
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Email").fill(hr.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/hr/")
 
     errors = []  # console errors include CSP refusals (a vendored widget's inline styles, say)
@@ -125,7 +125,7 @@ def test_a_queued_run_shows_progress_and_the_page_refreshes_when_it_is_done(live
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Email").fill(hr.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/hr/")
     page.goto(f"{live_server.url}/hr/programs/{program.slug}/pairing/runs/{run.pk}/")
     expect(page.locator("#run-progress")).to_contain_text("Waiting for a worker")

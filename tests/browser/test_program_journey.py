@@ -16,7 +16,7 @@ def sign_in(page, base_url, user, password):
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign in").click()
 
 
 def test_program_from_creation_to_approved_applications(live_server, page, browser, password, check_accessibility, screenshot):
