@@ -81,7 +81,9 @@ def _hr_figures(data: dict, finished: bool = False) -> list[dict]:
     fb, nps = data.get("feedback", {}), data.get("nps", {})
     usefulness, safety = fb.get("usefulness", {}), fb.get("psychological_safety", {})
     ttfm = data.get("time_to_first_meeting_days", {})
+    # New pairs owe no meeting yet and have no monthly rate: say so rather than a bare "—".
     has_pairs = any(_get(data, f"pairs.{k}") for k in ("active", "paused", "ended"))
+    per_month, adherence = _get(data, "meetings.per_pair_per_month"), _get(data, "meetings.cadence_adherence")
     figures = [
         {"label": _("match rate"), "value": _pct(data.get("match_rate")), "note": _matching_detail(data, finished) or _("approved mentees who have a pair")},
         {"label": _("active pairs"), "value": _num(_get(data, "pairs.active"), 0), "note": _("%(n)s paused") % {"n": _num(_get(data, "pairs.paused"), 0)}},
@@ -90,13 +92,13 @@ def _hr_figures(data: dict, finished: bool = False) -> list[dict]:
         {"label": _("days to first meeting"), "value": _num(ttfm.get("mean")), "note": _("mean over %(n)s pairs") % {"n": ttfm.get("n", 0)}},
         {
             "label": _("meetings per pair per month"),
-            "value": _num(_get(data, "meetings.per_pair_per_month")),
-            "note": _("%(n)s meetings held") % {"n": _get(data, "meetings.held") or 0} if _get(data, "meetings.per_pair_per_month") is not None or not has_pairs else _("too early: the pairs are new"),
+            "value": _num(per_month),
+            "note": _("too early: the pairs are new") if per_month is None and has_pairs else _("%(n)s meetings held") % {"n": _get(data, "meetings.held") or 0},
         },
         {
             "label": _("cadence adherence"),
-            "value": _pct(_get(data, "meetings.cadence_adherence")),
-            "note": _("meetings held of those due so far") if _get(data, "meetings.cadence_adherence") is not None or not has_pairs else _("no meeting is due yet"),
+            "value": _pct(adherence),
+            "note": _("no meeting is due yet") if adherence is None and has_pairs else _("meetings held of those due so far"),
         },
         {"label": _("senior-side cancellations"), "value": _num(_get(data, "cancellations.senior_side"), 0), "note": _("%(r)s per pair") % {"r": _num(_get(data, "cancellations.senior_side_per_pair"), 2)}},
         {"label": _("usefulness (1–5)"), "value": _suppressed(usefulness.get("n"), usefulness.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": usefulness.get("n", 0)}},

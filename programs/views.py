@@ -337,11 +337,12 @@ def program_invite(request, pk: int):
     refusal = services.late_join_problems(program) if late else []
     form = InviteForm(request.POST or None, program=program, late=late)
     preview = None
-    unknown = not_addresses = []
+    unknown = not_addresses = missing = []
     if request.method == "POST" and form.is_valid():
         people, unknown = _people_to_invite(form)
         # A line that is no address at all is a typo to fix, not someone missing from the roster.
         not_addresses = not_emails(unknown)
+        missing = [e for e in unknown if e not in not_addresses]
         role = form.cleaned_data["role"]
         if "preview" in request.POST:
             preview = _invite_preview(program, people, role, form.cleaned_data.get("apply_by"))
@@ -362,13 +363,13 @@ def program_invite(request, pk: int):
                 return render(
                     request,
                     "programs/program_invite_result.html",
-                    {"program": program, "result": result, "role": Role(role).label, "unknown": [e for e in unknown if e not in not_addresses], "not_addresses": not_addresses},
+                    {"program": program, "result": result, "role": Role(role).label, "unknown": missing, "not_addresses": not_addresses},
                 )
     return render(
         request,
         "programs/program_invite.html",
         {
-            "program": program, "form": form, "preview": preview, "unknown": [e for e in unknown if e not in not_addresses], "not_addresses": not_addresses,
+            "program": program, "form": form, "preview": preview, "unknown": missing, "not_addresses": not_addresses,
             "can_invite": not refusal, "refusal": refusal[0] if refusal else "", "late": late,
         },
     )
