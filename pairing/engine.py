@@ -401,7 +401,7 @@ class Policy:
     (``mentee.level - mentor.level >= min_level_gap``; higher number = more senior); ``None``
     switches the seniority rule off.  ``max_active_pairs``: cap on a mentor's active pairs
     across programs (``None`` = no cap).  The ``*_cap`` / ``tz_max_minutes`` fields say where
-    a criterion saturates (e.g. 3 shared slots already score full marks).
+    a criterion saturates (e.g. 3 shared free hours already score full marks).
     """
 
     strategy: str = "best_score"
@@ -776,7 +776,7 @@ def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = No
 
 
 def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
-    """explain() with a flag per line: True for a drawback (no shared slot, no shared language,
+    """explain() with a flag per line: True for a drawback (no common free hour, no shared language,
     time zones 6 hours or more apart), so that a page can tell the reasons for a pair from
     what to watch in it."""
     b, labels = breakdown, topic_labels or {}
@@ -792,8 +792,9 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     if b.cross_department:
         items.append(("different department", False))
     items.append((f"{_plural(b.levels_apart, 'level')} apart", False))
+    # Availability items are the hours of the week a person is free (module docstring).
     n = len(b.shared_slots)
-    items.append((f"{_plural(n, 'shared availability slot')}", False) if n else ("no shared availability slot", True))
+    items.append((f"both free {_plural(n, 'hour')} a week", False) if n else ("no hour in the week when both are free", True))
     if b.shared_interests:
         items.append((f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})", False))
     if b.shared_languages:

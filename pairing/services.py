@@ -24,7 +24,7 @@ from mentoring.audit import FROM_REQUEST, audit_record
 from mentoring.mail import render_templated, send_templated
 from mentoring.models import AuditEvent, Employee, OutboxMessage, Role as UserRole, reporting_chains
 from mentoring.queue import nudge_on_commit
-from programs.models import Enrollment, EnrollmentTopic, Program
+from programs.models import AVAILABILITY_BLOCK, Enrollment, EnrollmentTopic, Program
 
 from . import engine
 from .models import MatchRun, Pair, PairingOverride
@@ -55,14 +55,39 @@ WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _utc_slots(slots, tz_name: str, reference: datetime.date) -> frozenset[str]:
-    """Local weekly slots ("tue-10") to UTC slots, in the week of `reference`, so that two
-    people in different zones overlap when their local hours meet."""
-    return frozenset(utc for utc in (_utc_slot(slot, tz_name, reference) for slot in slots if isinstance(slot, str)) if utc)
+    """Local weekly slots ("tue-10": the two-hour block from 10:00 in the person's zone) to
+    the UTC hours of the week they cover whole ("tue-09", "tue-10" from London in summer), in
+    the week of `reference`.  Two people then share an item for every hour both are free, so
+    London 10:00-12:00 and Berlin 12:00-14:00 share their common hour, as the scheduler's
+    suggestions do.  Adjacent blocks join first: Kolkata's 14:00-16:00 and 16:00-18:00 cover
+    three whole UTC hours, each alone one."""
+    hour = datetime.timedelta(hours=1)
+    starts = sorted({start for slot in slots if isinstance(slot, str) and (start := _utc_block_start(slot, tz_name, reference))})
+    out = set()
+    for lo, hi in joined_blocks(starts):
+        moment = lo.replace(minute=0, second=0, microsecond=0)
+        if moment < lo:
+            moment += hour
+        while moment + hour <= hi:
+            out.add(f"{WEEKDAYS[moment.weekday()]}-{moment.hour:02d}")
+            moment += hour
+    return frozenset(out)
+
+
+def joined_blocks(starts: list[datetime.datetime]) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """Sorted block starts as (start, end) intervals, touching or overlapping blocks joined."""
+    out: list[list[datetime.datetime]] = []
+    for start in starts:
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], start + AVAILABILITY_BLOCK)
+        else:
+            out.append([start, start + AVAILABILITY_BLOCK])
+    return [(lo, hi) for lo, hi in out]
 
 
 # A pool has thousands of people but only a few zones and weekly slots: convert each once.
 @functools.lru_cache(maxsize=4096)
-def _utc_slot(slot, tz_name: str, reference: datetime.date) -> str | None:
+def _utc_block_start(slot, tz_name: str, reference: datetime.date) -> datetime.datetime | None:
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -73,8 +98,7 @@ def _utc_slot(slot, tz_name: str, reference: datetime.date) -> str | None:
         local = datetime.datetime.combine(monday + datetime.timedelta(days=WEEKDAYS.index(day)), datetime.time(int(hour)), tzinfo=tz)
     except (ValueError, IndexError):
         return None
-    utc = local.astimezone(datetime.UTC)
-    return f"{WEEKDAYS[utc.weekday()]}-{utc.hour:02d}"
+    return local.astimezone(datetime.UTC)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -96,6 +120,9 @@ def program_policy(program: Program) -> engine.Policy:
         forbid_same_manager=program.ban_same_manager,
         forbid_same_department=program.ban_same_department,
         max_active_pairs=program.max_active_pairs_per_mentor,
+        # Availability items are hours (_utc_slots): two whole two-hour blocks in common score
+        # full marks.
+        availability_cap=4,
     )
 
 

@@ -20,6 +20,9 @@ LATE_WINDOW_STATUSES = ("invited", "applied")  # the enrollments a late invitati
 # as there is pairing or meeting ahead: until the program completes (the application form
 # closes at review, but a six-month program outlives anyone's calendar).
 AVAILABILITY_EDIT_STATUSES = ("enrollment_open", "matching", "active")
+# A weekly availability slot ("tue-10") is the two-hour block from that hour in the person's
+# own time zone: the application grid, the pairing engine's input and the scheduler read it so.
+AVAILABILITY_BLOCK = datetime.timedelta(hours=2)
 
 
 class Topic(models.Model):

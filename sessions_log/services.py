@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from mentoring.mail import send_templated
 from mentoring.models import Employee
 from pairing.models import Pair
-from pairing.services import MatchError, pair_end
-from programs.models import Enrollment, EnrollmentTopic, Program, Topic
+from pairing.services import MatchError, joined_blocks, pair_end
+from programs.models import AVAILABILITY_BLOCK, Enrollment, EnrollmentTopic, Program, Topic
 
 from . import ics
 from .models import (
@@ -381,25 +381,39 @@ def _void_reminders(meeting: Meeting) -> None:
 
 
 def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count: int = 5) -> list[datetime.datetime]:
-    """Slots both partners said they are free (each in their own zone), soonest first, in UTC."""
+    """Hours both partners said they are free (each in their own zone), soonest first, in UTC.
+
+    A slot is a two-hour block in its owner's zone; a suggestion starts on a whole hour of
+    either partner's clock and fits an hour inside the free time of each, so London 10:00-12:00
+    and Berlin 12:00-14:00 meet at 11:00 UTC, and a partner in Kolkata (UTC+5:30) is offered
+    Kolkata's whole hours that fit inside a London block."""
     after = max(after or timezone.now(), datetime.datetime.combine(pair.program.starts_on, datetime.time(0), tzinfo=datetime.UTC))
     weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    hour = datetime.timedelta(hours=1)
 
-    def free_hours(enrollment: Enrollment) -> set[datetime.datetime]:
+    def blocks(enrollment: Enrollment) -> list[datetime.datetime]:
+        """Starts (UTC) of the person's blocks over the next two weeks (and the day before,
+        for a block that began earlier in their zone)."""
         tz = zoneinfo.ZoneInfo(enrollment.time_zone or enrollment.employee.time_zone)
-        out = set()
+        out = []
         local_today = after.astimezone(tz).date()
-        for offset in range(14):
+        for offset in range(-1, 15):
             day = local_today + datetime.timedelta(days=offset)
             for slot in enrollment.availability:
-                name, _, hour = slot.partition("-")
-                if name == weekdays[day.weekday()] and hour.isdigit():
-                    for extra in (0, 1):  # a slot is a two-hour block
-                        start = datetime.datetime.combine(day, datetime.time(int(hour) + extra), tzinfo=tz).astimezone(datetime.UTC)
-                        out.add(start)
+                name, _, start = slot.partition("-")
+                if name == weekdays[day.weekday()] and start.isdigit() and int(start) < 24:
+                    out.append(datetime.datetime.combine(day, datetime.time(int(start)), tzinfo=tz).astimezone(datetime.UTC))
         return out
 
-    common = sorted(t for t in free_hours(pair.mentor) & free_hours(pair.mentee) if t > after and t.date() <= pair.program.ends_on)
+    def fits(moment: datetime.datetime, free: list[tuple[datetime.datetime, datetime.datetime]]) -> bool:
+        return any(lo <= moment and moment + hour <= hi for lo, hi in free)
+
+    mine, theirs = blocks(pair.mentor), blocks(pair.mentee)
+    # Adjacent blocks join (an hour may straddle two), as for the pairing engine's count.
+    free_mine, free_theirs = joined_blocks(sorted(set(mine))), joined_blocks(sorted(set(theirs)))
+    candidates = {s + k * hour for s in (*mine, *theirs) for k in range(int(AVAILABILITY_BLOCK / hour))}
+    last_day = pair.program.ends_on
+    common = sorted(t for t in candidates if t > after and t.date() <= last_day and fits(t, free_mine) and fits(t, free_theirs))
     return common[:count]
 
 

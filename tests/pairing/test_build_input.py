@@ -47,8 +47,9 @@ def test_records_carry_ratings_not_with_chain_slots_and_other_programs_pairs(pro
     assert re.wants == {"AI tools": 2, "Social media": 2} and rm.wants == {} and re.teaches == {}
     assert re.not_with == frozenset({m.employee_id}) and rm.not_with == frozenset()
     assert rm.manager_chain == (boss.pk,) and re.manager_chain == (boss.pk,)
-    # Monday 09:00 in Kolkata is 03:30 UTC: the slot's hour; unreadable slots are dropped.
-    assert rm.availability == frozenset({"mon-03"}) and rm.utc_offset_minutes == 330
+    # Monday 09:00-11:00 in Kolkata is 03:30-05:30 UTC: the one UTC hour it covers whole;
+    # unreadable slots are dropped.
+    assert rm.availability == frozenset({"mon-04"}) and rm.utc_offset_minutes == 330
     assert rm.interests == frozenset({"chess"}) and rm.languages == frozenset({"English"})
     assert rm.capacity == 2 and rm.active_pairs_elsewhere == 1
 
@@ -69,3 +70,34 @@ def test_query_count_does_not_grow_with_the_pool(program):
     large, more_people = queries()
     assert more_people == people + 16
     assert large == small <= 8
+
+
+def test_availability_is_the_utc_hours_each_block_covers_so_neighbouring_zones_share_their_common_hour():
+    winter = datetime.date(2027, 1, 11)  # a Monday: London on UTC, Berlin UTC+1, Sydney UTC+11
+    london = services._utc_slots(["mon-10"], "Europe/London", winter)
+    berlin = services._utc_slots(["mon-12"], "Europe/Berlin", winter)
+    # London 10:00-12:00 and Berlin 12:00-14:00 (11:00-13:00 in London) meet from 11:00 to 12:00.
+    assert london == {"mon-10", "mon-11"} and berlin == {"mon-11", "mon-12"}
+    assert london & berlin == {"mon-11"}
+    # Sydney's Monday morning is Sunday evening in UTC.  A block in a half-hour zone covers one
+    # whole UTC hour; two adjacent ones (08:30-12:30 UTC) three.
+    assert services._utc_slots(["mon-08"], "Australia/Sydney", winter) == {"sun-21", "sun-22"}
+    assert services._utc_slots(["tue-14"], "Asia/Kolkata", winter) == {"tue-09"}
+    assert services._utc_slots(["tue-16", "tue-14"], "Asia/Kolkata", winter) == {"tue-09", "tue-10", "tue-11"}
+    summer = datetime.date(2027, 7, 12)
+    assert services._utc_slots(["mon-10"], "Europe/London", summer) == {"mon-09", "mon-10"}
+
+
+def test_a_london_and_a_berlin_colleague_one_hour_apart_are_told_they_share_an_hour(program):
+    m = mentor(program)
+    m.availability, m.time_zone = ["wed-10"], "Europe/London"
+    m.save()
+    e = mentee(program)
+    e.availability, e.time_zone = ["wed-12"], "Europe/Berlin"
+    e.save()
+    inputs, _ = services.build_input(program=program)
+    from pairing import engine
+
+    [pair] = engine.propose_pairs(inputs).pairs
+    assert "both free 1 hour a week" in pair.explanation
+    assert pair.breakdown.points["availability"] > 0

@@ -251,7 +251,7 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     # Drawbacks are set apart from the reasons, as on the review page.
     for row in alternatives.rows:
         assert "no shared language" not in row.reasons and set(row.drawbacks).isdisjoint(row.reasons)
-        assert all(d in ("no shared availability slot", "no shared language") or d.startswith("time zones") for d in row.drawbacks)
+        assert all(d in ("no hour in the week when both are free", "no shared language") or d.startswith("time zones") for d in row.drawbacks)
     assert ("To watch:" in body) == any(row.drawbacks for row in alternatives.rows)
 
     page = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk))  # without htmx: a whole page
@@ -838,8 +838,8 @@ def test_review_sets_what_to_watch_apart_from_the_reasons(program, hr_user, hr_c
     row = body[body.index(f'id="pair-{pair.pk}"') :]
     row = row[: row.index("</tr>")]
     reasons, watch = row.split("To watch")
-    assert "1 shared availability slot" in reasons and "no shared language" not in reasons
-    assert "no shared language" in watch and "shared availability" not in watch
+    assert "both free 1 hour a week" in reasons and "no shared language" not in reasons
+    assert "no shared language" in watch and "both free" not in watch
 
 
 def test_home_counts_the_pairs_a_run_holds_after_review(program, hr_user, hr_client, django_capture_on_commit_callbacks):

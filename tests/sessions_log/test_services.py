@@ -1,6 +1,7 @@
 """Pairs at work: agreements, meetings and invites, logs, pulse, feedback, surveys, closure."""
 
 import datetime
+import zoneinfo
 
 import pytest
 import vobject
@@ -170,6 +171,36 @@ def test_suggested_times_are_when_both_are_free_in_their_own_zones(pair):
         # weeks when only one of the two has moved its clocks, 14:00 and 15:00 = 10:00 and 11:00).
         assert london.strftime("%a") == "Tue" and london.hour in (14, 15)
         assert new_york.hour in (10, 11)
+
+
+def test_suggested_times_meet_in_the_hour_two_offset_blocks_share(pair):
+    # London 10:00-12:00 and Berlin 12:00-14:00 overlap for an hour (11:00 London) on Wednesdays.
+    pair.mentor.availability, pair.mentor.time_zone = ["wed-10"], "Europe/London"
+    pair.mentor.save()
+    pair.mentee.availability, pair.mentee.time_zone = ["wed-12"], "Europe/Berlin"
+    pair.mentee.save()
+    times = services.suggested_times(pair=pair)
+    assert times
+    london, berlin = zoneinfo.ZoneInfo("Europe/London"), zoneinfo.ZoneInfo("Europe/Berlin")
+    for t in times:
+        assert t.astimezone(london).strftime("%a %H:%M") == "Wed 11:00" and t.astimezone(berlin).strftime("%H:%M") == "12:00"
+
+
+def test_suggested_times_meet_a_half_hour_zone_on_its_whole_hours(pair):
+    # Kolkata (UTC+5:30) 14:00-16:00 is 08:30-10:30 UTC; London 08:00-12:00 (two blocks) is
+    # 07:00-12:00 UTC at the latest: Kolkata's whole hours fit, one of them straddling London's
+    # two blocks in winter.  The old scheduler offered none: it only tried starts both zones
+    # show as whole hours.
+    pair.mentor.availability, pair.mentor.time_zone = ["thu-08", "thu-10"], "Europe/London"
+    pair.mentor.save()
+    pair.mentee.availability, pair.mentee.time_zone = ["thu-14"], "Asia/Kolkata"
+    pair.mentee.save()
+    times = services.suggested_times(pair=pair)
+    kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
+    assert {t.astimezone(kolkata).strftime("%a %H:%M") for t in times} >= {"Thu 14:00", "Thu 15:00"}
+    for t in times:
+        local = t.astimezone(kolkata)
+        assert local.strftime("%a") == "Thu" and (local.hour, local.minute) in ((14, 0), (14, 30), (15, 0))
 
 
 # --- logs, pulse, feedback -----------------------------------------------------------------------------------
