@@ -17,7 +17,7 @@ from pairing.models import Pair
 from programs.models import Topic
 
 from .models import Insight
-from .services import NOTE_MAX, GoalInput, LogInput
+from .services import NOTE_MAX, GoalInput, LogInput, log_has_content
 
 DATE = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 TIME = {"attrs": {"type": "time", "step": 300}, "format": "%H:%M"}
@@ -200,6 +200,15 @@ class SessionLogForm(forms.Form):
                 self.add_error(f"action_{i}_text", _("Write the action this date is for, or clear the date."))
             elif due and due < today:
                 self.add_error(f"action_{i}_due", _("The due date is in the past."))
+        if not self.errors and not log_has_content(self.log_input()):
+            # As the service would refuse it, but said with what this person can fill in.
+            if self.action_rows:
+                message = _("Say what the session covered: choose a topic, or write what was learned, a shared note or an action you commit to.")
+            else:
+                message = _("Say what the session covered: choose a topic, or write what was learned or a shared note.")
+            if (data.get("private_note") or "").strip():
+                message += " " + _("A private note alone is not enough: only you can read it, so your partner would see an empty log.")
+            raise ValidationError(message, code="empty")
         return data
 
     def log_input(self) -> LogInput:

@@ -471,6 +471,13 @@ class LogInput:
 DUPLICATE_LOG_WINDOW = datetime.timedelta(hours=1)
 
 
+def log_has_content(data: LogInput) -> bool:
+    """What makes a log worth keeping: something both sides can read. A date and a length
+    alone tell the partner nothing, and a private note is its author's alone."""
+    written = (data.mentor_learned, data.mentee_learned, data.shared_notes, *(text for text, _due in data.actions))
+    return bool(data.topics) or any(text.strip() for text in written)
+
+
 @transaction.atomic
 def session_log_create(*, pair: Pair, me: Employee, data: LogInput, meeting: Meeting | None = None) -> SessionLog:
     pair = _lock(pair)
@@ -553,6 +560,8 @@ def _validate_log(pair: Pair, data: LogInput) -> None:
         raise SessionError(_("That date is before the pair started."))
     if not 5 <= data.minutes <= 480:
         raise SessionError(_("Minutes go from 5 to 480."))
+    if not log_has_content(data):
+        raise SessionError(_("Say what the session covered: choose a topic, or write what was learned or a shared note."))
     program_topics = set(pair.program.topics.values_list("pk", flat=True))
     if any(t.pk not in program_topics for t in data.topics):
         raise SessionError(_("Only this program's topics can be chosen."))

@@ -24,7 +24,7 @@ def pair_with_a_log():
     mentor_user, mentee_user = make_person(level=2), make_person(level=7)
     pair = make_active_pair(mentor_user=mentor_user, mentee_user=mentee_user)
     log = services.session_log_create(
-        pair=pair, me=mentor_user.employee, data=LogInput(held_on=timezone.localdate() - datetime.timedelta(days=1), minutes=30, topics=[], private_note="my private words")
+        pair=pair, me=mentor_user.employee, data=LogInput(held_on=timezone.localdate() - datetime.timedelta(days=1), minutes=30, topics=[], shared_notes="We met", private_note="my private words")
     )
     return pair, log, mentor_user, mentee_user
 

@@ -258,7 +258,7 @@ def test_a_move_racing_a_cancellation_finds_the_meeting_cancelled(pair):
 def test_both_sides_logging_the_same_meeting_at_once_get_one_log(pair):
     mentor, mentee = _sides(pair)
     meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=1), duration_minutes=45)
-    data = LogInput(held_on=timezone.localdate() - datetime.timedelta(days=1), minutes=45, topics=[])
+    data = LogInput(held_on=timezone.localdate() - datetime.timedelta(days=1), minutes=45, topics=[], shared_notes="We met")
     first, second = race(
         lambda: services.session_log_create(pair=pair, me=mentor, data=data, meeting=meeting),
         lambda: services.session_log_create(pair=pair, me=mentee, data=data, meeting=meeting),
@@ -317,7 +317,7 @@ def test_hr_ending_a_pair_while_a_participant_closes_it_ends_it_once(pair):
 
 def test_a_double_submitted_feedback_is_stored_once(pair):
     mentor, _mentee = _sides(pair)
-    log = services.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[]))
+    log = services.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[], shared_notes="We met"))
     first, second = race(
         lambda: services.feedback_submit(log=log, me=mentor, usefulness=4, psychological_safety=5),
         lambda: services.feedback_submit(log=log, me=mentor, usefulness=1, psychological_safety=1),

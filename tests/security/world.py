@@ -225,7 +225,7 @@ def build_world(*, deliver_outbox=None) -> World:
     b = {
         "meeting": services.meeting_schedule(pair=pair_b, me=other, starts_at=datetime.datetime.combine(today + datetime.timedelta(days=6), datetime.time(9), tzinfo=datetime.UTC), duration_minutes=30),
         "past_meeting": Meeting.objects.create(pair=pair_b, starts_at=timezone.now() - datetime.timedelta(days=3), duration_minutes=30, scheduled_by=other),
-        "log": services.session_log_create(pair=pair_b, me=other, data=LogInput(held_on=today - datetime.timedelta(days=3), minutes=30, topics=[])),
+        "log": services.session_log_create(pair=pair_b, me=other, data=LogInput(held_on=today - datetime.timedelta(days=3), minutes=30, topics=[], shared_notes="Pair B met")),
         "goal": AgreementGoal.objects.get(agreement__pair=pair_b),
         "action": services.action_commit(pair=pair_b, me=mentee_b, text="Pair B action"),
         "insight": services.insight_add(pair=pair_b, me=pair_b.mentor.employee, text="Pair B insight"),

@@ -14,7 +14,7 @@ def troubled_pair():
     from django.utils import timezone
 
     pair = make_active_pair(pulse_alert_threshold=3)
-    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[]))
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[], shared_notes="We met"))
     services.pulse_submit(log=log, me=pair.mentor.employee, felt_heard=1, safe_to_be_candid=2, wants_to_continue=2)
     services.concern_raise(pair=pair, me=pair.mentor.employee, text="My mentee talks over me")
     return pair
@@ -128,7 +128,7 @@ def test_a_pulse_alert_emails_hr_once_and_never_the_answers(hr_user, deliver_out
     pair = make_active_pair(pulse_alert_threshold=3)
     mentor = pair.mentor.employee
     for heard in (5, 1, 2):  # a good pulse, then two bad ones while the alert is still open
-        log = services.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=30 + heard, topics=[]))  # three sessions
+        log = services.session_log_create(pair=pair, me=mentor, data=LogInput(held_on=timezone.localdate(), minutes=30 + heard, topics=[], shared_notes="We met"))  # three sessions
         services.pulse_submit(log=log, me=mentor, felt_heard=heard, safe_to_be_candid=heard, wants_to_continue=heard)
     sent = _hr_mail(deliver_outbox)
     assert [m.to for m in sent] == [[hr_user.email]]
@@ -141,7 +141,7 @@ def test_a_good_pulse_tells_hr_nothing(hr_user, deliver_outbox):
     from django.utils import timezone
 
     pair = make_active_pair(pulse_alert_threshold=3)
-    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[]))
+    log = services.session_log_create(pair=pair, me=pair.mentor.employee, data=LogInput(held_on=timezone.localdate(), minutes=30, topics=[], shared_notes="We met"))
     services.pulse_submit(log=log, me=pair.mentor.employee, felt_heard=5, safe_to_be_candid=4, wants_to_continue=5)
     assert _hr_mail(deliver_outbox) == []
 

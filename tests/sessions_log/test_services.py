@@ -228,6 +228,17 @@ def test_bad_logs_are_refused(pair, overrides, message):
     assert not SessionLog.objects.exists()
 
 
+def test_a_log_with_nothing_both_sides_can_read_is_refused(pair):
+    empty = dict(topics=[], shared_notes="  ", mentor_learned="", mentee_learned="")
+    with pytest.raises(SessionError, match="Say what the session covered"):
+        services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair, **empty))  # a private note alone
+    assert not SessionLog.objects.exists()
+    log = services.session_log_create(pair=pair, me=mentee_of(pair), data=a_log(pair, **empty, actions=[("Try Copilot", None)]))
+    with pytest.raises(SessionError, match="Say what the session covered"):
+        services.session_log_update(log=log, me=mentee_of(pair), data=a_log(pair, **empty))
+    assert SessionLog.objects.get().topics.count() == 0 and log.actions.count() == 1
+
+
 def test_no_log_for_an_ended_pair(pair):
     Pair.objects.filter(pk=pair.pk).update(status="ended", ended_at=timezone.now())
     pair.refresh_from_db()

@@ -630,6 +630,41 @@ def test_a_log_in_the_future_is_a_form_error(pair, mentor):
     assert "the date is in the future" in response.content.decode() and not SessionLog.objects.exists()
 
 
+EMPTY_LOG = {"topics": [], "mentor_learned": "", "mentee_learned": "", "shared_notes": ""}
+
+
+def test_an_empty_log_is_refused_and_what_was_typed_stays(pair, mentor):
+    url = reverse("session_log_create", args=[pair.pk])
+    response = mentor.post(url, log_post(pair, **EMPTY_LOG, minutes="50", private_note="I felt rushed"))
+    assert response.status_code == 200 and not SessionLog.objects.exists() and not PrivateNote.objects.exists()
+    page = response.content.decode()
+    assert "Say what the session covered: choose a topic, or write what was learned or a shared note." in page
+    assert "only you can read it, so your partner would see an empty log" in page  # why the private note is not enough
+    assert "an action you commit to" not in page  # the mentor has no actions to write
+    assert 'value="50"' in page and "I felt rushed</textarea>" in page  # nothing typed is lost
+    # Spaces are not content either; one topic is enough.
+    assert mentor.post(url, log_post(pair, **{**EMPTY_LOG, "shared_notes": "   "})).status_code == 200 and not SessionLog.objects.exists()
+    assert mentor.post(url, log_post(pair, **{**EMPTY_LOG, "topics": [pair.program.topics.first().pk]})).status_code == 302
+    assert SessionLog.objects.count() == 1
+
+
+def test_the_mentees_empty_log_is_refused_but_an_action_alone_is_a_log(pair, mentee):
+    url = reverse("session_log_create", args=[pair.pk])
+    response = mentee.post(url, log_post(pair, NEW_YORK, **EMPTY_LOG))
+    assert response.status_code == 200 and "a shared note or an action you commit to" in response.content.decode()
+    assert not SessionLog.objects.exists()
+    assert mentee.post(url, log_post(pair, NEW_YORK, **EMPTY_LOG, action_0_text="Try Copilot for a week")).status_code == 302
+    assert ActionItem.objects.get().session_log == SessionLog.objects.get()
+
+
+def test_a_log_cannot_be_emptied_by_an_edit(world, mentor):
+    pair = world["pair"]
+    response = mentor.post(reverse("session_log_edit", args=[pair.pk, world["log_id"]]), log_post(pair, **EMPTY_LOG))
+    assert response.status_code == 200 and "Say what the session covered" in response.content.decode()
+    log = SessionLog.objects.get(pk=world["log_id"])
+    assert log.shared_notes and log.topics.exists()
+
+
 def test_an_action_due_in_the_past_is_refused_on_the_log_form_as_on_the_pair_page(pair, mentee):
     url = reverse("session_log_create", args=[pair.pk])
     yesterday = (today_in(NEW_YORK) - datetime.timedelta(days=1)).isoformat()
