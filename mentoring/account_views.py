@@ -3,8 +3,10 @@
 from allauth.account import app_settings as account_settings
 from allauth.account.models import EmailAddress
 from allauth.account.views import ConfirmEmailView as AllauthConfirmEmailView
+from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404
+from django.shortcuts import render
 
 
 def _address_confirmed_by_link(key: str) -> EmailAddress | None:
@@ -43,3 +45,17 @@ class ConfirmEmailView(AllauthConfirmEmailView):
 
 
 confirm_email = ConfirmEmailView.as_view()
+
+
+@login_required
+def email_address(request):
+    """In place of allauth's address management: the company directory owns a person's
+    address (roster imports key on it, SSO and sign-up match on it), so nobody adds another
+    one or makes another one primary here. The page says where the address comes from; any
+    form posted to it (an old allauth page still open) changes nothing and says why."""
+    employee = getattr(request.user, "employee", None)
+    refused = request.method not in ("GET", "HEAD")
+    response = render(request, "account/email.html", {"directory_email": employee.email if employee else "", "refused": refused}, status=405 if refused else 200)
+    if refused:
+        response["Allow"] = "GET, HEAD"
+    return response

@@ -162,6 +162,11 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
+# One address per login, the directory's: roster imports and SSO match people on it. allauth's
+# page for adding addresses is replaced by one that explains this (mentoring.account_views);
+# the limit keeps allauth's form refusing a second address should that page ever come back.
+# ACCOUNT_CHANGE_EMAIL stays off (its default) for the same reason.
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upward] "

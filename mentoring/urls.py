@@ -40,6 +40,8 @@ urlpatterns = [
     path("", include("sessions_log.urls")),
     # Ahead of allauth's route of the same name: a link opened again says it was used.
     path("accounts/confirm-email/<str:key>/", account_views.confirm_email, name="account_confirm_email"),
+    # Ahead of allauth's address management: the directory owns the address (see the view).
+    path("accounts/email/", account_views.email_address, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

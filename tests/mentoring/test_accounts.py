@@ -325,7 +325,7 @@ def test_signed_out_account_pages_have_sentence_case_headings(client, url_name, 
     ("url_name", "heading", "words"),
     [
         ("account_change_password", "Change password", ["Current password", "New password (again)"]),
-        ("account_email", "Email addresses", ["Add an email address"]),
+        ("account_email", "Email address", ["comes from the company directory"]),
         ("mfa_index", "Two-factor authentication", ["Authenticator app", "Recovery codes"]),
         ("mfa_activate_totp", "Confirm it's you", ["Enter your password"]),  # asked before adding a factor
     ],
@@ -338,3 +338,66 @@ def test_signed_in_account_pages_have_sentence_case_headings(client, url_name, h
         assert word in page
     for title_case in ("Change Password", "Current Password", "New Password", "Two-Factor", "Authenticator App", "Recovery Codes", "Confirm Access", "Email Addresses"):
         assert title_case not in page
+
+
+# --- The email address belongs to the directory -----------------------------------------------------
+
+
+def test_the_email_page_says_the_directory_owns_the_address_and_offers_no_change(client):
+    user = make_person()
+    client.force_login(user)
+    response = client.get(reverse("account_email"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"You sign in with <strong>{user.email}</strong>." in page and "ask HR to correct it in the directory" in page
+    for control in ('name="action_add"', 'name="action_primary"', 'name="action_remove"', 'name="action_send"', "Add an email address"):
+        assert control not in page
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        {"action_add": "", "email": "me@gmail.example"},
+        {"action_primary": "", "email": "old@acme.example"},
+        {"action_remove": "", "email": "SELF"},
+    ],
+    ids=["add", "make-primary", "remove"],
+)
+def test_posting_to_the_email_page_changes_no_address(client, deliver_outbox, post):
+    user = make_person()
+    # An address from before this page was closed, verified: it must not become the login.
+    EmailAddress.objects.create(user=user, email="old@acme.example", verified=True, primary=False)
+    client.force_login(user)
+    if post.get("email") == "SELF":
+        post = {**post, "email": user.email}
+    response = client.post(reverse("account_email"), post)
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+    assert "Nothing was changed: email addresses cannot be added or changed in Upward." in response.content.decode()
+    user.refresh_from_db()
+    assert user.email == user.employee.email
+    assert sorted(EmailAddress.objects.filter(user=user).values_list("email", "primary")) == sorted([(user.email, True), ("old@acme.example", False)])
+    assert deliver_outbox() == 0  # no confirmation mail to the typed address either
+
+
+def test_allauths_add_address_form_refuses_a_second_address():
+    """Should allauth's own page ever be reachable again, its form still refuses."""
+    from allauth.account.forms import AddEmailForm
+
+    user = make_person()
+    form = AddEmailForm(user=user, data={"email": "me@gmail.example"})
+    assert not form.is_valid()
+    assert not EmailAddress.objects.filter(email="me@gmail.example").exists()
+
+
+def test_the_email_page_names_the_directory_address_when_the_login_differs(client):
+    user = make_person()
+    user.employee.email = "new.name@acme.example"
+    user.employee.save(update_fields=["email"])
+    client.force_login(user)
+    page = client.get(reverse("account_email")).content.decode()
+    assert "The company directory has <strong>new.name@acme.example</strong> for you" in page
+
+
+def test_the_email_page_needs_a_sign_in(client):
+    response = client.get(reverse("account_email"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
