@@ -44,6 +44,10 @@ MFA_SETUP_URL_NAMES = frozenset(
         "mfa_generate_recovery_codes",
         "mfa_reauthenticate",
         "account_reauthenticate",
+        # Confirming it's them by a code emailed to their (directory) address: the only way
+        # for someone who signs in through SSO and has no password.
+        "account_request_reauthentication_code",
+        "account_confirm_reauthentication_code",
         "account_logout",
     }
 )

@@ -180,6 +180,11 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 # Behind a reverse proxy, how many proxies add to X-Forwarded-For: without it every login
 # would share the proxy's address and one bucket of the per-IP rate limit.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Confirming it's you (before adding or removing an authenticator or seeing recovery codes)
+# takes the password, an authenticator code or a code emailed to the login's address: allauth's
+# default ACCOUNT_REAUTHENTICATION_METHODS, kept on purpose. The address is the directory's (no
+# other can be added), so the code proves what a password reset proves, and people who sign in
+# through SSO have no password to give.
 MFA_TOTP_ISSUER = "Upward"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # People holding one of these roles must set up and use an authenticator app before they

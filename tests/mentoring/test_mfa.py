@@ -1,6 +1,7 @@
 """HR admins and executives pass a second factor (TOTP) before they reach any page."""
 
 import json
+import re
 import time
 import types
 
@@ -291,3 +292,43 @@ def test_rundemo_turns_mfa_off_unless_the_variable_is_set(monkeypatch, settings,
     else:
         assert settings.MFA_REQUIRED_ROLES == [Role.HR_ADMIN, Role.EXECUTIVE]
         assert said == []
+
+
+# --- Confirming it's you by an emailed code (allauth's reauthentication by code) -------------------
+
+
+def test_an_sso_only_hr_admin_confirms_by_emailed_code_while_setting_up_the_app(client, deliver_outbox):
+    """Someone who signs in through SSO has no password: past the first minutes after signing
+    in, adding an authenticator asks them to confirm it's them, and the code emailed to their
+    directory address is the way. It used to bounce between that page and the setup page."""
+    from django.core import mail
+
+    admin = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6)
+    admin.set_unusable_password()
+    admin.save()
+    client.force_login(admin)  # a session with no recent sign-in on record
+    response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 302
+    response = client.get(response["Location"], follow=True)
+    assert response.wsgi_request.path == reverse("account_request_reauthentication_code")
+    assert response.status_code == 200 and "Email me a code" in response.content.decode()
+    next_url = response.wsgi_request.GET["next"]
+    response = client.post(reverse("account_request_reauthentication_code"), {"recipient": admin.email, "next": next_url})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_confirm_reauthentication_code"))
+    assert deliver_outbox() == 1 and mail.outbox[0].to == [admin.email]
+    code = re.search(r"^\s*([A-Z0-9-]{6,})\s*$", mail.outbox[0].body, re.MULTILINE).group(1)
+    response = client.post(response["Location"], {"code": code, "next": next_url})
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200  # the setup page, at last
+
+
+def test_a_session_owing_its_authenticator_code_is_offered_no_other_way_to_confirm(client, password):
+    """Only the authenticator passes that check: a password or an emailed code would lead
+    straight back to it."""
+    admin = make_person(roles=[Role.HR_ADMIN, Role.PARTICIPANT], level=6)
+    give_totp(admin)
+    client.force_login(admin)  # a session from before the role needed MFA
+    response = client.get(reverse("hr_home"), follow=True)
+    page = response.content.decode()
+    assert 'id="mfa-verify-explanation"' in page
+    assert "Other ways to confirm" not in page and reverse("account_request_reauthentication_code") not in page
