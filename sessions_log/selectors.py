@@ -324,6 +324,12 @@ def _logs_qs(pair_ids_filter: dict, me: Employee) -> QuerySet[SessionLog]:
 # --- The pair page ----------------------------------------------------------------------------------------
 
 
+# The pair page shows this many of the latest session logs and past meetings in full; the
+# rest are folded under them.
+RECENT_LOGS = 2
+RECENT_PAST_MEETINGS = 3
+
+
 @dataclass
 class PairPage:
     pair: Pair
@@ -353,6 +359,23 @@ class PairPage:
     my_reflection: Reflection | None
     partner_reflected: bool
     surveys: list[SurveyRow] = field(default_factory=list)
+
+    @property
+    def recent_logs(self) -> list[SessionLog]:
+        """Shown open; the older ones are folded (the page stays short on a phone)."""
+        return self.logs[:RECENT_LOGS]
+
+    @property
+    def older_logs(self) -> list[SessionLog]:
+        return self.logs[RECENT_LOGS:]
+
+    @property
+    def recent_past(self) -> list[Meeting]:
+        return self.past[:RECENT_PAST_MEETINGS]
+
+    @property
+    def older_past(self) -> list[Meeting]:
+        return self.past[RECENT_PAST_MEETINGS:]
 
     @property
     def upcoming_heading(self) -> str:

@@ -18,4 +18,18 @@
       }
     });
   });
+  // The pair page folds older session logs and meetings into <details>: a link to one of them
+  // (#log-12, after editing it or rating it) opens it, so the browser lands on its text.
+  var openTarget = function () {
+    var id = window.location.hash.slice(1);
+    var target = id && document.getElementById(id);
+    if (!target) { return; }
+    var folded = target.closest("details");
+    if (folded && !folded.open) {
+      folded.open = true;
+      target.scrollIntoView();
+    }
+  };
+  openTarget();
+  window.addEventListener("hashchange", openTarget);
 })();

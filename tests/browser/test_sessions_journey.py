@@ -211,6 +211,49 @@ def test_every_pair_page_is_accessible_and_fits_a_phone(live_server, browser, pa
     context.close()
 
 
+def test_a_long_history_stays_short_on_a_phone_and_a_link_opens_a_folded_log(live_server, browser, password, check_accessibility, screenshot):
+    from pairing.models import Pair
+    from sessions_log import services
+    from sessions_log.services import LogInput
+
+    mentor_user = make_person(roles=[Role.PARTICIPANT], level=2, first_name="Maya", last_name="Mentor")
+    pair = make_active_pair(mentor_user=mentor_user)
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=90))
+    pair.refresh_from_db()
+    topics = list(pair.program.topics.all()[:1])
+    logs = []
+    for week in range(1, 11):
+        meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(weeks=week), duration_minutes=45)
+        notes = "\n".join(f"Week {week}, point {n}: what we tried and what we keep." for n in range(6))
+        logs.append(services.session_log_create(pair=pair, me=pair.mentee.employee, meeting=meeting, data=LogInput(
+            held_on=timezone.localdate() - datetime.timedelta(weeks=week), minutes=45, topics=topics, mentor_learned=f"Week {week} for the mentor", shared_notes=notes)))
+
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    sign_in(page, live_server.url, mentor_user, password)
+    page.goto(f"{live_server.url}/pairs/{pair.pk}/")
+    check_accessibility(page)
+    fits_the_screen(page)
+    screenshot(page, "pair-long-history-phone")
+    # The confidential concern is on the first screen, not below ten sessions.
+    concern = page.locator("header").get_by_role("link", name="Raise a confidential concern")
+    expect(concern).to_be_visible()
+    assert concern.bounding_box()["y"] < 844
+    # Two sessions open, eight folded: the page is a few screens, not twenty.
+    expect(page.locator("article.session-log")).to_have_count(2)
+    expect(page.locator("details.session-log")).to_have_count(8)
+    assert page.evaluate("document.documentElement.scrollHeight") < 844 * 6
+    oldest = logs[-1]
+    expect(page.get_by_text("Week 10 for the mentor")).to_be_hidden()
+    page.locator(f"#log-{oldest.pk} summary").click()
+    expect(page.get_by_text("Week 10 for the mentor")).to_be_visible()
+    # Coming back to a folded log by its address (after rating it, editing it) opens it.
+    page.goto(f"{live_server.url}/pairs/{pair.pk}/#log-{logs[-2].pk}")
+    expect(page.get_by_text("Week 9 for the mentor")).to_be_visible()
+    check_accessibility(page)
+    context.close()
+
+
 def test_a_double_click_on_save_posts_once(live_server, browser, password):
     from sessions_log.models import ActionItem
 

@@ -396,6 +396,60 @@ def test_pair_page_query_count_does_not_grow_with_history(pair, mentor, mentee, 
     assert len(response.context["page"].logs) == 12 and len(response.context["page"].past) == 12
 
 
+def log_history(pair, days):
+    """One log a day ago for each of `days`, each with its own shared note; the newest first."""
+    topics = list(pair.program.topics.all()[:1])
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=max(days) + 1))
+    pair.refresh_from_db()
+    logs = []
+    for day in days:
+        meeting = Meeting.objects.create(pair=pair, starts_at=timezone.now() - datetime.timedelta(days=day), duration_minutes=30)
+        logs.append(services.session_log_create(pair=pair, me=pair.mentee.employee, meeting=meeting, data=a_log(pair, held_on=timezone.localdate() - datetime.timedelta(days=day), topics=topics, shared_notes=f"notes of day {day}")))
+    return logs
+
+
+def test_the_pair_page_shows_the_latest_logs_open_and_folds_the_older_ones(pair, mentor):
+    logs = log_history(pair, [1, 8, 15, 22, 29])
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    open_ids = re.findall(r'<article class="card mb-3 session-log" id="log-(\d+)"', page)
+    folded_ids = re.findall(r'<details class="card mb-2 session-log" id="log-(\d+)">', page)
+    assert open_ids == [str(logs[0].pk), str(logs[1].pk)]
+    assert folded_ids == [str(log.pk) for log in logs[2:]]
+    assert "3 earlier sessions: open one to read it." in page
+    # Folded, not gone: without any script, each opens on a click and all is in the page.
+    for day in (1, 8, 15, 22, 29):
+        assert f"notes of day {day}" in page
+    for log in logs[2:]:
+        assert reverse("feedback_submit", args=[pair.pk, log.pk]) in page and reverse("private_note_edit", args=[pair.pk, log.pk]) in page
+    # Past meetings: the three latest, then the rest under a summary.
+    assert page.index(f'id="meeting-{logs[2].meeting_id}"') < page.index('<details class="mt-2" id="older-meetings">') < page.index(f'id="meeting-{logs[3].meeting_id}"')
+    assert "2 earlier meetings" in page
+    assert "js/sessions.js" in page  # which opens a folded log that a link points to (#log-12)
+
+
+def test_two_logs_are_both_open_and_nothing_is_folded(pair, mentor):
+    log_history(pair, [1, 8])
+    page = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert page.count('<article class="card mb-3 session-log"') == 2
+    assert "<details class=\"card" not in page and "earlier session" not in page and "earlier meeting" not in page
+
+
+def test_the_concern_link_is_near_the_top_for_the_mentor_whether_or_not_one_was_raised(pair, mentor, mentee):
+    url = reverse("concern_raise", args=[pair.pk])
+    before = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    mentee_before = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    # In the header, ahead of the meetings and logs (on a phone the "More" card comes last).
+    assert before.index("<h1") < before.index(f'href="{url}"') < before.index('id="next-meeting"')
+    services.concern_raise(pair=pair, me=pair.mentor.employee, text="My mentee dismisses me")
+    after = mentor.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    assert after.count(f'href="{url}"') == before.count(f'href="{url}"') == 2  # the top link and the one in "More"
+    assert after.index(f'href="{url}"') < after.index('id="next-meeting"')
+    # The mentee's page has no such link and shows nothing of it, before or after.
+    mentee_after = mentee.get(reverse("pair_detail", args=[pair.pk])).content.decode()
+    for page in (mentee_before, mentee_after):
+        assert url not in page and "concern" not in page.lower()
+
+
 # --- Agreement ------------------------------------------------------------------------------------------------------------
 
 
