@@ -470,6 +470,7 @@ class AvailabilityForm(forms.Form):
         label=gettext_lazy("Languages you can hold a meeting in"),
         max_length=300,
         help_text=gettext_lazy("Separated by commas, e.g. English, Spanish."),
+        error_messages={"required": gettext_lazy("Give at least one language you can hold a meeting in.")},
     )
     availability = forms.MultipleChoiceField(label=gettext_lazy("When you can usually meet"), choices=SLOTS, widget=forms.CheckboxSelectMultiple, required=False)
     time_zone = forms.ChoiceField(label=gettext_lazy("Your time zone"))
@@ -606,6 +607,7 @@ class WithdrawForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy("HR reads this to re-match your partner and improve the program."),
+        error_messages={"required": gettext_lazy("Say briefly why you are leaving: HR reads it to re-match your partner.")},
     )
 
     def __init__(self, *args, declining: bool = False, **kwargs):

@@ -61,6 +61,8 @@ def local_datetime(day: datetime.date, time: datetime.time) -> datetime.datetime
 
 
 def _scale(label, choices=ONE_TO_FIVE, **kwargs):
+    required = _("Choose a number from 0 to 10.") if choices is ZERO_TO_TEN else _("Choose a number from 1 to 5.")
+    kwargs.setdefault("error_messages", {"required": required})
     return forms.TypedChoiceField(label=label, choices=choices, coerce=int, widget=forms.RadioSelect(attrs={"class": "btn-check"}), **kwargs)
 
 

@@ -235,7 +235,7 @@ def test_reviewed_application_can_no_longer_be_changed(participant_client, parti
     [
         ({"not_with": "ghost@acme.example"}, "Not found in the company directory: ghost@acme.example"),
         ({"not_with": "not an email"}, "These are not email addresses"),
-        ({"languages": ""}, "This field is required."),
+        ({"languages": ""}, "Give at least one language you can hold a meeting in."),
         ({"time_zone": "Mars/Olympus"}, "Select a valid choice."),
         ({"availability": ["sun-03"]}, "Select a valid choice."),
     ],
@@ -271,7 +271,7 @@ def test_withdraw_with_a_reason(participant_client, participant_user):
     assert 'name="reason"' in participant_client.get(url).content.decode()
 
     empty = participant_client.post(url, {"reason": "   "})
-    assert empty.status_code == 200 and "This field is required." in empty.content.decode()
+    assert empty.status_code == 200 and "Say briefly why you are leaving: HR reads it to re-match your partner." in empty.content.decode()
 
     response = participant_client.post(url, {"reason": "New role, no time left."})
 

@@ -778,7 +778,7 @@ def test_pulse_page_says_who_never_sees_the_answers(world, mentor):
 
 def test_incomplete_pulse_is_a_form_error(world, mentor):
     response = mentor.post(reverse("pulse_submit", args=[world["pair"].pk, world["log_id"]]), {"felt_heard": "4"})
-    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert response.status_code == 200 and "Choose a number from 1 to 5." in response.content.decode() and "This field is required." not in response.content.decode()
     assert not SafetyPulse.objects.exists()
 
 
@@ -987,7 +987,7 @@ def test_surveys_list_their_state_and_an_open_one_can_be_answered(pair, mentee, 
     form = mentee.get(url).context["form"]
     data = {key: "3" for key in form.item_keys}
     response = mentee.post(url, data)
-    assert response.status_code == 200 and "This field is required." in response.content.decode()  # would-recommend missing
+    assert response.status_code == 200 and "Choose a number from 0 to 10." in response.content.decode()  # would-recommend missing
     assert mentee.post(url, {**data, "would_recommend": "9"}).status_code == 302
     response = SurveyResponse.objects.get()
     assert response.would_recommend == 9 and response.answers.count() == len(data)
