@@ -917,6 +917,7 @@ def roster_preview(*, data: bytes, filename: str, today: datetime.date | None = 
     )
     plan.not_in_file = len(absent)
     plan.not_in_file_people = absent[:SUMMARY_LIST_LIMIT]
+    plan.errors += _sign_in_address_clashes(plan, written.get("email", "email"))
     plan.unusual_levels = _unusual_levels(plan, rows, people)
     _what_leaving_ends(plan)
     plan.errors += _last_hr_admins_leaving(plan, rows, written.get("left_date", "left_date"))
@@ -947,6 +948,36 @@ def _what_leaving_ends(plan: RosterPlan) -> None:
     for leaver in known:
         leaver.live_pairs = pairs.get(leaver.employee_id, 0)
         leaver.roles = tuple(sorted(roles[leaver.employee_id]))
+
+
+def _sign_in_address_clashes(plan: RosterPlan, column: str) -> list[RowError]:
+    """A new address in the directory becomes the person's sign-in address (roster_apply):
+    one that is already another account's sign-in cannot."""
+    moved = {u.user_id: u for u in plan.updates if u.user_id and "email" in u.changes}
+    if not moved:
+        return []
+    taken = set(User.objects.filter(email__in=[u.changes["email"][1] for u in moved.values()]).exclude(pk__in=moved).values_list("email", flat=True))
+    return [
+        RowError(u.line, column, _("%(email)s is already the sign-in address of another Upward account, so %(name)s could not sign in with it. Ask your Upward administrator to close or rename that account, then import again.")
+                 % {"email": u.changes["email"][1], "name": u.name})
+        for u in moved.values()
+        if u.changes["email"][1] in taken
+    ]
+
+
+def _sign_in_addresses_follow(moved: dict[int, str]) -> None:
+    """The directory owns each person's address (nobody changes their own in Upward): a new
+    one in the roster is their sign-in address from now on, verified (the company vouches for
+    it, as for SSO), and the only one on their login: a password reset or a confirmation code
+    goes there, not to the address they had before."""
+    from allauth.account.models import EmailAddress  # noqa: PLC0415
+
+    users = User.objects.in_bulk(list(moved))
+    for pk, user in users.items():
+        user.email = moved[pk]
+    User.objects.bulk_update(list(users.values()), ["email"], batch_size=500)
+    EmailAddress.objects.filter(user_id__in=list(users)).delete()
+    EmailAddress.objects.bulk_create([EmailAddress(user_id=pk, email=moved[pk], verified=True, primary=True) for pk in users], batch_size=500)
 
 
 def _last_hr_admins_leaving(plan: RosterPlan, rows: dict[str, RosterRow], column: str) -> list[RowError]:
@@ -1186,6 +1217,9 @@ def roster_apply(
             )
     if rejoiner_users:
         User.objects.filter(pk__in=rejoiner_users, is_active=False).update(is_active=True)
+    moved = {u.user_id: u.changes["email"][1] for u in plan.updates if u.user_id and "email" in u.changes}
+    if moved:
+        _sign_in_addresses_follow(moved)
 
     if roster_import is not None:
         roster_import.status = RosterImport.Status.APPLIED

@@ -504,6 +504,44 @@ def test_a_leaver_loses_hr_admin_and_executive_rights_so_a_rejoiner_is_a_partici
     assert user.is_active and not user.has_role(Role.EXECUTIVE) and not user.has_role(Role.HR_ADMIN)
 
 
+def test_a_new_address_in_the_directory_is_the_persons_only_sign_in_address_from_then_on(client, password, settings):
+    from allauth.account.models import EmailAddress
+    from django.urls import reverse
+
+    settings.MFA_REQUIRED_ROLES = []
+    user = make_person(level=3, employee_id="E7", hire_date=datetime.date(2021, 4, 1))
+    old = user.email
+    # An address added on allauth's page before the directory owned addresses.
+    EmailAddress.objects.create(user=user, email="ann.private@elsewhere.example", verified=True, primary=False)
+
+    roster_apply(data=make_csv(person("E7", email="Ann.Married@acme.example")), filename="roster.csv")
+
+    user.refresh_from_db()
+    assert user.email == "ann.married@acme.example" == Employee.objects.get(employee_id="E7").email
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", "verified", "primary")) == [("ann.married@acme.example", True, True)]
+    assert client.post(reverse("account_login"), {"login": old, "password": password}).status_code == 200  # refused, form again
+    assert "_auth_user_id" not in client.session
+    response = client.post(reverse("account_login"), {"login": "ann.married@acme.example", "password": password})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_new_address_that_is_already_another_logins_is_a_row_error_and_nothing_is_written():
+    from tests.factories import UserFactory
+
+    user = make_person(level=3, employee_id="E8", hire_date=datetime.date(2021, 4, 1))
+    UserFactory(email="taken@acme.example")  # an account of nobody in the directory (an admin's, say)
+    data = make_csv(person("E8", email="taken@acme.example"))
+
+    plan = roster_preview(data=data, filename="roster.csv")
+
+    [error] = plan.errors
+    assert (error.line, error.column) == (2, "email") and "already the sign-in address of another Upward account" in error.message
+    with pytest.raises(RosterError):
+        roster_apply(data=data, filename="roster.csv")
+    user.refresh_from_db()
+    assert Employee.objects.get(employee_id="E8").email == user.email != "taken@acme.example"
+
+
 def test_rejoiner_gets_a_rejoined_event_and_can_sign_in_again():
     user = make_person(employee_id="E5", left_date=datetime.date(2023, 5, 1))
     user.is_active = False
