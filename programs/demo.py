@@ -81,8 +81,13 @@ def build_demo_programs(*, seed: int, today: datetime.date) -> int:
             ]
         )
         _timeline(program, status, hr, today)
-        mentors = rng.sample(juniors, n_mentors)
-        mentees = rng.sample(seniors, min(n_mentees, len(seniors)))
+        # Only people already with the organisation when enrollment opened: a 2024 program
+        # with participants hired in 2026 reads on the dashboards as people who "joined the
+        # organisation after the program began".
+        with_us = [e for e in juniors if e.hire_date is None or e.hire_date <= program.enrollment_opens_on]
+        mentors = rng.sample(with_us, min(n_mentors, len(with_us)))
+        with_us = [e for e in seniors if e.hire_date is None or e.hire_date <= program.enrollment_opens_on]
+        mentees = rng.sample(with_us, min(n_mentees, len(with_us)))
         if slug == PLANS[0][1]:
             mentors = [demo_mentor, *[m for m in mentors if m != demo_mentor][: n_mentors - 1]]
             mentees = [demo_mentee, *[m for m in mentees if m != demo_mentee][: n_mentees - 1]]

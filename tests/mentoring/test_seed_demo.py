@@ -131,3 +131,24 @@ def test_seed_demo_meetings_are_in_working_hours_for_both_sides_when_their_offic
             assert all(8 <= h <= 17 for h in hours), (meeting.pk, meeting.pair.mentor.employee.time_zone, meeting.pair.mentee.employee.time_zone, hours)
             checked += 1
     assert checked > 100
+
+
+def test_seed_demo_enrolls_only_people_already_with_the_organisation(client):
+    """A 2024 program's participants were hired before it began: the executive page does not
+    say that some "joined the organisation after the program began"."""
+    from django.db.models import F
+    from django.urls import reverse
+
+    from programs.models import Enrollment, MetricSnapshot, Program
+
+    call_command("seed_demo")
+    assert not Enrollment.objects.filter(employee__hire_date__gt=F("program__starts_on")).exists()
+    for program in Program.objects.filter(status__in=["active", "completed", "archived"]):
+        latest = MetricSnapshot.objects.filter(program=program).order_by("-as_of").first()
+        assert latest.data["retention"]["n_joined_after_start"] == 0, program.slug
+    from tests.auth_helpers import login_with_mfa
+
+    login_with_mfa(client, Employee.objects.get(email="exec@acme.example").user)
+    archived = Program.objects.get(status="archived")
+    body = client.get(reverse("executive_home"), {"program": archived.pk}).content.decode()
+    assert "Retention and promotion against peers" in body and "joined the organisation after the program began" not in body
