@@ -8,6 +8,7 @@ suppressed here, before anything reaches a template, so no page can show an indi
 import csv
 import datetime
 import hashlib
+import itertools
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -218,8 +219,8 @@ def _cell(value) -> str:
 
 def _export_rows(program: Program, *, tz=None):
     from pairing.models import Pair
-    from sessions_log.models import Meeting, SessionLog
-    from sessions_log.selectors import pairs_quiet
+    from sessions_log.models import Meeting, PulseAlert, SessionLog
+    from sessions_log.selectors import pairs_quiet, stuck_days
 
     now = timezone.now()
     held = Meeting.objects.filter(pair=OuterRef("pk"), status="scheduled", starts_at__lte=now).order_by().values("pair").annotate(n=Count("id")).values("n")
@@ -232,17 +233,27 @@ def _export_rows(program: Program, *, tz=None):
             meetings_held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
             sessions_logged=Coalesce(Subquery(logs.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)),
             minutes_logged=Coalesce(Subquery(logs.annotate(m=Sum("minutes")).values("m"), output_field=IntegerField()), Value(0)),
+            # That an alert is open, as HR's pair page says it: never the pulse answers.
+            pulse_alert_open=Exists(PulseAlert.objects.filter(pair=OuterRef("pk"), resolved_at__isnull=True)),
         )
         .order_by("pk")
     )
     yield [
         _("Pair"), _("Mentor"), _("Mentor department"), _("Mentee"), _("Mentee department"), _("Status"), _("Started"), _("Ended"),
-        _("End reason"), _("Score"), _("Meetings held"), _("Sessions logged"), _("Minutes logged"),
+        _("End reason"), _("Score (0-1000)"), _("Meetings held"), _("Sessions logged"), _("Minutes logged"),
         # Added later, at the end, so that sheets built on the first columns keep working.
         _("Mentor email"), _("Mentor level"), _("Mentee email"), _("Mentee level"), _("Last activity"), _("On hold since"),
+        _("Needs attention"), _("Quiet for (days)"),
     ]  # fmt: skip
     for pair in pairs.iterator(chunk_size=500):
         mentor, mentee = pair.mentor.employee, pair.mentee.employee
+        pair.program = program  # the one loaded: no query per row
+        # Quiet as the pairs list says it ("Quiet for 40 days": no meeting or session log for
+        # the program's stuck-after days, and none booked).
+        quiet = stuck_days(pair, now)
+        attention = [ngettext("Quiet for %(n)s day", "Quiet for %(n)s days", quiet) % {"n": quiet}] if quiet is not None else []
+        if pair.pulse_alert_open:
+            attention.append(_("Pulse alert open"))
         yield [
             pair.pk,
             _cell(mentor.full_name),
@@ -263,6 +274,8 @@ def _export_rows(program: Program, *, tz=None):
             mentee.level,
             timezone.localdate(pair.last_activity, tz).isoformat() if pair.last_activity else "",
             timezone.localdate(pair.paused_at, tz).isoformat() if pair.status == Pair.Status.PAUSED and pair.paused_at else "",
+            "; ".join(str(a) for a in attention),
+            "" if quiet is None else quiet,
         ]
 
 
@@ -276,7 +289,9 @@ def program_export(request, pk: int):
     # Rows are made while the response streams, after the request's time zone is gone: the
     # viewer's zone is passed along.
     rows = _export_rows(program, tz=timezone.get_current_timezone())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    # A byte order mark first: Excel on Windows reads a CSV without one in the local code page,
+    # and accented names come out garbled.
+    response = StreamingHttpResponse(itertools.chain(["\ufeff"], (writer.writerow(row) for row in rows)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{program.slug}-pairs-{timezone.localdate().isoformat()}.csv"'
     return response
 

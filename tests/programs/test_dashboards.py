@@ -437,12 +437,15 @@ def test_export_has_one_row_per_pair_and_no_private_text(hr_client, hr_user, pro
     response = hr_client.get(_hr_url(program, "program_export"))
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
-    content = b"".join(response.streaming_content).decode()
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(b"\xef\xbb\xbf")  # a UTF-8 byte order mark, so that Excel reads accents
+    content = raw.decode("utf-8-sig")
     assert "PRIVATE-MARKER-NOTE" not in content and "FEEDBACK-MARKER-COMMENT" not in content and "shared" not in content
     rows = list(csv.reader(io.StringIO(content)))
     assert rows[0] == [
-        "Pair", "Mentor", "Mentor department", "Mentee", "Mentee department", "Status", "Started", "Ended", "End reason", "Score", "Meetings held", "Sessions logged",
-        "Minutes logged", "Mentor email", "Mentor level", "Mentee email", "Mentee level", "Last activity", "On hold since",
+        "Pair", "Mentor", "Mentor department", "Mentee", "Mentee department", "Status", "Started", "Ended", "End reason", "Score (0-1000)", "Meetings held",
+        "Sessions logged", "Minutes logged", "Mentor email", "Mentor level", "Mentee email", "Mentee level", "Last activity", "On hold since", "Needs attention",
+        "Quiet for (days)",
     ]  # fmt: skip
     by_id = {int(r[0]): r for r in rows[1:]}
     assert set(by_id) == {pair.pk, other.pk}
@@ -459,6 +462,31 @@ def test_export_has_one_row_per_pair_and_no_private_text(hr_client, hr_user, pro
     latest_log = SessionLog.objects.filter(pair=pair).latest("created_at").created_at
     assert row[17] == timezone.localdate(latest_log, viewer).isoformat() and row[18] == ""  # the last session logged; not on hold
     assert by_id[other.pk][5] == "Paused" and by_id[other.pk][18] == timezone.localdate(paused_at, viewer).isoformat()
+
+
+def test_export_says_which_pairs_are_quiet_or_have_a_pulse_alert_and_reads_accents_in_excel(hr_client, program, pair):
+    from pairing.models import Pair
+    from sessions_log.models import PulseAlert
+
+    # 40 days without a meeting or a session log, in a program that flags pairs after 21.
+    Program.objects.filter(pk=program.pk).update(stuck_after_days=21)
+    Pair.objects.filter(pk=pair.pk).update(started_at=timezone.now() - datetime.timedelta(days=40, hours=1))
+    lively = make_active_pair(program=program)
+    alerted = make_active_pair(program=program)
+    PulseAlert.objects.create(pair=alerted)
+    PulseAlert.objects.create(pair=lively, resolved_at=timezone.now())  # resolved: nothing to flag
+    pair.mentor.employee.first_name = "Zoë"
+    pair.mentor.employee.save()
+
+    raw = b"".join(hr_client.get(_hr_url(program, "program_export")).streaming_content)
+    assert raw[:3] == b"\xef\xbb\xbf"
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    by_id = {int(r["Pair"]): r for r in rows}
+    assert by_id[pair.pk]["Mentor"].startswith("Zoë ")
+    assert (by_id[pair.pk]["Needs attention"], by_id[pair.pk]["Quiet for (days)"]) == ("Quiet for 40 days", "40")
+    assert (by_id[alerted.pk]["Needs attention"], by_id[alerted.pk]["Quiet for (days)"]) == ("Pulse alert open", "")
+    assert (by_id[lively.pk]["Needs attention"], by_id[lively.pk]["Quiet for (days)"]) == ("", "")
+    assert by_id[pair.pk]["Score (0-1000)"] == "640"
 
 
 def test_export_dates_are_in_the_viewers_time_zone_though_the_rows_stream_after_the_request(hr_user, hr_client, program, pair):
