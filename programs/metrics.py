@@ -6,6 +6,7 @@ functions, so every formula can be checked on small hand-made numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -14,6 +15,10 @@ FEWER_THAN = f"fewer than {MIN_GROUP}"
 # A group of MIN_GROUP or more hidden with a small one, so the small one cannot be worked out
 # from the total: "fewer than 5" would be untrue of it.
 WITHHELD = "withheld"
+# A rate over a group large enough to show, that stands for (or leaves out) 1 to 4 people:
+# "10% of 10 promoted" names one person as surely as a count of 1 would.
+FEWER_PEOPLE = f"fewer than {MIN_GROUP} people"
+ALL_BUT_FEWER = f"all but fewer than {MIN_GROUP} people"
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -79,7 +84,13 @@ def cadence_adherence(*, pairs: Iterable[tuple[int, float]], cadence_days: int) 
 def rate_difference(*, group_events: int, group_size: int, peer_events: int, peer_size: int) -> dict:
     """Participants against non-participants of the same levels: both rates and the gap."""
     a, b = ratio(group_events, group_size), ratio(peer_events, peer_size)
-    return {"participants": a, "peers": b, "difference": None if a is None or b is None else a - b, "n_participants": group_size, "n_peers": peer_size}
+    return {
+        "participants": a, "peers": b, "difference": None if a is None or b is None else a - b,
+        "n_participants": group_size, "n_peers": peer_size,
+        # The counts behind the rates, so that the pages can tell a rate that stands for a few
+        # people (see suppress_rate).
+        "events_participants": group_events, "events_peers": peer_events,
+    }  # fmt: skip
 
 
 # --- Small-group suppression ---------------------------------------------------------------------
@@ -123,3 +134,31 @@ def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_publi
 def suppress_total(n: int, value, *, min_group: int = MIN_GROUP):
     """A single figure about a group: shown only for groups of at least `min_group`."""
     return FEWER_THAN if 0 < n < min_group else value
+
+
+def suppress_rate(*, events: int | None, n: int, rate: float | None = None, min_group: int = MIN_GROUP):
+    """A rate (events out of a group of n) about people: the rate, or why it is not shown.
+
+    The group must have at least `min_group` people (FEWER_THAN otherwise), and so must both
+    sides of the rate: a rate that anyone knowing n can multiply back to 1..4 people who did
+    (FEWER_PEOPLE), or 1..4 who did not (ALL_BUT_FEWER), is not shown. Nobody (0 events, or
+    all n) is shown.
+
+    `events` unknown (a snapshot from before the counts were kept) is worked out from the
+    stored rate, rounded to 3 decimals: any count that rounding allows counts.
+    """
+    if 0 < n < min_group:
+        return FEWER_THAN
+    if not n:
+        return rate
+    if events is not None:
+        low = high = events
+    elif rate is None:
+        return None
+    else:
+        low, high = math.ceil((rate - 0.0005) * n - 1e-9), math.floor((rate + 0.0005) * n + 1e-9)
+    if low < min_group and high > 0:
+        return FEWER_PEOPLE
+    if n - high < min_group and n - low > 0:
+        return ALL_BUT_FEWER
+    return rate if rate is not None else ratio(events, n)

@@ -79,3 +79,30 @@ def test_two_small_groups_protect_each_other_and_empty_groups_stay_zero():
 def test_single_figures_about_small_groups_are_hidden():
     assert metrics.suppress_total(4, 0.9) == "fewer than 5"
     assert metrics.suppress_total(5, 0.9) == 0.9
+
+
+def test_a_rate_that_stands_for_one_to_four_people_is_not_shown():
+    assert metrics.suppress_rate(events=1, n=10, rate=0.1) == "fewer than 5 people"  # "10% of 10" is one person
+    assert metrics.suppress_rate(events=3, n=76, rate=0.039) == "fewer than 5 people"
+    assert metrics.suppress_rate(events=30, n=31, rate=0.968) == "all but fewer than 5 people"  # one left
+    assert metrics.suppress_rate(events=3, n=4, rate=0.75) == "fewer than 5"  # the group itself is small
+    # Nobody, everybody and enough people either way are shown.
+    assert metrics.suppress_rate(events=0, n=10, rate=0.0) == 0.0
+    assert metrics.suppress_rate(events=10, n=10, rate=1.0) == 1.0
+    assert metrics.suppress_rate(events=5, n=10, rate=0.5) == 0.5
+    assert metrics.suppress_rate(events=0, n=0, rate=None) is None
+
+
+@pytest.mark.parametrize("counts_kept", [True, False])
+def test_no_shown_rate_can_be_multiplied_back_to_one_to_four_people(counts_kept):
+    """The attack: whoever knows the group's size (the page gives it) multiplies the rate
+    shown, rounded to a whole percent as the page shows it, back into a count of people."""
+    for n in range(1, 401):
+        for k in range(n + 1):
+            rate = round(k / n, 3)  # as a snapshot stores it
+            shown = metrics.suppress_rate(events=k if counts_kept else None, n=n, rate=rate)
+            if isinstance(shown, str):
+                continue
+            # Shown: the count it stands for, and the count it leaves out, are none or 5 or more.
+            assert not 0 < k < 5 and not 0 < n - k < 5, (k, n, shown)
+            assert abs(shown * n - k) < 1  # and it is the rate it claims to be
