@@ -41,7 +41,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 6
+BODY_LAYOUT_VERSION = 7
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _hr_figures(data: dict, finished: bool = False) -> list[dict]:
         {"label": _("senior-side cancellations"), "value": _num(_get(data, "cancellations.senior_side"), 0), "note": _("%(r)s per pair") % {"r": _num(_get(data, "cancellations.senior_side_per_pair"), 2)}},
         {"label": _("usefulness (1–5)"), "value": _suppressed(usefulness.get("n"), usefulness.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": usefulness.get("n", 0)}},
         {"label": _("psychological safety (1–5)"), "value": _suppressed(safety.get("n"), safety.get("mean"), _num), "note": _("%(n)s feedback forms") % {"n": safety.get("n", 0)}},
-        {"label": _("NPS"), "value": _suppressed(nps.get("n"), nps.get("score"), lambda v: _num(v, 0)), "note": _("%(n)s answers") % {"n": nps.get("n", 0)}},
+        {"label": _("NPS (−100 to 100)"), "value": _suppressed(nps.get("n"), nps.get("score"), lambda v: _num(v, 0)), "note": _("%(n)s answers") % {"n": nps.get("n", 0)}},
         {"label": _("open pulse alerts"), "value": _num(_get(data, "pulse_alerts.open"), 0), "note": _("%(n)s in total") % {"n": _get(data, "pulse_alerts.total") or 0}},
     ]
     reminders = data.get("reminders")
@@ -303,7 +303,7 @@ KPIS = [
     ("match_rate", "match_rate", "Match rate", "pct", "up", None),
     ("meetings", "meetings.per_pair_per_month", "Meetings per pair per month", "num", "up", None),
     ("cancellations", "cancellations.senior_side", "Senior-side cancellations", "int", "down", None),
-    ("nps", "nps.score", "NPS", "int", "up", "nps.n"),
+    ("nps", "nps.score", "NPS (−100 to 100)", "int", "up", "nps.n"),
     ("insights", "insight_to_action.insights", "Insights raised", "int", "up", None),
     ("actions", "insight_to_action.actions_committed", "Actions committed", "int", "up", None),
     ("done", "insight_to_action.actions_done", "Actions done", "int", "up", None),
@@ -343,14 +343,43 @@ def _matching_detail(data: dict, finished: bool = False) -> str | None:
     return _("%(paired)s of %(approved)s approved mentees have had a pair") % {"paired": paired, "approved": approved}
 
 
-def _kpis(latest: dict, previous: dict | None, finished: bool = False) -> list[dict]:
+def _kpi_detail(key: str, data: dict, program: Program, finished: bool, hidden: bool) -> str | None:
+    """What a key figure counts and over which period, so that a bare number is never left to
+    be guessed at ("15" of what, since when; an NPS of how many answers)."""
+    since = formats.date_format(program.starts_on)
+    if key == "match_rate":
+        return _matching_detail(data, finished)
+    if key == "meetings":
+        held = _get(data, "meetings.held") or 0
+        if _get(data, "meetings.per_pair_per_month") is None and any(_get(data, f"pairs.{k}") for k in ("active", "paused", "ended")):
+            return _("too early: the pairs are new")
+        return ngettext("%(n)s meeting held since %(since)s", "%(n)s meetings held since %(since)s", held) % {"n": held, "since": since}
+    if key == "cancellations":
+        per_pair = _get(data, "cancellations.senior_side_per_pair")
+        return _("since %(since)s; %(r)s per pair") % {"since": since, "r": _num(per_pair or 0, 2)}
+    if key == "nps":
+        if hidden:
+            return _("fewer than %(n)s answers so far: too few to show") % {"n": metrics.MIN_GROUP}
+        n = _get(data, "nps.n") or 0
+        return ngettext("%(n)s answer", "%(n)s answers", n) % {"n": n}
+    if key in ("insights", "actions"):
+        return _("since %(since)s") % {"since": since}
+    if key == "done":
+        committed, done = _get(data, "insight_to_action.actions_committed"), _get(data, "insight_to_action.actions_done")
+        return _("%(pct)s of the actions committed") % {"pct": _pct(metrics.ratio(done or 0, committed))} if committed else None
+    return None
+
+
+def _kpis(latest: dict, previous: dict | None, *, program: Program, finished: bool = False) -> list[dict]:
+    """The key figures, each with what it counts and, for a running program, its change since
+    the previous figures, said in words (better, worse, no change) as well as in colour.
+    A finished program's figures are final: no change is shown."""
     tiles = []
     for key, path, label, fmt, better, n_path in KPIS:
         value, hidden = _kpi_value(latest, path, n_path)
-        tile = {"key": key, "label": _(label), "value": metrics.FEWER_THAN if hidden else FORMATS[fmt](value), "change": None, "direction": None, "detail": None}
-        if key == "match_rate":
-            tile["detail"] = _matching_detail(latest, finished)
-        if previous is not None and not hidden and value is not None:
+        tile = {"key": key, "label": _(label), "value": "—" if hidden else FORMATS[fmt](value), "change": None, "direction": None, "verdict": None, "detail": None}
+        tile["detail"] = _kpi_detail(key, latest, program, finished, hidden)
+        if previous is not None and not finished and not hidden and value is not None:
             before, before_hidden = _kpi_value(previous, path, n_path)
             if before is not None and not before_hidden:
                 delta = float(value) - float(before)
@@ -359,45 +388,90 @@ def _kpis(latest: dict, previous: dict | None, finished: bool = False) -> list[d
                 shown, digits, suffix = (delta * 100, 0, " pts") if fmt == "pct" else (delta, 1 if fmt == "num" else 0, "")
                 shown = round(shown, digits)
                 if shown == 0:
-                    tile["change"], tile["direction"] = "±0", "flat"
+                    tile["change"], tile["direction"], tile["verdict"] = "±0", "flat", _("no change")
                 else:
                     tile["change"] = _signed(shown, digits, suffix)
                     tile["direction"] = "good" if (shown > 0) == (better == "up") else "bad"
+                    tile["verdict"] = _("better") if tile["direction"] == "good" else _("worse")
         tiles.append(tile)
     return tiles
 
 
 def _breakdown(rows, *, value_key: str = "people") -> dict:
-    """Suppressed cells plus chart data holding only the shown groups."""
+    """Suppressed cells plus chart data holding only the shown groups, and a note saying how
+    many groups the chart leaves out (a chart must not read as if they did not exist)."""
     rows = rows or []
     cells = metrics.suppress({(r.get("group") or _("No department")): (r.get("people") or 0, r.get(value_key)) for r in rows})
     total = sum(r.get("people") or 0 for r in rows)
     shown = [c for c in cells if not c.hidden]
     chart = {"type": "bar", "labels": [c.label for c in shown], "datasets": [{"label": _("People"), "data": [c.value for c in shown]}]}
-    return {"cells": cells, "total": total, "hidden": sum(c.hidden for c in cells), "chart": chart}
+    small = sum(c.hidden and not c.complementary for c in cells)
+    withheld = sum(c.hidden and c.complementary for c in cells)
+    notes = []
+    if small:
+        notes.append(
+            ngettext("%(k)s group with fewer than %(n)s people is not shown.", "%(k)s groups with fewer than %(n)s people are not shown.", small) % {"k": small, "n": metrics.MIN_GROUP}
+        )
+    if withheld:
+        notes.append(
+            ngettext("%(k)s more group is withheld so that they cannot be worked out from the total.", "%(k)s more groups are withheld so that they cannot be worked out from the total.", withheld)
+            % {"k": withheld}
+        )
+    return {"cells": cells, "total": total, "hidden": small + withheld, "chart": chart, "chart_note": " ".join(notes)}
 
 
-def _uplift(rows, label_key: str) -> dict:
-    items = [{"label": r.get(label_key) or "—", "n": r.get("n") or 0, "shown": _suppressed(r.get("n"), r.get("mean"), lambda v: _signed(v, 2))} for r in rows or []]
-    drawable = [(r.get(label_key) or "—", r.get("mean")) for r in rows or [] if metrics.suppress_total(r.get("n") or 0, r.get("mean")) != metrics.FEWER_THAN and r.get("mean") is not None]
+def _topic_breakdown(rows, *, participants: int) -> dict:
+    """Participants by topic: a person picks one or more topics, so the counts can add up to
+    more than the participants, and the page says so rather than leave it to look wrong."""
+    b = _breakdown(rows)
+    if b["total"] > participants:
+        b["overlap_note"] = _("People choose one or more topics, so these add up to more than the %(n)s participants.") % {"n": participants}
+    return b
+
+
+def _uplift(rows, label_key: str, *, topics: bool = True) -> dict:
+    """Mean change per topic (or growth item); one answered by fewer than MIN_GROUP people is
+    not shown, and the chart says how many it leaves out."""
+    few = _("fewer than %(n)s answers") % {"n": metrics.MIN_GROUP}
+
+    def hidden(r) -> bool:
+        return metrics.suppress_total(r.get("n") or 0, r.get("mean")) == metrics.FEWER_THAN
+
+    items = [{"label": r.get(label_key) or "—", "n": r.get("n") or 0, "shown": few if hidden(r) else ("—" if r.get("mean") is None else _signed(r["mean"], 2))} for r in rows or []]
+    drawable = [(r.get(label_key) or "—", r.get("mean")) for r in rows or [] if not hidden(r) and r.get("mean") is not None]
     chart = {"type": "bar", "labels": [label for label, _v in drawable], "datasets": [{"label": _("Mean change (1–5 scale)"), "data": [v for _l, v in drawable]}]}
-    return {"items": items, "chart": chart}
+    left_out = sum(1 for r in rows or [] if hidden(r))
+    if topics:
+        note = ngettext("%(k)s topic with fewer than %(n)s answers is not shown.", "%(k)s topics with fewer than %(n)s answers are not shown.", left_out)
+    else:
+        note = ngettext("%(k)s item with fewer than %(n)s answers is not shown.", "%(k)s items with fewer than %(n)s answers are not shown.", left_out)
+    note = note % {"k": left_out, "n": metrics.MIN_GROUP} if left_out else ""
+    return {"items": items, "chart": chart, "chart_note": note}
 
 
 def _career_row(label: str, d: dict | None) -> dict:
     d = d or {}
     n, n_peers = d.get("n_participants") or 0, d.get("n_peers") or 0
-    # Either group under the minimum hides its own rate, and the difference, which with the
-    # other rate would give it back.
-    hidden, peers_hidden = 0 < n < metrics.MIN_GROUP, 0 < n_peers < metrics.MIN_GROUP
+    # A rate is not shown when its group is under the minimum, or when, multiplied back by the
+    # group's size (which the page gives), it names 1 to 4 people who did or did not: "10% of
+    # 10 promoted" is one person. The difference goes with either rate, which with the other
+    # rate it would give back.
+    participants = metrics.suppress_rate(events=d.get("events_participants"), n=n, rate=d.get("participants"))
+    peers = metrics.suppress_rate(events=d.get("events_peers"), n=n_peers, rate=d.get("peers"))
+    hidden, peers_hidden = isinstance(participants, str), isinstance(peers, str)
     return {
         "label": label,
-        "participants": metrics.FEWER_THAN if hidden else _pct(d.get("participants")),
-        "peers": metrics.FEWER_THAN if peers_hidden else _pct(d.get("peers")),
-        "difference": "—" if hidden or peers_hidden or d.get("difference") is None else _signed(d["difference"] * 100, 0, " pts"),
-        "n_participants": metrics.FEWER_THAN if hidden else n,
-        "n_peers": metrics.FEWER_THAN if peers_hidden else n_peers,
+        "participants": participants if hidden else _pct(participants),
+        "peers": peers if peers_hidden else _pct(peers),
+        "difference": "—" if hidden or peers_hidden or d.get("difference") is None else _signed_or_even(d["difference"] * 100, 0, " pts"),
+        "hidden": hidden or peers_hidden,
     }
+
+
+def _signed_or_even(value, digits: int = 0, suffix: str = "") -> str:
+    """A change as shown: "±0" when it rounds to nothing (never "+0" or "-0")."""
+    shown = round(float(value), digits)
+    return f"±0{suffix}" if shown == 0 else _signed(shown, digits, suffix)
 
 
 def _fixed(value, digits: int = 0) -> str:
@@ -414,6 +488,8 @@ def _trend(series: list[dict]) -> dict | None:
     if not series:
         return None
     labels = [formats.date_format(row["as_of"]) for row in series]
+    # The charts' axes: the day and month (the heading gives the years), so that they lie flat.
+    ticks = [formats.date_format(row["as_of"], "j M") for row in series]
 
     def pct(v):
         return None if v is None else round(float(v) * 100, 1)
@@ -462,16 +538,19 @@ def _trend(series: list[dict]) -> dict | None:
             "type": "line",
             "percent": True,
             "labels": labels,
+            "tick_labels": ticks,
             "datasets": [{"label": _("Match rate (%)"), "data": [r["match_rate"] for r in rows]}, {"label": _("Cadence adherence (%)"), "data": [r["cadence"] for r in rows]}],
         },
         "activity_chart": {
             "type": "line",
             "labels": labels,
+            "tick_labels": ticks,
             "datasets": [{"label": _("Meetings per pair per month"), "data": [r["meetings"] for r in rows]}],
         },
         "actions_chart": {
             "type": "line",
             "labels": labels,
+            "tick_labels": ticks,
             "datasets": [
                 {"label": _("Insights raised"), "data": [r["insights"] for r in rows]},
                 {"label": _("Actions committed"), "data": [r["actions"] for r in rows]},
@@ -552,9 +631,12 @@ def executive_dashboard_render(request):
     programs = _executive_programs()
     chosen = request.GET.get("program") or None
     program = next((p for p in programs if str(p.pk) == chosen), None)
-    # A program id that is unknown, or names a program executives may not read, gets the same
-    # notice (so it tells nothing about the program) and the default program instead.
-    unavailable = chosen is not None and program is None
+    if chosen is not None and program is None:
+        # A malformed id, an unknown one, or one that names a program executives may not read:
+        # one answer for all (so it tells nothing about the program), a 404 that says so and
+        # offers the programs there are, never another program's figures under the name asked for.
+        context = {"programs": programs, "program_groups": _program_groups(programs), "program": None, "snapshot": None, "unavailable": True, "dashboard_url": reverse("executive_home")}
+        return render(request, "mentoring/executive_home.html", context, status=404)
     if program is None:
         # A running program that has begun, then any with figures, then the first listed.
         today = timezone.localdate()
@@ -562,8 +644,10 @@ def executive_dashboard_render(request):
             (p for p in programs if p.has_snapshot and p.starts_on <= today),
             next((p for p in programs if p.has_snapshot), programs[0] if programs else None),
         )
-    context = {"programs": programs, "program_groups": _program_groups(programs), "program": program, "snapshot": None, "unavailable": unavailable, "dashboard_url": reverse("executive_home")}
+    context = {"programs": programs, "program_groups": _program_groups(programs), "program": program, "snapshot": None, "dashboard_url": reverse("executive_home")}
     if program is None or not program.has_snapshot:
+        # A program published before its start has no figures until then: say when that is.
+        context["starts_later"] = program is not None and program.starts_on > timezone.localdate()
         return render(request, "mentoring/executive_home.html", context)
     # The snapshots shown: the latest two (key figures and their change) and the last of each
     # week in the trend's window, picked from a small read of the window's days; a grouped
@@ -625,14 +709,16 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
         "program": program,
         "snapshot": snapshot,
         "previous": previous,
-        "kpis": _kpis(data, previous.data if previous else None, program.status in FINISHED),
+        "kpis": _kpis(data, previous.data if previous else None, program=program, finished=program.status in FINISHED),
+        "finished": program.status in FINISHED,
         "trend": _trend(series),
         "by_department": _breakdown(data.get("by_department")),
         "by_level_band": _breakdown(data.get("by_level_band")),
-        "by_topic": _breakdown(data.get("by_topic")),
+        "by_topic": _topic_breakdown(data.get("by_topic"), participants=sum(r.get("people") or 0 for r in data.get("by_department") or [])),
         "uplift": _uplift(data.get("uplift_mentee"), "topic"),
-        "growth": _uplift(data.get("growth_mentor"), "label"),
-        "career": [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))],
+        "growth": _uplift(data.get("growth_mentor"), "label", topics=False),
+        "career": (career := [_career_row(_("Still with the organisation"), data.get("retention")), _career_row(_("Promoted"), data.get("promotion"))]),
+        "career_hidden": any(r["hidden"] for r in career),
         "career_coverage": _career_coverage(data.get("retention"), sum(r.get("people") or 0 for r in data.get("by_department") or [])),
         "themes": themes,
         "themes_chart": {

@@ -25,8 +25,29 @@
         tension: 0.2
       };
     });
-    var valueAxis = { beginAtZero: true, ticks: { precision: 0 } };
-    if (spec.percent) { valueAxis.max = 100; }
+    // Headroom above the highest point, so that a line at its top (a 100% match rate) is not
+    // drawn on the chart's edge: percentages run to 105 with ticks up to 100 only.
+    var valueAxis = { beginAtZero: true, grace: "10%", ticks: { precision: 0 } };
+    if (spec.percent) {
+      valueAxis = { beginAtZero: true, min: 0, max: 105, ticks: { stepSize: 20, includeBounds: false } };
+    }
+    // A trend's dates lie flat (never rotated), as many as fit, short where the spec gives
+    // them (without the year, which the heading carries); the tooltip keeps the full label.
+    // A bar chart names every bar: labels break between words before they tilt.
+    var tickLabels = spec.tick_labels || spec.labels;
+    var categoryAxis = line ? {
+      ticks: {
+        maxRotation: 0,
+        autoSkip: true,
+        autoSkipPadding: 12,
+        callback: function (value) { return tickLabels[value]; }
+      }
+    } : {
+      ticks: {
+        autoSkip: false,
+        callback: function (value) { var text = String(spec.labels[value]); return text.length > 10 ? text.split(" ") : text; }
+      }
+    };
     new window.Chart(canvas, {
       type: line ? "line" : "bar",
       data: { labels: spec.labels, datasets: datasets },
@@ -35,8 +56,8 @@
         maintainAspectRatio: false,
         animation: reduceMotion ? false : { duration: 300 },
         indexAxis: spec.horizontal ? "y" : "x",
-        plugins: { legend: { display: datasets.length > 1, position: "bottom" } },
-        scales: spec.horizontal ? { x: valueAxis } : { y: valueAxis, x: { ticks: { autoSkip: true, maxTicksLimit: 12 } } }
+        plugins: { legend: { display: datasets.length > 1, position: "bottom", labels: { boxWidth: 12, padding: 8 } } },
+        scales: spec.horizontal ? { x: valueAxis } : { y: valueAxis, x: categoryAxis }
       }
     });
   }

@@ -90,4 +90,15 @@ def test_hr_and_executive_dashboards(live_server, page, browser, password, check
     assert exec_page.locator("[data-breakdown=by-department]").get_by_text("fewer than 5").count() >= 2
     check_accessibility(exec_page)
     screenshot(exec_page, "dashboard-executive")
+
+    # On a phone the trend charts keep a plot of a useful, equal height (labels and legends
+    # do not eat it), and a 100% line has room above it.
+    exec_page.set_viewport_size({"width": 390, "height": 844})
+    exec_page.wait_for_timeout(500)  # Chart.js redraws on resize
+    heights = exec_page.evaluate("['trend-percent', 'trend-activity', 'trend-actions'].map(id => Chart.getChart(document.getElementById(id)).chartArea.height)")
+    assert min(heights) >= 120, heights
+    assert exec_page.evaluate("Chart.getChart(document.getElementById('trend-percent')).scales.y.max") > 100
+    ticks = exec_page.evaluate("Chart.getChart(document.getElementById('trend-percent')).scales.y.ticks.map(t => t.value)")
+    assert max(ticks) == 100  # headroom, but no "105%" on the axis
+    screenshot(exec_page, "dashboard-executive-phone")
     context.close()

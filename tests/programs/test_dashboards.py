@@ -412,7 +412,9 @@ def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, p
     body = response.content.decode()
     assert "+1.37" not in body and "+0.93" not in body and "+0.81" in body
     assert response.context["uplift"]["chart"]["labels"] == ["Social media"]
-    assert {t["key"]: t for t in response.context["kpis"]}["nps"]["value"] == "fewer than 5"
+    nps = {t["key"]: t for t in response.context["kpis"]}["nps"]
+    assert (nps["value"], nps["detail"]) == ("—", "fewer than 5 answers so far: too few to show")
+    assert "42" not in body.split('data-kpi="nps"')[1].split("</div>")[0]
     assert "75%" not in body and "-15 pts" not in body
     promoted = {r["label"]: r for r in response.context["career"]}["Promoted"]
     assert (promoted["participants"], promoted["peers"], promoted["difference"]) == ("35%", "fewer than 5", "—")
@@ -677,8 +679,8 @@ def test_a_discarded_draft_is_not_offered_to_executives(executive_client, hr_use
     assert "Dup slug" not in executive_client.get(reverse("executive_home"), {"program": draft.pk}).content.decode().split("</select>")[0]
 
 
-@pytest.mark.parametrize("asked", ["999999", "abc", "draft", "matching"])
-def test_an_unknown_or_unreadable_program_gets_a_notice_and_the_default(executive_client, program, asked):
+@pytest.mark.parametrize("asked", ["999999", "abc", "3.0", "draft", "matching"])
+def test_an_unknown_or_unreadable_program_is_404_with_a_notice_not_another_programs_figures(executive_client, program, asked):
     snapshot_save(program=program)
     hidden = {status: make_active_pair(status=status, name=f"Secret {status} program").program for status in ("draft", "matching")}
     for other in hidden.values():
@@ -686,11 +688,16 @@ def test_an_unknown_or_unreadable_program_gets_a_notice_and_the_default(executiv
     asked = str(hidden[asked].pk) if asked in hidden else asked
 
     response = executive_client.get(reverse("executive_home"), {"program": asked})
-    assert response.status_code == 200 and response.context["program"] == program
+    assert response.status_code == 404
     body = response.content.decode()
-    assert f"That program is not available; showing {program.name}." in body
-    assert "Secret" not in body  # neither its name nor its figures
-    assert 'data-testid="program-unavailable"' not in executive_client.get(reverse("executive_home")).content.decode()
+    assert "That program is not on the impact dashboard" in body and 'data-testid="program-unavailable"' in body
+    # Neither the program asked for nor another one's figures in its place.
+    assert "Secret" not in body
+    assert "data-kpi=" not in body and "<canvas" not in body and "Data as of" not in body
+    # The programs there are, to choose from, and a way back to the current one.
+    assert f'<option value="{program.pk}"' in body and f'href="{reverse("executive_home")}"' in body
+    ok = executive_client.get(reverse("executive_home"))
+    assert ok.status_code == 200 and 'data-testid="program-unavailable"' not in ok.content.decode()
 
 
 def test_a_running_programs_trend_heading_starts_at_its_first_point(executive_client, program):
@@ -845,3 +852,155 @@ def test_a_finished_programs_key_figures_are_those_of_its_last_day(executive_cli
     assert 'data-kpi="match_rate">90%<' in body
     # HR's dashboard of the program reads the same snapshot.
     assert hr_client.get(_hr_url(done)).context["snapshot"].as_of == done.ends_on
+
+
+# --- what the executive reads (browser QA findings) --------------------------------------------
+
+
+def _career_table(body: str) -> str:
+    return body.split('id="career-heading"')[1].split("</table>")[0]
+
+
+def _counts_from_shown_rates(table: str, n_participants: int, n_peers: int) -> set[int]:
+    """The attack: each percentage shown times its group's size gives back a count of people."""
+    counts = set()
+    for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1]):
+        cells = re.findall(r'<td class="text-end">([^<]*)</td>', row)
+        for text, n in zip(cells[:2], (n_participants, n_peers), strict=True):
+            if m := re.fullmatch(r"(\d+)%", text):
+                k = round(int(m[1]) / 100 * n)
+                counts |= {k, n - k}
+    return counts
+
+
+def test_a_promotion_or_retention_rate_that_stands_for_fewer_than_five_people_is_not_shown(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["by_department"] = [{"group": "Engineering", "people": 10, "in_active_pairs": 10}]
+    coverage = {"n_all_participants": 10, "n_joined_after_start": 0, "n_left_before_start": 0}
+    # 1 of 10 participants promoted ("10%"), 3 of 76 peers ("4%"); 9 of 10 participants stayed
+    # (one left), 70 of 76 peers.
+    data["promotion"] = {"participants": 0.1, "peers": 0.039, "difference": 0.061, "n_participants": 10, "n_peers": 76, "events_participants": 1, "events_peers": 3, **coverage}
+    data["retention"] = {"participants": 0.9, "peers": 0.921, "difference": -0.021, "n_participants": 10, "n_peers": 76, "events_participants": 9, "events_peers": 70, **coverage}
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    response = executive_client.get(reverse("executive_home"))
+    body = response.content.decode()
+    assert "10 participants, 76 peers." in body  # the group sizes an attacker multiplies by
+    table = _career_table(body)
+    assert not {c for c in _counts_from_shown_rates(table, 10, 76) if 0 < c < 5}
+    rows = {r["label"]: r for r in response.context["career"]}
+    assert (rows["Promoted"]["participants"], rows["Promoted"]["peers"], rows["Promoted"]["difference"]) == ("fewer than 5 people", "fewer than 5 people", "—")
+    # One participant left: "90%" of 10 would name them. The peers' 6 leavers may be shown.
+    assert (rows["Still with the organisation"]["participants"], rows["Still with the organisation"]["peers"]) == ("all but fewer than 5 people", "92%")
+    assert rows["Still with the organisation"]["difference"] == "—"  # it would give the hidden rate back
+    assert "10%" not in table and "4%" not in table and "90%" not in table and "+6 pts" not in table
+    assert "A rate that would stand for fewer than 5 people" in body
+
+    # A snapshot from before the counts were kept: they are worked out from the stored rate.
+    for key in ("events_participants", "events_peers"):
+        del data["promotion"][key], data["retention"][key]
+    MetricSnapshot.objects.filter(program=program).update(data=data, computed_at=timezone.now() + datetime.timedelta(seconds=1))
+    table = _career_table(executive_client.get(reverse("executive_home")).content.decode())
+    assert not {c for c in _counts_from_shown_rates(table, 10, 76) if 0 < c < 5}
+    assert "fewer than 5 people" in table and "10%" not in table and "4%" not in table
+
+
+def test_a_career_difference_of_nothing_reads_plus_minus_zero_and_the_row_header_column_is_named(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["retention"] = {"participants": 1.0, "peers": 0.998, "difference": 0.002, "n_participants": 40, "n_peers": 5000, "events_participants": 40, "events_peers": 4990}
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+    table = _career_table(executive_client.get(reverse("executive_home")).content.decode())
+    assert "±0 pts" in table and "+0 pts" not in table
+    first_header = table.split("<thead>")[1].split("</th>")[0]
+    assert re.search(r">\s*Outcome\s*<", first_header)  # axe: no empty table header
+
+
+def test_key_figures_say_what_they_count_over_which_period_and_whether_a_change_is_better_or_worse(executive_client, program):
+    Program.objects.filter(pk=program.pk).update(starts_on=datetime.date(2026, 8, 6))
+    program.refresh_from_db()
+    data = snapshot_save(program=program).data
+    data["cancellations"] = {**data["cancellations"], "senior_side": 15, "senior_side_per_pair": 0.44}
+    data["nps"] = {"score": 52.0, "n": 61}
+    data["insight_to_action"] = {**data["insight_to_action"], "insights": 83, "actions_committed": 69, "actions_done": 35}
+    MetricSnapshot.objects.filter(program=program).delete()
+    before = copy.deepcopy(data)
+    before["cancellations"]["senior_side"] = 14
+    before["insight_to_action"]["insights"] = 80
+    _snapshot(program, before, days_ago=7)
+    _snapshot(program, data)
+
+    body = re.sub(r"\s+", " ", executive_client.get(reverse("executive_home")).content.decode())
+    assert "since the previous snapshot" not in body and "snapshot" not in body.split('id="kpi-heading"')[1].split("</section>")[0]
+
+    def tile(key):
+        return body.split(f'data-kpi="{key}"')[1].split("</div></div>")[0]
+
+    assert "Senior-side cancellations" in tile("cancellations") and "since 6 Aug 2026; 0.44 per pair" in tile("cancellations")
+    assert ">52<" in body and "NPS (−100 to 100)" in tile("nps") and "61 answers" in tile("nps")
+    assert "since 6 Aug 2026" in tile("insights")
+    assert "51% of the actions committed" in tile("done")
+    # The change is said in words, not in colour only: more cancellations are worse.
+    assert "+1: <span class=\"fw-semibold\">worse</span>" in tile("cancellations")
+    assert "+3: <span class=\"fw-semibold\">better</span>" in tile("insights")
+    assert "no change" in tile("nps") and "±0" not in tile("nps")
+
+
+def test_a_finished_programs_key_figures_are_final_with_no_change_line(executive_client):
+    done = _finished(Program.Status.COMPLETED)
+    data = snapshot_save(program=done).data  # as of its last day
+    MetricSnapshot.objects.create(program=done, as_of=done.ends_on - datetime.timedelta(days=7), computed_at=timezone.now(), data=data)
+
+    response = executive_client.get(reverse("executive_home"), {"program": done.pk})
+    body = response.content.decode()
+    assert all(t["change"] is None for t in response.context["kpis"])
+    assert "data-kpi-change" not in body and "no change" not in body
+    assert f"final, as of {done.ends_on:%-d %b %Y}" in body
+
+
+def test_a_chart_that_leaves_out_small_groups_says_how_many(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["by_level_band"] = [{"group": "L1–3", "people": 38}, {"group": "L4–5", "people": 2}, {"group": "L6–7", "people": 3}, {"group": "L8+", "people": 16}]
+    data["by_department"] = [{"group": "Tiny Team", "people": 4}, {"group": "Finance", "people": 7}, {"group": "Engineering", "people": 48}]
+    data["by_topic"] = [{"group": "AI tools", "people": 13}, {"group": "Social media", "people": 40}]
+    data["uplift_mentee"] = [{"topic": "AI tools", "mean": 1.37, "n": 3}, {"topic": "Social media", "mean": 0.81, "n": 13}]
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    bands = body.split('id="by-level-band-heading"')[1].split("</section>")[0]
+    assert "2 groups with fewer than 5 people are not shown." in bands
+    departments = body.split('id="by-department-heading"')[1].split("</section>")[0]
+    assert "1 group with fewer than 5 people is not shown. 1 more group is withheld so that they cannot be worked out from the total." in departments
+    assert 'data-chart-note="by-topic"' not in body  # nothing left out of that one
+    assert "1 topic with fewer than 5 answers is not shown." in body
+    # A topic whose final survey fewer than 5 answered says so (not "fewer than 5" people).
+    uplift = body.split("Mentees' skill uplift by topic")[1].split("</table>")[0]
+    assert "fewer than 5 answers" in uplift and "+0.81" in uplift
+
+
+def test_charts_have_a_sized_box_and_trend_axes_get_short_dates(executive_client, program):
+    data = snapshot_save(program=program).data
+    _snapshot(program, data, days_ago=7)
+    response = executive_client.get(reverse("executive_home"))
+    body = response.content.decode()
+    assert 'class="dash-chart"' in body and "ratio-16x9" not in body
+    chart = response.context["trend"]["percent_chart"]
+    week_ago = timezone.localdate() - datetime.timedelta(days=7)
+    assert chart["tick_labels"][0] == f"{week_ago:%-d %b}" and chart["labels"][0] == f"{week_ago:%-d %b %Y}"
+
+
+def test_topic_counts_say_they_add_up_to_more_than_the_participants(executive_client, program):
+    data = snapshot_save(program=program).data
+    data["by_department"] = [{"group": "Engineering", "people": 40}, {"group": "Sales", "people": 36}]
+    data["by_topic"] = [{"group": "AI tools", "people": 44}, {"group": "Social media", "people": 53}]
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    topics = body.split('id="by-topic-heading"')[1].split("</section>")[0]
+    assert "People choose one or more topics, so these add up to more than the 76 participants." in topics
+
+
+def test_a_program_published_before_its_start_without_figures_says_when_it_starts(executive_client, program):
+    start = timezone.localdate() + datetime.timedelta(days=18)
+    Program.objects.filter(pk=program.pk).update(starts_on=start, ends_on=start + datetime.timedelta(days=180))
+    body = executive_client.get(reverse("executive_home"), {"program": program.pk}).content.decode()
+    assert f"The program starts on {start:%-d %B %Y}." in body
+    assert "has just started" not in body
