@@ -25,7 +25,7 @@ from mentoring.models import Department, Employee
 from mentoring.timezones import time_zone_choices
 
 from . import services
-from .models import DEFAULT_WEIGHTS, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, EnrollmentTopic, Program, Resource, Role, Topic
+from .models import DEFAULT_WEIGHTS, DESCRIPTION_MAX, REMINDER_KINDS, WEIGHT_LABELS, Enrollment, EnrollmentTopic, Program, Resource, Role, Topic
 from .services import Application
 
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
@@ -122,6 +122,7 @@ class ProgramForm(forms.ModelForm):
         }
         error_messages = {
             "slug": {"unique": gettext_lazy("Another program already uses this short name: choose another (it appears in links).")},
+            "description": {"max_length": gettext_lazy("The description is %(show_value)d characters long; keep it to %(limit_value)d or fewer.")},
         }
         help_texts = {
             "topics": gettext_lazy("What mentors teach and mentees learn in this program."),
@@ -142,6 +143,7 @@ class ProgramForm(forms.ModelForm):
             topics = (topics | Topic.objects.filter(programs=program)).distinct()
         self.fields["topics"].queryset = topics.order_by("name")
         self.fields["departments"].queryset = Department.objects.order_by("name")
+        self.fields["description"].help_text = _("Up to %(max)s characters: people read it on the program page, on their home page and in invitations.") % {"max": f"{DESCRIPTION_MAX:,}"}
         self.fields["mode"].choices = Program.Mode.choices  # no empty choice for radios
         self.fields["pairing_strategy"].choices = Program.Strategy.choices
         # What the program's status has fixed is shown but not editable; the service refuses it too.
@@ -234,9 +236,12 @@ class ProgramForm(forms.ModelForm):
         # Past dates, fixed fields and level rules no pair can meet: as field errors here, and
         # refused again by the service for anything that does not come through this form.
         program = self.instance if self.instance.pk else None
-        names = [*services.DATE_FIELDS, *services.LEVEL_FIELDS, *(["departments", "mode", "slug"] if program else [])]
+        names = dict.fromkeys([*services.DATE_FIELDS, *services.LEVEL_FIELDS, *services.SCHEDULE_FIELDS, *(["departments", "mode", "slug"] if program else [])])
         checked = {name: cleaned[name] for name in names if name in cleaned}
-        for name, message in services.program_change_problems(program=program, fields=checked).items():
+        # A field with its own error is left out, and so are the rules that need it: the rest
+        # are still checked, so one submission reports every problem it can.
+        undecided = [name for name in names if name not in cleaned]
+        for name, message in services.program_change_problems(program=program, fields=checked, undecided=undecided).items():
             if name not in self.errors:
                 self.add_error(name if name in self.fields else None, message)
         return cleaned

@@ -4,7 +4,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _, ngettext
@@ -76,6 +76,9 @@ REMINDER_KINDS = {
 }
 
 
+DESCRIPTION_MAX = 1000
+
+
 def default_weights():
     return dict(DEFAULT_WEIGHTS)
 
@@ -103,7 +106,8 @@ class Program(models.Model):
 
     name = models.CharField(_("name"), max_length=150)
     slug = models.SlugField(_("short name"), max_length=80, unique=True, help_text=_("Used in links, e.g. 'ai-for-leaders-2027'."))
-    description = models.TextField(_("description"), blank=True)
+    # Shown on program cards, the application page and in invitations: a short paragraph or two.
+    description = models.TextField(_("description"), blank=True, max_length=DESCRIPTION_MAX, validators=[MaxLengthValidator(DESCRIPTION_MAX)])
     objectives = models.TextField(_("objectives"), blank=True, help_text=_("What the program should change; one per line."))
     topics = models.ManyToManyField(Topic, related_name="programs", verbose_name=_("focus topics"))
     mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices, default=Mode.REVERSE)

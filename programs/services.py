@@ -200,6 +200,8 @@ def _validate(program: Program) -> None:
 
 DATE_FIELDS = ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on")
 LEVEL_FIELDS = ("mentor_max_level", "mentee_min_level", "min_level_gap")
+# The meetings the program expects must fit between its start and end.
+SCHEDULE_FIELDS = ("starts_on", "ends_on", "cadence_days", "expected_sessions")
 ELIGIBILITY_FIELDS = (*LEVEL_FIELDS, "departments")
 SURVEY_FIELDS = ("midpoint_survey_on", "final_survey_on")
 PAST_ENROLLMENT = (S.MATCHING, S.ACTIVE, S.COMPLETED, S.ARCHIVED)
@@ -253,11 +255,14 @@ def _same(name: str, old, new) -> bool:
     return old == new
 
 
-def program_change_problems(*, program: Program | None, fields: dict, on: datetime.date | None = None) -> dict[str, str]:
+def program_change_problems(*, program: Program | None, fields: dict, on: datetime.date | None = None, undecided=()) -> dict[str, str]:
     """{field: why this value is refused} for a new program (program=None) or an edit.
 
-    Fields the lifecycle has fixed cannot change (see locked_fields), and a date that is set or
-    changed cannot be in the past: nobody can enroll, meet or answer a survey yesterday.
+    Fields the lifecycle has fixed cannot change (see locked_fields), a date that is set or
+    changed cannot be in the past (nobody can enroll, meet or answer a survey yesterday), the
+    level rules must allow some pair, and the expected sessions must fit between the start and
+    the end. ``undecided`` names fields whose entry is not known (a form field with its own
+    error): the rules that need them wait for it, rather than judging the saved value.
     """
     on = on or today()
     problems: dict[str, str] = {}
@@ -277,13 +282,58 @@ def program_change_problems(*, program: Program | None, fields: dict, on: dateti
             problems[name] = _("%(what)s %(day)s, which is in the past: choose today (%(today)s) or a later day.") % {
                 "what": _date_label(name), "day": date_format(value), "today": date_format(on)
             }
-    levels = {name: fields.get(name, getattr(program, name, None)) for name in LEVEL_FIELDS}
-    levels_changed = program is None or any(not _same(name, getattr(program, name), levels[name]) for name in LEVEL_FIELDS)
-    if not problems and levels_changed and None not in levels.values():
-        refusal = _level_rule_refusal(**levels)
-        if refusal:
-            problems["min_level_gap"] = refusal
+    # A rule across fields is judged on the entries that are settled: none refused above, none
+    # waiting for their own fix. The others' problems are reported at the same time.
+    unsettled = set(problems) | set(undecided)
+
+    def entries(names) -> dict | None:
+        if unsettled & set(names):
+            return None
+        values = {name: fields.get(name, getattr(program, name, None)) for name in names}
+        changed = program is None or any(not _same(name, getattr(program, name), values[name]) for name in names)
+        return values if changed and None not in values.values() else None
+
+    if (levels := entries(LEVEL_FIELDS)) and (refusal := _level_rule_refusal(**levels)):
+        problems["min_level_gap"] = refusal
+    if schedule := entries(SCHEDULE_FIELDS):
+        for name, message in _schedule_problems(**schedule).items():
+            if name not in locked:
+                problems.setdefault(name, message)
     return problems
+
+
+def _schedule_problems(*, starts_on: datetime.date, ends_on: datetime.date, cadence_days: int, expected_sessions: int) -> dict[str, str]:
+    """Why the expected sessions cannot fit between the start and the end, on each field that
+    could make them fit ({} if they fit). Each session takes one cadence period, as cadence
+    adherence counts them: a pair owes a meeting per whole period it has been live."""
+    days = (ends_on - starts_on).days
+    need = expected_sessions * cadence_days
+    if days <= 0 or need <= days:
+        return {}  # an end before the start is the model's to refuse
+    runs = ngettext("The program runs %(days)s day", "The program runs %(days)s days", days) % {"days": days}
+    values = {"n": expected_sessions, "every": _every(cadence_days), "need": need, "runs": runs}
+    fit = days // cadence_days
+    if fit:
+        sessions = ngettext(
+            "%(runs)s: meeting %(every)s, %(fit)s session fits. Expect %(fit)s, meet more often, or end the program later.",
+            "%(runs)s: meeting %(every)s, %(fit)s sessions fit. Expect %(fit)s or fewer, meet more often, or end the program later.",
+            fit,
+        ) % {**values, "fit": fit}
+    else:
+        sessions = _("%(runs)s, less than the %(gap)s days between two meetings: no session fits. Meet more often, or end the program later.") % {**values, "gap": cadence_days}
+    cadence = days // expected_sessions
+    if cadence:
+        every = _("%(runs)s: to fit %(n)s sessions, meet %(cadence)s or more often.") % {**values, "cadence": _every(cadence)}
+    else:
+        every = _("%(runs)s: %(n)s sessions do not fit even meeting every day.") % values
+    end = _("%(n)s sessions %(every)s need %(need)s days from the start: end the program on %(day)s or later.") % {
+        **values, "day": date_format(starts_on + datetime.timedelta(days=need))
+    }
+    return {"expected_sessions": sessions, "cadence_days": every, "ends_on": end}
+
+
+def _every(days: int) -> str:
+    return _("every day") if days == 1 else _("every %(n)s days") % {"n": days}
 
 
 def _date_label(name: str) -> str:
@@ -370,7 +420,10 @@ def program_create(*, by, topics, departments=(), **fields) -> Program:
     _require_hr(by)
     program = Program(created_by=by, status=S.DRAFT, **fields)
     _validate(program)
-    _raise_change_problems(program_change_problems(program=None, fields={name: fields[name] for name in (*DATE_FIELDS, *LEVEL_FIELDS) if name in fields}))
+    checked = {name: fields[name] for name in (*DATE_FIELDS, *LEVEL_FIELDS) if name in fields}
+    # The schedule as it will be saved: a cadence or session count not given is the default.
+    checked |= {name: getattr(program, name) for name in SCHEDULE_FIELDS}
+    _raise_change_problems(program_change_problems(program=None, fields=checked))
     if Program.objects.filter(slug=program.slug).exists():
         raise ProgramError(_("Another program already uses the short name %(slug)s.") % {"slug": program.slug})
     program.save()

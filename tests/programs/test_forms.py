@@ -166,3 +166,101 @@ def test_clone_form_refuses_an_opening_day_in_the_past():
 
     form = CloneForm({"name": "Again", "slug": "again", "enrollment_opens_on": "2020-02-01"})
     assert form.errors["enrollment_opens_on"] == ["1 Feb 2020 is in the past: choose today or a later day (every other date moves with it)."]
+
+
+# --- Cross-field rules: schedule, one submission, description ------------------------------------
+
+
+def _program_form_data(topic, **overrides) -> dict:
+    data = {
+        "name": "P", "slug": "p", "topics": [topic.pk], "mode": "reverse",
+        "enrollment_opens_on": TODAY(), "enrollment_closes_on": TODAY() + datetime.timedelta(days=5),
+        "starts_on": TODAY() + datetime.timedelta(days=10), "ends_on": TODAY() + datetime.timedelta(days=100),
+        "cadence_days": 14, "meeting_minutes": 45, "expected_sessions": 6,
+        "mentor_max_level": 3, "mentee_min_level": 6, "min_level_gap": 2,
+        "mentees_per_mentor": 1, "max_active_pairs_per_mentor": 2,
+        **{f"weight_{k}": 1 for k in DEFAULT_WEIGHTS},
+        "pairing_strategy": "best_score", "min_score": 100,
+        "reminder_lead_hours": 24, "stuck_after_days": 21, "pulse_alert_threshold": "2.5",
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_program_form_refuses_sessions_that_cannot_fit_and_says_what_would():
+    start = TODAY() + datetime.timedelta(days=10)
+    form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=2), expected_sessions=6, cadence_days=14))
+    assert not form.is_valid()
+    assert form.errors["expected_sessions"] == ["The program runs 2 days, less than the 14 days between two meetings: no session fits. Meet more often, or end the program later."]
+    assert form.errors["cadence_days"] == ["The program runs 2 days: 6 sessions do not fit even meeting every day."]
+    from django.utils.formats import date_format
+
+    assert form.errors["ends_on"] == [f"6 sessions every 14 days need 84 days from the start: end the program on {date_format(start + datetime.timedelta(days=84))} or later."]
+
+
+@pytest.mark.django_db
+def test_program_form_says_how_many_sessions_fit_and_how_often_to_meet():
+    start = TODAY() + datetime.timedelta(days=10)
+    form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=60), expected_sessions=6, cadence_days=14))
+    assert not form.is_valid()
+    assert form.errors["expected_sessions"] == ["The program runs 60 days: meeting every 14 days, 4 sessions fit. Expect 4 or fewer, meet more often, or end the program later."]
+    assert form.errors["cadence_days"] == ["The program runs 60 days: to fit 6 sessions, meet every 10 days or more often."]
+
+
+@pytest.mark.django_db
+def test_program_form_accepts_sessions_that_just_fit():
+    start = TODAY() + datetime.timedelta(days=10)
+    form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=84), expected_sessions=6, cadence_days=14))
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.django_db
+def test_program_form_reports_every_problem_it_can_in_one_submission():
+    """A field with its own error does not hide the rules across the fields that are fine."""
+    EmployeeFactory(level=2)
+    EmployeeFactory(level=8)
+    start = TODAY() + datetime.timedelta(days=10)
+    form = ProgramForm(
+        _program_form_data(
+            TopicFactory(), name="", meeting_minutes=5,
+            enrollment_opens_on=TODAY() - datetime.timedelta(days=3),  # in the past
+            mentor_max_level=3, mentee_min_level=6, min_level_gap=7,  # levels 2 and 8 are 6 apart
+            starts_on=start, ends_on=start + datetime.timedelta(days=20), expected_sessions=6, cadence_days=14,
+        )
+    )  # fmt: skip
+    assert not form.is_valid()
+    assert {"name", "meeting_minutes", "enrollment_opens_on", "min_level_gap", "expected_sessions", "cadence_days", "ends_on"} <= set(form.errors)
+    assert "No pair can meet these rules" in form.errors["min_level_gap"][0]
+
+
+@pytest.mark.django_db
+def test_program_form_does_not_judge_a_schedule_on_the_saved_value_of_a_field_with_an_error():
+    program = ProgramFactory(status=Program.Status.DRAFT, cadence_days=14, expected_sessions=6)
+    data = {**_program_form_data(program.topics.first(), slug=program.slug), "starts_on": program.starts_on, "ends_on": program.ends_on}
+    form = ProgramForm({**data, "cadence_days": "", "expected_sessions": 50}, instance=program)
+    assert not form.is_valid()
+    assert form.errors["cadence_days"] == ["This field is required."]
+    assert "expected_sessions" not in form.errors and "ends_on" not in form.errors
+
+
+@pytest.mark.django_db
+def test_an_edit_that_leaves_a_saved_schedule_alone_is_not_refused_for_it():
+    """A running program saved before the rule existed keeps saving its other settings."""
+    program = ProgramFactory(status=Program.Status.ACTIVE, expected_sessions=40, cadence_days=14)  # 40 x 14 days: more than it runs
+    form = ProgramForm(instance=program)
+    data = {name: form[name].value() for name in form.fields if not form.fields[name].disabled}
+    data = {k: v for k, v in data.items() if v not in (None, False)}
+    data.update({"name": "Renamed", "topics": [t.pk for t in program.topics.all()], "departments": []})
+    form = ProgramForm(data, instance=program)
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.django_db
+def test_program_description_has_a_limit_the_form_shows():
+    form = ProgramForm(_program_form_data(TopicFactory(), description="x" * 1001))
+    assert not form.is_valid()
+    assert form.errors["description"] == ["The description is 1001 characters long; keep it to 1000 or fewer."]
+    assert "Up to 1,000 characters" in str(form["description"].help_text)
+    assert 'maxlength="1000"' in str(form["description"])
+    assert ProgramForm(_program_form_data(TopicFactory(name="Other"), slug="q", description="x" * 1000)).is_valid()

@@ -177,12 +177,25 @@ def test_archived_program_is_read_only(hr_user):
         ({"pairing_weights": {"astrology": 5}}, "Unknown criteria"),
         ({"mentees_per_mentor": 0}, "greater than or equal to 1"),
         ({"final_survey_on": days(400)}, "within the program"),
+        ({"expected_sessions": 20}, "20 sessions every 14 days need 280 days from the start"),
+        ({"description": "x" * 1001}, "at most 1000 characters"),
     ],
 )
 def test_program_validation_messages(hr_user, overrides, message):
     with pytest.raises(ProgramError, match=message):
         services.program_create(by=hr_user, topics=[], **program_fields(**overrides))
     assert not Program.objects.exists()
+
+
+def test_an_edit_that_makes_the_sessions_no_longer_fit_is_refused(hr_user):
+    program = ProgramFactory(status=S.ACTIVE, cadence_days=14, expected_sessions=6)
+    with pytest.raises(ProgramError, match="end the program on"):
+        services.program_update(program=program, by=hr_user, ends_on=program.starts_on + datetime.timedelta(days=30))
+    with pytest.raises(ProgramError, match="meet every 4 days or more often"):
+        services.program_update(program=program, by=hr_user, expected_sessions=40)
+    services.program_update(program=program, by=hr_user, expected_sessions=12)
+    program.refresh_from_db()
+    assert program.expected_sessions == 12
 
 
 def test_clone_keeps_the_setup_and_shifts_every_date(hr_user):

@@ -233,8 +233,10 @@ def test_create_program_makes_a_draft_with_a_timeline_entry(hr_client, hr_user):
         ({"mentees_per_mentor": 0}, "mentees_per_mentor", "greater than or equal to 1"),
         ({"midpoint_survey_on": days(5)}, "midpoint_survey_on", "must fall within the program"),
         ({"topics": []}, "topics", "This field is required."),
+        ({"starts_on": days(21), "ends_on": days(23), "midpoint_survey_on": None, "final_survey_on": None}, "expected_sessions", "no session fits"),
+        ({"description": "x" * 1500}, "description", "The description is 1500 characters long; keep it to 1000 or fewer."),
     ],
-    ids=["end-before-start", "window-after-start", "window-reversed", "negative-weight", "capacity-zero", "survey-outside", "no-topics"],
+    ids=["end-before-start", "window-after-start", "window-reversed", "negative-weight", "capacity-zero", "survey-outside", "no-topics", "sessions-do-not-fit", "description-too-long"],
 )
 def test_invalid_program_rerenders_with_the_error_and_keeps_what_was_typed(hr_client, overrides, field, message):
     response = hr_client.post(reverse("program_create"), program_data(name="Typed name kept", **overrides))
