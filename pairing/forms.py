@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from programs.models import Enrollment
 
+from . import engine
 from .models import Pair, PairingOverride
 
 SELECT = {"class": "form-select"}
@@ -51,7 +52,7 @@ class PairChoiceField(forms.ModelChoiceField):
     widget = LongSelect(attrs=SEARCHABLE)
 
     def label_from_instance(self, obj: Pair) -> str:
-        return f"{obj.mentor.employee.full_name} → {obj.mentee.employee.full_name} ({obj.score})"
+        return f"{obj.mentor.employee.full_name} → {obj.mentee.employee.full_name} ({obj.score}/{engine.MAX_SCORE})"
 
 
 class MentorMenteeForm(forms.Form):

@@ -248,6 +248,8 @@ def match_run_review(request, slug: str, run_id: int):
         "engine_match_rate": _stats_rate(engine_stats),
         "pool_sizes": f"{stats.get('mentors', 0)} / {stats.get('mentees', 0)}",
         "unpaired": unpaired,
+        # The engine's reasons quote scores without their scale: the list says it once.
+        "below_min_shown": any(u.reason == "below_min_score" for u in unpaired),
         "has_inputs": bool(run.inputs),
         "editable": editable,
         "newer_run": selectors.newer_run(run=run) if run.status == RS.SUPERSEDED else None,
@@ -363,7 +365,9 @@ def proposal_pair_manually(request, slug: str, run_id: int):
         messages.error(request, str(exc))
         return _review(program, run, request, keep=None if undo else form.cleaned_data)
     else:
-        done = _("%(mentor)s now mentors %(mentee)s (score %(score)s).") % {"mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score}
+        done = _("%(mentor)s now mentors %(mentee)s (score %(score)s out of %(max)s).") % {
+            "mentor": pair.mentor.employee.full_name, "mentee": pair.mentee.employee.full_name, "score": pair.score, "max": engine.MAX_SCORE,
+        }
         if pair.left_alone:
             done += " " + ngettext("%(names)s is unpaired now.", "%(names)s are unpaired now.", len(pair.left_alone)) % {"names": engine.join_words(pair.left_alone)}
         messages.success(request, _with_row_link(request, program, run, done, pair))
@@ -397,11 +401,11 @@ def proposal_swap(request, slug: str, run_id: int):
                 '<a class="alert-link" href="{}">{} → {}</a>', _row_url(request, program, run, pair), pair.mentor.employee.full_name, pair.mentee.employee.full_name
             )
             for key, pair in (("a", a), ("b", b))
-        } | {"sa": a.score, "sb": b.score, "change": f"{change:+d}"}
+        } | {"sa": a.score, "sb": b.score, "max": engine.MAX_SCORE, "change": f"{change:+d}"}
         if change:
-            done = _("The two pairs swapped mentors: {a} (score {sa}) and {b} (score {sb}); the total score changes by {change}.")
+            done = _("The two pairs swapped mentors: {a} (score {sa} out of {max}) and {b} (score {sb} out of {max}); the total score changes by {change}.")
         else:
-            done = _("The two pairs swapped mentors: {a} (score {sa}) and {b} (score {sb}); the total score is unchanged.")
+            done = _("The two pairs swapped mentors: {a} (score {sa} out of {max}) and {b} (score {sb} out of {max}); the total score is unchanged.")
         messages.success(request, format_html(done, **names))  # the names' links are format_html's too
     return _review(program, run, request)
 

@@ -74,7 +74,7 @@ def test_hr_runs_matching_reviews_alternatives_and_publishes(live_server, page, 
     panel = page.locator("#alternatives")
     expect(panel.get_by_role("heading", name="Other mentors for Dana Whitford")).to_be_visible()
     expect(panel.locator("li").get_by_text(re.compile(r"score \d+"))).to_have_count(2)  # the two alternatives
-    expect(panel.get_by_text("Currently paired with")).to_contain_text(re.compile(r"\(score \d+\)"))
+    expect(panel.get_by_text("Currently paired with")).to_contain_text(re.compile(r"\(score \d+/1000 out of 1000\)"))
     assert page.url.endswith(f"/runs/{MatchRun.objects.get().pk}/")  # loaded in place by htmx
     check_accessibility(page)
     screenshot(page, "pairing-alternatives")

@@ -40,6 +40,18 @@ def text(response) -> str:
     return response.content.decode()
 
 
+def shown(body: str) -> str:
+    """What a sighted reader sees: no tags, no text for screen readers only, spaces collapsed."""
+    body = re.sub(r'<span class="visually-hidden">[^<]*</span>', "", body)
+    return " ".join(re.sub(r"<[^>]+>", "", body).split())
+
+
+def read_aloud(body: str) -> str:
+    """What a screen reader says: no tags, no text hidden from it (aria-hidden), spaces collapsed."""
+    body = re.sub(r'<span[^>]*aria-hidden="true"[^>]*>[^<]*</span>', "", body)
+    return " ".join(re.sub(r"<[^>]+>", "", body).split())
+
+
 # --- Who may do what --------------------------------------------------------------------------------
 
 
@@ -245,7 +257,10 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     assert body.count("score ") == 3  # two alternatives, and the current pair to compare them with
     assert "Reporting Lineperson" not in body and "Unwanted Partnerson" not in body
     current_pair = Pair.objects.get(match_run=run, mentee=senior)
-    assert f'Currently paired with <a href="#pair-{current_pair.pk}">{current.employee.full_name}</a> (score {current_pair.score})' in body
+    assert f'Currently paired with <a href="#pair-{current_pair.pk}">{current.employee.full_name}</a>' in body
+    assert f"Currently paired with {current.employee.full_name} (score {current_pair.score}/1000)" in shown(body)
+    assert f"(score {current_pair.score} out of 1000)" in read_aloud(body)
+    assert all(f"score {row.score}/1000" in shown(body) for row in response.context["alternatives"].rows)
     alternatives = response.context["alternatives"]
     assert all(row.score >= 0 for row in alternatives.rows) and len(alternatives.rows) == 2
     # Drawbacks are set apart from the reasons, as on the review page.
@@ -872,13 +887,13 @@ def test_review_summary_follows_the_edits(program, hr_user, hr_client, django_ca
     assert figures["pairs proposed"] == "2" and figures["of mentees matched"] == "100%" and figures["total score"] == str(engine_total)
     assert "The engine proposed" not in section
     both = sorted(Pair.objects.filter(match_run=run).values_list("score", flat=True))
-    assert figures["median score"] == str((both[0] + both[1]) / 2).removesuffix(".0")  # halfway, not the upper one
+    assert figures["median score, out of 1000"] == str((both[0] + both[1]) / 2).removesuffix(".0")  # halfway, not the upper one
 
     gone, kept = Pair.objects.filter(match_run=run).order_by("score", "id")
     services.proposal_unpair(run=run, pair=gone, by=hr_user)
     figures, section = tiles()
     assert figures["pairs proposed"] == "1" and figures["of mentees matched"] == "50%"
-    assert figures["total score"] == str(kept.score) and figures["lowest score"] == str(kept.score)
+    assert figures["total score"] == str(kept.score) and figures["lowest score, out of 1000"] == str(kept.score)
     assert f"The engine proposed 2 pairs (100% of mentees matched, total score {engine_total})" in section
     assert "Reasons are the engine's, from when it ran" in text(hr_client.get(review))
 
@@ -937,7 +952,7 @@ def test_a_stale_unpair_or_swap_says_the_proposal_changed(program, hr_user, hr_c
     [message] = messages_of(done)
     a, b = Pair.objects.filter(match_run=run).exclude(pk=third.pk).order_by("id")
     change = a.score + b.score - scores_before
-    assert "swapped mentors" in message and f"(score {a.score})" in message and f"(score {b.score})" in message
+    assert "swapped mentors" in message and f"(score {a.score} out of 1000)" in message and f"(score {b.score} out of 1000)" in message
     assert (f"the total score changes by {change:+d}." if change else "the total score is unchanged.") in message
 
     # The old page still holds the replaced pairs' buttons.
@@ -1058,3 +1073,38 @@ def test_pairing_pages_say_a_level_as_a_level_not_like_a_job_title(db):
     label = PersonChoiceField(queryset=None).label_from_instance(enrollment)
     assert " · level 8 (Senior Director) · " in label
     assert EmployeeFactory(level=3, level_label="").level_text == "level 3"
+
+
+# --- Scores with their scale ----------------------------------------------------------------------
+
+
+def test_scores_read_as_out_of_1000_on_every_pairing_page(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    m1, m2, e1, e2 = mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    first, second = Pair.objects.filter(match_run=run).order_by("-score", "id")
+
+    review = text(hr_client.get(url("match_run_review", program, run.pk)))
+    row = review.split(f'id="pair-{first.pk}"')[1].split("</tr>")[0]
+    assert f"{first.score}/1000" in shown(row) and f"{first.score} out of 1000" in read_aloud(row)
+    assert "median score, out of 1000" in review and "lowest score, out of 1000" in review and "Score (out of 1000)" in review
+    swap_form = review.split('id="swap-heading"')[1].split("</form>")[0]
+    assert f"→ {first.mentee.employee.full_name} ({first.score}/1000)</option>" in swap_form
+
+    other_mentor = m2 if first.mentor == m1 else m1
+    done = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": other_mentor.pk, "mentee": first.mentee.pk}, follow=True)
+    new = Pair.objects.get(match_run=run, mentee=first.mentee)
+    assert any(f"(score {new.score} out of 1000)" in m for m in messages_of(done))
+
+    services.match_run_publish(run=run, by=hr_user)
+    listed = text(hr_client.get(url("pairs_list", program)))
+    assert f"{new.score}/1000" in shown(listed.split(f'id="pair-{new.pk}"')[1].split("</tr>")[0])
+    page = text(hr_client.get(url("hr_pair", program, new.pk)))
+    assert f"score {new.score}/1000" in shown(page) and f"score {new.score} out of 1000" in read_aloud(page)
+
+
+def test_a_person_below_the_minimum_score_is_listed_with_the_scale(hr_user, hr_client, django_capture_on_commit_callbacks):
+    program = ProgramFactory(status=Program.Status.MATCHING, min_score=1000, min_level_gap=2)
+    mentor(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert {u["reason"] for u in run.result["unmatched"]} == {"below_min_score"}
+    assert "Scores run from 0 to 1000; this program proposes no pair below 1000." in text(hr_client.get(url("match_run_review", program, run.pk)))

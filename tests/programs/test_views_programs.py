@@ -1027,7 +1027,7 @@ def test_the_program_page_shows_its_pairing_care_and_reminder_settings(hr_client
     program = ProgramFactory(ban_same_department=True, min_score=200, stuck_after_days=21, agreement_template="We meet every two weeks.")
     Program.objects.filter(pk=program.pk).update(reminders={"pair_stuck": False, "survey": False})
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()))
-    assert "no pair below a score of 200; never in the same department" in page
+    assert "no pair below a score of 200 out of 1000; never in the same department" in page
     assert "quiet after 21 days without activity" in page
     assert "all on except Pair has gone quiet, Survey open and closing" in page
     assert "Agreement template We meet every two weeks." in page
