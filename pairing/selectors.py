@@ -189,6 +189,58 @@ def newer_run(*, run: MatchRun) -> MatchRun | None:
 
 
 @dataclass
+class PairedElsewhere:
+    """Someone's live pairs in one other program, on one side: what HR should know before
+    pairing them again here (the engine caps a mentor's live pairs across programs, and
+    says nothing about the rest)."""
+
+    program: Program
+    side: str  # "mentor": they mentor people there; "mentee": someone mentors them there
+    partners: list[str] = field(default_factory=list)
+
+    NAMED = 3  # more partners than this are counted, not named
+
+    @property
+    def text(self) -> str:
+        values = {"program": self.program.name, "names": engine.join_words(self.partners), "n": len(self.partners)}
+        if self.side == "mentee":
+            return _("Also mentored by %(names)s in %(program)s") % values
+        if len(self.partners) > self.NAMED:
+            return _("Also mentoring %(n)s people in %(program)s") % values
+        return _("Also mentoring %(names)s in %(program)s") % values
+
+
+def paired_elsewhere(*, program: Program) -> dict[int, list[PairedElsewhere]]:
+    """Employee id -> the live pairs (active or paused) that the people enrolled in
+    ``program`` have in other programs, one entry per program and side. One query, however
+    many people the page shows."""
+    enrolled = Enrollment.objects.filter(program=program).values("employee_id")
+    pairs = (
+        Pair.objects.filter(status__in=LIVE)
+        .exclude(program=program)
+        .filter(Q(mentor__employee_id__in=enrolled) | Q(mentee__employee_id__in=enrolled))
+        .select_related("program", "mentor__employee", "mentee__employee")
+        .order_by("program__starts_on", "program_id", "pk")
+    )
+    found: dict[tuple[int, int, str], PairedElsewhere] = {}
+    for pair in pairs:
+        for side, me, partner in (("mentor", pair.mentor, pair.mentee), ("mentee", pair.mentee, pair.mentor)):
+            entry = found.setdefault((me.employee_id, pair.program_id, side), PairedElsewhere(program=pair.program, side=side))
+            entry.partners.append(partner.employee.full_name)
+    by_person: dict[int, list[PairedElsewhere]] = {}
+    for (employee_id, _program, _side), entry in found.items():
+        by_person.setdefault(employee_id, []).append(entry)
+    return by_person
+
+
+def mark_paired_elsewhere(enrollments, elsewhere: dict[int, list[PairedElsewhere]]) -> None:
+    """Give each enrollment shown its ``paired_elsewhere`` list (for pairing/_person.html)."""
+    for enrollment in enrollments:
+        if enrollment is not None:
+            enrollment.paired_elsewhere = elsewhere.get(enrollment.employee_id, [])
+
+
+@dataclass
 class Unpaired:
     enrollment: Enrollment | None
     person_id: int

@@ -227,6 +227,10 @@ def match_run_review(request, slug: str, run_id: int):
     unpaired = selectors.unpaired_people(run=run, pool=pool, pairs=pairs)
     for person in unpaired:
         person.reason_label = REASON_LABELS.get(person.reason, person.reason)
+    # Who already has a live pair in another program: a second pairing should be HR's choice.
+    selectors.mark_paired_elsewhere(
+        [*(p.mentor for p in pairs), *(p.mentee for p in pairs), *(u.enrollment for u in unpaired)], selectors.paired_elsewhere(program=program)
+    )
     stats = services.current_stats(run=run, pairs=pairs)
     engine_stats = run.stats or {}
     # Hundreds of pairs: HR can look at the ones with something to watch, or the weakest first.
@@ -282,10 +286,12 @@ def match_run_alternatives(request, slug: str, run_id: int, enrollment_id: int):
     program = _program(slug)
     run = _run(program, run_id)
     enrollment = get_object_or_404(Enrollment.objects.select_related("employee__department"), pk=enrollment_id, program=program)
+    alternatives = selectors.alternatives_for(run=run, enrollment=enrollment)
+    selectors.mark_paired_elsewhere([alternatives.person, *(row.enrollment for row in alternatives.rows)], selectors.paired_elsewhere(program=program))
     context = {
         "program": program,
         "run": run,
-        "alternatives": selectors.alternatives_for(run=run, enrollment=enrollment),
+        "alternatives": alternatives,
         "editable": run.status == RS.PROPOSED and not program.is_archived,
         "next_url": reverse("match_run_review", args=[program.slug, run.pk]),
     }

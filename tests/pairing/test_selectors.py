@@ -158,3 +158,44 @@ def test_approved_enrollments_leave_out_leavers_and_other_statuses(program):
     EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.WAITLISTED)
     mentee(program)
     assert list(selectors.approved_enrollments(program=program, role="mentor")) == [keep]
+
+
+# --- Live pairs in other programs ---------------------------------------------------------------------
+
+
+def _live_pair(program, mentor_employee, mentee_employee, status=Pair.Status.ACTIVE):
+    m = Enrollment.objects.filter(program=program, employee=mentor_employee).first() or EnrollmentFactory(program=program, role="mentor", status=A, employee=mentor_employee)
+    e = EnrollmentFactory(program=program, role="mentee", status=A, employee=mentee_employee)
+    now = datetime.datetime.now(datetime.UTC)
+    return Pair.objects.create(program=program, mentor=m, mentee=e, status=status, started_at=now, ended_at=now if status == Pair.Status.ENDED else None)
+
+
+def test_paired_elsewhere_names_the_partners_in_each_other_program_on_each_side(program):
+    junior, senior = mentor(program).employee, mentee(program).employee
+    digital = ProgramFactory(name="Digital fluency", status=Program.Status.ACTIVE)
+    leadership = ProgramFactory(name="Inclusive leadership", status=Program.Status.ACTIVE)
+    ann = EmployeeFactory(first_name="Ann", last_name="Lee", level=8)
+    _live_pair(digital, junior, ann)
+    _live_pair(leadership, junior, EmployeeFactory(first_name="Bo", last_name="Ng", level=8), status=Pair.Status.PAUSED)
+    _live_pair(digital, EmployeeFactory(first_name="Cy", last_name="Do", level=1), senior)
+    _live_pair(ProgramFactory(name="Old one", status=Program.Status.ACTIVE), junior, EmployeeFactory(level=8), status=Pair.Status.ENDED)
+    _live_pair(ProgramFactory(name="Proposal only", status=Program.Status.MATCHING), junior, EmployeeFactory(level=8), status=Pair.Status.PROPOSED)
+    Pair.objects.create(program=program, mentor=program.enrollments.get(employee=junior), mentee=program.enrollments.get(employee=senior), status=Pair.Status.ACTIVE)  # this program's own
+
+    found = selectors.paired_elsewhere(program=program)
+
+    assert [x.text for x in found[junior.pk]] == ["Also mentoring Ann Lee in Digital fluency", "Also mentoring Bo Ng in Inclusive leadership"]
+    assert [x.text for x in found[senior.pk]] == ["Also mentored by Cy Do in Digital fluency"]
+
+
+def test_paired_elsewhere_counts_a_mentor_with_many_mentees_and_joins_a_few():
+    here = ProgramFactory(status=Program.Status.MATCHING)
+    other = ProgramFactory(name="Big program", status=Program.Status.ACTIVE, mentees_per_mentor=5, max_active_pairs_per_mentor=5)
+    busy, few = mentor(here).employee, mentor(here).employee
+    for _ in range(4):
+        _live_pair(other, busy, EmployeeFactory(level=8))
+    for name in ("Ann", "Bo"):
+        _live_pair(other, few, EmployeeFactory(first_name=name, last_name="Lee", level=8))
+    found = selectors.paired_elsewhere(program=here)
+    assert [x.text for x in found[busy.pk]] == ["Also mentoring 4 people in Big program"]
+    assert [x.text for x in found[few.pk]] == ["Also mentoring Ann Lee and Bo Lee in Big program"]

@@ -1108,3 +1108,63 @@ def test_a_person_below_the_minimum_score_is_listed_with_the_scale(hr_user, hr_c
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     assert {u["reason"] for u in run.result["unmatched"]} == {"below_min_score"}
     assert "Scores run from 0 to 1000; this program proposes no pair below 1000." in text(hr_client.get(url("match_run_review", program, run.pk)))
+
+
+# --- People already paired in another program -----------------------------------------------------
+
+
+def _paired_in(other_program, *, mentor_employee=None, mentee_employee=None):
+    """A live pair in `other_program` for the given person on the given side (the partner is new)."""
+    m = EnrollmentFactory(program=other_program, role="mentor", status=A, employee=mentor_employee or EmployeeFactory(level=1))
+    e = EnrollmentFactory(program=other_program, role="mentee", status=A, employee=mentee_employee or EmployeeFactory(level=8))
+    return Pair.objects.create(program=other_program, mentor=m, mentee=e, status=Pair.Status.ACTIVE)
+
+
+def test_review_says_who_is_already_paired_in_another_program(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    junior, senior = mentor(program), mentee(program)
+    other = ProgramFactory(name="Digital fluency", status=Program.Status.ACTIVE)
+    elsewhere = _paired_in(other, mentor_employee=junior.employee)
+    _paired_in(other, mentee_employee=senior.employee)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert Pair.objects.filter(match_run=run, mentor=junior, mentee=senior).exists()  # under the cross-program cap: proposed
+
+    row = text(hr_client.get(url("match_run_review", program, run.pk))).split('id="pair-')[1].split("</tr>")[0]
+    hints = re.findall(r'data-testid="paired-elsewhere">(.*?)</div>', row)
+    assert [shown(h) for h in hints] == [
+        f"Also mentoring {elsewhere.mentee.employee.full_name} in Digital fluency",
+        f"Also mentored by {Pair.objects.get(program=other, mentee__employee=senior.employee).mentor.employee.full_name} in Digital fluency",
+    ]
+
+    panel = text(hr_client.get(url("match_run_alternatives", program, run.pk, junior.pk), headers={"HX-Request": "true"}))
+    assert f"Also mentoring {elsewhere.mentee.employee.full_name} in Digital fluency" in shown(panel)
+
+
+def test_a_mentor_at_the_cross_program_cap_is_unpaired_and_says_where(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    program.max_active_pairs_per_mentor = 1
+    program.save()
+    junior, _senior = mentor(program), mentee(program)
+    _paired_in(ProgramFactory(name="Digital fluency", status=Program.Status.ACTIVE), mentor_employee=junior.employee)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert not Pair.objects.filter(match_run=run).exists()
+    body = shown(text(hr_client.get(url("match_run_review", program, run.pk))))
+    assert "Also mentoring" in body and "in Digital fluency" in body
+
+
+def test_review_page_queries_do_not_grow_with_people_paired_elsewhere(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    _grow(program, 2)
+    first = program.enrollments.filter(role="mentor").first()
+    _paired_in(ProgramFactory(status=Program.Status.ACTIVE), mentor_employee=first.employee)
+    small = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as few:
+        assert hr_client.get(url("match_run_review", program, small.pk)).status_code == 200
+    _grow(program, 6)
+    others = [ProgramFactory(status=Program.Status.ACTIVE) for _ in range(3)]
+    for i, enrollment in enumerate(program.enrollments.all()):
+        side = {"mentor_employee": enrollment.employee} if enrollment.role == "mentor" else {"mentee_employee": enrollment.employee}
+        if not Pair.objects.filter(program=others[i % 3], **{f"{enrollment.role}__employee": enrollment.employee}).exists():
+            _paired_in(others[i % 3], **side)
+    big = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    assert Pair.objects.filter(match_run=big).count() >= 7
+    with django_assert_max_num_queries(len(few)):
+        page = hr_client.get(url("match_run_review", program, big.pk))
+    assert text(page).count('data-testid="paired-elsewhere"') >= 14
