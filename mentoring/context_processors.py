@@ -29,7 +29,7 @@ def navigation(request):
             items.append({"label": _("Pair care"), "url": reverse("hr_care"), "icon": "heart-pulse", "badge": pair_care_waiting()})
             items.append({"label": _("Reminders"), "url": reverse("hr_reminders"), "icon": "bell"})
             items.append({"label": _("Audit log"), "url": reverse("audit_log"), "icon": "journal-check"})
-        if user.has_role(Role.EXECUTIVE):
+        if user.has_role(Role.EXECUTIVE) or user.has_role(Role.HR_ADMIN):
             items.append({"label": _("Impact"), "url": reverse("executive_home"), "icon": "graph-up"})
     # The most specific match is the current page: /hr/roster/ is "Roster import", not "HR console".
     path = request.path if request else ""

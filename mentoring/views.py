@@ -20,7 +20,7 @@ from sessions_log import selectors as pair_selectors
 from . import selectors, services
 from .forms import TimeZoneForm
 from .models import Department, Employee, reporting_chains
-from .roles import Role, executive_required, home_url_name, hr_required, participant_required, role_required
+from .roles import Role, home_url_name, hr_required, participant_required, role_required
 from .timezones import zone_aliases
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,9 @@ def hr_home(request):
     )
 
 
-@executive_required
+# HR admins run the programs and prepare the sponsors' reports: they read the same page,
+# with the same aggregates and small-group suppression (it shows nothing about the viewer).
+@role_required(Role.EXECUTIVE, Role.HR_ADMIN)
 @require_GET
 def executive_home(request):
     from programs.dashboards import executive_dashboard_render
@@ -138,7 +140,7 @@ def _participation(employee: Employee) -> list[dict]:
 
 # The roles HR gives from a person's page: (role, name, what it allows, the grant button).
 ROLE_ROWS = (
-    (Role.HR_ADMIN, _lazy("HR admin"), _lazy("The HR console: directory and roster, programs, applications, pairing, pair care, reports and the audit log, and giving roles."), _lazy("Make HR admin")),
+    (Role.HR_ADMIN, _lazy("HR admin"), _lazy("The HR console: directory and roster, programs, applications, pairing, pair care, reports, the sponsors' impact dashboard and the audit log, and giving roles."), _lazy("Make HR admin")),
     (Role.EXECUTIVE, _lazy("Executive sponsor"), _lazy("The impact dashboard: program figures only, never anyone's notes or feedback."), _lazy("Make executive sponsor")),
     (Role.PARTICIPANT, _lazy("Participant"), _lazy("Applies to programs as a mentor or mentee, meets their partner and logs sessions. Given automatically at sign-up."), _lazy("Make participant")),
 )

@@ -68,7 +68,7 @@ def test_home_redirects_to_the_role_home(request, client_fixture, home):
 
 def test_navigation_shows_each_role_its_own_pages(hr_client, executive_client, participant_client):
     hr_nav = hr_client.get(reverse("hr_home")).content.decode()
-    assert reverse("directory") in hr_nav and reverse("executive_home") not in hr_nav
+    assert reverse("directory") in hr_nav and f'href="{reverse("executive_home")}"' in hr_nav  # the sponsors' dashboard, read-only
     exec_nav = executive_client.get(reverse("executive_home")).content.decode()
     assert reverse("executive_home") in exec_nav and reverse("directory") not in exec_nav
     participant_nav = participant_client.get(reverse("participant_home")).content.decode()
@@ -260,3 +260,15 @@ def test_home_lists_a_survey_of_a_paired_enrollment_once_not_per_pair(participan
 
     body = participant_client.get(reverse("participant_home")).content.decode()
     assert body.count(reverse("survey_answer", args=[first.mentor_id, "baseline"])) == 1
+
+
+def test_hr_reads_the_impact_dashboard_from_the_navigation_once_even_as_a_sponsor_too(client):
+    from mentoring.models import Role
+    from tests.auth_helpers import login_with_mfa
+    from tests.factories import make_person
+
+    login_with_mfa(client, make_person(roles=[Role.HR_ADMIN, Role.EXECUTIVE], level=8))
+    page = client.get(reverse("executive_home"))
+    assert page.status_code == 200
+    impact = [item for item in page.context["nav_items"] if item["url"] == reverse("executive_home")]
+    assert len(impact) == 1 and impact[0]["active"]

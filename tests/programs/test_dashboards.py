@@ -88,7 +88,8 @@ def test_executive_page_by_role(executive_client, participant_client, hr_client,
     url = reverse("executive_home")
     assert executive_client.get(url).status_code == 200
     assert participant_client.get(url).status_code == 403
-    assert hr_client.get(url).status_code == 403  # HR without the executive role
+    assert hr_client.get(url).status_code == 200  # HR without the executive role: they prepare the sponsors' reports
+    assert hr_client.post(url).status_code == 405  # read-only
     assert "/accounts/login/" in client.get(url)["Location"]
 
 
@@ -572,8 +573,11 @@ def test_archived_program_cannot_be_refreshed(hr_client, program):
     assert not SnapshotRun.objects.exists()
 
 
-def test_real_small_department_is_suppressed_end_to_end(executive_client, program):
-    """Computed, not hand-made: four approved people in one department."""
+@pytest.mark.parametrize("reader", ["executive_client", "hr_client"])
+def test_real_small_department_is_suppressed_end_to_end(request, reader, program):
+    """Computed, not hand-made: four approved people in one department. HR reads the
+    sponsors' page as the sponsors do: the same suppression."""
+    executive_client = request.getfixturevalue(reader)
     tiny = DepartmentFactory(name="Tiny Team")
     big = DepartmentFactory(name="Big Team")
     for i in range(4):

@@ -114,7 +114,7 @@ URLS: dict[str, Rule] = {
     "home": signed_in(),
     "participant_home": participant(),
     "hr_home": hr(),
-    "executive_home": executive(),
+    "executive_home": executive(allowed=("executive", "hr")),  # HR reads the sponsors' dashboard too
     "directory": hr(),
     "employee_detail": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}),
     "employee_role_change": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, POST),
