@@ -404,6 +404,30 @@ def active_hr_admins():
     return User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).exclude(employee__left_date__isnull=False)
 
 
+@dataclass
+class Addressee:
+    """An HR admin with a login but no directory entry: what render_templated needs of a person."""
+
+    email: str
+    first_name: str
+    time_zone: str = "UTC"
+
+
+def hr_addressees(*, users=None, excluding=frozenset()) -> list:
+    """The active HR admins among ``users`` (every login by default) who are still with the
+    company, as people to write to (their directory entry, or an Addressee), but for the
+    employees in ``excluding``."""
+    users = (users if users is not None else User.objects.all()).filter(groups__name=Role.HR_ADMIN, is_active=True)
+    addressees = []
+    for user in users.select_related("employee").distinct().order_by("pk"):
+        employee = getattr(user, "employee", None)
+        if employee is None:
+            addressees.append(Addressee(email=user.email, first_name=user.get_short_name()))
+        elif employee.left_date is None and employee.erased_at is None and employee.pk not in excluding:
+            addressees.append(employee)
+    return addressees
+
+
 def _role_holder(employee: Employee, role: str):
     if role not in Role.values:
         raise MentoringError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")

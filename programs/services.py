@@ -19,7 +19,8 @@ from django.utils.translation import ngettext
 
 from mentoring.mail import send_templated
 from mentoring.audit import audit_record, changed_fields
-from mentoring.models import AuditEvent, Employee, Role as UserRole, validate_time_zone
+from mentoring.models import AuditEvent, Employee, Role as UserRole, User, validate_time_zone
+from mentoring.services import hr_addressees
 
 from .models import LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
@@ -901,14 +902,56 @@ def enrollment_withdraw(*, enrollment: Enrollment, by_employee: Employee, reason
     # Declining an invitation needs no reason; leaving once in does (HR re-matches the partner).
     if not reason.strip() and enrollment.status != Enrollment.Status.INVITED:
         raise ProgramError(_("Tell us briefly why you are leaving; it helps HR re-match your partner."))
+    declined_invitation = enrollment.status == Enrollment.Status.INVITED
     enrollment.status = Enrollment.Status.WITHDRAWN
     enrollment.withdrawn_at = timezone.now()
     enrollment.withdrawal_reason = reason.strip()[:2000]
     enrollment.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
     from pairing.services import pairs_end_for_withdrawal  # noqa: PLC0415
 
-    pairs_end_for_withdrawal(enrollment=enrollment)
+    ended = pairs_end_for_withdrawal(enrollment=enrollment)
+    # Someone who only declined an invitation was never in: the review queue shows it.
+    if not declined_invitation:
+        hr_notify_withdrawal(enrollment=enrollment, ended=ended)
     return enrollment
+
+
+def hr_notify_withdrawal(*, enrollment: Enrollment, ended) -> int:
+    """Tell HR that someone left a program: who, their reason, and which partner now waits for
+    a re-match (with the pairing page's link). Written to the outbox in the caller's
+    transaction, as all mail is. Returns how many HR admins were written to.
+
+    The HR admin who created the program runs it and is told; if they no longer can act
+    (no longer HR, login closed, left), every HR admin is, so that nobody's partner is
+    forgotten. The people of the ended pairs are never among them, even as HR admins: the
+    reason was written for HR, not for the partner."""
+    from pairing.engine import join_words as engine_join_words  # noqa: PLC0415 - pairing depends on programs
+    from pairing.selectors import waiting_for_partner  # noqa: PLC0415
+
+    program = enrollment.program
+    partners = [(pair, pair.mentee if pair.mentor_id == enrollment.pk else pair.mentor) for pair in ended]
+    waiting = set(waiting_for_partner(program=program).filter(pk__in=[p.pk for _pair, p in partners]).values_list("pk", flat=True))
+    excluding = {enrollment.employee_id, *(p.employee_id for _pair, p in partners)}
+    owner = hr_addressees(users=User.objects.filter(pk=program.created_by_id), excluding=excluding) if program.created_by_id else []
+    addressees = owner or hr_addressees(excluding=excluding)
+    context = {
+        "program": program,
+        "withdrawn": enrollment,
+        "name": enrollment.employee.full_name,
+        "role": enrollment.get_role_display().lower(),
+        "partners": [
+            {"name": p.employee.full_name, "role": p.get_role_display().lower(), "waiting": p.pk in waiting, "pair_url": _absolute("hr_pair", program.slug, pair.pk)}
+            for pair, p in partners
+        ],
+        "waiting_names": engine_join_words(names) if (names := [p.employee.full_name for _pair, p in partners if p.pk in waiting]) else "",
+        "waiting_count": len(waiting),
+        "pairing_url": _absolute("pairing_home", program.slug) + ("#waiting-heading" if waiting and program.status == S.ACTIVE else ""),
+        "review_url": _absolute("program_review", program.pk),
+        "as_owner": bool(owner),
+    }
+    for person in addressees:
+        send_templated(to=person, template="programs/email/hr_withdrawal", context=context)
+    return len(addressees)
 
 
 # --- Keeping availability current ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from mentoring.mail import send_templated
 from mentoring.models import Employee
+from mentoring.services import hr_addressees
 from pairing.models import Pair
 from pairing.services import MatchError, joined_blocks, pair_end
 from programs.models import AVAILABILITY_BLOCK, Enrollment, EnrollmentTopic, Program, Topic
@@ -898,31 +899,6 @@ HR_NOTICE_CONCERN = "concern"
 HR_NOTICE_ALERT = "alert"
 
 
-@dataclass
-class _Addressee:
-    """An HR admin with a login but no directory entry: what render_templated needs of a person."""
-
-    email: str
-    first_name: str
-    time_zone: str = "UTC"
-
-
-def _hr_addressees(*, excluding: set[int] = frozenset()) -> list:
-    """Every active HR admin still with the company, as the person to write to, but for the
-    employees in `excluding`."""
-    from mentoring.models import Role, User
-
-    users = User.objects.filter(groups__name=Role.HR_ADMIN, is_active=True).select_related("employee").distinct().order_by("pk")
-    addressees = []
-    for user in users:
-        employee = getattr(user, "employee", None)
-        if employee is None:
-            addressees.append(_Addressee(email=user.email, first_name=user.get_short_name()))
-        elif employee.left_date is None and employee.erased_at is None and employee.pk not in excluding:
-            addressees.append(employee)
-    return addressees
-
-
 def hr_notify_pair_care(*, kind: str, pair: Pair) -> int:
     """Tell each HR admin that pair care needs them, written to the outbox in the caller's
     transaction (so it is sent after commit, or not at all).
@@ -934,7 +910,7 @@ def hr_notify_pair_care(*, kind: str, pair: Pair) -> int:
     from django.urls import reverse
 
     context = {"kind": kind, "program": pair.program, "care_url": f"{settings.SITE_URL}{reverse('hr_care')}"}
-    addressees = _hr_addressees(excluding={pair.mentor.employee_id, pair.mentee.employee_id})
+    addressees = hr_addressees(excluding={pair.mentor.employee_id, pair.mentee.employee_id})
     for person in addressees:
         send_templated(to=person, template="sessions_log/email/hr_care_notice", context=context)
     return len(addressees)

@@ -771,3 +771,107 @@ def test_creating_editing_inviting_and_deciding_are_audited_without_free_text(hr
     ]
     text = str(list(AuditEvent.objects.values("summary", "before", "after"))).lower()
     assert "qz-" not in text
+
+
+# --- HR is told of a withdrawal --------------------------------------------------------------------
+
+
+def _hr_mail(user):
+    return [m for m in mail.outbox if m.to == [user.email]]
+
+
+def test_the_hr_admin_who_created_the_program_is_told_who_withdrew_why_and_who_needs_a_partner(deliver_outbox, django_capture_on_commit_callbacks):
+    from mentoring.models import OutboxMessage
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    owner = make_person(roles=[UserRole.HR_ADMIN], first_name="Olga", time_zone="Asia/Tokyo")
+    another_hr = make_person(roles=[UserRole.HR_ADMIN])
+    pair = make_active_pair(name="Digital fluency", created_by=owner)
+    mentee, mentor = pair.mentee, pair.mentor
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.enrollment_withdraw(enrollment=mentee, by_employee=mentee.employee, reason="My new role leaves no time")
+        # Written with the withdrawal, in its transaction, like all mail: an outbox row.
+        assert OutboxMessage.objects.filter(to__icontains=owner.email).count() == 1
+    deliver_outbox()
+
+    [notice] = _hr_mail(owner)
+    assert not _hr_mail(another_hr)  # the program's creator runs it
+    assert notice.subject == f"{mentee.employee.full_name} has left Digital fluency: {mentor.employee.full_name} needs a new partner"
+    text = " ".join(notice.body.split())
+    assert f"{mentee.employee.full_name} (mentee) withdrew from Digital fluency on" in text
+    assert "Their reason, written for HR: My new role leaves no time" in text
+    assert f"{mentor.employee.full_name} is now without a partner: re-match them from the pairing page." in text
+    assert f"/hr/programs/{pair.program.slug}/pairing/#waiting-heading" in text
+    assert f"/pairs/{pair.pk}/" in text and "You get this because you created this program." in text
+    html = notice.alternatives[0][0]
+    assert "My new role leaves no time" in html and f'href="http://' in html
+    # Shown in the HR admin's own time zone, as every email is.
+    withdrawn_at = Pair.objects.get(pk=pair.pk).ended_at
+    import zoneinfo
+    from django.utils.formats import date_format
+
+    assert date_format(withdrawn_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")), "DATETIME_FORMAT") in text
+
+
+def test_without_a_creator_who_can_act_every_hr_admin_is_told_but_never_the_pair(deliver_outbox):
+    from tests.factories import make_active_pair
+
+    former_hr = make_person(roles=[UserRole.PARTICIPANT])  # created the program, no longer HR
+    hr_one, hr_two = make_person(roles=[UserRole.HR_ADMIN]), make_person(roles=[UserRole.HR_ADMIN])
+    gone = make_person(roles=[UserRole.HR_ADMIN], left_date=TODAY() - datetime.timedelta(days=1))
+    partner_hr = make_person(roles=[UserRole.HR_ADMIN, UserRole.PARTICIPANT], level=2)  # the mentor is an HR admin too
+    pair = make_active_pair(created_by=former_hr, mentor_user=partner_hr)
+
+    services.enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="Moving abroad")
+    deliver_outbox()
+
+    assert len(_hr_mail(hr_one)) == len(_hr_mail(hr_two)) == 1
+    assert not _hr_mail(former_hr) and not _hr_mail(gone)
+    assert all("Moving abroad" not in m.body for m in _hr_mail(partner_hr))  # told only that their partner left
+    assert "one of Upward's HR admins" in _hr_mail(hr_one)[0].body
+
+
+def test_a_withdrawal_without_a_pair_says_nobody_needs_re_matching(hr_user, deliver_outbox):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, created_by=hr_user)
+    enrollment = EnrollmentFactory(program=program, status=Enrollment.Status.APPLIED)
+    services.enrollment_withdraw(enrollment=enrollment, by_employee=enrollment.employee, reason="Changed teams")
+    deliver_outbox()
+    [notice] = _hr_mail(hr_user)
+    assert notice.subject == f"{enrollment.employee.full_name} has left {program.name}"
+    assert "Changed teams" in notice.body and "nobody needs re-matching" in notice.body
+    assert f"/hr/programs/{program.pk}/review/" in notice.body and "never their reason" not in notice.body
+
+
+def test_a_mentor_who_keeps_another_mentee_is_not_said_to_need_a_partner(hr_user, deliver_outbox):
+    from pairing.models import Pair
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(created_by=hr_user, mentees_per_mentor=2)
+    other = EnrollmentFactory(program=pair.program, role="mentee", status=Enrollment.Status.APPROVED, employee=EmployeeFactory(level=7))
+    Pair.objects.create(program=pair.program, mentor=pair.mentor, mentee=other, status=Pair.Status.ACTIVE)
+    services.enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="Too busy this quarter")
+    deliver_outbox()
+    [notice] = _hr_mail(hr_user)
+    assert "needs a new partner" not in notice.subject
+    assert f"{pair.mentor.employee.full_name} keeps their other pairs in the program" in " ".join(notice.body.split())
+
+
+def test_declining_an_invitation_does_not_email_hr(hr_user, deliver_outbox):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, created_by=hr_user)
+    invited = EnrollmentFactory(program=program, status=Enrollment.Status.INVITED)
+    services.enrollment_withdraw(enrollment=invited, by_employee=invited.employee, reason="")
+    deliver_outbox()
+    assert not _hr_mail(hr_user)
+
+
+def test_erasing_the_person_later_scrubs_their_reason_from_the_hr_email(hr_user, deliver_outbox):
+    from mentoring.gdpr import person_erase
+    from mentoring.models import OutboxMessage
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(created_by=hr_user, mentee_user=make_person(level=7))
+    services.enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="A private family matter")
+    person_erase(employee=pair.mentee.employee, by=hr_user, confirm_email=pair.mentee.employee.email)
+    assert not OutboxMessage.objects.filter(body_text__icontains="A private family matter").exists()
