@@ -199,4 +199,14 @@ def test_hr_home_and_the_pairs_list_read_as_cards_on_a_phone(live_server, browse
         assert clipped == 0, f"{url}: a table scrolls sideways"
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     expect(page.get_by_text(str(pair.score), exact=False).first).to_be_visible()
+    # Each card says who is the mentor and who the mentee (the column headers are hidden),
+    # and a live pair's card has no "Ended: —" or "End reason: —" lines.
+    row = page.locator("tbody tr").first
+    mentor_cell, mentee_cell = row.locator("td").nth(0), row.locator("td").nth(1)
+    assert mentor_cell.evaluate("td => getComputedStyle(td, '::before').content") == '"Mentor"'
+    assert mentee_cell.evaluate("td => getComputedStyle(td, '::before').content") == '"Mentee"'
+    assert mentor_cell.bounding_box()["y"] == mentee_cell.bounding_box()["y"]  # side by side
+    expect(row.locator('td[data-label="Ended"]')).to_be_hidden()
+    expect(row.locator('td[data-label="End reason"]')).to_be_hidden()
+    expect(row.locator('td[data-label="Started"]')).to_be_visible()
     context.close()
