@@ -1031,6 +1031,22 @@ class ReviewResult:
     paired: int = 0
 
 
+def review_closed_problem(program: Program) -> str:
+    """Why HR can no longer decide or reopen applications to this program ("" when they can).
+    A completed program's people took part or did not: approving someone now would email them
+    a welcome ("you will hear from us when you have been paired") to a program that is over."""
+    if program.is_archived:
+        return _("This program is archived and read-only.")
+    if program.status == S.COMPLETED:
+        return _("This program is completed: its applications are final and can no longer be approved, waitlisted, declined or reopened.")
+    return ""
+
+
+def _require_review_open(program: Program) -> None:
+    if problem := review_closed_problem(program):
+        raise ProgramError(problem)
+
+
 # Leavers can be declined (that closes their application) but not approved or waitlisted.
 LEAVER_REFUSED = (Enrollment.Status.APPROVED, Enrollment.Status.WAITLISTED)
 MESSAGE_MAX = 2000
@@ -1052,7 +1068,7 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
     """
     _require_hr(by)
     program = Program.objects.select_for_update().get(pk=program.pk)
-    _require_editable(program)
+    _require_review_open(program)
     if decision not in DECISIONS:
         raise ProgramError(_("Unknown decision."))
     message = message.strip()
@@ -1119,8 +1135,12 @@ def enrollments_decide(*, program: Program, enrollment_ids, decision: str, by, m
 @transaction.atomic
 def enrollment_reopen(*, enrollment: Enrollment, by) -> Enrollment:
     _require_hr(by)
-    enrollment = Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
-    _require_editable(enrollment.program)
+    # The program's row is locked first, as completing it does: a reopen cannot slip in
+    # while the program is being completed.
+    program = Program.objects.select_for_update().get(pk=enrollment.program_id)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment.program = program
+    _require_review_open(program)
     if enrollment.status != Enrollment.Status.DECLINED:
         raise ProgramError(_("Only a declined application can be reopened."))
     enrollment.status = Enrollment.Status.APPLIED

@@ -401,6 +401,8 @@ def program_review(request, pk: int):
             "counts": counts,
             "status_counts": [(value, label, counts[value]) for value, label in ES.choices],
             "decisions": DecisionForm.DECISIONS,
+            # Completed or archived: the queue is a record, with no decision buttons or Reopen.
+            "review_closed": services.review_closed_problem(program),
             "query": request.GET.urlencode(),
             "seen_at": timezone.now().isoformat(),
             "today": timezone.localdate(),

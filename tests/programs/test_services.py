@@ -501,6 +501,21 @@ def test_reopen_a_declined_application(hr_user):
         services.enrollment_reopen(enrollment=enrollment, by=hr_user)
 
 
+def test_a_completed_programs_applications_can_no_longer_be_reopened_or_decided(hr_user, deliver_outbox):
+    """QA: on a completed program HR could reopen a declined application, approve it, and the
+    person got "You're in ... you will hear from us when you have been paired"."""
+    program = ProgramFactory(status=S.COMPLETED)
+    declined = EnrollmentFactory(program=program, status="declined")
+    applied = EnrollmentFactory(program=program, status="applied")
+    with pytest.raises(ProgramError, match="completed: its applications are final"):
+        services.enrollment_reopen(enrollment=declined, by=hr_user)
+    for decision in ("approved", "waitlisted", "declined"):
+        with pytest.raises(ProgramError, match="completed: its applications are final"):
+            services.enrollments_decide(program=program, enrollment_ids=[applied.pk], decision=decision, by=hr_user)
+    assert dict(Enrollment.objects.filter(program=program).values_list("pk", "status")) == {declined.pk: "declined", applied.pk: "applied"}
+    assert deliver_outbox() == 0
+
+
 def test_resource_checklist_is_per_role():
     program = ProgramFactory()
     for_mentees = Resource.objects.create(program=program, title="Seniors' guide", url="https://e.x/m", audience="mentees")

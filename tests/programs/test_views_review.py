@@ -292,6 +292,25 @@ def test_archived_program_review_is_read_only(hr_client):
     assert enrollment.status == ES.DECLINED
 
 
+def test_completed_program_review_is_a_record(hr_client, deliver_outbox):
+    """QA: the Reopen link and Approve still worked on a completed program, and emailed the person."""
+    program = ProgramFactory(status=Program.Status.COMPLETED, name="Digital habits")
+    declined = EnrollmentFactory(program=program, status=ES.DECLINED)
+    body = review(hr_client, program, status=ES.DECLINED).content.decode()
+    assert declined.employee.full_name in body
+    assert 'name="decision"' not in body and "Reopen" not in body and 'name="enrollment"' not in body
+    assert "This program is completed: its applications are final" in body
+
+    response = hr_client.post(reverse("enrollment_reopen", args=[program.pk, declined.pk]) + "?status=declined")
+    assert response.status_code == 302 and response["Location"].endswith("?status=declined")
+    assert messages_of(response) == ["This program is completed: its applications are final and can no longer be approved, waitlisted, declined or reopened."]
+    response = decide(hr_client, program, [declined], ES.APPROVED)
+    assert "This program is completed: its applications are final" in messages_of(response)[0]
+    declined.refresh_from_db()
+    assert declined.status == ES.DECLINED
+    assert deliver_outbox() == 0
+
+
 def test_review_queue_query_count_does_not_grow(hr_client, django_assert_max_num_queries):
     program = ProgramFactory()
     for _ in range(3):
