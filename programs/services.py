@@ -396,13 +396,29 @@ def _raise_change_problems(problems: dict[str, str]) -> None:
 AUDIT_TEXT_FIELDS = {"description", "objectives", "agreement_template"}
 
 
+# The program's free-text fields. A browser sends a text area's line breaks as \r\n: saved
+# as typed, text nobody touched would differ from what is stored and read as edited.
+TEXT_FIELDS = tuple(f.name for f in Program._meta.concrete_fields if isinstance(f, models.TextField))
+
+
+def _normalise_line_endings(text):
+    return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
+
+
+def _normalise_text(fields: dict) -> dict:
+    return {name: (_normalise_line_endings(value) if name in TEXT_FIELDS else value) for name, value in fields.items()}
+
+
 def _audit_values(program: Program) -> dict:
     values = {}
     for f in Program._meta.concrete_fields:
         if f.name in {"id", "created_by", "created_at", "updated_at"}:
             continue
         value = getattr(program, f.name)
-        if isinstance(value, datetime.date):
+        if f.name in TEXT_FIELDS:
+            # Text saved before line endings were normalised compares equal to the same text now.
+            value = _normalise_line_endings(value)
+        elif isinstance(value, datetime.date):
             value = value.isoformat()
         elif not isinstance(value, (str, int, float, bool, dict, list, type(None))):
             value = str(value)
@@ -419,6 +435,7 @@ def _hide_text(values: dict) -> dict:
 @transaction.atomic
 def program_create(*, by, topics, departments=(), **fields) -> Program:
     _require_hr(by)
+    fields = _normalise_text(fields)
     program = Program(created_by=by, status=S.DRAFT, **fields)
     _validate(program)
     checked = {name: fields[name] for name in (*DATE_FIELDS, *LEVEL_FIELDS) if name in fields}
@@ -488,6 +505,7 @@ def program_update(*, program: Program, by, topics=None, departments=None, revis
     _require_editable(program)
     if revision and revision != program_revision(program):
         raise ProgramChanged(_changed_since_message(program, by=by))
+    fields = _normalise_text(fields)
     checked = {**fields, **({"departments": departments} if departments is not None else {})}
     _raise_change_problems(program_change_problems(program=program, fields=checked))
     before = _audit_values(program)

@@ -148,6 +148,14 @@ def test_an_edit_from_an_older_revision_is_refused_and_changes_nothing(hr_user):
     assert program.name == "Mine"
 
 
+def test_text_is_saved_with_one_kind_of_line_ending(hr_user):
+    program = services.program_create(by=hr_user, topics=[TopicFactory()], **program_fields(description="One\r\nTwo\rThree"))
+    assert Program.objects.get(pk=program.pk).description == "One\nTwo\nThree"
+    services.program_update(program=program, by=hr_user, agreement_template="Goals\r\n\r\nBoundaries", objectives="Learn\r\nTeach")
+    program.refresh_from_db()
+    assert (program.agreement_template, program.objectives) == ("Goals\n\nBoundaries", "Learn\nTeach")
+
+
 def test_archived_program_is_read_only(hr_user):
     program = ProgramFactory(status=S.ARCHIVED)
     enrollment = EnrollmentFactory(program=program)

@@ -398,6 +398,41 @@ def test_a_single_edit_from_the_form_saves(hr_client):
     assert (program.name, program.meeting_minutes) == ("AI for leaders", 60)
 
 
+def as_typed_in_a_browser(data: dict) -> dict:
+    """A browser sends a text area's line breaks as \r\n."""
+    return {name: value.replace("\r\n", "\n").replace("\n", "\r\n") if isinstance(value, str) else value for name, value in data.items()}
+
+
+def test_text_nobody_touched_is_not_recorded_as_edited(hr_client):
+    """QA: saving the form converted the agreement template's line endings to \r\n, and the
+    audit log recorded 'Edited: ... agreement_template' though nobody had touched it."""
+    template = "Our goals:\n- learn AI tools\n\nBoundaries: either of us can pause."
+    program = ProgramFactory(name="AI for leaders", status=S.ENROLLMENT_OPEN, description="Line one\nLine two", agreement_template=template)
+    url = reverse("program_edit", args=[program.pk])
+    posted = as_typed_in_a_browser(as_posted(hr_client.get(url).context["form"]))
+    assert "\r\n" in posted["agreement_template"]
+
+    response = hr_client.post(url, {**posted, "name": "AI for leaders 2027"})
+
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert (program.agreement_template, program.description) == (template, "Line one\nLine two")
+    [edit] = AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_UPDATED)
+    assert edit.summary == "Edited: name"
+    # Saved again untouched: nothing to record.
+    hr_client.post(url, as_typed_in_a_browser(as_posted(hr_client.get(url).context["form"])))
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_UPDATED).count() == 1
+
+
+def test_text_saved_with_windows_line_endings_before_is_not_recorded_as_edited_either(hr_client):
+    program = ProgramFactory(status=S.ENROLLMENT_OPEN, agreement_template="Goals\r\n\r\nBoundaries")
+    url = reverse("program_edit", args=[program.pk])
+    hr_client.post(url, as_typed_in_a_browser(as_posted(hr_client.get(url).context["form"])))
+    program.refresh_from_db()
+    assert program.agreement_template == "Goals\n\nBoundaries"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_UPDATED).exists()
+
+
 def test_closing_enrollment_early_makes_a_form_opened_before_it_stale(hr_client):
     """The transition moves a date the form shows (enrollment closes today): a form opened
     before it is refused like one opened before an edit, and names the move."""
