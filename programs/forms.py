@@ -17,6 +17,7 @@ from django.template.defaultfilters import filesizeformat
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.formats import date_format
+from django.utils.html import escape
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -175,6 +176,15 @@ class ProgramForm(forms.ModelForm):
         reminders = {**{k: True for k in REMINDER_KINDS}, **(program.reminders or {})}
         for kind, label in REMINDER_KINDS.items():
             self.fields[REMINDER_PREFIX + kind] = forms.BooleanField(label=label, required=False, initial=bool(reminders.get(kind)))
+        # The JSON fields have one input per key: fixed together, with the reason said once.
+        for json_field, prefix in (("pairing_weights", WEIGHT_PREFIX), ("reminders", REMINDER_PREFIX)):
+            if json_field in self.locked:
+                for name in self.fields:
+                    if name.startswith(prefix):
+                        self.fields[name].disabled = True
+        weights_note = _("Relative importance of each criterion in a pair's score (0 turns a criterion off).")
+        if "pairing_weights" in self.locked:
+            weights_note = f"{weights_note} {self.locked['pairing_weights']}"
 
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -201,7 +211,7 @@ class ProgramForm(forms.ModelForm):
             Fieldset(_("Capacity"), Row(Column("mentees_per_mentor"), Column("max_active_pairs_per_mentor")), css_class="mb-4"),
             Fieldset(
                 _("Pairing policy"),
-                HTML('<p class="form-text">{}</p>'.format(_("Relative importance of each criterion in a pair's score (0 turns a criterion off)."))),
+                HTML('<p class="form-text">{}</p>'.format(escape(weights_note))),
                 Row(*weight_rows),
                 "ban_same_department",
                 "ban_same_manager",
@@ -276,11 +286,16 @@ class ProgramForm(forms.ModelForm):
 
     def service_fields(self) -> dict:
         """Keyword arguments for program_create / program_update."""
-        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
-        data["pairing_weights"] = {key: self.cleaned_data[WEIGHT_PREFIX + key] for key in DEFAULT_WEIGHTS}
-        data["reminders"] = {kind: bool(self.cleaned_data.get(REMINDER_PREFIX + kind)) for kind in REMINDER_KINDS}
-        data["topics"] = list(data["topics"])
-        data["departments"] = list(data["departments"])
+        # What the program's status has fixed is not sent: the form cannot change it, and its
+        # shown value, cleaned again, could differ from the stored one in form only.
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data and not self.fields[name].disabled}
+        if not self.fields[WEIGHT_PREFIX + "topics"].disabled:
+            data["pairing_weights"] = {key: self.cleaned_data[WEIGHT_PREFIX + key] for key in DEFAULT_WEIGHTS}
+        if not self.fields[REMINDER_PREFIX + next(iter(REMINDER_KINDS))].disabled:
+            data["reminders"] = {kind: bool(self.cleaned_data.get(REMINDER_PREFIX + kind)) for kind in REMINDER_KINDS}
+        for name in ("topics", "departments"):
+            if name in data:
+                data[name] = list(data[name])
         return data
 
 

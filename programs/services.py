@@ -22,7 +22,7 @@ from mentoring.audit import audit_record, changed_fields
 from mentoring.models import AuditEvent, Employee, Role as UserRole, User, validate_time_zone
 from mentoring.services import hr_addressees
 
-from .models import LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
+from .models import DEFAULT_WEIGHTS, LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
 S = Program.Status
 
@@ -206,6 +206,15 @@ SCHEDULE_FIELDS = ("starts_on", "ends_on", "cadence_days", "expected_sessions")
 ELIGIBILITY_FIELDS = (*LEVEL_FIELDS, "departments")
 SURVEY_FIELDS = ("midpoint_survey_on", "final_survey_on")
 PAST_ENROLLMENT = (S.MATCHING, S.ACTIVE, S.COMPLETED, S.ARCHIVED)
+# Everything the edit form writes (the status moves only through program_transition).
+PROGRAM_SETTINGS = (*(f.name for f in Program._meta.concrete_fields if f.name not in {"id", "status", "created_by", "created_at", "updated_at"}), "topics", "departments")
+# What a completed program still lets HR change: its name and description, for the record, and
+# its reminder switches (the final survey is still open and reminds people). Training resources
+# are added and removed on the program page. Everything else shaped how the program ran or what
+# its figures measure (the cadence its adherence is measured against, when a pair counts as
+# stuck, the topics, the pairing policy, the agreement pairs started from): a finished
+# program's results are final, so a later edit must not rewrite them.
+EDITABLE_WHEN_COMPLETED = ("name", "description", "reminders")
 
 
 def locked_fields(program: Program, *, on: datetime.date | None = None) -> dict[str, str]:
@@ -235,6 +244,9 @@ def locked_fields(program: Program, *, on: datetime.date | None = None) -> dict[
         if day and day < on:
             locked[name] = _("This survey's day has passed, so it is fixed.")
     if status in (S.COMPLETED, S.ARCHIVED):
+        for name in PROGRAM_SETTINGS:
+            if name not in EDITABLE_WHEN_COMPLETED:
+                locked.setdefault(name, _("The program is completed: its results are final, so what shaped them is fixed."))
         for name in DATE_FIELDS:
             locked[name] = _("The program is completed, so its dates are fixed.")
     return locked
@@ -246,13 +258,20 @@ def locked_summary(program: Program) -> str:
         S.ENROLLMENT_OPEN: _("Enrollment is open: the mode, the short name and the day enrollment opened are fixed. Other dates may move, but not into the past."),
         S.MATCHING: _("Matching has started: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
         S.ACTIVE: _("The program is running: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
-        S.COMPLETED: _("The program is completed: its dates and eligibility are fixed."),
+        S.COMPLETED: _(
+            "The program is completed and its results are final, so everything that shaped them is fixed. Its name, description and reminders "
+            "may still change, and training resources can still be added or removed on the program page."
+        ),
     }.get(program.status, _("Dates you set cannot be in the past."))
 
 
 def _same(name: str, old, new) -> bool:
     if name in ("topics", "departments"):
         return {getattr(x, "pk", x) for x in old} == {getattr(x, "pk", x) for x in new}
+    if name == "pairing_weights":  # a criterion left out weighs its default
+        return {**DEFAULT_WEIGHTS, **(old or {})} == {**DEFAULT_WEIGHTS, **(new or {})}
+    if name in TEXT_FIELDS:
+        return _normalise_line_endings(old) == _normalise_line_endings(new)
     return old == new
 
 
@@ -272,7 +291,7 @@ def program_change_problems(*, program: Program | None, fields: dict, on: dateti
         if program is None:
             changed = True
         else:
-            current = list(program.departments.all()) if name == "departments" else getattr(program, name, value)
+            current = list(getattr(program, name).all()) if name in ("topics", "departments") else getattr(program, name, value)
             changed = not _same(name, current, value)
         if not changed:
             continue
@@ -506,7 +525,7 @@ def program_update(*, program: Program, by, topics=None, departments=None, revis
     if revision and revision != program_revision(program):
         raise ProgramChanged(_changed_since_message(program, by=by))
     fields = _normalise_text(fields)
-    checked = {**fields, **({"departments": departments} if departments is not None else {})}
+    checked = {**fields, **({"topics": topics} if topics is not None else {}), **({"departments": departments} if departments is not None else {})}
     _raise_change_problems(program_change_problems(program=program, fields=checked))
     before = _audit_values(program)
     for name, value in fields.items():

@@ -156,6 +156,34 @@ def test_text_is_saved_with_one_kind_of_line_ending(hr_user):
     assert (program.agreement_template, program.objectives) == ("Goals\n\nBoundaries", "Learn\nTeach")
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cadence_days": 7}, {"meeting_minutes": 90}, {"expected_sessions": 12}, {"stuck_after_days": 5}, {"objectives": "Something else"},
+        {"agreement_template": "Rewritten"}, {"pairing_weights": {"topics": 90}}, {"min_score": 10}, {"self_enrollment": True},
+    ],
+)  # fmt: skip
+def test_a_completed_program_keeps_what_shaped_its_results(hr_user, change):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
+    before = services.program_revision(program)
+    with pytest.raises(ProgramError, match="The program is completed: its results are final, so what shaped them is fixed."):
+        services.program_update(program=program, by=hr_user, name="Renamed", **change)
+    assert services.program_revision(Program.objects.get(pk=program.pk)) == before
+
+
+def test_a_completed_program_keeps_its_topics_but_its_name_description_and_reminders_may_change(hr_user):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
+    with pytest.raises(ProgramError, match="Focus topics: The program is completed"):
+        services.program_update(program=program, by=hr_user, topics=[TopicFactory()])
+    # The same values sent back (as the form does) are not a change.
+    services.program_update(
+        program=program, by=hr_user, topics=list(program.topics.all()), cadence_days=program.cadence_days, pairing_weights=dict(program.pairing_weights),
+        name="For the record", description="How it went", reminders={"survey": False},
+    )  # fmt: skip
+    program.refresh_from_db()
+    assert (program.name, program.description, program.reminders) == ("For the record", "How it went", {"survey": False})
+
+
 def test_archived_program_is_read_only(hr_user):
     program = ProgramFactory(status=S.ARCHIVED)
     enrollment = EnrollmentFactory(program=program)

@@ -877,6 +877,59 @@ def test_a_completed_programs_end_date_cannot_move(hr_client):
     assert "The program is completed, so its dates are fixed." in hr_client.get(reverse("program_edit", args=[program.pk])).content.decode()
 
 
+FIXED_WHEN_COMPLETED = (
+    "cadence_days", "meeting_minutes", "expected_sessions", "topics", "objectives", "agreement_template", "self_enrollment", "mentees_per_mentor",
+    "max_active_pairs_per_mentor", "ban_same_department", "ban_same_manager", "pairing_strategy", "min_score", "reminder_lead_hours",
+    "stuck_after_days", "pulse_alert_threshold", "weight_topics", "weight_language",
+)  # fmt: skip
+
+
+def test_a_completed_programs_form_fixes_what_shaped_its_results(hr_client):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5))
+    page = hr_client.get(reverse("program_edit", args=[program.pk]))
+    form = page.context["form"]
+    assert all(form.fields[name].disabled for name in FIXED_WHEN_COMPLETED)
+    assert not any(form.fields[name].disabled for name in ("name", "description", "reminder_survey", "reminder_pair_stuck"))
+    body = html.unescape(page.content.decode())
+    assert "The program is completed and its results are final, so everything that shaped them is fixed." in body
+    assert "The program is completed: its results are final, so what shaped them is fixed." in body  # next to each fixed field
+
+
+def test_editing_a_completed_program_cannot_rewrite_its_final_figures(hr_client, hr_user, django_capture_on_commit_callbacks):
+    """QA: changing 'Meet every (days)' from 14 to 7 on a completed program and pressing Refresh
+    on its dashboard moved cadence adherence from 90% to 43%, and the executive trend's last point."""
+    from programs.models import MetricSnapshot
+    from sessions_log.models import Meeting
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(enrollment_opens_on=days(-120), enrollment_closes_on=days(-100), starts_on=days(-90), ends_on=days(30), cadence_days=14)
+    program = pair.program
+    started = timezone.now() - datetime.timedelta(days=56)
+    pair.__class__.objects.filter(pk=pair.pk).update(started_at=started)
+    for week in (1, 3, 5):  # three meetings in four cadence periods
+        Meeting.objects.create(pair=pair, starts_at=started + datetime.timedelta(weeks=week), duration_minutes=45)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.program_transition(program=program, to=S.COMPLETED, by=hr_user)
+    final = MetricSnapshot.objects.get(program=program).data
+    assert final["meetings"]["cadence_adherence"] == 0.75
+
+    url = reverse("program_edit", args=[program.pk])
+    posted = as_posted(hr_client.get(url).context["form"])
+    saved = hr_client.post(url, {**posted, "name": "Digital fluency 2026", "cadence_days": 7, "weight_topics": 90, "agreement_template": "Rewritten"})
+    assert saved.status_code == 302, saved.context["form"].errors
+    with django_capture_on_commit_callbacks(execute=True):
+        hr_client.post(reverse("program_dashboard_refresh", args=[program.pk]))
+
+    refreshed = MetricSnapshot.objects.get(program=program).data
+    assert refreshed["meetings"]["cadence_adherence"] == 0.75 and refreshed["trend"]["cadence"] == 0.75
+    program.refresh_from_db()
+    assert program.name == "Digital fluency 2026"  # the name may still change
+    assert (program.cadence_days, program.pairing_weights["topics"], program.agreement_template) == (14, DEFAULT_WEIGHTS["topics"], "")
+    # Nor through any other path than the form.
+    with pytest.raises(services.ProgramError, match="Meet every \\(days\\): The program is completed: its results are final"):
+        services.program_update(program=program, by=hr_user, cadence_days=7)
+
+
 def test_a_new_program_with_past_dates_is_refused_at_save(hr_client):
     past = {"enrollment_opens_on": datetime.date(2020, 2, 1), "enrollment_closes_on": datetime.date(2020, 2, 20), "starts_on": datetime.date(2020, 3, 1), "ends_on": datetime.date(2020, 9, 1)}
     response = hr_client.post(reverse("program_create"), program_data(midpoint_survey_on=None, final_survey_on=None, **past))
