@@ -8,7 +8,8 @@ from its start, a session log from when it was logged, a survey from when it was
 and statuses are read back from the dates that changed them, so a snapshot as of three
 weeks ago shows what a snapshot taken then would have shown. That is how the trends of a
 program are backfilled. A change that leaves no date behind (a pause, a goal's progress, a
-person's level) is read as it stands now.
+person's level) is read as it stands now. Survey answers to a finished program count on its
+last day whenever they came in: its final survey closes weeks after it.
 """
 
 import datetime
@@ -26,6 +27,7 @@ from . import metrics
 from .models import Enrollment, EnrollmentTopic, MetricSnapshot, Program
 
 LIVE = ("active", "paused")
+FINISHED = (Program.Status.COMPLETED, Program.Status.ARCHIVED)
 LEVEL_BANDS = [("L1–3", 1, 3), ("L4–5", 4, 5), ("L6–7", 6, 7), ("L8+", 8, 99)]
 # The figures the executive trend draws, by their path in a snapshot. Each snapshot also
 # carries them as one small "trend" object: the trend reads a year of snapshots, and picking
@@ -194,8 +196,11 @@ def compute(*, program: Program, as_of: datetime.date | None = None) -> dict:
     )
 
     # --- surveys: NPS from each person's latest answer (final, else midpoint)
-    submitted = SurveyResponse.objects.filter(enrollment__program=program, submitted_at__lte=at)
-    has_final = Exists(SurveyResponse.objects.filter(enrollment=OuterRef("enrollment"), kind="final", submitted_at__lte=at))
+    # A finished program's final survey stays open for weeks after its last day (and opens only
+    # then when it ended early): its figures as of that day count every answer given so far.
+    answered_by = max(at, timezone.now()) if program.status in FINISHED and day >= program.ends_on else at
+    submitted = SurveyResponse.objects.filter(enrollment__program=program, submitted_at__lte=answered_by)
+    has_final = Exists(SurveyResponse.objects.filter(enrollment=OuterRef("enrollment"), kind="final", submitted_at__lte=answered_by))
     latest = submitted.filter(would_recommend__isnull=False).filter(Q(kind="final") | (Q(kind="midpoint") & ~has_final))
     buckets = latest.aggregate(p=Count("id", filter=Q(would_recommend__gte=9)), d=Count("id", filter=Q(would_recommend__lte=6)), n=Count("id"))
     score, n = metrics.nps_from_counts(promoters=buckets["p"], passives=buckets["n"] - buckets["p"] - buckets["d"], detractors=buckets["d"])

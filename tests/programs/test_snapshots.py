@@ -90,6 +90,33 @@ def test_nps_and_uplift_from_surveys(program_with_history):
     assert data["uplift_mentee"] == [{"topic": topic.name, "mean": 3.0, "n": 1}]
 
 
+def test_final_survey_answers_given_after_the_last_day_count_in_the_final_figures(hr_user):
+    """The final survey of a program completed early opens the day before and stays open for a
+    month: answers given after the last day counted nowhere, so 'Appears once mentees have
+    answered the final survey' never came true."""
+    from programs import services as program_services
+
+    today = timezone.localdate()
+    pair = make_active_pair(enrollment_opens_on=today - datetime.timedelta(days=120), enrollment_closes_on=today - datetime.timedelta(days=100), starts_on=today - datetime.timedelta(days=90), ends_on=today + datetime.timedelta(days=30))
+    program = pair.program
+    topic = program.topics.first()
+    EnrollmentTopic.objects.update_or_create(enrollment=pair.mentee, topic=topic, kind="learn", defaults={"level": 2})
+    program_services.program_transition(program=program, to=Program.Status.COMPLETED, by=hr_user)
+    program.refresh_from_db()
+    Program.objects.filter(pk=program.pk).update(ends_on=today - datetime.timedelta(days=3))  # as if completed three days ago
+    program.refresh_from_db()
+    answer = SurveyResponse.objects.create(enrollment=pair.mentee, kind="final", would_recommend=10)
+    SurveyAnswer.objects.create(response=answer, topic=topic, score=4)
+
+    snapshot = snapshots.snapshot_save(program=program)
+
+    assert snapshot.as_of == program.ends_on
+    assert snapshot.data["nps"] == {"score": 100.0, "n": 1}
+    assert snapshot.data["uplift_mentee"] == [{"topic": topic.name, "mean": 2.0, "n": 1}]
+    # A week of the run before the last day counts what had been answered by then: nothing.
+    assert snapshots.compute(program=program, as_of=program.ends_on - datetime.timedelta(days=1))["nps"]["n"] == 0
+
+
 def test_retention_and_promotion_against_peers(program_with_history):
     program, first, second = program_with_history
     start = program.starts_on
