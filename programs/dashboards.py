@@ -727,4 +727,13 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
             "datasets": [{"label": _("Insights"), "data": [t["insights"] for t in themes]}, {"label": _("Actions committed"), "data": [t["actions"] for t in themes]}, {"label": _("Actions done"), "data": [t["done"] for t in themes]}],
         },
         "min_group": metrics.MIN_GROUP,
+        "final_survey_closed": _final_survey_closed(program),
     }
+
+
+def _final_survey_closed(program: Program) -> bool:
+    """No final survey answer is still to come: the empty uplift and growth cards say so."""
+    from sessions_log.services import survey_window  # noqa: PLC0415 - sessions_log depends on programs
+
+    window = survey_window(program, "final")
+    return program.is_archived or (window is not None and window[1] < timezone.localdate())

@@ -147,6 +147,9 @@ class Program(models.Model):
     midpoint_survey_on = models.DateField(_("midpoint survey"), null=True, blank=True)
     final_survey_on = models.DateField(_("final survey"), null=True, blank=True)
     agreement_template = models.TextField(_("agreement template"), blank=True)
+    # Archiving closes every survey still open (or still to come) that day, before its planned
+    # close; the day is kept so that the surveys' closing date shown to people is the real one.
+    surveys_closed_on = models.DateField(_("surveys closed early on"), null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

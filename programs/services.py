@@ -116,8 +116,63 @@ def _require_hr(user) -> None:
         raise ProgramError(_("Only HR admins can do this."))
 
 
+@dataclass
+class SurveyStillOpen:
+    """A survey of a completed program that archiving would close before its planned close."""
+
+    kind: str
+    label: str
+    opens_on: datetime.date
+    closes_on: datetime.date
+    answers: int
+    people: int  # who may answer it: everyone who had a pair
+
+    @property
+    def is_open(self) -> bool:
+        return self.opens_on <= site_today()
+
+    def describe(self) -> str:
+        what = {"label": self.label, "opens": date_format(self.opens_on), "closes": date_format(self.closes_on), "answers": self.answers, "people": self.people}
+        if not self.is_open:
+            return _("The %(label)s survey opens on %(opens)s and closes on %(closes)s.") % what
+        return ngettext(
+            "The %(label)s survey is open until %(closes)s: %(answers)s of %(people)s person has answered so far.",
+            "The %(label)s survey is open until %(closes)s: %(answers)s of %(people)s people have answered so far.",
+            self.people,
+        ) % what
+
+
+def surveys_open_at_archive(program: Program, *, on: datetime.date | None = None) -> list[SurveyStillOpen]:
+    """The midpoint and final surveys of a completed program still open on ``on`` (the site's
+    date), or still to come: archiving closes them that day. Empty for any other status."""
+    if program.status != S.COMPLETED:
+        return []
+    from sessions_log.models import SurveyResponse  # noqa: PLC0415 - sessions_log depends on programs
+    from sessions_log.services import HAD_PAIR_STATUSES, survey_window  # noqa: PLC0415
+
+    on = on or site_today()
+    still_open = []
+    for kind in (SurveyResponse.Kind.MIDPOINT, SurveyResponse.Kind.FINAL):
+        window = survey_window(program, kind)
+        if window is None or window[1] < on:
+            continue
+        if not still_open:  # who may answer: the same people for both surveys
+            from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
+
+            paired = Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=HAD_PAIR_STATUSES)
+            people = program.enrollments.filter(Exists(paired)).count()
+            answered = dict(SurveyResponse.objects.filter(enrollment__program=program).values("kind").annotate(n=models.Count("id")).order_by().values_list("kind", "n"))
+        still_open.append(
+            SurveyStillOpen(kind=kind, label=str(kind.label).lower(), opens_on=window[0], closes_on=window[1], answers=answered.get(kind, 0), people=people)
+        )
+    return still_open
+
+
 @transaction.atomic
-def program_transition(*, program: Program, to: str, by, note: str = "") -> Program:
+def program_transition(*, program: Program, to: str, by, note: str = "", close_surveys: bool = False) -> Program:
+    """Move the program to ``to``. Archiving a completed program whose midpoint or final survey
+    is still open (or still to come) closes that survey the same day, and needs
+    ``close_surveys``: the answers still to come would be lost, so it is never done silently."""
     _require_hr(by)
     # Lock the row: two HR admins pressing buttons at once must not both move it.
     program = Program.objects.select_for_update().get(pk=program.pk)
@@ -126,6 +181,16 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
         raise ProgramError(" ".join(problems))
     previous = program.status
     dates_before = {f: getattr(program, f) for f in DATE_FIELDS}
+    closing = surveys_open_at_archive(program) if to == S.ARCHIVED else []
+    if closing and not close_surveys:
+        then = ngettext(
+            "Archiving now closes it for good: archive after %(day)s to keep it open, or confirm that it closes now.",
+            "Archiving now closes them for good: archive after %(day)s to keep them open, or confirm that they close now.",
+            len(closing),
+        ) % {"day": date_format(closing[-1].closes_on)}
+        raise ProgramError(" ".join([*(survey.describe() for survey in closing), then]))
+    if closing:
+        program.surveys_closed_on = site_today()
     program.status = to
     if to == S.MATCHING and program.enrollment_closes_on > today():
         # Closing early: the window now says so (never before it opened).
@@ -134,13 +199,16 @@ def program_transition(*, program: Program, to: str, by, note: str = "") -> Prog
         for field, day in early_end_dates(program).items():
             setattr(program, field, day)
     dates_changed = [f for f in DATE_FIELDS if getattr(program, f) != dates_before[f]]
-    program.save(update_fields=["status", "updated_at", *dates_changed])
+    program.save(update_fields=["status", "updated_at", *dates_changed, *(["surveys_closed_on"] if closing else [])])
     ProgramTransition.objects.create(program=program, from_status=previous, to_status=to, by=by, note=note[:300])
     # The note is HR's free text: it stays on the transition, not in the audit log.
     before, after = {"status": previous}, {"status": to}
     iso = lambda day: day.isoformat() if day else None  # noqa: E731
     for f in dates_changed:
         before[f], after[f] = iso(dates_before[f]), iso(getattr(program, f))
+    if closing:
+        before["surveys_closed_on"], after["surveys_closed_on"] = None, iso(program.surveys_closed_on)
+        after["surveys_closed"] = {survey.kind: {"planned_close": iso(survey.closes_on), "answers": survey.answers, "people": survey.people} for survey in closing}
     audit_record(action=AuditEvent.Action.PROGRAM_TRANSITIONED, target=program, actor=by, summary=f"{Program.Status(previous).label} → {Program.Status(to).label}", before=before, after=after)
     pairs_left = False
     if to == S.COMPLETED:
@@ -207,7 +275,7 @@ ELIGIBILITY_FIELDS = (*LEVEL_FIELDS, "departments")
 SURVEY_FIELDS = ("midpoint_survey_on", "final_survey_on")
 PAST_ENROLLMENT = (S.MATCHING, S.ACTIVE, S.COMPLETED, S.ARCHIVED)
 # Everything the edit form writes (the status moves only through program_transition).
-PROGRAM_SETTINGS = (*(f.name for f in Program._meta.concrete_fields if f.name not in {"id", "status", "created_by", "created_at", "updated_at"}), "topics", "departments")
+PROGRAM_SETTINGS = (*(f.name for f in Program._meta.concrete_fields if f.editable and f.name not in {"id", "status", "created_by", "created_at", "updated_at"}), "topics", "departments")
 # What a completed program still lets HR change: its name and description, for the record, and
 # its reminder switches (the final survey is still open and reminds people). Training resources
 # are added and removed on the program page. Everything else shaped how the program ran or what
@@ -556,7 +624,7 @@ def program_clone(*, program: Program, by, name: str, slug: str, enrollment_open
     copy_fields = {
         f.name: getattr(program, f.name)
         for f in Program._meta.concrete_fields
-        if f.name not in {"id", "name", "slug", "status", "created_by", "created_at", "updated_at"}
+        if f.editable and f.name not in {"id", "name", "slug", "status", "created_by", "created_at", "updated_at"}
     }
     for day_field in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on"):
         copy_fields[day_field] = moved(getattr(program, day_field))

@@ -240,6 +240,8 @@ def _detail_context(program: Program, resource_form: ResourceForm) -> dict:
         # What completing now would change (the service applies the same).
         "early_end": services.early_end_dates(program) if program.status == Program.Status.ACTIVE else {},
         "early_close": _early_close(program, counts[ES.INVITED]["total"]),
+        # What archiving now would close before its planned close (the service refuses it unconfirmed).
+        "archive_closes": services.surveys_open_at_archive(program),
     }
 
 
@@ -266,7 +268,9 @@ def program_transition(request, pk: int):
         messages.error(request, _("Tick the box to confirm: closing enrollment now stops people applying."))
         return redirect("program_detail", pk=pk)
     try:
-        program = services.program_transition(program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"])
+        program = services.program_transition(
+            program=program, to=form.cleaned_data["to"], by=request.user, note=form.cleaned_data["note"], close_surveys=bool(request.POST.get("close_surveys"))
+        )
     except ProgramError as exc:
         messages.error(request, str(exc))
     else:

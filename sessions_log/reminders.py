@@ -598,7 +598,7 @@ _RENDERED = (
     "key", "kind", "context", "status", "due_at", "recipient", "program", "meeting", "pair",
     "recipient__first_name", "recipient__last_name", "recipient__email", "recipient__time_zone", "recipient__left_date", "recipient__erased_at",
     "program__slug", "program__name", "program__enrollment_closes_on",
-    "program__enrollment_opens_on", "program__starts_on", "program__ends_on", "program__midpoint_survey_on", "program__final_survey_on",
+    "program__enrollment_opens_on", "program__starts_on", "program__ends_on", "program__midpoint_survey_on", "program__final_survey_on", "program__surveys_closed_on",
     "meeting__uid", "meeting__sequence", "meeting__starts_at", "meeting__duration_minutes", "meeting__location", "meeting__video_url", "meeting__status",
     "pair__status", "pair__mentor", "pair__mentee", "pair__mentor__employee", "pair__mentee__employee",
     "pair__mentor__employee__first_name", "pair__mentor__employee__last_name", "pair__mentee__employee__first_name", "pair__mentee__employee__last_name",

@@ -767,7 +767,17 @@ def action_set_done(*, action: ActionItem, me: Employee, done: bool) -> ActionIt
 
 
 def survey_window(program: Program, kind: str) -> tuple[datetime.date, datetime.date] | None:
-    """When a survey is open, from the program's dates (None: this program has no such survey)."""
+    """When a survey is open, from the program's dates (None: this program has no such survey,
+    or it was archived before the survey opened). Archiving closes a survey still open that day
+    (Program.surveys_closed_on), which is then its real closing day."""
+    window = _planned_survey_window(program, kind)
+    closed = program.surveys_closed_on
+    if window is None or closed is None or closed >= window[1]:
+        return window
+    return (window[0], closed) if closed >= window[0] else None
+
+
+def _planned_survey_window(program: Program, kind: str) -> tuple[datetime.date, datetime.date] | None:
     if kind == SurveyResponse.Kind.BASELINE:
         close = program.midpoint_survey_on or program.starts_on + datetime.timedelta(days=30)
         return program.enrollment_opens_on, close

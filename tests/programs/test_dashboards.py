@@ -264,6 +264,16 @@ def test_executive_picks_the_active_program_by_default_and_switches(executive_cl
     assert executive_client.get(reverse("executive_home"), {"program": done.pk}).context["program"] == done
 
 
+def test_executive_page_says_when_no_final_survey_answer_can_come_any_more(executive_client, program):
+    snapshot_save(program=program)
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    assert "Appears once mentees have answered the final survey." in body and "Appears once mentors have answered the final survey." in body
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.ARCHIVED)
+    body = executive_client.get(reverse("executive_home"), {"program": program.pk}).content.decode()
+    assert "No mentee answered the final survey before it closed." in body and "No mentor answered the final survey before it closed." in body
+    assert "Appears once" not in body
+
+
 def test_executive_page_shows_no_individual(executive_client, program, pair):
     snapshot_save(program=program)
     body = executive_client.get(reverse("executive_home")).content.decode()

@@ -184,6 +184,20 @@ def test_a_completed_program_keeps_its_topics_but_its_name_description_and_remin
     assert (program.name, program.description, program.reminders) == ("For the record", "How it went", {"survey": False})
 
 
+def test_archiving_before_the_final_survey_opens_cancels_it_once_confirmed(hr_user):
+    from sessions_log.services import survey_window
+
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-5), final_survey_on=days(10))
+    with pytest.raises(ProgramError, match="The final survey opens on .* and closes on .*Archiving now closes it for good"):
+        services.program_transition(program=program, to=S.ARCHIVED, by=hr_user)
+    assert Program.objects.get(pk=program.pk).status == S.COMPLETED
+    services.program_transition(program=program, to=S.ARCHIVED, by=hr_user, close_surveys=True)
+    program.refresh_from_db()
+    assert program.surveys_closed_on == services.site_today()
+    assert survey_window(program, "final") is None  # never held: not listed as closed on a day before it opened
+    assert survey_window(program, "baseline") is not None  # the surveys that had closed keep their dates
+
+
 def test_archived_program_is_read_only(hr_user):
     program = ProgramFactory(status=S.ARCHIVED)
     enrollment = EnrollmentFactory(program=program)

@@ -525,6 +525,55 @@ def test_archiving_or_discarding_needs_the_box_ticked(hr_client, status):
     assert "Tick the box to confirm: an archived program is read-only for good." in messages_of(refused)
 
 
+def test_archiving_while_the_final_survey_is_open_asks_first_and_dates_its_real_close(hr_client, hr_user, participant_user, participant_client):
+    """QA: 'Archive' was offered straight after 'Complete the program' (which opens the final
+    survey), and after archiving the mentor's surveys page said 'Final survey · Closed on 5 Jan
+    2027 · Closed': a date still to come, shown as past, with no warning to HR."""
+    from sessions_log.models import SurveyResponse
+    from sessions_log.services import survey_window
+    from tests.factories import make_active_pair
+
+    pair = make_active_pair(mentor_user=participant_user, enrollment_opens_on=days(-120), enrollment_closes_on=days(-100), starts_on=days(-90), ends_on=days(30), final_survey_on=days(20))
+    program = pair.program
+    services.program_transition(program=program, to=S.COMPLETED, by=hr_user)  # early: the final survey opens now
+    program.refresh_from_db()
+    planned_close = survey_window(program, "final")[1]
+    SurveyResponse.objects.create(enrollment=pair.mentee, kind="final", would_recommend=9)
+
+    page = html.unescape(hr_client.get(reverse("program_detail", args=[program.pk])).content.decode())
+    assert f"The final survey is open until {date_format(planned_close)}: 1 of 2 people have answered so far." in page
+    assert f"To keep it open, archive after {date_format(planned_close)}." in page
+    assert 'name="close_surveys"' in page
+    refused = transition(hr_client, program, S.ARCHIVED)  # the archiving box ticked, not the survey's
+    program.refresh_from_db()
+    assert program.status == S.COMPLETED and program.surveys_closed_on is None
+    assert messages_of(refused) == [
+        f"The final survey is open until {date_format(planned_close)}: 1 of 2 people have answered so far. "
+        f"Archiving now closes it for good: archive after {date_format(planned_close)} to keep it open, or confirm that it closes now."
+    ]
+
+    response = hr_client.post(reverse("program_transition", args=[program.pk]), {"to": S.ARCHIVED, "confirm": "1", "close_surveys": "1"})
+
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.status == S.ARCHIVED and program.surveys_closed_on == services.site_today()
+    surveys = participant_client.get(reverse("survey_list")).content.decode()
+    assert f"Closed on {date_format(services.site_today(), 'j M Y')}" in surveys
+    assert f"Closed on {date_format(planned_close, 'j M Y')}" not in surveys
+    detail = hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    assert f"Closed early on {date_format(services.site_today())}, when the program was archived." in detail
+    [archived] = AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED, after__status=S.ARCHIVED)
+    assert archived.after["surveys_closed"] == {"final": {"planned_close": planned_close.isoformat(), "answers": 1, "people": 2}}
+
+
+def test_archiving_after_the_final_survey_has_closed_asks_nothing_more(hr_client):
+    program = ProgramFactory(status=S.COMPLETED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-40), final_survey_on=days(-41))
+    assert 'name="close_surveys"' not in hr_client.get(reverse("program_detail", args=[program.pk])).content.decode()
+    transition(hr_client, program, S.ARCHIVED)
+    program.refresh_from_db()
+    assert program.status == S.ARCHIVED and program.surveys_closed_on is None
+
+
 @pytest.mark.parametrize(
     ("closes_in", "invited", "wording"),
     [
