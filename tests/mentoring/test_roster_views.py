@@ -68,16 +68,40 @@ def test_hr_uploads_previews_then_applies(hr_client, hr_user):
 
 
 def test_past_imports_are_listed_with_status_and_counts(hr_client, hr_user):
+    """QA: a file with errors (nothing written) was listed as 'Has errors' and 'Added 2'."""
     upload(hr_client, GOOD_FILE, name="march.csv")
-    upload(hr_client, make_csv(person("E1", email="nope")), name="april.csv")
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+    upload(hr_client, make_csv(person("E3", email="nope"), person("E4"), person("E5")), name="april.csv")
+    upload(hr_client, make_csv(person("E6")), name="may.csv")
 
     html = hr_client.get(reverse("roster_import")).content.decode()
 
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)[1:]
-    cells = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)] for row in rows]
-    assert [c[0] for c in cells] == ["april.csv", "march.csv"]
-    assert cells[0][1] == str(hr_user) and cells[0][3:] == ["Has errors", "1", "1", "0", "0", "0"]
-    assert cells[1][3:] == ["Previewed", "2", "0", "2", "0", "0"]
+    cells = [[re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)] for row in rows]
+    assert [" ".join(c[0]) for c in cells] == ["may.csv", "april.csv", "march.csv"]
+    nothing = ["—", "nothing", "written"]
+    assert cells[1][3:] == [["Has", "errors"], ["3"], ["1"], nothing, nothing, nothing]
+    assert cells[0][3:] == [["Previewed"], ["1"], ["0"], nothing, nothing, nothing]
+    assert cells[2][3:] == [["Applied"], ["2"], ["0"], ["2"], ["0"], ["0"]]
+    assert "A file that was not applied changed nothing" in html
+
+
+def test_an_applied_import_says_what_it_did_and_one_never_applied_what_it_would_have_done(hr_client):
+    """QA: after applying a file, its page still said 'People the import adds to the directory'."""
+    upload(hr_client, make_csv(person("E1", email="nope"), person("E2", first_name="Bea", last_name="Reporter")), name="broken.csv")
+    broken = RosterImport.objects.get()
+    page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[broken.pk])).content.decode())
+    assert "so it cannot be applied: nothing was written. Below is what it would have changed." in page
+    assert "People the import would add to the directory" in page and "Bea Reporter" in page
+
+    response = upload(hr_client, GOOD_FILE)
+    good = RosterImport.objects.get(pk=int(response.url.rstrip("/").split("/")[-1]))
+    hr_client.post(reverse("roster_import_apply", args=[good.pk]))
+    page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[good.pk])).content.decode())
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Below is what it changed in the directory." in page
+    assert "People added" in page and "People the import added to the directory" in page and "2 people added" in text
+    assert "adds to the directory" not in page and "would" not in text
 
 
 def test_the_preview_lists_left_dates_still_to_come_apart_from_leavers(hr_client):
@@ -320,7 +344,7 @@ def test_preview_tiles_read_in_the_singular_for_one(hr_client):
     EmployeeFactory(employee_id="E1", email="e1@acme.example", level=3)
     response = upload(hr_client, make_csv(person("E1", level="4"), person("E2")))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", hr_client.get(response.url).content.decode()))
-    assert "1 person updated" in text and "1 new person" in text and "1 level change" in text and "2 rows in the file" in text
+    assert "1 person to update" in text and "1 new person" in text and "1 level change" in text and "2 rows in the file" in text
     assert "1 people" not in text
 
 
@@ -382,6 +406,10 @@ def test_the_preview_says_what_a_leaving_ends_before_it_is_applied(hr_client, hr
     upload(hr_client, make_csv(person(leaver.employee_id, email=leaver.email, first_name=leaver.first_name, last_name=leaver.last_name, left_date=yesterday, hire_date="2015-01-01", level=str(leaver.level))))
     page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode())
     assert "Their live pair ends; the partner is told." in page and "Loses the role: Executive." in page
+
+    hr_client.post(reverse("roster_import_apply", args=[RosterImport.objects.get().pk]))
+    page = re.sub(r"\s+", " ", hr_client.get(reverse("roster_import_detail", args=[RosterImport.objects.get().pk])).content.decode())
+    assert f"Left on {yesterday}" in page and "Their live pair ended; the partner was told." in page and "Lost the role: Executive." in page
 
 
 def test_an_hr_admin_cannot_apply_a_file_that_makes_them_a_leaver(hr_client, hr_user):
