@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('programs', '0004_enrollment_apply_by'),
+        ('programs', '0005_program_description_limit'),
     ]
 
     operations = [
