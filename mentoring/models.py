@@ -102,7 +102,9 @@ def validate_time_zone(value: str):
 
 class EmployeeQuerySet(models.QuerySet):
     def current(self):
-        return self.filter(left_date__isnull=True)
+        """People still with the company as far as Upward knows: not leavers, not erased (an
+        erased record is a pseudonym no roster import updates again, not a colleague)."""
+        return self.filter(left_date__isnull=True, erased_at__isnull=True)
 
 
 class Employee(models.Model):
@@ -157,7 +159,8 @@ class Employee(models.Model):
 
     @property
     def is_current(self) -> bool:
-        return self.left_date is None
+        """As EmployeeQuerySet.current(): not a leaver and not erased."""
+        return self.left_date is None and self.erased_at is None
 
     def clean(self):
         if self.left_date and self.hire_date and self.left_date < self.hire_date:

@@ -1012,7 +1012,7 @@ def _unusual_levels(plan: RosterPlan, rows: dict[str, RosterRow], people: dict[s
     candidates = [item for item in candidates if item[2] is not None]
     moving = {eid for eid, _name, _level in candidates}
     after = {eid: row.values["level"] for eid, row in rows.items() if row.values.get("level") is not None}
-    after |= {eid: p["level"] for eid, p in people.items() if eid not in rows and p["left_date"] is None and p["level"] is not None}
+    after |= {eid: p["level"] for eid, p in people.items() if eid not in rows and p["left_date"] is None and p["erased_at"] is None and p["level"] is not None}
     levels = sorted(level for eid, level in after.items() if eid not in moving)
     if len(levels) < UNUSUAL_LEVEL_MIN_PEOPLE:
         levels = sorted(after.values())

@@ -38,12 +38,18 @@ def accent_insensitive(word: str) -> str:
     return "".join(f"[{table[c.lower()]}]{_MARKS}" if c.lower() in table else re.escape(c) for c in folded)
 
 
+# Employee.objects.current() as a condition, for counts and filters across relations.
+CURRENT = Q(left_date__isnull=True, erased_at__isnull=True)
+
+
 def employees_for_directory(*, query: str = "", department_id: int | None = None, status: str = "current") -> QuerySet[Employee]:
     qs = Employee.objects.select_related("department", "manager", "user")
     if status == "current":
-        qs = qs.filter(left_date__isnull=True)
+        qs = qs.filter(CURRENT)
     elif status == "left":
         qs = qs.filter(left_date__isnull=False)
+    elif status == "erased":
+        qs = qs.filter(erased_at__isnull=False)
     if department_id:
         qs = qs.filter(department_id=department_id)
     if query:
@@ -56,14 +62,15 @@ def employees_for_directory(*, query: str = "", department_id: int | None = None
 
 
 def departments_with_headcount() -> QuerySet[Department]:
-    return Department.objects.annotate(headcount=Count("employees", filter=Q(employees__left_date__isnull=True))).order_by("name")
+    return Department.objects.annotate(headcount=Count("employees", filter=Q(employees__left_date__isnull=True, employees__erased_at__isnull=True))).order_by("name")
 
 
 def directory_summary() -> dict:
     totals = Employee.objects.aggregate(
-        current=Count("id", filter=Q(left_date__isnull=True)),
+        current=Count("id", filter=CURRENT),
         left=Count("id", filter=Q(left_date__isnull=False)),
-        with_login=Count("id", filter=Q(user__isnull=False, left_date__isnull=True)),
+        erased=Count("id", filter=Q(erased_at__isnull=False)),
+        with_login=Count("id", filter=CURRENT & Q(user__isnull=False)),
     )
     totals["departments"] = Department.objects.count()
     totals["level_changes"] = EmployeeEvent.objects.filter(kind=EmployeeEvent.Kind.LEVEL_CHANGE).count()

@@ -109,7 +109,7 @@ def approved_enrollments(*, program: Program, role: str) -> QuerySet[Enrollment]
     program: only people without one can be pinned, so the choosers say who has)."""
     live = Pair.objects.filter(Q(mentor=OuterRef("pk")) | Q(mentee=OuterRef("pk")), status__in=LIVE)
     return (
-        program.enrollments.filter(status=Enrollment.Status.APPROVED, role=role, employee__left_date__isnull=True)
+        program.enrollments.filter(status=Enrollment.Status.APPROVED, role=role, employee__left_date__isnull=True, employee__erased_at__isnull=True)
         .annotate(has_pair=Exists(live))
         .select_related("employee__department")
         .order_by("employee__last_name", "employee__first_name", "id")

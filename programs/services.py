@@ -721,7 +721,9 @@ def eligibility_problems(
     problems = []
     if program.is_archived:
         return [_("This program is archived.")]
-    if not employee.is_current:
+    if employee.erased_at is not None:
+        problems.append(_("%(name)s was erased from Upward.") % {"name": employee.full_name})
+    elif not employee.is_current:
         problems.append(_("%(name)s has left the company.") % {"name": employee.full_name})
     if check_window and not late_open:
         if enrollment is not None and enrollment.apply_by is not None and enrollment.status in LATE_WINDOW_STATUSES and program.status in LATE_JOIN_STATUSES:

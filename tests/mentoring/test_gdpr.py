@@ -18,12 +18,13 @@ from mentoring import gdpr
 from mentoring.models import AuditEvent, Employee, OutboxMessage, RosterImport, User
 from pairing import services as pairing_services
 from pairing.models import MatchRun
+from programs import services as program_services
 from programs import snapshots
 from programs.models import Enrollment, Program
 from sessions_log import services
 from sessions_log.models import Concern, Feedback, Meeting, PrivateNote, SafetyPulse, SessionLog
 from sessions_log.services import GoalInput, LogInput
-from tests.factories import PASSWORD, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair, make_person
+from tests.factories import PASSWORD, DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair, make_person
 from tests.mentoring.test_roster import make_csv, person
 
 pytestmark = pytest.mark.django_db
@@ -373,6 +374,33 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     assert old_email not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
 
+def test_an_erased_person_is_no_longer_counted_listed_or_invited_as_a_current_employee(hr_client, hr_user):
+    """Found in review: the HR home page still counted an erased person among its current
+    employees, and the directory's "Current" list and department invitations still held them."""
+    department = DepartmentFactory(name="Qz Erasure Dept")
+    kept = make_person(first_name="Kira", last_name="Stays", department=department, level=2).employee
+    gone = make_person(first_name="Gil", last_name="Qzerased", department=department, level=2).employee
+    before = hr_client.get(reverse("hr_home")).context["summary"]
+    gdpr.person_erase(employee=gone, by=hr_user, confirm_email=gone.email)
+    home = hr_client.get(reverse("hr_home"))
+    after = home.context["summary"]
+    assert (after["current"], after["with_login"], after["erased"]) == (before["current"] - 1, before["with_login"] - 1, 1)
+    assert "1 erased person is not counted as a current employee." in home.content.decode()
+
+    def listed(status) -> set[int]:
+        return {e.pk for e in hr_client.get(reverse("directory"), {"status": status, "department": department.pk}).context["page"].object_list}
+
+    assert listed("current") == {kept.pk} and listed("erased") == {gone.pk} and listed("all") == {kept.pk, gone.pk}
+    assert "Erased</span>" in hr_client.get(reverse("directory"), {"status": "erased"}).content.decode()
+    # Inviting a department passes over them: they are not even listed as skipped.
+    program = ProgramFactory(status=Program.Status.ENROLLMENT_OPEN)
+    preview = hr_client.post(reverse("program_invite", args=[program.pk]), {"role": "mentor", "preview": "1", "department": department.pk}).context["preview"]
+    assert preview["invitable"] == [kept] and preview["skipped"] == []
+    assert [problem for problem in program_services.eligibility_problems(program=program, employee=Employee.objects.get(pk=gone.pk), role="mentor", check_window=False)] == [
+        f"Erased person #{gone.pk} was erased from Upward."
+    ]
+
+
 # --- Erasure: out of every program still running ---------------------------------------------------
 
 ERASED_WROTE = "qz-erased-person-wrote-7701"
@@ -470,8 +498,9 @@ def test_an_erased_person_without_a_login_is_not_offered_a_sign_up(hr_client, hr
 
 
 def test_the_pool_and_the_reminders_pass_over_an_erased_person_even_where_a_place_or_pair_remains(hr_user):
-    """An erased person's declined application can still be reopened and approved by HR, and
-    erasures made before programs were left behind kept their pairs: neither reaches them."""
+    """An erased person's declined application can still be reopened (but no longer approved:
+    they are not a current employee), and erasures made before programs were left behind kept
+    their places and pairs: neither reaches them."""
     from programs.services import enrollment_reopen, enrollments_decide
     from sessions_log import reminders
     from sessions_log.models import Reminder
@@ -482,8 +511,10 @@ def test_the_pool_and_the_reminders_pass_over_an_erased_person_even_where_a_plac
     staying = EnrollmentFactory(program=program, employee=make_person(level=2).employee, role="mentor", status=Enrollment.Status.APPROVED)
     gdpr.person_erase(employee=erased, by=hr_user, confirm_email=erased.email)
     enrollment_reopen(enrollment=declined, by=hr_user)
-    enrollments_decide(program=program, enrollment_ids=[declined.pk], decision=Enrollment.Status.APPROVED, by=hr_user)
-    assert Enrollment.objects.get(pk=declined.pk).status == Enrollment.Status.APPROVED
+    result = enrollments_decide(program=program, enrollment_ids=[declined.pk], decision=Enrollment.Status.APPROVED, by=hr_user)
+    assert [e.pk for e in result.leavers] == [erased.pk] and Enrollment.objects.get(pk=declined.pk).status == Enrollment.Status.APPLIED
+    # A place approved before that still leaves them out of the pool.
+    Enrollment.objects.filter(pk=declined.pk).update(status=Enrollment.Status.APPROVED)
     assert {m.id for m in pairing_services.build_input(program=program)[0].mentors} == {staying.employee_id}
 
     pair = make_active_pair()
