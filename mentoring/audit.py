@@ -5,7 +5,8 @@ event is written if and only if the change is. Callers pass ids, statuses and co
 names, emails or free text (notes, comments, pulse answers, feedback): the log cannot be
 edited, so it must never hold anything an erasure would have to remove.
 
-Also here: the sign-in receivers and the HR search over the log.
+Also here: the sign-in receivers and the HR search over the log; how an entry reads to HR is
+mentoring/audit_display.py.
 """
 
 import datetime
@@ -216,32 +217,3 @@ OBJECT_TYPES = {
     "sessions_log.concern": _("Concern"),
     "sessions_log.pulsealert": _("Safety pulse alert"),
 }
-
-
-def object_labels(events) -> dict[tuple[str, int], str]:
-    """{(type, id): current label} for the people and programs on a page: one query per type.
-
-    Labels are read now, not stored: an erased person shows as "Erased person #id" everywhere.
-    """
-    wanted: dict[str, set[int]] = {}
-    for event in events:
-        if event.object_type and event.object_id is not None:
-            wanted.setdefault(event.object_type, set()).add(event.object_id)
-    labels: dict[tuple[str, int], str] = {}
-    if ids := wanted.get("mentoring.user"):
-        for pk, email, name in User.objects.filter(pk__in=ids).values_list("pk", "email", "full_name"):
-            labels["mentoring.user", pk] = name or email
-    if ids := wanted.get("mentoring.employee"):
-        for pk, first, last in Employee.objects.filter(pk__in=ids).values_list("pk", "first_name", "last_name"):
-            labels["mentoring.employee", pk] = f"{first} {last}".strip()
-    if ids := wanted.get("pairing.pair"):
-        from pairing.models import Pair
-
-        for pk, mentor, mentee in Pair.objects.filter(pk__in=ids).values_list("pk", "mentor__employee__last_name", "mentee__employee__last_name"):
-            labels["pairing.pair", pk] = f"{mentor} & {mentee}"
-    if ids := wanted.get("programs.program"):
-        from programs.models import Program
-
-        for pk, name in Program.objects.filter(pk__in=ids).values_list("pk", "name"):
-            labels["programs.program", pk] = name
-    return labels

@@ -11,7 +11,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 
 class Role(models.TextChoices):
@@ -450,47 +449,3 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("Audit events cannot be deleted.")
-
-    @property
-    def changes(self) -> list[tuple[str, object, object]]:
-        """(field, before, after) for every field named on either side, in a stable order."""
-        names = list(dict.fromkeys([*self.before, *self.after]))
-        return [(name, self.before.get(name), self.after.get(name)) for name in names]
-
-    @property
-    def readable_changes(self) -> list[tuple[str, str | None, str | None]]:
-        """changes as a person reads them: lists joined, role codes as their names."""
-        return [(name, _audit_display(name, before), _audit_display(name, after)) for name, before, after in self.changes]
-
-    def readable_changes_of(self, employee_pk: int) -> list[tuple[str, str | None, str | None]]:
-        """A roster import's changes to one person only (the log filtered to them), else all."""
-        if self.action != self.Action.ROSTER_IMPORTED:
-            return self.readable_changes
-        key = str(employee_pk)
-        before = (self.before.get("employees") or {}).get(key) or {}
-        after = dict((self.after.get("employees") or {}).get(key) or {})
-        if employee_pk in (self.after.get("created") or []):  # imports logged before 2026-12
-            after["created"] = True
-        names = list(dict.fromkeys([*before, *after]))
-        return [(name, _audit_display(name, before.get(name)), _audit_display(name, after.get(name))) for name in names]
-
-
-def _audit_display(name: str, value) -> str | None:
-    if value is None:
-        return None
-    if name in ("roles", "role"):
-        labels = dict(Role.choices)
-        values = value if isinstance(value, list) else [value]
-        return ", ".join(str(labels.get(v, v)) for v in values) or "—"
-    if name == "pairs" and isinstance(value, list) and value and all(isinstance(v, list) and len(v) == 3 for v in value):
-        # A match run's proposal: [mentor's employee id, mentee's employee id, score] each.
-        return ngettext("%(n)d pair: %(pairs)s", "%(n)d pairs: %(pairs)s", len(value)) % {
-            "n": len(value), "pairs": "; ".join(_("#%(mentor)s → #%(mentee)s (score %(score)s)") % {"mentor": m, "mentee": e, "score": sc} for m, e, sc in value),
-        }
-    if isinstance(value, list):
-        return ", ".join(_audit_display("", v) or "—" for v in value) or "—"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_audit_display(k, v) or '—'}" for k, v in value.items()) or "—"
-    if isinstance(value, bool):
-        return str(_("yes") if value else _("no"))
-    return str(value)

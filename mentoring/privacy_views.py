@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import audit, gdpr
+from . import audit, audit_display, gdpr
 from .models import AuditEvent, Employee, Role
 from .roles import hr_required, role_required
 
@@ -85,19 +85,10 @@ def audit_log(request):
     # Filters that do not make sense list nothing (with the reason above), not everything.
     events = audit.audit_search(filters=form.filters()) if form.is_valid() else AuditEvent.objects.none()
     page = Paginator(events, audit.PAGE_SIZE).get_page(request.GET.get("page"))
-    labels = audit.object_labels(page.object_list)
     filtered = not form.is_valid() or any(value not in (None, "") for value in form.cleaned_data.values())
     # Filtered to a person: the page names them, and an import's row shows what it changed
     # of them, not of everyone.
     person_pk = form.cleaned_data["object_id"] if form.is_valid() and form.cleaned_data["object_type"] == "mentoring.employee" else None
     person = Employee.objects.filter(pk=person_pk).first() if person_pk else None
-    rows = [
-        (
-            event,
-            labels.get((event.object_type, event.object_id)),
-            audit.OBJECT_TYPES.get(event.object_type, event.object_type),
-            event.readable_changes_of(person_pk) if person_pk else event.readable_changes,
-        )
-        for event in page.object_list
-    ]
+    rows = audit_display.audit_rows(page.object_list, person_pk=person_pk)
     return render(request, "mentoring/audit_log.html", {"form": form, "page": page, "rows": rows, "filtered": filtered, "person": person})

@@ -10,15 +10,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from mentoring import audit_display, gdpr
 from mentoring.audit import audit_record, email_hash
 from mentoring.models import AuditEvent, AuditLogIsAppendOnly, Employee, Role, RosterImport
 from mentoring.services import user_grant_role, user_revoke_role
 from pairing import services as pairing_services
-from pairing.models import PairingOverride
+from pairing.models import MatchRun, PairingOverride
 from programs.models import Program
 from programs.services import program_transition
 from tests.auth_helpers import login_with_mfa
-from tests.factories import PASSWORD, ProgramFactory, UserFactory, make_person
+from tests.factories import PASSWORD, EmployeeFactory, EnrollmentFactory, ProgramFactory, UserFactory, make_active_pair, make_person
 from tests.mentoring.test_roster import make_csv, person
 from tests.pairing.helpers import mentee, mentor, run_now
 from tests.mentoring.test_gdpr import CONCERN, MENTEE_FEEDBACK, MENTEE_NOTE, MENTOR_FEEDBACK, MENTOR_NOTE, planted  # noqa: F401 - a fixture
@@ -305,7 +306,8 @@ def test_hr_sees_events_in_their_own_time_zone_with_before_and_after(tokyo_hr):
     html = client.get(reverse("audit_log")).content.decode()
     assert "2026-01-11 08:30:00" in html  # 23:30 UTC is 08:30 the next day in Tokyo
     assert "Hana Auditor" in html and "Digital Leaders" in html and "Program status changed" in html
-    assert "draft" in html and "enrollment_open" in html and "192.0.2.1" in html
+    assert "Status</span>: Draft → Enrollment open" in html and "192.0.2.1" in html
+    assert "enrollment_open" not in html.split("<tbody>")[1]
 
 
 def test_hr_filters_by_actor_action_object_and_local_dates(tokyo_hr, hr_user):
@@ -408,14 +410,90 @@ def test_hr_navigation_links_the_audit_log_and_participants_do_not_see_it(hr_cli
 
 
 
-def test_a_match_runs_proposal_reads_as_pairs_in_the_log(db):
-    event = audit_record(action=AuditEvent.Action.MATCH_RUN_PROPOSED, summary="2 pairs proposed", after={"pairs": [[120, 156, 933], [111, 147, 668]], "match_rate": 1.0})
-    readable = dict((name, after) for name, _before, after in event.readable_changes)
-    assert readable["pairs"] == "2 pairs: #120 → #156 (score 933); #111 → #147 (score 668)"
-    assert readable["match_rate"] == "1.0"
-    empty = audit_record(action=AuditEvent.Action.PROPOSAL_CHANGED, summary="unpaired", after={"pairs": []})
-    assert dict((n, a) for n, _b, a in empty.readable_changes)["pairs"] == "—"
+def _changes(row) -> dict[str, tuple[str | None, str]]:
+    return {change.label: (change.before, change.after) for change in row.changes}
 
+
+def test_a_match_runs_proposal_reads_as_pairs_of_names_in_the_log(db):
+    program = ProgramFactory()
+    ann, bo, cy = (EnrollmentFactory(program=program, employee=EmployeeFactory(first_name=first, last_name="Qzpair")) for first in ("Ann", "Bo", "Cy"))
+    proposed = audit_record(action=A.MATCH_RUN_PROPOSED, summary="2 pairs proposed", after={"pairs": [[ann.pk, bo.pk, 933], [cy.pk, 990077, 668]], "match_rate": 1.0})
+    [row] = audit_display.audit_rows([proposed])
+    assert _changes(row) == {
+        "Pairs": (None, "Ann Qzpair & Bo Qzpair (score 933); Cy Qzpair & application #990077, since deleted (score 668)"),
+        "Match rate": (None, "100%"),
+    }
+    pair = make_active_pair()
+    unpaired = audit_record(action=A.PROPOSAL_CHANGED, summary="Pair taken apart", before={"pairs": [[pair.mentor_id, pair.mentee_id]]}, after={"pairs": []})
+    [row] = audit_display.audit_rows([unpaired])
+    assert _changes(row) == {"Pairs": (f"{pair.mentor.employee.full_name} & {pair.mentee.employee.full_name}", "none")}
+
+
+def test_an_erasure_entry_lists_what_it_found_without_empty_counts_or_none_to_none(db):
+    """Found in the browser: erasing someone without a login read 'Login: none → none', 'Roles:
+    none → none' and twenty counts of 0."""
+    employee = EmployeeFactory()
+    event = audit_record(
+        action=A.PERSON_ERASED, target=employee, before={"user": None, "roles": [], "active": None},
+        after={"pseudonym": f"Erased person #{employee.pk}", "active": None, "pairs_ended": 0, "history_joined_deleted": 1, "session_logs_blanked": 4},
+    )
+    [row] = audit_display.audit_rows([event])
+    assert _changes(row) == {
+        "Now shown as": (None, f"Erased person #{employee.pk}"), "Joining date removed from their history": (None, "1"), "Session logs blanked": (None, "4"),
+    }
+
+
+def test_long_lists_show_their_first_names_and_how_many_more_in_a_constant_number_of_queries(db, django_assert_max_num_queries):
+    people = [EmployeeFactory(first_name=f"Qzmany{i:02}", last_name="Person") for i in range(30)]
+    event = audit_record(action=A.ROSTER_IMPORTED, summary="Roster applied", after={"employees": {str(p.pk): {"created": True} for p in people}, "counts": {"rows": 30, "creates": 30, "errors": 0}})
+    with django_assert_max_num_queries(1):  # the people's names, for the six shown
+        [row] = audit_display.audit_rows([event])
+    shown = _changes(row)
+    assert shown["In the file"] == (None, "30 rows in the file, 30 added")
+    assert shown["People"][1].startswith("Qzmany00 Person, Qzmany01 Person") and shown["People"][1].endswith("and 24 more")
+
+
+def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
+    """Found in review: entries read like 'pairs: — → 135' and 'enrollments: 4: approved'."""
+    user, client = tokyo_hr
+    pair = make_active_pair(name="Qz Digital Leaders")
+    program, mentor, mentee = pair.program, pair.mentor.employee.full_name, pair.mentee.employee.full_name
+    run = MatchRun.objects.create(program=program, status=MatchRun.Status.PUBLISHED)
+    erased = make_person(first_name="Erin", last_name="Qzgone")
+    old_event(at(2026, 1, 10, 9, 0), actor=user, action=A.MATCH_RUN_PUBLISHED, object_type="pairing.matchrun", object_id=run.pk,
+              summary=f"2 pairs published for program #{program.pk}", before={"status": "proposed"}, after={"status": "published", "pairs": [pair.pk, 135999]})
+    old_event(at(2026, 1, 10, 9, 1), actor=user, action=A.ENROLLMENTS_DECIDED, object_type="programs.program", object_id=program.pk,
+              before={"enrollments": {str(pair.mentee_id): "applied"}}, after={"enrollments": {str(pair.mentee_id): "approved"}})
+    old_event(at(2026, 1, 10, 9, 2), actor=user, action=A.OVERRIDE_REMOVED, object_type="pairing.pairingoverride", object_id=424242, summary=f"pin removed for program #{program.pk}",
+              before={"kind": "pin", "program": program.pk, "mentor": pair.mentor_id, "mentee": pair.mentee_id})
+    old_event(at(2026, 1, 10, 9, 3), actor=user, action=A.PAIR_PAUSED, object_type="pairing.pair", object_id=pair.pk, summary=f"Pair #{pair.pk} paused in program #{program.pk}",
+              before={"status": "active"}, after={"status": "paused"})
+    old_event(at(2026, 1, 10, 9, 4), actor=user, action=A.PROGRAM_UPDATED, object_type="programs.program", object_id=program.pk, summary="Edited: midpoint_survey_on, description",
+              before={"midpoint_survey_on": None, "description": "(changed)"}, after={"midpoint_survey_on": "2026-03-01", "description": "(changed)"})
+    old_event(at(2026, 1, 10, 9, 5), actor=user, action=A.PERSON_ERASED, object_type="mentoring.employee", object_id=erased.employee.pk,
+              before={"user": erased.pk, "roles": ["participant"], "active": True}, after={"pseudonym": "Erased person", "active": False, "private_notes_deleted": 2})
+    gdpr.person_erase(employee=erased.employee, by=user, confirm_email=erased.employee.email)
+    rows = {row.event.action: row for row in client.get(reverse("audit_log"), {"until": "2026-01-11"}).context["rows"]}
+    assert _changes(rows[A.MATCH_RUN_PUBLISHED]) == {"Status": ("Proposed", "Published"), "Pairs": (None, f"{mentor} & {mentee}; pair #135999, since deleted")}
+    assert rows[A.MATCH_RUN_PUBLISHED].summary == "2 pairs published for program “Qz Digital Leaders”"
+    assert rows[A.MATCH_RUN_PUBLISHED].object_label == f"Qz Digital Leaders, run #{run.pk}"
+    assert _changes(rows[A.ENROLLMENTS_DECIDED]) == {"Applications": (f"{mentee} (applied)", f"{mentee} (approved)")}
+    assert _changes(rows[A.OVERRIDE_REMOVED]) == {"Decision": ("Pinned together", "none"), "Program": ("Qz Digital Leaders", "none"), "Mentor": (mentor, "none"), "Mentee": (mentee, "none")}
+    assert rows[A.OVERRIDE_REMOVED].object_gone and rows[A.OVERRIDE_REMOVED].summary == "Pin removed for program “Qz Digital Leaders”"
+    assert rows[A.PAIR_PAUSED].summary == f"Pair {mentor} & {mentee} paused in program “Qz Digital Leaders”"
+    assert _changes(rows[A.PAIR_PAUSED]) == {"Status": ("Active", "Paused")}
+    assert _changes(rows[A.PROGRAM_UPDATED]) == {"Midpoint survey": ("none", "2026-03-01"), "Description": ("changed (not kept in the log)", "changed (not kept in the log)")}
+    erased_name = f"Erased person #{erased.employee.pk}"
+    assert _changes(rows[A.PERSON_ERASED]) == {
+        "Login": (erased_name, "none"), "Roles": ("Participant", "none"), "Login open": ("yes", "no"), "Now shown as": (None, "Erased person"), "Private notes deleted": (None, "2"),
+    }
+    assert rows[A.PERSON_ERASED].object_label == erased_name
+    html = client.get(reverse("audit_log"), {"until": "2026-01-11"}).content.decode()
+    table = html.split("<tbody>")[1].split("</tbody>")[0]
+    for raw in ("pairs</span>", "enrollments", "midpoint_survey_on", "private_notes_deleted", "— →", "→ —", "Erin", "Qzgone", f"program #{program.pk}"):
+        assert raw not in table, raw
+    assert "Pin or exclusion #424242, since deleted" in table
+    assert "<span class=\"fw-semibold\">Pairs</span>: " in table and " → " in table
 
 
 def test_a_persons_page_links_to_their_events_including_those_on_their_login(tokyo_hr):
@@ -446,10 +524,10 @@ def test_filtered_to_a_person_an_import_row_shows_only_their_changes(tokyo_hr):
 
     def changes_column(query):
         response = client.get(reverse("audit_log"), query)
-        return {row[0].summary: row[3] for row in response.context["rows"]}
+        return {row.summary: [(c.label, c.before, c.after) for c in row.changes] for row in response.context["rows"]}
 
     mine = changes_column({"object_type": "mentoring.employee", "object_id": 339})
-    assert mine["import-of-two"] == [("level", "3", "4")]
-    assert mine["old-import"] == [("created", None, "yes")]  # the older format, created listed apart
+    assert mine["import-of-two"] == [("Level", "3", "4")]
+    assert mine["old-import"] == [("Added to the directory", None, "yes")]  # the older format, created listed apart
     everyone = changes_column({})
-    assert "77001" in " ".join(str(v) for v in everyone["import-of-two"][0])
+    assert everyone["import-of-two"] == [("People", None, "person #339, since deleted, person #77001, since deleted, person #88002, since deleted")]

@@ -202,7 +202,7 @@ def test_status_changes_and_follow_ups_are_audited_with_ids_and_statuses_only(hr
     for object_type, label, count in (("sessions_log.concern", "Concern", 2), ("sessions_log.pulsealert", "Safety pulse alert", 1)):
         page = hr_client.get(reverse("audit_log"), {"object_type": object_type})
         assert page.status_code == 200 and len(page.context["rows"]) == count
-        assert all(shown_as == label for _event, _label, shown_as, _changes in page.context["rows"])
+        assert all(row.type_label == label for row in page.context["rows"])
 
 
 def test_a_closed_concern_is_listed_with_who_closed_it_and_can_be_reopened(hr_client, hr_user, troubled_pair):
