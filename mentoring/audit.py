@@ -178,7 +178,8 @@ def audit_search(*, filters: AuditFilters) -> QuerySet[AuditEvent]:
         qs = qs.filter(action=filters.action)
     if filters.object_type == "mentoring.employee" and filters.object_id is not None:
         # A person's events include those on their login (roles, sign-ins) and the roster
-        # imports that created or changed them (one event per import, listing each by id).
+        # imports that created or changed them (one event per import, or per part of 2,000
+        # people of a large one, listing each by id).
         person = Q(object_type=filters.object_type, object_id=filters.object_id) | Q(
             action=Action.ROSTER_IMPORTED, after__employees__has_key=str(filters.object_id)
         )

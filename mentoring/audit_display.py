@@ -334,6 +334,13 @@ class People(Plain):
         return _bounded([names.label("employee", pk) for pk in list(value)[:LIST_LIMIT]], len(value))
 
 
+class Part(Plain):
+    def text(self, value, names):
+        if isinstance(value, list) and len(value) == 2:
+            return _("%(n)s of %(total)s") % {"n": value[0], "total": value[1]}
+        return super().text(value, names)
+
+
 # --- Which field is which --------------------------------------------------------------------------------
 
 
@@ -415,6 +422,7 @@ def field_format(event: AuditEvent, name: str) -> tuple[str, Plain]:
         "roles": (_("Roles"), Choice(Role.choices)),
         "counts": (_("In the file"), Counts()),
         "match_rate": (_("Match rate"), Percent()),
+        "part": (_("Part"), Part()),
         "export": (_("Export"), Choice([("program_pairs_csv", _("Pairs (CSV)"))])),
     }
     if name in formats:

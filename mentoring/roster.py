@@ -1240,6 +1240,9 @@ def roster_apply(
 # a change to their email, name, HRIS id, title, location or hire date is recorded as changed,
 # without the values. Level, department, manager (as an id) and dates of leaving stay.
 _AUDIT_HIDDEN_FIELDS = {"email", "first_name", "last_name", "employee_id", "title", "location", "hire_date"}
+# People per audit event. A larger import is recorded as several events ("part 2 of 3"), each
+# listing its share of the people: a row stays a bounded size, and every person is a key of
+# one event's "employees", which is how the log filtered to a person finds the import.
 _AUDIT_MAX_PEOPLE = 2000
 
 
@@ -1252,24 +1255,29 @@ def _audit_value(name: str, value, pk_of: dict[str, int]):
 
 
 def _audit_roster(*, plan: RosterPlan, pk_of: dict[str, int], roster_import: RosterImport | None, effective_date: datetime.date) -> None:
-    updates = plan.updates[:_AUDIT_MAX_PEOPLE]
-    before = {str(u.pk): {name: _audit_value(name, old, pk_of) for name, (old, _new) in u.changes.items()} for u in updates}
-    after = {str(u.pk): {name: _audit_value(name, new, pk_of) for name, (_old, new) in u.changes.items()} for u in updates}
-    # People the import created are keys of "employees" too, so that the audit filter for a
-    # person finds the import that created them with the same key lookup on every database.
-    after.update({str(pk_of[c.employee_id]): {"created": True} for c in plan.creates[:_AUDIT_MAX_PEOPLE]})
-    audit_record(
-        action=AuditEvent.Action.ROSTER_IMPORTED,
-        target=roster_import,
-        summary=f"Roster applied: {len(plan.creates)} added, {len(plan.updates)} updated, {len(plan.leavers)} {'leaver' if len(plan.leavers) == 1 else 'leavers'}",
-        before={"employees": before},
-        after={
-            "counts": plan.counts(),
-            "effective_date": effective_date.isoformat(),
-            "employees": after,
-            "truncated": len(plan.updates) > _AUDIT_MAX_PEOPLE or len(plan.creates) > _AUDIT_MAX_PEOPLE,
-        },
-    )
+    # (key, before, after) per person: the people it updated, then those it created.
+    people = [
+        (
+            str(u.pk),
+            {name: _audit_value(name, old, pk_of) for name, (old, _new) in u.changes.items()},
+            {name: _audit_value(name, new, pk_of) for name, (_old, new) in u.changes.items()},
+        )
+        for u in plan.updates
+    ]
+    people += [(str(pk_of[c.employee_id]), None, {"created": True}) for c in plan.creates]
+    parts = [people[start : start + _AUDIT_MAX_PEOPLE] for start in range(0, len(people), _AUDIT_MAX_PEOPLE)] or [[]]
+    summary = f"Roster applied: {len(plan.creates)} added, {len(plan.updates)} updated, {len(plan.leavers)} {'leaver' if len(plan.leavers) == 1 else 'leavers'}"
+    for number, part in enumerate(parts, start=1):
+        after = {"counts": plan.counts(), "effective_date": effective_date.isoformat(), "employees": {key: values for key, _before, values in part}}
+        if len(parts) > 1:
+            after["part"] = [number, len(parts)]
+        audit_record(
+            action=AuditEvent.Action.ROSTER_IMPORTED,
+            target=roster_import,
+            summary=summary + (f" (part {number} of {len(parts)})" if len(parts) > 1 else ""),
+            before={"employees": {key: values for key, values, _after in part if values is not None}},
+            after=after,
+        )
 
 
 # --- Uploads kept for review (the HR console) -----------------------------------------------------

@@ -10,9 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from mentoring import audit_display, gdpr
+from mentoring import audit_display, gdpr, roster
 from mentoring.audit import audit_record, email_hash
 from mentoring.models import AuditEvent, AuditLogIsAppendOnly, Employee, Role, RosterImport
+from mentoring.roster import roster_apply
 from mentoring.services import user_grant_role, user_revoke_role
 from pairing import services as pairing_services
 from pairing.models import MatchRun, PairingOverride
@@ -339,6 +340,25 @@ def test_a_persons_events_include_the_roster_imports_that_changed_them(tokyo_hr)
     old_event(at(2026, 1, 9, 9, 0), action=A.ROSTER_IMPORTED, object_type="mentoring.rosterimport", object_id=2, summary="import-creating-339", after={"employees": {"339": {"created": True}}})
     html = client.get(reverse("audit_log"), {"object_type": "mentoring.employee", "object_id": 339}).content.decode()
     assert "import-changing-339" in html and "erasure-of-339" in html and "import-creating-339" in html and "import-changing-others" not in html
+
+
+def test_the_log_filtered_to_a_person_finds_the_import_that_changed_them_however_many_it_changed(tokyo_hr, monkeypatch):
+    """Found in review: an import of more than 2,000 people recorded only the first 2,000 it
+    created and the first 2,000 it updated, so the log filtered to anyone after them missed
+    it. (The limit is lowered to 2 people per event here.)"""
+    monkeypatch.setattr(roster, "_AUDIT_MAX_PEOPLE", 2)
+    user, client = tokyo_hr
+    roster_apply(data=make_csv(*(person(f"QZCAP{i}") for i in range(5))), filename="first.csv")
+    roster_apply(data=make_csv(*(person(f"QZCAP{i}", level="4") for i in range(5))), filename="second.csv")
+    for i in range(5):
+        employee = Employee.objects.get(employee_id=f"QZCAP{i}")
+        rows = client.get(reverse("audit_log"), {"object_type": "mentoring.employee", "object_id": employee.pk}).context["rows"]
+        assert [[(c.label, c.before, c.after) for c in row.changes] for row in rows] == [[("Level", "3", "4")], [("Added to the directory", None, "yes")]], employee.employee_id
+    # Each import is recorded in parts of at most two people, every part with the import's figures.
+    recorded = events(A.ROSTER_IMPORTED)
+    assert [len(e.after["employees"]) for e in recorded] == [2, 2, 1, 2, 2, 1]
+    assert [e.summary.rsplit("(", 1)[-1] for e in recorded[:3]] == ["part 1 of 3)", "part 2 of 3)", "part 3 of 3)"]
+    assert all(e.after["counts"]["rows"] == 5 for e in recorded)
 
 
 def test_a_persons_events_include_an_import_logged_with_the_older_created_list(tokyo_hr):
