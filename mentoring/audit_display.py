@@ -424,6 +424,7 @@ def field_format(event: AuditEvent, name: str) -> tuple[str, Plain]:
         "match_rate": (_("Match rate"), Percent()),
         "part": (_("Part"), Part()),
         "export": (_("Export"), Choice([("program_pairs_csv", _("Pairs (CSV)"))])),
+        "note": (_("HR's note"), Choice([("added", _("written")), ("changed", _("changed")), ("cleared", _("cleared"))])),
     }
     if name in formats:
         return formats[name]

@@ -411,6 +411,7 @@ class AuditEvent(models.Model):
         DATA_EXPORTED = "data_exported", _("Data exported")
         PERSON_ERASED = "person_erased", _("Person erased")
         CONCERN_STATUS_CHANGED = "concern_status_changed", _("Concern status changed")
+        CONCERN_NOTE_CHANGED = "concern_note_changed", _("HR's note on a concern edited")
         PULSE_ALERT_RESOLVED = "pulse_alert_resolved", _("Pulse alert followed up")
 
     occurred_at = models.DateTimeField(_("when (UTC)"), default=timezone.now, editable=False)

@@ -190,8 +190,9 @@ class Concern(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     # HR ONLY: what HR did about it ("called her on Tuesday, moved the pair to another mentee"),
-    # for the other HR admins; who wrote it last and when. Never shown to the mentor, never in
-    # the audit log; blanked when either person of the pair, or its writer, is erased.
+    # for the other HR admins; who wrote it last and when. Never shown to the mentor; the audit
+    # log records that it was written, changed or cleared, never its words; blanked when either
+    # person of the pair, or its writer, is erased.
     hr_note = models.CharField(_("what HR did"), max_length=1000, blank=True)
     hr_note_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     hr_note_at = models.DateTimeField(null=True, blank=True)

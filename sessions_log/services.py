@@ -958,8 +958,20 @@ def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = 
         raise SessionError(_("Someone else set this concern to “%(status)s” a moment ago: check it and try again.") % {"status": concern.get_status_display()})
     note_changed = note is not None and note.strip() != concern.hr_note
     if note_changed:
+        had_note = bool(concern.hr_note)
         concern.hr_note, concern.hr_note_by, concern.hr_note_at = note.strip(), by, timezone.now()
         concern.save(update_fields=["hr_note", "hr_note_by", "hr_note_at"])
+        # That HR's note was written, changed or cleared, and by whom; never its words. The
+        # note often names people ("called Sam on Tuesday") and is blanked when one of them is
+        # erased, which the append-only log could not follow.
+        change = "cleared" if not concern.hr_note else ("changed" if had_note else "added")
+        audit_record(
+            action=AuditEvent.Action.CONCERN_NOTE_CHANGED,
+            target=concern,
+            actor=by,
+            summary=f"HR's note {change}",
+            after={"note": change, "pair": concern.pair_id},
+        )
     if concern.status == status:
         return ConcernChange(status_changed=False, note_changed=note_changed)
     before = concern.status
@@ -972,7 +984,7 @@ def concern_set_status(*, concern: Concern, status: str, by, seen_status: str = 
         actor=by,
         summary=f"{Concern.Status(before).label} → {Concern.Status(status).label}",
         before={"status": before},
-        after={"status": status, "pair": concern.pair_id, **({"note_changed": True} if note_changed else {})},
+        after={"status": status, "pair": concern.pair_id},
     )
     return ConcernChange(status_changed=True, note_changed=note_changed)
 

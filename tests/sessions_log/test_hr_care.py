@@ -326,7 +326,32 @@ def test_hr_notes_what_they_did_when_closing_a_concern_and_the_log_keeps_no_text
     assert "qz-hr-note-8121 Re-match agreed" in closed
     assert reverse("hr_pair", args=[troubled_pair.program.slug, troubled_pair.pk]) in closed
     events = AuditEvent.objects.filter(action=AuditEvent.Action.CONCERN_STATUS_CHANGED)
-    assert events.count() == 4 and all("qz-hr-note" not in f"{e.summary} {e.before} {e.after}" for e in events)
+    assert events.count() == 4
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CONCERN_NOTE_CHANGED).count() == 2  # written, then changed
+    assert all("qz-hr-note" not in f"{e.summary} {e.before} {e.after}" for e in AuditEvent.objects.all())
+
+
+def test_a_note_edited_alone_is_audited_as_written_changed_or_cleared_without_its_words(hr_client, hr_user, troubled_pair):
+    """Found in review: a note-only edit left no trace in the audit log (status changes did)."""
+    from mentoring.models import AuditEvent
+
+    concern = Concern.objects.get()
+    url = reverse("hr_concern_status", args=[concern.pk])
+    for note in ("qz-hr-note-7001 Called Maya", "qz-hr-note-7001 Called Maya", "qz-hr-note-7002 Re-match agreed", ""):
+        hr_client.post(url, {"status": "open", "seen_status": "open", "hr_note": note})  # the second: no change, nothing recorded
+    notes = _events(AuditEvent.Action.CONCERN_NOTE_CHANGED)
+    assert [(e.actor_id, e.object_type, e.object_id, e.after) for e in notes] == [
+        (hr_user.pk, "sessions_log.concern", concern.pk, {"note": change, "pair": troubled_pair.pk}) for change in ("added", "changed", "cleared")
+    ]
+    assert not _events(AuditEvent.Action.CONCERN_STATUS_CHANGED)
+    assert all("qz-hr-note" not in f"{e.summary} {e.before} {e.after}" for e in AuditEvent.objects.all())
+    # HR finds the edits in the log, with who and what happened to the note, never its words.
+    response = hr_client.get(reverse("audit_log"), {"object_type": "sessions_log.concern", "object_id": concern.pk})
+    assert [row.event.get_action_display() for row in response.context["rows"]] == ["HR's note on a concern edited"] * 3
+    html = response.content.decode()
+    assert "qz-hr-note" not in html
+    for change in ("written", "changed", "cleared"):
+        assert f"HR&#x27;s note</span>: {change}" in html
 
 
 def test_a_note_too_long_is_refused_and_nothing_changes(hr_client, troubled_pair):
