@@ -1,4 +1,5 @@
-"""GDPR: a person downloads their data (JSON files in a ZIP); HR erases a person.
+"""GDPR: a person downloads their data (JSON files in a ZIP), or HR downloads it for them
+(less what HR never sees); HR erases a person.
 
 Erasure pseudonymises rather than deletes: the directory row, enrollments, pairs, meetings,
 ratings and survey scores stay, so every dashboard number stays what it was, but the identity
@@ -177,33 +178,33 @@ def _directory(employee: Employee | None) -> dict:
     }
 
 
-def _enrollments(enrollments) -> list[dict]:
+def _enrollments(enrollments, *, for_hr: bool = False) -> list[dict]:
     out = []
     for e in enrollments:
         done = {c.resource_id: c.completed_at for c in e.completed_resources.all()}
-        out.append(
-            {
-                "id": e.pk,
-                "program": e.program.name,
-                "role": e.role,
-                "status": e.status,
-                "interests": e.interests,
-                "languages": e.languages,
-                "availability": e.availability,
-                "time_zone": e.time_zone,
-                "motivation": e.motivation,
-                "topics": [{"topic": r.topic.name, "kind": r.kind, "level": r.level} for r in e.topic_ratings.all()],
-                # The person's own "please not with" list: confidential to them, so theirs to see.
-                "please_not_with": [p.full_name for p in e.not_with.all()],
-                "invited_at": _iso(e.invited_at),
-                "applied_at": _iso(e.applied_at),
-                "decided_at": _iso(e.decided_at),
-                "decision_message": e.decision_message,
-                "withdrawn_at": _iso(e.withdrawn_at),
-                "withdrawal_reason": e.withdrawal_reason,
-                "resources_completed": [{"resource": r.title, "completed_at": _iso(done[r.pk])} for r in e.program.resources.all() if r.pk in done],
-            }
-        )
+        row = {
+            "id": e.pk,
+            "program": e.program.name,
+            "role": e.role,
+            "status": e.status,
+            "interests": e.interests,
+            "languages": e.languages,
+            "availability": e.availability,
+            "time_zone": e.time_zone,
+            "motivation": e.motivation,
+            "topics": [{"topic": r.topic.name, "kind": r.kind, "level": r.level} for r in e.topic_ratings.all()],
+            # The person's own "please not with" list: confidential to them, so theirs to see;
+            # the application form promises that HR never sees it.
+            **({} if for_hr else {"please_not_with": [p.full_name for p in e.not_with.all()]}),
+            "invited_at": _iso(e.invited_at),
+            "applied_at": _iso(e.applied_at),
+            "decided_at": _iso(e.decided_at),
+            "decision_message": e.decision_message,
+            "withdrawn_at": _iso(e.withdrawn_at),
+            "withdrawal_reason": e.withdrawal_reason,
+            "resources_completed": [{"resource": r.title, "completed_at": _iso(done[r.pk])} for r in e.program.resources.all() if r.pk in done],
+        }
+        out.append(row)
     return out
 
 
@@ -291,15 +292,36 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
     return out
 
 
-def _audit_event(event: AuditEvent, *, user: User, employee: Employee | None) -> dict:
+# What a pair wrote for each other. HR's pair page shows how often they met, logged and agreed,
+# never what they wrote: HR's copy of a person's data leaves these out.
+_PAIR_WRITTEN = {
+    "agreement": ("meeting_frequency", "boundaries", "confidentiality", "goals"),
+    "meetings": ("location", "video_url", "agenda"),
+    "session_logs": ("mentor_learned", "mentee_learned", "shared_notes"),
+    "insights": ("text",),
+}
+
+
+def _without_pair_text(pair: dict) -> dict:
+    pair = dict(pair)
+    if pair["agreement"]:
+        pair["agreement"] = {k: v for k, v in pair["agreement"].items() if k not in _PAIR_WRITTEN["agreement"]}
+    for part in ("meetings", "session_logs", "insights"):
+        pair[part] = [{k: v for k, v in item.items() if k not in _PAIR_WRITTEN[part]} for item in pair[part]]
+    for meeting in pair["meetings"]:
+        meeting["changes"] = [{k: v for k, v in change.items() if k != "reason"} for change in meeting["changes"]]
+    return pair
+
+
+def _audit_event(event: AuditEvent, *, user: User | None, employee: Employee | None) -> dict:
     """An audit event in the person's export. The values it changed only when it is about them
     (their login or directory entry): what they did to others (an HR admin's roster import,
     role changes, erasures) is shown as the action, when, and on which object, never the other
     people's values."""
-    about_me = (event.object_type == "mentoring.user" and event.object_id == user.pk) or (
+    about_me = (user is not None and event.object_type == "mentoring.user" and event.object_id == user.pk) or (
         employee is not None and event.object_type == "mentoring.employee" and event.object_id == employee.pk
     )
-    row = {"at": _iso(event.occurred_at), "action": event.action, "by_me": event.actor_id == user.pk, "object": f"{event.object_type}#{event.object_id}" if event.object_type else ""}
+    row = {"at": _iso(event.occurred_at), "action": event.action, "by_me": user is not None and event.actor_id == user.pk, "object": f"{event.object_type}#{event.object_id}" if event.object_type else ""}
     if about_me:
         row.update(summary=event.summary, before=event.before, after=event.after)
     # The address is the person's own when they did it, or the sign-in attempt on their account.
@@ -311,13 +333,29 @@ def person_export_data(*, user: User) -> dict[str, object]:
     """{file name: JSON-able content} of everything Upward holds about this person that is
     theirs to see. Never another person's confidential data: the partner's private notes,
     pulse answers, feedback, reflections and "please not with" lists stay out."""
+    employee = Employee.objects.select_related("department", "manager").filter(user=user).first()
+    return _export_data(user=user, employee=employee, for_hr=False)
+
+
+def person_export_data_for_hr(*, employee: Employee) -> dict[str, object]:
+    """What HR hands over on a request for a person's data: the person's data as HR may see
+    it. Never what is private to the person (private notes, safety pulse answers, the feedback
+    they gave, their reflections, survey answers, their "please not with" list) nor what the
+    pair wrote for each other (agreement, agendas, session notes, insights, actions): the
+    person downloads all of that themselves from My data."""
+    employee = Employee.objects.select_related("department", "manager", "user").get(pk=employee.pk)
+    return _export_data(user=employee.user, employee=employee, for_hr=True)
+
+
+def _export_data(*, user: User | None, employee: Employee | None, for_hr: bool) -> dict[str, object]:
     from pairing.models import Pair
     from programs.models import Enrollment
     from sessions_log.models import ActionItem, CalendarFeed, Concern, Feedback, Meeting, PrivateNote, Reflection, Reminder, ReminderOptOut, SafetyPulse, SessionLog, SurveyResponse
 
-    employee = Employee.objects.select_related("department", "manager").filter(user=user).first()
-    data: dict[str, object] = {"account.json": _account(user), "directory.json": _directory(employee)}
-    events = AuditEvent.objects.filter(Q(actor=user) | Q(object_type="mentoring.user", object_id=user.pk))
+    data: dict[str, object] = {"account.json": _account(user) if user is not None else {}, "directory.json": _directory(employee)}
+    events = AuditEvent.objects.none()
+    if user is not None:
+        events = AuditEvent.objects.filter(Q(actor=user) | Q(object_type="mentoring.user", object_id=user.pk))
     if employee is not None:
         events = events | AuditEvent.objects.filter(object_type="mentoring.employee", object_id=employee.pk)
     data["audit_events.json"] = [_audit_event(e, user=user, employee=employee) for e in events.order_by("occurred_at", "id")]
@@ -327,10 +365,10 @@ def person_export_data(*, user: User) -> dict[str, object]:
     enrollments = list(
         Enrollment.objects.filter(employee=employee)
         .select_related("program")
-        .prefetch_related("topic_ratings__topic", "not_with", "completed_resources", "program__resources")
+        .prefetch_related("topic_ratings__topic", *(() if for_hr else ("not_with",)), "completed_resources", "program__resources")
         .order_by("created_at", "id")
     )
-    data["enrollments.json"] = _enrollments(enrollments)
+    data["enrollments.json"] = _enrollments(enrollments, for_hr=for_hr)
     # Proposed pairs are HR's draft: the person never sees them, so they are not "theirs" yet.
     pairs = list(
         Pair.objects.filter(Q(mentor__employee=employee) | Q(mentee__employee=employee))
@@ -343,35 +381,42 @@ def person_export_data(*, user: User) -> dict[str, object]:
         )
         .order_by("created_at", "id")
     )
-    data["pairs.json"] = _pairs(employee, pairs)
+    data["pairs.json"] = [_without_pair_text(p) for p in _pairs(employee, pairs)] if for_hr else _pairs(employee, pairs)
     data["action_items.json"] = [
-        {"pair": a.pair_id, "text": a.text, "due_on": _iso(a.due_on), "status": a.status, "committed_by_me": a.committed_by_id == employee.pk, "done_at": _iso(a.done_at)}
+        {"pair": a.pair_id, **({} if for_hr else {"text": a.text}), "due_on": _iso(a.due_on), "status": a.status, "committed_by_me": a.committed_by_id == employee.pk, "done_at": _iso(a.done_at)}
         for a in ActionItem.objects.filter(pair__in=pairs).order_by("created_at", "id")
     ]
-    data["private_notes.json"] = [
-        {"pair": n.session_log.pair_id, "session_held_on": _iso(n.session_log.held_on), "text": n.text, "updated_at": _iso(n.updated_at)}
-        for n in PrivateNote.objects.filter(author=employee).select_related("session_log").order_by("id")
-    ]
-    mentor_pairs = [p for p in pairs if p.mentor.employee_id == employee.pk]
-    data["pulse_answers.json"] = [
-        {"pair": p.pair_id, "session_held_on": _iso(p.session_log.held_on), "felt_heard": p.felt_heard, "safe_to_be_candid": p.safe_to_be_candid, "wants_to_continue": p.wants_to_continue}
-        for p in SafetyPulse.objects.filter(pair__in=mentor_pairs).select_related("session_log").order_by("id")
-    ]
-    data["feedback_given.json"] = [
-        {"pair": f.pair_id, "session_held_on": _iso(f.session_log.held_on), "usefulness": f.usefulness, "psychological_safety": f.psychological_safety, "comment": f.comment}
-        for f in Feedback.objects.filter(author__in=enrollments).select_related("session_log").order_by("id")
-    ]
-    data["reflections.json"] = [{"pair": r.pair_id, "text": r.text, "created_at": _iso(r.created_at)} for r in Reflection.objects.filter(author__in=enrollments).order_by("id")]
-    data["surveys.json"] = [
-        {
-            "program": s.enrollment.program.name,
-            "kind": s.kind,
-            "would_recommend": s.would_recommend,
-            "submitted_at": _iso(s.submitted_at),
-            "answers": [{"topic": a.topic.name if a.topic else None, "growth_item": a.growth_item, "score": a.score} for a in s.answers.all()],
-        }
-        for s in SurveyResponse.objects.filter(enrollment__in=enrollments).select_related("enrollment__program").prefetch_related("answers__topic").order_by("id")
-    ]
+    if not for_hr:
+        # Theirs alone: HR sees a pulse alert, never the answers, and feedback only as figures.
+        data["private_notes.json"] = [
+            {"pair": n.session_log.pair_id, "session_held_on": _iso(n.session_log.held_on), "text": n.text, "updated_at": _iso(n.updated_at)}
+            for n in PrivateNote.objects.filter(author=employee).select_related("session_log").order_by("id")
+        ]
+        mentor_pairs = [p for p in pairs if p.mentor.employee_id == employee.pk]
+        data["pulse_answers.json"] = [
+            {"pair": p.pair_id, "session_held_on": _iso(p.session_log.held_on), "felt_heard": p.felt_heard, "safe_to_be_candid": p.safe_to_be_candid, "wants_to_continue": p.wants_to_continue}
+            for p in SafetyPulse.objects.filter(pair__in=mentor_pairs).select_related("session_log").order_by("id")
+        ]
+        data["feedback_given.json"] = [
+            {"pair": f.pair_id, "session_held_on": _iso(f.session_log.held_on), "usefulness": f.usefulness, "psychological_safety": f.psychological_safety, "comment": f.comment}
+            for f in Feedback.objects.filter(author__in=enrollments).select_related("session_log").order_by("id")
+        ]
+        data["reflections.json"] = [{"pair": r.pair_id, "text": r.text, "created_at": _iso(r.created_at)} for r in Reflection.objects.filter(author__in=enrollments).order_by("id")]
+    surveys = SurveyResponse.objects.filter(enrollment__in=enrollments).select_related("enrollment__program").order_by("id")
+    if for_hr:
+        # That a survey was answered, not the answers: dashboards hide groups below five.
+        data["surveys.json"] = [{"program": s.enrollment.program.name, "kind": s.kind, "submitted_at": _iso(s.submitted_at)} for s in surveys]
+    else:
+        data["surveys.json"] = [
+            {
+                "program": s.enrollment.program.name,
+                "kind": s.kind,
+                "would_recommend": s.would_recommend,
+                "submitted_at": _iso(s.submitted_at),
+                "answers": [{"topic": a.topic.name if a.topic else None, "growth_item": a.growth_item, "score": a.score} for a in s.answers.all()],
+            }
+            for s in surveys.prefetch_related("answers__topic")
+        ]
     data["concerns.json"] = [{"pair": c.pair_id, "text": c.text, "status": c.status, "created_at": _iso(c.created_at)} for c in Concern.objects.filter(raised_by=employee).order_by("id")]
     data["reminders.json"] = {
         "switched_off": sorted(ReminderOptOut.objects.filter(employee=employee).values_list("kind", flat=True)),
@@ -401,19 +446,59 @@ feedback and reflections, and anyone's "please not with" list other than your ow
 """
 
 
+HR_EXPORT_README = """Data Upward holds about {name}, as of {when} (UTC), downloaded by an HR admin.
+
+Each .json file holds one part: account.json (their login, if they have one), directory.json
+(their entry in the org directory), enrollments.json (their applications), pairs.json (their
+pairs: partner, status, dates, meetings and session logs with times, minutes and topics),
+action_items.json (status and dates), surveys.json (which surveys they answered), concerns.json
+(concerns they raised), reminders.json, calendar_feed.json and audit_events.json (what the
+audit log records about them).
+
+Not included, because HR never sees it: their private notes, safety pulse answers, the feedback
+they gave, their reflections, their survey answers and their "please not with" list, and what
+they and their partner wrote for each other (agreement, agendas, session notes, insights and
+actions). The person can download all of it themselves from My data in Upward while their login
+is open.
+"""
+
+
+def _zip(data: dict[str, object], readme: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", readme)
+        for name, content in data.items():
+            archive.writestr(name, json.dumps(content, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
+    return buffer.getvalue()
+
+
 @transaction.atomic
 def person_export(*, user: User) -> bytes:
     """The person's data as a ZIP of JSON files; the download itself is audited."""
     if not user.is_active:
         raise GdprError("This account is deactivated.")
     data = person_export_data(user=user)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("README.txt", EXPORT_README.format(when=timezone.now().strftime("%Y-%m-%d %H:%M")))
-        for name, content in data.items():
-            archive.writestr(name, json.dumps(content, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
+    archive = _zip(data, EXPORT_README.format(when=timezone.now().strftime("%Y-%m-%d %H:%M")))
     audit_record(action=AuditEvent.Action.DATA_EXPORTED, target=user, actor=user, summary="Personal data export downloaded", after={"files": sorted(data)})
-    return buffer.getvalue()
+    return archive
+
+
+@transaction.atomic
+def person_export_for_hr(*, employee: Employee, by: User) -> bytes:
+    """A person's data as HR may see it (person_export_data_for_hr), as a ZIP of JSON files,
+    for a data-protection request made through HR (a leaver, someone without a login). The
+    download is an HR action: audited on the person, with who downloaded it."""
+    if by is None or not by.has_role(Role.HR_ADMIN):
+        raise GdprError("Only HR admins can download a person's data.")
+    employee = Employee.objects.get(pk=employee.pk)
+    if employee.erased_at is not None:
+        raise GdprError(f"{erased_name(employee)} was erased on {timezone.localtime(employee.erased_at):%Y-%m-%d}: Upward holds nothing that identifies them any more.")
+    data = person_export_data_for_hr(employee=employee)
+    archive = _zip(data, HR_EXPORT_README.format(name=employee.full_name, when=timezone.now().strftime("%Y-%m-%d %H:%M")))
+    audit_record(
+        action=AuditEvent.Action.DATA_EXPORTED, target=employee, actor=by, summary="Personal data export downloaded by HR", after={"files": sorted(data)},
+    )
+    return archive
 
 
 # --- Erasure ----------------------------------------------------------------------------------------

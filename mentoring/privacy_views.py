@@ -1,4 +1,5 @@
-"""Privacy pages: a person's data download, HR's erasure of a person, HR's audit log search."""
+"""Privacy pages: a person's data download (by them, or by HR for them), HR's erasure of a
+person, HR's audit log search."""
 
 from django import forms
 from django.contrib import messages
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import audit, audit_display, gdpr
 from .models import AuditEvent, Employee, Role
@@ -33,6 +34,23 @@ def my_data(request):
         response["Content-Disposition"] = f'attachment; filename="upward-my-data-{timezone.localdate().isoformat()}.zip"'
         return response
     return render(request, "mentoring/privacy_my_data.html", {"employee": getattr(request.user, "employee", None)})
+
+
+@hr_required
+@never_cache
+@require_POST
+def employee_export(request, pk: int):
+    """HR downloads a person's data for them (a request made through HR, a leaver without a
+    login): what HR may see of it, never what is private to them or their pair."""
+    employee = get_object_or_404(Employee, pk=pk)
+    try:
+        archive = gdpr.person_export_for_hr(employee=employee, by=request.user)
+    except gdpr.GdprError as exc:
+        messages.error(request, str(exc))
+        return redirect("employee_detail", pk=employee.pk)
+    response = HttpResponse(archive, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="upward-person-{employee.pk}-data-{timezone.localdate().isoformat()}.zip"'
+    return response
 
 
 class ErasureForm(forms.Form):

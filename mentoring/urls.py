@@ -21,6 +21,7 @@ urlpatterns = [
     path("hr/directory/<int:pk>/", views.employee_detail, name="employee_detail"),
     path("hr/directory/<int:pk>/roles/", role_views.employee_role_change, name="employee_role_change"),
     path("hr/directory/<int:pk>/erase/", privacy_views.employee_erase, name="employee_erase"),
+    path("hr/directory/<int:pk>/export/", privacy_views.employee_export, name="employee_export"),
     path("hr/audit/", privacy_views.audit_log, name="audit_log"),
     path("me/data/", privacy_views.my_data, name="my_data"),
     path("me/time-zone/", views.time_zone_settings, name="time_zone_settings"),

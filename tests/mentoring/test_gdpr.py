@@ -199,6 +199,96 @@ def test_the_user_menu_links_the_data_page(participant_client):
     assert reverse("my_data") in participant_client.get(reverse("participant_home")).content.decode()
 
 
+# --- Download by HR, for the person ----------------------------------------------------------------------
+
+HR_FILES = {
+    "README.txt", "account.json", "directory.json", "audit_events.json", "enrollments.json", "pairs.json", "action_items.json",
+    "surveys.json", "concerns.json", "reminders.json", "calendar_feed.json",
+}
+
+
+def hr_download(client, employee) -> dict[str, object]:
+    response = client.post(reverse("employee_export", args=[employee.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert "no-store" in response["Cache-Control"]
+    assert response["Content-Disposition"] == f'attachment; filename="upward-person-{employee.pk}-data-{timezone.localdate().isoformat()}.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    return {name: (archive.read(name).decode() if name.endswith(".txt") else json.loads(archive.read(name))) for name in archive.namelist()}
+
+
+def test_hr_downloads_a_persons_data_without_what_is_theirs_alone_or_written_with_their_partner(rich, hr_client, hr_user):
+    mentor = rich["mentor_user"]
+    page = hr_client.get(reverse("employee_detail", args=[mentor.employee.pk])).content.decode()
+    assert reverse("employee_export", args=[mentor.employee.pk]) in page and "Download their data (ZIP)" in page
+    files = hr_download(hr_client, mentor.employee)
+    assert set(files) == HR_FILES  # no private notes, pulse answers, feedback given or reflections
+    assert files["account.json"]["email"] == mentor.email and files["directory.json"]["last_name"] == "Mentor"
+    assert [c["text"] for c in files["concerns.json"]] == [CONCERN]  # raised to HR: HR's to see
+    [enrollment] = files["enrollments.json"]
+    assert enrollment["role"] == "mentor" and "please_not_with" not in enrollment
+    [pair] = files["pairs.json"]
+    assert (pair["my_role"], pair["partner"]) == ("mentor", "Sam Senior")
+    assert [(log["minutes"], log["written_by"]) for log in pair["session_logs"]] == [(45, "me")]
+    assert "shared_notes" not in pair["session_logs"][0] and set(pair["agreement"]) == {"version", "i_acknowledged_version"}
+    assert [set(m) for m in pair["meetings"]][0] == {"starts_at", "duration_minutes", "topics", "status", "session_log", "scheduled_by", "changes"}
+    assert [i["raised_by"] for i in pair["insights"]] == ["me"] and "text" not in pair["insights"][0]
+    assert [(a["status"], "text" in a) for a in files["action_items.json"]] == [("open", False)]
+    assert files["surveys.json"] == [{"program": pair["program"], "kind": "baseline", "submitted_at": files["surveys.json"][0]["submitted_at"]}]
+    assert "Not included, because HR never sees it" in files["README.txt"] and "Maya Mentor" in files["README.txt"]
+    text = as_text(files)
+    for secret in (MENTOR_NOTE, MENTEE_NOTE, MENTOR_FEEDBACK, MENTEE_FEEDBACK, NOT_WITH_MENTOR, NOT_WITH_MENTEE, REFLECTION, INSIGHT, ACTION,
+                   "shared words", "shared agenda", "Learn prompts", "Fortnightly", "felt_heard", "would_recommend", "usefulness"):
+        assert secret not in text, secret
+    # The mentee's copy: nothing of the mentor's concern, and none of their own secrets either.
+    text = as_text(hr_download(hr_client, rich["mentee_user"].employee))
+    for secret in (MENTEE_NOTE, MENTEE_FEEDBACK, NOT_WITH_MENTEE, CONCERN, ACTION, MENTOR_NOTE):
+        assert secret not in text, secret
+
+
+def test_hrs_download_is_audited_on_the_person_with_who_downloaded_it(planted, hr_client, hr_user):
+    employee = planted["mentor_user"].employee
+    hr_download(hr_client, employee)
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.DATA_EXPORTED)
+    assert (event.actor, event.object_type, event.object_id) == (hr_user, "mentoring.employee", employee.pk)
+    assert set(event.after["files"]) == HR_FILES - {"README.txt"}
+    rows = hr_client.get(reverse("audit_log"), {"object_type": "mentoring.employee", "object_id": employee.pk}).context["rows"]
+    assert [(row.event.action, row.summary) for row in rows if row.event.action == AuditEvent.Action.DATA_EXPORTED] == [("data_exported", "Personal data export downloaded by HR")]
+
+
+def test_hr_downloads_the_data_of_a_leaver_without_a_login(hr_client):
+    leaver = EmployeeFactory(first_name="Lev", last_name="Gone", left_date=timezone.localdate() - datetime.timedelta(days=30))
+    files = hr_download(hr_client, leaver)
+    assert files["account.json"] == {} and files["directory.json"]["left_date"] == leaver.left_date.isoformat()
+    assert files["enrollments.json"] == [] and files["pairs.json"] == []
+
+
+def test_only_hr_downloads_a_persons_data(planted, participant_client, participant_user, executive_client, client, hr_client):
+    """The attack: a participant guessing another person's id, or their own (theirs is My data)."""
+    maya = planted["mentor_user"]
+    for pk in (maya.employee.pk, participant_user.employee.pk):
+        response = participant_client.post(reverse("employee_export", args=[pk]))
+        assert response.status_code == 403 and response["Content-Type"] != "application/zip"
+    assert client_for(planted["mentee_user"]).post(reverse("employee_export", args=[maya.employee.pk])).status_code == 403  # her own partner
+    assert executive_client.post(reverse("employee_export", args=[maya.employee.pk])).status_code == 403
+    anonymous = client.post(reverse("employee_export", args=[maya.employee.pk]))
+    assert anonymous.status_code == 302 and reverse("account_login") in anonymous["Location"]
+    assert hr_client.get(reverse("employee_export", args=[maya.employee.pk])).status_code == 405
+    assert hr_client.post(reverse("employee_export", args=[999999])).status_code == 404
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.DATA_EXPORTED).exists()
+    with pytest.raises(gdpr.GdprError, match="Only HR admins"):
+        gdpr.person_export_for_hr(employee=maya.employee, by=participant_user)
+
+
+def test_an_erased_persons_data_is_not_offered_nor_downloaded(hr_client, hr_user):
+    target = make_person(first_name="Ida", last_name="Erased").employee
+    gdpr.person_erase(employee=target, by=hr_user, confirm_email=target.email)
+    assert reverse("employee_export", args=[target.pk]) not in hr_client.get(reverse("employee_detail", args=[target.pk])).content.decode()
+    response = hr_client.post(reverse("employee_export", args=[target.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("employee_detail", args=[target.pk])
+    assert "Upward holds nothing that identifies them any more" in response.content.decode()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.DATA_EXPORTED).exists()
+
+
 # --- Erasure: who may, and the confirmation ------------------------------------------------------------
 
 

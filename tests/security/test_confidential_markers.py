@@ -5,7 +5,8 @@ concern, the "please not with" lists; the pulse has no free text, so its questio
 "answered" badge stand in, and its answers are checked as loaded objects). Then the markers are
 searched for in:
 - every page of the authorization matrix, as every role, with every method the view serves,
-  plus the pages of a proposed match run, the CSV exports and each person's data download;
+  plus the pages of a proposed match run, the CSV exports, each person's data download and
+  HR's download of it for them;
 - the template context of each of those pages: no pulse, and no note, feedback or "not with"
   list of anyone but the reader, is even loaded;
 - the Django admin, as a superuser: every changelist and change form;
@@ -180,6 +181,18 @@ def test_pages_exports_and_downloads_show_markers_to_their_author_only(world, ev
         if role in ("mentor_a", "mentee_a"):
             own = "qzsec-mentor-private-note-4471" if role == "mentor_a" else "qzsec-mentee-private-note-9035"
             assert own in text, f"{role}'s download lacks their own private note: the check above means nothing"
+
+    # HR's download of a person's data, for them: never what HR may not see, and not even what
+    # the pair wrote (HR's pair page shows how much they wrote, never what).
+    for role in ("mentor_a", "mentee_a", "other", "loner"):
+        response = clients["hr"].post(reverse("employee_export", args=[world.employee(role).pk]))
+        requests += 1
+        assert response.status_code == 200 and response["Content-Type"] == "application/zip", role
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+        leaks += [f"HR's download of {role}'s data holds {t!r}" for t in found_in(text, [*hidden_from("hr"), *PAIR_TEXT])]
+        if role == "mentor_a":
+            assert "qzsec-concern-text-5126" in text, "HR's download of the mentor's data lacks the concern raised to HR: the check above means nothing"
 
     # The checks can fail: each author does see their own marker.
     page = matrix.request(clients["mentor_a"], "GET", reverse("pair_detail", args=[world.pair_a.pk]), rollback=True).body

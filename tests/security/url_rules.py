@@ -119,6 +119,7 @@ URLS: dict[str, Rule] = {
     "employee_detail": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}),
     "employee_role_change": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, POST),
     "employee_erase": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, GET_POST),
+    "employee_export": hr(lambda w: {"pk": w.mentor_enrollment.employee_id}, POST),
     "audit_log": hr(),
     "my_data": signed_in(methods=GET_POST),
     "time_zone_settings": signed_in(methods=GET_POST),
