@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mentoring', '0010_leavers_lose_admin_roles'),
+        ('mentoring', '0011_sign_in_addresses_follow_the_directory'),
     ]
 
     operations = [
