@@ -42,9 +42,8 @@ def test_availability_slots_cover_weekdays_in_two_hour_blocks():
     assert dict(SLOTS)["wed-12"] == "Wednesday 12:00–14:00"
 
 
-@pytest.mark.django_db
-def test_program_form_stores_weights_and_reminders_as_json():
-    topic = TopicFactory(name="AI tools")
+def _program_form_data(topic, **overrides) -> dict:
+    """A valid program form submission, changed by ``overrides``."""
     data = {
         "name": "P", "slug": "p", "topics": [topic.pk], "mode": "reverse",
         "enrollment_opens_on": TODAY(), "enrollment_closes_on": TODAY() + datetime.timedelta(days=5),
@@ -54,9 +53,16 @@ def test_program_form_stores_weights_and_reminders_as_json():
         "mentees_per_mentor": 1, "max_active_pairs_per_mentor": 2,
         **{f"weight_{k}": 1 for k in DEFAULT_WEIGHTS},
         "pairing_strategy": "best_score", "min_score": 100,
-        "reminder_log_session": "on",
         "reminder_lead_hours": 24, "stuck_after_days": 21, "pulse_alert_threshold": "2.5",
     }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_program_form_stores_weights_and_reminders_as_json():
+    topic = TopicFactory(name="AI tools")
+    data = _program_form_data(topic, reminder_log_session="on")
     form = ProgramForm(data)
     assert form.is_valid(), form.errors
     fields = form.service_fields()
@@ -169,22 +175,6 @@ def test_clone_form_refuses_an_opening_day_in_the_past():
 
 
 # --- Cross-field rules: schedule, one submission, description ------------------------------------
-
-
-def _program_form_data(topic, **overrides) -> dict:
-    data = {
-        "name": "P", "slug": "p", "topics": [topic.pk], "mode": "reverse",
-        "enrollment_opens_on": TODAY(), "enrollment_closes_on": TODAY() + datetime.timedelta(days=5),
-        "starts_on": TODAY() + datetime.timedelta(days=10), "ends_on": TODAY() + datetime.timedelta(days=100),
-        "cadence_days": 14, "meeting_minutes": 45, "expected_sessions": 6,
-        "mentor_max_level": 3, "mentee_min_level": 6, "min_level_gap": 2,
-        "mentees_per_mentor": 1, "max_active_pairs_per_mentor": 2,
-        **{f"weight_{k}": 1 for k in DEFAULT_WEIGHTS},
-        "pairing_strategy": "best_score", "min_score": 100,
-        "reminder_lead_hours": 24, "stuck_after_days": 21, "pulse_alert_threshold": "2.5",
-    }  # fmt: skip
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.django_db
