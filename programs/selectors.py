@@ -14,7 +14,9 @@ def programs_for_hr() -> QuerySet[Program]:
     discarded = ProgramTransition.objects.filter(program=OuterRef("pk"), from_status=Program.Status.DRAFT, to_status=Program.Status.ARCHIVED)
     return Program.objects.annotate(
         n_invited=Count("enrollments", filter=Q(enrollments__status=ES.INVITED)),
-        n_applied=Count("enrollments", filter=Q(enrollments__status=ES.APPLIED)),
+        # Applications waiting for a decision; a completed or archived program takes none
+        # (programs.services refuses them), so it has nothing to review.
+        n_applied=Count("enrollments", filter=Q(enrollments__status=ES.APPLIED) & ~Q(status__in=(Program.Status.COMPLETED, Program.Status.ARCHIVED))),
         n_approved=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED)),
         n_mentors=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentor")),
         n_mentees=Count("enrollments", filter=Q(enrollments__status=ES.APPROVED, enrollments__role="mentee")),

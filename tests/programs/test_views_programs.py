@@ -1196,3 +1196,16 @@ def test_a_discarded_draft_reads_as_such_comes_last_and_offers_no_dashboard_or_r
     for url in (reverse("program_dashboard", args=[draft.pk]), reverse("program_review", args=[draft.pk])):
         assert f'href="{url}"' not in detail
     assert f'href="{reverse("program_dashboard", args=[ran.pk])}"' in hr_client.get(reverse("program_detail", args=[ran.pk])).content.decode()
+
+
+def test_a_finished_programs_leftover_applications_are_not_offered_for_review(hr_client):
+    """A completed program refuses decisions: HR home and the programs list do not point
+    HR at applications they can no longer decide."""
+    open_program = ProgramFactory(name="Still open", status=Program.Status.ENROLLMENT_OPEN)
+    done = ProgramFactory(name="Finished", status=Program.Status.COMPLETED)
+    for program in (open_program, done):
+        EnrollmentFactory.create_batch(2, program=program, status=Enrollment.Status.APPLIED)
+    for page in (reverse("hr_home"), reverse("program_list")):
+        body = hr_client.get(page).content.decode()
+        assert f'href="{reverse("program_review", args=[open_program.pk])}?status=applied">2<' in body
+        assert f'href="{reverse("program_review", args=[done.pk])}?status=applied"' not in body
