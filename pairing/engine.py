@@ -401,7 +401,9 @@ class Policy:
     (``mentee.level - mentor.level >= min_level_gap``; higher number = more senior); ``None``
     switches the seniority rule off.  ``max_active_pairs``: cap on a mentor's active pairs
     across programs (``None`` = no cap).  The ``*_cap`` / ``tz_max_minutes`` fields say where
-    a criterion saturates (e.g. 3 shared free hours already score full marks).
+    a criterion saturates (e.g. 3 shared availability items already score full marks).
+    ``availability_minutes``: how long one availability item is (an hour by default; the app
+    gives half hours), for the explanations ("both free 1 h 30 min a week").
     """
 
     strategy: str = "best_score"
@@ -414,6 +416,7 @@ class Policy:
     level_gap_cap: int = 4
     interests_cap: int = 3
     availability_cap: int = 3
+    availability_minutes: int = 60
     tz_max_minutes: int = 720
 
     def __post_init__(self) -> None:
@@ -435,6 +438,7 @@ class Policy:
         put(self, "level_gap_cap", _check_int(self.level_gap_cap, "level_gap_cap", low=1, high=10_000))
         put(self, "interests_cap", _check_int(self.interests_cap, "interests_cap", low=1, high=10_000))
         put(self, "availability_cap", _check_int(self.availability_cap, "availability_cap", low=1, high=10_000))
+        put(self, "availability_minutes", _check_int(self.availability_minutes, "availability_minutes", low=1, high=MINUTES_PER_DAY))
         put(self, "tz_max_minutes", _check_int(self.tz_max_minutes, "tz_max_minutes", low=1, high=MINUTES_PER_DAY // 2))
 
     def effective_capacity(self, mentor: Participant) -> int:
@@ -548,6 +552,7 @@ class Breakdown:
     tz_distance_minutes: int = 0
     levels_apart: int = 0
     cross_department: bool = False
+    slot_minutes: int = 60  # how long one availability item is (Policy.availability_minutes)
 
     def __hash__(self) -> int:
         return hash(tuple(self.points.items()))
@@ -566,6 +571,7 @@ class Breakdown:
             "tz_distance_minutes": self.tz_distance_minutes,
             "levels_apart": self.levels_apart,
             "cross_department": self.cross_department,
+            "slot_minutes": self.slot_minutes,
         }
 
     @classmethod
@@ -776,7 +782,7 @@ def explain(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = No
 
 
 def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
-    """explain() with a flag per line: True for a drawback (no common free hour, no shared language,
+    """explain() with a flag per line: True for a drawback (no common free time, no shared language,
     time zones 6 hours or more apart), so that a page can tell the reasons for a pair from
     what to watch in it."""
     b, labels = breakdown, topic_labels or {}
@@ -792,9 +798,9 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     if b.cross_department:
         items.append(("different department", False))
     items.append((f"{_plural(b.levels_apart, 'level')} apart", False))
-    # Availability items are the hours of the week a person is free (module docstring).
+    # Availability items are the stretches of the week a person is free, slot_minutes each.
     n = len(b.shared_slots)
-    items.append((f"both free {_plural(n, 'hour')} a week", False) if n else ("no hour in the week when both are free", True))
+    items.append((f"both free {_duration_text(n * b.slot_minutes)} a week", False) if n else ("no time in the week when both are free", True))
     if b.shared_interests:
         items.append((f"{_plural(len(b.shared_interests), 'shared interest')} ({', '.join(b.shared_interests)})", False))
     if b.shared_languages:
@@ -804,6 +810,14 @@ def explain_items(breakdown: Breakdown, *, topic_labels: Mapping[str, str] | Non
     items.append((_tz_text(b.tz_distance_minutes), b.tz_distance_minutes >= _FAR_TIME_ZONES))
     return items
 
+
+
+def _duration_text(minutes: int) -> str:
+    """90 -> '1 h 30 min', 120 -> '2 hours', 30 -> '30 min'."""
+    h, m = divmod(minutes, 60)
+    if not m:
+        return _plural(h, "hour")
+    return f"{h} h {m} min" if h else f"{m} min"
 
 
 def _tz_text(d: int) -> str:
@@ -1293,6 +1307,7 @@ class _Grid:
                 tz_distance_minutes=tz,
                 levels_apart=apart,
                 cross_department=cross,
+                slot_minutes=self.policy.availability_minutes,
             )
             out.append(_record(
                 ProposedPair,
@@ -1346,6 +1361,7 @@ class _Grid:
             tz_distance_minutes=min(d, MINUTES_PER_DAY - d),
             levels_apart=e.level - m.level,
             cross_department=bool(m.department and e.department and m.department != e.department),
+            slot_minutes=self.policy.availability_minutes,
         )
 
 

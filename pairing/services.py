@@ -54,40 +54,52 @@ def _require_not_archived(program: Program) -> None:
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+# Availability reaches the engine as the UTC half hours of the week a person is free: fine
+# enough for zones half an hour off (Kolkata, Adelaide), coarse enough to keep the engine's
+# shared-item sweep small (at most 336 items a week).
+AVAILABILITY_CELL = datetime.timedelta(minutes=30)
+
+
 def _utc_slots(slots, tz_name: str, reference: datetime.date) -> frozenset[str]:
     """Local weekly slots ("tue-10": the two-hour block from 10:00 in the person's zone) to
-    the UTC hours of the week they cover whole ("tue-09", "tue-10" from London in summer), in
-    the week of `reference`.  Two people then share an item for every hour both are free, so
-    London 10:00-12:00 and Berlin 12:00-14:00 share their common hour, as the scheduler's
-    suggestions do.  Adjacent blocks join first: Kolkata's 14:00-16:00 and 16:00-18:00 cover
-    three whole UTC hours, each alone one."""
-    hour = datetime.timedelta(hours=1)
-    starts = sorted({start for slot in slots if isinstance(slot, str) and (start := _utc_block_start(slot, tz_name, reference))})
+    the UTC half hours of the week they cover whole ("tue-09:00", "tue-09:30", ...), in the
+    week of `reference`.  Two people share an item for every half hour both are free, in any
+    pair of zones: London 10:00-12:00 and Berlin 12:00-14:00 share the hour from 11:00, two
+    Kolkata colleagues with the same block share all of it, and Kolkata 10:00-12:00 with
+    London 04:00-06:00 UTC share an hour and a half.  Adjacent blocks join first."""
+    blocks = sorted({block for slot in slots if isinstance(slot, str) and (block := _utc_block(slot, tz_name, reference))})
     out = set()
-    for lo, hi in joined_blocks(starts):
-        moment = lo.replace(minute=0, second=0, microsecond=0)
+    for lo, hi in joined_blocks(blocks):
+        moment = lo.replace(minute=lo.minute - lo.minute % 30, second=0, microsecond=0)
         if moment < lo:
-            moment += hour
-        while moment + hour <= hi:
-            out.add(f"{WEEKDAYS[moment.weekday()]}-{moment.hour:02d}")
-            moment += hour
+            moment += AVAILABILITY_CELL
+        while moment + AVAILABILITY_CELL <= hi:
+            out.add(f"{WEEKDAYS[moment.weekday()]}-{moment.hour:02d}:{moment.minute:02d}")
+            moment += AVAILABILITY_CELL
     return frozenset(out)
 
 
-def joined_blocks(starts: list[datetime.datetime]) -> list[tuple[datetime.datetime, datetime.datetime]]:
-    """Sorted block starts as (start, end) intervals, touching or overlapping blocks joined."""
+def joined_blocks(blocks: list[tuple[datetime.datetime, datetime.datetime]]) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """Sorted (start, end) blocks with touching or overlapping ones joined."""
     out: list[list[datetime.datetime]] = []
-    for start in starts:
-        if out and start <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], start + AVAILABILITY_BLOCK)
+    for lo, hi in blocks:
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
         else:
-            out.append([start, start + AVAILABILITY_BLOCK])
+            out.append([lo, hi])
     return [(lo, hi) for lo, hi in out]
+
+
+def utc_block(day: datetime.date, start_hour: int, tz: zoneinfo.ZoneInfo | datetime.timezone) -> tuple[datetime.datetime, datetime.datetime]:
+    """A slot's block on a given local day, in UTC: from start_hour to two hours later on the
+    person's clock (one or three real hours on the nights clocks change)."""
+    local = datetime.datetime.combine(day, datetime.time(start_hour), tzinfo=tz)
+    return local.astimezone(datetime.UTC), (local + AVAILABILITY_BLOCK).astimezone(datetime.UTC)
 
 
 # A pool has thousands of people but only a few zones and weekly slots: convert each once.
 @functools.lru_cache(maxsize=4096)
-def _utc_block_start(slot, tz_name: str, reference: datetime.date) -> datetime.datetime | None:
+def _utc_block(slot, tz_name: str, reference: datetime.date) -> tuple[datetime.datetime, datetime.datetime] | None:
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -95,10 +107,9 @@ def _utc_block_start(slot, tz_name: str, reference: datetime.date) -> datetime.d
     monday = reference - datetime.timedelta(days=reference.weekday())
     try:
         day, hour = slot.split("-")
-        local = datetime.datetime.combine(monday + datetime.timedelta(days=WEEKDAYS.index(day)), datetime.time(int(hour)), tzinfo=tz)
+        return utc_block(monday + datetime.timedelta(days=WEEKDAYS.index(day)), int(hour), tz)
     except (ValueError, IndexError):
         return None
-    return local.astimezone(datetime.UTC)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -120,9 +131,10 @@ def program_policy(program: Program) -> engine.Policy:
         forbid_same_manager=program.ban_same_manager,
         forbid_same_department=program.ban_same_department,
         max_active_pairs=program.max_active_pairs_per_mentor,
-        # Availability items are hours (_utc_slots): two whole two-hour blocks in common score
-        # full marks.
-        availability_cap=4,
+        # Availability items are half hours (_utc_slots): four hours in common (two whole
+        # blocks) score full marks.
+        availability_cap=8,
+        availability_minutes=30,
     )
 
 

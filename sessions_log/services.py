@@ -21,8 +21,8 @@ from mentoring.mail import send_templated
 from mentoring.models import Employee
 from mentoring.services import hr_addressees
 from pairing.models import Pair
-from pairing.services import MatchError, joined_blocks, pair_end
-from programs.models import AVAILABILITY_BLOCK, Enrollment, EnrollmentTopic, Program, Topic
+from pairing.services import MatchError, joined_blocks, pair_end, utc_block
+from programs.models import Enrollment, EnrollmentTopic, Program, Topic
 
 from . import ics
 from .models import (
@@ -392,8 +392,8 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
     weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     hour = datetime.timedelta(hours=1)
 
-    def blocks(enrollment: Enrollment) -> list[datetime.datetime]:
-        """Starts (UTC) of the person's blocks over the next two weeks (and the day before,
+    def blocks(enrollment: Enrollment) -> list[tuple[datetime.datetime, datetime.datetime]]:
+        """The person's blocks (UTC start, end) over the next two weeks (and the day before,
         for a block that began earlier in their zone)."""
         tz = zoneinfo.ZoneInfo(enrollment.time_zone or enrollment.employee.time_zone)
         out = []
@@ -403,7 +403,7 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
             for slot in enrollment.availability:
                 name, _, start = slot.partition("-")
                 if name == weekdays[day.weekday()] and start.isdigit() and int(start) < 24:
-                    out.append(datetime.datetime.combine(day, datetime.time(int(start)), tzinfo=tz).astimezone(datetime.UTC))
+                    out.append(utc_block(day, int(start), tz))
         return out
 
     def fits(moment: datetime.datetime, free: list[tuple[datetime.datetime, datetime.datetime]]) -> bool:
@@ -412,7 +412,8 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
     mine, theirs = blocks(pair.mentor), blocks(pair.mentee)
     # Adjacent blocks join (an hour may straddle two), as for the pairing engine's count.
     free_mine, free_theirs = joined_blocks(sorted(set(mine))), joined_blocks(sorted(set(theirs)))
-    candidates = {s + k * hour for s in (*mine, *theirs) for k in range(int(AVAILABILITY_BLOCK / hour))}
+    # A meeting starts on a whole hour of either partner's clock.
+    candidates = {t for lo, hi in (*mine, *theirs) for t in (lo, lo + hour)}
     last_day = pair.program.ends_on
     common = sorted(t for t in candidates if t > after and t.date() <= last_day and fits(t, free_mine) and fits(t, free_theirs))
     return common[:count]

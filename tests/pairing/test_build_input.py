@@ -47,9 +47,9 @@ def test_records_carry_ratings_not_with_chain_slots_and_other_programs_pairs(pro
     assert re.wants == {"AI tools": 2, "Social media": 2} and rm.wants == {} and re.teaches == {}
     assert re.not_with == frozenset({m.employee_id}) and rm.not_with == frozenset()
     assert rm.manager_chain == (boss.pk,) and re.manager_chain == (boss.pk,)
-    # Monday 09:00-11:00 in Kolkata is 03:30-05:30 UTC: the one UTC hour it covers whole;
-    # unreadable slots are dropped.
-    assert rm.availability == frozenset({"mon-04"}) and rm.utc_offset_minutes == 330
+    # Monday 09:00-11:00 in Kolkata is 03:30-05:30 UTC, as half hours; unreadable slots are
+    # dropped.
+    assert rm.availability == frozenset({"mon-03:30", "mon-04:00", "mon-04:30", "mon-05:00"}) and rm.utc_offset_minutes == 330
     assert rm.interests == frozenset({"chess"}) and rm.languages == frozenset({"English"})
     assert rm.capacity == 2 and rm.active_pairs_elsewhere == 1
 
@@ -72,20 +72,42 @@ def test_query_count_does_not_grow_with_the_pool(program):
     assert large == small <= 8
 
 
-def test_availability_is_the_utc_hours_each_block_covers_so_neighbouring_zones_share_their_common_hour():
+def half_hours(day: str, start: str, end: str) -> set[str]:
+    """The half-hour items from start to end (UTC, "HH:MM") on one day."""
+    h0, m0 = map(int, start.split(":"))
+    h1, m1 = map(int, end.split(":"))
+    return {f"{day}-{t // 60:02d}:{t % 60:02d}" for t in range(h0 * 60 + m0, h1 * 60 + m1, 30)}
+
+
+def test_availability_is_the_utc_half_hours_a_person_is_free_so_any_two_zones_compare():
     winter = datetime.date(2027, 1, 11)  # a Monday: London on UTC, Berlin UTC+1, Sydney UTC+11
     london = services._utc_slots(["mon-10"], "Europe/London", winter)
     berlin = services._utc_slots(["mon-12"], "Europe/Berlin", winter)
     # London 10:00-12:00 and Berlin 12:00-14:00 (11:00-13:00 in London) meet from 11:00 to 12:00.
-    assert london == {"mon-10", "mon-11"} and berlin == {"mon-11", "mon-12"}
-    assert london & berlin == {"mon-11"}
-    # Sydney's Monday morning is Sunday evening in UTC.  A block in a half-hour zone covers one
-    # whole UTC hour; two adjacent ones (08:30-12:30 UTC) three.
-    assert services._utc_slots(["mon-08"], "Australia/Sydney", winter) == {"sun-21", "sun-22"}
-    assert services._utc_slots(["tue-14"], "Asia/Kolkata", winter) == {"tue-09"}
-    assert services._utc_slots(["tue-16", "tue-14"], "Asia/Kolkata", winter) == {"tue-09", "tue-10", "tue-11"}
-    summer = datetime.date(2027, 7, 12)
-    assert services._utc_slots(["mon-10"], "Europe/London", summer) == {"mon-09", "mon-10"}
+    assert london == half_hours("mon", "10:00", "12:00") and berlin == half_hours("mon", "11:00", "13:00")
+    assert london & berlin == half_hours("mon", "11:00", "12:00")
+    # Two Kolkata colleagues (UTC+5:30) with the same block share all of it, as a London pair
+    # does; Kolkata 10:00 and 11:00 blocks share their hour; Kolkata 10:00-12:00 (04:30-06:30
+    # UTC) and London 04:00-06:00 share an hour and a half.
+    kolkata = services._utc_slots(["tue-10"], "Asia/Kolkata", winter)
+    assert kolkata == half_hours("tue", "04:30", "06:30")
+    assert len(kolkata & services._utc_slots(["tue-10"], "Asia/Kolkata", winter)) == len(london) == 4
+    assert kolkata & services._utc_slots(["tue-11"], "Asia/Kolkata", winter) == half_hours("tue", "05:30", "06:30")
+    assert kolkata & services._utc_slots(["tue-04"], "Europe/London", winter) == half_hours("tue", "04:30", "06:00")
+    # Sydney's Monday morning is Sunday evening in UTC; adjacent blocks join; summer time moves
+    # London's block an hour earlier in UTC.
+    assert services._utc_slots(["mon-08"], "Australia/Sydney", winter) == half_hours("sun", "21:00", "23:00")
+    assert services._utc_slots(["tue-16", "tue-14"], "Asia/Kolkata", winter) == half_hours("tue", "08:30", "12:30")
+    assert services._utc_slots(["mon-10"], "Europe/London", datetime.date(2027, 7, 12)) == half_hours("mon", "09:00", "11:00")
+
+
+def test_a_block_on_the_night_clocks_change_is_as_long_as_the_persons_clock_says():
+    # New York springs forward on Sunday 14 March 2027 at 02:00: 01:00-03:00 that night is one
+    # real hour (06:00-07:00 UTC), and on 7 November (back at 02:00) 01:00-03:00 is three.
+    spring = services._utc_slots(["sun-01"], "America/New_York", datetime.date(2027, 3, 8))
+    autumn = services._utc_slots(["sun-01"], "America/New_York", datetime.date(2027, 11, 1))
+    assert spring == half_hours("sun", "06:00", "07:00")
+    assert autumn == half_hours("sun", "05:00", "08:00")
 
 
 def test_a_london_and_a_berlin_colleague_one_hour_apart_are_told_they_share_an_hour(program):
@@ -101,3 +123,22 @@ def test_a_london_and_a_berlin_colleague_one_hour_apart_are_told_they_share_an_h
     [pair] = engine.propose_pairs(inputs).pairs
     assert "both free 1 hour a week" in pair.explanation
     assert pair.breakdown.points["availability"] > 0
+
+
+def test_two_kolkata_colleagues_with_the_same_block_get_the_credit_a_london_pair_gets(program):
+    def pair_in(zone):
+        for enrollment in program.enrollments.all():
+            enrollment.delete()
+        for make, slot in ((mentor, "thu-14"), (mentee, "thu-14")):
+            person = make(program)
+            person.availability, person.time_zone = [slot], zone
+            person.save()
+        inputs, _ = services.build_input(program=program)
+        from pairing import engine
+
+        [pair] = engine.propose_pairs(inputs).pairs
+        return pair
+
+    kolkata, london = pair_in("Asia/Kolkata"), pair_in("Europe/London")
+    assert "both free 2 hours a week" in kolkata.explanation and "both free 2 hours a week" in london.explanation
+    assert kolkata.breakdown.points["availability"] == london.breakdown.points["availability"] > 0

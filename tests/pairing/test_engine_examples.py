@@ -298,7 +298,7 @@ def test_explanation_strings():
     ]
     assert engine.explain(pair.breakdown, topic_labels={"AI tools": "AI assistants"})[0].startswith("teaches AI assistants")
     plain = run([mentor("m1", languages=set(), level=4)], [mentee("e1", languages=set())]).pairs[0]
-    assert engine.explain(plain.breakdown) == ["no topic in common for the mentee to learn", "1 level apart", "no hour in the week when both are free", "no shared language", "same time zone"]
+    assert engine.explain(plain.breakdown) == ["no topic in common for the mentee to learn", "1 level apart", "no time in the week when both are free", "no shared language", "same time zone"]
     # A topic the mentee already rated 5/5 scores nothing and is no reason for the pair.
     expert = run([mentor("m1", teaches={"AI tools": 5, "inclusion": 3})], [mentee("e1", wants={"AI tools": 5, "inclusion": 2})]).pairs[0]
     assert [line for line in engine.explain(expert.breakdown) if "teaches" in line or "topic" in line] == ["teaches inclusion that the mentee rated 2/5 (mentor confidence 3/5)"]
@@ -309,7 +309,7 @@ def test_explanation_items_tell_drawbacks_from_reasons():
     good = run([mentor("m1", languages={"English"}, availability={"mon-09"}, teaches={"AI tools": 4})], [mentee("e1", languages={"English"}, availability={"mon-09"}, wants={"AI tools": 2})]).pairs[0]
     assert [flag for _, flag in engine.explain_items(good.breakdown)] == [False] * len(engine.explain(good.breakdown))
     far = run([mentor("m1", languages={"English"}, utc_offset_minutes=-360)], [mentee("e1", languages={"German"}, utc_offset_minutes=360)]).pairs[0]
-    assert [text for text, flag in engine.explain_items(far.breakdown) if flag] == ["no topic in common for the mentee to learn", "no hour in the week when both are free", "no shared language", "time zones 12 h apart"]
+    assert [text for text, flag in engine.explain_items(far.breakdown) if flag] == ["no topic in common for the mentee to learn", "no time in the week when both are free", "no shared language", "time zones 12 h apart"]
     for offset, flagged in ((60, False), (330, False), (360, True), (660, True)):
         tz_line = engine.explain_items(run([mentor("m1", utc_offset_minutes=offset)], [mentee("e1")]).pairs[0].breakdown)[-1]
         assert tz_line[1] is flagged, tz_line

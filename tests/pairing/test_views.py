@@ -266,7 +266,7 @@ def test_alternatives_list_allowed_partners_with_scores_and_never_a_forbidden_on
     # Drawbacks are set apart from the reasons, as on the review page.
     for row in alternatives.rows:
         assert "no shared language" not in row.reasons and set(row.drawbacks).isdisjoint(row.reasons)
-        assert all(d in ("no hour in the week when both are free", "no shared language") or d.startswith("time zones") for d in row.drawbacks)
+        assert all(d in ("no time in the week when both are free", "no shared language") or d.startswith("time zones") for d in row.drawbacks)
     assert ("To watch:" in body) == any(row.drawbacks for row in alternatives.rows)
 
     page = hr_client.get(url("match_run_alternatives", program, run.pk, senior.pk))  # without htmx: a whole page
@@ -847,7 +847,7 @@ def test_review_sets_what_to_watch_apart_from_the_reasons(program, hr_user, hr_c
     mentor(program), mentee(program)
     run = run_now(program, hr_user, django_capture_on_commit_callbacks)
     pair = Pair.objects.get(match_run=run)
-    pair.breakdown = {**pair.breakdown, "shared_languages": [], "shared_slots": ["mon-09"]}
+    pair.breakdown = {**pair.breakdown, "shared_languages": [], "shared_slots": ["mon-09:00", "mon-09:30"]}
     pair.save()
     body = text(hr_client.get(url("match_run_review", program, run.pk)))
     row = body[body.index(f'id="pair-{pair.pk}"') :]

@@ -488,7 +488,7 @@ def test_the_next_pairing_round_reads_the_updated_availability():
     update_availability(enrollment, availability=["thu-12"], time_zone="UTC")
     data, by_employee = build_input(program=enrollment.program)
     [mentee] = [m for m in data.mentees if m.id == enrollment.employee_id]
-    assert set(mentee.availability) == {"thu-12", "thu-13"}  # the block's two UTC hours
+    assert set(mentee.availability) == {"thu-12:00", "thu-12:30", "thu-13:00", "thu-13:30"}  # the block's UTC half hours
 
 
 def test_availability_updates_are_not_audited():

@@ -164,7 +164,7 @@ def test_review_shows_answers_and_counts(hr_client):
     body = response.content.decode()
     assert mentor.employee.full_name in body
     assert "chess, podcasts" in body and "English, Welsh" in body and "I want to share what I know." in body
-    assert "AI tools" in body and "teaches" in body and "2 slots a week" in body
+    assert "AI tools" in body and "teaches" in body and "2 two-hour blocks a week" in body
     counts = {value: row["total"] for value, _label, row in response.context["status_counts"]}
     assert counts[ES.APPLIED] == 1 and counts[ES.WAITLISTED] == 1 and counts[ES.APPROVED] == 0
 
