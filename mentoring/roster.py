@@ -952,11 +952,16 @@ def _what_leaving_ends(plan: RosterPlan) -> None:
 
 def _sign_in_address_clashes(plan: RosterPlan, column: str) -> list[RowError]:
     """A new address in the directory becomes the person's sign-in address (roster_apply):
-    one that is already another account's sign-in cannot."""
+    one that is already another login's (its address, or one of its confirmed addresses)
+    cannot."""
+    from allauth.account.models import EmailAddress  # noqa: PLC0415
+
     moved = {u.user_id: u for u in plan.updates if u.user_id and "email" in u.changes}
     if not moved:
         return []
-    taken = set(User.objects.filter(email__in=[u.changes["email"][1] for u in moved.values()]).exclude(pk__in=moved).values_list("email", flat=True))
+    wanted = [u.changes["email"][1] for u in moved.values()]
+    taken = set(User.objects.filter(email__in=wanted).exclude(pk__in=moved).values_list("email", flat=True))
+    taken |= {e.lower() for e in EmailAddress.objects.filter(email__in=wanted, verified=True).exclude(user_id__in=moved).values_list("email", flat=True)}
     return [
         RowError(u.line, column, _("%(email)s is already the sign-in address of another Upward account, so %(name)s could not sign in with it. Ask your Upward administrator to close or rename that account, then import again.")
                  % {"email": u.changes["email"][1], "name": u.name})
@@ -965,19 +970,29 @@ def _sign_in_address_clashes(plan: RosterPlan, column: str) -> list[RowError]:
     ]
 
 
-def _sign_in_addresses_follow(moved: dict[int, str]) -> None:
+def _sign_in_addresses_follow(moved: dict[int, tuple[str, str]]) -> None:
     """The directory owns each person's address (nobody changes their own in Upward): a new
     one in the roster is their sign-in address from now on, verified (the company vouches for
     it, as for SSO), and the only one on their login: a password reset or a confirmation code
-    goes there, not to the address they had before."""
+    goes there, not to the address they had before.  The old address is told, in this
+    transaction (the outbox), so that a change nobody asked for does not go unnoticed."""
     from allauth.account.models import EmailAddress  # noqa: PLC0415
 
+    from .mail import render_templated  # noqa: PLC0415
+
     users = User.objects.in_bulk(list(moved))
+    told = {pk: sorted({moved[pk][0], user.email} - {moved[pk][1], ""}) for pk, user in users.items()}  # where resets went until now
     for pk, user in users.items():
-        user.email = moved[pk]
+        user.email = moved[pk][1]
     User.objects.bulk_update(list(users.values()), ["email"], batch_size=500)
     EmailAddress.objects.filter(user_id__in=list(users)).delete()
-    EmailAddress.objects.bulk_create([EmailAddress(user_id=pk, email=moved[pk], verified=True, primary=True) for pk in users], batch_size=500)
+    EmailAddress.objects.bulk_create([EmailAddress(user_id=pk, email=moved[pk][1], verified=True, primary=True) for pk in users], batch_size=500)
+    now = timezone.now()
+    for employee in Employee.objects.filter(user_id__in=list(users)):
+        if told[employee.user_id]:
+            message = render_templated(to=employee, template="mentoring/email/sign_in_address_changed", context={"new_email": moved[employee.user_id][1], "when": now})
+            message.to = told[employee.user_id]
+            message.send()
 
 
 def _last_hr_admins_leaving(plan: RosterPlan, rows: dict[str, RosterRow], column: str) -> list[RowError]:
@@ -1217,7 +1232,7 @@ def roster_apply(
             )
     if rejoiner_users:
         User.objects.filter(pk__in=rejoiner_users, is_active=False).update(is_active=True)
-    moved = {u.user_id: u.changes["email"][1] for u in plan.updates if u.user_id and "email" in u.changes}
+    moved = {u.user_id: u.changes["email"] for u in plan.updates if u.user_id and "email" in u.changes}
     if moved:
         _sign_in_addresses_follow(moved)
 

@@ -13,7 +13,8 @@ def forwards(apps, schema_editor):
     for employee_email, user_id in Employee.objects.filter(user__isnull=False, erased_at__isnull=True).values_list("email", "user_id").iterator():
         email = employee_email.strip().lower()
         user = User.objects.get(pk=user_id)
-        if user.email != email and not User.objects.filter(email=email).exclude(pk=user_id).exists():
+        taken = User.objects.filter(email=email).exclude(pk=user_id).exists() or EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user_id=user_id).exists()
+        if user.email != email and not taken:
             user.email = email
             user.save(update_fields=["email"])
         addresses = list(EmailAddress.objects.filter(user_id=user_id))

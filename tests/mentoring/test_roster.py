@@ -525,12 +525,35 @@ def test_a_new_address_in_the_directory_is_the_persons_only_sign_in_address_from
     assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
 
 
+def test_the_old_address_is_told_when_an_import_moves_a_login(deliver_outbox):
+    """A change nobody asked for (a typo, or someone with the roster taking an account over)
+    does not go unnoticed: the address resets went to until now hears of it."""
+    from django.core import mail
+
+    user = make_person(level=3, employee_id="E9", hire_date=datetime.date(2021, 4, 1))
+    old = user.email
+    roster_apply(data=make_csv(person("E9", email="someone.else@acme.example")), filename="roster.csv")
+    assert deliver_outbox() == 1
+    [message] = mail.outbox
+    assert message.to == [old]
+    assert "someone.else@acme.example" in message.body and "tell your HR team at once" in message.body
+    # Re-importing the same file moves nothing and tells nobody again.
+    roster_apply(data=make_csv(person("E9", email="someone.else@acme.example")), filename="roster.csv")
+    assert deliver_outbox() == 0
+
+
 def test_a_new_address_that_is_already_another_logins_is_a_row_error_and_nothing_is_written():
     from tests.factories import UserFactory
 
     user = make_person(level=3, employee_id="E8", hire_date=datetime.date(2021, 4, 1))
     UserFactory(email="taken@acme.example")  # an account of nobody in the directory (an admin's, say)
+    other = UserFactory(email="other@acme.example")
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=other, email="second@acme.example", verified=True, primary=False)  # a confirmed second address
     data = make_csv(person("E8", email="taken@acme.example"))
+    plan = roster_preview(data=make_csv(person("E8", email="second@acme.example")), filename="roster.csv")
+    assert [e.column for e in plan.errors] == ["email"]
 
     plan = roster_preview(data=data, filename="roster.csv")
 
