@@ -27,6 +27,8 @@ def _event(meeting, *, summary: str, description: str, cancelled: bool = False) 
     organizer.params["cn"] = icalendar.vText("Upward")
     event.add("organizer", organizer)
     for enrollment in (meeting.pair.mentor, meeting.pair.mentee):
+        if enrollment.employee.erased_at is not None:
+            continue  # a pseudonymised address would tell the partner they asked to be erased
         attendee = icalendar.vCalAddress(f"mailto:{enrollment.employee.email}")
         attendee.params["cn"] = icalendar.vText(enrollment.employee.full_name)
         attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
@@ -39,7 +41,11 @@ def _event(meeting, *, summary: str, description: str, cancelled: bool = False) 
 
 
 def meeting_summary(meeting) -> str:
-    return f"Reverse mentoring: {meeting.pair.mentor.employee.full_name} & {meeting.pair.mentee.employee.full_name}"
+    mentor, mentee = meeting.pair.mentor.employee, meeting.pair.mentee.employee
+    if mentor.erased_at is not None or mentee.erased_at is not None:
+        # Erasure is the person's own business: calendars show no pseudonym to the partner.
+        return f"Reverse mentoring: {meeting.pair.program.name}"
+    return f"Reverse mentoring: {mentor.full_name} & {mentee.full_name}"
 
 
 def meeting_description(meeting) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import zoneinfo
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -212,8 +213,13 @@ def _send_invite(
     for me in (pair.mentor.employee, pair.mentee.employee):
         if only_current and (me.left_date is not None or me.erased_at is not None):
             continue  # someone who left the company (or was erased) is not written to
+        partner = partner_of(pair, me)
+        if partner.erased_at is not None:
+            # The partner's notice names nobody (pairs_end_for_withdrawal); neither does the
+            # cancellation of their meetings, nor says "Erased person #N".
+            partner = SimpleNamespace(full_name=_("your partner"), first_name=_("your partner"))
         context = {
-            "partner": partner_of(pair, me),
+            "partner": partner,
             "meeting": meeting,
             "local_start": meeting.starts_at.astimezone(zoneinfo.ZoneInfo(me.time_zone)),
             "old_local_start": old_starts_at.astimezone(zoneinfo.ZoneInfo(me.time_zone)) if old_starts_at else None,

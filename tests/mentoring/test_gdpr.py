@@ -435,7 +435,7 @@ def test_after_erasure_no_page_export_or_email_shows_them_and_the_numbers_stay(r
     # Only the partner is written to: their partner left, and their future meetings are off.
     assert {tuple(m.to) for m in mail.outbox} == {(sam_user.email,)}
     assert sum("has left" in m.subject for m in mail.outbox) == 1
-    assert all(m.subject.startswith("Cancelled: meeting with Erased person") for m in mail.outbox if "has left" not in m.subject)
+    assert all(m.subject.startswith("Cancelled: meeting with your partner") for m in mail.outbox if "has left" not in m.subject)  # no pseudonym: erasure is their own business
     after = "\n".join([
         pages_text(hr_client, hr_urls), pages_text(sam_client, sam_urls), as_text(download(sam_client)),
         sent_mail_text(), stored_mail_text(), json.dumps(RosterImport.objects.get().summary), json.dumps([MatchRun.objects.get(pk=run.pk).inputs, MatchRun.objects.get(pk=run.pk).result]),
@@ -578,6 +578,27 @@ def test_mail_already_sent_to_the_partner_loses_what_the_erased_person_wrote_and
         assert fragment not in after, fragment
     assert f"Erased person #{petra.pk} wrote:" in after and "[removed]" in after
     assert partner.first_name in after  # the partner's own name is untouched
+
+
+def test_the_partner_is_not_told_by_a_meeting_cancellation_that_the_person_asked_to_be_erased(hr_user):
+    """The partner's notice names nobody; the cancellations of their booked meetings, written
+    in the same erasure, must not name the pseudonym either (nor list its address in the
+    calendar file)."""
+    person_user = make_person(level=2, first_name="Ines", last_name="Qzbauer")
+    person = person_user.employee
+    pair = make_active_pair(mentor_user=person_user)
+    partner = pair.mentee.employee
+    services.meeting_schedule(pair=pair, me=partner, starts_at=timezone.now() + datetime.timedelta(days=3), duration_minutes=30)
+    OutboxMessage.objects.all().delete()
+
+    gdpr.person_erase(employee=person, by=hr_user, confirm_email=person.email)
+
+    to_partner = [row for row in OutboxMessage.objects.all() if partner.email in row.to]
+    assert any(row.subject.startswith("Cancelled: meeting with your partner") for row in to_partner)
+    person.refresh_from_db()
+    text = stored_mail_text()
+    for revealing in ("Erased person", person.full_name, person.email, "Qzbauer"):
+        assert revealing not in text, revealing
 
 
 def test_an_erased_person_without_a_login_is_not_offered_a_sign_up(hr_client, hr_user):
