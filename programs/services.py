@@ -14,6 +14,7 @@ from django.db.models import Exists, Min, OuterRef, Q, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -22,7 +23,7 @@ from mentoring.audit import audit_record, changed_fields
 from mentoring.models import AuditEvent, Employee, Role as UserRole, User, validate_time_zone
 from mentoring.services import hr_addressees
 
-from .models import DEFAULT_WEIGHTS, LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
+from .models import DEFAULT_WEIGHTS, DESCRIPTION_MAX, LATE_JOIN_STATUSES, LATE_WINDOW_STATUSES, Enrollment, EnrollmentTopic, Program, ProgramTransition, Resource, ResourceCompletion, Role, Topic
 
 S = Program.Status
 
@@ -612,11 +613,44 @@ def program_update(*, program: Program, by, topics=None, departments=None, revis
     return program
 
 
+@dataclass
+class ProgramCloned:
+    program: Program
+    # What differs from the original beyond the moved dates, said to HR with the success.
+    changes: list[str] = field(default_factory=list)
+
+
+def _planned_dates(program: Program) -> dict[str, datetime.date | None]:
+    """The dates ``program`` had before completing it early moved them (early_end_dates): the
+    completion's audit entry keeps them. {} when it was not completed early, or nothing says."""
+    completed = (
+        AuditEvent.objects.filter(
+            object_type=Program._meta.label_lower, object_id=program.pk, action=AuditEvent.Action.PROGRAM_TRANSITIONED, after__status=S.COMPLETED
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("before", flat=True)
+        .first()
+    )
+    planned = {}
+    for name in DATE_FIELDS:
+        if name in (completed or {}):
+            value = completed[name]
+            planned[name] = datetime.date.fromisoformat(value) if value else None
+    return planned
+
+
 @transaction.atomic
-def program_clone(*, program: Program, by, name: str, slug: str, enrollment_opens_on: datetime.date) -> Program:
-    """A new draft with the same setup; every date moves by the same number of days."""
+def program_clone(*, program: Program, by, name: str, slug: str, enrollment_opens_on: datetime.date) -> ProgramCloned:
+    """A new draft with the same setup; every date moves by the same number of days.
+
+    The clone runs as the original was planned: a program completed early ended that day
+    (early_end_dates), and its shortened run would not fit its sessions. Where the plan is not
+    known, the run is lengthened just enough for them. A description longer than today's limit
+    (written before there was one) is shortened: the clone form cannot edit it, and HR can on
+    the draft."""
     _require_hr(by)
     shift = enrollment_opens_on - program.enrollment_opens_on
+    changes = []
 
     def moved(day):
         return day + shift if day else None
@@ -626,14 +660,37 @@ def program_clone(*, program: Program, by, name: str, slug: str, enrollment_open
         for f in Program._meta.concrete_fields
         if f.editable and f.name not in {"id", "name", "slug", "status", "created_by", "created_at", "updated_at"}
     }
-    for day_field in ("enrollment_opens_on", "enrollment_closes_on", "starts_on", "ends_on", "midpoint_survey_on", "final_survey_on"):
-        copy_fields[day_field] = moved(getattr(program, day_field))
+    planned = _planned_dates(program)
+    for day_field in DATE_FIELDS:
+        copy_fields[day_field] = moved(planned.get(day_field, getattr(program, day_field)))
+    if planned.get("ends_on", program.ends_on) != program.ends_on:
+        changes.append(_("It runs until %(day)s, as the original was planned before it was completed early.") % {"day": date_format(copy_fields["ends_on"])})
+    starts_on, ends_on = copy_fields["starts_on"], copy_fields["ends_on"]
+    need = datetime.timedelta(days=copy_fields["expected_sessions"] * copy_fields["cadence_days"])
+    if ends_on - starts_on < need:
+        # The schedule rule's own minimum: one cadence period per expected session. The final
+        # survey keeps its place relative to the end.
+        longer = starts_on + need - ends_on
+        copy_fields["ends_on"] = ends_on + longer
+        if copy_fields["final_survey_on"] and copy_fields["final_survey_on"] >= ends_on - datetime.timedelta(days=1):
+            copy_fields["final_survey_on"] += longer
+        changes.append(
+            _("It runs until %(day)s, so that its %(n)s sessions %(every)s fit.")
+            % {"day": date_format(copy_fields["ends_on"]), "n": copy_fields["expected_sessions"], "every": _every(copy_fields["cadence_days"])}
+        )
+    description = _normalise_line_endings(copy_fields["description"])
+    if len(description) > DESCRIPTION_MAX:
+        copy_fields["description"] = Truncator(description).chars(DESCRIPTION_MAX)
+        changes.append(
+            _("Its description was %(n)s characters long, over today's limit of %(max)s: it is shortened to fit, so edit it on the draft.")
+            % {"n": f"{len(description):,}", "max": f"{DESCRIPTION_MAX:,}"}
+        )
     clone = program_create(by=by, topics=list(program.topics.all()), departments=list(program.departments.all()), name=name, slug=slug, **copy_fields)
     Resource.objects.bulk_create(
         [Resource(program=clone, title=r.title, url=r.url, file=r.file.name if r.file else "", audience=r.audience, order=r.order) for r in program.resources.all()]
     )
     ProgramTransition.objects.filter(program=clone).update(note=_("Cloned from %(name)s") % {"name": program.name})
-    return clone
+    return ProgramCloned(program=clone, changes=changes)
 
 
 @transaction.atomic

@@ -171,12 +171,13 @@ def program_clone(request, pk: int):
     form = CloneForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            clone = services.program_clone(program=program, by=request.user, **form.cleaned_data)
+            cloned = services.program_clone(program=program, by=request.user, **form.cleaned_data)
         except ProgramError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("“%(name)s” created as a draft with every date moved. Check it, then open enrollment.") % {"name": clone.name})
-            return redirect("program_detail", pk=clone.pk)
+            done = _("“%(name)s” created as a draft with every date moved. Check it, then open enrollment.") % {"name": cloned.program.name}
+            messages.success(request, " ".join([done, *cloned.changes]))
+            return redirect("program_detail", pk=cloned.program.pk)
     return render(request, "programs/program_clone.html", {"form": form, "program": program})
 
 

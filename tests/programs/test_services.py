@@ -252,7 +252,7 @@ def test_clone_keeps_the_setup_and_shifts_every_date(hr_user):
     original = ProgramFactory(status=S.COMPLETED, midpoint_survey_on=days(100), pairing_weights={"topics": 70, "interests": 30}, ban_same_department=True)
     original.departments.set([DepartmentFactory(name="Sales")])
     Resource.objects.create(program=original, title="Guide", url="https://example.com/g")
-    clone = services.program_clone(program=original, by=hr_user, name="Round 2", slug="round-2", enrollment_opens_on=original.enrollment_opens_on + datetime.timedelta(days=365))
+    clone = services.program_clone(program=original, by=hr_user, name="Round 2", slug="round-2", enrollment_opens_on=original.enrollment_opens_on + datetime.timedelta(days=365)).program
     assert clone.status == S.DRAFT
     assert clone.starts_on == original.starts_on + datetime.timedelta(days=365)
     assert clone.midpoint_survey_on == original.midpoint_survey_on + datetime.timedelta(days=365)

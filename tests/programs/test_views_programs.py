@@ -496,6 +496,61 @@ def test_clone_shifts_every_date_and_copies_the_setup(hr_client, hr_user):
     assert "Cloned from" in clone.transitions.get().note
 
 
+def test_a_program_completed_early_clones_with_its_planned_run(hr_client, hr_user):
+    program = ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(150),
+        cadence_days=14, expected_sessions=6, midpoint_survey_on=days(60), final_survey_on=days(140),
+    )
+    services.program_transition(program=program, to=S.COMPLETED, by=hr_user)  # 30 days in: ends today
+    program.refresh_from_db()
+    assert program.ends_on == TODAY()
+
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": days(305)})
+
+    assert response.status_code == 302
+    clone = Program.objects.get(slug="again")
+    shift = datetime.timedelta(days=365)  # opens on day -60 + 365
+    assert (clone.starts_on, clone.ends_on) == (days(-30) + shift, days(150) + shift)
+    assert (clone.midpoint_survey_on, clone.final_survey_on) == (days(60) + shift, days(140) + shift)
+    assert any("as the original was planned before it was completed early" in m for m in messages_of(response))
+
+
+def test_a_program_without_its_plan_clones_with_a_run_its_sessions_fit(hr_client):
+    # Completed early before the plan was kept: a 30-day run, where 6 sessions every 14 days need 84.
+    program = ProgramFactory(
+        status=S.ARCHIVED, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=TODAY(),
+        cadence_days=14, expected_sessions=6, final_survey_on=days(-1),
+    )
+
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": days(305)})
+
+    assert response.status_code == 302
+    clone = Program.objects.get(slug="again")
+    assert clone.ends_on - clone.starts_on == datetime.timedelta(days=84)
+    assert clone.final_survey_on == clone.ends_on - datetime.timedelta(days=1)
+    assert any(f"It runs until {date_format(clone.ends_on)}, so that its 6 sessions every 14 days fit." in m for m in messages_of(response))
+
+
+def test_a_long_run_is_kept_when_cloning(hr_client):
+    program = ProgramFactory(status=S.ARCHIVED, enrollment_opens_on=days(-300), enrollment_closes_on=days(-280), starts_on=days(-270), ends_on=days(-30))
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": days(65)})
+    clone = Program.objects.get(slug="again")
+    assert clone.ends_on - clone.starts_on == datetime.timedelta(days=240)
+    assert not any("It runs until" in m for m in messages_of(response))
+
+
+def test_a_description_over_todays_limit_is_shortened_on_the_clone(hr_client):
+    program = ProgramFactory(status=S.ARCHIVED)
+    Program.objects.filter(pk=program.pk).update(description="Learn the tools. " * 88 + "The end.")  # 1,504 characters, from before the limit
+
+    response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Again", "slug": "again", "enrollment_opens_on": days(30)})
+
+    assert response.status_code == 302
+    clone = Program.objects.get(slug="again")
+    assert len(clone.description) == 1000 and clone.description.startswith("Learn the tools. Learn")
+    assert any("Its description was 1,504 characters long" in m and "edit it on the draft" in m for m in messages_of(response))
+
+
 def test_clone_with_a_used_short_name_is_refused(hr_client):
     program = ProgramFactory()
     response = hr_client.post(reverse("program_clone", args=[program.pk]), {"name": "Copy", "slug": program.slug, "enrollment_opens_on": days(30)})
