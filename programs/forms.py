@@ -95,6 +95,16 @@ WEIGHT_PREFIX = "weight_"
 REMINDER_PREFIX = "reminder_"
 
 
+class TextAreaField(forms.CharField):
+    """A text area's value with its line breaks as the browser counts them for maxlength: one
+    character each, though it sends each as two (CR LF). Normalised before the length check, so
+    a text that fits the box is not refused as too long."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 class ProgramForm(forms.ModelForm):
     """Every Program field in sections. The pairing weights and reminder switches are one
     input each here and are stored into the program's JSON fields."""
@@ -111,6 +121,7 @@ class ProgramForm(forms.ModelForm):
             "reminder_lead_hours", "stuck_after_days", "pulse_alert_threshold",
             "agreement_template",
         ]  # fmt: skip
+        field_classes = {name: TextAreaField for name in services.TEXT_FIELDS}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "objectives": forms.Textarea(attrs={"rows": 3}),

@@ -249,6 +249,22 @@ def test_invalid_program_rerenders_with_the_error_and_keeps_what_was_typed(hr_cl
     assert not Program.objects.filter(slug="ai-for-leaders").exists()
 
 
+def test_a_description_that_fits_the_box_is_not_refused_for_its_line_breaks(hr_client):
+    # 900 characters as the browser's maxlength counts them (one per line break); sent with
+    # \r\n, 1,198.
+    description = "\r\n".join(["ab"] * 300)
+    assert len(description.replace("\r\n", "\n")) == 899
+
+    response = hr_client.post(reverse("program_create"), program_data(description=description + "c", objectives="Try AI\r\nShare it"))
+
+    assert response.status_code == 302, response.context["form"].errors
+    program = Program.objects.get(slug="ai-for-leaders")
+    assert len(program.description) == 900 and "\r" not in program.description
+    assert program.objectives == "Try AI\nShare it"
+    over = hr_client.post(reverse("program_create"), program_data(slug="over", description="\r\n".join(["a"] * 501)))
+    assert "The description is 1001 characters long" in over.context["form"].errors["description"][0]
+
+
 def test_all_weights_zero_is_refused(hr_client):
     response = hr_client.post(reverse("program_create"), program_data(**{f"weight_{k}": 0 for k in DEFAULT_WEIGHTS}))
     assert response.status_code == 200
