@@ -179,8 +179,9 @@ class SessionLogForm(forms.Form):
     shared_notes = _long_text(_("Shared notes"), NOTE_MAX, required=False, help_text=_("Both of you see these."))
     private_note = _long_text(_("My private note"), NOTE_MAX, required=False, help_text=_("Only you can ever read this: not your partner, not HR, not executives."))
 
-    def __init__(self, *args, program, with_actions: bool = False, **kwargs):
+    def __init__(self, *args, program, with_actions: bool = False, log=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.log = log  # the log being edited: its actions count as content
         self.fields["topics"].queryset = program.topics.order_by("name")
         self.action_rows = []
         if with_actions:
@@ -202,7 +203,7 @@ class SessionLogForm(forms.Form):
                 self.add_error(f"action_{i}_text", _("Write the action this date is for, or clear the date."))
             elif due and due < today:
                 self.add_error(f"action_{i}_due", _("The due date is in the past."))
-        if not self.errors and not log_has_content(self.log_input()):
+        if not self.errors and not log_has_content(self.log_input(), log=self.log):
             # As the service would refuse it, but said with what this person can fill in.
             if self.action_rows:
                 message = _("Say what the session covered: choose a topic, or write what was learned, a shared note or an action you commit to.")

@@ -479,11 +479,15 @@ class LogInput:
 DUPLICATE_LOG_WINDOW = datetime.timedelta(hours=1)
 
 
-def log_has_content(data: LogInput) -> bool:
+def log_has_content(data: LogInput, *, log: SessionLog | None = None) -> bool:
     """What makes a log worth keeping: something both sides can read. A date and a length
-    alone tell the partner nothing, and a private note is its author's alone."""
+    alone tell the partner nothing, and a private note is its author's alone. Editing ``log``,
+    its actions count: the edit form has no action rows, and a log made of an action alone
+    (the mentee's) must stay editable."""
     written = (data.mentor_learned, data.mentee_learned, data.shared_notes, *(text for text, _due in data.actions))
-    return bool(data.topics) or any(text.strip() for text in written)
+    if bool(data.topics) or any(text.strip() for text in written):
+        return True
+    return log is not None and log.pk is not None and ActionItem.objects.filter(session_log=log).exists()
 
 
 @transaction.atomic
@@ -561,14 +565,14 @@ def session_log_join(*, log: SessionLog, me: Employee, data: LogInput) -> int:
     return len(actions)
 
 
-def _validate_log(pair: Pair, data: LogInput) -> None:
+def _validate_log(pair: Pair, data: LogInput, *, log: SessionLog | None = None) -> None:
     if data.held_on > timezone.localdate():
         raise SessionError(_("A session is logged after it happened: the date is in the future."))
     if pair.started_at and data.held_on < timezone.localtime(pair.started_at).date():
         raise SessionError(_("That date is before the pair started."))
     if not 5 <= data.minutes <= 480:
         raise SessionError(_("Minutes go from 5 to 480."))
-    if not log_has_content(data):
+    if not log_has_content(data, log=log):
         raise SessionError(_("Say what the session covered: choose a topic, or write what was learned or a shared note."))
     program_topics = set(pair.program.topics.values_list("pk", flat=True))
     if any(t.pk not in program_topics for t in data.topics):
@@ -594,7 +598,7 @@ def session_log_update(*, log: SessionLog, me: Employee, data: LogInput) -> Sess
         raise SessionError(_("Only the person who wrote this log can edit it."))
     if timezone.now() - log.created_at > LOG_EDIT_WINDOW:
         raise SessionError(_("Logs can be edited for a week after they are written."))
-    _validate_log(log.pair, data)
+    _validate_log(log.pair, data, log=log)
     log.held_on, log.minutes = data.held_on, data.minutes
     log.mentor_learned, log.mentee_learned, log.shared_notes = data.mentor_learned.strip(), data.mentee_learned.strip(), data.shared_notes.strip()
     log.updated_at = timezone.now()

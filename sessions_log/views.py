@@ -508,7 +508,7 @@ def session_log_edit(request, pair, me, log_id: int):
             messages.info(request, _("Logs can be edited for a week after they are written; you can still keep your own private note on it."))
             return redirect("private_note_edit", pk=pair.pk, log_id=log.pk)
     if request.method == "POST":
-        form = SessionLogForm(request.POST, program=pair.program)
+        form = SessionLogForm(request.POST, program=pair.program, log=log)
         if form.is_valid():
             try:
                 services.session_log_update(log=log, me=me, data=form.log_input())

@@ -233,10 +233,16 @@ def test_a_log_with_nothing_both_sides_can_read_is_refused(pair):
     with pytest.raises(SessionError, match="Say what the session covered"):
         services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair, **empty))  # a private note alone
     assert not SessionLog.objects.exists()
+    # An action alone makes a log, and keeps it one when its date or minutes are fixed.
     log = services.session_log_create(pair=pair, me=mentee_of(pair), data=a_log(pair, **empty, actions=[("Try Copilot", None)]))
+    services.session_log_update(log=log, me=mentee_of(pair), data=a_log(pair, **empty, minutes=30))
+    log.refresh_from_db()
+    assert (log.minutes, log.topics.count(), log.actions.count()) == (30, 0, 1)
+    # A log without actions cannot be emptied by an edit.
+    written = services.session_log_create(pair=pair, me=mentor_of(pair), data=a_log(pair))
     with pytest.raises(SessionError, match="Say what the session covered"):
-        services.session_log_update(log=log, me=mentee_of(pair), data=a_log(pair, **empty))
-    assert SessionLog.objects.get().topics.count() == 0 and log.actions.count() == 1
+        services.session_log_update(log=written, me=mentor_of(pair), data=a_log(pair, **empty))
+    assert SessionLog.objects.get(pk=written.pk).topics.count() == 1
 
 
 def test_no_log_for_an_ended_pair(pair):

@@ -711,6 +711,20 @@ def test_the_mentees_empty_log_is_refused_but_an_action_alone_is_a_log(pair, men
     assert ActionItem.objects.get().session_log == SessionLog.objects.get()
 
 
+def test_a_log_made_of_an_action_alone_can_have_its_date_and_minutes_fixed(pair, mentee):
+    url = reverse("session_log_create", args=[pair.pk])
+    assert mentee.post(url, log_post(pair, NEW_YORK, **EMPTY_LOG, action_0_text="Try Copilot for a week")).status_code == 302
+    log = SessionLog.objects.get()
+    edit = reverse("session_log_edit", args=[pair.pk, log.pk])
+    assert "Try Copilot" not in mentee.get(edit).content.decode()  # the edit form has no action rows
+
+    response = mentee.post(edit, log_post(pair, NEW_YORK, **EMPTY_LOG, minutes="30"))
+
+    assert response.status_code == 302
+    log.refresh_from_db()
+    assert log.minutes == 30 and log.actions.get().text == "Try Copilot for a week"
+
+
 def test_a_log_cannot_be_emptied_by_an_edit(world, mentor):
     pair = world["pair"]
     response = mentor.post(reverse("session_log_edit", args=[pair.pk, world["log_id"]]), log_post(pair, **EMPTY_LOG))
