@@ -1071,33 +1071,45 @@ def enrollment_withdraw(*, enrollment: Enrollment, by_employee: Employee, reason
     enrollment.withdrawn_at = timezone.now()
     enrollment.withdrawal_reason = reason.strip()[:2000]
     enrollment.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
+    from pairing.models import Pair  # noqa: PLC0415 - pairing depends on programs
     from pairing.services import pairs_end_for_withdrawal  # noqa: PLC0415
 
+    # Read before they go: ending the pairs deletes the proposed ones, whose partners the match
+    # run under review now leaves without a partner.
+    proposed = list(
+        Pair.objects.filter(Q(mentor=enrollment) | Q(mentee=enrollment), status=Pair.Status.PROPOSED)
+        .select_related("match_run", "mentor__employee", "mentee__employee")
+        .order_by("pk")
+    )
     ended = pairs_end_for_withdrawal(enrollment=enrollment)
     # Someone who only declined an invitation was never in: the review queue shows it.
     if not declined_invitation:
-        hr_notify_withdrawal(enrollment=enrollment, ended=ended)
+        hr_notify_withdrawal(enrollment=enrollment, ended=ended, proposed=proposed)
     return enrollment
 
 
-def hr_notify_withdrawal(*, enrollment: Enrollment, ended) -> int:
+def hr_notify_withdrawal(*, enrollment: Enrollment, ended, proposed=()) -> int:
     """Tell HR that someone left a program: who, their reason, and which partner now waits for
-    a re-match (with the pairing page's link). Written to the outbox in the caller's
-    transaction, as all mail is. Returns how many HR admins were written to.
+    a re-match (with the pairing page's link); with ``proposed``, the pairs a match run under
+    review had proposed for them (dropped with the withdrawal), whose partners that proposal
+    now leaves without a partner. Written to the outbox in the caller's transaction, as all
+    mail is. Returns how many HR admins were written to.
 
     The HR admin who created the program runs it and is told; if they no longer can act
     (no longer HR, login closed, left), every HR admin is, so that nobody's partner is
-    forgotten. The people of the ended pairs are never among them, even as HR admins: the
-    reason was written for HR, not for the partner."""
+    forgotten. The people of the ended or dropped pairs are never among them, even as HR
+    admins: the reason was written for HR, not for the partner."""
     from pairing.engine import join_words as engine_join_words  # noqa: PLC0415 - pairing depends on programs
     from pairing.selectors import waiting_for_partner  # noqa: PLC0415
 
     program = enrollment.program
     partners = [(pair, pair.mentee if pair.mentor_id == enrollment.pk else pair.mentor) for pair in ended]
     waiting = set(waiting_for_partner(program=program).filter(pk__in=[p.pk for _pair, p in partners]).values_list("pk", flat=True))
-    excluding = {enrollment.employee_id, *(p.employee_id for _pair, p in partners)}
+    unpaired = [(pair, pair.mentee if pair.mentor_id == enrollment.pk else pair.mentor) for pair in proposed]
+    excluding = {enrollment.employee_id, *(p.employee_id for _pair, p in partners), *(p.employee_id for _pair, p in unpaired)}
     owner = hr_addressees(users=User.objects.filter(pk=program.created_by_id), excluding=excluding) if program.created_by_id else []
     addressees = owner or hr_addressees(excluding=excluding)
+    needing = [*(p.employee.full_name for _pair, p in partners if p.pk in waiting), *(p.employee.full_name for _pair, p in unpaired)]
     context = {
         "program": program,
         "withdrawn": enrollment,
@@ -1107,8 +1119,15 @@ def hr_notify_withdrawal(*, enrollment: Enrollment, ended) -> int:
             {"name": p.employee.full_name, "role": p.get_role_display().lower(), "waiting": p.pk in waiting, "pair_url": _absolute("hr_pair", program.slug, pair.pk)}
             for pair, p in partners
         ],
-        "waiting_names": engine_join_words(names) if (names := [p.employee.full_name for _pair, p in partners if p.pk in waiting]) else "",
-        "waiting_count": len(waiting),
+        "proposed": [
+            {
+                "name": p.employee.full_name, "role": p.get_role_display().lower(), "run": pair.match_run_id,
+                "run_url": _absolute("match_run_review", program.slug, pair.match_run_id) if pair.match_run_id else "",
+            }
+            for pair, p in unpaired
+        ],
+        "waiting_names": engine_join_words(needing) if needing else "",
+        "waiting_count": len(needing),
         "pairing_url": _absolute("pairing_home", program.slug) + ("#waiting-heading" if waiting and program.status == S.ACTIVE else ""),
         "review_url": _absolute("program_review", program.pk),
         "as_owner": bool(owner),

@@ -6,7 +6,7 @@ import zoneinfo
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mentoring.models import Employee, Role as UserRole
@@ -907,6 +907,34 @@ def test_a_withdrawal_without_a_pair_says_nobody_needs_re_matching(hr_user, deli
     assert notice.subject == f"{enrollment.employee.full_name} has left {program.name}"
     assert "Changed teams" in notice.body and "nobody needs re-matching" in notice.body
     assert f"/hr/programs/{program.pk}/review/" in notice.body and "never their reason" not in notice.body
+
+
+def test_a_withdrawal_during_matching_names_the_partner_the_proposal_now_leaves_alone(hr_user, deliver_outbox):
+    from mentoring.models import OutboxMessage
+    from pairing.models import MatchRun, Pair
+
+    program = ProgramFactory(status=S.MATCHING, created_by=hr_user, name="Digital fluency")
+    mentor = EnrollmentFactory(program=program, role="mentor", status=Enrollment.Status.APPROVED)
+    mentee = EnrollmentFactory(program=program, role="mentee", status=Enrollment.Status.APPROVED)
+    run = MatchRun.objects.create(program=program, status=MatchRun.Status.PROPOSED, started_by=hr_user)
+    Pair.objects.create(program=program, mentor=mentor, mentee=mentee, match_run=run, status=Pair.Status.PROPOSED)
+
+    with transaction.atomic():
+        services.enrollment_withdraw(enrollment=mentee, by_employee=mentee.employee, reason="Changed teams")
+        assert OutboxMessage.objects.filter(to__icontains=hr_user.email).count() == 1  # in the withdrawal's transaction
+    deliver_outbox()
+
+    assert not Pair.objects.filter(match_run=run).exists()
+    [notice] = _hr_mail(hr_user)
+    partner = mentor.employee.full_name
+    assert notice.subject == f"{mentee.employee.full_name} has left Digital fluency: {partner} needs a new partner"
+    text = " ".join(notice.body.split())
+    assert "nobody needs re-matching" not in text
+    assert f"Match run #{run.pk} paired them with {partner} (mentor). That proposed pair is dropped, so {partner} has no partner in the proposal" in text
+    assert f"/hr/programs/{program.slug}/pairing/runs/{run.pk}/" in text
+    html = notice.alternatives[0][0]
+    assert "nobody needs re-matching" not in html and f"<strong>{partner} has no partner in the proposal</strong>" in html
+    assert not [m for m in mail.outbox if m.to == [mentor.employee.email]]  # the proposal was never published: nothing to tell them
 
 
 def test_a_mentor_who_keeps_another_mentee_is_not_said_to_need_a_partner(hr_user, deliver_outbox):
