@@ -847,7 +847,6 @@ def _hr_mail(user):
 
 def test_the_hr_admin_who_created_the_program_is_told_who_withdrew_why_and_who_needs_a_partner(deliver_outbox, django_capture_on_commit_callbacks):
     from mentoring.models import OutboxMessage
-    from pairing.models import Pair
     from tests.factories import make_active_pair
 
     owner = make_person(roles=[UserRole.HR_ADMIN], first_name="Olga", time_zone="Asia/Tokyo")
@@ -872,8 +871,8 @@ def test_the_hr_admin_who_created_the_program_is_told_who_withdrew_why_and_who_n
     assert f"/pairs/{pair.pk}/" in text and "You get this because you created this program." in text
     html = notice.alternatives[0][0]
     assert "My new role leaves no time" in html and f'href="http://' in html
-    # Shown in the HR admin's own time zone, as every email is.
-    withdrawn_at = Pair.objects.get(pk=pair.pk).ended_at
+    # Shown in the HR admin's own time zone, as every email is: the moment they withdrew.
+    withdrawn_at = Enrollment.objects.get(pk=mentee.pk).withdrawn_at
     import zoneinfo
     from django.utils.formats import date_format
 
@@ -966,5 +965,13 @@ def test_erasing_the_person_later_scrubs_their_reason_from_the_hr_email(hr_user,
 
     pair = make_active_pair(created_by=hr_user, mentee_user=make_person(level=7))
     services.enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="A private family matter")
+    [written] = OutboxMessage.objects.filter(to=[hr_user.email])
+    assert "A private family matter" in written.body_text
+    assert "A private family matter" in written.alternatives[0]["content"] and written.alternatives[0]["mimetype"] == "text/html"
+
     person_erase(employee=pair.mentee.employee, by=hr_user, confirm_email=pair.mentee.employee.email)
+
+    written.refresh_from_db()
+    assert "A private family matter" not in written.body_text
+    assert "A private family matter" not in str(written.alternatives)
     assert not OutboxMessage.objects.filter(body_text__icontains="A private family matter").exists()
