@@ -876,7 +876,7 @@ def test_the_hr_admin_who_created_the_program_is_told_who_withdrew_why_and_who_n
     import zoneinfo
     from django.utils.formats import date_format
 
-    assert date_format(withdrawn_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")), "DATETIME_FORMAT") in text
+    assert f'{date_format(withdrawn_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")), "DATETIME_FORMAT")} (Asia/Tokyo)' in text
 
 
 def test_without_a_creator_who_can_act_every_hr_admin_is_told_but_never_the_pair(deliver_outbox):
