@@ -41,7 +41,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 7
+BODY_LAYOUT_VERSION = 8
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -405,19 +405,19 @@ def _breakdown(rows, *, value_key: str = "people") -> dict:
     total = sum(r.get("people") or 0 for r in rows)
     shown = [c for c in cells if not c.hidden]
     chart = {"type": "bar", "labels": [c.label for c in shown], "datasets": [{"label": _("People"), "data": [c.value for c in shown]}]}
-    small = sum(c.hidden and not c.complementary for c in cells)
-    withheld = sum(c.hidden and c.complementary for c in cells)
-    notes = []
-    if small:
-        notes.append(
-            ngettext("%(k)s group with fewer than %(n)s people is not shown.", "%(k)s groups with fewer than %(n)s people are not shown.", small) % {"k": small, "n": metrics.MIN_GROUP}
+    # One count for every hidden cell: which of them are small is what the hiding protects.
+    hidden = sum(c.hidden for c in cells)
+    note = (
+        ngettext(
+            "%(k)s group is hidden to protect groups of fewer than %(n)s people.",
+            "%(k)s groups are hidden to protect groups of fewer than %(n)s people.",
+            hidden,
         )
-    if withheld:
-        notes.append(
-            ngettext("%(k)s more group is withheld so that they cannot be worked out from the total.", "%(k)s more groups are withheld so that they cannot be worked out from the total.", withheld)
-            % {"k": withheld}
-        )
-    return {"cells": cells, "total": total, "hidden": small + withheld, "chart": chart, "chart_note": " ".join(notes)}
+        % {"k": hidden, "n": metrics.MIN_GROUP}
+        if hidden
+        else ""
+    )
+    return {"cells": cells, "total": total, "hidden": hidden, "chart": chart, "chart_note": note}
 
 
 def _topic_breakdown(rows, *, participants: int) -> dict:

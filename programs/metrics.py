@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 MIN_GROUP = 5
 FEWER_THAN = f"fewer than {MIN_GROUP}"
-# A group of MIN_GROUP or more hidden with a small one, so the small one cannot be worked out
-# from the total: "fewer than 5" would be untrue of it.
-WITHHELD = "withheld"
+# Every hidden cell of a breakdown reads the same, small or hidden to protect a small one: a
+# label that told them apart would tell the reader which of them the total's remainder is in.
+HIDDEN = "hidden"
 # A rate over a group large enough to show, that stands for (or leaves out) 1 to 4 people:
 # "10% of 10 promoted" names one person as surely as a count of 1 would.
 FEWER_PEOPLE = f"fewer than {MIN_GROUP} people"
@@ -106,28 +106,37 @@ class Cell:
 
     @property
     def shown(self):
-        if not self.hidden:
-            return self.value
-        return WITHHELD if self.complementary else FEWER_THAN
+        return HIDDEN if self.hidden else self.value
+
+
+def hidden_cells_are_safe(counts: Iterable[int], *, min_group: int = MIN_GROUP) -> bool:
+    """Whether hidden cells of these (non-zero) counts can sit next to a published total.
+
+    The total less the shown cells gives the hidden cells' sum S; each of the k hidden cells
+    holds at least 1, so as far as the total tells, any one of them holds from 1 to
+    S - (k - 1). That upper end must reach 2 * min_group - 1: then no hidden cell is pinned
+    down, none can be told to be the small one, and even a reader who knows which is the large
+    one cannot narrow the small one below its 1 to min_group - 1. (Two hidden cells of 1 and 5
+    next to a total: 1 to 5 each, and "the large one is 5" gives the other away as 1.)
+    """
+    counts = list(counts)
+    return len(counts) >= 2 and sum(counts) - (len(counts) - 1) >= 2 * min_group - 1
 
 
 def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_published: bool = True, min_group: int = MIN_GROUP) -> list[Cell]:
     """Hide every group smaller than `min_group` (primary suppression) and, where a total
-    is published, hide more cells until no hidden cell's count can be worked out by
-    subtracting the shown ones from the total (complementary suppression).
+    is published, hide more cells, the smallest shown first, until the hidden cells' sum (the
+    total less the shown cells) cannot give any of them away (complementary suppression, see
+    hidden_cells_are_safe). Every hidden cell reads the same (Cell.shown).
 
-    A single hidden cell next to a published total is exactly derivable, so a second cell
-    (the smallest shown one) is hidden with it. A group of zero people is nobody and stays
-    shown as 0.
+    A group of zero people is nobody and stays shown as 0.
     """
     out = {label: Cell(label, n, value, hidden=0 < n < min_group) for label, (n, value) in cells.items()}
-    if total_published:
-        hidden = [c for c in out.values() if c.hidden]
-        if len(hidden) == 1:
-            candidates = sorted((c for c in out.values() if not c.hidden and c.n > 0), key=lambda c: (c.n, c.label))
-            if candidates:
-                partner = candidates[0]
-                out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True, complementary=True)
+    if total_published and any(c.hidden for c in out.values()):
+        candidates = sorted((c for c in out.values() if not c.hidden and c.n > 0), key=lambda c: (c.n, c.label))
+        while candidates and not hidden_cells_are_safe((c.n for c in out.values() if c.hidden), min_group=min_group):
+            partner = candidates.pop(0)
+            out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True, complementary=True)
     return list(out.values())
 
 

@@ -391,7 +391,7 @@ def test_small_department_is_shown_as_fewer_than_five_with_a_second_cell_hidden(
 
     response = executive_client.get(reverse("executive_home"))
     cells = {c.label: c for c in response.context["by_department"]["cells"]}
-    assert cells["Tiny Team"].hidden and cells["Finance"].hidden  # complementary: 34 - 23 would reveal both
+    assert cells["Tiny Team"].hidden and cells["Finance"].hidden  # complementary: 34 - 23 would reveal Tiny Team
     assert not cells["Engineering"].hidden
 
     body = response.content.decode()
@@ -399,7 +399,7 @@ def test_small_department_is_shown_as_fewer_than_five_with_a_second_cell_hidden(
     table = table[: table.index("</table>")]
     tiny_row = table[table.index("Tiny Team") :]
     tiny_row = tiny_row[: tiny_row.index("</tr>")]
-    assert "fewer than 5" in tiny_row and ">4<" not in tiny_row
+    assert "hidden" in tiny_row and ">4<" not in tiny_row
     assert ">7<" not in table
     # Neither the chart data nor the page carries the hidden groups' numbers.
     chart = response.context["by_department"]["chart"]
@@ -407,6 +407,75 @@ def test_small_department_is_shown_as_fewer_than_five_with_a_second_cell_hidden(
     chart_json = body[body.index('id="by-department-data"') :]
     chart_json = chart_json[: chart_json.index("</script>")]
     assert "Tiny Team" not in chart_json and "Finance" not in chart_json
+
+
+def _breakdown_as_read(body: str, chart_id: str) -> tuple[dict[str, str], int]:
+    """A breakdown table as a reader sees it: each group's cell text, and the total."""
+    table = body.split(f'data-breakdown="{chart_id}"')[1].split("</table>")[0]
+    rows = dict(re.findall(r'<th scope="row" class="fw-normal">([^<]+)</th><td class="text-end">(?:<span[^>]*>)?([^<]+)', table))
+    total = int(re.search(r'<th scope="row">Total</th><td class="text-end fw-semibold">(\d+)', table).group(1))
+    return rows, total
+
+
+def _sizes_a_reader_can_work_out(rows: dict[str, str], total: int) -> dict[str, set[int]]:
+    """The attack: the total less the shown groups is what the hidden ones hold together; every
+    split of it that fits what each hidden cell says (at least one group is small, or nothing
+    would be hidden) gives the sizes each hidden group could have."""
+    hidden = {label: text for label, text in rows.items() if not text.strip().isdigit()}
+    rest = total - sum(int(text) for text in rows.values() if text.strip().isdigit())
+
+    def splits(k, left):
+        if k == 1:
+            yield (left,)
+            return
+        for first in range(1, left - k + 2):
+            for others in splits(k - 1, left - first):
+                yield (first, *others)
+
+    def fits(text, size):  # what a label would tell, were the labels to differ
+        return size < 5 if "fewer" in text else size >= 5 if "withheld" in text else True
+
+    possible = {label: set() for label in hidden}
+    for sizes in splits(len(hidden), rest):
+        if min(sizes) < 5 and all(fits(text, size) for text, size in zip(hidden.values(), sizes, strict=True)):
+            for label, size in zip(hidden, sizes, strict=True):
+                possible[label].add(size)
+    return possible
+
+
+@pytest.mark.parametrize(
+    "departments",
+    [
+        [("Engineering", 40), ("Sales", 5), ("Legal", 1)],  # "withheld" + "fewer than 5" of 6: 5 and 1
+        [("Engineering", 40), ("Legal", 1), ("Audit", 1)],  # two "fewer than 5" of 2: 1 and 1
+        [("Engineering", 40), ("Sales", 6), ("Legal", 4)],
+    ],
+)
+def test_no_hidden_department_size_can_be_worked_out_from_the_page(executive_client, program, departments):
+    data = snapshot_save(program=program).data
+    data["by_department"] = [{"group": name, "people": n} for name, n in departments]
+    MetricSnapshot.objects.filter(program=program).update(data=data)
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    rows, total = _breakdown_as_read(body, "by-department")
+    assert total == sum(n for _name, n in departments)
+    hidden = {label: text for label, text in rows.items() if not text.strip().isdigit()}
+    assert "Legal" in hidden and len(set(hidden.values())) == 1  # one label for every hidden cell
+    possible = _sizes_a_reader_can_work_out(rows, total)
+    for label, sizes in possible.items():
+        # Could be small, could be 5 or more: not pinned down, and not told to be the small one.
+        assert min(sizes) < 5 <= max(sizes), (label, sorted(sizes))
+    # Even a reader who knows which hidden groups are the large ones cannot narrow a small one.
+    true = dict(departments)
+    for label, sizes in possible.items():
+        if true[label] < 5:
+            rest = total - sum(int(t) for t in rows.values() if t.strip().isdigit())
+            large = sum(1 for other in hidden if other != label and true[other] >= 5)
+            small = sum(1 for other in hidden if other != label and true[other] < 5)
+            assert all(rest - size >= 5 * large + small for size in range(1, 5)), label
+    note = body.split('data-chart-note="by-department"')[1].split("</p>")[0]
+    assert f"{len(hidden)} groups are hidden to protect groups of fewer than 5 people." in note
+    assert "withheld" not in body.split('id="by-department-heading"')[1].split("</section>")[0]
 
 
 def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, program):
@@ -597,7 +666,7 @@ def test_real_small_department_is_suppressed_end_to_end(request, reader, program
     snapshot_save(program=program)
     response = executive_client.get(reverse("executive_home"))
     cells = {c.label: c for c in response.context["by_department"]["cells"]}
-    assert cells["Tiny Team"].hidden and cells["Tiny Team"].shown == "fewer than 5"
+    assert cells["Tiny Team"].hidden and cells["Tiny Team"].shown == "hidden"
     assert sum(c.hidden for c in cells.values()) >= 2
     assert Department.objects.filter(name="Tiny Team").exists()
 
@@ -981,9 +1050,10 @@ def test_a_chart_that_leaves_out_small_groups_says_how_many(executive_client, pr
 
     body = executive_client.get(reverse("executive_home")).content.decode()
     bands = body.split('id="by-level-band-heading"')[1].split("</section>")[0]
-    assert "2 groups with fewer than 5 people are not shown." in bands
+    # L8+ goes with the two small bands: 2 + 3 would tell that both are small, and their sizes near enough.
+    assert "3 groups are hidden to protect groups of fewer than 5 people." in bands
     departments = body.split('id="by-department-heading"')[1].split("</section>")[0]
-    assert "1 group with fewer than 5 people is not shown. 1 more group is withheld so that they cannot be worked out from the total." in departments
+    assert "2 groups are hidden to protect groups of fewer than 5 people." in departments and "withheld" not in departments
     assert 'data-chart-note="by-topic"' not in body  # nothing left out of that one
     assert "1 topic with fewer than 5 answers is not shown." in body
     # A topic whose final survey fewer than 5 answered says so (not "fewer than 5" people).
