@@ -377,10 +377,21 @@ def _kpis(latest: dict, previous: dict | None, *, program: Program, finished: bo
     tiles = []
     for key, path, label, fmt, better, n_path in KPIS:
         value, hidden = _kpi_value(latest, path, n_path)
-        tile = {"key": key, "label": _(label), "value": "—" if hidden else FORMATS[fmt](value), "change": None, "direction": None, "verdict": None, "detail": None}
+        tile = {"key": key, "label": _(label), "value": "—" if hidden else FORMATS[fmt](value), "change": None, "direction": None, "verdict": None, "detail": None, "note": None}
         tile["detail"] = _kpi_detail(key, latest, program, finished, hidden)
+        # An average of answers (NPS) shown with how many answered: the figures it is
+        # published at, which the trend's points must keep their distance from.
+        tile["published"] = [] if hidden or value is None or n_path is None else [(_get(latest, n_path) or 0, value)]
         if previous is not None and not finished and not hidden and value is not None:
             before, before_hidden = _kpi_value(previous, path, n_path)
+            if before is not None and not before_hidden and n_path is not None:
+                # The change would speak for the few answers that came in since.
+                n_before = _get(previous, n_path) or 0
+                if metrics.change_shown(n=tile["published"][0][0], value=value, n_before=n_before, value_before=before):
+                    tile["published"].append((n_before, before))
+                else:
+                    before = None
+                    tile["note"] = _("change not shown: fewer than %(n)s new answers") % {"n": metrics.MIN_GROUP}
             if before is not None and not before_hidden:
                 delta = float(value) - float(before)
                 # Judged on the figure as shown: a change that rounds to nothing is no change
@@ -484,9 +495,13 @@ def _of(part, whole) -> str | None:
     return None if part is None or whole is None else _("%(part)s of %(whole)s") % {"part": part, "whole": whole}
 
 
-def _trend(series: list[dict]) -> dict | None:
+def _trend(series: list[dict], *, nps_published=()) -> dict | None:
+    """The trend's charts and table. An NPS point is shown only far enough, in answers, from
+    the others shown and from the key figure's (`nps_published`): two NPS a few answers apart
+    give those answers away."""
     if not series:
         return None
+    nps_shown = metrics.series_shown([(row.get("nps_n") or 0, row.get("nps")) for row in series], published=nps_published)
     labels = [formats.date_format(row["as_of"]) for row in series]
     # The charts' axes: the day and month (the heading gives the years), so that they lie flat.
     ticks = [formats.date_format(row["as_of"], "j M") for row in series]
@@ -502,12 +517,12 @@ def _trend(series: list[dict]) -> dict | None:
             "approved_mentees": row.get("approved_mentees"),
             "cadence": pct(row.get("cadence")),
             "meetings": row.get("meetings"),
-            "nps": None if metrics.suppress_total(row.get("nps_n") or 0, row.get("nps")) == metrics.FEWER_THAN else row.get("nps"),
+            "nps": row.get("nps") if nps_ok else None,
             "insights": row.get("insights"),
             "actions": row.get("actions"),
             "done": row.get("done"),
         }
-        for row in series
+        for row, nps_ok in zip(series, nps_shown, strict=True)
     ]
     # The table under the charts gets its rows as tuples of text, dated as the charts are: a
     # year of weekly rows put through the template's date and number formatting and an inner
@@ -534,6 +549,7 @@ def _trend(series: list[dict]) -> dict | None:
     return {
         "rows": rows,
         "table": table,
+        "nps_held_back": any(row.get("nps") is not None and (row.get("nps_n") or 0) >= metrics.MIN_GROUP and not ok for row, ok in zip(series, nps_shown, strict=True)),
         "percent_chart": {
             "type": "line",
             "percent": True,
@@ -703,15 +719,16 @@ def _executive_body(program: Program, latest_pk: int, previous_pk: int | None, w
         for as_of, figures in MetricSnapshot.objects.filter(pk__in=weekly_pks).order_by("as_of").values_list("as_of", Coalesce(F("data__trend"), picked, output_field=JSONField()))
     ]
     data = snapshot.data or {}
+    kpis = _kpis(data, previous.data if previous else None, program=program, finished=program.status in FINISHED)
     ita = data.get("insight_to_action", {})
     themes = [{"topic": r.get("topic"), "insights": r.get("insights", 0), "actions": r.get("actions", 0), "done": r.get("done", 0)} for r in ita.get("by_topic", [])]
     return {
         "program": program,
         "snapshot": snapshot,
         "previous": previous,
-        "kpis": _kpis(data, previous.data if previous else None, program=program, finished=program.status in FINISHED),
+        "kpis": kpis,
         "finished": program.status in FINISHED,
-        "trend": _trend(series),
+        "trend": _trend(series, nps_published=next(t["published"] for t in kpis if t["key"] == "nps")),
         "by_department": _breakdown(data.get("by_department")),
         "by_level_band": _breakdown(data.get("by_level_band")),
         "by_topic": _topic_breakdown(data.get("by_topic"), participants=sum(r.get("people") or 0 for r in data.get("by_department") or [])),

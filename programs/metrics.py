@@ -7,7 +7,7 @@ functions, so every formula can be checked on small hand-made numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 MIN_GROUP = 5
@@ -138,6 +138,33 @@ def suppress(cells: Mapping[str, tuple[int, float | int | None]], *, total_publi
             partner = candidates.pop(0)
             out[partner.label] = Cell(partner.label, partner.n, partner.value, hidden=True, complementary=True)
     return list(out.values())
+
+
+def change_shown(*, n: int, value, n_before: int, value_before, min_group: int = MIN_GROUP) -> bool:
+    """Whether two published averages of answers (an NPS then and now) may both be shown.
+
+    Their difference is about the answers that came (or went) between them: with 1 to
+    min_group - 1 of them it speaks for those few ("60 from 5 answers, 67 from 6": the sixth
+    was a promoter). The same answers with the same value say nothing new.
+    """
+    return abs(n - n_before) >= min_group or (n == n_before and value == value_before)
+
+
+def series_shown(points: Sequence[tuple[int, float | int | None]], *, published: Iterable[tuple[int, float | int | None]] = (), min_group: int = MIN_GROUP) -> list[bool]:
+    """Which points of a series of averages ((answers, value), oldest first) may be shown
+    next to the `published` ones (the key figure and the one its change is against): each
+    must rest on min_group answers or more and pass change_shown against every other point
+    shown. The newest points are kept first."""
+    kept = list(published)
+    shown = [False] * len(points)
+    for i in reversed(range(len(points))):
+        n, value = points[i]
+        if value is None or n < min_group:
+            continue
+        if all(change_shown(n=n, value=value, n_before=m, value_before=v, min_group=min_group) for m, v in kept):
+            shown[i] = True
+            kept.append((n, value))
+    return shown
 
 
 def suppress_total(n: int, value, *, min_group: int = MIN_GROUP):

@@ -478,6 +478,63 @@ def test_no_hidden_department_size_can_be_worked_out_from_the_page(executive_cli
     assert "withheld" not in body.split('id="by-department-heading"')[1].split("</section>")[0]
 
 
+def _with_nps(data: dict, score, n) -> dict:
+    data = copy.deepcopy(data)
+    data["nps"] = {"score": score, "n": n}
+    data["trend"] = {**data["trend"], "nps": score, "nps_n": n}
+    return data
+
+
+def _nps_as_read(body: str) -> tuple[str, list[str]]:
+    """The NPS tile's text and the NPS column of the trend table, as the page shows them."""
+    tile = " ".join(re.sub(r"<[^>]+>", " ", body.split('data-kpi="nps"')[1].split("</div></div>")[0]).split())
+    table = body.split('data-testid="trend-table"')[1].split("</table>")[0]
+    column = [cells[4] for cells in (re.findall(r'<td class="text-end">([^<]*)</td>', row) for row in table.split("</tr>")) if cells]
+    return tile, column
+
+
+def test_an_nps_change_that_would_give_away_the_few_new_answers_is_not_shown(executive_client, program):
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    _snapshot(program, _with_nps(data, 60.0, 5), days_ago=7)  # 3 promoters, 2 passives
+    _snapshot(program, _with_nps(data, 66.7, 6))  # the sixth answer: a promoter
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    tile, column = _nps_as_read(body)
+    assert "67" in tile and "6 answers" in tile
+    # The attack: 67 from 6 answers next to +7 (or a trend point of 60) gives 60 from 5, so the
+    # sixth was a promoter. Neither the change nor the earlier point is on the page.
+    assert "+7" not in tile and "better" not in tile and "60" not in column
+    assert "change not shown: fewer than 5 new answers" in tile
+    assert column == ["—", "67"]
+    assert 'data-testid="trend-nps-held-back"' in body
+
+
+def test_an_nps_change_over_five_or_more_new_answers_is_shown(executive_client, program):
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    _snapshot(program, _with_nps(data, 60.0, 5), days_ago=14)
+    _snapshot(program, _with_nps(data, 55.6, 9), days_ago=7)  # 4 answers after the first: hidden
+    _snapshot(program, _with_nps(data, 70.0, 10))
+
+    body = executive_client.get(reverse("executive_home")).content.decode()
+    tile, column = _nps_as_read(body)
+    # The tile's change is against the snapshot before (9 answers, one fewer): not shown.
+    assert "change not shown" in tile and "+14" not in tile
+    assert column == ["60", "—", "70"]
+
+
+def test_an_nps_change_against_the_previous_snapshot_is_shown_after_five_new_answers(executive_client, program):
+    data = snapshot_save(program=program).data
+    MetricSnapshot.objects.filter(program=program).delete()
+    _snapshot(program, _with_nps(data, 60.0, 5), days_ago=7)
+    _snapshot(program, _with_nps(data, 70.0, 10))
+
+    tile, column = _nps_as_read(executive_client.get(reverse("executive_home")).content.decode())
+    assert "+10: better" in tile and "change not shown" not in tile
+    assert column == ["60", "70"]
+
+
 def test_small_groups_hidden_in_uplift_growth_nps_and_career(executive_client, program):
     data = snapshot_save(program=program).data
     data["uplift_mentee"] = [{"topic": "AI tools", "mean": 1.37, "n": 3}, {"topic": "Social media", "mean": 0.81, "n": 9}]
@@ -878,7 +935,7 @@ def test_the_trend_table_has_fixed_decimals_per_column_and_dates_in_the_viewers_
     today = timezone.localdate()
     week_ago = today - datetime.timedelta(days=7)
     for as_of, meetings, nps, match in ((week_ago, 1.8, 40.0, 1.0), (today, 1.81, -12.5, 0.8947)):
-        figures = {**data["trend"], "meetings": meetings, "nps": nps, "nps_n": 12, "match_rate": match, "paired_mentees": 17, "approved_mentees": 19}
+        figures = {**data["trend"], "meetings": meetings, "nps": nps, "nps_n": 12 if as_of == week_ago else 20, "match_rate": match, "paired_mentees": 17, "approved_mentees": 19}
         MetricSnapshot.objects.create(program=program, as_of=as_of, computed_at=timezone.now(), data={**data, "trend": figures})
 
     response = executive_client.get(reverse("executive_home"))

@@ -82,6 +82,18 @@ def test_hidden_cells_whose_sum_would_give_them_away_take_another_with_them_and_
     assert [label for label, c in shown.items() if c.hidden] == ["Sales", "Legal"]
 
 
+def test_an_average_is_shown_again_only_when_at_least_five_answers_moved():
+    assert not metrics.change_shown(n=6, value=66.7, n_before=5, value_before=60.0)
+    assert not metrics.change_shown(n=5, value=60.0, n_before=6, value_before=66.7)  # an answer erased
+    assert metrics.change_shown(n=10, value=70.0, n_before=5, value_before=60.0)
+    assert metrics.change_shown(n=6, value=60.0, n_before=6, value_before=60.0)  # the same answers
+    assert not metrics.change_shown(n=6, value=66.7, n_before=6, value_before=60.0)  # one changed
+    # A series keeps its newest points, each at least five answers from the others shown and
+    # from the published key figure.
+    points = [(3, 33.0), (5, 60.0), (6, 66.7), (9, 55.0), (11, 45.5), (14, 50.0)]
+    assert metrics.series_shown(points, published=[(14, 50.0)]) == [False, False, False, True, False, True]
+
+
 def test_single_figures_about_small_groups_are_hidden():
     assert metrics.suppress_total(4, 0.9) == "fewer than 5"
     assert metrics.suppress_total(5, 0.9) == 0.9
