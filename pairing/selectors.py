@@ -4,10 +4,11 @@ HR admins see every program, so the scope is the program in the URL: a run, pair
 of another program is never found (404), whatever id is typed.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _, gettext_lazy
 
 from programs.models import Enrollment, Program
@@ -159,14 +160,45 @@ def waiting_for_partner(*, program: Program) -> QuerySet[Enrollment]:
     )
 
 
-def run_pool_enrollments(*, run: MatchRun, role: str | None = None) -> QuerySet[Enrollment]:
-    """The enrollments of the people in the run's pool (as the engine saw it), by name."""
+def left_program(enrollment: Enrollment) -> str:
+    """Why someone of a run's pool can no longer be paired in it, as words that follow their
+    name ("withdrew"; "" while they can): they were erased, left the company (or are leaving
+    it), withdrew, or are no longer approved. Read
+    from the enrollment and its employee only, so a page can ask it of every row for free."""
+    employee = enrollment.employee
+    if employee.erased_at is not None:
+        return _("was erased")
+    if employee.left_date is not None:
+        if employee.left_date > timezone.localdate():
+            return _("is leaving the company on %(day)s") % {"day": date_format(employee.left_date)}
+        return _("left the company")
+    return {
+        Enrollment.Status.APPROVED: "",
+        Enrollment.Status.WITHDRAWN: _("withdrew"),
+        Enrollment.Status.DECLINED: _("was declined"),
+        Enrollment.Status.WAITLISTED: _("is on the waiting list"),
+    }.get(enrollment.status, _("is not approved"))
+
+
+def mark_left_program(enrollments) -> None:
+    """Give each enrollment shown its ``left_program`` reason (pairing/_person.html offers no
+    alternatives to someone who has one)."""
+    for enrollment in enrollments:
+        if enrollment is not None:
+            enrollment.left_program = left_program(enrollment)
+
+
+def run_pool_enrollments(*, run: MatchRun, role: str | None = None, current: bool = False) -> QuerySet[Enrollment]:
+    """The enrollments of the people in the run's pool (as the engine saw it), by name;
+    ``current``: only those who can still be paired (see left_program)."""
     inputs = run.inputs or {}
     sides = ("mentors", "mentees") if role is None else (f"{role}s",)
     ids = [p["id"] for side in sides for p in inputs.get(side, ())]
     qs = Enrollment.objects.filter(program_id=run.program_id, employee_id__in=ids).select_related("employee__department")
     if role is not None:
         qs = qs.filter(role=role)
+    if current:
+        qs = qs.filter(_in_pool())
     return qs.order_by("employee__last_name", "employee__first_name", "id")
 
 
@@ -245,7 +277,7 @@ class Unpaired:
     enrollment: Enrollment | None
     person_id: int
     side: str
-    reason: str  # an engine reason code, or "" when HR took the pair apart during review
+    reason: str  # an engine reason code; "" when HR took the pair apart during review, "partner_left" when the partner has gone
     message: str
     reason_label: str = ""  # filled in by the view, in the reader's language
 
@@ -258,19 +290,48 @@ def unpaired_people(*, run: MatchRun, pool: dict[int, Enrollment], pairs: list[P
     """
     paired_mentors = {p.mentor.employee_id for p in pairs}
     paired_mentees = {p.mentee.employee_id for p in pairs}
-    out, seen = [], set()
+    # Who has left the program since the run (withdrew, left, erased) is listed apart
+    # (people_left_program): nobody can pair them, and nobody took their pair apart.
+    gone = {pid for pid, e in pool.items() if left_program(e)}
+    out, seen = [], set(gone)
     for u in (run.result or {}).get("unmatched", ()):
         pid, side = u["id"], u["side"]
+        if pid in gone:
+            continue
         seen.add(pid)
         if pid in (paired_mentors if side == "mentor" else paired_mentees):
             continue
         out.append(Unpaired(enrollment=pool.get(pid), person_id=pid, side=side, reason=u["reason"], message=u["message"]))
     if run.status in (MatchRun.Status.PROPOSED, MatchRun.Status.PUBLISHED):  # taken apart in review
+        # The engine's partner, to tell a pair HR took apart from one whose partner has gone.
+        proposed_with: dict[int, list[int]] = {}
+        for p in (run.result or {}).get("pairs", ()):
+            proposed_with.setdefault(p.get("mentor"), []).append(p.get("mentee"))
+            proposed_with.setdefault(p.get("mentee"), []).append(p.get("mentor"))
         for side, key, paired in (("mentee", "mentees", paired_mentees), ("mentor", "mentors", paired_mentors)):
             for p in (run.inputs or {}).get(key, ()):
                 if p["id"] not in paired and p["id"] not in seen:
-                    out.append(Unpaired(enrollment=pool.get(p["id"]), person_id=p["id"], side=side, reason="", message=""))
+                    partner = next((pool[pid] for pid in proposed_with.get(p["id"], ()) if pid in gone and pid not in paired_mentors | paired_mentees), None)
+                    if partner is not None:
+                        message = _("Their partner in this proposal, %(name)s, %(why)s.") % {"name": partner.employee.full_name, "why": left_program(partner)}
+                        out.append(Unpaired(enrollment=pool.get(p["id"]), person_id=p["id"], side=side, reason="partner_left", message=message))
+                    else:
+                        out.append(Unpaired(enrollment=pool.get(p["id"]), person_id=p["id"], side=side, reason="", message=""))
     out.sort(key=lambda u: (u.side != "mentee", u.enrollment.employee.full_name if u.enrollment else ""))
+    return out
+
+
+def people_left_program(*, pool: dict[int, Enrollment], pairs: list[Pair]) -> list[Enrollment]:
+    """The people of the run's pool who can no longer be paired in it and are in none of its
+    pairs (a published pair that ended when they left stays in the pairs table), mentees
+    first, each with ``left_program`` saying why."""
+    in_pairs = {e.employee_id for p in pairs for e in (p.mentor, p.mentee)}
+    out = []
+    for enrollment in pool.values():
+        enrollment.left_program = left_program(enrollment)
+        if enrollment.left_program and enrollment.employee_id not in in_pairs:
+            out.append(enrollment)
+    out.sort(key=lambda e: (e.role != "mentee", e.employee.full_name, e.pk))
     return out
 
 
@@ -300,6 +361,7 @@ class Alternatives:
     current: list[Enrollment]
     problem: str = ""
     why_none: str = ""  # with no rows: the rules that rule the others out, counted
+    left_program: str = ""  # with problem "left_program": why (see left_program)
 
 
 def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Alternatives:
@@ -309,7 +371,14 @@ def alternatives_for(*, run: MatchRun, enrollment: Enrollment, k: int = 3) -> Al
     side = enrollment.role
     if not run.inputs:
         return Alternatives(person=enrollment, side=side, rows=[], current=[], problem="no_inputs")
+    why_left = left_program(enrollment)
+    if why_left:
+        return Alternatives(person=enrollment, side=side, rows=[], current=[], problem="left_program", left_program=why_left)
     inputs = engine.PairingInput.from_dict(run.inputs)
+    # People who have left the program since the run are nobody's alternative.
+    gone = set(run_pool_enrollments(run=run).exclude(_in_pool()).values_list("employee_id", flat=True))
+    if gone:
+        inputs = replace(inputs, mentors=[m for m in inputs.mentors if m.id not in gone], mentees=[m for m in inputs.mentees if m.id not in gone])
     pairs = list(
         Pair.objects.filter(match_run=run)
         .exclude(status=Pair.Status.ENDED)

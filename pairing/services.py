@@ -28,6 +28,7 @@ from programs.models import AVAILABILITY_BLOCK, Enrollment, EnrollmentTopic, Pro
 
 from . import engine
 from .models import MatchRun, Pair, PairingOverride
+from .selectors import left_program
 
 logger = logging.getLogger(__name__)
 
@@ -342,17 +343,20 @@ def _whole_if_whole(x: float) -> int | float:
     return int(x) if x == int(x) else x
 
 
-def current_stats(*, run: MatchRun, pairs: list[Pair]) -> dict:
+def current_stats(*, run: MatchRun, pairs: list[Pair], left: tuple[int, int] = (0, 0)) -> dict:
     """The run's figures as its pairs stand now: HR may have swapped, unpaired or paired by
     hand since the engine proposed them.  A superseded run's pairs were deleted, so its
-    figures stay the engine's."""
+    figures stay the engine's. ``left``: the mentors and mentees of the pool who have left the
+    program since (withdrew, left, erased); a proposal's pool no longer counts them, a
+    published run's stays as it was published."""
     engine_stats = run.stats or {}
     if run.status not in (RS.PROPOSED, RS.PUBLISHED):
         return engine_stats
+    left_mentors, left_mentees = left if run.status == RS.PROPOSED else (0, 0)
     return proposal_stats(
         scores=[p.score for p in pairs],
-        n_mentors=engine_stats.get("mentors", 0),
-        n_mentees=engine_stats.get("mentees", 0),
+        n_mentors=max(engine_stats.get("mentors", 0) - left_mentors, 0),
+        n_mentees=max(engine_stats.get("mentees", 0) - left_mentees, 0),
         paired_mentees=len({p.mentee_id for p in pairs}),
     )
 
@@ -423,6 +427,7 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     run = _editable_run(run, by)
     if mentor.program_id != run.program_id or mentee.program_id != run.program_id or mentor.role != "mentor" or mentee.role != "mentee":
         raise MatchError(_("Choose a mentor and a mentee of this program."))
+    _require_still_in_program(mentor, mentee)
     inputs = _run_inputs(run)
     records = {p.id: p for p in (*inputs.mentors, *inputs.mentees)}
     m, e = records.get(mentor.employee_id), records.get(mentee.employee_id)
@@ -473,6 +478,17 @@ def proposal_pair_manually(*, run: MatchRun, mentor: Enrollment, mentee: Enrollm
     )
     pair.left_alone = sorted(left_alone)
     return pair
+
+
+def _require_still_in_program(*people: Enrollment) -> None:
+    """Someone who withdrew, left or was erased after the run cannot be paired in it (a page
+    loaded before they went may still offer it)."""
+    fresh = Enrollment.objects.select_related("employee").in_bulk([p.pk for p in people])
+    for person in people:
+        person = fresh.get(person.pk, person)
+        why = left_program(person)
+        if why:
+            raise MatchError(_("%(name)s %(why)s, so they cannot be paired in this proposal.") % {"name": person.employee.full_name, "why": why})
 
 
 def _check_undo(proposed, mentor: Enrollment, mentee: Enrollment, capacity: int) -> None:

@@ -37,6 +37,7 @@ REASON_LABELS = {
     "capacity_exhausted": gettext_lazy("Suitable partners are full"),
     "not_needed": gettext_lazy("Not needed"),
     "": gettext_lazy("Unpaired during review"),
+    "partner_left": gettext_lazy("Partner left the program"),
 }
 
 
@@ -227,11 +228,14 @@ def match_run_review(request, slug: str, run_id: int):
     unpaired = selectors.unpaired_people(run=run, pool=pool, pairs=pairs)
     for person in unpaired:
         person.reason_label = REASON_LABELS.get(person.reason, person.reason)
+    # Withdrew, left or erased since the run: shown apart, offered to nobody.
+    left = selectors.people_left_program(pool=pool, pairs=pairs)
+    selectors.mark_left_program([*(p.mentor for p in pairs), *(p.mentee for p in pairs)])
     # Who already has a live pair in another program: a second pairing should be HR's choice.
     selectors.mark_paired_elsewhere(
         [*(p.mentor for p in pairs), *(p.mentee for p in pairs), *(u.enrollment for u in unpaired)], selectors.paired_elsewhere(program=program)
     )
-    stats = services.current_stats(run=run, pairs=pairs)
+    stats = services.current_stats(run=run, pairs=pairs, left=(sum(e.role == "mentor" for e in left), sum(e.role == "mentee" for e in left)))
     engine_stats = run.stats or {}
     # Hundreds of pairs: HR can look at the ones with something to watch, or the weakest first.
     show = request.GET.get("show", "") if request.GET.get("show") in REVIEW_VIEWS else ""
@@ -252,6 +256,7 @@ def match_run_review(request, slug: str, run_id: int):
         "engine_match_rate": _stats_rate(engine_stats),
         "pool_sizes": f"{stats.get('mentors', 0)} / {stats.get('mentees', 0)}",
         "unpaired": unpaired,
+        "left_program": left,
         # The engine's reasons quote scores without their scale: the list says it once.
         "below_min_shown": any(u.reason == "below_min_score" for u in unpaired),
         "has_inputs": bool(run.inputs),
@@ -260,14 +265,15 @@ def match_run_review(request, slug: str, run_id: int):
         "next_url": request.get_full_path(),
     }
     if editable:
-        pool_mentors, pool_mentees = selectors.run_pool_enrollments(run=run, role="mentor"), selectors.run_pool_enrollments(run=run, role="mentee")
+        pool_mentors, pool_mentees = selectors.run_pool_enrollments(run=run, role="mentor", current=True), selectors.run_pool_enrollments(run=run, role="mentee", current=True)
+        pairable = [e for e in pool.values() if not e.left_program]
         proposed = selectors.run_pairs(run=run).filter(status=Pair.Status.PROPOSED)  # for the choices a refused edit sends back
         open_pairs = [p for p in pairs if p.status == Pair.Status.PROPOSED]
         context.update(
             {
                 "manual_form": _listed_from(
                     ManualPairForm(initial=_kept(request, ManualPairForm, mentor=pool_mentors, mentee=pool_mentees), mentors=pool_mentors, mentees=pool_mentees),
-                    mentor=[e for e in pool.values() if e.role == "mentor"], mentee=[e for e in pool.values() if e.role == "mentee"],
+                    mentor=[e for e in pairable if e.role == "mentor"], mentee=[e for e in pairable if e.role == "mentee"],
                 ),
                 "swap_form": _listed_from(
                     SwapForm(initial=_kept(request, SwapForm, pair_a=proposed, pair_b=proposed), pairs=proposed), pair_a=open_pairs, pair_b=open_pairs,
@@ -359,7 +365,9 @@ def _kept(request, form_class, **querysets):
 def proposal_pair_manually(request, slug: str, run_id: int):
     program = _program(slug)
     run = _run(program, run_id)
-    people = program.enrollments.filter(status=Enrollment.Status.APPROVED).select_related("employee__department")
+    # Anyone of the program: someone who has left it since the page was loaded is refused by
+    # the service in words ("... withdrew"), not as an invalid choice.
+    people = program.enrollments.select_related("employee__department")
     form = ManualPairForm(request.POST, mentors=people.filter(role="mentor"), mentees=people.filter(role="mentee"))
     if not form.is_valid():
         _form_errors(request, form)

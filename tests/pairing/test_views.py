@@ -1168,3 +1168,96 @@ def test_review_page_queries_do_not_grow_with_people_paired_elsewhere(program, h
     with django_assert_max_num_queries(len(few)):
         page = hr_client.get(url("match_run_review", program, big.pk))
     assert text(page).count('data-testid="paired-elsewhere"') >= 14
+
+
+# --- People who left the program after the run ------------------------------------------------------
+
+
+def _review_with_a_leaver(program, hr_user, capture, how):
+    """A proposal of three pairs, then one proposed mentor goes (erased, withdrew or left)."""
+    from mentoring.gdpr import person_erase
+    from programs.services import enrollment_withdraw
+
+    for i in range(3):
+        mentor(program, first_name="Mentor", last_name=f"Number{i}"), mentee(program, first_name="Mentee", last_name=f"Number{i}")
+    run = run_now(program, hr_user, capture)
+    gone = Pair.objects.filter(match_run=run).select_related("mentor__employee").order_by("pk").first().mentor
+    if how == "erased":
+        person_erase(employee=gone.employee, by=hr_user, confirm_email=gone.employee.email)
+    elif how == "withdrew":
+        enrollment_withdraw(enrollment=gone, by_employee=gone.employee, reason="No time")
+    else:
+        from pairing.services import pairs_end_for_leavers
+
+        type(gone.employee).objects.filter(pk=gone.employee_id).update(left_date=timezone_today() - timedelta(days=1))
+        pairs_end_for_leavers(employee_ids=[gone.employee_id])
+    gone.refresh_from_db()
+    gone.employee.refresh_from_db()
+    return run, gone
+
+
+def timezone_today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+@pytest.mark.parametrize(("how", "said"), [("erased", "was erased"), ("withdrew", "withdrew"), ("left", "left the company")])
+def test_someone_who_left_after_the_run_is_shown_apart_and_offered_to_nobody(program, hr_user, hr_client, django_capture_on_commit_callbacks, how, said):
+    run, gone = _review_with_a_leaver(program, hr_user, django_capture_on_commit_callbacks, how)
+    name = gone.employee.full_name
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    left = body[body.index('id="left-heading"') :]
+    unpaired = body[body.index('id="unpaired-heading"') : body.index('id="left-heading"')]
+    assert "No longer in the program" in left and name in left.split("</section>")[0] and said in left.split("</section>")[0]
+    # Nobody took a pair apart: their partner is unpaired because they went.
+    assert "Unpaired during review" not in unpaired and "taken apart" not in unpaired
+    assert "Partner left the program" in unpaired and f"Their partner in this proposal, {name}, {said}." in shown(unpaired)
+    assert url("match_run_alternatives", program, run.pk, gone.pk) not in body
+    chooser = body[body.index('id="manual-heading"') : body.index("Pair them</button>")]
+    assert f'value="{gone.pk}"' not in chooser and name not in chooser
+    assert "2 / 3" in shown(body)  # mentors / mentees in the pool: the one who went no longer counts
+
+
+def test_alternatives_leave_out_and_refuse_someone_who_left_after_the_run(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    run, gone = _review_with_a_leaver(program, hr_user, django_capture_on_commit_callbacks, "erased")
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, gone.pk), headers={"HX-Request": "true"}))
+    assert "is no longer in the program (was erased)" in body and "Pair them instead" not in body
+    alone = Pair.objects.filter(match_run=run).first().mentee  # someone whose alternatives the erased mentor scored well for
+    body = text(hr_client.get(url("match_run_alternatives", program, run.pk, alone.pk), headers={"HX-Request": "true"}))
+    assert gone.employee.full_name not in body and f'name="mentor" value="{gone.pk}"' not in body
+
+
+def test_pairing_someone_who_left_after_the_run_is_refused_in_words(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    run, gone = _review_with_a_leaver(program, hr_user, django_capture_on_commit_callbacks, "withdrew")
+    free_mentee = next(e for e in program.enrollments.filter(role="mentee") if not Pair.objects.filter(match_run=run, mentee=e).exists())
+    before = list(Pair.objects.filter(match_run=run).values_list("pk", flat=True))
+    response = hr_client.post(url("proposal_pair_manually", program, run.pk), {"mentor": gone.pk, "mentee": free_mentee.pk}, follow=True)
+    assert messages_of(response) == [f"{gone.employee.full_name} withdrew, so they cannot be paired in this proposal."]
+    assert list(Pair.objects.filter(match_run=run).values_list("pk", flat=True)) == before
+
+
+def test_a_published_run_offers_no_alternatives_for_someone_erased_since(program, hr_user, hr_client, django_capture_on_commit_callbacks):
+    from mentoring.gdpr import person_erase
+
+    mentor(program), mentor(program), mentee(program), mentee(program)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    services.match_run_publish(run=run, by=hr_user)
+    pair = Pair.objects.filter(match_run=run).select_related("mentee__employee").first()
+    person_erase(employee=pair.mentee.employee, by=hr_user, confirm_email=pair.mentee.employee.email)
+    body = text(hr_client.get(url("match_run_review", program, run.pk)))
+    assert url("match_run_alternatives", program, run.pk, pair.mentee_id) not in body
+    assert f"Erased person #{pair.mentee.employee_id}" in body and "No longer in the program: was erased" in body
+
+
+def test_review_page_queries_do_not_grow_with_people_who_left(program, hr_user, hr_client, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    from programs.services import enrollment_withdraw
+
+    _grow(program, 3)
+    run = run_now(program, hr_user, django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as few:
+        assert hr_client.get(url("match_run_review", program, run.pk)).status_code == 200
+    for pair in Pair.objects.filter(match_run=run).select_related("mentor__employee", "mentee__employee")[:2]:
+        enrollment_withdraw(enrollment=pair.mentee, by_employee=pair.mentee.employee, reason="No time")
+    with django_assert_max_num_queries(len(few)):
+        assert hr_client.get(url("match_run_review", program, run.pk)).status_code == 200
