@@ -160,10 +160,13 @@ class ProgramForm(forms.ModelForm):
         self.fields["pairing_strategy"].choices = Program.Strategy.choices
         # What the program's status has fixed is shown but not editable; the service refuses it too.
         self.locked = services.locked_fields(program) if program.pk else {}
+        # A finished program has one reason for nearly every field: it is said once, at the top
+        # and as a short note per section, not under each field with the hints for filling it in.
+        self.finished = bool(program.pk) and program.status in (Program.Status.COMPLETED, Program.Status.ARCHIVED)
         for name, why in self.locked.items():
             if name in self.fields:
                 self.fields[name].disabled = True
-                self.fields[name].help_text = why
+                self.fields[name].help_text = "" if self.finished else why
         self.lock_note = services.locked_summary(program) if program.pk and program.status != Program.Status.DRAFT else ""
 
         weights = {**DEFAULT_WEIGHTS, **(program.pairing_weights or {})}
@@ -194,18 +197,47 @@ class ProgramForm(forms.ModelForm):
                     if name.startswith(prefix):
                         self.fields[name].disabled = True
         weights_note = _("Relative importance of each criterion in a pair's score (0 turns a criterion off).")
-        if "pairing_weights" in self.locked:
+        if "pairing_weights" in self.locked and not self.finished:
             weights_note = f"{weights_note} {self.locked['pairing_weights']}"
+
+        def note(text: str) -> HTML:
+            return HTML('<p class="form-text">{}</p>'.format(escape(text)))
+
+        def locked_note(text: str) -> HTML:
+            return HTML('<p class="form-text"><i class="bi bi-lock" aria-hidden="true"></i> {}</p>'.format(escape(text)))
+
+        fixed = _("Fixed now that the program is completed.")
+        if self.finished:
+            sections = {
+                "basics": locked_note(_("Only the name and description can still change.")),
+                "dates": locked_note(fixed),
+                "eligibility": locked_note(fixed),
+                "capacity": locked_note(fixed),
+                "pairing": locked_note(fixed),
+                # The switches stay open: the final survey still reminds people. The meetings are
+                # over, so their lead time no longer matters; the other two shaped the figures.
+                "reminders": locked_note(_("Only the reminder switches can still change: reminders still go out for the final survey. The meetings are over, so their lead time is fixed with the rest.")),
+                "agreement": locked_note(fixed),
+            }
+        else:
+            sections = {}
+        # A hint about setting dates is for dates that can still be set.
+        dates_note = [] if all(name in self.locked for name in services.DATE_FIELDS) else [note(_("A date you set or change cannot be in the past."))]
+        weights_hint = [] if self.finished else [note(weights_note)]
+
+        def section(key: str) -> list:
+            return [sections[key]] if key in sections else []
 
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         weight_rows = [Column(WEIGHT_PREFIX + key, css_class="col-md-6 col-lg-4") for key in WEIGHT_LABELS]
         self.helper.layout = Layout(
-            Fieldset(_("Basics"), "name", "slug", "description", "objectives", "topics", "mode", css_class="mb-4"),
+            Fieldset(_("Basics"), *section("basics"), "name", "slug", "description", "objectives", "topics", "mode", css_class="mb-4"),
             Fieldset(
                 _("Dates"),
-                HTML('<p class="form-text">{}</p>'.format(_("A date you set or change cannot be in the past."))),
+                *section("dates"),
+                *dates_note,
                 Row(Column("enrollment_opens_on"), Column("enrollment_closes_on")),
                 Row(Column("starts_on"), Column("ends_on")),
                 Row(Column("cadence_days"), Column("meeting_minutes"), Column("expected_sessions")),
@@ -214,15 +246,17 @@ class ProgramForm(forms.ModelForm):
             ),
             Fieldset(
                 _("Eligibility"),
+                *section("eligibility"),
                 Row(Column("mentor_max_level"), Column("mentee_min_level"), Column("min_level_gap")),
                 "departments",
                 "self_enrollment",
                 css_class="mb-4",
             ),
-            Fieldset(_("Capacity"), Row(Column("mentees_per_mentor"), Column("max_active_pairs_per_mentor")), css_class="mb-4"),
+            Fieldset(_("Capacity"), *section("capacity"), Row(Column("mentees_per_mentor"), Column("max_active_pairs_per_mentor")), css_class="mb-4"),
             Fieldset(
                 _("Pairing policy"),
-                HTML('<p class="form-text">{}</p>'.format(escape(weights_note))),
+                *section("pairing"),
+                *weights_hint,
                 Row(*weight_rows),
                 "ban_same_department",
                 "ban_same_manager",
@@ -232,11 +266,12 @@ class ProgramForm(forms.ModelForm):
             ),
             Fieldset(
                 _("Reminders"),
+                *section("reminders"),
                 *[REMINDER_PREFIX + kind for kind in REMINDER_KINDS],
                 Row(Column("reminder_lead_hours"), Column("stuck_after_days"), Column("pulse_alert_threshold")),
                 css_class="mb-4",
             ),
-            Fieldset(_("Agreement"), "agreement_template", css_class="mb-4"),
+            Fieldset(_("Agreement"), *section("agreement"), "agreement_template", css_class="mb-4"),
         )
 
     def clean_objectives(self):

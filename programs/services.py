@@ -328,8 +328,8 @@ def locked_summary(program: Program) -> str:
         S.MATCHING: _("Matching has started: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
         S.ACTIVE: _("The program is running: the enrollment window, eligibility and the start date are fixed. The end date and future survey days may move, but not into the past."),
         S.COMPLETED: _(
-            "The program is completed and its results are final, so everything that shaped them is fixed. Its name, description and reminders "
-            "may still change, and training resources can still be added or removed on the program page."
+            "The program is completed and its results are final, so everything that shaped them is fixed. Its name, description and reminder "
+            "switches may still change, and training resources can still be added or removed on the program page."
         ),
     }.get(program.status, _("Dates you set cannot be in the past."))
 

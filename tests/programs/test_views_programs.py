@@ -994,7 +994,9 @@ def test_a_completed_programs_end_date_cannot_move(hr_client):
     hr_client.post(reverse("program_edit", args=[program.pk]), edit_data(program, ends_on=days(400)))
     program.refresh_from_db()
     assert program.ends_on == days(-5)
-    assert "The program is completed, so its dates are fixed." in hr_client.get(reverse("program_edit", args=[program.pk])).content.decode()
+    body = hr_client.get(reverse("program_edit", args=[program.pk])).content.decode()
+    dates = body[body.index(">Dates</legend>") : body.index(">Eligibility</legend>")]
+    assert "Fixed now that the program is completed." in dates
 
 
 FIXED_WHEN_COMPLETED = (
@@ -1012,7 +1014,21 @@ def test_a_completed_programs_form_fixes_what_shaped_its_results(hr_client):
     assert not any(form.fields[name].disabled for name in ("name", "description", "reminder_survey", "reminder_pair_stuck"))
     body = html.unescape(page.content.decode())
     assert "The program is completed and its results are final, so everything that shaped them is fixed." in body
-    assert "The program is completed: its results are final, so what shaped them is fixed." in body  # next to each fixed field
+    # Said once at the top and once per section, not under each of ~25 fields; no hint for
+    # filling in what cannot be filled in.
+    assert "The program is completed: its results are final" not in body and "its dates are fixed" not in body
+    assert body.count("Fixed now that the program is completed.") == 5  # dates, eligibility, capacity, pairing policy, agreement
+    assert "Only the name and description can still change." in body
+    assert "Only the reminder switches can still change: reminders still go out for the final survey." in body
+    assert "cannot be in the past" not in body and "0 turns a criterion off" not in body and "Higher levels are more senior." not in body
+    assert "Fields that can no longer change are greyed out." in body and "say why" not in body
+
+
+def test_an_active_programs_form_still_says_why_each_fixed_field_is_fixed(hr_client):
+    program = ProgramFactory(status=S.ACTIVE, enrollment_opens_on=days(-60), enrollment_closes_on=days(-40), starts_on=days(-30), ends_on=days(100))
+    body = html.unescape(hr_client.get(reverse("program_edit", args=[program.pk])).content.decode())
+    assert "Pairs are formed for this start date, so it is fixed once matching has started." in body
+    assert "A date you set or change cannot be in the past." in body and "Fixed now that the program is completed." not in body
 
 
 def test_editing_a_completed_program_cannot_rewrite_its_final_figures(hr_client, hr_user, django_capture_on_commit_callbacks):
