@@ -238,14 +238,15 @@ def early_end_dates(program: Program, on: datetime.date | None = None) -> dict[s
     """The dates that completing ``program`` on ``on`` (the site's date) changes: none at or
     after its planned end. Before it, the program ended that day, which its end date then says
     (cards, the dashboard's last point, the survey windows); the final survey opens at once
-    instead of after the program is over, dated the day before so that people west of the
-    site's zone, still on the previous day, can answer it too; a midpoint survey nobody has
-    answered that would fall on or after it is dropped (the program ended first)."""
+    instead of after the program is over, dated that day (people west of the site's zone,
+    still on the previous day, can answer it too: a survey opens when its day begins at the
+    site, see sessions_log.services.survey_open); a midpoint survey nobody has answered that
+    would fall on or after it is dropped (the program ended first)."""
     on = on or site_today()
     if program.ends_on <= on:
         return {}
     changes: dict[str, datetime.date | None] = {"ends_on": max(on, program.starts_on + datetime.timedelta(days=1))}  # ends after it starts
-    final = max(on - datetime.timedelta(days=1), program.starts_on)
+    final = max(on, program.starts_on)
     midpoint = program.midpoint_survey_on
     if midpoint and midpoint >= final:
         from sessions_log.models import SurveyResponse  # noqa: PLC0415 - sessions_log depends on programs

@@ -809,7 +809,14 @@ def survey_open(program: Program, kind: str, today: datetime.date) -> bool:
     not archived (read-only); the baseline, the starting point, no longer once the program
     has completed."""
     window = survey_window(program, kind)
-    if window is None or not window[0] <= today <= window[1] or program.status == Program.Status.ARCHIVED:
+    if window is None or program.status == Program.Status.ARCHIVED:
+        return False
+    # A survey opens on its day where the person is, or as that day begins at the site
+    # (settings.TIME_ZONE) for someone west of it still on the eve: the final survey of a
+    # program completed early opens at once for everyone.
+    site_today = timezone.localdate(timezone=timezone.get_default_timezone())
+    opened = today >= window[0] or (site_today >= window[0] and today >= window[0] - datetime.timedelta(days=1))
+    if not opened or today > window[1]:
         return False
     return not (kind == SurveyResponse.Kind.BASELINE and program.status == Program.Status.COMPLETED)
 

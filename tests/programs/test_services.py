@@ -650,8 +650,8 @@ def test_completing_early_makes_today_the_end_and_opens_the_final_survey(hr_user
     with timezone.override(zoneinfo.ZoneInfo("Pacific/Kiritimati")):  # UTC+14
         services.program_transition(program=early, to=S.COMPLETED, by=hr_user)
     early.refresh_from_db()
-    # Open at once for everyone: dated the day before, for people still on yesterday west of UTC.
-    assert (early.ends_on, early.midpoint_survey_on, early.final_survey_on) == (today, None, today - datetime.timedelta(days=1))
+    # The final survey is dated the day it opened, the day the program ended.
+    assert (early.ends_on, early.midpoint_survey_on, early.final_survey_on) == (today, None, today)
     event = AuditEvent.objects.filter(action=AuditEvent.Action.PROGRAM_TRANSITIONED).latest("pk")
     assert event.before["ends_on"] == (today + datetime.timedelta(days=100)).isoformat() and event.after["ends_on"] == today.isoformat()
     assert event.before["midpoint_survey_on"] and event.after["midpoint_survey_on"] is None
@@ -683,10 +683,29 @@ def test_completing_early_on_the_midpoint_surveys_day_keeps_the_surveys_in_order
     for program in (unanswered, answered):
         services.program_transition(program=program, to=S.COMPLETED, by=hr_user)
         program.refresh_from_db()
-    assert (unanswered.midpoint_survey_on, unanswered.final_survey_on) == (None, today - datetime.timedelta(days=1))
+    assert (unanswered.midpoint_survey_on, unanswered.final_survey_on) == (None, today)
     assert (answered.midpoint_survey_on, answered.final_survey_on) == (today, today + datetime.timedelta(days=1))
     for program in (unanswered, answered):
         program.full_clean()  # the dates still follow the program's own rules
+
+
+def test_the_final_survey_of_a_program_completed_early_opens_at_once_for_everyone(hr_user):
+    """Dated the day the program ended (not the day before, which the program page then showed
+    as the final survey's day), and open at once also for someone west of the site still on
+    the previous day."""
+    from sessions_log.services import survey_open
+
+    today = timezone.localdate()
+    early = ProgramFactory(
+        status=S.ACTIVE, enrollment_opens_on=today - datetime.timedelta(days=60), enrollment_closes_on=today - datetime.timedelta(days=40),
+        starts_on=today - datetime.timedelta(days=30), ends_on=today + datetime.timedelta(days=100), final_survey_on=today + datetime.timedelta(days=90),
+    )
+    services.program_transition(program=early, to=S.COMPLETED, by=hr_user)
+    early.refresh_from_db()
+    assert early.final_survey_on == early.ends_on == today
+    assert survey_open(early, "final", today) and survey_open(early, "final", today - datetime.timedelta(days=1))
+    assert not survey_open(early, "final", today - datetime.timedelta(days=2))  # nobody is two days behind
+    assert not survey_open(early, "final", early.ends_on + datetime.timedelta(days=31))
 
 
 def test_a_completed_programs_dates_are_fixed(hr_user):

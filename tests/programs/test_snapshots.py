@@ -91,7 +91,7 @@ def test_nps_and_uplift_from_surveys(program_with_history):
 
 
 def test_final_survey_answers_given_after_the_last_day_count_in_the_final_figures(hr_user):
-    """The final survey of a program completed early opens the day before and stays open for a
+    """The final survey of a program completed early opens that day and stays open for a
     month: answers given after the last day counted nowhere, so 'Appears once mentees have
     answered the final survey' never came true."""
     from programs import services as program_services

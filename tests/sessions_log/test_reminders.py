@@ -446,7 +446,7 @@ def test_a_program_completed_early_opens_its_final_survey_now_and_reminds_the_pe
 
     program_transition(program=program, to=Program.Status.COMPLETED, by=hr_user)
     program.refresh_from_db()
-    assert (program.ends_on, program.final_survey_on) == (today, today - datetime.timedelta(days=1))
+    assert (program.ends_on, program.final_survey_on) == (today, today)
     reminders.reminders_sweep()
     told = set(Reminder.objects.filter(kind="survey", key__contains=":final-").values_list("recipient_id", flat=True))
     assert told == {pair.mentor.employee_id, pair.mentee.employee_id}
