@@ -491,6 +491,9 @@ def readable_summary(summary: str, names: Names, *, action: str = "") -> str:
             return match.group(0)
         return f"{word} “{names.labels[kind, pk]}”" if kind == "program" else f"{word} {names.labels[kind, pk]}"
 
+    if action in (A.ROLE_GRANTED, A.ROLE_REVOKED) and summary.startswith("Role "):
+        # "Role HR admin granted" under "Role granted": the role alone, the action says the rest.
+        return summary.removeprefix("Role ").rsplit(" ", 1)[0]
     if action == A.PROGRAM_UPDATED and summary.startswith("Edited: "):
         # "Edited: midpoint_survey_on, min_score": the settings by the names the form gives them.
         fields = [(_program_field(n) or (n,))[0] for n in summary.removeprefix("Edited: ").split(", ")]

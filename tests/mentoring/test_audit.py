@@ -488,6 +488,8 @@ def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
               before={"kind": "pin", "program": program.pk, "mentor": pair.mentor_id, "mentee": pair.mentee_id})
     old_event(at(2026, 1, 10, 9, 3), actor=user, action=A.PAIR_PAUSED, object_type="pairing.pair", object_id=pair.pk, summary=f"Pair #{pair.pk} paused in program #{program.pk}",
               before={"status": "active"}, after={"status": "paused"})
+    old_event(at(2026, 1, 10, 8, 59), actor=user, action=A.ROLE_GRANTED, object_type="mentoring.user", object_id=user.pk, summary="Role HR admin granted",
+              before={"roles": ["participant"]}, after={"roles": ["hr_admin", "participant"]})
     old_event(at(2026, 1, 10, 9, 4), actor=user, action=A.PROGRAM_UPDATED, object_type="programs.program", object_id=program.pk, summary="Edited: midpoint_survey_on, description",
               before={"midpoint_survey_on": None, "description": "(changed)"}, after={"midpoint_survey_on": "2026-03-01", "description": "(changed)"})
     old_event(at(2026, 1, 10, 9, 5), actor=user, action=A.PERSON_ERASED, object_type="mentoring.employee", object_id=erased.employee.pk,
@@ -502,6 +504,7 @@ def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
     assert rows[A.OVERRIDE_REMOVED].object_gone and rows[A.OVERRIDE_REMOVED].summary == "Pin removed for program “Qz Digital Leaders”"
     assert rows[A.PAIR_PAUSED].summary == f"Pair {mentor} & {mentee} paused in program “Qz Digital Leaders”"
     assert _changes(rows[A.PAIR_PAUSED]) == {"Status": ("Active", "Paused")}
+    assert rows[A.ROLE_GRANTED].summary == "HR admin"  # under "Role granted", not "Role HR admin granted"
     assert _changes(rows[A.PROGRAM_UPDATED]) == {"Midpoint survey": ("none", "2026-03-01"), "Description": ("changed (not kept in the log)", "changed (not kept in the log)")}
     erased_name = f"Erased person #{erased.employee.pk}"
     assert _changes(rows[A.PERSON_ERASED]) == {
