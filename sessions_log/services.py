@@ -22,7 +22,7 @@ from mentoring.mail import send_templated
 from mentoring.models import Employee
 from mentoring.services import hr_addressees
 from pairing.models import Pair
-from pairing.services import MatchError, joined_blocks, pair_end, utc_block
+from pairing.services import WEEKDAYS, MatchError, joined_blocks, pair_end, utc_block
 from programs.models import Enrollment, EnrollmentTopic, Program, Topic
 
 from . import ics
@@ -395,7 +395,6 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
     and Berlin 12:00-14:00 meet at 11:00 UTC, and a partner in Kolkata (UTC+5:30) is offered
     Kolkata's whole hours that fit inside a London block."""
     after = max(after or timezone.now(), datetime.datetime.combine(pair.program.starts_on, datetime.time(0), tzinfo=datetime.UTC))
-    weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     hour = datetime.timedelta(hours=1)
 
     def blocks(enrollment: Enrollment) -> list[tuple[datetime.datetime, datetime.datetime]]:
@@ -408,7 +407,7 @@ def suggested_times(*, pair: Pair, after: datetime.datetime | None = None, count
             day = local_today + datetime.timedelta(days=offset)
             for slot in enrollment.availability:
                 name, _, start = slot.partition("-")
-                if name == weekdays[day.weekday()] and start.isdigit() and int(start) < 24:
+                if name == WEEKDAYS[day.weekday()] and start.isdigit() and int(start) < 24:
                     out.append(utc_block(day, int(start), tz))
         return out
 
