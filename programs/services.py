@@ -392,12 +392,17 @@ def program_change_problems(*, program: Program | None, fields: dict, on: dateti
     return problems
 
 
+def _days_needed(*, expected_sessions: int, cadence_days: int) -> int:
+    """The shortest run the expected sessions fit: one cadence period each, as cadence
+    adherence counts them (a pair owes a meeting per whole period it has been live)."""
+    return expected_sessions * cadence_days
+
+
 def _schedule_problems(*, starts_on: datetime.date, ends_on: datetime.date, cadence_days: int, expected_sessions: int) -> dict[str, str]:
     """Why the expected sessions cannot fit between the start and the end, on each field that
-    could make them fit ({} if they fit). Each session takes one cadence period, as cadence
-    adherence counts them: a pair owes a meeting per whole period it has been live."""
+    could make them fit ({} if they fit), against _days_needed."""
     days = (ends_on - starts_on).days
-    need = expected_sessions * cadence_days
+    need = _days_needed(expected_sessions=expected_sessions, cadence_days=cadence_days)
     if days <= 0 or need <= days:
         return {}  # an end before the start is the model's to refuse
     runs = ngettext("The program runs %(days)s day", "The program runs %(days)s days", days) % {"days": days}
@@ -667,10 +672,9 @@ def program_clone(*, program: Program, by, name: str, slug: str, enrollment_open
     if planned.get("ends_on", program.ends_on) != program.ends_on:
         changes.append(_("It runs until %(day)s, as the original was planned before it was completed early.") % {"day": date_format(copy_fields["ends_on"])})
     starts_on, ends_on = copy_fields["starts_on"], copy_fields["ends_on"]
-    need = datetime.timedelta(days=copy_fields["expected_sessions"] * copy_fields["cadence_days"])
+    need = datetime.timedelta(days=_days_needed(expected_sessions=copy_fields["expected_sessions"], cadence_days=copy_fields["cadence_days"]))
     if ends_on - starts_on < need:
-        # The schedule rule's own minimum: one cadence period per expected session. The final
-        # survey keeps its place relative to the end.
+        # The schedule rule's own minimum. The final survey keeps its place relative to the end.
         longer = starts_on + need - ends_on
         copy_fields["ends_on"] = ends_on + longer
         if copy_fields["final_survey_on"] and copy_fields["final_survey_on"] >= ends_on - datetime.timedelta(days=1):
