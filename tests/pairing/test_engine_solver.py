@@ -331,12 +331,19 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(square_max, dense_cells
         (20, 10, 1, "lapjvr"),  # tall at capacity 1
     ],
 )
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "not-compiled"])
 @pytest.mark.skipif(engine.lapjvr is None, reason="this lapx wheel has no lapjvr")
-def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap, solver, monkeypatch):
+def test_dense_solve_equals_scipy_on_each_side_of_the_solver_choice(m, e, cap, solver, compiled, monkeypatch):
+    """Capacities above 1 go to pairing/_transport.c when it is built; lapx solves them
+    (replicated rows) when it is not."""
     from scipy.optimize import linear_sum_assignment
 
+    if not compiled:
+        monkeypatch.setattr(engine, "_transport", None)
+    elif cap > 1:
+        solver = "_solve_transport"
     used = []
-    for name in ("lapjv", "lapjvr", "linear_sum_assignment"):  # scipy: the fallback, unused here
+    for name in ("lapjv", "lapjvr", "linear_sum_assignment", "_solve_transport"):  # scipy: the fallback, unused here
         real = getattr(engine, name)
         monkeypatch.setattr(engine, name, lambda *a, _real=real, _name=name, **k: used.append(_name) or _real(*a, **k))
     rng = np.random.default_rng(m * 1000 + e)
@@ -404,7 +411,9 @@ def test_dense_solve_is_exact_with_weights_above_a_million():
 )
 def test_auto_solver_goes_dense_further_when_no_mentor_has_two_slots(caps, how, monkeypatch):
     """With one slot per mentor the dense solve wins to much bigger grids than with
-    replicated rows (see DENSE_CELLS_ONE_SLOT); the limits are shrunk here to keep it quick."""
+    replicated rows (see DENSE_CELLS_ONE_SLOT); the limits are shrunk here to keep it quick.
+    (Without the compiled solver: with it, capacities above 1 have their own limit, below.)"""
+    monkeypatch.setattr(engine, "_transport", None)
     monkeypatch.setattr(engine, "DENSE_CELLS", 500)
     monkeypatch.setattr(engine, "DENSE_CELLS_ONE_SLOT", 1000)
     S = np.random.default_rng(3).integers(0, 1001, size=(len(caps), 30)).astype(np.int16)
@@ -416,3 +425,29 @@ def test_auto_solver_goes_dense_further_when_no_mentor_has_two_slots(caps, how, 
         assert engine._solve(S, cap, 300, "best_score")[2].startswith("dense" if int(cap.sum()) * 30 <= 500 else "sparse")
     dense = engine._solve(S, cap, 300, "best_score", solver="dense")
     assert int(S[mi, mj].sum()) == int(S[dense[0], dense[1]].sum())
+
+
+@pytest.mark.parametrize(
+    "caps, transport_cells, how",
+    [
+        ([2] * 30, 900, "dense"),  # 900 mentor x mentee cells, at the limit
+        ([2] * 30, 899, "sparse+certificate"),
+        ([1] * 29 + [2], 900, "dense"),  # one mentor with two slots is enough
+        ([1] * 30, 10, "dense"),  # one slot each: lapx's limits apply, not this one
+    ],
+)
+def test_auto_solver_limit_for_the_compiled_solver(caps, transport_cells, how, monkeypatch):
+    """With capacities above 1 the compiled solver takes grids up to TRANSPORT_CELLS
+    mentor x mentee cells (not slot cells); bigger ones go to the certified sparse solve."""
+    monkeypatch.setattr(engine, "TRANSPORT_CELLS", transport_cells)
+    used = []
+    real = engine._solve_transport
+    monkeypatch.setattr(engine, "_solve_transport", lambda *a, **k: used.append(1) or real(*a, **k))
+    S = np.random.default_rng(5).integers(0, 1001, size=(len(caps), 30)).astype(np.int16)
+    cap = np.array(caps, dtype=np.int64)
+    mi, mj, solved = engine._solve(S, cap, 300, "best_score")
+    assert solved.startswith(how), solved
+    assert bool(used) == (how == "dense" and max(caps) > 1)
+    monkeypatch.setattr(engine, "_transport", None)
+    other = engine._solve(S, cap, 300, "best_score", solver="dense")
+    assert int(S[mi, mj].sum()) == int(S[other[0], other[1]].sum())
