@@ -41,7 +41,7 @@ TREND_WEEKS = 52
 # shows; the limit only bounds how long a deploy's template change takes to appear.
 EXECUTIVE_BODY_SECONDS = 60 * 60
 # Raise when the executive body's template or figures change, so no cached old body is served.
-BODY_LAYOUT_VERSION = 8
+BODY_LAYOUT_VERSION = 9
 
 
 # --- formatting -------------------------------------------------------------------------------

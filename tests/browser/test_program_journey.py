@@ -91,7 +91,7 @@ def test_program_from_creation_to_approved_applications(live_server, page, brows
     expect(page.get_by_text("Sam Senior", exact=True)).to_be_visible()
     check_accessibility(page)
     screenshot(page, "review-queue")
-    page.get_by_label("Select all on this page").check()
+    page.get_by_role("checkbox", name="Select all on this page").check()  # the one shown at this width
     page.get_by_label("Message to the selected people").fill("Welcome to the program!")
     page.get_by_role("button", name="Approve selected").click()
     expect(page.get_by_role("status").first).to_contain_text("2 applications approved")

@@ -51,7 +51,7 @@ def test_hr_uploads_previews_then_applies(hr_client, hr_user):
     html = detail.content.decode()
     assert detail.status_code == 200
     assert "Bea PersonE2" not in html and "Bea Reporter" in html
-    assert "<td>Cal Boss (E1)</td>" in html  # Bea's manager by name, from the same file
+    assert '<td data-label="Manager">Cal Boss (E1)</td>' in html  # Bea's manager by name, from the same file
     assert reverse("roster_import_apply", args=[roster_import.pk]) in html
 
     applied = hr_client.post(reverse("roster_import_apply", args=[roster_import.pk]))
