@@ -292,6 +292,9 @@ class ProgramForm(forms.ModelForm):
         # Past dates, fixed fields and level rules no pair can meet: as field errors here, and
         # refused again by the service for anything that does not come through this form.
         program = self.instance if self.instance.pk else None
+        # The dates as entered, before a refusal below takes one out of cleaned_data: the
+        # model's rules across dates still judge it (see _post_clean).
+        self.entered_dates = {name: cleaned[name] for name in services.DATE_FIELDS if name in cleaned}
         names = dict.fromkeys([*services.DATE_FIELDS, *services.LEVEL_FIELDS, *services.SCHEDULE_FIELDS, *(["departments", "mode", "slug"] if program else [])])
         checked = {name: cleaned[name] for name in names if name in cleaned}
         # A field with its own error is left out, and so are the rules that need it: the rest
@@ -301,6 +304,22 @@ class ProgramForm(forms.ModelForm):
             if name not in self.errors:
                 self.add_error(name if name in self.fields else None, message)
         return cleaned
+
+    def _post_clean(self):
+        # Program.clean() orders the dates against each other on the instance, which would hold
+        # the saved value (or nothing) for a date refused here, say for being in the past: the
+        # order problems would then come one submission later, or be judged on a date the
+        # person did not enter. For its check the instance holds each date as entered, and
+        # none for a date that could not be read; then it gets back what it held.
+        entered = getattr(self, "entered_dates", {})
+        held = {name: getattr(self.instance, name) for name in services.DATE_FIELDS if name not in self.cleaned_data}
+        for name in held:
+            setattr(self.instance, name, entered.get(name))
+        try:
+            super()._post_clean()
+        finally:
+            for name, value in held.items():
+                setattr(self.instance, name, value)
 
     def _update_errors(self, errors):
         # Program.clean() may name a JSON field that has no single input here.

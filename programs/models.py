@@ -188,35 +188,41 @@ class Program(models.Model):
         return self.status in LATE_JOIN_STATUSES and timezone.localdate() + datetime.timedelta(days=1) < self.ends_on
 
     def clean(self):
-        errors = {}
+        # A list per field: a date can break two rules at once (a final survey before the
+        # program and before the midpoint), and both are said in the same submission.
+        errors: dict[str, list] = {}
+
+        def refuse(field, message):
+            errors.setdefault(field, []).append(message)
+
         if self.starts_on and self.ends_on and self.ends_on <= self.starts_on:
-            errors["ends_on"] = _("The program must end after it starts.")
+            refuse("ends_on", _("The program must end after it starts."))
         if self.enrollment_opens_on and self.enrollment_closes_on and self.enrollment_closes_on < self.enrollment_opens_on:
-            errors["enrollment_closes_on"] = _("Enrollment must close on or after the day it opens.")
+            refuse("enrollment_closes_on", _("Enrollment must close on or after the day it opens."))
         if self.enrollment_closes_on and self.starts_on and self.enrollment_closes_on > self.starts_on:
-            errors.setdefault("enrollment_closes_on", _("Enrollment must close by the day the program starts."))
+            refuse("enrollment_closes_on", _("Enrollment must close by the day the program starts."))
         if self.ends_on and self.enrollment_opens_on and self.enrollment_opens_on >= self.ends_on:
-            errors["enrollment_opens_on"] = _("Enrollment must open before the program ends.")
+            refuse("enrollment_opens_on", _("Enrollment must open before the program ends."))
         for field, label in (("midpoint_survey_on", _("The midpoint survey")), ("final_survey_on", _("The final survey"))):
             day = getattr(self, field)
             if day and self.starts_on and self.ends_on and not (self.starts_on <= day <= self.ends_on + datetime.timedelta(days=30)):
-                errors[field] = _("%(what)s must fall within the program (or up to 30 days after it ends).") % {"what": label}
+                refuse(field, _("%(what)s must fall within the program (or up to 30 days after it ends).") % {"what": label})
         if self.midpoint_survey_on and self.final_survey_on and self.final_survey_on <= self.midpoint_survey_on:
-            errors["final_survey_on"] = _("The final survey comes after the midpoint survey.")
+            refuse("final_survey_on", _("The final survey comes after the midpoint survey."))
         if self.mentees_per_mentor and self.max_active_pairs_per_mentor and self.mentees_per_mentor > self.max_active_pairs_per_mentor:
-            errors["mentees_per_mentor"] = ngettext(
+            refuse("mentees_per_mentor", ngettext(
                 "A mentor may have at most %(cap)d active pair across all programs, so they could never take %(n)d mentees here: lower this to %(cap)d or raise the cap.",
                 "A mentor may have at most %(cap)d active pairs across all programs, so they could never take %(n)d mentees here: lower this to %(cap)d or raise the cap.",
                 self.max_active_pairs_per_mentor,
-            ) % {"cap": self.max_active_pairs_per_mentor, "n": self.mentees_per_mentor}
+            ) % {"cap": self.max_active_pairs_per_mentor, "n": self.mentees_per_mentor})
         weights = self.pairing_weights or {}
         unknown = set(weights) - set(DEFAULT_WEIGHTS)
         if unknown:
-            errors["pairing_weights"] = _("Unknown criteria: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+            refuse("pairing_weights", _("Unknown criteria: %(names)s.") % {"names": ", ".join(sorted(unknown))})
         elif any((not isinstance(v, (int, float))) or v < 0 for v in weights.values()):
-            errors["pairing_weights"] = _("Weights must be zero or more.")
+            refuse("pairing_weights", _("Weights must be zero or more."))
         elif weights and sum(weights.values()) <= 0:
-            errors["pairing_weights"] = _("At least one weight must be above zero.")
+            refuse("pairing_weights", _("At least one weight must be above zero."))
         if errors:
             raise ValidationError(errors)
 

@@ -249,6 +249,58 @@ def test_invalid_program_rerenders_with_the_error_and_keeps_what_was_typed(hr_cl
     assert not Program.objects.filter(slug="ai-for-leaders").exists()
 
 
+def error_texts(response) -> list[str]:
+    """The messages the page shows next to the fields, as a person reads them."""
+    return [html.unescape(m) for m in re.findall(r'<span id="error_\d+_id_\w+"><strong>(.*?)</strong></span>', response.content.decode(), re.S)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        (
+            {"midpoint_survey_on": days(5), "final_survey_on": days(3)},  # both before the start, the final before the midpoint
+            [
+                "The midpoint survey must fall within the program (or up to 30 days after it ends).",
+                "The final survey must fall within the program (or up to 30 days after it ends).",
+                "The final survey comes after the midpoint survey.",
+            ],
+        ),
+        (
+            {"enrollment_opens_on": days(30), "enrollment_closes_on": days(25)},  # closes before it opens and after the start
+            ["Enrollment must close on or after the day it opens.", "Enrollment must close by the day the program starts."],
+        ),
+        (
+            # In the past, and out of order with each other and the enrollment window: all said at once.
+            {"starts_on": days(-2), "ends_on": days(-5), "midpoint_survey_on": None, "final_survey_on": None},
+            [
+                f"The program starts on {date_format(days(-2))}, which is in the past: choose today ({date_format(days(0))}) or a later day.",
+                f"The program ends on {date_format(days(-5))}, which is in the past: choose today ({date_format(days(0))}) or a later day.",
+                "The program must end after it starts.",
+                "Enrollment must close by the day the program starts.",
+                "Enrollment must open before the program ends.",
+            ],
+        ),
+    ],
+    ids=["surveys", "enrollment-window", "past-and-reversed"],
+)
+def test_one_submission_shows_every_date_problem(hr_client, overrides, shown):
+    response = hr_client.post(reverse("program_create"), program_data(**overrides))
+
+    assert response.status_code == 200
+    assert sorted(error_texts(response)) == sorted(shown)
+    assert not Program.objects.exists()
+
+
+def test_a_date_that_could_not_be_read_is_not_judged_on_its_saved_value(hr_client):
+    program = ProgramFactory(status=S.DRAFT, midpoint_survey_on=days(100), final_survey_on=days(150))
+    data = program_data(slug=program.slug, topics=list(program.topics.values_list("pk", flat=True)), midpoint_survey_on="31/02", final_survey_on=days(60))
+
+    response = hr_client.post(reverse("program_edit", args=[program.pk]), data)
+
+    assert response.status_code == 200
+    assert error_texts(response) == ["Enter a valid date."]  # not "comes after the midpoint survey" (the saved one, 100 days out)
+
+
 def test_a_description_that_fits_the_box_is_not_refused_for_its_line_breaks(hr_client):
     # 900 characters as the browser's maxlength counts them (one per line break); sent with
     # \r\n, 1,198.
