@@ -373,7 +373,8 @@ def program_change_problems(*, program: Program | None, fields: dict, on: dateti
                 "what": _date_label(name), "day": date_format(value), "today": date_format(on)
             }
     # A rule across fields is judged on the entries that are settled: none refused above, none
-    # waiting for their own fix. The others' problems are reported at the same time.
+    # waiting for their own fix (a start refused for being in the past moves later, and the
+    # days the program runs with it). The others' problems are reported at the same time.
     unsettled = set(problems) | set(undecided)
 
     def entries(names) -> dict | None:
@@ -385,10 +386,9 @@ def program_change_problems(*, program: Program | None, fields: dict, on: dateti
 
     if (levels := entries(LEVEL_FIELDS)) and (refusal := _level_rule_refusal(**levels)):
         problems["min_level_gap"] = refusal
-    if schedule := entries(SCHEDULE_FIELDS):
-        for name, message in _schedule_problems(**schedule).items():
-            if name not in locked:
-                problems.setdefault(name, message)
+    if (schedule := entries(SCHEDULE_FIELDS)) and (refusal := _schedule_refusal(**schedule)):
+        # One message for a rule of four fields, under the count it is about.
+        problems.setdefault("expected_sessions", refusal)
     return problems
 
 
@@ -398,33 +398,34 @@ def _days_needed(*, expected_sessions: int, cadence_days: int) -> int:
     return expected_sessions * cadence_days
 
 
-def _schedule_problems(*, starts_on: datetime.date, ends_on: datetime.date, cadence_days: int, expected_sessions: int) -> dict[str, str]:
-    """Why the expected sessions cannot fit between the start and the end, on each field that
-    could make them fit ({} if they fit), against _days_needed."""
+def _schedule_refusal(*, starts_on: datetime.date, ends_on: datetime.date, cadence_days: int, expected_sessions: int) -> str:
+    """Why the expected sessions cannot fit between the start and the end ('' if they fit),
+    against _days_needed: the days they need, the days the program runs, and in one sentence
+    each change that alone makes them fit."""
     days = (ends_on - starts_on).days
     need = _days_needed(expected_sessions=expected_sessions, cadence_days=cadence_days)
     if days <= 0 or need <= days:
-        return {}  # an end before the start is the model's to refuse
-    runs = ngettext("The program runs %(days)s day", "The program runs %(days)s days", days) % {"days": days}
-    values = {"n": expected_sessions, "every": _every(cadence_days), "need": need, "runs": runs}
-    fit = days // cadence_days
+        return ""  # an end before the start is the model's to refuse
+    problem = ngettext(
+        "%(n)s session %(every)s needs %(need)s days from the start",
+        "%(n)s sessions %(every)s need %(need)s days from the start",
+        expected_sessions,
+    ) % {"n": expected_sessions, "every": _every(cadence_days), "need": need}
+    runs = ngettext("but the program runs only %(days)s day", "but the program runs only %(days)s days", days) % {"days": days}
+    fixes = [_("end the program on %(day)s or later") % {"day": date_format(starts_on + datetime.timedelta(days=need))}]
+    cadence = days // expected_sessions  # the longest gap that fits them all
+    if cadence == 1:
+        fixes.append(_("meet every day"))
+    elif cadence > 1:
+        fixes.append(_("meet %(every)s or more often") % {"every": _every(cadence)})
+    fit = days // cadence_days  # the most that fit at this cadence
     if fit:
-        sessions = ngettext(
-            "%(runs)s: meeting %(every)s, %(fit)s session fits. Expect %(fit)s, meet more often, or end the program later.",
-            "%(runs)s: meeting %(every)s, %(fit)s sessions fit. Expect %(fit)s or fewer, meet more often, or end the program later.",
-            fit,
-        ) % {**values, "fit": fit}
-    else:
-        sessions = _("%(runs)s, less than the %(gap)s days between two meetings: no session fits. Meet more often, or end the program later.") % {**values, "gap": cadence_days}
-    cadence = days // expected_sessions
-    if cadence:
-        every = _("%(runs)s: to fit %(n)s sessions, meet %(cadence)s or more often.") % {**values, "cadence": _every(cadence)}
-    else:
-        every = _("%(runs)s: %(n)s sessions do not fit even meeting every day.") % values
-    end = _("%(n)s sessions %(every)s need %(need)s days from the start: end the program on %(day)s or later.") % {
-        **values, "day": date_format(starts_on + datetime.timedelta(days=need))
-    }
-    return {"expected_sessions": sessions, "cadence_days": every, "ends_on": end}
+        fixes.append(ngettext("expect only %(fit)s session", "expect %(fit)s sessions or fewer", fit) % {"fit": fit})
+    if not cadence and not fit:
+        fixes.append(_("expect fewer sessions and meet more often"))
+    # Each fix says "or later" or "or more often" itself: a comma before the last keeps them apart.
+    either = _("%(a)s, or %(b)s") % {"a": fixes[0], "b": fixes[1]} if len(fixes) == 2 else _("%(a)s, %(b)s, or %(c)s") % dict(zip("abc", fixes, strict=True))
+    return _("%(problem)s, %(runs)s. To fix this, %(fixes)s.") % {"problem": problem, "runs": runs, "fixes": either}
 
 
 def _every(days: int) -> str:

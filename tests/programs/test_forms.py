@@ -178,24 +178,50 @@ def test_clone_form_refuses_an_opening_day_in_the_past():
 
 
 @pytest.mark.django_db
-def test_program_form_refuses_sessions_that_cannot_fit_and_says_what_would():
+def test_program_form_refuses_sessions_that_cannot_fit_in_one_message_with_the_numbers():
+    from django.utils.formats import date_format
+
     start = TODAY() + datetime.timedelta(days=10)
     form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=2), expected_sessions=6, cadence_days=14))
     assert not form.is_valid()
-    assert form.errors["expected_sessions"] == ["The program runs 2 days, less than the 14 days between two meetings: no session fits. Meet more often, or end the program later."]
-    assert form.errors["cadence_days"] == ["The program runs 2 days: 6 sessions do not fit even meeting every day."]
-    from django.utils.formats import date_format
-
-    assert form.errors["ends_on"] == [f"6 sessions every 14 days need 84 days from the start: end the program on {date_format(start + datetime.timedelta(days=84))} or later."]
+    assert form.errors == {
+        "expected_sessions": [
+            "6 sessions every 14 days need 84 days from the start, but the program runs only 2 days. "
+            f"To fix this, end the program on {date_format(start + datetime.timedelta(days=84))} or later, or expect fewer sessions and meet more often."
+        ]
+    }
 
 
 @pytest.mark.django_db
 def test_program_form_says_how_many_sessions_fit_and_how_often_to_meet():
+    from django.utils.formats import date_format
+
     start = TODAY() + datetime.timedelta(days=10)
     form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=60), expected_sessions=6, cadence_days=14))
     assert not form.is_valid()
-    assert form.errors["expected_sessions"] == ["The program runs 60 days: meeting every 14 days, 4 sessions fit. Expect 4 or fewer, meet more often, or end the program later."]
-    assert form.errors["cadence_days"] == ["The program runs 60 days: to fit 6 sessions, meet every 10 days or more often."]
+    assert form.errors == {
+        "expected_sessions": [
+            "6 sessions every 14 days need 84 days from the start, but the program runs only 60 days. To fix this, end the program on "
+            f"{date_format(start + datetime.timedelta(days=84))} or later, meet every 10 days or more often, or expect 4 sessions or fewer."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("runs", "sessions", "every", "fixes"),
+    [
+        (15, 10, 14, "meet every day, or expect only 1 session."),  # daily fits them all; one fits at this pace
+        (10, 2, 14, "or meet every 5 days or more often."),  # not one fits at this pace
+        (5, 10, 3, "or expect only 1 session."),  # not all fit even daily
+    ],
+)
+@pytest.mark.django_db
+def test_the_schedule_message_offers_only_the_fixes_that_work_alone(runs, sessions, every, fixes):
+    start = TODAY() + datetime.timedelta(days=10)
+    form = ProgramForm(_program_form_data(TopicFactory(), starts_on=start, ends_on=start + datetime.timedelta(days=runs), expected_sessions=sessions, cadence_days=every))
+    assert not form.is_valid()
+    [message] = form.errors["expected_sessions"]
+    assert f"need {sessions * every} days from the start, but the program runs only {runs} days." in message and message.endswith(fixes)
 
 
 @pytest.mark.django_db
@@ -220,7 +246,7 @@ def test_program_form_reports_every_problem_it_can_in_one_submission():
         )
     )  # fmt: skip
     assert not form.is_valid()
-    assert {"name", "meeting_minutes", "enrollment_opens_on", "min_level_gap", "expected_sessions", "cadence_days", "ends_on"} <= set(form.errors)
+    assert {"name", "meeting_minutes", "enrollment_opens_on", "min_level_gap", "expected_sessions"} <= set(form.errors)
     assert "No pair can meet these rules" in form.errors["min_level_gap"][0]
 
 

@@ -233,7 +233,7 @@ def test_create_program_makes_a_draft_with_a_timeline_entry(hr_client, hr_user):
         ({"mentees_per_mentor": 0}, "mentees_per_mentor", "greater than or equal to 1"),
         ({"midpoint_survey_on": days(5)}, "midpoint_survey_on", "must fall within the program"),
         ({"topics": []}, "topics", "This field is required."),
-        ({"starts_on": days(21), "ends_on": days(23), "midpoint_survey_on": None, "final_survey_on": None}, "expected_sessions", "no session fits"),
+        ({"starts_on": days(21), "ends_on": days(23), "midpoint_survey_on": None, "final_survey_on": None}, "expected_sessions", "but the program runs only 2 days"),
         ({"description": "x" * 1500}, "description", "The description is 1500 characters long; keep it to 1000 or fewer."),
     ],
     ids=["end-before-start", "window-after-start", "window-reversed", "negative-weight", "capacity-zero", "survey-outside", "no-topics", "sessions-do-not-fit", "description-too-long"],
@@ -299,6 +299,19 @@ def test_a_date_that_could_not_be_read_is_not_judged_on_its_saved_value(hr_clien
 
     assert response.status_code == 200
     assert error_texts(response) == ["Enter a valid date."]  # not "comes after the midpoint survey" (the saved one, 100 days out)
+
+
+def test_a_schedule_that_cannot_fit_is_said_once_with_the_days_it_needs_and_has(hr_client):
+    data = program_data(starts_on=days(21), ends_on=days(23), cadence_days=14, expected_sessions=6, midpoint_survey_on=None, final_survey_on=None)
+
+    response = hr_client.post(reverse("program_create"), data)
+
+    assert response.status_code == 200
+    assert error_texts(response) == [
+        "6 sessions every 14 days need 84 days from the start, but the program runs only 2 days. "
+        f"To fix this, end the program on {date_format(days(21 + 84))} or later, or expect fewer sessions and meet more often."
+    ]
+    assert html.unescape(response.content.decode()).count("need 84 days") == 1
 
 
 def test_a_description_that_fits_the_box_is_not_refused_for_its_line_breaks(hr_client):
