@@ -159,7 +159,7 @@ _LOOKUPS = {
     "rosterimport": _roster_imports,
 }
 _KIND_WORDS = {
-    "employee": "person", "user": "login", "enrollment": "application", "pair": "pair", "program": "program", "topic": "topic",
+    "employee": "person", "user": "account", "enrollment": "application", "pair": "pair", "program": "program", "topic": "topic",
     "department": "department", "matchrun": "match run", "override": "pin or exclusion", "concern": "concern", "pulsealert": "alert",
     "rosterimport": "roster import",
 }
@@ -414,7 +414,7 @@ def field_format(event: AuditEvent, name: str) -> tuple[str, Plain]:
         return _("For"), Choice(Resource.Audience.choices)
     if name == "employees":
         return _("People"), People()
-    refs = {"program": ("Program", "program"), "pair": ("Pair", "pair"), "mentor": ("Mentor", "enrollment"), "mentee": ("Mentee", "enrollment"), "user": ("Login", "user")}
+    refs = {"program": ("Program", "program"), "pair": ("Pair", "pair"), "mentor": ("Mentor", "enrollment"), "mentee": ("Mentee", "enrollment"), "user": ("Account", "user")}
     if name in refs:
         label, kind = refs[name]
         return _(label), Ref(kind)
@@ -476,6 +476,8 @@ def _summary_refs(summary: str) -> list[tuple[str, str]]:
 _SUMMARY_ID = re.compile(r"\b(program|pair) #(\d+)", re.IGNORECASE)
 _SUMMARY_NAMED_PROGRAM = re.compile(r"“[^”]*” \(program #(\d+)\)")
 # Codes some summaries start with ("pin for ...", "rematch run for ..."), as words.
+# An erasure's summary names the records by their numbers, in the words the page uses for them.
+_ERASED_SUMMARY = re.compile(r"^Employee #(\d+) erased(?: \(login #(\d+)\))?$")
 _SUMMARY_CODES = {"pin": "Pin", "exclude": "Keeping apart", "initial": "Initial", "rematch": "Re-match"}
 
 
@@ -494,6 +496,12 @@ def readable_summary(summary: str, names: Names, *, action: str = "") -> str:
     if action in (A.ROLE_GRANTED, A.ROLE_REVOKED) and summary.startswith("Role "):
         # "Role HR admin granted" under "Role granted": the role alone, the action says the rest.
         return summary.removeprefix("Role ").rsplit(" ", 1)[0]
+    if action == A.PERSON_ERASED and (erased := _ERASED_SUMMARY.match(summary)):
+        # "Employee #12 erased (login #5)": the number the Object column shows ("Person #12"),
+        # and the login as the Who column names one ("Account #5").
+        if erased.group(2):
+            return _("Person #%(person)s and their account #%(account)s") % {"person": erased.group(1), "account": erased.group(2)}
+        return _("Person #%(person)s") % {"person": erased.group(1)}
     if action == A.PROGRAM_UPDATED and summary.startswith("Edited: "):
         # "Edited: midpoint_survey_on, min_score": the settings by the names the form gives them.
         fields = [(_program_field(n) or (n,))[0] for n in summary.removeprefix("Edited: ").split(", ")]
@@ -512,6 +520,9 @@ class AuditRow:
     event: AuditEvent
     object_label: str | None  # the object's name now; None when it has none or is gone
     object_gone: bool  # deleted since (a proposed pair taken apart, a removed pin)
+    # The name already ends with the object's number ("Erased person #12", "Pilot, run #7"):
+    # the page does not repeat it as "Person #12" beside it.
+    number_in_label: bool
     type_label: str
     summary: str
     changes: list[Change]
@@ -553,5 +564,7 @@ def audit_rows(events, *, person_pk: int | None = None) -> list[AuditRow]:
         key = (kind, event.object_id)
         gone = kind is not None and event.object_id is not None and key not in names.labels
         type_label = str(OBJECT_TYPES.get(event.object_type, event.object_type))
-        rows.append(AuditRow(event, names.labels.get(key), gone, type_label, readable_summary(event.summary, names, action=event.action), changes))
+        label = names.labels.get(key)
+        number_in_label = label is not None and label.endswith(f"#{event.object_id}")
+        rows.append(AuditRow(event, label, gone, number_in_label, type_label, readable_summary(event.summary, names, action=event.action), changes))
     return rows

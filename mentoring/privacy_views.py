@@ -76,10 +76,10 @@ def employee_erase(request, pk: int):
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(label=gettext_lazy("Who"), required=False, help_text=gettext_lazy("Email or name, a login id, or “system”. A whole email address also finds failed sign-ins for it."))
+    actor = forms.CharField(label=gettext_lazy("Who"), required=False, help_text=gettext_lazy("Email or name, an account number, or “system”. A whole email address also finds failed sign-ins for it."))
     action = forms.ChoiceField(label=gettext_lazy("What"), required=False, choices=[("", gettext_lazy("Any action")), *AuditEvent.Action.choices])
     object_type = forms.ChoiceField(label=gettext_lazy("Object"), required=False, choices=[("", gettext_lazy("Any object")), *audit.OBJECT_TYPES.items()])
-    object_id = forms.IntegerField(label=gettext_lazy("Object id"), required=False, min_value=1)
+    object_id = forms.IntegerField(label=gettext_lazy("Object number"), required=False, min_value=1)
     since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 

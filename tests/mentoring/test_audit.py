@@ -508,7 +508,7 @@ def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
     assert _changes(rows[A.PROGRAM_UPDATED]) == {"Midpoint survey": ("none", "2026-03-01"), "Description": ("changed (not kept in the log)", "changed (not kept in the log)")}
     erased_name = f"Erased person #{erased.employee.pk}"
     assert _changes(rows[A.PERSON_ERASED]) == {
-        "Login": (erased_name, "none"), "Roles": ("Participant", "none"), "Login open": ("yes", "no"), "Now shown as": (None, "Erased person"), "Private notes deleted": (None, "2"),
+        "Account": (erased_name, "none"), "Roles": ("Participant", "none"), "Login open": ("yes", "no"), "Now shown as": (None, "Erased person"), "Private notes deleted": (None, "2"),
     }
     assert rows[A.PERSON_ERASED].object_label == erased_name
     html = client.get(reverse("audit_log"), {"until": "2026-01-11"}).content.decode()
@@ -517,6 +517,26 @@ def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
         assert raw not in table, raw
     assert "Pin or exclusion #424242, since deleted" in table
     assert "<span class=\"fw-semibold\">Pairs</span>: " in table and " → " in table
+
+
+def test_the_numbers_after_names_say_what_they_are(tokyo_hr):
+    """Found in QA: 'Hana Auditor #3' under Who and 'Erased person #12 Person #12' under Object,
+    with nothing saying what the numbers were (the first is the login's, not the person's)."""
+    user, client = tokyo_hr
+    gone = make_person(first_name="Erin", last_name="Qzgone")
+    gdpr.person_erase(employee=gone.employee, by=user, confirm_email=gone.employee.email)
+    run = MatchRun.objects.create(program=ProgramFactory(name="Qz Pilot"), status=MatchRun.Status.PUBLISHED)
+    old_event(timezone.now(), actor=user, action=A.MATCH_RUN_PUBLISHED, object_type="pairing.matchrun", object_id=run.pk)
+
+    html = client.get(reverse("audit_log")).content.decode()
+
+    assert "“Account #5” is a login, “Person #12” an entry in the directory (not the employee id from the HR system)" in html
+    table = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert f'Hana Auditor <span class="small text-body-secondary">Account #{user.pk}</span>' in table
+    person, account = gone.employee.pk, gone.pk
+    assert f"Erased person #{person}</a>" in table and f"Person #{person}</span>" not in table  # the name is the number: said once
+    assert f"Person #{person} and their account #{account}" in table  # not "Employee #12 erased (login #5)"
+    assert f"Qz Pilot, run #{run.pk}" in table and f"Match run #{run.pk}</span>" not in table
 
 
 def test_a_persons_page_links_to_their_events_including_those_on_their_login(tokyo_hr):
