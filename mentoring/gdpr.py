@@ -126,6 +126,13 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+def _words(choices, code):
+    """A stored code as the pages name it ("hr_admin" is "HR admin", "mon-14" is "Monday
+    14:00–16:00"); one they no longer name, as it is. The files are read by the person: the
+    keys stay as they were, the values read in Upward's words."""
+    return str(dict(choices).get(code, code)) if code else code
+
+
 def _account(user: User) -> dict:
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
@@ -138,13 +145,13 @@ def _account(user: User) -> dict:
         "active": user.is_active,
         "date_joined": _iso(user.date_joined),
         "last_login": _iso(user.last_login),
-        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "roles": [_words(Role.choices, name) for name in sorted(user.groups.values_list("name", flat=True))],
         "email_addresses": [
             {"email": e.email, "verified": e.verified, "primary": e.primary} for e in EmailAddress.objects.filter(user=user).order_by("id")
         ],
         # Which kinds of second factor exist and when they were used; never their secrets.
         "second_factors": [
-            {"type": a.type, "created_at": _iso(a.created_at), "last_used_at": _iso(a.last_used_at)} for a in Authenticator.objects.filter(user=user).order_by("id")
+            {"type": a.get_type_display(), "created_at": _iso(a.created_at), "last_used_at": _iso(a.last_used_at)} for a in Authenticator.objects.filter(user=user).order_by("id")
         ],
         "single_sign_on": [
             {"provider": s.provider, "uid": s.uid, "last_login": _iso(s.last_login), "date_joined": _iso(s.date_joined)}
@@ -172,27 +179,30 @@ def _directory(employee: Employee | None) -> dict:
         "hire_date": _iso(employee.hire_date),
         "left_date": _iso(employee.left_date),
         "history": [
-            {"kind": ev.kind, "effective_date": _iso(ev.effective_date), "from_level": ev.from_level, "to_level": ev.to_level}
+            {"kind": ev.get_kind_display(), "effective_date": _iso(ev.effective_date), "from_level": ev.from_level, "to_level": ev.to_level}
             for ev in employee.events.order_by("effective_date", "id")
         ],
     }
 
 
 def _enrollments(enrollments, *, for_hr: bool = False) -> list[dict]:
+    from programs.forms import SLOTS  # the application form's labels for the weekly blocks
+
     out = []
     for e in enrollments:
         done = {c.resource_id: c.completed_at for c in e.completed_resources.all()}
         row = {
             "id": e.pk,
             "program": e.program.name,
-            "role": e.role,
-            "status": e.status,
+            "role": e.get_role_display(),
+            "status": e.get_status_display(),
             "interests": e.interests,
             "languages": e.languages,
-            "availability": e.availability,
+            # Blocks in the person's own time zone (time_zone below), as the form offered them.
+            "availability": [_words(SLOTS, slot) for slot in e.availability],
             "time_zone": e.time_zone,
             "motivation": e.motivation,
-            "topics": [{"topic": r.topic.name, "kind": r.kind, "level": r.level} for r in e.topic_ratings.all()],
+            "topics": [{"topic": r.topic.name, "kind": r.get_kind_display(), "level": r.level} for r in e.topic_ratings.all()],
             # The person's own "please not with" list: confidential to them, so theirs to see;
             # the application form promises that HR never sees it.
             **({} if for_hr else {"please_not_with": [p.full_name for p in e.not_with.all()]}),
@@ -209,6 +219,7 @@ def _enrollments(enrollments, *, for_hr: bool = False) -> list[dict]:
 
 
 def _pairs(employee: Employee, pairs) -> list[dict]:
+    from programs.models import Role as ProgramRole
     from sessions_log.models import Agreement
 
     agreements = {a.pair_id: a for a in Agreement.objects.filter(pair__in=pairs).prefetch_related("goals")}
@@ -235,12 +246,12 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
             {
                 "id": pair.pk,
                 "program": pair.program.name,
-                "my_role": side,
+                "my_role": _words(ProgramRole.choices, side),
                 "partner": partner.employee.full_name,
-                "status": pair.status,
+                "status": pair.get_status_display(),
                 "started_at": _iso(pair.started_at),
                 "ended_at": _iso(pair.ended_at),
-                "end_reason": pair.end_reason,
+                "end_reason": pair.get_end_reason_display() if pair.end_reason else pair.end_reason,
                 "agreement": {
                     "meeting_frequency": agreement.meeting_frequency,
                     "boundaries": agreement.boundaries,
@@ -263,7 +274,7 @@ def _pairs(employee: Employee, pairs) -> list[dict]:
                         "session_log": logged.get(m.pk),
                         "scheduled_by": who(m.scheduled_by_id),
                         "changes": [
-                            {"kind": c.kind, "requested_by": who(c.requested_by_id), "reason": c.reason, "old_starts_at": _iso(c.old_starts_at), "new_starts_at": _iso(c.new_starts_at), "at": _iso(c.at)}
+                            {"kind": c.get_kind_display(), "requested_by": who(c.requested_by_id), "reason": c.reason, "old_starts_at": _iso(c.old_starts_at), "new_starts_at": _iso(c.new_starts_at), "at": _iso(c.at)}
                             for c in m.changes.all()
                         ],
                     }
@@ -313,20 +324,36 @@ def _without_pair_text(pair: dict) -> dict:
     return pair
 
 
-def _audit_event(event: AuditEvent, *, user: User | None, employee: Employee | None) -> dict:
-    """An audit event in the person's export. The values it changed only when it is about them
-    (their login or directory entry): what they did to others (an HR admin's roster import,
-    role changes, erasures) is shown as the action, when, and on which object, never the other
-    people's values."""
-    about_me = (user is not None and event.object_type == "mentoring.user" and event.object_id == user.pk) or (
-        employee is not None and event.object_type == "mentoring.employee" and event.object_id == employee.pk
-    )
-    row = {"at": _iso(event.occurred_at), "action": event.action, "by_me": user is not None and event.actor_id == user.pk, "object": f"{event.object_type}#{event.object_id}" if event.object_type else ""}
-    if about_me:
-        row.update(summary=event.summary, before=event.before, after=event.after)
-    # The address is the person's own when they did it, or the sign-in attempt on their account.
-    row["ip"] = event.ip
-    return row
+def _audit_events(events, *, user: User | None, employee: Employee | None) -> list[dict]:
+    """The audit events in the person's export, in the audit log's words. The values an event
+    changed only when it is about them (their login or directory entry): what they did to
+    others (an HR admin's roster import, role changes, erasures) is shown as the action, when,
+    and on which object by its kind and number, never the other people's names or values."""
+    from .audit import OBJECT_TYPES
+    from .audit_display import audit_rows
+
+    def about_me(event):
+        return (user is not None and event.object_type == "mentoring.user" and event.object_id == user.pk) or (
+            employee is not None and event.object_type == "mentoring.employee" and event.object_id == employee.pk
+        )
+
+    events = list(events)
+    shown = {row.event.pk: row for row in audit_rows([e for e in events if about_me(e)])}
+    out = []
+    for event in events:
+        where = f"{OBJECT_TYPES.get(event.object_type, event.object_type)} #{event.object_id}" if event.object_type else ""
+        row = {"at": _iso(event.occurred_at), "action": event.get_action_display(), "by_me": user is not None and event.actor_id == user.pk, "object": where}
+        if event.pk in shown:
+            changes = shown[event.pk].changes
+            row.update(
+                summary=shown[event.pk].summary,
+                before={c.label: c.before for c in changes if c.before is not None},
+                after={c.label: c.after for c in changes},
+            )
+        # The address is the person's own when they did it, or the sign-in attempt on their account.
+        row["ip"] = event.ip
+        out.append(row)
+    return out
 
 
 def person_export_data(*, user: User) -> dict[str, object]:
@@ -358,7 +385,7 @@ def _export_data(*, user: User | None, employee: Employee | None, for_hr: bool) 
         events = AuditEvent.objects.filter(Q(actor=user) | Q(object_type="mentoring.user", object_id=user.pk))
     if employee is not None:
         events = events | AuditEvent.objects.filter(object_type="mentoring.employee", object_id=employee.pk)
-    data["audit_events.json"] = [_audit_event(e, user=user, employee=employee) for e in events.order_by("occurred_at", "id")]
+    data["audit_events.json"] = _audit_events(events.order_by("occurred_at", "id"), user=user, employee=employee)
     if employee is None:
         return data
 
@@ -383,7 +410,7 @@ def _export_data(*, user: User | None, employee: Employee | None, for_hr: bool) 
     )
     data["pairs.json"] = [_without_pair_text(p) for p in _pairs(employee, pairs)] if for_hr else _pairs(employee, pairs)
     data["action_items.json"] = [
-        {"pair": a.pair_id, **({} if for_hr else {"text": a.text}), "due_on": _iso(a.due_on), "status": a.status, "committed_by_me": a.committed_by_id == employee.pk, "done_at": _iso(a.done_at)}
+        {"pair": a.pair_id, **({} if for_hr else {"text": a.text}), "due_on": _iso(a.due_on), "status": a.get_status_display(), "committed_by_me": a.committed_by_id == employee.pk, "done_at": _iso(a.done_at)}
         for a in ActionItem.objects.filter(pair__in=pairs).order_by("created_at", "id")
     ]
     if not for_hr:
@@ -405,23 +432,23 @@ def _export_data(*, user: User | None, employee: Employee | None, for_hr: bool) 
     surveys = SurveyResponse.objects.filter(enrollment__in=enrollments).select_related("enrollment__program").order_by("id")
     if for_hr:
         # That a survey was answered, not the answers: dashboards hide groups below five.
-        data["surveys.json"] = [{"program": s.enrollment.program.name, "kind": s.kind, "submitted_at": _iso(s.submitted_at)} for s in surveys]
+        data["surveys.json"] = [{"program": s.enrollment.program.name, "kind": s.get_kind_display(), "submitted_at": _iso(s.submitted_at)} for s in surveys]
     else:
         data["surveys.json"] = [
             {
                 "program": s.enrollment.program.name,
-                "kind": s.kind,
+                "kind": s.get_kind_display(),
                 "would_recommend": s.would_recommend,
                 "submitted_at": _iso(s.submitted_at),
                 "answers": [{"topic": a.topic.name if a.topic else None, "growth_item": a.growth_item, "score": a.score} for a in s.answers.all()],
             }
             for s in surveys.prefetch_related("answers__topic")
         ]
-    data["concerns.json"] = [{"pair": c.pair_id, "text": c.text, "status": c.status, "created_at": _iso(c.created_at)} for c in Concern.objects.filter(raised_by=employee).order_by("id")]
+    data["concerns.json"] = [{"pair": c.pair_id, "text": c.text, "status": c.get_status_display(), "created_at": _iso(c.created_at)} for c in Concern.objects.filter(raised_by=employee).order_by("id")]
     data["reminders.json"] = {
-        "switched_off": sorted(ReminderOptOut.objects.filter(employee=employee).values_list("kind", flat=True)),
+        "switched_off": [_words(Reminder.Kind.choices, kind) for kind in sorted(ReminderOptOut.objects.filter(employee=employee).values_list("kind", flat=True))],
         "reminders": [
-            {"kind": r.kind, "due_at": _iso(r.due_at), "status": r.status, "sent_at": _iso(r.sent_at)}
+            {"kind": r.get_kind_display(), "due_at": _iso(r.due_at), "status": r.get_status_display(), "sent_at": _iso(r.sent_at)}
             for r in Reminder.objects.filter(recipient=employee).order_by("due_at", "id")
         ],
     }
@@ -438,8 +465,10 @@ org directory), enrollments.json, pairs.json (agreements, meetings, session logs
 of your pairs, as both of you see them), action_items.json, private_notes.json (yours only),
 pulse_answers.json (mentors' own answers), feedback_given.json, reflections.json, surveys.json,
 concerns.json, reminders.json, calendar_feed.json and audit_events.json (what the audit log
-records about you). A meeting's status is upcoming, past or cancelled, and session_log names
-the session log written for it, if any.
+records about you). Roles, statuses, kinds and actions read as Upward's pages name them, and
+your availability as the weekly blocks you chose, in your own time zone; the names of the
+fields are the same in every export. A meeting's status is upcoming, past or cancelled, and
+session_log names the session log written for it, if any.
 
 Not included: what other people keep confidential (your partner's private notes, pulse answers,
 feedback and reflections, and anyone's "please not with" list other than your own).
@@ -453,7 +482,9 @@ Each .json file holds one part: account.json (their login, if they have one), di
 pairs: partner, status, dates, meetings and session logs with times, minutes and topics),
 action_items.json (status and dates), surveys.json (which surveys they answered), concerns.json
 (concerns they raised), reminders.json, calendar_feed.json and audit_events.json (what the
-audit log records about them).
+audit log records about them). Roles, statuses, kinds and actions read as Upward's pages name
+them, and their availability as the weekly blocks they chose, in their own time zone; the
+names of the fields are the same in every export.
 
 Not included, because HR never sees it: their private notes, safety pulse answers, the feedback
 they gave, their reflections, their survey answers and their "please not with" list, and what

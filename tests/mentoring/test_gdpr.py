@@ -135,7 +135,7 @@ def test_the_download_holds_every_file_the_registry_promises(rich):
 def test_a_mentor_downloads_their_own_data_and_none_of_their_mentees_secrets(rich):
     files = download(client_for(rich["mentor_user"]))
     mentor = rich["mentor_user"]
-    assert files["account.json"]["email"] == mentor.email and files["account.json"]["roles"] == ["participant"]
+    assert files["account.json"]["email"] == mentor.email and files["account.json"]["roles"] == ["Participant"]
     assert files["directory.json"]["last_name"] == "Mentor"
     assert [n["text"] for n in files["private_notes.json"]] == [MENTOR_NOTE]
     assert [(f["usefulness"], f["comment"]) for f in files["feedback_given.json"]] == [(2, MENTOR_FEEDBACK)]
@@ -143,10 +143,10 @@ def test_a_mentor_downloads_their_own_data_and_none_of_their_mentees_secrets(ric
     assert [c["text"] for c in files["concerns.json"]] == [CONCERN]
     assert [r["text"] for r in files["reflections.json"]] == [REFLECTION]
     assert [s["would_recommend"] for s in files["surveys.json"]] == [9]
-    assert files["reminders.json"]["switched_off"] == ["pair_stuck"]
+    assert files["reminders.json"]["switched_off"] == ["Pair has gone quiet"]
     assert files["calendar_feed.json"]["exists"] is True
     [pair] = files["pairs.json"]
-    assert pair["my_role"] == "mentor" and pair["partner"] == "Sam Senior"
+    assert pair["my_role"] == "Mentor" and pair["partner"] == "Sam Senior"
     assert [log["shared_notes"] for log in pair["session_logs"]] == ["shared words"]
     # Yesterday's meeting reads as past and points at its log; the one in four days as upcoming.
     [log_id] = [log["id"] for log in pair["session_logs"]]
@@ -185,7 +185,7 @@ def test_an_executive_without_a_directory_entry_still_gets_their_account_and_aud
     Employee.objects.filter(user=executive_user).update(user=None)
     files = download(executive_client)
     assert files["account.json"]["email"] == executive_user.email
-    assert any(e["action"] == "login" for e in files["audit_events.json"])
+    assert any(e["action"] == "Signed in" for e in files["audit_events.json"])
     assert files["directory.json"] == {}
 
 
@@ -225,15 +225,15 @@ def test_hr_downloads_a_persons_data_without_what_is_theirs_alone_or_written_wit
     assert files["account.json"]["email"] == mentor.email and files["directory.json"]["last_name"] == "Mentor"
     assert [c["text"] for c in files["concerns.json"]] == [CONCERN]  # raised to HR: HR's to see
     [enrollment] = files["enrollments.json"]
-    assert enrollment["role"] == "mentor" and "please_not_with" not in enrollment
+    assert enrollment["role"] == "Mentor" and "please_not_with" not in enrollment
     [pair] = files["pairs.json"]
-    assert (pair["my_role"], pair["partner"]) == ("mentor", "Sam Senior")
+    assert (pair["my_role"], pair["partner"]) == ("Mentor", "Sam Senior")
     assert [(log["minutes"], log["written_by"]) for log in pair["session_logs"]] == [(45, "me")]
     assert "shared_notes" not in pair["session_logs"][0] and set(pair["agreement"]) == {"version", "i_acknowledged_version"}
     assert [set(m) for m in pair["meetings"]][0] == {"starts_at", "duration_minutes", "topics", "status", "session_log", "scheduled_by", "changes"}
     assert [i["raised_by"] for i in pair["insights"]] == ["me"] and "text" not in pair["insights"][0]
-    assert [(a["status"], "text" in a) for a in files["action_items.json"]] == [("open", False)]
-    assert files["surveys.json"] == [{"program": pair["program"], "kind": "baseline", "submitted_at": files["surveys.json"][0]["submitted_at"]}]
+    assert [(a["status"], "text" in a) for a in files["action_items.json"]] == [("Open", False)]
+    assert files["surveys.json"] == [{"program": pair["program"], "kind": "Baseline", "submitted_at": files["surveys.json"][0]["submitted_at"]}]
     assert "Not included, because HR never sees it" in files["README.txt"] and "Maya Mentor" in files["README.txt"]
     text = as_text(files)
     for secret in (MENTOR_NOTE, MENTEE_NOTE, MENTOR_FEEDBACK, MENTEE_FEEDBACK, NOT_WITH_MENTOR, NOT_WITH_MENTEE, REFLECTION, INSIGHT, ACTION,
@@ -660,6 +660,38 @@ def test_erasure_is_all_or_nothing(hr_user, monkeypatch):
     assert not OutboxMessage.objects.exists()  # nor was the partner told
 
 
+# --- Export: in the pages' words ----------------------------------------------------------------------
+
+
+def test_both_exports_read_in_the_words_of_the_pages_under_the_same_keys(rich, hr_client):
+    """Found in QA: the files said 'role_granted', 'mon-14' and 'approved' where the pages say
+    'Role granted', 'Monday 14:00–16:00' and 'Approved'."""
+    from mentoring.models import Role
+    from mentoring.services import user_grant_role, user_revoke_role
+
+    mentor = rich["mentor_user"]
+    Enrollment.objects.filter(employee=mentor.employee).update(availability=["mon-14", "wed-08"])
+    user_grant_role(user=mentor, role=Role.EXECUTIVE)
+    user_revoke_role(user=mentor, role=Role.EXECUTIVE)  # an executive would first be asked to set up MFA
+    for files in (download(client_for(mentor)), hr_download(hr_client, mentor.employee)):
+        [enrollment] = files["enrollments.json"]
+        assert enrollment["availability"] == ["Monday 14:00–16:00", "Wednesday 08:00–10:00"]
+        assert (enrollment["role"], enrollment["status"], {t["kind"] for t in enrollment["topics"]}) == ("Mentor", "Approved", {"Can teach"})
+        [pair] = files["pairs.json"]
+        assert (pair["my_role"], pair["status"]) == ("Mentor", "Active")
+        assert files["account.json"]["roles"] == ["Participant"]
+        [granted] = [e for e in files["audit_events.json"] if e["action"] == "Role granted"]
+        assert granted == {
+            "at": granted["at"], "action": "Role granted", "by_me": False, "object": f"Account #{mentor.pk}",
+            "summary": "Executive", "before": {"Roles": "Participant"}, "after": {"Roles": "Executive, Participant"}, "ip": None,
+        }  # fmt: skip
+        assert list(granted) == ["at", "action", "by_me", "object", "summary", "before", "after", "ip"]  # the keys as before
+        text = as_text(files)
+        for code in ("role_granted", "role_revoked", "hr_admin", "executive", "mon-14", "wed-08", '"approved"', '"mentor"', '"participant"', "mentoring.user#", '"teach"'):
+            assert code not in text, code
+        assert "read as Upward's pages name them" in " ".join(files["README.txt"].split())
+
+
 # --- Export: the audit events of an HR admin ---------------------------------------------------------
 
 
@@ -681,9 +713,10 @@ def test_an_hr_admins_export_holds_no_other_persons_before_and_after(hr_client, 
 
     events = download(hr_client)["audit_events.json"]
     by_action = {e["action"]: e for e in events}
-    assert by_action["roster_imported"] == {"at": by_action["roster_imported"]["at"], "action": "roster_imported", "by_me": True, "object": f"mentoring.rosterimport#{roster_import.pk}", "ip": "127.0.0.1"}
-    assert by_action["person_erased"]["object"] == f"mentoring.employee#{victim.employee.pk}" and "after" not in by_action["person_erased"]
-    assert by_action["role_granted"]["after"] == {"roles": ["executive", "hr_admin", "participant"]}
+    imported = by_action["Roster imported"]
+    assert imported == {"at": imported["at"], "action": "Roster imported", "by_me": True, "object": f"Roster import #{roster_import.pk}", "ip": "127.0.0.1"}
+    assert by_action["Person erased"]["object"] == f"Person #{victim.employee.pk}" and "after" not in by_action["Person erased"]
+    assert by_action["Role granted"]["after"] == {"Roles": "Executive, HR admin, Participant"}
     text = json.dumps(events)
     for other_people in ('"level"', "qztitle", "pseudonym", "private_notes_deleted", str(victim.pk) + '"'):
         assert other_people.lower() not in text.lower(), other_people
