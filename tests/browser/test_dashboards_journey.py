@@ -9,18 +9,12 @@ from playwright.sync_api import expect
 from mentoring.models import Role
 from programs.models import Enrollment
 from programs.snapshots import snapshot_save
+from tests.browser.helpers import sign_in
 from tests.factories import DepartmentFactory, EmployeeFactory, make_active_pair, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHART_DRAWN = "Array.from(document.querySelectorAll('canvas')).every(c => Chart.getChart(c) !== undefined)"
-
-
-def sign_in(page, base_url, user, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _program_with_history():

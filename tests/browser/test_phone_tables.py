@@ -13,6 +13,7 @@ from mentoring.models import Role
 from mentoring.roster import roster_import_apply, roster_import_create
 from programs.models import Enrollment
 from programs.snapshots import snapshot_save
+from tests.browser.helpers import sign_in
 from tests.factories import DepartmentFactory, EmployeeFactory, EnrollmentFactory, ProgramFactory, make_active_pair, make_person
 from tests.mentoring.test_roster import make_csv, person
 
@@ -26,14 +27,6 @@ TABLES_SCROLL = """() => [...document.querySelectorAll('main table')].filter(t =
   return {caption: (t.caption && t.caption.textContent.trim()) || t.className, overflow: box.scrollWidth - box.clientWidth};
 })"""
 LABEL_SHOWN = "td => { const s = getComputedStyle(td, '::before'); return s.display === 'none' ? 'none' : s.content; }"
-
-
-def sign_in(page, base_url, user, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def _roster_imports(hr) -> int:

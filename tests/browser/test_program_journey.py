@@ -7,16 +7,10 @@ from playwright.sync_api import expect
 
 from mentoring.models import Role
 from programs.models import Enrollment, Program
+from tests.browser.helpers import sign_in
 from tests.factories import DepartmentFactory, TopicFactory, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, base_url, user, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_program_from_creation_to_approved_applications(live_server, page, browser, password, check_accessibility, screenshot):

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from mentoring.models import Role
 from sessions_log.models import Feedback, Meeting, PrivateNote, SafetyPulse, SessionLog
+from tests.browser.helpers import sign_in as _sign_in
 from tests.factories import make_active_pair, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,10 +20,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 
 def sign_in(page, base_url, user, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    """A participant lands on their home page."""
+    _sign_in(page, base_url, user, password)
     page.wait_for_url(f"{base_url}/me/")
 
 
