@@ -251,7 +251,7 @@ def test_invalid_program_rerenders_with_the_error_and_keeps_what_was_typed(hr_cl
 
 def error_texts(response) -> list[str]:
     """The messages the page shows next to the fields, as a person reads them."""
-    return [html.unescape(m) for m in re.findall(r'<span id="error_\d+_id_\w+"><strong>(.*?)</strong></span>', response.content.decode(), re.S)]
+    return [html.unescape(m) for m in re.findall(r'<p id="error_\d+_id_\w+"[^>]*><strong>(.*?)</strong></p>', response.content.decode(), re.S)]
 
 
 @pytest.mark.parametrize(
@@ -289,6 +289,19 @@ def test_one_submission_shows_every_date_problem(hr_client, overrides, shown):
     assert response.status_code == 200
     assert sorted(error_texts(response)) == sorted(shown)
     assert not Program.objects.exists()
+
+
+def test_two_messages_on_one_field_are_each_their_own_line(hr_client):
+    """Found fixing the program form: crispy put a field's messages side by side in inline
+    spans, so two messages read as one run-on text."""
+    response = hr_client.post(reverse("program_create"), program_data(midpoint_survey_on=days(100), final_survey_on=days(3)))
+
+    body = response.content.decode()
+    under_field = re.search(r'<div id="id_final_survey_on_error" class="invalid-feedback">(.*?)</div>', body, re.S).group(1)
+    lines = re.findall(r'<p id="error_\d+_id_final_survey_on"[^>]*><strong>(.*?)</strong></p>', under_field)
+    assert lines == ["The final survey must fall within the program (or up to 30 days after it ends).", "The final survey comes after the midpoint survey."]
+    assert "<span" not in under_field
+    assert 'aria-describedby="id_final_survey_on_error"' in body  # the input still points at its messages
 
 
 def test_a_date_that_could_not_be_read_is_not_judged_on_its_saved_value(hr_client):
