@@ -291,6 +291,13 @@ def test_one_submission_shows_every_date_problem(hr_client, overrides, shown):
     assert not Program.objects.exists()
 
 
+def form_summary(body: str) -> str:
+    """The alert at the top of a refused form, as text."""
+    found = re.search(r'<div class="alert alert-danger form-errors" role="alert">(.*?)</div>', body, re.S)
+    assert found, "no summary at the top of the form"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
 def test_two_messages_on_one_field_are_each_their_own_line(hr_client):
     """Found fixing the program form: crispy put a field's messages side by side in inline
     spans, so two messages read as one run-on text."""
@@ -302,6 +309,31 @@ def test_two_messages_on_one_field_are_each_their_own_line(hr_client):
     assert lines == ["The final survey must fall within the program (or up to 30 days after it ends).", "The final survey comes after the midpoint survey."]
     assert "<span" not in under_field
     assert 'aria-describedby="id_final_survey_on_error"' in body  # the input still points at its messages
+
+
+def test_the_top_of_a_refused_form_says_nothing_was_saved_and_which_fields_to_fix(hr_client):
+    response = hr_client.post(reverse("program_create"), program_data(midpoint_survey_on=days(5), final_survey_on=days(3), mentees_per_mentor=0))
+
+    summary = form_summary(response.content.decode())
+    assert summary == "Nothing was saved. 3 fields below need another look, with the messages next to them: Midpoint survey Final survey Mentees per mentor"
+    assert re.findall(r'class="alert-link" href="#(\w+)"', response.content.decode()) == ["id_midpoint_survey_on", "id_final_survey_on", "id_mentees_per_mentor"]
+
+
+def test_a_refused_form_lists_its_form_wide_messages_once_with_the_fields_to_fix(hr_client):
+    """The program form showed its form-wide messages twice (the page's summary and crispy's
+    own), and said nothing there of the fields marked further down."""
+    program = ProgramFactory(name="AI for leaders", status=S.DRAFT)
+    url = reverse("program_edit", args=[program.pk])
+    mine = as_posted(hr_client.get(url).context["form"])
+    other = other_hr_client()
+    other.post(url, {**as_posted(other.get(url).context["form"]), "name": "AI for everyone"})
+
+    body = hr_client.post(url, {**mine, "meeting_minutes": 60}).content.decode()
+
+    assert body.count("since you opened it") == 1 and body.count("Different from what is saved now") == 1
+    summary = form_summary(body)
+    assert summary.startswith("Nothing was saved. This program was changed by") and "Different from what is saved now: Name, Meeting length (minutes)." in summary
+    assert summary.endswith("2 fields below need another look, with the messages next to them: Name Meeting length (minutes)")
 
 
 def test_a_date_that_could_not_be_read_is_not_judged_on_its_saved_value(hr_client):

@@ -626,6 +626,28 @@ def test_reschedule_to_the_past_keeps_the_meeting(world, mentee):
     assert Meeting.objects.get(pk=world["meeting_id"]).sequence == 0
 
 
+def test_a_refused_form_says_at_the_top_that_nothing_was_saved_and_which_field_to_fix(world, mentor):
+    """The summary said only "Some answers need another look" for field errors, and for a
+    form-wide message said nothing of it not being saved."""
+    url = reverse("meeting_cancel", args=[world["pair"].pk, world["meeting_id"]])
+    body = mentor.post(url, {"reason": ""}).content.decode()
+    summary = re.search(r'<div class="alert alert-danger form-errors" role="alert">(.*?)</div>', body, re.S).group(1)
+    assert " ".join(re.sub(r"<[^>]+>", " ", summary).split()) == "Nothing was saved. 1 field below needs another look, with the message next to it: Why it is cancelled"
+    assert 'href="#id_reason"' in summary and 'id="id_reason"' in body
+
+
+def test_a_form_wide_refusal_is_listed_under_nothing_was_saved(pair, mentor):
+    services.agreement_save(pair=pair, me=pair.mentor.employee, meeting_frequency="Every two weeks", boundaries="Template", confidentiality="", goals=[GoalInput("Learn prompts", 30)])
+    page = mentor.get(reverse("agreement_edit", args=[pair.pk])).content.decode()
+    revision = re.search(r'name="revision" value="([0-9a-f]+)"', page).group(1)
+    services.agreement_save(pair=pair, me=pair.mentee.employee, meeting_frequency="Every two weeks", boundaries="Later", confidentiality="", goals=[GoalInput("Learn prompts", 60)])
+
+    body = mentor.post(reverse("agreement_edit", args=[pair.pk]), agreement_post(**{"revision": revision, "goals-0-title": "Learn prompts", "goals-0-progress": "30"})).content.decode()
+
+    summary = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'<div class="alert alert-danger form-errors" role="alert">(.*?)</div>', body, re.S).group(1)).split())
+    assert summary.startswith("Nothing was saved. Your partner changed the agreement while you were editing it") and "field below" not in summary
+
+
 def test_cancel_needs_a_reason_then_tells_both_calendars(world, mentor, deliver_outbox):
     url = reverse("meeting_cancel", args=[world["pair"].pk, world["meeting_id"]])
     response = mentor.post(url, {"reason": ""})
