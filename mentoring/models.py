@@ -106,6 +106,11 @@ class EmployeeQuerySet(models.QuerySet):
         return self.filter(left_date__isnull=True, erased_at__isnull=True)
 
 
+# The highest level a person can have: what the level column holds on every database. The roster
+# import refuses more, and a program's level rules (programs.forms.ProgramForm) go up to it too.
+MAX_LEVEL = 32767
+
+
 class Employee(models.Model):
     """A person in the org directory. Never deleted: leavers get a left date."""
 

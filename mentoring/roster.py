@@ -39,7 +39,7 @@ from django.utils.translation import ngettext
 
 from .auth_policy import user_sessions_end
 from .audit import audit_record
-from .models import MAX_CHAIN_DEPTH, AuditEvent, Department, Employee, EmployeeEvent, ErasedIdentity, Role, RosterImport, User
+from .models import MAX_CHAIN_DEPTH, MAX_LEVEL, AuditEvent, Department, Employee, EmployeeEvent, ErasedIdentity, Role, RosterImport, User
 
 
 class RosterError(Exception):
@@ -94,7 +94,6 @@ MAX_LENGTHS = {
     "employee_id": 64, "email": 254, "first_name": 100, "last_name": 100, "title": 200,
     "department": 120, "level_label": 60, "location": 120,
 }
-MAX_LEVEL = 32767  # PositiveSmallIntegerField
 # Below this many people with a level, none is called unusual (too few to know the scale).
 UNUSUAL_LEVEL_MIN_PEOPLE = 10
 MAX_DATA_ROWS = 50_000

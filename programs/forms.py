@@ -22,7 +22,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from mentoring.models import Department, Employee
+from mentoring.models import MAX_LEVEL, Department, Employee
 from mentoring.timezones import time_zone_choices
 
 from . import services
@@ -187,6 +187,15 @@ class ProgramForm(forms.ModelForm):
                         field.widget.attrs["min"] = validator.limit_value
                     elif isinstance(validator, MaxValueValidator):
                         field.widget.attrs["max"] = validator.limit_value
+        # The level rules' model fields carry only the database's range (2**63 - 1 on SQLite),
+        # which as an input's max told a person nothing: a level goes as high as a person's can.
+        for name, message in (
+            ("mentor_max_level", _("Use a level from 0 to %(limit_value)s.")),
+            ("mentee_min_level", _("Use a level from 0 to %(limit_value)s.")),
+            ("min_level_gap", _("Use a gap from 0 to %(limit_value)s levels.")),
+        ):
+            self.fields[name].validators.append(MaxValueValidator(MAX_LEVEL, message=message))
+            self.fields[name].widget.attrs["max"] = MAX_LEVEL
         reminders = {**{k: True for k in REMINDER_KINDS}, **(program.reminders or {})}
         for kind, label in REMINDER_KINDS.items():
             self.fields[REMINDER_PREFIX + kind] = forms.BooleanField(label=label, required=False, initial=bool(reminders.get(kind)))

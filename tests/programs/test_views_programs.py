@@ -336,6 +336,19 @@ def test_a_refused_form_lists_its_form_wide_messages_once_with_the_fields_to_fix
     assert summary.endswith("2 fields below need another look, with the messages next to them: Name Meeting length (minutes)")
 
 
+def test_the_level_inputs_offer_the_levels_a_person_can_have(hr_client):
+    """The level rules' inputs said max="9223372036854775807" (SQLite's integer range, through
+    the model field): a browser shows that number when a value is out of range."""
+    body = hr_client.get(reverse("program_create")).content.decode()
+
+    assert "9223372036854775807" not in body
+    for name in ("mentor_max_level", "mentee_min_level", "min_level_gap"):
+        assert re.search(rf'<input type="number" name="{name}"[^>]* min="0" max="32767"', body), name
+    response = hr_client.post(reverse("program_create"), program_data(mentee_min_level=40000, min_level_gap=40000))
+    assert response.context["form"].errors == {"mentee_min_level": ["Use a level from 0 to 32767."], "min_level_gap": ["Use a gap from 0 to 32767 levels."]}
+    assert not Program.objects.exists()
+
+
 def test_a_date_that_could_not_be_read_is_not_judged_on_its_saved_value(hr_client):
     program = ProgramFactory(status=S.DRAFT, midpoint_survey_on=days(100), final_survey_on=days(150))
     data = program_data(slug=program.slug, topics=list(program.topics.values_list("pk", flat=True)), midpoint_survey_on="31/02", final_survey_on=days(60))
