@@ -432,7 +432,7 @@ def field_format(event: AuditEvent, name: str) -> tuple[str, Plain]:
         "pool": _("Approved people in the pool"), "total_score": _("Total score"), "skipped": _("Skipped"), "unknown_emails": _("Unknown addresses"),
         "apply_by": _("Last day to apply"), "renewed": _("Invitations sent again"), "resource": _("Resource"), "file": _("File"), "link": _("Link"),
         "files": _("Files"), "effective_date": _("Effective date"), "truncated": _("Only the first 2,000 people listed"),
-        "note_changed": _("HR's note changed"), "resolved": _("Followed up"), "pseudonym": _("Now shown as"), "active": _("Login open"),
+        "note_changed": _("HR's note changed"), "resolved": _("Followed up"), "pseudonym": _("Now shown as"), "active": _("Account open"),
         "email_hash": _("Address tried (keyed hash)"), "created": _("Added to the directory"),
         "history_joined_deleted": _("Joining date removed from their history"), "sessions_ended": _("Sign-in sessions ended"),
         "sso_links_deleted": _("Single sign-on links deleted"),

@@ -69,7 +69,7 @@ def employee_erase(request, pk: int):
         except gdpr.GdprError as exc:
             form.add_error("email", str(exc))
         else:
-            messages.success(request, _("%(name)s: identity pseudonymised, free text deleted, login closed. Program figures are unchanged.") % {"name": gdpr.erased_name(employee)})
+            messages.success(request, _("%(name)s: identity pseudonymised, free text deleted, account closed. Program figures are unchanged.") % {"name": gdpr.erased_name(employee)})
             return redirect("employee_detail", pk=employee.pk)
     is_self = employee.user_id is not None and employee.user_id == request.user.pk
     return render(request, "mentoring/privacy_erase.html", {"employee": employee, "form": form, "is_self": is_self})

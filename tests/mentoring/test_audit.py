@@ -508,7 +508,7 @@ def test_the_log_reads_in_words_names_for_ids_and_none_for_nothing(tokyo_hr):
     assert _changes(rows[A.PROGRAM_UPDATED]) == {"Midpoint survey": ("none", "2026-03-01"), "Description": ("changed (not kept in the log)", "changed (not kept in the log)")}
     erased_name = f"Erased person #{erased.employee.pk}"
     assert _changes(rows[A.PERSON_ERASED]) == {
-        "Account": (erased_name, "none"), "Roles": ("Participant", "none"), "Login open": ("yes", "no"), "Now shown as": (None, "Erased person"), "Private notes deleted": (None, "2"),
+        "Account": (erased_name, "none"), "Roles": ("Participant", "none"), "Account open": ("yes", "no"), "Now shown as": (None, "Erased person"), "Private notes deleted": (None, "2"),
     }
     assert rows[A.PERSON_ERASED].object_label == erased_name
     html = client.get(reverse("audit_log"), {"until": "2026-01-11"}).content.decode()

@@ -315,6 +315,20 @@ def test_erasure_asks_for_the_persons_email_and_a_wrong_one_changes_nothing(hr_c
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_ERASED).exists()
 
 
+def test_erasure_says_account_as_the_audit_log_does(hr_client):
+    """The erase page and its confirmation said "login" where the audit log, which records the
+    erasure, says "account" ("Account #5", "Account open")."""
+    target = make_person().employee
+    url = reverse("employee_erase", args=[target.pk])
+    page = hr_client.get(url).content.decode()
+    steps = page.split("It does this, in one step:")[1].split("</ul>")[0]
+    assert "their account, every page" in steps and "Their account is closed and they are signed out on every device." in steps
+    assert "login" not in steps.lower()
+
+    response = hr_client.post(url, {"email": target.email}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [f"Erased person #{target.pk}: identity pseudonymised, free text deleted, account closed. Program figures are unchanged."]
+
+
 def test_hr_cannot_erase_themselves(hr_client, hr_user):
     me = hr_user.employee
     url = reverse("employee_erase", args=[me.pk])
