@@ -204,3 +204,41 @@ def test_hr_home_and_the_pairs_list_read_as_cards_on_a_phone(live_server, browse
     expect(row.locator('td[data-label="End reason"]')).to_be_hidden()
     expect(row.locator('td[data-label="Started"]')).to_be_visible()
     context.close()
+
+
+def test_a_field_with_two_messages_shows_them_on_two_lines(live_server, page, password, check_accessibility, screenshot):
+    """Fixing the program form: a field's two messages ran together as one text, the top of the
+    form did not say how many fields needed fixing, and the level inputs' range was SQLite's."""
+    import datetime
+
+    from django.utils import timezone
+
+    TopicFactory(name="AI tools")
+    hr = make_person(roles=[Role.HR_ADMIN], level=6)
+    base = live_server.url
+    sign_in(page, base, hr, password)
+    page.goto(f"{base}/hr/programs/new/")
+    assert "9223372036854775807" not in page.content()
+    page.get_by_label("Name", exact=False).first.fill("AI for leaders")
+    page.get_by_label("Short name").fill("ai-for-leaders")
+    page.get_by_label("AI tools").check()
+    today = timezone.localdate()
+    page.get_by_label("Midpoint survey").fill((today + datetime.timedelta(days=120)).isoformat())
+    page.get_by_label("Final survey").fill((today + datetime.timedelta(days=10)).isoformat())  # before the start and the midpoint
+    page.get_by_role("button", name="Create draft program").click()
+
+    summary = page.locator(".form-errors")
+    expect(summary).to_contain_text("Nothing was saved.")
+    expect(summary).to_contain_text("1 field below needs another look")
+    messages = page.locator("#id_final_survey_on_error p")
+    expect(messages).to_have_count(2)
+    first, second = messages.nth(0), messages.nth(1)
+    expect(first).to_have_text("The final survey must fall within the program (or up to 30 days after it ends).")
+    expect(second).to_have_text("The final survey comes after the midpoint survey.")
+    top, below = first.bounding_box(), second.bounding_box()
+    assert below["y"] >= top["y"] + top["height"], "the two messages share a line"
+    check_accessibility(page)
+    summary.get_by_role("link", name="Final survey").click()
+    expect(page).to_have_url(re.compile(r"#id_final_survey_on$"))
+    page.locator("#div_id_final_survey_on").scroll_into_view_if_needed()
+    screenshot(page, "program-form-two-messages")
