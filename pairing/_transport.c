@@ -24,12 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sentinels, far from any real value (|weights| < 2**40 is checked by the caller, so every
- * potential and distance stays below 2**52) and far from overflow when added. */
+/* Sentinels, far from any real value (assign() refuses weights with
+ * (32767 * scale + offset) * (rows + columns + 2) >= 2**60, which keeps every potential and
+ * distance far below them) and far from overflow when added. */
 #define FORBID (INT64_MAX / 8) /* cost of a cell that is not acceptable */
 #define BIG (INT64_MAX / 4)    /* penalty of a settled column; distance not yet reached */
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) /* ifunc */
 #define CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CLONES
@@ -79,6 +80,13 @@ static int solve(problem *p)
     const int64_t scale = p->scale, offset = p->offset;
     int64_t *u = p->u, *v = p->v, *col4row = p->col4row;
     int rc = -1;
+    /* Places per column, read once: the caller's array is not read again while the GIL is
+     * released (another thread, or an array shared with an output, cannot change them). */
+    int64_t *cap = malloc(sizeof(int64_t) * (C + 1));
+    if (!cap)
+        return -1;
+    for (Py_ssize_t j = 0; j < C; j++)
+        cap[j] = p->cap[j] <= 0 ? 0 : (p->cap[j] < R ? p->cap[j] : R);
 
     int64_t *dist = malloc(sizeof(int64_t) * (C + 1));
     int64_t *path = malloc(sizeof(int64_t) * (C + 1)); /* row that reached column j */
@@ -97,7 +105,7 @@ static int solve(problem *p)
         goto done;
     for (Py_ssize_t j = 0; j < C; j++) {
         first[j] = total;
-        total += p->cap[j] <= 0 ? 0 : (p->cap[j] < R ? p->cap[j] : R);
+        total += cap[j];
     }
     members = malloc(sizeof(Py_ssize_t) * (total + 1));
     if (!members)
@@ -113,7 +121,7 @@ static int solve(problem *p)
         int16_t best = -1;
         Py_ssize_t bj = -1;
         for (Py_ssize_t j = 0; j < C; j++) {
-            if (row[j] > best && p->cap[j] > 0) {
+            if (row[j] > best && cap[j] > 0) {
                 best = row[j];
                 bj = j;
             }
@@ -123,7 +131,7 @@ static int solve(problem *p)
         if (bj < 0 || best < thr)
             continue;
         u[i] = -((int64_t)best * scale + offset);
-        if (count[bj] < p->cap[bj]) {
+        if (count[bj] < cap[bj]) {
             members[first[bj] + count[bj]++] = i;
             col4row[i] = bj;
         } else {
@@ -162,7 +170,7 @@ static int solve(problem *p)
             if (m <= dd) {
                 for (Py_ssize_t k = 0; k < C; k++) {
                     if (dist[k] + pen[k] == m) {
-                        if (count[k] < p->cap[k]) {
+                        if (count[k] < cap[k]) {
                             j = k;
                             break;
                         }
@@ -232,7 +240,7 @@ static int solve(problem *p)
     /* A column with no places takes nobody whatever its price: price it so that none of its
      * cells beats the duals, which then prove the optimum on the whole grid. */
     for (Py_ssize_t j = 0; j < C; j++) {
-        if (p->cap[j] > 0)
+        if (cap[j] > 0)
             continue;
         int64_t low = 0;
         for (Py_ssize_t i = 0; i < R; i++) {
@@ -258,6 +266,7 @@ done:
     free(stack);
     free(pending);
     free(members);
+    free(cap);
     return rc;
 }
 
@@ -290,8 +299,14 @@ static PyObject *assign(PyObject *self, PyObject *args)
     long long thr, scale, offset;
     if (!PyArg_ParseTuple(args, "OnnOLLLOOO", &o_a, &R, &C, &o_cap, &thr, &scale, &offset, &o_out, &o_u, &o_v))
         return NULL;
-    if (R < 0 || C < 0 || (C > 0 && R > PY_SSIZE_T_MAX / 8 / C)) {
+    if (R < 0 || C < 0 || R > PY_SSIZE_T_MAX / 16 || C > PY_SSIZE_T_MAX / 16 || (C > 0 && R > PY_SSIZE_T_MAX / 8 / C)) {
         PyErr_SetString(PyExc_ValueError, "bad size");
+        return NULL;
+    }
+    /* Weights must be positive and small enough for exact int64 potentials. */
+    if (scale < 1 || offset < 1 || scale > (1LL << 40) || offset > (1LL << 50)
+        || (double)(32767.0 * (double)scale + (double)offset) * (double)(R + C + 2) >= 1152921504606846976.0 /* 2**60 */) {
+        PyErr_SetString(PyExc_ValueError, "scale and offset must be >= 1 and the weights small enough for exact potentials");
         return NULL;
     }
     Py_buffer a, cap, out, u, v;

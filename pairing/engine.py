@@ -71,7 +71,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from threadpoolctl import ThreadpoolController
 
-try:  # compiled at install (pyproject.toml); absent without a C compiler
+try:  # compiled at install (setup.py); absent without a C compiler
     from pairing import _transport
 except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
     _transport = None

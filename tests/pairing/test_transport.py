@@ -15,7 +15,7 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_the_compiled_solver_is_built():
-    """bin/setup builds it (pip compiles pyproject.toml's ext-modules); without it pairing
+    """bin/setup builds it (pip compiles setup.py's extension); without it pairing
     still works, on lapx and scipy, but capacities above 1 solve several times slower."""
     assert engine._transport is not None, "pairing/_transport.c was not compiled: run bin/setup (needs gcc)"
 
@@ -142,3 +142,32 @@ def test_forbidden_cells_and_negative_capacities_take_nobody():
     out, u, v = np.empty(3, np.int64), np.empty(3, np.int64), np.empty(2, np.int64)
     engine._transport.assign(np.ascontiguousarray(S.T), 3, 2, np.array([2, -3], np.int64), -5, 1, 1, out, u, v)
     assert out.tolist() == [-1, -1, 0]
+
+
+@pytest.mark.skipif(engine._transport is None, reason="not compiled")
+@pytest.mark.parametrize(
+    "rows, cols, scale, offset",
+    [
+        (0, 2**61, 1, 1),  # sizes whose byte counts would overflow
+        (2**61, 0, 1, 1),
+        (2, 2, 0, 1),  # weights must be positive
+        (2, 2, 1, -100),
+        (2, 2, 2**45, 1),  # too heavy for exact potentials
+    ],
+)
+def test_sizes_and_weights_it_cannot_solve_exactly_are_refused(rows, cols, scale, offset):
+    e16, e64 = np.zeros(4, np.int16), np.zeros(2, np.int64)
+    with pytest.raises(ValueError):
+        engine._transport.assign(e16, rows, cols, e64, 0, scale, offset, e64.copy(), e64.copy(), e64.copy())
+
+
+@pytest.mark.skipif(engine._transport is None, reason="not compiled")
+def test_capacities_are_read_once_even_when_the_array_is_also_an_output():
+    """The places per mentor are copied before solving: an array passed both as capacities
+    and as an output (or changed by another thread) cannot overrun a mentor's places."""
+    S = np.full((7, 7), 500, np.int16)
+    shared = np.ones(7, np.int64)
+    u = np.empty(7, np.int64)
+    v = np.empty(7, np.int64)
+    engine._transport.assign(S, 7, 7, shared, 0, 8, 1, shared, u, v)
+    assert sorted(shared.tolist()) == list(range(7))  # each mentee with its own mentor
