@@ -293,10 +293,12 @@ def test_grid_scores_equal_the_reference_for_every_vocabulary_width(seed, n, voc
 @given(
     seed=st.integers(0, 10**9), m=st.integers(1, 40), e=st.integers(1, 40), max_cap=st.integers(1, 3),
     levels=st.sampled_from([3, 12, 1001]), strategy=st.sampled_from(["best_score", "most_matched"]),
+    compiled=st.booleans(),
 )
-def test_dense_solve_equals_scipy_on_the_replicated_grid(square_max, dense_cells, seed, m, e, max_cap, levels, strategy):
+def test_dense_solve_equals_scipy_on_the_replicated_grid(square_max, dense_cells, seed, m, e, max_cap, levels, strategy, compiled):
     """Square, near-square, wide and tall cost matrices, tie-heavy (few score levels) or
-    not, against scipy's linear_sum_assignment on the replicated weight matrix."""
+    not, against scipy's linear_sum_assignment on the replicated weight matrix; capacities
+    above 1 through pairing/_transport.c and, without it, through lapx's replicated form."""
     from scipy.optimize import linear_sum_assignment
 
     rng = np.random.default_rng(seed)
@@ -307,6 +309,8 @@ def test_dense_solve_equals_scipy_on_the_replicated_grid(square_max, dense_cells
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "_LAPJV_SQUARE_MAX", square_max)
         patch.setattr(engine, "DENSE_CELLS", dense_cells)
+        if not compiled:
+            patch.setattr(engine, "_transport", None)
         mi, mj = engine._solve_dense(S, cap, thr, obj)
     assert np.all(S[mi, mj] >= thr)
     assert np.all(np.bincount(mi, minlength=m) <= cap)
